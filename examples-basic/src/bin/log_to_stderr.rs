@@ -1,0 +1,33 @@
+//! Watching the machinery: `log_to_stderr` at DEBUG.
+//!
+//! Python twin: `python/log_to_stderr.py` (tutorial 003, section 8 "log_to_stderr").
+//!
+//! ```console
+//! $ cargo run -p examples-basic --bin log_to_stderr
+//! [INFO/Process-1] child process calling self.run()
+//! Doing some work
+//! [INFO/Process-1] process shutting down
+//! [DEBUG/Process-1] running all "atexit" finalizers with priority >= 0
+//! [DEBUG/Process-1] running the remaining "atexit" finalizers
+//! [INFO/Process-1] process exiting with exitcode 0
+//! [INFO/MainProcess] process shutting down
+//! [DEBUG/MainProcess] running all "atexit" finalizers with priority >= 0
+//! [DEBUG/MainProcess] running the remaining "atexit" finalizers
+//! ```
+//! The last three lines come after `main` returns: `shared` registers its
+//! exit steps with C's `atexit`, as CPython registers them with Python's.
+
+use log::LevelFilter;
+use shared::Process;
+
+fn worker() {
+    println!("Doing some work");
+}
+
+fn main() -> Result<(), shared::Error> {
+    shared::log_to_stderr(LevelFilter::Debug); // Python: log_to_stderr(logging.DEBUG)
+    let mut p = Process::new(worker);
+    p.start()?;
+    p.join()?;
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! One error type for the whole crate, with CPython's wording.
+//!
+//! Where CPython raises (`AssertionError`, `ValueError`, `queue.Empty`, …)
+//! we return an [`Error`] whose message is CPython's, so a learner who
+//! misuses a process, queue or pool reads the same sentence in both
+//! languages, and `main() -> Result<(), shared::Error>` prints it cleanly.
+
+use std::fmt;
+
+/// Everything that can go wrong in `shared`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// `start` called on a process that was already started.
+    AlreadyStarted,
+    /// `join`, `terminate` or `kill` on a process that was never started;
+    /// carries the verb.
+    NotStarted(&'static str),
+    /// `join` from a process that is not the child's parent.
+    NotAChild,
+    /// A daemon tried to start a child of its own.
+    DaemonChildren,
+    /// `get` on an empty queue without blocking, or past its timeout.
+    Empty,
+    /// `put` on a full bounded queue without blocking, or past its timeout.
+    Full,
+    /// The queue was closed; carries what was attempted.
+    Closed(&'static str),
+    /// The other end of a pipe was closed in every process.
+    Eof,
+    /// `task_done` called more often than items were put.
+    TaskDoneTooManyTimes,
+    /// A pool was used after `close` or `terminate`.
+    PoolNotRunning,
+    /// `Pool::join` was called before `close` or `terminate`.
+    PoolStillRunning,
+    /// A pool was asked for zero worker processes.
+    NoProcesses,
+    /// A timed wait ran out.
+    Timeout,
+    /// A worker's task failed; carries the worker's message.
+    Remote(String),
+    /// A worker died (for example killed by a signal) before finishing a task.
+    WorkerLost(String),
+    /// Serialising or moving a message between processes failed.
+    Ipc(String),
+    /// A system call failed.
+    Os(nix::errno::Errno),
+    /// An I/O error.
+    Io(std::io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::AlreadyStarted => f.write_str("cannot start a process twice"),
+            Error::NotStarted(verb) => write!(f, "can only {verb} a started process"),
+            Error::NotAChild => f.write_str("can only join a child process"),
+            Error::DaemonChildren => {
+                f.write_str("daemonic processes are not allowed to have children")
+            }
+            Error::Empty => f.write_str("queue is empty"),
+            Error::Full => f.write_str("queue is full"),
+            Error::Closed(what) => write!(f, "Queue is closed: cannot {what}"),
+            Error::Eof => f.write_str("EOFError: the other end of the pipe was closed"),
+            Error::TaskDoneTooManyTimes => f.write_str("task_done() called too many times"),
+            Error::PoolNotRunning => f.write_str("Pool not running"),
+            Error::PoolStillRunning => f.write_str("Pool is still running"),
+            Error::NoProcesses => f.write_str("Number of processes must be at least 1"),
+            Error::Timeout => f.write_str("timed out"),
+            Error::Remote(msg) => write!(f, "task failed in a worker: {msg}"),
+            Error::WorkerLost(msg) => write!(f, "worker lost: {msg}"),
+            Error::Ipc(msg) => write!(f, "ipc error: {msg}"),
+            Error::Os(errno) => write!(f, "system call failed: {errno}"),
+            Error::Io(err) => write!(f, "I/O error: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<nix::errno::Errno> for Error {
+    fn from(errno: nix::errno::Errno) -> Self {
+        Error::Os(errno)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Self {
+        Error::Io(err)
+    }
+}

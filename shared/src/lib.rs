@@ -1,0 +1,61 @@
+//! Python's `multiprocessing`, in Rust: the helper crate behind the examples.
+//!
+//! | Python | here |
+//! |---|---|
+//! | `Process(target=f, args=(i,), name=..., daemon=...)` | [`Process::new`]`(move \|\| f(i))` + [`named`](Process::named), [`daemon`](Process::daemon) |
+//! | `class Worker(Process): def run(self)` | `impl` [`Run`] `for Worker`, then [`Run::into_process`] |
+//! | `start`, `join`, `join(timeout)`, `is_alive`, `terminate`, `kill`, `exitcode`, `pid` | methods of the same names ([`Process::join_timeout`]) |
+//! | `current_process()`, `parent_process()`, `active_children()`, `cpu_count()` | [`current_process`], [`parent_process`], [`active_children`], [`cpu_count`] |
+//! | `sys.exit(n)` in a child | [`exit`]`(n)` |
+//! | `log_to_stderr(level)`, `get_logger().setLevel(l)` | [`log_to_stderr`]`(level)`, [`log::set_max_level`]`(l)` |
+//!
+//! # How it works under the hood
+//!
+//! **`fork`.** [`Process::start`] calls `fork(2)`. The kernel makes the child
+//! a copy of the parent: same code, same memory, same open files. The copy is
+//! lazy (*copy-on-write*): parent and child share every page until one of
+//! them writes to it, so a fork costs little even for a big program. That is
+//! why a target can be any closure: the child already has the code and every
+//! value the closure captured. `fork` returns twice, the child's pid in the
+//! parent and 0 in the child. The child runs the target, then leaves with
+//! `_exit(code)`, which skips the exit work the parent registered (it is the
+//! parent's, not the child's).
+//!
+//! **`waitpid`.** A child that has exited stays a *zombie*, an entry in the
+//! kernel's process table holding its exit status, until its parent collects
+//! it with `waitpid(2)`. [`Process::join`] blocks in `waitpid`;
+//! [`Process::is_alive`], [`Process::exitcode`] and the `Display` repr call
+//! it with `WNOHANG`, which returns at once. The status says either "exited
+//! with code N" (we report `N`) or "killed by signal N" (we report `-N`, as
+//! Python does: `terminate` sends SIGTERM, 15, so the exit code is `-15`).
+//!
+//! **Signals.** [`Process::terminate`] and [`Process::kill`] are `kill(2)`
+//! with SIGTERM and SIGKILL. Sending a signal does not wait for it to be
+//! acted on: the child is still alive, and still `started`, until joined.
+//!
+//! **Exit.** When `main` returns, the C runtime calls the functions
+//! registered with `atexit(3)`. Like CPython, we register one that
+//! terminates live daemon children and then joins every child still alive,
+//! so a program that never calls `join` still sees all its children finish.
+//! Daemons also get `prctl(PR_SET_PDEATHSIG, SIGKILL)`: the kernel kills
+//! them if the parent dies without running its exit work (say, by SIGKILL).
+//!
+//! **Threads and fork.** Only the thread that calls `fork` exists in the
+//! child. A lock another thread held at that moment stays locked forever in
+//! the child, so fork from a program that has one thread, as the examples
+//! do, and flush stdout first (we do it for you) so no half-written line is
+//! copied into the child and printed twice.
+
+pub mod current;
+pub mod error;
+pub mod logging;
+pub mod process;
+pub mod testing;
+
+pub use current::{
+    CurrentProcess, ParentProcess, active_children, cpu_count, current_process, exit,
+    parent_process,
+};
+pub use error::Error;
+pub use logging::{basic_config, log_to_stderr};
+pub use process::{Process, Run, TargetResult};

@@ -1,0 +1,472 @@
+//! [`Process`]: Python's `multiprocessing.Process` over `fork` and `waitpid`.
+
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::{self, Signal};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork};
+
+use crate::current::{self, ExitRequest};
+use crate::error::Error;
+
+/// What a target returns, turned into success or an error message.
+///
+/// Implemented for `()`, for `i32` (ignored: as in Python, a return value is
+/// not an exit code; call [`crate::exit`] for that), and for any
+/// `Result<T, E>` whose error can be displayed (an `Err` gives exit code 1).
+pub trait TargetResult {
+    /// `Ok` for success, or the message to print under `Process <name>:`.
+    fn into_result(self) -> Result<(), String>;
+}
+
+impl TargetResult for () {
+    fn into_result(self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl TargetResult for i32 {
+    fn into_result(self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl<T, E: fmt::Display> TargetResult for Result<T, E> {
+    fn into_result(self) -> Result<(), String> {
+        self.map(drop).map_err(|e| e.to_string())
+    }
+}
+
+/// The "subclass `Process` and override `run()`" style.
+///
+/// Implement `run` on your own type, then call
+/// [`into_process`](Run::into_process). The default name comes from the
+/// type, as in Python: a type `Worker` gives `Worker-1`, `Worker-2`, …
+pub trait Run: Sized + 'static {
+    /// The work the child does (Python's `run(self)`).
+    fn run(&mut self);
+
+    /// A name of its own (Python: `self.name = ...` in `__init__`);
+    /// `None` keeps the default, `<TypeName>-N`.
+    fn name(&self) -> Option<String> {
+        None
+    }
+
+    /// Wrap this value in a [`Process`], ready to `start`.
+    fn into_process(mut self) -> Process {
+        let name = self.name();
+        let class = std::any::type_name::<Self>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("Process");
+        let process = Process::with_class(
+            class,
+            Box::new(move || {
+                self.run();
+                Ok(())
+            }),
+        );
+        match name {
+            Some(name) => process.named(name),
+            None => process,
+        }
+    }
+}
+
+type Target = Box<dyn FnOnce() -> Result<(), String>>;
+
+/// A child process, started by `fork` and reaped by `waitpid`.
+///
+/// ```no_run
+/// use shared::Process;
+///
+/// fn worker(num: i32) {
+///     println!("Worker: {num}");
+/// }
+///
+/// # fn main() -> Result<(), shared::Error> {
+/// let mut p = Process::new(move || worker(7)); // Python: Process(target=worker, args=(7,))
+/// p.start()?;
+/// p.join()?;
+/// assert_eq!(p.exitcode(), Some(0));
+/// # Ok(())
+/// # }
+/// ```
+pub struct Process {
+    inner: Arc<Inner>,
+    /// The code the child runs; taken by `start`.
+    target: Option<Target>,
+}
+
+/// The part of a process that its parent's bookkeeping shares
+/// (`active_children`, the exit steps).
+pub(crate) struct Inner {
+    class: String,
+    name: String,
+    identity: Vec<usize>,
+    daemon: bool,
+    /// The process that created this object: only it may start and join it.
+    parent_pid: u32,
+    status: Mutex<Status>,
+}
+
+#[derive(Default)]
+struct Status {
+    pid: Option<Pid>,
+    /// `None` until the child has been reaped.
+    exitcode: Option<i32>,
+    /// `terminate` or `kill` was called: only `join` reaps it from now on.
+    signalled: bool,
+}
+
+impl Process {
+    /// A process that will run `target`; arguments are whatever it captures.
+    ///
+    /// The name is `Process-N`, N counting every process object created in
+    /// this process so far, named or not.
+    pub fn new<F, R>(target: F) -> Process
+    where
+        F: FnOnce() -> R + 'static,
+        R: TargetResult,
+    {
+        Process::with_class("Process", Box::new(move || target().into_result()))
+    }
+
+    /// A process whose default name starts with `class` (`Worker-1`,
+    /// `ForkPoolWorker-3`).
+    pub(crate) fn with_class(class: &str, target: Target) -> Process {
+        let identity = current::next_identity();
+        let numbers: Vec<String> = identity.iter().map(usize::to_string).collect();
+        let inner = Inner {
+            class: class.to_owned(),
+            name: format!("{class}-{}", numbers.join(":")),
+            identity,
+            daemon: false,
+            parent_pid: std::process::id(),
+            status: Mutex::new(Status::default()),
+        };
+        Process {
+            inner: Arc::new(inner),
+            target: Some(target),
+        }
+    }
+
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Process {
+        Process {
+            inner,
+            target: None,
+        }
+    }
+
+    fn inner_mut(&mut self) -> &mut Inner {
+        // Nobody else holds `inner` until `start` registers the child.
+        Arc::get_mut(&mut self.inner)
+            .expect("a process's name and daemon flag are set before start")
+    }
+
+    /// Give the process a name (Python's `name=` argument). The number
+    /// `Process-N` would have had is used up all the same.
+    pub fn named(mut self, name: impl Into<String>) -> Process {
+        self.inner_mut().name = name.into();
+        self
+    }
+
+    /// Make it a daemon (Python's `daemon=True`): terminated, not waited
+    /// for, when the main process exits; not allowed children of its own.
+    pub fn daemon(mut self, daemon: bool) -> Process {
+        self.inner_mut().daemon = daemon;
+        self
+    }
+
+    /// The process's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Whether it is a daemon.
+    pub fn is_daemon(&self) -> bool {
+        self.inner.daemon
+    }
+
+    /// The child's process id, once started.
+    pub fn pid(&self) -> Option<u32> {
+        self.inner.status().pid.map(|pid| pid.as_raw() as u32)
+    }
+
+    /// Start the child: `fork`, then run the target in the child.
+    pub fn start(&mut self) -> Result<(), Error> {
+        if self.target.is_none() {
+            return Err(Error::AlreadyStarted);
+        }
+        if current::is_daemon() {
+            return Err(Error::DaemonChildren);
+        }
+        current::ensure_exit_hook();
+        // Anything still buffered would be copied into the child and printed twice.
+        current::flush_std_streams();
+        // SAFETY: after `fork` the child is a copy with one thread. If the
+        // parent had other threads, a lock they held stays locked in the
+        // child, so fork from a single-threaded program (as these examples do).
+        match unsafe { fork() }? {
+            ForkResult::Parent { child } => {
+                self.target = None; // the child has its own copy; ours is spent
+                self.inner.status().pid = Some(child);
+                current::add_child(Arc::clone(&self.inner));
+                Ok(())
+            }
+            ForkResult::Child => {
+                let target = self.target.take().expect("checked above");
+                bootstrap(&self.inner, target)
+            }
+        }
+    }
+
+    /// Wait until the child exits (Python's `join()`).
+    pub fn join(&self) -> Result<(), Error> {
+        self.check_parent("join")?;
+        self.inner.wait(None).map(drop)
+    }
+
+    /// Wait at most `timeout` (Python's `join(timeout)`). Returns `Ok` either
+    /// way, as Python does: ask [`is_alive`](Self::is_alive) or
+    /// [`exitcode`](Self::exitcode) which it was.
+    pub fn join_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        self.check_parent("join")?;
+        self.inner.wait(Some(timeout)).map(drop)
+    }
+
+    /// Whether the child has been started and not yet reaped.
+    ///
+    /// Like Python's, this polls the child with `waitpid(WNOHANG)`, so a
+    /// child that has finished is reaped here. After [`terminate`](Self::terminate)
+    /// or [`kill`](Self::kill) it stays `true` until [`join`](Self::join):
+    /// the signal is asynchronous, and joining is how you wait for it.
+    pub fn is_alive(&self) -> bool {
+        self.pid().is_some() && self.inner.poll().is_none()
+    }
+
+    /// `None` until the child is reaped; then 0 for a normal return, the code
+    /// given to [`crate::exit`], 1 for an error or panic, `-N` for signal N.
+    pub fn exitcode(&self) -> Option<i32> {
+        self.inner.poll()
+    }
+
+    /// Send SIGTERM (Python's `terminate()`). Returns at once: join to wait.
+    pub fn terminate(&self) -> Result<(), Error> {
+        self.inner.signal(Signal::SIGTERM, "terminate")
+    }
+
+    /// Send SIGKILL (Python's `kill()`), which cannot be caught.
+    pub fn kill(&self) -> Result<(), Error> {
+        self.inner.signal(Signal::SIGKILL, "kill")
+    }
+
+    fn check_parent(&self, verb: &'static str) -> Result<(), Error> {
+        if self.inner.parent_pid != std::process::id() {
+            return Err(Error::NotAChild);
+        }
+        if self.pid().is_none() {
+            return Err(Error::NotStarted(verb));
+        }
+        Ok(())
+    }
+}
+
+impl Inner {
+    fn status(&self) -> MutexGuard<'_, Status> {
+        self.status
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The exit code if the child has finished, reaping it if need be.
+    pub(crate) fn poll(&self) -> Option<i32> {
+        let mut status = self.status();
+        if status.exitcode.is_some() || status.signalled {
+            return status.exitcode;
+        }
+        let pid = status.pid?;
+        let code = exit_code(waitpid(pid, Some(WaitPidFlag::WNOHANG)).ok()?)?;
+        status.exitcode = Some(code);
+        Some(code)
+    }
+
+    /// Block until reaped, or until `timeout`; the exit code if reaped.
+    fn wait(&self, timeout: Option<Duration>) -> Result<Option<i32>, Error> {
+        let pid = {
+            let status = self.status();
+            if status.exitcode.is_some() {
+                return Ok(status.exitcode);
+            }
+            status.pid.ok_or(Error::NotStarted("join"))?
+        };
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let flags = deadline.map(|_| WaitPidFlag::WNOHANG);
+        let mut nap = Duration::from_micros(200);
+        loop {
+            match waitpid(pid, flags) {
+                Ok(ws) => {
+                    if let Some(code) = exit_code(ws) {
+                        self.status().exitcode = Some(code);
+                        return Ok(Some(code));
+                    }
+                }
+                Err(Errno::EINTR) => continue,
+                // Another thread's join reaped it first.
+                Err(Errno::ECHILD) if self.status().exitcode.is_some() => {
+                    return Ok(self.status().exitcode);
+                }
+                Err(errno) => return Err(errno.into()),
+            }
+            if let Some(deadline) = deadline {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Ok(None);
+                }
+                // No portable "waitpid with a timeout": poll, napping a little longer each time.
+                std::thread::sleep(nap.min(deadline - now));
+                nap = (nap * 2).min(Duration::from_millis(10));
+            }
+        }
+    }
+
+    fn signal(&self, sig: Signal, verb: &'static str) -> Result<(), Error> {
+        let mut status = self.status();
+        let pid = status.pid.ok_or(Error::NotStarted(verb))?;
+        if status.exitcode.is_some() {
+            return Ok(()); // already reaped: its pid may belong to someone else now
+        }
+        match signal::kill(pid, sig) {
+            Ok(()) | Err(Errno::ESRCH) => {
+                status.signalled = true;
+                Ok(())
+            }
+            Err(errno) => Err(errno.into()),
+        }
+    }
+}
+
+/// Turn a `waitpid` result into Python's exit code: `N` for `exit(N)`,
+/// `-N` for death by signal N, `None` while still running.
+fn exit_code(status: WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(-(sig as i32)),
+        _ => None,
+    }
+}
+
+/// CPython 3.11's repr, e.g. `<Process name='Process-1' pid=42 parent=41 started>`.
+impl fmt::Display for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let exitcode = self.exitcode(); // polls, as Python's repr does
+        let pid = self.pid();
+        write!(
+            f,
+            "<{} name={}",
+            self.inner.class,
+            py_repr(&self.inner.name)
+        )?;
+        if let Some(pid) = pid {
+            write!(f, " pid={pid}")?;
+        }
+        write!(f, " parent={}", self.inner.parent_pid)?;
+        match (pid, exitcode) {
+            (None, _) => f.write_str(" initial")?,
+            (Some(_), None) => f.write_str(" started")?,
+            (Some(_), Some(code)) => {
+                f.write_str(" stopped exitcode=")?;
+                match Signal::try_from(-code) {
+                    Ok(sig) if code < 0 => write!(f, "-{}", sig.as_str())?,
+                    _ => write!(f, "{code}")?,
+                }
+            }
+        }
+        if self.inner.daemon {
+            f.write_str(" daemon")?;
+        }
+        f.write_str(">")
+    }
+}
+
+impl fmt::Debug for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A string as Python's `repr` quotes it (enough for process names).
+pub(crate) fn py_repr(s: &str) -> String {
+    if s.contains('\'') && !s.contains('"') {
+        format!("\"{s}\"")
+    } else {
+        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+}
+
+/// The child's side of `start`: CPython's `Process._bootstrap`.
+fn bootstrap(inner: &Inner, target: Target) -> ! {
+    let parent_pid = inner.parent_pid;
+    current::become_child(&inner.name, &inner.identity, inner.daemon, parent_pid);
+    name_os_thread(&inner.name);
+    if inner.daemon {
+        die_with_parent(parent_pid);
+    }
+    let code = run_target(&inner.name, target);
+    current::flush_std_streams();
+    // SAFETY: `_exit` ends the process at once. That is the point: the
+    // parent's `atexit` work and Rust's runtime clean-up must not run twice.
+    unsafe { libc::_exit(code) }
+}
+
+/// Run the target and work out the exit code, printing and logging what
+/// CPython's `_bootstrap` prints and logs, in the same order.
+fn run_target(name: &str, target: Target) -> i32 {
+    static PANIC: Mutex<Option<String>> = Mutex::new(None);
+    // Keep the panic message for later instead of printing Rust's default
+    // "thread 'main' panicked" text: CPython prints the error after the
+    // shutdown lines, under `Process <name>:`.
+    panic::set_hook(Box::new(|info| {
+        *PANIC.lock().unwrap_or_else(|p| p.into_inner()) = Some(info.to_string());
+    }));
+    log::info!("child process calling self.run()");
+    let (code, failure) = match panic::catch_unwind(AssertUnwindSafe(target)) {
+        Ok(Ok(())) => (0, None),
+        Ok(Err(message)) => (1, Some(format!("Error: {message}"))),
+        Err(payload) => match payload.downcast::<ExitRequest>() {
+            Ok(request) => (request.0, None),
+            Err(_) => (1, PANIC.lock().unwrap_or_else(|p| p.into_inner()).take()),
+        },
+    };
+    let _ = panic::catch_unwind(current::exit_function);
+    if let Some(failure) = failure {
+        eprintln!("Process {name}:\n{failure}");
+    }
+    log::info!("process exiting with exitcode {code}");
+    code
+}
+
+/// Show the process's name in `ps` and `top` (Linux keeps 15 bytes of it).
+fn name_os_thread(name: &str) {
+    let short: Vec<u8> = name.bytes().filter(|&b| b != 0).take(15).collect();
+    if let Ok(cname) = std::ffi::CString::new(short) {
+        let _ = nix::sys::prctl::set_name(&cname);
+    }
+}
+
+/// Go beyond CPython: a daemon dies with its parent even if the parent is
+/// killed and never runs its exit steps. The kernel sends SIGKILL when the
+/// parent *thread* that forked us exits, so fork daemons from a thread that
+/// lives as long as the program (the main thread here).
+fn die_with_parent(parent_pid: u32) {
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    // The parent may have died before the line above took effect.
+    if nix::unistd::getppid().as_raw() as u32 != parent_pid {
+        // SAFETY: ending the child at once, as `bootstrap` does.
+        unsafe { libc::_exit(1) }
+    }
+}

@@ -1,0 +1,225 @@
+//! What the chapter tests share: run a built example, capture what a learner
+//! would see on the terminal, and compare it with the Python twin's
+//! transcript.
+//!
+//! Each example runs in its own process group, so a test can tell whether it
+//! left any process behind, and clean up if it did.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+/// What a run of an example showed.
+#[derive(Debug)]
+pub struct Run {
+    /// How the example exited.
+    pub status: ExitStatus,
+    /// stdout and stderr interleaved as written, as a terminal shows them.
+    pub output: String,
+    /// Whether a process of the example's group outlived it.
+    pub left_behind: bool,
+}
+
+impl Run {
+    /// The output's lines.
+    pub fn lines(&self) -> Vec<&str> {
+        self.output.lines().collect()
+    }
+}
+
+/// Run `exe` with `args`, stdout and stderr into one pipe, for at most
+/// `limit`; a run over the limit has its whole process group killed and
+/// panics, so a hang fails the test instead of stalling it.
+pub fn run_with(
+    exe: impl AsRef<Path>,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    limit: Duration,
+) -> Run {
+    let exe = exe.as_ref();
+    let (mut reader, writer) = std::io::pipe().expect("pipe");
+    let mut command = Command::new(exe);
+    command
+        .args(args)
+        .envs(envs.iter().copied())
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone().expect("pipe"))
+        .stderr(writer)
+        .process_group(0);
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+    drop(command); // closes our copy of the pipe's write end
+    let group = Pid::from_raw(child.id() as i32);
+
+    let (tx, rx) = mpsc::channel();
+    let reading = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = reader.read_to_end(&mut bytes);
+        let _ = tx.send(String::from_utf8_lossy(&bytes).into_owned());
+    });
+    let output = rx.recv_timeout(limit);
+    if output.is_err() {
+        let _ = killpg(group, Signal::SIGKILL);
+    }
+    let status = child.wait().expect("wait for example");
+    reading.join().expect("reader thread");
+    let output = output.unwrap_or_else(|_| panic!("{} ran over {limit:?}", exe.display()));
+    // The pipe closes when the last process holding it exits; a straggler
+    // may need a moment more to die, so look twice.
+    let left_behind = !live_members(group).is_empty() && {
+        std::thread::sleep(Duration::from_millis(200));
+        !live_members(group).is_empty()
+    };
+    if left_behind {
+        let _ = killpg(group, Signal::SIGKILL);
+    }
+    Run {
+        status,
+        output,
+        left_behind,
+    }
+}
+
+/// The processes of `group` that are still running (zombies, already dead
+/// and waiting to be reaped by whoever adopted them, do not count).
+pub fn live_members(group: Pid) -> Vec<Pid> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            // /proc/<pid>/stat: `pid (comm) state ppid pgrp ...`; comm may hold spaces.
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+                return false;
+            };
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            fields.len() > 2 && fields[0] != "Z" && fields[2] == group.as_raw().to_string()
+        })
+        .map(Pid::from_raw)
+        .collect()
+}
+
+/// [`run_with`] with no arguments and a 30 s limit.
+pub fn run(exe: impl AsRef<Path>) -> Run {
+    run_with(exe, &[], &[], Duration::from_secs(30))
+}
+
+/// Replace process ids with `[..]`, by the same two rules the transcript
+/// script uses: a number after `pid`, `parent` or `process id` (with an
+/// optional `=` or `:`), and the last number of a `Starting:`/`Exiting :` line.
+pub fn normalize_pids(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let (body, end) = match line.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (line, ""),
+        };
+        let mut body = after_markers(body);
+        let daemon_line = body.starts_with("Starting:") || body.starts_with("Exiting :");
+        if let Some(space) = body.rfind(' ').filter(|_| daemon_line) {
+            let last = &body[space + 1..];
+            if !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) {
+                body = format!("{} [..]", &body[..space]);
+            }
+        }
+        out.push_str(&body);
+        out.push_str(end);
+    }
+    out
+}
+
+fn after_markers(line: &str) -> String {
+    const MARKERS: [&str; 3] = ["process id", "parent", "pid"];
+    let lower = line.to_ascii_lowercase();
+    let bytes = line.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    'scan: while i < line.len() {
+        for marker in MARKERS {
+            let word_start =
+                i == 0 || !bytes[i - 1].is_ascii_alphanumeric() && bytes[i - 1] != b'_';
+            if word_start && lower[i..].starts_with(marker) {
+                // marker, then spaces with at most one `=` or `:`, then digits
+                let mut j = i + marker.len();
+                let mut separators = 0;
+                while j < line.len() && matches!(bytes[j], b' ' | b'\t' | b'=' | b':') {
+                    if bytes[j] != b' ' && bytes[j] != b'\t' {
+                        separators += 1;
+                    }
+                    j += 1;
+                }
+                let digits = bytes[j..].iter().take_while(|b| b.is_ascii_digit()).count();
+                if j > i + marker.len() && separators <= 1 && digits > 0 {
+                    out.push_str(&line[i..j]);
+                    out.push_str("[..]");
+                    i = j + digits;
+                    continue 'scan;
+                }
+            }
+        }
+        let c = line[i..].chars().next().expect("in bounds");
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+/// The lines of `text`, sorted: for output whose order the scheduler decides.
+pub fn sorted_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines.sort();
+    lines
+}
+
+/// The Python twin's transcript `python/<bin>.out` of the crate at
+/// `manifest_dir` (pass `env!("CARGO_MANIFEST_DIR")`).
+pub fn transcript(manifest_dir: &str, bin: &str) -> String {
+    let path = Path::new(manifest_dir)
+        .join("python")
+        .join(format!("{bin}.out"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_pids;
+
+    #[test]
+    fn pids_are_normalised() {
+        let cases = [
+            ("parent pid:51  pid:57", "parent pid:[..]  pid:[..]"),
+            ("parent pid: 610, pid: 615", "parent pid: [..], pid: [..]"),
+            (
+                "<Process name='a' pid=1240 parent=1234 started>",
+                "<Process name='a' pid=[..] parent=[..] started>",
+            ),
+            (
+                "0 doubled to 0 by process id: 19162",
+                "0 doubled to 0 by process id: [..]",
+            ),
+            ("Starting: daemon 24852", "Starting: daemon [..]"),
+            ("Exiting : non-daemon 7", "Exiting : non-daemon [..]"),
+            ("Worker: 4", "Worker: 4"),
+            ("rapid 12", "rapid 12"),
+            (
+                "Start name: good_job, pid:5805",
+                "Start name: good_job, pid:[..]",
+            ),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(normalize_pids(raw), want, "{raw}");
+        }
+    }
+}

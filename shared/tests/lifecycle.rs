@@ -1,0 +1,387 @@
+//! The process lifecycle, checked from a program that owns its only thread.
+//!
+//! `harness = false`: this file's `main` runs each check in turn on the main
+//! thread, because forking from the test harness's worker threads is unsafe.
+//! Checks that need to watch a whole program (what it prints, what happens
+//! when its `main` returns) re-run this same executable with
+//! `LIFECYCLE_SCENARIO=<name>`, so the scenario is a real `main` of its own.
+
+use std::panic;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use log::LevelFilter;
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::Pid;
+use shared::testing::{Run, normalize_pids, run_with};
+use shared::{Error, Process, Run as _, active_children, current_process, parent_process};
+
+fn states_before_during_after() {
+    let mut p = Process::new(|| sleep(Duration::from_millis(200)));
+    let parent = std::process::id();
+    assert!(!p.is_alive());
+    assert_eq!(p.exitcode(), None);
+    assert_eq!(p.pid(), None);
+    let name = p.name().to_owned();
+    assert_eq!(
+        p.to_string(),
+        format!("<Process name='{name}' parent={parent} initial>")
+    );
+
+    p.start().unwrap();
+    let pid = p.pid().unwrap();
+    assert!(p.is_alive());
+    assert_eq!(p.exitcode(), None);
+    assert_eq!(
+        p.to_string(),
+        format!("<Process name='{name}' pid={pid} parent={parent} started>")
+    );
+
+    p.join().unwrap();
+    assert!(!p.is_alive());
+    assert_eq!(p.exitcode(), Some(0));
+    assert_eq!(
+        p.to_string(),
+        format!("<Process name='{name}' pid={pid} parent={parent} stopped exitcode=0>")
+    );
+    p.join().unwrap(); // joining again is fine
+}
+
+fn join_timeout_returns_while_alive() {
+    let mut p = Process::new(|| sleep(Duration::from_secs(10))).daemon(true);
+    p.start().unwrap();
+    let began = Instant::now();
+    p.join_timeout(Duration::from_millis(100)).unwrap();
+    assert!(began.elapsed() < Duration::from_secs(5));
+    assert!(p.is_alive());
+    assert_eq!(p.exitcode(), None);
+    assert!(p.to_string().ends_with(" started daemon>"), "{p}");
+
+    p.terminate().unwrap();
+    assert!(
+        p.is_alive(),
+        "terminate is asynchronous: alive until joined"
+    );
+    assert_eq!(p.exitcode(), None);
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(-15));
+    assert!(
+        p.to_string()
+            .ends_with(" stopped exitcode=-SIGTERM daemon>"),
+        "{p}"
+    );
+}
+
+fn kill_gives_minus_nine() {
+    let mut p = Process::new(|| sleep(Duration::from_secs(10)));
+    p.start().unwrap();
+    p.kill().unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(-9));
+    assert!(
+        p.to_string().ends_with(" stopped exitcode=-SIGKILL>"),
+        "{p}"
+    );
+}
+
+fn exit_codes() {
+    fn finished(target: impl FnOnce() -> Result<(), String> + 'static) -> Option<i32> {
+        let mut p = Process::new(target);
+        p.start().unwrap();
+        p.join().unwrap();
+        p.exitcode()
+    }
+    assert_eq!(finished(|| Ok(())), Some(0));
+    assert_eq!(finished(|| shared::exit(3)), Some(3));
+    assert_eq!(finished(|| shared::exit(0)), Some(0));
+    // Failures print to stderr; the `failures` scenario checks the text.
+    let mut p = Process::new(|| 7); // a return value is not an exit code
+    p.start().unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(0));
+}
+
+fn failures_print_name_and_message() {
+    let run = scenario("failures");
+    assert!(run.status.success(), "{run:?}");
+    let out = run.output;
+    assert!(
+        out.contains("Process raises:\nError: There was an error!\n"),
+        "{out}"
+    );
+    assert!(out.contains("Process panics:\npanicked at "), "{out}");
+    assert!(out.contains("boom\n"), "{out}");
+    assert!(
+        out.contains("raises.exitcode = 1\n") && out.contains("panics.exitcode = 1\n"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("RUST_BACKTRACE"),
+        "no backtrace hint for learners: {out}"
+    );
+}
+
+fn names_and_counters() {
+    let a = Process::new(|| ());
+    let b = Process::new(|| ()).named("given");
+    let c = Process::new(|| ());
+    let n = |p: &Process| {
+        p.name()
+            .rsplit('-')
+            .next()
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+    };
+    assert_eq!(b.name(), "given");
+    assert_eq!(n(&c), n(&a) + 2, "a given name still uses up a number");
+    assert_eq!(current_process().name(), "MainProcess");
+    assert!(parent_process().is_none());
+
+    struct Worker;
+    impl shared::Run for Worker {
+        fn run(&mut self) {}
+    }
+    let w = Worker.into_process();
+    assert!(w.name().starts_with("Worker-"), "{}", w.name());
+    assert!(w.to_string().starts_with("<Worker name='Worker-"), "{w}");
+
+    let run = scenario("nested_names");
+    assert!(run.status.success(), "{run:?}");
+    assert_eq!(
+        normalize_pids(&run.output),
+        "child: Process-3 parent: MainProcess\ngrandchild: Process-3:1 parent: Process-3\n\
+         thread name: Process-3:1\n"
+    );
+}
+
+fn misuse_is_an_error() {
+    let mut p = Process::new(|| ());
+    assert!(matches!(p.join(), Err(Error::NotStarted("join"))));
+    assert!(matches!(p.terminate(), Err(Error::NotStarted("terminate"))));
+    assert_eq!(
+        p.join().unwrap_err().to_string(),
+        "can only join a started process"
+    );
+    p.start().unwrap();
+    let twice = p.start().unwrap_err();
+    assert_eq!(twice.to_string(), "cannot start a process twice");
+    p.join().unwrap();
+
+    // A daemon may not start children: its child reports the error by exit code.
+    let mut d = Process::new(|| -> () {
+        match Process::new(|| ()).start() {
+            Err(Error::DaemonChildren) => shared::exit(42),
+            _ => shared::exit(1),
+        }
+    })
+    .daemon(true);
+    d.start().unwrap();
+    d.join().unwrap();
+    assert_eq!(d.exitcode(), Some(42));
+    assert_eq!(
+        Error::DaemonChildren.to_string(),
+        "daemonic processes are not allowed to have children"
+    );
+}
+
+fn active_children_lists_the_live_ones() {
+    let mut quick = Process::new(|| ());
+    let mut slow = Process::new(|| sleep(Duration::from_secs(10)));
+    quick.start().unwrap();
+    slow.start().unwrap();
+    quick.join().unwrap();
+    let names: Vec<String> = active_children()
+        .iter()
+        .map(|p| p.name().to_owned())
+        .collect();
+    assert_eq!(names, vec![slow.name().to_owned()]);
+    slow.kill().unwrap();
+    slow.join().unwrap();
+    assert!(active_children().is_empty());
+}
+
+fn main_exit_terminates_daemons_and_joins_the_rest() {
+    let run = scenario("main_exit");
+    assert!(run.status.success(), "{run:?}");
+    assert!(!run.left_behind, "a child outlived the program: {run:?}");
+    let lines = run.lines();
+    assert!(lines.contains(&"non-daemon done"), "{run:?}");
+    assert!(lines.contains(&"daemon started"), "{run:?}");
+    assert!(!lines.contains(&"daemon done"), "{run:?}");
+    let want = [
+        "[INFO/MainProcess] process shutting down",
+        "[DEBUG/MainProcess] running all \"atexit\" finalizers with priority >= 0",
+        "[INFO/MainProcess] calling terminate() for daemon sleepy",
+        "[INFO/MainProcess] calling join() for process sleepy",
+        "[INFO/MainProcess] calling join() for process busy",
+        "[DEBUG/MainProcess] running the remaining \"atexit\" finalizers",
+    ];
+    let main_lines: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains("/MainProcess]"))
+        .collect();
+    assert_eq!(main_lines, want, "{run:?}");
+    let done = lines.iter().position(|l| *l == "non-daemon done").unwrap();
+    let last = lines
+        .iter()
+        .position(|l| l.contains("running the remaining"))
+        .unwrap();
+    assert!(done < last, "main waited for the non-daemon child");
+}
+
+fn daemons_die_with_a_killed_parent() {
+    let run = scenario("killed_parent");
+    assert!(
+        !run.left_behind,
+        "the daemon outlived its SIGKILLed parent: {run:?}"
+    );
+    assert!(run.output.contains("daemon started"), "{run:?}");
+}
+
+fn no_child_left_behind() {
+    // Every check joined what it started: nothing for us to reap.
+    assert!(matches!(
+        waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)),
+        Err(nix::errno::Errno::ECHILD)
+    ));
+}
+
+/// Re-run this executable as the named scenario.
+fn scenario(name: &str) -> Run {
+    let exe = std::env::current_exe().unwrap();
+    run_with(
+        exe,
+        &[],
+        &[("LIFECYCLE_SCENARIO", name)],
+        Duration::from_secs(30),
+    )
+}
+
+fn run_scenario(name: &str) -> Result<(), Error> {
+    match name {
+        "failures" => {
+            let mut raises = Process::new(|| Err::<(), _>("There was an error!")).named("raises");
+            let mut panics = Process::new(|| -> () { panic!("boom") }).named("panics");
+            for p in [&mut raises, &mut panics] {
+                p.start()?;
+                p.join()?;
+                println!("{}.exitcode = {}", p.name(), p.exitcode().unwrap());
+            }
+        }
+        "nested_names" => {
+            Process::new(|| ()); // Process-1
+            Process::new(|| ()).named("named"); // Process-2, named
+            let mut child = Process::new(|| -> Result<(), Error> {
+                let parent = parent_process()
+                    .map(|p| p.name().to_owned())
+                    .unwrap_or_default();
+                println!("child: {} parent: {parent}", current_process().name());
+                let mut grandchild = Process::new(|| {
+                    let parent = parent_process().unwrap();
+                    println!(
+                        "grandchild: {} parent: {}",
+                        current_process().name(),
+                        parent.name()
+                    );
+                    let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+                    println!("thread name: {}", comm.trim_end());
+                });
+                grandchild.start()?;
+                grandchild.join()
+            });
+            child.start()?;
+            child.join()?;
+        }
+        "main_exit" => {
+            shared::log_to_stderr(LevelFilter::Debug);
+            let mut sleepy = Process::new(|| {
+                println!("daemon started");
+                sleep(Duration::from_secs(20));
+                println!("daemon done");
+            })
+            .named("sleepy")
+            .daemon(true);
+            let mut busy = Process::new(|| {
+                sleep(Duration::from_millis(500));
+                println!("non-daemon done");
+            })
+            .named("busy");
+            sleepy.start()?;
+            busy.start()?;
+            sleep(Duration::from_millis(100));
+            // Return with both alive and never joined.
+        }
+        "killed_parent" => {
+            let mut sleepy = Process::new(|| {
+                println!("daemon started");
+                sleep(Duration::from_secs(20));
+            })
+            .daemon(true);
+            sleepy.start()?;
+            sleep(Duration::from_millis(200));
+            nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL)?;
+        }
+        other => panic!("unknown scenario {other}"),
+    }
+    Ok(())
+}
+
+fn main() {
+    if let Ok(name) = std::env::var("LIFECYCLE_SCENARIO") {
+        if let Err(e) = run_scenario(&name) {
+            eprintln!("scenario {name}: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    let checks: &[(&str, fn())] = &[
+        ("states_before_during_after", states_before_during_after),
+        (
+            "join_timeout_returns_while_alive",
+            join_timeout_returns_while_alive,
+        ),
+        ("kill_gives_minus_nine", kill_gives_minus_nine),
+        ("exit_codes", exit_codes),
+        (
+            "failures_print_name_and_message",
+            failures_print_name_and_message,
+        ),
+        ("names_and_counters", names_and_counters),
+        ("misuse_is_an_error", misuse_is_an_error),
+        (
+            "active_children_lists_the_live_ones",
+            active_children_lists_the_live_ones,
+        ),
+        (
+            "main_exit_terminates_daemons_and_joins_the_rest",
+            main_exit_terminates_daemons_and_joins_the_rest,
+        ),
+        (
+            "daemons_die_with_a_killed_parent",
+            daemons_die_with_a_killed_parent,
+        ),
+        ("no_child_left_behind", no_child_left_behind),
+    ];
+    println!("\nrunning {} tests", checks.len());
+    let mut failed = Vec::new();
+    for (name, check) in checks {
+        match panic::catch_unwind(check) {
+            Ok(()) => println!("test {name} ... ok"),
+            Err(_) => {
+                println!("test {name} ... FAILED");
+                failed.push(*name);
+            }
+        }
+    }
+    let result = if failed.is_empty() { "ok" } else { "FAILED" };
+    println!(
+        "\ntest result: {result}. {} passed; {} failed; 0 ignored; 0 measured; 0 filtered out\n",
+        checks.len() - failed.len(),
+        failed.len()
+    );
+    if !failed.is_empty() {
+        std::process::exit(1);
+    }
+}
