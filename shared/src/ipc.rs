@@ -1,0 +1,1 @@
+//! Queues, pipes and events between processes (coming with the ipc chapter).
