@@ -38,6 +38,10 @@ pub enum Error {
     NoProcesses,
     /// A timed wait ran out.
     Timeout,
+    /// A pool result was asked whether it succeeded before it was ready.
+    NotReady,
+    /// An argument out of range; carries CPython's message.
+    InvalidArgument(&'static str),
     /// A worker's task failed; carries the worker's message.
     Remote(String),
     /// A worker died (for example killed by a signal) before finishing a task.
@@ -68,6 +72,8 @@ impl fmt::Display for Error {
             Error::PoolStillRunning => f.write_str("Pool is still running"),
             Error::NoProcesses => f.write_str("Number of processes must be at least 1"),
             Error::Timeout => f.write_str("timed out"),
+            Error::NotReady => f.write_str("result not ready"),
+            Error::InvalidArgument(message) => f.write_str(message),
             Error::Remote(msg) => write!(f, "task failed in a worker: {msg}"),
             Error::WorkerLost(msg) => write!(f, "worker lost: {msg}"),
             Error::Ipc(msg) => write!(f, "ipc error: {msg}"),
