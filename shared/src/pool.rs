@@ -1,1 +1,484 @@
-//! A pool of worker processes (coming with the pool chapter).
+//! [`Pool`]: Python's `multiprocessing.Pool`, a fixed set of worker
+//! processes that run your function on many inputs.
+//!
+//! | Python | here |
+//! |---|---|
+//! | `Pool(3)`, `Pool()` | [`Pool::new`]`(3)`, [`Pool::builder`]`().start()` (one worker per CPU) |
+//! | `Pool(initializer=f, initargs=a, maxtasksperchild=n)` | [`Pool::builder`]`()`[`.initializer(f, a)`](PoolBuilder::initializer)[`.maxtasksperchild(n)`](PoolBuilder::maxtasksperchild) |
+//! | `p.map(f, xs)`, `p.map(f, xs, chunksize)` | [`map`](Pool::map), [`map_chunked`](Pool::map_chunked) |
+//! | `p.starmap(f, [(a, b), …])` | [`starmap`](Pool::starmap) |
+//! | `p.imap(f, xs)`, `p.imap_unordered(f, xs)` | [`imap`](Pool::imap), [`imap_unordered`](Pool::imap_unordered) |
+//! | `p.apply(f, (a,))`, `p.apply_async(f, (a,))` | [`apply`](Pool::apply), [`apply_async`](Pool::apply_async) |
+//! | `r.get()`, `r.get(timeout)`, `r.ready()`, `r.successful()` | [`AsyncResult`] methods of the same names ([`get_timeout`](AsyncResult::get_timeout)) |
+//! | `p.close()`, `p.join()`, `p.terminate()` | the same |
+//! | leaving `with Pool() as p:` | dropping the `Pool` (it terminates) |
+//!
+//! ```no_run
+//! use shared::pool::Pool;
+//!
+//! fn doubler(number: u64) -> u64 {
+//!     number * 2
+//! }
+//!
+//! # fn main() -> Result<(), shared::Error> {
+//! let pool = Pool::new(3)?;
+//! assert_eq!(pool.map(doubler, 0..5)?, [0, 2, 4, 6, 8]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # How a function reaches a worker
+//!
+//! CPython pickles the function by name, and the worker looks the name up.
+//! Here nothing about the function is serialised at all. Each function (and
+//! each closure) has a type of its own, and the pool compiles, for that
+//! type, a small *runner*: decode the arguments, call the function, encode
+//! the result. What travels to the worker is the runner's address. The
+//! workers are `fork`s of your program: the same executable, mapped at the
+//! same addresses, so that address names the same code there. Arguments and
+//! results travel as bytes, encoded with serde, over one socket per worker.
+//!
+//! # Why a capturing closure is refused
+//!
+//! CPython refuses a lambda when it tries to pickle it, at run time. Here a
+//! closure that captures a variable is refused when the program is built:
+//! its captured values live in the parent's memory, and the workers were
+//! forked before those values existed (or hold an older copy of them).
+//! Sending them would take serialising the closure, which Rust cannot do.
+//! So the pool accepts only what is *zero-sized*: functions named by their
+//! path and closures that capture nothing, whose type alone says what to
+//! run. Pass the values as arguments instead: `pool.apply(f, (x, y))`.
+//! (A `fn` pointer held in a variable is refused too: pass the function by
+//! name.)
+//!
+//! # How the pool runs
+//!
+//! **No background threads.** CPython's pool runs three threads in the
+//! parent. This one has none: whichever call waits (`map`, `get`, `join`,
+//! an `imap`'s `next`) feeds the workers and reads their answers. Forking
+//! is only safe from a process with one thread, and a replacement worker is
+//! forked whenever one dies, so keeping the parent single-threaded keeps
+//! that safe. It is also why [`Pool`] is not `Send`: it stays on the thread
+//! that created it, whose exit would kill the workers (they are daemons,
+//! set to die with that thread through `PR_SET_PDEATHSIG`). Create pools
+//! from the main thread, before starting threads of your own.
+//!
+//! **One channel per worker.** The parent sends each worker its own tasks,
+//! a few ahead of the one it is running (at most about a millisecond of
+//! work, judged from how long that function's tasks took before; a function
+//! not timed yet gets one task at a time, so long tasks go to whichever
+//! worker is free, as from CPython's shared queue). So the parent always
+//! knows which tasks each worker holds.
+//!
+//! **A dead worker is noticed.** Only a worker holds the sending end of its
+//! answer channel, so the channel closes exactly when the worker dies. If it
+//! held tasks (it was killed by a signal, say), each comes back as
+//! [`Error::WorkerLost`](crate::Error::WorkerLost), and a new worker takes
+//! its place. CPython replaces the worker too, but the task's result never
+//! comes, and a `map` waiting for it waits forever.
+//!
+//! # Differs from Python
+//!
+//! Errors are values: a task's `Err` or panic comes back as
+//! [`Error::Remote`](crate::Error::Remote) (see [`TaskResult`]); misuse
+//! returns CPython's message (`Pool not running`, `Pool is still running`).
+//! A failing initializer does not kill the worker (CPython would replace it
+//! again and again): its tasks fail with the initializer's message instead.
+//! Waiting on a result of a terminated pool is an error, not a hang.
+
+mod handles;
+mod state;
+mod task;
+mod worker;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use handles::{AsyncResult, IMap};
+pub use task::{Function, TaskResult, Value};
+
+use state::{Config, Shared, Task};
+use task::{Runner, runner_of};
+
+use crate::Error;
+
+/// A pool of worker processes (Python's `multiprocessing.Pool`).
+///
+/// Workers are started at once, named `ForkPoolWorker-N` (N continues the
+/// process counter), and are daemons. Dropping the pool terminates them,
+/// as leaving `with Pool() as p:` does; call [`close`](Pool::close) then
+/// [`join`](Pool::join) to let queued work finish first.
+pub struct Pool {
+    shared: Rc<RefCell<Shared>>,
+}
+
+/// Settings for a [`Pool`]; from [`Pool::builder`].
+#[must_use = "call `start` to create the pool"]
+pub struct PoolBuilder {
+    processes: Option<usize>,
+    initializer: Option<Result<(Runner, Vec<u8>), Error>>,
+    maxtasks: Option<usize>,
+}
+
+impl PoolBuilder {
+    /// How many workers (default: [`cpu_count`](crate::cpu_count)); 0 is
+    /// [`Error::NoProcesses`] when the pool starts.
+    pub fn processes(mut self, processes: usize) -> PoolBuilder {
+        self.processes = Some(processes);
+        self
+    }
+
+    /// Run `f(args)` in each worker before its first task (Python's
+    /// `initializer=f, initargs=args`), including workers that replace
+    /// dead ones.
+    pub fn initializer<F, Args>(mut self, f: F, args: Args) -> PoolBuilder
+    where
+        F: Function<Args>,
+        Args: Serialize + DeserializeOwned,
+    {
+        let args = task::encode(&[args]).map(|bytes| (runner_of(f), bytes));
+        self.initializer = Some(args);
+        self
+    }
+
+    /// Replace each worker after it has done `n` tasks (Python's
+    /// `maxtasksperchild`); 0 is an error when the pool starts.
+    pub fn maxtasksperchild(mut self, n: usize) -> PoolBuilder {
+        self.maxtasks = Some(n);
+        self
+    }
+
+    /// Fork the workers.
+    pub fn start(self) -> Result<Pool, Error> {
+        if self.maxtasks == Some(0) {
+            return Err(Error::InvalidArgument(
+                "Maximum number of tasks per worker must be a positive int or None",
+            ));
+        }
+        let config = Config {
+            processes: self.processes.unwrap_or_else(crate::cpu_count),
+            initializer: self.initializer.transpose()?,
+            maxtasks: self.maxtasks,
+        };
+        let shared = Shared::start(config)?;
+        Ok(Pool {
+            shared: Rc::new(RefCell::new(shared)),
+        })
+    }
+}
+
+impl Pool {
+    /// A pool of `processes` workers (Python's `Pool(processes)`).
+    pub fn new(processes: usize) -> Result<Pool, Error> {
+        Pool::builder().processes(processes).start()
+    }
+
+    /// Settings beyond the number of workers.
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder {
+            processes: None,
+            initializer: None,
+            maxtasks: None,
+        }
+    }
+
+    /// How many workers the pool keeps.
+    pub fn processes(&self) -> usize {
+        self.shared.borrow().processes()
+    }
+
+    /// The process ids of the current workers.
+    pub fn pids(&self) -> Vec<u32> {
+        self.shared.borrow().pids()
+    }
+
+    /// `f(args)` in a worker, waiting for the result (Python's `apply`).
+    pub fn apply<F, Args>(&self, f: F, args: Args) -> Result<Value<F, Args>, Error>
+    where
+        F: Function<Args>,
+        Args: Serialize + DeserializeOwned,
+    {
+        self.apply_async(f, args)?.get()
+    }
+
+    /// Start `f(args)` in a worker (Python's `apply_async`); collect the
+    /// result from the returned handle.
+    pub fn apply_async<F, Args>(
+        &self,
+        f: F,
+        args: Args,
+    ) -> Result<AsyncResult<Value<F, Args>>, Error>
+    where
+        F: Function<Args>,
+        Args: Serialize + DeserializeOwned,
+    {
+        let job = self.submit(runner_of(f), vec![args], 1)?;
+        Ok(AsyncResult::new(
+            Rc::clone(&self.shared),
+            job,
+            handles::assemble_one,
+        ))
+    }
+
+    /// `f` on every item, results in input order (Python's `map`). The
+    /// items go out in chunks of `ceil(len / (4 × workers))`; the first
+    /// failure fails the whole call.
+    pub fn map<F, T, I>(&self, f: F, items: I) -> Result<Vec<Value<F, (T,)>>, Error>
+    where
+        F: Function<(T,)>,
+        T: Serialize + DeserializeOwned,
+        I: IntoIterator<Item = T>,
+    {
+        self.map_async(f, items)?.get()
+    }
+
+    /// [`map`](Self::map) with chunks of `chunksize` items (Python's
+    /// `map(f, items, chunksize)`).
+    pub fn map_chunked<F, T, I>(
+        &self,
+        f: F,
+        items: I,
+        chunksize: usize,
+    ) -> Result<Vec<Value<F, (T,)>>, Error>
+    where
+        F: Function<(T,)>,
+        T: Serialize + DeserializeOwned,
+        I: IntoIterator<Item = T>,
+    {
+        let items: Vec<(T,)> = items.into_iter().map(|t| (t,)).collect();
+        self.starmap_job(runner_of(f), items, Some(chunksize))?
+            .get()
+    }
+
+    /// [`map`](Self::map) without waiting (Python's `map_async`).
+    pub fn map_async<F, T, I>(
+        &self,
+        f: F,
+        items: I,
+    ) -> Result<AsyncResult<Vec<Value<F, (T,)>>>, Error>
+    where
+        F: Function<(T,)>,
+        T: Serialize + DeserializeOwned,
+        I: IntoIterator<Item = T>,
+    {
+        let items: Vec<(T,)> = items.into_iter().map(|t| (t,)).collect();
+        self.starmap_job(runner_of(f), items, None)
+    }
+
+    /// `f(a, b, …)` for every tuple `(a, b, …)`, results in input order
+    /// (Python's `starmap`).
+    pub fn starmap<F, Args, I>(&self, f: F, items: I) -> Result<Vec<Value<F, Args>>, Error>
+    where
+        F: Function<Args>,
+        Args: Serialize + DeserializeOwned,
+        I: IntoIterator<Item = Args>,
+    {
+        self.starmap_async(f, items)?.get()
+    }
+
+    /// [`starmap`](Self::starmap) with chunks of `chunksize` tuples.
+    pub fn starmap_chunked<F, Args, I>(
+        &self,
+        f: F,
+        items: I,
+        chunksize: usize,
+    ) -> Result<Vec<Value<F, Args>>, Error>
+    where
+        F: Function<Args>,
+        Args: Serialize + DeserializeOwned,
+        I: IntoIterator<Item = Args>,
+    {
+        let items: Vec<Args> = items.into_iter().collect();
+        self.starmap_job(runner_of(f), items, Some(chunksize))?
+            .get()
+    }
+
+    /// [`starmap`](Self::starmap) without waiting (Python's `starmap_async`).
+    pub fn starmap_async<F, Args, I>(
+        &self,
+        f: F,
+        items: I,
+    ) -> Result<AsyncResult<Vec<Value<F, Args>>>, Error>
+    where
+        F: Function<Args>,
+        Args: Serialize + DeserializeOwned,
+        I: IntoIterator<Item = Args>,
+    {
+        let items: Vec<Args> = items.into_iter().collect();
+        self.starmap_job(runner_of(f), items, None)
+    }
+
+    /// `f` on every item, yielding results in input order as they become
+    /// available (Python's `imap`, chunksize 1).
+    pub fn imap<F, T, I>(&self, f: F, items: I) -> Result<IMap<Value<F, (T,)>>, Error>
+    where
+        F: Function<(T,)>,
+        T: Serialize + DeserializeOwned,
+        I: IntoIterator<Item = T>,
+    {
+        self.imap_chunked(f, items, 1)
+    }
+
+    /// [`imap`](Self::imap) with chunks of `chunksize` items.
+    pub fn imap_chunked<F, T, I>(
+        &self,
+        f: F,
+        items: I,
+        chunksize: usize,
+    ) -> Result<IMap<Value<F, (T,)>>, Error>
+    where
+        F: Function<(T,)>,
+        T: Serialize + DeserializeOwned,
+        I: IntoIterator<Item = T>,
+    {
+        self.imap_job(f, items, chunksize, true)
+    }
+
+    /// `f` on every item, yielding results as they finish, in any order
+    /// (Python's `imap_unordered`, chunksize 1).
+    pub fn imap_unordered<F, T, I>(&self, f: F, items: I) -> Result<IMap<Value<F, (T,)>>, Error>
+    where
+        F: Function<(T,)>,
+        T: Serialize + DeserializeOwned,
+        I: IntoIterator<Item = T>,
+    {
+        self.imap_unordered_chunked(f, items, 1)
+    }
+
+    /// [`imap_unordered`](Self::imap_unordered) with chunks of `chunksize` items.
+    pub fn imap_unordered_chunked<F, T, I>(
+        &self,
+        f: F,
+        items: I,
+        chunksize: usize,
+    ) -> Result<IMap<Value<F, (T,)>>, Error>
+    where
+        F: Function<(T,)>,
+        T: Serialize + DeserializeOwned,
+        I: IntoIterator<Item = T>,
+    {
+        self.imap_job(f, items, chunksize, false)
+    }
+
+    /// Accept no more work (Python's `close`); what was submitted still
+    /// runs. Submitting afterwards is [`Error::PoolNotRunning`].
+    pub fn close(&self) {
+        self.shared.borrow_mut().close();
+    }
+
+    /// Wait for all submitted work to finish, then for the workers to exit
+    /// (Python's `join`). Only after [`close`](Self::close) or
+    /// [`terminate`](Self::terminate): before, [`Error::PoolStillRunning`].
+    pub fn join(&self) -> Result<(), Error> {
+        self.shared.borrow_mut().join()
+    }
+
+    /// Stop the workers now (SIGTERM), dropping queued work (Python's
+    /// `terminate`). Results not in yet never come: waiting for one is
+    /// [`Error::PoolNotRunning`].
+    pub fn terminate(&self) -> Result<(), Error> {
+        self.shared.borrow_mut().terminate()
+    }
+
+    /// Queue `items` as chunks of one job; returns the job's id.
+    fn submit<Args: Serialize>(
+        &self,
+        runner: Runner,
+        items: Vec<Args>,
+        chunksize: usize,
+    ) -> Result<u64, Error> {
+        if chunksize == 0 {
+            return Err(Error::InvalidArgument("Chunksize must be 1+, not 0"));
+        }
+        let mut shared = self.shared.borrow_mut();
+        shared.check_running()?;
+        let job = shared.new_job(items.len().div_ceil(chunksize));
+        for (index, chunk) in items.chunks(chunksize).enumerate() {
+            let task = u32::try_from(index)
+                .map_err(|_| Error::Ipc("too many chunks".to_owned()))
+                .and_then(|index| {
+                    let message = worker::run_message(job, index, runner, &chunk)?;
+                    Ok(Task {
+                        job,
+                        index,
+                        runner,
+                        items: chunk.len(),
+                        message,
+                    })
+                });
+            match task {
+                Ok(task) => shared.enqueue(task),
+                Err(e) => {
+                    shared.forget(job);
+                    return Err(e);
+                }
+            }
+        }
+        // Start what fits now, and make room by collecting what is done.
+        shared.poll()?;
+        Ok(job)
+    }
+
+    fn starmap_job<Args: Serialize, V: DeserializeOwned>(
+        &self,
+        runner: Runner,
+        items: Vec<Args>,
+        chunksize: Option<usize>,
+    ) -> Result<AsyncResult<Vec<V>>, Error> {
+        // CPython: chunksize, extra = divmod(len, 4 * workers); round up.
+        let workers = self.processes() * 4;
+        let chunksize = chunksize.unwrap_or_else(|| items.len().div_ceil(workers).max(1));
+        let job = self.submit(runner, items, chunksize)?;
+        Ok(AsyncResult::new(
+            Rc::clone(&self.shared),
+            job,
+            handles::assemble_all,
+        ))
+    }
+
+    fn imap_job<F, T, I>(
+        &self,
+        f: F,
+        items: I,
+        chunksize: usize,
+        ordered: bool,
+    ) -> Result<IMap<Value<F, (T,)>>, Error>
+    where
+        F: Function<(T,)>,
+        T: Serialize + DeserializeOwned,
+        I: IntoIterator<Item = T>,
+    {
+        let items: Vec<(T,)> = items.into_iter().map(|t| (t,)).collect();
+        let chunks = items.len().div_ceil(chunksize.max(1));
+        let job = self.submit(runner_of(f), items, chunksize)?;
+        Ok(IMap::new(Rc::clone(&self.shared), job, chunks, ordered))
+    }
+}
+
+impl Drop for Pool {
+    /// Terminate, as leaving CPython's `with Pool() as p:` block does.
+    fn drop(&mut self) {
+        if let Ok(mut shared) = self.shared.try_borrow_mut() {
+            let _ = shared.terminate();
+        }
+    }
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shared = self.shared.borrow();
+        write!(
+            f,
+            "<multiprocessing.pool.Pool state={} pool_size={}>",
+            match shared.state {
+                state::State::Running => "RUN",
+                state::State::Closed => "CLOSE",
+                state::State::Terminated => "TERMINATE",
+            },
+            shared.processes()
+        )
+    }
+}

@@ -1,0 +1,241 @@
+//! What an asynchronous call hands back: [`AsyncResult`] for `apply_async`
+//! and `map_async`, [`IMap`] for `imap` and `imap_unordered`.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+
+use super::state::{Job, Outcome, Shared};
+use super::task::decode;
+use crate::Error;
+
+/// The result of [`Pool::apply_async`](super::Pool::apply_async) or
+/// [`Pool::map_async`](super::Pool::map_async), to collect later (CPython's
+/// `AsyncResult`).
+///
+/// The work runs in the workers whether or not you look; asking (`get`,
+/// `wait`, `ready`) is what brings the answers home, since the pool has no
+/// background thread of its own.
+pub struct AsyncResult<T> {
+    shared: Rc<RefCell<Shared>>,
+    job: u64,
+    assemble: fn(&Job) -> Result<T, Error>,
+}
+
+impl<T> AsyncResult<T> {
+    pub(crate) fn new(
+        shared: Rc<RefCell<Shared>>,
+        job: u64,
+        assemble: fn(&Job) -> Result<T, Error>,
+    ) -> AsyncResult<T> {
+        AsyncResult {
+            shared,
+            job,
+            assemble,
+        }
+    }
+
+    /// Wait for the result (Python's `get()`). A task that returned an
+    /// error or panicked gives [`Error::Remote`] with its message; one whose
+    /// worker died gives [`Error::WorkerLost`]; a pool terminated first
+    /// gives [`Error::PoolNotRunning`] (where CPython would wait forever).
+    /// Ask again and you get the same answer.
+    pub fn get(&self) -> Result<T, Error> {
+        self.wait_for(None)?;
+        self.value()
+    }
+
+    /// Wait at most `timeout` (Python's `get(timeout)`); [`Error::Timeout`]
+    /// if the result is not in by then. The task itself keeps running.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
+        if self.wait_for(Some(Instant::now() + timeout))? {
+            self.value()
+        } else {
+            Err(Error::Timeout)
+        }
+    }
+
+    /// Wait until the result is ready, or the pool is terminated (Python's `wait()`).
+    pub fn wait(&self) {
+        let _ = self.wait_for(None);
+    }
+
+    /// Wait at most `timeout` (Python's `wait(timeout)`).
+    pub fn wait_timeout(&self, timeout: Duration) {
+        let _ = self.wait_for(Some(Instant::now() + timeout));
+    }
+
+    /// Whether the result is in (Python's `ready()`).
+    pub fn ready(&self) -> bool {
+        self.wait_for(Some(Instant::now())).unwrap_or(false)
+    }
+
+    /// Whether the task succeeded (Python's `successful()`); asking before
+    /// it is [`ready`](Self::ready) is [`Error::NotReady`].
+    pub fn successful(&self) -> Result<bool, Error> {
+        if !self.ready() {
+            return Err(Error::NotReady);
+        }
+        let shared = self.shared.borrow();
+        let job = shared.jobs.get(&self.job).ok_or(Error::NotReady)?;
+        Ok(job.first_failure.is_none())
+    }
+
+    fn wait_for(&self, deadline: Option<Instant>) -> Result<bool, Error> {
+        let job = self.job;
+        self.shared
+            .borrow_mut()
+            .wait_until(deadline, |s| s.jobs.get(&job).is_none_or(Job::complete))
+    }
+
+    fn value(&self) -> Result<T, Error> {
+        let shared = self.shared.borrow();
+        let job = shared.jobs.get(&self.job).ok_or(Error::PoolNotRunning)?;
+        (self.assemble)(job)
+    }
+}
+
+impl<T> Drop for AsyncResult<T> {
+    fn drop(&mut self) {
+        if let Ok(mut shared) = self.shared.try_borrow_mut() {
+            shared.forget(self.job);
+        }
+    }
+}
+
+impl<T> fmt::Debug for AsyncResult<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AsyncResult {{ job: {} }}", self.job)
+    }
+}
+
+/// The first failure, or every chunk's values in order.
+pub(crate) fn assemble_all<V: DeserializeOwned>(job: &Job) -> Result<Vec<V>, Error> {
+    if let Some(Some(Err(failure))) = job.first_failure.map(|i| &job.outcomes[i as usize]) {
+        return Err(failure.to_error());
+    }
+    let mut values = Vec::new();
+    for outcome in &job.outcomes {
+        match outcome {
+            Some(Ok(bytes)) => values.extend(decode::<Vec<V>>(bytes)?),
+            Some(Err(failure)) => return Err(failure.to_error()),
+            None => return Err(Error::NotReady),
+        }
+    }
+    Ok(values)
+}
+
+/// The value of a one-task job.
+pub(crate) fn assemble_one<V: DeserializeOwned>(job: &Job) -> Result<V, Error> {
+    assemble_all::<V>(job)?
+        .pop()
+        .ok_or_else(|| Error::Ipc("a task came back without its value".to_owned()))
+}
+
+/// The results of [`Pool::imap`](super::Pool::imap) (in input order) or
+/// [`Pool::imap_unordered`](super::Pool::imap_unordered) (as they finish),
+/// one `Result` per item.
+///
+/// A task that fails yields its error in its place, and iteration goes
+/// on. With a chunksize above 1, a failed chunk yields one error in place
+/// of all its items.
+pub struct IMap<T> {
+    shared: Rc<RefCell<Shared>>,
+    job: u64,
+    ordered: bool,
+    chunks: usize,
+    taken: usize,
+    buffer: std::vec::IntoIter<T>,
+    finished: bool,
+}
+
+impl<T: DeserializeOwned> IMap<T> {
+    pub(crate) fn new(
+        shared: Rc<RefCell<Shared>>,
+        job: u64,
+        chunks: usize,
+        ordered: bool,
+    ) -> IMap<T> {
+        IMap {
+            shared,
+            job,
+            ordered,
+            chunks,
+            taken: 0,
+            buffer: Vec::new().into_iter(),
+            finished: false,
+        }
+    }
+
+    /// Wait for the next chunk: the next in order, or the next to arrive.
+    fn next_chunk(&mut self) -> Result<Outcome, Error> {
+        let (job, ordered, index) = (self.job, self.ordered, self.taken);
+        let mut shared = self.shared.borrow_mut();
+        shared.wait_until(None, |s| {
+            s.jobs.get(&job).is_some_and(|j| {
+                if ordered {
+                    j.outcomes[index].is_some()
+                } else {
+                    !j.arrivals.is_empty()
+                }
+            })
+        })?;
+        let job = shared.jobs.get_mut(&job).ok_or(Error::PoolNotRunning)?;
+        let index = if ordered {
+            index
+        } else {
+            let arrived = job.arrivals.pop_front().expect("waited for it");
+            arrived as usize
+        };
+        job.outcomes[index]
+            .take()
+            .ok_or_else(|| Error::Ipc("a chunk was taken twice".to_owned()))
+    }
+}
+
+impl<T: DeserializeOwned> Iterator for IMap<T> {
+    type Item = Result<T, Error>;
+
+    fn next(&mut self) -> Option<Result<T, Error>> {
+        loop {
+            if let Some(value) = self.buffer.next() {
+                return Some(Ok(value));
+            }
+            if self.finished || self.taken == self.chunks {
+                return None;
+            }
+            let outcome = match self.next_chunk() {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    self.finished = true; // the pool is gone: nothing more will come
+                    return Some(Err(e));
+                }
+            };
+            self.taken += 1;
+            match outcome.map_err(|f| f.to_error()) {
+                Ok(bytes) => match decode::<Vec<T>>(&bytes) {
+                    Ok(values) => self.buffer = values.into_iter(),
+                    Err(e) => return Some(Err(e)),
+                },
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+impl<T> Drop for IMap<T> {
+    fn drop(&mut self) {
+        if let Ok(mut shared) = self.shared.try_borrow_mut() {
+            shared.forget(self.job);
+        }
+    }
+}
+
+impl<T> fmt::Debug for IMap<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IMap {{ job: {}, ordered: {} }}", self.job, self.ordered)
+    }
+}

@@ -1,0 +1,133 @@
+//! The worker's side: what travels between the parent and a worker, and the
+//! loop a worker runs until told to stop.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use ipc_channel::ipc::{IpcBytesReceiver, IpcSender};
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use super::task::{Runner, encode};
+use crate::current::ExitRequest;
+
+/// The head of a message from the parent to one worker. A `Run` is
+/// followed, in the same message, by the encoded chunk of arguments.
+#[derive(Serialize, Deserialize)]
+pub(crate) enum Order {
+    /// Run the chunk with the runner at this address.
+    Run { job: u64, index: u32, runner: usize },
+    /// Leave the loop (CPython's sentinel, `None`).
+    Stop,
+}
+
+/// A worker's answer to one `Run`.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Answer {
+    pub job: u64,
+    pub index: u32,
+    /// How long the task took in the worker, so the parent learns how far
+    /// ahead to feed it.
+    pub elapsed_ns: u64,
+    /// The encoded values, or the worker's message. `ByteBuf` makes serde
+    /// copy the bytes in one go instead of one `u8` at a time.
+    pub outcome: Result<ByteBuf, String>,
+}
+
+/// The message for `Order::Run`: the order, then the chunk, in one buffer.
+pub(crate) fn run_message(
+    job: u64,
+    index: u32,
+    runner: Runner,
+    chunk: &impl Serialize,
+) -> Result<Vec<u8>, crate::Error> {
+    let order = Order::Run {
+        job,
+        index,
+        runner: runner as usize,
+    };
+    let head = encode(&order)?;
+    postcard::to_extend(chunk, head).map_err(|e| crate::Error::Ipc(e.to_string()))
+}
+
+/// What a worker needs to start: its channels and the pool's settings.
+pub(crate) struct Setup {
+    pub orders: IpcBytesReceiver,
+    pub answers: IpcSender<Answer>,
+    /// The initializer's runner and its encoded arguments.
+    pub initializer: Option<(Runner, Vec<u8>)>,
+    pub maxtasks: Option<usize>,
+}
+
+/// The message of the last panic in this worker.
+static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
+
+/// A worker's life (CPython's `multiprocessing.pool.worker`): run the
+/// initializer, then run orders until `Stop`, or until `maxtasks` are done.
+pub(crate) fn serve(setup: Setup) -> Result<(), String> {
+    // A task's panic is the caller's to report, as a task's exception is in
+    // CPython: keep its message instead of printing it here.
+    panic::set_hook(Box::new(|info| {
+        *LAST_PANIC.lock().unwrap_or_else(|p| p.into_inner()) = Some(info.to_string());
+    }));
+    // CPython lets a failing initializer kill the worker, and then starts
+    // replacements that fail the same way, forever. Here the worker stays
+    // and answers every task with the initializer's error instead.
+    let broken = setup
+        .initializer
+        .and_then(|(runner, args)| run(runner, &args).err())
+        .map(|e| format!("the pool's initializer failed: {e}"));
+    let mut completed = 0;
+    while setup.maxtasks.is_none_or(|max| completed < max) {
+        let Ok(message) = setup.orders.recv() else {
+            log::debug!("worker got EOFError or OSError -- exiting");
+            break;
+        };
+        let (order, chunk) = postcard::take_from_bytes::<Order>(&message)
+            .map_err(|e| format!("bad order from the pool: {e}"))?;
+        let (job, index, runner) = match order {
+            Order::Run { job, index, runner } => (job, index, runner),
+            Order::Stop => {
+                log::debug!("worker got sentinel -- exiting");
+                break;
+            }
+        };
+        // SAFETY: `runner` is the address of a `Runner` taken in the parent
+        // (see `run_message`), sent over this worker's private channel. The
+        // worker is a fork of the parent, so the same function sits at the
+        // same address here.
+        let runner: Runner = unsafe { std::mem::transmute::<usize, Runner>(runner) };
+        let started = Instant::now();
+        let outcome = match &broken {
+            Some(e) => Err(e.clone()),
+            None => run(runner, chunk),
+        };
+        let answer = Answer {
+            job,
+            index,
+            elapsed_ns: started.elapsed().as_nanos().try_into().unwrap_or(u64::MAX),
+            outcome: outcome.map(ByteBuf::from),
+        };
+        if setup.answers.send(answer).is_err() {
+            break; // the parent is gone
+        }
+        completed += 1;
+    }
+    log::debug!("worker exiting after {completed} tasks");
+    Ok(())
+}
+
+/// Run one task, turning a panic into its message. `shared::exit` in a
+/// task ends the worker, as `sys.exit` does in CPython.
+fn run(runner: Runner, chunk: &[u8]) -> Result<Vec<u8>, String> {
+    match panic::catch_unwind(AssertUnwindSafe(|| runner(chunk))) {
+        Ok(outcome) => outcome,
+        Err(payload) if payload.is::<ExitRequest>() => panic::resume_unwind(payload),
+        Err(_) => Err(LAST_PANIC
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_else(|| "a task panicked".to_owned())),
+    }
+}
