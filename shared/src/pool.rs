@@ -51,6 +51,19 @@
 //! (A `fn` pointer held in a variable is refused too: pass the function by
 //! name.)
 //!
+//! ```compile_fail
+//! # fn main() -> Result<(), shared::Error> {
+//! let pool = shared::pool::Pool::new(2)?;
+//! let factor = 3;
+//! // error: "a Pool runs a function, or a closure that captures nothing"
+//! let tripled = pool.map(move |n: u64| n * factor, 0..10)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The check runs when the program is compiled to machine code, so
+//! `cargo build`, `run` and `test` report it; `cargo check` does not.
+//!
 //! # How the pool runs
 //!
 //! **No background threads.** CPython's pool runs three threads in the
@@ -139,7 +152,8 @@ impl PoolBuilder {
         F: Function<Args>,
         Args: Serialize + DeserializeOwned,
     {
-        let args = task::encode(&[args]).map(|bytes| (runner_of(f), bytes));
+        // A chunk of one: a slice, which serde sends with its length, as the runner expects.
+        let args = task::encode(std::slice::from_ref(&args)).map(|bytes| (runner_of(f), bytes));
         self.initializer = Some(args);
         self
     }

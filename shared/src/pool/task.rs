@@ -62,7 +62,8 @@ function_of_arity!(A, B, C, D, E, G);
 /// the way CPython re-raises a worker's exception in the caller.
 ///
 /// Implemented for the standard types that serde can send (numbers, `bool`,
-/// `char`, `String`, `()`, `Vec`, `Option`, maps, sets, tuples) and for
+/// `char`, `String`, `()`, `Vec`, `Option`, maps, sets, tuples), for
+/// [`serde_bytes::ByteBuf`] (the fast way to return bytes), and for
 /// `Result<T, E: Display>`. For a type of your own, return
 /// `Result<MyType, std::convert::Infallible>`, or implement this trait in
 /// three lines with `type Value = Self` and `Ok(self)`.
@@ -110,6 +111,8 @@ plain_result!(
     f32,
     f64,
     String,
+    // Bytes that serde copies in one go, not one `u8` at a time as a `Vec<u8>`.
+    serde_bytes::ByteBuf,
 );
 
 macro_rules! generic_plain_result {

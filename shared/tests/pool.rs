@@ -1,0 +1,556 @@
+//! The process pool, checked from a program that owns its only thread.
+//!
+//! `harness = false`: forking from the test harness's threads is unsafe, so
+//! this file's `main` runs each check in turn on the main thread. Checks
+//! that could hang if the pool were wrong (a killed worker, terminate with
+//! a long queue, big messages both ways) re-run this executable with
+//! `POOL_SCENARIO=<name>` under a time limit, so a hang fails the check
+//! instead of stalling the suite. The limits catch hangs; no check measures
+//! how fast anything is.
+
+use std::panic;
+use std::sync::Mutex;
+use std::thread::sleep;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::Pid;
+use shared::pool::Pool;
+use shared::testing::{Run, run_with};
+use shared::{Error, Process, active_children, current_process};
+
+fn doubler(n: u64) -> u64 {
+    n * 2
+}
+
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+fn nap(seconds: f64) -> f64 {
+    sleep(Duration::from_secs_f64(seconds));
+    seconds
+}
+
+fn fail(n: i32) -> Result<i32, String> {
+    if n == 3 {
+        Err(format!("bad input {n}"))
+    } else {
+        Ok(n)
+    }
+}
+
+fn panics(n: i32) -> i32 {
+    if n == 3 {
+        panic!("boom at {n}");
+    }
+    n
+}
+
+fn pid_and_name() -> (u32, String) {
+    (std::process::id(), current_process().name().to_owned())
+}
+
+fn kill_myself_at(n: u32) -> u32 {
+    if n == 5 {
+        let _ = kill(Pid::this(), Signal::SIGKILL);
+    }
+    n
+}
+
+fn map_keeps_input_order() {
+    let pool = Pool::new(3).unwrap();
+    let want: Vec<u64> = (0..1000).map(|n| n * 2).collect();
+    assert_eq!(pool.map(doubler, 0..1000).unwrap(), want);
+    assert_eq!(pool.map(|n: u64| n * 2, 0..1000).unwrap(), want, "closure");
+    for chunksize in [1, 2, 7, 999, 1000, 5000] {
+        assert_eq!(
+            pool.map_chunked(doubler, 0..1000, chunksize).unwrap(),
+            want,
+            "chunksize {chunksize}"
+        );
+    }
+    let pairs: Vec<(i64, i64)> = (0..100).map(|i| (i, 10 * i)).collect();
+    let sums: Vec<i64> = (0..100).map(|i| 11 * i).collect();
+    assert_eq!(pool.starmap(add, pairs.clone()).unwrap(), sums);
+    assert_eq!(pool.starmap_chunked(add, pairs, 3).unwrap(), sums);
+    assert_eq!(pool.apply(add, (2, 3)).unwrap(), 5);
+    assert_eq!(
+        pool.apply(pid_and_name, ()).unwrap().1[..15],
+        *"ForkPoolWorker-"
+    );
+
+    let imap: Vec<u64> = pool
+        .imap(doubler, 0..1000)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(imap, want);
+    let imap: Vec<u64> = pool
+        .imap_chunked(doubler, 0..1000, 7)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(imap, want);
+    let mut unordered: Vec<u64> = pool
+        .imap_unordered_chunked(doubler, 0..1000, 3)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    unordered.sort();
+    assert_eq!(unordered, want);
+
+    let async_map = pool.map_async(doubler, 0..10).unwrap();
+    assert_eq!(async_map.get().unwrap(), want[..10]);
+    assert_eq!(
+        async_map.get().unwrap(),
+        want[..10],
+        "get twice, same answer"
+    );
+}
+
+fn empty_input_and_chunksize_edges() {
+    let pool = Pool::new(2).unwrap();
+    assert_eq!(pool.map(doubler, Vec::new()).unwrap(), Vec::<u64>::new());
+    assert_eq!(pool.map_chunked(doubler, [], 1).unwrap(), Vec::<u64>::new());
+    assert_eq!(pool.imap(doubler, []).unwrap().count(), 0);
+    assert_eq!(pool.imap_unordered(doubler, []).unwrap().count(), 0);
+    assert!(pool.map_async(doubler, []).unwrap().ready());
+    assert_eq!(pool.starmap(add, Vec::new()).unwrap(), Vec::<i64>::new());
+    // One item; chunks larger than the input.
+    assert_eq!(pool.map_chunked(doubler, [21], 100).unwrap(), [42]);
+    assert_eq!(pool.map(doubler, [21]).unwrap(), [42]);
+    let zero = pool.map_chunked(doubler, [1, 2], 0).unwrap_err();
+    assert!(matches!(zero, Error::InvalidArgument(_)), "{zero}");
+    assert_eq!(zero.to_string(), "Chunksize must be 1+, not 0");
+    assert!(matches!(
+        pool.imap_chunked(doubler, [1], 0),
+        Err(Error::InvalidArgument(_))
+    ));
+}
+
+fn bad_settings_are_errors() {
+    assert!(matches!(Pool::new(0), Err(Error::NoProcesses)));
+    assert_eq!(
+        Pool::new(0).unwrap_err().to_string(),
+        "Number of processes must be at least 1"
+    );
+    let zero = Pool::builder().processes(1).maxtasksperchild(0).start();
+    assert!(matches!(zero, Err(Error::InvalidArgument(_))));
+    let default = Pool::builder().start().unwrap();
+    assert_eq!(default.processes(), shared::cpu_count());
+    assert_eq!(default.pids().len(), shared::cpu_count());
+}
+
+fn errors_and_panics_come_back_and_the_pool_stays_usable() {
+    let pool = Pool::new(2).unwrap();
+    match pool.apply(fail, (3,)) {
+        Err(Error::Remote(message)) => assert_eq!(message, "bad input 3"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(pool.apply(fail, (4,)).unwrap(), 4);
+    match pool.apply(panics, (3,)) {
+        Err(Error::Remote(message)) => {
+            assert!(message.starts_with("panicked at "), "{message}");
+            assert!(message.ends_with("boom at 3"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A map fails as a whole on a failure, whatever the chunksize.
+    for chunksize in [1, 2, 10] {
+        let map = pool.map_chunked(fail, 0..10, chunksize);
+        assert!(
+            matches!(&map, Err(Error::Remote(m)) if m == "bad input 3"),
+            "{map:?}"
+        );
+        let map = pool.map_chunked(panics, 0..10, chunksize);
+        assert!(
+            matches!(&map, Err(Error::Remote(m)) if m.contains("boom")),
+            "{map:?}"
+        );
+    }
+    // imap yields the error in place and goes on.
+    let items: Vec<Result<i32, Error>> = pool.imap(fail, 0..6).unwrap().collect();
+    assert_eq!(items.len(), 6);
+    assert!(matches!(&items[3], Err(Error::Remote(m)) if m == "bad input 3"));
+    let fine: Vec<i32> = items.into_iter().filter_map(Result::ok).collect();
+    assert_eq!(fine, [0, 1, 2, 4, 5]);
+    let result = pool.apply_async(fail, (3,)).unwrap();
+    result.wait();
+    assert!(result.ready());
+    assert!(!result.successful().unwrap());
+    // Still usable after all that.
+    assert_eq!(pool.map(doubler, 0..5).unwrap(), [0, 2, 4, 6, 8]);
+    assert_eq!(pool.pids().len(), 2, "no worker died of a task's failure");
+}
+
+fn get_with_a_timeout() {
+    let pool = Pool::new(1).unwrap();
+    let result = pool.apply_async(nap, (0.5,)).unwrap();
+    assert!(matches!(
+        result.get_timeout(Duration::from_millis(50)),
+        Err(Error::Timeout)
+    ));
+    assert!(!result.ready());
+    assert!(matches!(result.successful(), Err(Error::NotReady)));
+    assert_eq!(result.get().unwrap(), 0.5, "the task kept running");
+    assert!(result.ready());
+    assert!(result.successful().unwrap());
+    let later = pool.apply_async(nap, (0.01,)).unwrap();
+    assert_eq!(later.get_timeout(Duration::from_secs(20)).unwrap(), 0.01);
+}
+
+fn close_join_terminate() {
+    let pool = Pool::new(2).unwrap();
+    assert!(matches!(pool.join(), Err(Error::PoolStillRunning)));
+    assert_eq!(
+        pool.join().unwrap_err().to_string(),
+        "Pool is still running"
+    );
+    let results: Vec<_> = (0..4)
+        .map(|_| pool.apply_async(nap, (0.2,)).unwrap())
+        .collect();
+    pool.close();
+    for refused in [
+        pool.apply_async(nap, (0.0,)).map(drop),
+        pool.apply(nap, (0.0,)).map(drop),
+        pool.map(doubler, 0..3).map(drop),
+        pool.starmap(add, [(1, 2)]).map(drop),
+        pool.imap(doubler, 0..3).map(drop),
+        pool.imap_unordered(doubler, 0..3).map(drop),
+    ] {
+        assert!(matches!(refused, Err(Error::PoolNotRunning)), "{refused:?}");
+    }
+    assert_eq!(Error::PoolNotRunning.to_string(), "Pool not running");
+    assert!(
+        results.iter().all(|r| !r.ready()),
+        "queued work has not run yet"
+    );
+    pool.join().unwrap();
+    assert!(
+        results.iter().all(|r| r.ready()),
+        "join waited for all of it"
+    );
+    assert!(results.iter().all(|r| r.get().unwrap() == 0.2));
+    assert!(pool.pids().is_empty(), "join waited for the workers too");
+    pool.join().unwrap(); // joining again is fine
+    pool.terminate().unwrap(); // and so is terminating a joined pool
+
+    let pool = Pool::new(2).unwrap();
+    let pids = pool.pids();
+    let results: Vec<_> = (0..4)
+        .map(|_| pool.apply_async(nap, (30.0,)).unwrap())
+        .collect();
+    pool.terminate().unwrap();
+    pool.join().unwrap();
+    assert!(results.iter().all(|r| !r.ready()));
+    assert!(matches!(results[0].get(), Err(Error::PoolNotRunning)));
+    assert!(matches!(
+        pool.map(doubler, 0..3),
+        Err(Error::PoolNotRunning)
+    ));
+    for pid in pids {
+        assert!(!alive(pid), "worker {pid} outlived terminate");
+    }
+}
+
+fn dropping_the_pool_terminates_it() {
+    let pool = Pool::new(2).unwrap();
+    let pids = pool.pids();
+    let pending = pool.apply_async(nap, (30.0,)).unwrap();
+    drop(pool);
+    for pid in pids {
+        assert!(!alive(pid), "worker {pid} outlived its pool");
+    }
+    assert!(matches!(pending.get(), Err(Error::PoolNotRunning)));
+    assert!(!pending.ready());
+}
+
+fn worker_names_and_pids() {
+    let before = Process::new(|| ());
+    let number = |name: &str| name.rsplit('-').next().unwrap().parse::<usize>().unwrap();
+    let pool = Pool::new(3).unwrap();
+    let mut seen: Vec<(u32, String)> = pool.map_chunked(|_: u8| pid_and_name(), 0..30, 1).unwrap();
+    seen.sort();
+    seen.dedup();
+    assert!(seen.len() <= 3, "{seen:?}");
+    let mut pids = pool.pids();
+    pids.sort();
+    for (pid, name) in &seen {
+        assert_ne!(*pid, std::process::id(), "a task ran in the main process");
+        assert!(pids.contains(pid), "{pid} is not one of {pids:?}");
+        assert!(name.starts_with("ForkPoolWorker-"), "{name}");
+        let n = number(name);
+        assert!(
+            n > number(before.name()) && n <= number(before.name()) + 3,
+            "{name}"
+        );
+    }
+}
+
+fn maxtasksperchild_replaces_workers() {
+    let pool = Pool::builder()
+        .processes(1)
+        .maxtasksperchild(2)
+        .start()
+        .unwrap();
+    let seen: Vec<(u32, String)> = (0..6)
+        .map(|_| pool.apply(pid_and_name, ()).unwrap())
+        .collect();
+    let pids: Vec<u32> = seen.iter().map(|s| s.0).collect();
+    assert_eq!(pids[0], pids[1]);
+    assert_eq!(pids[2], pids[3]);
+    assert_eq!(pids[4], pids[5]);
+    assert!(pids[0] != pids[2] && pids[2] != pids[4], "{seen:?}");
+    // A map spanning several lifetimes still comes back whole and in order.
+    assert_eq!(
+        pool.map_chunked(doubler, 0..20, 1).unwrap(),
+        (0..20).map(|n| n * 2).collect::<Vec<_>>()
+    );
+}
+
+static GREETING: Mutex<String> = Mutex::new(String::new());
+
+fn greet(greeting: String) {
+    *GREETING.lock().unwrap() = greeting;
+}
+
+fn greeting(n: u32) -> String {
+    format!("{} {n}", GREETING.lock().unwrap())
+}
+
+fn refuse(why: String) -> Result<(), String> {
+    Err(why)
+}
+
+fn initializer_runs_in_every_worker() {
+    let pool = Pool::builder()
+        .processes(2)
+        .initializer(greet, ("hello".to_owned(),))
+        .maxtasksperchild(3)
+        .start()
+        .unwrap();
+    let greetings = pool.map_chunked(greeting, 0..10, 1).unwrap();
+    assert_eq!(greetings[9], "hello 9", "replacement workers ran it too");
+    assert!(greetings.iter().all(|g| g.starts_with("hello ")));
+    assert_eq!(
+        GREETING.lock().unwrap().as_str(),
+        "",
+        "it ran in the workers only"
+    );
+
+    let broken = Pool::builder()
+        .processes(1)
+        .initializer(refuse, ("no database".to_owned(),))
+        .start()
+        .unwrap();
+    match broken.apply(doubler, (1,)) {
+        Err(Error::Remote(m)) => assert!(m.ends_with("no database"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn killed_worker_does_not_hang_map() {
+    let run = scenario("killed_worker");
+    assert!(run.status.success(), "{run:?}");
+    assert!(!run.left_behind, "{run:?}");
+    assert!(
+        run.output.contains("map: worker lost: ForkPoolWorker-"),
+        "{run:?}"
+    );
+    assert!(run.output.contains("was killed by SIGKILL"), "{run:?}");
+    assert!(run.output.contains("after: [0, 2, 4, 6]"), "{run:?}");
+    assert!(run.output.contains("outside: worker lost: "), "{run:?}");
+    assert!(run.output.contains("replaced: 2 workers"), "{run:?}");
+}
+
+fn terminate_with_a_long_queue_returns() {
+    let run = scenario("terminate_queued");
+    assert!(run.status.success(), "{run:?}");
+    assert!(!run.left_behind, "{run:?}");
+    assert_eq!(run.output, "ready: 0 of 10000\n");
+}
+
+fn big_messages_both_ways() {
+    let run = scenario("big_messages");
+    assert!(run.status.success(), "{run:?}");
+    assert!(!run.left_behind, "{run:?}");
+    assert_eq!(run.output, "ok\n");
+}
+
+fn capture_nothing_compile_check() {
+    // A closure that captures nothing is a zero-sized value, so the pool
+    // accepts it; see the compile_fail example in `shared::pool` for the
+    // capturing case.
+    let pool = Pool::new(1).unwrap();
+    assert_eq!(pool.apply(|| 7u8, ()).unwrap(), 7);
+    assert_eq!(pool.apply(|a: u8, b: u8| a * b, (6, 7)).unwrap(), 42);
+}
+
+fn no_worker_left_behind() {
+    assert!(active_children().is_empty());
+    assert!(matches!(
+        waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)),
+        Err(nix::errno::Errno::ECHILD)
+    ));
+}
+
+/// Whether `pid` is a live process (not a zombie, not gone).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+fn scenario(name: &str) -> Run {
+    let exe = std::env::current_exe().unwrap();
+    run_with(
+        exe,
+        &[],
+        &[("POOL_SCENARIO", name)],
+        Duration::from_secs(60),
+    )
+}
+
+fn run_scenario(name: &str) -> Result<(), Error> {
+    match name {
+        "killed_worker" => {
+            let pool = Pool::new(2)?;
+            let before = pool.pids();
+            // The task for 5 kills its own worker with SIGKILL.
+            match pool.map_chunked(kill_myself_at, 0..10, 1) {
+                Err(e) => println!("map: {e}"),
+                Ok(v) => println!("map returned {v:?}"),
+            }
+            println!("after: {:?}", pool.map(doubler, 0..4)?);
+            // Killed from outside, in the middle of a task.
+            let long = pool.apply_async(nap, (30.0,))?;
+            let _ = long.get_timeout(Duration::from_millis(200));
+            for pid in pool.pids() {
+                kill(Pid::from_raw(pid as i32), Signal::SIGKILL)?;
+            }
+            match long.get() {
+                Err(e) => println!("outside: {e}"),
+                Ok(v) => println!("outside returned {v}"),
+            }
+            let after = pool.pids();
+            assert!(after.iter().all(|p| !before.contains(p)));
+            println!("replaced: {} workers", after.len());
+            pool.close();
+            pool.join()?;
+        }
+        "terminate_queued" => {
+            let pool = Pool::new(2)?;
+            let results: Vec<_> = (0..10_000)
+                .map(|_| pool.apply_async(nap, (60.0,)))
+                .collect::<Result<_, _>>()?;
+            pool.terminate()?;
+            let ready = results.iter().filter(|r| r.ready()).count();
+            println!("ready: {ready} of {}", results.len());
+        }
+        "big_messages" => {
+            fn echo(bytes: serde_bytes::ByteBuf) -> serde_bytes::ByteBuf {
+                bytes
+            }
+            fn grow(n: usize) -> String {
+                "x".repeat(n)
+            }
+            let pool = Pool::new(2)?;
+            let mib = 1 << 20;
+            let big: Vec<serde_bytes::ByteBuf> = (0..20u8)
+                .map(|i| serde_bytes::ByteBuf::from(vec![i; mib]))
+                .collect();
+            let back = pool.map_chunked(echo, big.clone(), 1)?;
+            assert!(back == big, "1 MiB arguments and results, one per task");
+            let back = pool.map_chunked(echo, big.clone(), 4)?;
+            assert!(back == big, "4 MiB chunks");
+            let sizes: Vec<usize> = pool
+                .map_chunked(grow, vec![mib; 30], 1)?
+                .iter()
+                .map(String::len)
+                .collect();
+            assert!(
+                sizes == vec![mib; 30],
+                "results bigger than a socket buffer"
+            );
+            println!("ok");
+        }
+        other => panic!("unknown scenario {other}"),
+    }
+    Ok(())
+}
+
+fn main() {
+    if let Ok(name) = std::env::var("POOL_SCENARIO") {
+        if let Err(e) = run_scenario(&name) {
+            eprintln!("scenario {name}: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    let checks: &[(&str, fn())] = &[
+        ("map_keeps_input_order", map_keeps_input_order),
+        (
+            "empty_input_and_chunksize_edges",
+            empty_input_and_chunksize_edges,
+        ),
+        ("bad_settings_are_errors", bad_settings_are_errors),
+        (
+            "errors_and_panics_come_back_and_the_pool_stays_usable",
+            errors_and_panics_come_back_and_the_pool_stays_usable,
+        ),
+        ("get_with_a_timeout", get_with_a_timeout),
+        ("close_join_terminate", close_join_terminate),
+        (
+            "dropping_the_pool_terminates_it",
+            dropping_the_pool_terminates_it,
+        ),
+        ("worker_names_and_pids", worker_names_and_pids),
+        (
+            "maxtasksperchild_replaces_workers",
+            maxtasksperchild_replaces_workers,
+        ),
+        (
+            "initializer_runs_in_every_worker",
+            initializer_runs_in_every_worker,
+        ),
+        (
+            "capture_nothing_compile_check",
+            capture_nothing_compile_check,
+        ),
+        (
+            "killed_worker_does_not_hang_map",
+            killed_worker_does_not_hang_map,
+        ),
+        (
+            "terminate_with_a_long_queue_returns",
+            terminate_with_a_long_queue_returns,
+        ),
+        ("big_messages_both_ways", big_messages_both_ways),
+        ("no_worker_left_behind", no_worker_left_behind),
+    ];
+    println!("\nrunning {} tests", checks.len());
+    let mut failed = Vec::new();
+    for (name, check) in checks {
+        match panic::catch_unwind(check) {
+            Ok(()) => println!("test {name} ... ok"),
+            Err(_) => {
+                println!("test {name} ... FAILED");
+                failed.push(*name);
+            }
+        }
+    }
+    let result = if failed.is_empty() { "ok" } else { "FAILED" };
+    println!(
+        "\ntest result: {result}. {} passed; {} failed; 0 ignored; 0 measured; 0 filtered out\n",
+        checks.len() - failed.len(),
+        failed.len()
+    );
+    if !failed.is_empty() {
+        std::process::exit(1);
+    }
+}
