@@ -81,7 +81,12 @@
 //! work, judged from how long that function's tasks took before; a function
 //! not timed yet gets one task at a time, so long tasks go to whichever
 //! worker is free, as from CPython's shared queue). So the parent always
-//! knows which tasks each worker holds.
+//! knows which tasks each worker holds. What the parent sends a worker at
+//! one time goes in one message, and the worker answers it in one message:
+//! with tiny tasks, the cost of a message dwarfs the task. The parent also
+//! keeps what a worker holds unread well under the socket's buffer, so it
+//! never blocks sending to a worker that is itself blocked sending it
+//! answers.
 //!
 //! **A dead worker is noticed.** Only a worker holds the sending end of its
 //! answer channel, so the channel closes exactly when the worker dies. If it

@@ -166,7 +166,7 @@ impl Shared {
     /// Fork one worker, from the caller's thread (see the module docs).
     fn add_worker(&mut self) -> Result<(), Error> {
         let (orders, orders_rx) = ipc::bytes_channel()?;
-        let (answers_tx, answers_rx) = ipc::channel::<Answer>()?;
+        let (answers_tx, answers_rx) = ipc::channel::<Vec<Answer>>()?;
         let setup = Setup {
             orders: orders_rx,
             answers: answers_tx,
@@ -235,8 +235,10 @@ impl Shared {
         self.config.processes
     }
 
-    /// Send waiting tasks to workers that have room for them. Never blocks.
+    /// Send waiting tasks to workers that have room for them, everything
+    /// for one worker in one message. Never blocks.
     pub fn dispatch(&mut self) {
+        let mut batches: Vec<Vec<Task>> = self.workers.iter().map(|_| Vec::new()).collect();
         while let Some(task) = self.pending.front() {
             let estimate = self
                 .per_item_ns
@@ -247,11 +249,6 @@ impl Shared {
             };
             let task = self.pending.pop_front().expect("peeked above");
             let worker = &mut self.workers[w];
-            if worker.orders.send(&task.message).is_err() {
-                worker.broken = true; // it died; try the task elsewhere
-                self.pending.push_front(task);
-                continue;
-            }
             worker.sent += 1;
             worker.bytes += task.message.len();
             worker.ahead_ns = worker.ahead_ns.saturating_add(estimate);
@@ -263,6 +260,45 @@ impl Shared {
                 bytes: task.message.len(),
                 estimate_ns: estimate,
             });
+            batches[w].push(task);
+        }
+        let mut unsent = Vec::new();
+        for (worker, batch) in self.workers.iter_mut().zip(batches) {
+            let sent = match &batch[..] {
+                [] => continue,
+                [task] => worker.orders.send(&task.message),
+                tasks => {
+                    let mut message =
+                        Vec::with_capacity(tasks.iter().map(|t| t.message.len()).sum());
+                    tasks
+                        .iter()
+                        .for_each(|t| message.extend_from_slice(&t.message));
+                    worker.orders.send(&message)
+                }
+            };
+            if sent.is_err() {
+                // It died: take the tasks back and try them elsewhere.
+                worker.broken = true;
+                for task in &batch {
+                    worker.sent -= 1;
+                    worker.bytes -= task.message.len();
+                    let held = worker
+                        .in_flight
+                        .iter()
+                        .position(|t| t.job == task.job && t.index == task.index);
+                    if let Some(t) = held.and_then(|i| worker.in_flight.remove(i)) {
+                        worker.ahead_ns = worker.ahead_ns.saturating_sub(t.estimate_ns);
+                    }
+                }
+                unsent.extend(batch);
+            }
+        }
+        if !unsent.is_empty() {
+            unsent.sort_by_key(|t| (t.job, t.index));
+            for task in unsent.into_iter().rev() {
+                self.pending.push_front(task);
+            }
+            self.dispatch();
         }
     }
 
@@ -317,8 +353,11 @@ impl Shared {
             for event in events {
                 match event {
                     IpcSelectionResult::MessageReceived(id, message) => {
-                        let answer: Answer = message.to().map_err(|e| Error::Ipc(e.to_string()))?;
-                        self.record(id, answer);
+                        let answers: Vec<Answer> =
+                            message.to().map_err(|e| Error::Ipc(e.to_string()))?;
+                        for answer in answers {
+                            self.record(id, answer);
+                        }
                     }
                     IpcSelectionResult::ChannelClosed(id) => self.worker_exited(id)?,
                 }

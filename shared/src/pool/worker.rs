@@ -12,17 +12,25 @@ use serde_bytes::ByteBuf;
 use super::task::{Runner, encode};
 use crate::current::ExitRequest;
 
-/// The head of a message from the parent to one worker. A `Run` is
-/// followed, in the same message, by the encoded chunk of arguments.
+/// The head of a task, or the order to stop. A message from the parent
+/// holds either one `Stop`, or one or more tasks back to back, each a
+/// `Run` followed by its `len` bytes of encoded arguments: the parent sends
+/// a worker everything it has for it in one message, and the worker
+/// answers them all in one message, which matters when tasks are tiny.
 #[derive(Serialize, Deserialize)]
 pub(crate) enum Order {
-    /// Run the chunk with the runner at this address.
-    Run { job: u64, index: u32, runner: usize },
+    /// Run the chunk that follows with the runner at this address.
+    Run {
+        job: u64,
+        index: u32,
+        runner: usize,
+        len: usize,
+    },
     /// Leave the loop (CPython's sentinel, `None`).
     Stop,
 }
 
-/// A worker's answer to one `Run`.
+/// A worker's answer to one task.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Answer {
     pub job: u64,
@@ -35,26 +43,29 @@ pub(crate) struct Answer {
     pub outcome: Result<ByteBuf, String>,
 }
 
-/// The message for `Order::Run`: the order, then the chunk, in one buffer.
+/// One task's part of a message: its `Run` head, then its chunk.
 pub(crate) fn run_message(
     job: u64,
     index: u32,
     runner: Runner,
     chunk: &impl Serialize,
 ) -> Result<Vec<u8>, crate::Error> {
+    let chunk = encode(chunk)?;
     let order = Order::Run {
         job,
         index,
         runner: runner as usize,
+        len: chunk.len(),
     };
-    let head = encode(&order)?;
-    postcard::to_extend(chunk, head).map_err(|e| crate::Error::Ipc(e.to_string()))
+    let mut message = encode(&order)?;
+    message.extend_from_slice(&chunk);
+    Ok(message)
 }
 
 /// What a worker needs to start: its channels and the pool's settings.
 pub(crate) struct Setup {
     pub orders: IpcBytesReceiver,
-    pub answers: IpcSender<Answer>,
+    pub answers: IpcSender<Vec<Answer>>,
     /// The initializer's runner and its encoded arguments.
     pub initializer: Option<(Runner, Vec<u8>)>,
     pub maxtasks: Option<usize>,
@@ -84,35 +95,49 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
             log::debug!("worker got EOFError or OSError -- exiting");
             break;
         };
-        let (order, chunk) = postcard::take_from_bytes::<Order>(&message)
-            .map_err(|e| format!("bad order from the pool: {e}"))?;
-        let (job, index, runner) = match order {
-            Order::Run { job, index, runner } => (job, index, runner),
-            Order::Stop => {
-                log::debug!("worker got sentinel -- exiting");
+        let mut rest = &message[..];
+        let mut answers = Vec::new();
+        let mut stop = false;
+        while !rest.is_empty() {
+            let (order, after) = postcard::take_from_bytes::<Order>(rest)
+                .map_err(|e| format!("bad order from the pool: {e}"))?;
+            let Order::Run {
+                job,
+                index,
+                runner,
+                len,
+            } = order
+            else {
+                stop = true;
                 break;
-            }
-        };
-        // SAFETY: `runner` is the address of a `Runner` taken in the parent
-        // (see `run_message`), sent over this worker's private channel. The
-        // worker is a fork of the parent, so the same function sits at the
-        // same address here.
-        let runner: Runner = unsafe { std::mem::transmute::<usize, Runner>(runner) };
-        let started = Instant::now();
-        let outcome = match &broken {
-            Some(e) => Err(e.clone()),
-            None => run(runner, chunk),
-        };
-        let answer = Answer {
-            job,
-            index,
-            elapsed_ns: started.elapsed().as_nanos().try_into().unwrap_or(u64::MAX),
-            outcome: outcome.map(ByteBuf::from),
-        };
-        if setup.answers.send(answer).is_err() {
+            };
+            let (chunk, after) = after.split_at_checked(len).ok_or("a task cut short")?;
+            rest = after;
+            // SAFETY: `runner` is the address of a `Runner` taken in the
+            // parent (see `run_message`) and sent over this worker's private
+            // channel. The worker is a fork of the parent, so the same
+            // function sits at the same address here.
+            let runner: Runner = unsafe { std::mem::transmute::<usize, Runner>(runner) };
+            let started = Instant::now();
+            let outcome = match &broken {
+                Some(e) => Err(e.clone()),
+                None => run(runner, chunk),
+            };
+            answers.push(Answer {
+                job,
+                index,
+                elapsed_ns: started.elapsed().as_nanos().try_into().unwrap_or(u64::MAX),
+                outcome: outcome.map(ByteBuf::from),
+            });
+            completed += 1;
+        }
+        if !answers.is_empty() && setup.answers.send(answers).is_err() {
             break; // the parent is gone
         }
-        completed += 1;
+        if stop {
+            log::debug!("worker got sentinel -- exiting");
+            break;
+        }
     }
     log::debug!("worker exiting after {completed} tasks");
     Ok(())

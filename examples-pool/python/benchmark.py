@@ -1,0 +1,189 @@
+"""Tutorial 002's question, measured: what processes, pools, pipes and queues cost in CPython."""
+
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+
+# Tutorial 002's numbers; --quick uses small ones.
+NUMBERS = [53541233, 21235343, 11421443, 5423123]
+QUICK_NUMBERS = [53541, 21235, 11421, 5423]
+
+
+def factorize(number):
+    """Every divisor of number, by trying them all (tutorial 002's loop)."""
+    return [i for i in range(1, number + 1) if number % i == 0]
+
+
+def empty():
+    pass
+
+
+def double(n):
+    return n * 2
+
+
+def spin(iterations):
+    total = 0
+    for i in range(iterations):
+        total += i
+    return total
+
+
+def timed(function, *args):
+    start = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - start
+
+
+def parallel_capacity():
+    """How many cores' worth of work two busy processes get done at once."""
+    iterations = 3_000_000
+    alone = timed(run_spinners, 1, iterations)
+    together = timed(run_spinners, os.cpu_count(), iterations)
+    return os.cpu_count() * alone / together
+
+
+def run_spinners(count, iterations):
+    procs = [multiprocessing.Process(target=spin, args=(iterations,)) for _ in range(count)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+
+
+def start_join(repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        p = multiprocessing.Process(target=empty)
+        p.start()
+        p.join()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e6
+
+
+def pool_map(items, chunksize, repeats):
+    with multiprocessing.Pool(2) as pool:
+        pool.map(double, range(100))  # warm up: workers started and idle
+        times = [timed(pool.map, double, range(items), chunksize) for _ in range(repeats)]
+    return items / statistics.median(times)
+
+
+def echo_pipe(conn):
+    while (message := conn.recv()) is not None:
+        conn.send(message)
+
+
+def pipe_roundtrip(repeats):
+    parent, child = multiprocessing.Pipe()
+    p = multiprocessing.Process(target=echo_pipe, args=(child,))
+    p.start()
+    message = ("ping", 42)
+    parent.send(message)
+    parent.recv()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        parent.send(message)
+        parent.recv()
+    elapsed = time.perf_counter() - start
+    parent.send(None)
+    p.join()
+    return elapsed / repeats * 1e6
+
+
+def echo_queue(inbox, outbox):
+    while (message := inbox.get()) is not None:
+        outbox.put(message)
+
+
+def queue_roundtrip(repeats):
+    inbox, outbox = multiprocessing.Queue(), multiprocessing.Queue()
+    p = multiprocessing.Process(target=echo_queue, args=(inbox, outbox))
+    p.start()
+    message = ("ping", 42)
+    inbox.put(message)
+    outbox.get()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        inbox.put(message)
+        outbox.get()
+    elapsed = time.perf_counter() - start
+    inbox.put(None)
+    p.join()
+    return elapsed / repeats * 1e6
+
+
+def drain(conn, count):
+    for _ in range(count):
+        conn.recv_bytes()
+    conn.send(True)
+
+
+def throughput(size, total):
+    """MiB/s of send_bytes -> recv_bytes, one way, `total` bytes in all."""
+    count = max(1, total // size)
+    reader, writer = multiprocessing.Pipe()
+    p = multiprocessing.Process(target=drain, args=(writer, count))
+    p.start()
+    payload = b"x" * size
+    start = time.perf_counter()
+    for _ in range(count):
+        reader.send_bytes(payload)
+    reader.recv()  # the child has read everything
+    elapsed = time.perf_counter() - start
+    p.join()
+    return count * size / elapsed / (1 << 20)
+
+
+def call_factorize(number):
+    return factorize(number)
+
+
+def factorize_figures(numbers):
+    sequential = timed(lambda: [factorize(n) for n in numbers])
+    largest = timed(factorize, max(numbers))
+    with multiprocessing.Pool(os.cpu_count()) as pool:
+        in_pool = timed(pool.map, call_factorize, numbers)
+    ideal = max(largest, sequential / os.cpu_count())
+    return sequential, in_pool, ideal
+
+
+def sleeper(seconds):
+    time.sleep(seconds)
+
+
+def child_uss():
+    """KiB of private memory in a forked child that only sleeps."""
+    p = multiprocessing.Process(target=sleeper, args=(2,))
+    p.start()
+    time.sleep(0.3)
+    kib = 0
+    with open(f"/proc/{p.pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                kib += int(line.split()[1])
+    p.terminate()
+    p.join()
+    return kib
+
+
+if __name__ == "__main__":
+    quick = "--quick" in sys.argv
+    items = 2_000 if quick else 100_000
+    repeats = 1 if quick else 5
+    mib = 1 << 20
+    print(f"parallel_capacity {parallel_capacity():.2f} cores")
+    print(f"process_start_join {start_join(20 if quick else 200):.0f} us")
+    print(f"pool_map_default {pool_map(items, None, repeats):.0f} items/s")
+    print(f"pool_map_chunksize1 {pool_map(items, 1, repeats):.0f} items/s")
+    print(f"pipe_roundtrip {pipe_roundtrip(200 if quick else 10_000):.1f} us")
+    print(f"queue_roundtrip {queue_roundtrip(200 if quick else 10_000):.1f} us")
+    print(f"throughput_1kib {throughput(1024, (1 if quick else 64) * mib):.0f} MiB/s")
+    print(f"throughput_1mib {throughput(mib, (4 if quick else 512) * mib):.0f} MiB/s")
+    sequential, in_pool, ideal = factorize_figures(QUICK_NUMBERS if quick else NUMBERS)
+    print(f"factorize_sequential {sequential:.3f} s")
+    print(f"factorize_pool {in_pool:.3f} s")
+    print(f"factorize_ideal {ideal:.3f} s")
+    print(f"child_uss {child_uss()} KiB")

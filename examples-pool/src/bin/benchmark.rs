@@ -1,0 +1,285 @@
+//! Tutorial 002's question, measured: what do processes, a pool, pipes and
+//! queues cost here, and in CPython?
+//!
+//! Python twin: `python/benchmark.py` (tutorial 002's race, widened).
+//!
+//! ```console
+//! $ cargo run --release -p examples-pool --bin benchmark
+//! parallel_capacity 1.97 cores
+//! process_start_join 263 us
+//! pool_map_default 6015340 items/s
+//! …
+//! child_uss 184 KiB
+//! $ cargo run --release -p examples-pool --bin benchmark -- --compare
+//! | figure | Rust | CPython | unit | Rust is | target |
+//! …
+//! ```
+//! Each line is `name value unit`, the twin's too. With `--compare`, the
+//! two programs take turns (`--rounds N`, default 3), so both see the same
+//! machine; the table shows the medians. `--quick` measures small sizes
+//! (the CI smoke run). Figures vary from run to run and machine to machine.
+//! Longer than a section: it is a measuring tool, not a lesson.
+
+use std::hint::black_box;
+use std::process::Command;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use examples_pool::{NUMBERS, factorize};
+use shared::pool::Pool;
+use shared::{Error, Process, cpu_count};
+
+/// Small numbers for `--quick`.
+const QUICK_NUMBERS: [u64; 4] = [53541, 21235, 11421, 5423];
+
+/// A figure not measured yet: the Pipe and Queue of `shared::ipc`.
+const PENDING: f64 = f64::NAN;
+
+struct Figures(Vec<(&'static str, f64, &'static str)>);
+
+fn double(n: u64) -> u64 {
+    n * 2
+}
+
+fn spin(iterations: u64) -> u64 {
+    (0..iterations).fold(0, |total, i| black_box(total + i))
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn seconds(f: impl FnOnce() -> Result<(), Error>) -> Result<f64, Error> {
+    let start = Instant::now();
+    f()?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// How many cores' worth of work `cpu_count()` busy processes get done at
+/// once: 2 shared cores are not always 2 (other programs, a busy host).
+fn parallel_capacity(iterations: u64) -> Result<f64, Error> {
+    let spinners = |count: usize| {
+        seconds(|| {
+            let mut procs: Vec<Process> = (0..count)
+                .map(|_| Process::new(move || spin(iterations) as i32))
+                .collect();
+            procs.iter_mut().try_for_each(Process::start)?;
+            procs.iter().try_for_each(Process::join)
+        })
+    };
+    let alone = spinners(1)?;
+    Ok(cpu_count() as f64 * alone / spinners(cpu_count())?)
+}
+
+fn start_join(repeats: usize) -> Result<f64, Error> {
+    let times = (0..repeats)
+        .map(|_| {
+            seconds(|| {
+                let mut p = Process::new(|| ());
+                p.start()?;
+                p.join()
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(median(times) * 1e6)
+}
+
+fn pool_map(items: u64, chunksize: Option<usize>, repeats: usize) -> Result<f64, Error> {
+    let pool = Pool::new(2)?;
+    pool.map(double, 0..100)?; // warm up: workers started and idle
+    let times = (0..repeats)
+        .map(|_| {
+            seconds(|| {
+                match chunksize {
+                    None => pool.map(double, 0..items)?,
+                    Some(chunksize) => pool.map_chunked(double, 0..items, chunksize)?,
+                };
+                Ok(())
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(items as f64 / median(times))
+}
+
+/// Sequential, pool and ideal times for tutorial 002's race.
+fn factorize_figures(numbers: [u64; 4]) -> Result<(f64, f64, f64), Error> {
+    let sequential = seconds(|| Ok(numbers.iter().for_each(|&n| drop(factorize(n)))))?;
+    let largest = seconds(|| Ok(drop(factorize(numbers[0]))))?;
+    let pool = Pool::new(cpu_count())?;
+    let in_pool = seconds(|| pool.map(factorize, numbers).map(drop))?;
+    Ok((
+        sequential,
+        in_pool,
+        largest.max(sequential / cpu_count() as f64),
+    ))
+}
+
+/// KiB of private memory (USS) of a forked child that only sleeps.
+fn child_uss() -> Result<f64, Error> {
+    let mut p = Process::new(|| sleep(Duration::from_secs(2)));
+    p.start()?;
+    sleep(Duration::from_millis(300));
+    let rollup = std::fs::read_to_string(format!("/proc/{}/smaps_rollup", p.pid().unwrap_or(0)))?;
+    p.terminate()?;
+    p.join()?;
+    let private = rollup
+        .lines()
+        .filter(|l| l.starts_with("Private_Clean:") || l.starts_with("Private_Dirty:"));
+    Ok(private
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .sum())
+}
+
+fn measure(quick: bool) -> Result<Figures, Error> {
+    let items = if quick { 2_000 } else { 100_000 };
+    let repeats = if quick { 1 } else { 5 };
+    let (sequential, in_pool, ideal) =
+        factorize_figures(if quick { QUICK_NUMBERS } else { NUMBERS })?;
+    Ok(Figures(vec![
+        (
+            "parallel_capacity",
+            parallel_capacity(if quick { 3_000_000 } else { 300_000_000 })?,
+            "cores",
+        ),
+        (
+            "process_start_join",
+            start_join(if quick { 20 } else { 200 })?,
+            "us",
+        ),
+        (
+            "pool_map_default",
+            pool_map(items, None, repeats)?,
+            "items/s",
+        ),
+        (
+            "pool_map_chunksize1",
+            pool_map(items, Some(1), repeats)?,
+            "items/s",
+        ),
+        ("pipe_roundtrip", PENDING, "us"),
+        ("queue_roundtrip", PENDING, "us"),
+        ("throughput_1kib", PENDING, "MiB/s"),
+        ("throughput_1mib", PENDING, "MiB/s"),
+        ("factorize_sequential", sequential, "s"),
+        ("factorize_pool", in_pool, "s"),
+        ("factorize_ideal", ideal, "s"),
+        ("child_uss", child_uss()?, "KiB"),
+    ]))
+}
+
+/// The twin's figures, from its `name value unit` lines.
+fn python_figures(quick: bool) -> Result<Vec<(String, f64)>, Error> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/benchmark.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .args(quick.then_some("--quick"))
+        .output()?;
+    if !output.status.success() {
+        let why = String::from_utf8_lossy(&output.stderr).into_owned();
+        return Err(Error::Io(std::io::Error::other(why)));
+    }
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let parse = |line: &str| {
+        let mut words = line.split_whitespace();
+        Some((words.next()?.to_owned(), words.next()?.parse().ok()?))
+    };
+    Ok(text.lines().filter_map(parse).collect())
+}
+
+fn show(value: f64) -> String {
+    match value {
+        v if v.is_nan() => "pending".to_owned(),
+        v if v >= 100.0 => format!("{v:.0}"),
+        v if v >= 10.0 => format!("{v:.1}"),
+        v => format!("{v:.3}"),
+    }
+}
+
+/// How many times better Rust does (higher is better for `/s` figures,
+/// lower for times and memory), and the issue's target for that factor.
+fn verdict(name: &str, unit: &str, rust: f64, python: f64) -> (String, String) {
+    let factor = if unit.ends_with("/s") {
+        rust / python
+    } else {
+        python / rust
+    };
+    let target = match name {
+        "process_start_join" | "pool_map_default" => Some(5.0),
+        "pool_map_chunksize1" => Some(3.0),
+        "pipe_roundtrip" | "queue_roundtrip" => Some(2.0),
+        "throughput_1mib" => Some(1.0),
+        "child_uss" => Some(4.0),
+        _ => None,
+    };
+    let better = if factor.is_nan() {
+        "pending".to_owned()
+    } else {
+        format!("{factor:.1}× better")
+    };
+    let goal = match target {
+        Some(_) if factor.is_nan() => "pending".to_owned(),
+        Some(t) => format!("≥ {t}×: {}", if factor >= t { "met" } else { "missed" }),
+        None => String::new(),
+    };
+    (better, goal)
+}
+
+fn compare(quick: bool, rounds: usize) -> Result<(), Error> {
+    let (mut rust, mut python) = (Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        eprintln!("round {round} of {rounds}: Rust, then CPython");
+        rust.push(measure(quick)?);
+        python.push(python_figures(quick)?);
+    }
+    println!("| figure | Rust | CPython | unit | Rust is | target |\n|---|---|---|---|---|---|");
+    let names = rust[0].0.iter().map(|&(name, _, unit)| (name, unit));
+    for (i, (name, unit)) in names.enumerate() {
+        let ours = median(rust.iter().map(|f| f.0[i].1).collect());
+        let theirs: Vec<f64> = python
+            .iter()
+            .flat_map(|f| f.iter().filter(|p| p.0 == name).map(|p| p.1))
+            .collect();
+        let theirs = if theirs.is_empty() {
+            f64::NAN
+        } else {
+            median(theirs)
+        };
+        let (mut better, mut goal) = verdict(name, unit, ours, theirs);
+        if name == "factorize_pool" {
+            // Against this machine's ideal, not against CPython.
+            let ideal = median(rust.iter().map(|f| f.0[i + 1].1).collect());
+            goal = format!(
+                "≤ 1.10 × ideal: {:.2}, {}",
+                ours / ideal,
+                if ours <= 1.1 * ideal { "met" } else { "missed" }
+            );
+        }
+        if name == "parallel_capacity" {
+            better = String::new();
+        }
+        println!(
+            "| {name} | {} | {} | {unit} | {better} | {goal} |",
+            show(ours),
+            show(theirs)
+        );
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    if args.iter().any(|a| a == "--compare") {
+        let rounds = args
+            .iter()
+            .position(|a| a == "--rounds")
+            .and_then(|i| args.get(i + 1)?.parse().ok())
+            .unwrap_or(3);
+        return compare(quick, rounds);
+    }
+    for (name, value, unit) in measure(quick)?.0 {
+        println!("{name} {} {unit}", show(value));
+    }
+    Ok(())
+}

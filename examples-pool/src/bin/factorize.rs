@@ -1,0 +1,145 @@
+//! Tutorial 002's CPU-bound race: the same four factorizations run
+//! sequentially, one process per number, in a pool, and in threads.
+//!
+//! Python twin: `python/factorize.py` (tutorial 002).
+//!
+//! ```console
+//! $ cargo run --release -p examples-pool --bin factorize
+//! sequential:
+//! [1, 5501, 9733, 53541233]
+//! [1, 21235343]
+//! [1, 11, 383, 2711, 4213, 29821, 1038313, 11421443]
+//! [1, 5423123]
+//! Took 0.341 seconds
+//! one process per number:
+//! …
+//! threads:
+//! …
+//! Took 0.186 seconds
+//! ideal on 2 cores: 0.188 seconds (largest task alone 0.188, total / cores 0.171)
+//! efficiency: sequential 55%, one process per number 98%, pool 97%, threads 101%
+//! ```
+//! Timings vary. No variant can beat the ideal by much: it cannot finish
+//! before its largest number is done, nor before the total work is shared
+//! out over the cores. Longer than most sections: four variants, timed.
+//!
+//! Differs from Python: a `threads` variant, because Rust has no GIL, so
+//! threads run on all cores as processes do; the results come back over an
+//! `ipc-channel` where the twin uses a `Queue`.
+
+use std::time::{Duration, Instant};
+
+use examples_pool::{NUMBERS, factorize};
+use ipc_channel::ipc::{self, IpcSender};
+use shared::pool::Pool;
+use shared::{Error, Process, Run, cpu_count};
+
+type Factors = Vec<Vec<u64>>;
+
+struct FactorizeProcess {
+    index: usize,
+    number: u64,
+    results: IpcSender<(usize, Vec<u64>)>,
+}
+
+impl Run for FactorizeProcess {
+    fn run(&mut self) {
+        // The child's memory dies with it: send the factors back.
+        let _ = self.results.send((self.index, factorize(self.number)));
+    }
+}
+
+fn sequential() -> Result<Factors, Error> {
+    Ok(NUMBERS.iter().map(|&number| factorize(number)).collect())
+}
+
+fn one_process_per_number() -> Result<Factors, Error> {
+    let (tx, results) = ipc::channel()?;
+    let mut procs: Vec<Process> = NUMBERS
+        .iter()
+        .enumerate()
+        .map(|(index, &number)| {
+            let results = tx.clone();
+            FactorizeProcess {
+                index,
+                number,
+                results,
+            }
+            .into_process()
+        })
+        .collect();
+    for proc in &mut procs {
+        proc.start()?;
+    }
+    // Read the results before joining: a child blocked sending a big
+    // message cannot exit until it has been read.
+    let mut factors = vec![Vec::new(); NUMBERS.len()];
+    for _ in &procs {
+        let (index, divisors) = results.recv().map_err(|e| Error::Ipc(e.to_string()))?;
+        factors[index] = divisors;
+    }
+    for proc in &procs {
+        proc.join()?;
+    }
+    Ok(factors)
+}
+
+fn pool() -> Result<Factors, Error> {
+    Pool::new(NUMBERS.len())?.map(factorize, NUMBERS) // one worker per number, as the twin
+}
+
+fn threads() -> Result<Factors, Error> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = NUMBERS
+            .iter()
+            .map(|&n| s.spawn(move || factorize(n)))
+            .collect();
+        let joined = handles.into_iter().map(|h| h.join());
+        Ok(joined
+            .map(|r| r.unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect())
+    })
+}
+
+fn main() -> Result<(), Error> {
+    let variants: [(&str, fn() -> Result<Factors, Error>); 4] = [
+        ("sequential", sequential),
+        ("one process per number", one_process_per_number),
+        ("pool", pool),
+        ("threads", threads), // New! No GIL: threads use every core too
+    ];
+    let mut took = Vec::new();
+    for (title, variant) in variants {
+        println!("{title}:");
+        let start = Instant::now();
+        let results = variant()?;
+        let elapsed = start.elapsed();
+        for result in results {
+            println!("{result:?}");
+        }
+        println!("Took {:.3} seconds", elapsed.as_secs_f64());
+        took.push((title, elapsed));
+    }
+
+    // The best any variant could do here: not before the largest number is
+    // done, and not before the total work is spread over every core.
+    let start = Instant::now();
+    factorize(NUMBERS[0]);
+    let largest = start.elapsed();
+    let per_core = took[0].1 / cpu_count() as u32;
+    let ideal = largest.max(per_core);
+    let secs = Duration::as_secs_f64;
+    println!(
+        "ideal on {} cores: {:.3} seconds (largest task alone {:.3}, total / cores {:.3})",
+        cpu_count(),
+        secs(&ideal),
+        secs(&largest),
+        secs(&per_core)
+    );
+    let efficiency: Vec<String> = took
+        .iter()
+        .map(|(title, t)| format!("{title} {:.0}%", 100.0 * secs(&ideal) / secs(t)))
+        .collect();
+    println!("efficiency: {}", efficiency.join(", "));
+    Ok(())
+}
