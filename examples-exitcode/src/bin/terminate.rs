@@ -5,6 +5,7 @@
 //! ```console
 //! $ cargo run -p examples-exitcode --bin terminate
 //! BEFORE: <Process name='Process-1' parent=[..] initial> False
+//! Starting worker
 //! DURING: <Process name='Process-1' pid=[..] parent=[..] started> True
 //! TERMINATED: <Process name='Process-1' pid=[..] parent=[..] started> True
 //! JOINED: <Process name='Process-1' pid=[..] parent=[..] stopped exitcode=-SIGTERM> False
@@ -16,9 +17,13 @@
 //! The tutorial shows the reprs of Pythons before 3.8, such as
 //! `<Process(Process-1, stopped[SIGTERM])>`; these are CPython 3.11's.
 //!
-//! Differs from Python: CPython's parent is slow enough between `start` and
-//! `terminate` that the child practically always prints `Starting worker`
-//! first; here the signal often arrives before the child prints anything.
+//! The tutorial terminated the child at once, so whether `Starting worker`
+//! came first was up to the scheduler; like the twin, we pause 0.2 s so the
+//! child reaches its (now 1 s) sleep, which `terminate` cuts short.
+//!
+//! Differs from Python: CPython's `is_alive` polls the child, so if it died
+//! within microseconds of SIGTERM, `TERMINATED` would rarely read `stopped`;
+//! `shared` reaps a signalled child only in `join`, so here it never does.
 
 use std::thread::sleep;
 use std::time::Duration;
@@ -28,7 +33,7 @@ use shared::Process;
 
 fn slow_worker() {
     println!("Starting worker");
-    sleep(Duration::from_millis(100));
+    sleep(Duration::from_secs(1));
     println!("Finished worker");
 }
 
@@ -37,6 +42,7 @@ fn main() -> Result<(), shared::Error> {
     println!("BEFORE: {p} {}", py_bool(p.is_alive()));
 
     p.start()?;
+    sleep(Duration::from_millis(200)); // let the child reach its sleep
     println!("DURING: {p} {}", py_bool(p.is_alive()));
 
     // terminate() only sends SIGTERM; until join() reaps the child, it still
