@@ -32,10 +32,10 @@ if __name__ == "__main__":
         result = pool.apply_async(fail, (3,))
         try:
             result.get()
-        except Exception as e:
-            print(f"{type(e).__name__}: {e}")
+        except ValueError as e:
+            print("the worker's error:", e)
         print("successful() ->", result.successful())
 
         # The pool is still usable after a task failed.
-        print("apply(nap, (0,)) ->", pool.apply(nap, (0,)))
+        print("apply(nap, (0.0,)) ->", pool.apply(nap, (0.0,)))
     # Leaving the with block calls terminate(), not close() and join().

@@ -18,7 +18,7 @@ if __name__ == "__main__":
     try:
         pool.apply_async(slow_square, (4,))
     except ValueError as e:
-        print(f"apply_async after close: ValueError: {e}")
+        print(f"apply_async after close: {e}")
     print("ready after close:", [r.ready() for r in results])
 
     # join(): waits until the workers have finished everything queued.
@@ -37,4 +37,4 @@ if __name__ == "__main__":
     try:
         pool.map(slow_square, range(4))
     except ValueError as e:
-        print(f"map after terminate: ValueError: {e}")
+        print(f"map after terminate: {e}")
