@@ -91,14 +91,14 @@
 //! **A dead worker is noticed.** Only a worker holds the sending end of its
 //! answer channel, so the channel closes exactly when the worker dies. If it
 //! held tasks (it was killed by a signal, say), each comes back as
-//! [`Error::WorkerLost`](crate::Error::WorkerLost), and a new worker takes
+//! [`Error::WorkerLost`], and a new worker takes
 //! its place. CPython replaces the worker too, but the task's result never
 //! comes, and a `map` waiting for it waits forever.
 //!
 //! # Differs from Python
 //!
 //! Errors are values: a task's `Err` or panic comes back as
-//! [`Error::Remote`](crate::Error::Remote) (see [`TaskResult`]); misuse
+//! [`Error::Remote`] (see [`TaskResult`]); misuse
 //! returns CPython's message (`Pool not running`, `Pool is still running`).
 //! A failing initializer does not kill the worker (CPython would replace it
 //! again and again): its tasks fail with the initializer's message instead.
@@ -273,6 +273,7 @@ impl Pool {
     }
 
     /// [`map`](Self::map) without waiting (Python's `map_async`).
+    #[allow(clippy::type_complexity)] // spelled out: the handle to a list of values
     pub fn map_async<F, T, I>(
         &self,
         f: F,

@@ -104,8 +104,15 @@ fn pool_map(items: u64, chunksize: Option<usize>, repeats: usize) -> Result<f64,
 
 /// Sequential, pool and ideal times for tutorial 002's race.
 fn factorize_figures(numbers: [u64; 4]) -> Result<(f64, f64, f64), Error> {
-    let sequential = seconds(|| Ok(numbers.iter().for_each(|&n| drop(factorize(n)))))?;
-    let largest = seconds(|| Ok(drop(factorize(numbers[0]))))?;
+    // black_box: the results are unused, and must not be optimised away.
+    let sequential = seconds(|| {
+        numbers.iter().for_each(|&n| drop(black_box(factorize(n))));
+        Ok(())
+    })?;
+    let largest = seconds(|| {
+        black_box(factorize(numbers[0]));
+        Ok(())
+    })?;
     let pool = Pool::new(cpu_count())?;
     let in_pool = seconds(|| pool.map(factorize, numbers).map(drop))?;
     Ok((

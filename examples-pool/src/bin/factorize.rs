@@ -35,6 +35,7 @@ use shared::pool::Pool;
 use shared::{Error, Process, Run, cpu_count};
 
 type Factors = Vec<Vec<u64>>;
+type Variant = fn() -> Result<Factors, Error>;
 
 struct FactorizeProcess {
     index: usize,
@@ -102,7 +103,7 @@ fn threads() -> Result<Factors, Error> {
 }
 
 fn main() -> Result<(), Error> {
-    let variants: [(&str, fn() -> Result<Factors, Error>); 4] = [
+    let variants: [(&str, Variant); 4] = [
         ("sequential", sequential),
         ("one process per number", one_process_per_number),
         ("pool", pool),
@@ -124,7 +125,7 @@ fn main() -> Result<(), Error> {
     // The best any variant could do here: not before the largest number is
     // done, and not before the total work is spread over every core.
     let start = Instant::now();
-    factorize(NUMBERS[0]);
+    std::hint::black_box(factorize(NUMBERS[0])); // unused: keep the optimiser from skipping it
     let largest = start.elapsed();
     let per_core = took[0].1 / cpu_count() as u32;
     let ideal = largest.max(per_core);
