@@ -172,6 +172,13 @@ pub(crate) fn add_child(child: Arc<Inner>) {
     state().children.push(child);
 }
 
+/// Forget a child that `join` has reaped, as CPython's `join` does. Every
+/// child forked later would otherwise inherit, and drop, the whole list,
+/// and each dropped entry costs it a copy-on-write page fault.
+pub(crate) fn remove_child(child: &Arc<Inner>) {
+    state().children.retain(|c| !Arc::ptr_eq(c, child));
+}
+
 /// Called in a freshly forked child: describe the child, not the parent.
 /// The child has no children yet, and its counter starts again at 1.
 pub(crate) fn become_child(name: &str, identity: &[usize], daemon: bool, parent_pid: u32) {

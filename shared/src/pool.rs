@@ -118,7 +118,7 @@ use serde::de::DeserializeOwned;
 pub use handles::{AsyncResult, IMap};
 pub use task::{Function, TaskResult, Value};
 
-use state::{Config, Shared, Task};
+use state::{Config, Feed, Shared};
 use task::{Runner, runner_of};
 
 use crate::Error;
@@ -234,7 +234,7 @@ impl Pool {
         F: Function<Args>,
         Args: Serialize + DeserializeOwned,
     {
-        let job = self.submit(runner_of(f), vec![args], 1)?;
+        let (job, _) = self.submit(runner_of(f), [args], Some(1))?;
         Ok(AsyncResult::new(
             Rc::clone(&self.shared),
             job,
@@ -267,7 +267,7 @@ impl Pool {
         T: Serialize + DeserializeOwned,
         I: IntoIterator<Item = T>,
     {
-        let items: Vec<(T,)> = items.into_iter().map(|t| (t,)).collect();
+        let items = items.into_iter().map(|t| (t,));
         self.starmap_job(runner_of(f), items, Some(chunksize))?
             .get()
     }
@@ -284,7 +284,7 @@ impl Pool {
         T: Serialize + DeserializeOwned,
         I: IntoIterator<Item = T>,
     {
-        let items: Vec<(T,)> = items.into_iter().map(|t| (t,)).collect();
+        let items = items.into_iter().map(|t| (t,));
         self.starmap_job(runner_of(f), items, None)
     }
 
@@ -311,7 +311,6 @@ impl Pool {
         Args: Serialize + DeserializeOwned,
         I: IntoIterator<Item = Args>,
     {
-        let items: Vec<Args> = items.into_iter().collect();
         self.starmap_job(runner_of(f), items, Some(chunksize))?
             .get()
     }
@@ -327,7 +326,6 @@ impl Pool {
         Args: Serialize + DeserializeOwned,
         I: IntoIterator<Item = Args>,
     {
-        let items: Vec<Args> = items.into_iter().collect();
         self.starmap_job(runner_of(f), items, None)
     }
 
@@ -403,55 +401,43 @@ impl Pool {
         self.shared.borrow_mut().terminate()
     }
 
-    /// Queue `items` as chunks of one job; returns the job's id.
+    /// Queue `items` as the chunks of one job; returns the job's id and
+    /// its number of chunks. No chunksize: `map`'s default.
     fn submit<Args: Serialize>(
         &self,
         runner: Runner,
-        items: Vec<Args>,
-        chunksize: usize,
-    ) -> Result<u64, Error> {
-        if chunksize == 0 {
+        items: impl IntoIterator<Item = Args>,
+        chunksize: Option<usize>,
+    ) -> Result<(u64, usize), Error> {
+        if chunksize == Some(0) {
             return Err(Error::InvalidArgument("Chunksize must be 1+, not 0"));
         }
-        let mut shared = self.shared.borrow_mut();
-        shared.check_running()?;
-        let job = shared.new_job(items.len().div_ceil(chunksize));
-        for (index, chunk) in items.chunks(chunksize).enumerate() {
-            let task = u32::try_from(index)
-                .map_err(|_| Error::Ipc("too many chunks".to_owned()))
-                .and_then(|index| {
-                    let message = worker::run_message(job, index, runner, &chunk)?;
-                    Ok(Task {
-                        job,
-                        index,
-                        runner,
-                        items: chunk.len(),
-                        message,
-                    })
-                });
-            match task {
-                Ok(task) => shared.enqueue(task),
-                Err(e) => {
-                    shared.forget(job);
-                    return Err(e);
-                }
-            }
+        self.shared.borrow().check_running()?;
+        let mut feed = Feed::new(runner, items)?;
+        // CPython: chunksize, extra = divmod(len, 4 * workers); round up.
+        let workers = self.processes() * 4;
+        feed.set_chunksize(chunksize.unwrap_or_else(|| feed.items().div_ceil(workers)));
+        let chunks = feed.chunks();
+        if u32::try_from(chunks).is_err() {
+            return Err(Error::Ipc(format!(
+                "{chunks} chunks are too many: raise the chunksize"
+            )));
         }
+        let mut shared = self.shared.borrow_mut();
+        let job = shared.new_job(chunks);
+        shared.enqueue(job, feed);
         // Start what fits now, and make room by collecting what is done.
         shared.poll()?;
-        Ok(job)
+        Ok((job, chunks))
     }
 
     fn starmap_job<Args: Serialize, V: DeserializeOwned>(
         &self,
         runner: Runner,
-        items: Vec<Args>,
+        items: impl IntoIterator<Item = Args>,
         chunksize: Option<usize>,
     ) -> Result<AsyncResult<Vec<V>>, Error> {
-        // CPython: chunksize, extra = divmod(len, 4 * workers); round up.
-        let workers = self.processes() * 4;
-        let chunksize = chunksize.unwrap_or_else(|| items.len().div_ceil(workers).max(1));
-        let job = self.submit(runner, items, chunksize)?;
+        let (job, _) = self.submit(runner, items, chunksize)?;
         Ok(AsyncResult::new(
             Rc::clone(&self.shared),
             job,
@@ -471,9 +457,8 @@ impl Pool {
         T: Serialize + DeserializeOwned,
         I: IntoIterator<Item = T>,
     {
-        let items: Vec<(T,)> = items.into_iter().map(|t| (t,)).collect();
-        let chunks = items.len().div_ceil(chunksize.max(1));
-        let job = self.submit(runner_of(f), items, chunksize)?;
+        let items = items.into_iter().map(|t| (t,));
+        let (job, chunks) = self.submit(runner_of(f), items, Some(chunksize))?;
         Ok(IMap::new(Rc::clone(&self.shared), job, chunks, ordered))
     }
 }

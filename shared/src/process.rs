@@ -228,7 +228,9 @@ impl Process {
     /// Wait until the child exits (Python's `join()`).
     pub fn join(&self) -> Result<(), Error> {
         self.check_parent("join")?;
-        self.inner.wait(None).map(drop)
+        self.inner.wait(None)?;
+        current::remove_child(&self.inner); // CPython: _children.discard(self)
+        Ok(())
     }
 
     /// Wait at most `timeout` (Python's `join(timeout)`). Returns `Ok` either
@@ -236,7 +238,10 @@ impl Process {
     /// [`exitcode`](Self::exitcode) which it was.
     pub fn join_timeout(&self, timeout: Duration) -> Result<(), Error> {
         self.check_parent("join")?;
-        self.inner.wait(Some(timeout)).map(drop)
+        if self.inner.wait(Some(timeout))?.is_some() {
+            current::remove_child(&self.inner);
+        }
+        Ok(())
     }
 
     /// Whether the child has been started and not yet reaped.

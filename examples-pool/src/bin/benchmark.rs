@@ -35,7 +35,8 @@ const QUICK_NUMBERS: [u64; 4] = [53541, 21235, 11421, 5423];
 /// A figure not measured yet: the Pipe and Queue of `shared::ipc`.
 const PENDING: f64 = f64::NAN;
 
-struct Figures(Vec<(&'static str, f64, &'static str)>);
+/// `name value unit`, one figure.
+type Figure = (&'static str, f64, &'static str);
 
 fn double(n: u64) -> u64 {
     n * 2
@@ -145,7 +146,7 @@ fn child_uss() -> Result<f64, Error> {
 
 /// Every figure, in the twin's order. Rust repeats the factorize race
 /// (a fraction of a second here) where the twin runs it once a round.
-fn measure(quick: bool) -> Result<Figures, Error> {
+fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
     let items = if quick { 2_000 } else { 100_000 };
     let repeats = if quick { 1 } else { 5 };
     let mut figures = vec![
@@ -182,24 +183,21 @@ fn measure(quick: bool) -> Result<Figures, Error> {
         ("factorize_ideal", ideal, "s"),
         ("child_uss", child_uss()?, "KiB"),
     ]);
-    Ok(Figures(figures))
+    Ok(figures)
 }
 
-/// The twin's figures, from its `name value unit` lines.
-fn python_figures(quick: bool) -> Result<Vec<(String, f64)>, Error> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/benchmark.py");
-    let output = Command::new("python3")
-        .arg(script)
-        .args(quick.then_some("--quick"))
-        .output()?;
+/// A program's figures, from its `name value unit` lines.
+fn figures_of(command: &mut Command) -> Result<Vec<(String, f64, String)>, Error> {
+    let output = command.output()?;
     if !output.status.success() {
         let why = String::from_utf8_lossy(&output.stderr).into_owned();
         return Err(Error::Io(std::io::Error::other(why)));
     }
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     let parse = |line: &str| {
-        let mut words = line.split_whitespace();
-        Some((words.next()?.to_owned(), words.next()?.parse().ok()?))
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let value = words.get(1)?.parse().unwrap_or(PENDING);
+        Some((words.first()?.to_string(), value, words.get(2)?.to_string()))
     };
     Ok(text.lines().filter_map(parse).collect())
 }
@@ -209,7 +207,8 @@ fn show(value: f64) -> String {
         v if v.is_nan() => "pending".to_owned(),
         v if v >= 100.0 => format!("{v:.0}"),
         v if v >= 10.0 => format!("{v:.1}"),
-        v => format!("{v:.3}"),
+        v if v >= 0.1 || v == 0.0 => format!("{v:.3}"),
+        v => format!("{v:.2e}"),
     }
 }
 
@@ -242,35 +241,42 @@ fn verdict(name: &str, unit: &str, rust: f64, python: f64) -> (String, String) {
     (better, goal)
 }
 
+/// Run this program and its twin in turns, each round in fresh processes
+/// (a process's history, such as a heap grown by an earlier figure, would
+/// slow its later forks), and print the medians side by side.
 fn compare(quick: bool, rounds: usize) -> Result<(), Error> {
+    let flag = quick.then_some("--quick");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/benchmark.py");
     let (mut rust, mut python) = (Vec::new(), Vec::new());
     for round in 1..=rounds {
         eprintln!("round {round} of {rounds}: Rust, then CPython");
-        rust.push(measure(quick)?);
-        python.push(python_figures(quick)?);
+        rust.push(figures_of(
+            Command::new(std::env::current_exe()?).args(flag),
+        )?);
+        python.push(figures_of(Command::new("python3").arg(script).args(flag))?);
     }
-    println!("| figure | Rust | CPython | unit | Rust is | target |\n|---|---|---|---|---|---|");
-    let names = rust[0].0.iter().map(|&(name, _, unit)| (name, unit));
-    for (i, (name, unit)) in names.enumerate() {
-        let ours = median(rust.iter().map(|f| f.0[i].1).collect());
-        let theirs: Vec<f64> = python
+    let median_of = |runs: &[Vec<(String, f64, String)>], name: &str| {
+        let values: Vec<f64> = runs
             .iter()
-            .flat_map(|f| f.iter().filter(|p| p.0 == name).map(|p| p.1))
+            .flatten()
+            .filter(|f| f.0 == name)
+            .map(|f| f.1)
             .collect();
-        let theirs = if theirs.is_empty() {
-            f64::NAN
+        if values.is_empty() {
+            PENDING
         } else {
-            median(theirs)
-        };
+            median(values)
+        }
+    };
+    println!("| figure | Rust | CPython | unit | Rust is | target |\n|---|---|---|---|---|---|");
+    for (name, _, unit) in &rust[0] {
+        let (ours, theirs) = (median_of(&rust, name), median_of(&python, name));
         let (mut better, mut goal) = verdict(name, unit, ours, theirs);
         if name == "factorize_pool" {
             // Against this machine's ideal, not against CPython.
-            let ideal = median(rust.iter().map(|f| f.0[i + 1].1).collect());
-            goal = format!(
-                "≤ 1.10 × ideal: {:.2}, {}",
-                ours / ideal,
-                if ours <= 1.1 * ideal { "met" } else { "missed" }
-            );
+            let ratio = ours / median_of(&rust, "factorize_ideal");
+            let met = if ratio <= 1.1 { "met" } else { "missed" };
+            goal = format!("≤ 1.10 × ideal: {ratio:.2}, {met}");
         }
         if name == "parallel_capacity" {
             better = String::new();
@@ -295,7 +301,7 @@ fn main() -> Result<(), Error> {
             .unwrap_or(3);
         return compare(quick, rounds);
     }
-    for (name, value, unit) in measure(quick)?.0 {
+    for (name, value, unit) in measure(quick)? {
         println!("{name} {} {unit}", show(value));
     }
     Ok(())

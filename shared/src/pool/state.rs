@@ -12,6 +12,8 @@ use ipc_channel::TrySelectError;
 use ipc_channel::ipc::{self, IpcBytesSender, IpcReceiverSet, IpcSelectionResult};
 use nix::sys::signal::Signal;
 
+use serde::Serialize;
+
 use super::task::{Runner, encode};
 use super::worker::{self, Answer, Order, Setup};
 use crate::{Error, Process};
@@ -71,6 +73,80 @@ pub(crate) struct Task {
     pub message: Vec<u8>,
 }
 
+/// A call's arguments, each encoded once, back to back, and cut into
+/// chunks only when a worker has room for one: a `map` of 100 000 items
+/// waits as one buffer, not as 100 000 messages (a big heap makes every
+/// later `fork` slower).
+pub(crate) struct Feed {
+    job: u64,
+    runner: Runner,
+    chunksize: usize,
+    bytes: Vec<u8>,
+    /// Where each item's encoding ends in `bytes`.
+    ends: Vec<usize>,
+    /// The next chunk to cut.
+    next: usize,
+}
+
+impl Feed {
+    /// Encode the items; the chunksize is set later, once their number is known.
+    pub fn new<Args: Serialize>(
+        runner: Runner,
+        items: impl IntoIterator<Item = Args>,
+    ) -> Result<Feed, Error> {
+        let (mut bytes, mut ends) = (Vec::new(), Vec::new());
+        for item in items {
+            bytes = postcard::to_extend(&item, bytes).map_err(|e| Error::Ipc(e.to_string()))?;
+            ends.push(bytes.len());
+        }
+        Ok(Feed {
+            job: 0,
+            runner,
+            chunksize: 1,
+            bytes,
+            ends,
+            next: 0,
+        })
+    }
+
+    pub fn items(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn set_chunksize(&mut self, chunksize: usize) {
+        self.chunksize = chunksize.max(1);
+    }
+
+    pub fn chunks(&self) -> usize {
+        self.ends.len().div_ceil(self.chunksize)
+    }
+
+    /// The next chunk as a task; `Err` carries the chunk it failed to make.
+    fn next_task(&mut self) -> Option<Result<Task, (u64, u32, String)>> {
+        let first = self.next * self.chunksize;
+        if first >= self.ends.len() {
+            return None;
+        }
+        let last = (first + self.chunksize).min(self.ends.len());
+        let start = first.checked_sub(1).map_or(0, |i| self.ends[i]);
+        let index = u32::try_from(self.next).unwrap_or(u32::MAX);
+        self.next += 1;
+        let items = last - first;
+        let encoded = &self.bytes[start..self.ends[last - 1]];
+        Some(
+            worker::task_message(self.job, index, self.runner, items, encoded)
+                .map(|message| Task {
+                    job: self.job,
+                    index,
+                    runner: self.runner,
+                    items,
+                    message,
+                })
+                .map_err(|e| (self.job, index, e.to_string())),
+        )
+    }
+}
+
 /// A task sent to a worker whose answer has not come back yet.
 struct InFlight {
     job: u64,
@@ -118,7 +194,10 @@ pub(crate) struct Shared {
     workers: Vec<Worker>,
     /// Every worker's answer channel, waited on together.
     answers: IpcReceiverSet,
-    pending: VecDeque<Task>,
+    /// Calls whose chunks are not all cut yet, oldest first.
+    feeds: VecDeque<Feed>,
+    /// Chunks cut and waiting for a worker with room.
+    ready: VecDeque<Task>,
     pub jobs: HashMap<u64, Job>,
     next_job: u64,
     /// How long each function's tasks take, per item (a moving average).
@@ -146,7 +225,8 @@ impl Shared {
             workers: Vec::with_capacity(config.processes),
             config,
             answers: IpcReceiverSet::new()?,
-            pending: VecDeque::new(),
+            feeds: VecDeque::new(),
+            ready: VecDeque::new(),
             jobs: HashMap::new(),
             next_job: 0,
             per_item_ns: HashMap::new(),
@@ -215,8 +295,34 @@ impl Shared {
         id
     }
 
-    pub fn enqueue(&mut self, task: Task) {
-        self.pending.push_back(task);
+    /// Queue a call's chunks as job `job`.
+    pub fn enqueue(&mut self, job: u64, mut feed: Feed) {
+        feed.job = job;
+        if feed.chunks() > 0 {
+            self.feeds.push_back(feed);
+        }
+    }
+
+    /// Whether any chunk still waits for a worker.
+    fn has_pending(&self) -> bool {
+        !self.ready.is_empty() || !self.feeds.is_empty()
+    }
+
+    /// Cut the next chunk from the oldest call; `false` if none is left.
+    fn refill(&mut self) -> bool {
+        loop {
+            let Some(feed) = self.feeds.front_mut() else {
+                return false;
+            };
+            match feed.next_task() {
+                None => drop(self.feeds.pop_front()),
+                Some(Ok(task)) => {
+                    self.ready.push_back(task);
+                    return true;
+                }
+                Some(Err((job, index, why))) => self.settle(job, index, Err(Failure::Remote(why))),
+            }
+        }
     }
 
     /// Nobody will ask for this job's results: drop them as they come.
@@ -239,7 +345,11 @@ impl Shared {
     /// for one worker in one message. Never blocks.
     pub fn dispatch(&mut self) {
         let mut batches: Vec<Vec<Task>> = self.workers.iter().map(|_| Vec::new()).collect();
-        while let Some(task) = self.pending.front() {
+        loop {
+            if self.ready.is_empty() && !self.refill() {
+                break;
+            }
+            let task = &self.ready[0];
             let estimate = self
                 .per_item_ns
                 .get(&(task.runner as usize))
@@ -247,7 +357,7 @@ impl Shared {
             let Some(w) = self.pick(task.message.len(), estimate) else {
                 break;
             };
-            let task = self.pending.pop_front().expect("peeked above");
+            let task = self.ready.pop_front().expect("peeked above");
             let worker = &mut self.workers[w];
             worker.sent += 1;
             worker.bytes += task.message.len();
@@ -296,7 +406,7 @@ impl Shared {
         if !unsent.is_empty() {
             unsent.sort_by_key(|t| (t.job, t.index));
             for task in unsent.into_iter().rev() {
-                self.pending.push_front(task);
+                self.ready.push_front(task);
             }
             self.dispatch();
         }
@@ -420,7 +530,7 @@ impl Shared {
                 self.settle(task.job, task.index, Err(Failure::Lost(why.clone())));
             }
         }
-        if self.state == State::Running || !self.pending.is_empty() {
+        if self.state == State::Running || self.has_pending() {
             self.add_worker()?;
         }
         Ok(())
@@ -446,7 +556,7 @@ impl Shared {
             return Ok(()); // joined before
         }
         self.wait_until(None, |s| {
-            s.pending.is_empty() && s.workers.iter().all(|w| w.in_flight.is_empty())
+            !s.has_pending() && s.workers.iter().all(|w| w.in_flight.is_empty())
         })?;
         let stop = encode(&Order::Stop)?;
         for w in &self.workers {
@@ -464,7 +574,8 @@ impl Shared {
             log::debug!("terminating pool");
         }
         self.state = State::Terminated;
-        self.pending.clear();
+        self.feeds.clear();
+        self.ready.clear();
         for w in &self.workers {
             w.process.terminate()?;
         }

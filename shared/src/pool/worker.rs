@@ -43,22 +43,28 @@ pub(crate) struct Answer {
     pub outcome: Result<ByteBuf, String>,
 }
 
-/// One task's part of a message: its `Run` head, then its chunk.
-pub(crate) fn run_message(
+/// One task's part of a message: its `Run` head, then its chunk, which
+/// is `items` arguments whose encodings lie back to back in `encoded`.
+/// (postcard writes a sequence as its length, then its items: the length
+/// is all a chunk needs on top of the items.)
+pub(crate) fn task_message(
     job: u64,
     index: u32,
     runner: Runner,
-    chunk: &impl Serialize,
+    items: usize,
+    encoded: &[u8],
 ) -> Result<Vec<u8>, crate::Error> {
-    let chunk = encode(chunk)?;
+    let count = encode(&items)?;
     let order = Order::Run {
         job,
         index,
         runner: runner as usize,
-        len: chunk.len(),
+        len: count.len() + encoded.len(),
     };
     let mut message = encode(&order)?;
-    message.extend_from_slice(&chunk);
+    message.reserve(count.len() + encoded.len());
+    message.extend_from_slice(&count);
+    message.extend_from_slice(encoded);
     Ok(message)
 }
 
