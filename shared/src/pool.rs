@@ -48,8 +48,9 @@
 //! So the pool accepts only what is *zero-sized*: functions named by their
 //! path and closures that capture nothing, whose type alone says what to
 //! run. Pass the values as arguments instead: `pool.apply(f, (x, y))`.
-//! (A `fn` pointer held in a variable is refused too: pass the function by
-//! name.)
+//! (A `fn` pointer held in a variable is refused too: it is not zero-sized,
+//! and the pool cannot tell it from a closure carrying data. Pass the
+//! function by name.)
 //!
 //! ```compile_fail
 //! # fn main() -> Result<(), shared::Error> {
@@ -91,15 +92,15 @@
 //! **A dead worker is noticed.** Only a worker holds the sending end of its
 //! answer channel, so the channel closes exactly when the worker dies. If it
 //! held tasks (it was killed by a signal, say), each comes back as
-//! [`Error::WorkerLost`], and a new worker takes
-//! its place. CPython replaces the worker too, but the task's result never
-//! comes, and a `map` waiting for it waits forever.
+//! [`Error::WorkerLost`], and a new worker takes its place. CPython
+//! replaces the worker too, but the task's result never comes, and a `map`
+//! waiting for it waits forever.
 //!
 //! # Differs from Python
 //!
 //! Errors are values: a task's `Err` or panic comes back as
-//! [`Error::Remote`] (see [`TaskResult`]); misuse
-//! returns CPython's message (`Pool not running`, `Pool is still running`).
+//! [`Error::Remote`] (see [`TaskResult`]); misuse returns CPython's message
+//! (`Pool not running`, `Pool is still running`).
 //! A failing initializer does not kill the worker (CPython would replace it
 //! again and again): its tasks fail with the initializer's message instead.
 //! Waiting on a result of a terminated pool is an error, not a hang.
