@@ -119,7 +119,7 @@ use serde::de::DeserializeOwned;
 pub use handles::{AsyncResult, IMap};
 pub use task::{Function, TaskResult, Value};
 
-use state::{Config, Feed, Shared};
+use state::{Config, Shared};
 use task::{Runner, runner_of};
 
 use crate::Error;
@@ -239,7 +239,7 @@ impl Pool {
         Ok(AsyncResult::new(
             Rc::clone(&self.shared),
             job,
-            handles::assemble_one,
+            handles::collect_one,
         ))
     }
 
@@ -414,11 +414,11 @@ impl Pool {
             return Err(Error::InvalidArgument("Chunksize must be 1+, not 0"));
         }
         self.shared.borrow().check_running()?;
-        let mut feed = Feed::new(runner, items)?;
+        let items: Vec<Args> = items.into_iter().collect();
         // CPython: chunksize, extra = divmod(len, 4 * workers); round up.
         let workers = self.processes() * 4;
-        feed.set_chunksize(chunksize.unwrap_or_else(|| feed.items().div_ceil(workers)));
-        let chunks = feed.chunks();
+        let chunksize = chunksize.unwrap_or_else(|| items.len().div_ceil(workers).max(1));
+        let chunks = items.len().div_ceil(chunksize);
         if u32::try_from(chunks).is_err() {
             return Err(Error::Ipc(format!(
                 "{chunks} chunks are too many: raise the chunksize"
@@ -426,8 +426,25 @@ impl Pool {
         }
         let mut shared = self.shared.borrow_mut();
         let job = shared.new_job(chunks);
-        shared.enqueue(job, feed);
-        // Start what fits now, and make room by collecting what is done.
+        shared.open_feed(job, runner, chunksize, items.len());
+        // Send the first chunks while the rest are encoded, every 32 KiB or
+        // so: the workers start sooner, and small chunks still travel in batches.
+        let mut unsent = 0;
+        for chunk in items.chunks(chunksize) {
+            match shared.feed(chunk) {
+                Ok(bytes) => unsent += bytes,
+                Err(e) => {
+                    shared.close_feed(job);
+                    shared.forget(job);
+                    return Err(e);
+                }
+            }
+            if unsent >= 32 * 1024 {
+                shared.dispatch();
+                unsent = 0;
+            }
+        }
+        // Make room by collecting what is done, and send what fits.
         shared.poll()?;
         Ok((job, chunks))
     }
@@ -442,7 +459,7 @@ impl Pool {
         Ok(AsyncResult::new(
             Rc::clone(&self.shared),
             job,
-            handles::assemble_all,
+            handles::collect_all,
         ))
     }
 

@@ -69,8 +69,12 @@ fn parallel_capacity(iterations: u64) -> Result<f64, Error> {
             procs.iter().try_for_each(Process::join)
         })
     };
-    let alone = spinners(1)?;
-    Ok(cpu_count() as f64 * alone / spinners(cpu_count())?)
+    // The best of three: a busy moment elsewhere only ever slows a run down.
+    let best = |count| -> Result<f64, Error> {
+        let runs = [spinners(count)?, spinners(count)?, spinners(count)?];
+        Ok(runs.into_iter().fold(f64::INFINITY, f64::min))
+    };
+    Ok(cpu_count() as f64 * best(1)? / best(cpu_count())?)
 }
 
 fn start_join(repeats: usize) -> Result<f64, Error> {
@@ -152,7 +156,7 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
     let mut figures = vec![
         (
             "parallel_capacity",
-            parallel_capacity(if quick { 3_000_000 } else { 300_000_000 })?,
+            parallel_capacity(if quick { 3_000_000 } else { 100_000_000 })?,
             "cores",
         ),
         (

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 
 use super::state::{Job, Outcome, Shared};
-use super::task::decode;
+use super::task::{decode, decode_onto};
 use crate::Error;
 
 /// The result of [`Pool::apply_async`](super::Pool::apply_async) or
@@ -22,19 +22,23 @@ use crate::Error;
 pub struct AsyncResult<T> {
     shared: Rc<RefCell<Shared>>,
     job: u64,
-    assemble: fn(&Job) -> Result<T, Error>,
+    collect: Collect<T>,
 }
+
+/// Wait for a job's chunks (until a deadline) and decode them into the
+/// value: `Ok(None)` if the deadline passed first.
+pub(crate) type Collect<T> = fn(&RefCell<Shared>, u64, Option<Instant>) -> Result<Option<T>, Error>;
 
 impl<T> AsyncResult<T> {
     pub(crate) fn new(
         shared: Rc<RefCell<Shared>>,
         job: u64,
-        assemble: fn(&Job) -> Result<T, Error>,
+        collect: Collect<T>,
     ) -> AsyncResult<T> {
         AsyncResult {
             shared,
             job,
-            assemble,
+            collect,
         }
     }
 
@@ -44,18 +48,14 @@ impl<T> AsyncResult<T> {
     /// gives [`Error::PoolNotRunning`] (where CPython would wait forever).
     /// Ask again and you get the same answer.
     pub fn get(&self) -> Result<T, Error> {
-        self.wait_for(None)?;
-        self.value()
+        (self.collect)(&self.shared, self.job, None)?.ok_or(Error::Timeout)
     }
 
     /// Wait at most `timeout` (Python's `get(timeout)`); [`Error::Timeout`]
     /// if the result is not in by then. The task itself keeps running.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
-        if self.wait_for(Some(Instant::now() + timeout))? {
-            self.value()
-        } else {
-            Err(Error::Timeout)
-        }
+        let deadline = Instant::now() + timeout;
+        (self.collect)(&self.shared, self.job, Some(deadline))?.ok_or(Error::Timeout)
     }
 
     /// Wait until the result is ready, or the pool is terminated (Python's `wait()`).
@@ -90,12 +90,6 @@ impl<T> AsyncResult<T> {
             .borrow_mut()
             .wait_until(deadline, |s| s.jobs.get(&job).is_none_or(Job::complete))
     }
-
-    fn value(&self) -> Result<T, Error> {
-        let shared = self.shared.borrow();
-        let job = shared.jobs.get(&self.job).ok_or(Error::PoolNotRunning)?;
-        (self.assemble)(job)
-    }
 }
 
 impl<T> Drop for AsyncResult<T> {
@@ -112,26 +106,57 @@ impl<T> fmt::Debug for AsyncResult<T> {
     }
 }
 
-/// The first failure, or every chunk's values in order.
-pub(crate) fn assemble_all<V: DeserializeOwned>(job: &Job) -> Result<Vec<V>, Error> {
-    if let Some(Some(Err(failure))) = job.first_failure.map(|i| &job.outcomes[i as usize]) {
-        return Err(failure.to_error());
-    }
+/// Every chunk's values in order, decoding each as soon as it is in, while
+/// the workers are still busy with the next; or the first failure.
+pub(crate) fn collect_all<V: DeserializeOwned>(
+    shared: &RefCell<Shared>,
+    job: u64,
+    deadline: Option<Instant>,
+) -> Result<Option<Vec<V>>, Error> {
+    let chunks = match shared.borrow().jobs.get(&job) {
+        Some(j) => j.outcomes.len(),
+        None => return Err(Error::PoolNotRunning),
+    };
     let mut values = Vec::new();
-    for outcome in &job.outcomes {
-        match outcome {
-            Some(Ok(bytes)) => values.extend(decode::<Vec<V>>(bytes)?),
+    for i in 0..chunks {
+        let arrived = shared.borrow_mut().wait_until(deadline, |s| {
+            s.jobs
+                .get(&job)
+                .is_none_or(|j| j.first_failure.is_some() || j.outcomes[i].is_some())
+        })?;
+        if !arrived {
+            return Ok(None);
+        }
+        let shared = shared.borrow();
+        let job = shared.jobs.get(&job).ok_or(Error::PoolNotRunning)?;
+        let failed = job.first_failure.map(|f| f as usize);
+        match failed.map_or(&job.outcomes[i], |f| &job.outcomes[f]) {
+            Some(Ok(bytes)) => {
+                decode_onto(bytes, &mut values)?;
+                if i == 0 {
+                    // Chunks are all this size but the last: make room once.
+                    values.reserve(values.len() * (chunks - 1));
+                }
+            }
             Some(Err(failure)) => return Err(failure.to_error()),
             None => return Err(Error::NotReady),
         }
     }
-    Ok(values)
+    Ok(Some(values))
 }
 
 /// The value of a one-task job.
-pub(crate) fn assemble_one<V: DeserializeOwned>(job: &Job) -> Result<V, Error> {
-    assemble_all::<V>(job)?
-        .pop()
+pub(crate) fn collect_one<V: DeserializeOwned>(
+    shared: &RefCell<Shared>,
+    job: u64,
+    deadline: Option<Instant>,
+) -> Result<Option<V>, Error> {
+    let Some(mut values) = collect_all::<V>(shared, job, deadline)? else {
+        return Ok(None);
+    };
+    let value = values.pop();
+    value
+        .map(Some)
         .ok_or_else(|| Error::Ipc("a task came back without its value".to_owned()))
 }
 

@@ -14,7 +14,7 @@ use nix::sys::signal::Signal;
 
 use serde::Serialize;
 
-use super::task::{Runner, encode};
+use super::task::{Runner, encode, encode_into};
 use super::worker::{self, Answer, Order, Setup};
 use crate::{Error, Process};
 
@@ -73,68 +73,41 @@ pub(crate) struct Task {
     pub message: Vec<u8>,
 }
 
-/// A call's arguments, each encoded once, back to back, and cut into
-/// chunks only when a worker has room for one: a `map` of 100 000 items
+/// A call's arguments, encoded once, chunk after chunk, and sent only
+/// when a worker has room for a chunk: a `map` of 100 000 items
 /// waits as one buffer, not as 100 000 messages (a big heap makes every
-/// later `fork` slower).
+/// later `fork` slower). The caller appends the items a chunk at a time,
+/// and the first chunks go out while the later ones are being encoded.
 pub(crate) struct Feed {
     job: u64,
     runner: Runner,
     chunksize: usize,
+    /// How many items the call has in all.
+    total: usize,
     bytes: Vec<u8>,
-    /// Where each item's encoding ends in `bytes`.
+    /// Where each chunk's encoding ends in `bytes`.
     ends: Vec<usize>,
     /// The next chunk to cut.
     next: usize,
 }
 
 impl Feed {
-    /// Encode the items; the chunksize is set later, once their number is known.
-    pub fn new<Args: Serialize>(
-        runner: Runner,
-        items: impl IntoIterator<Item = Args>,
-    ) -> Result<Feed, Error> {
-        let (mut bytes, mut ends) = (Vec::new(), Vec::new());
-        for item in items {
-            bytes = postcard::to_extend(&item, bytes).map_err(|e| Error::Ipc(e.to_string()))?;
-            ends.push(bytes.len());
-        }
-        Ok(Feed {
-            job: 0,
-            runner,
-            chunksize: 1,
-            bytes,
-            ends,
-            next: 0,
-        })
+    fn chunks(&self) -> usize {
+        self.total.div_ceil(self.chunksize)
     }
 
-    pub fn items(&self) -> usize {
-        self.ends.len()
-    }
-
-    pub fn set_chunksize(&mut self, chunksize: usize) {
-        self.chunksize = chunksize.max(1);
-    }
-
-    pub fn chunks(&self) -> usize {
-        self.ends.len().div_ceil(self.chunksize)
-    }
-
-    /// The next chunk as a task; `Err` carries the chunk it failed to make.
+    /// The next chunk as a task, if it is encoded; `Err` carries the chunk
+    /// it failed to make.
     fn next_task(&mut self) -> Option<Result<Task, (u64, u32, String)>> {
+        let end = *self.ends.get(self.next)?;
+        let start = self.next.checked_sub(1).map_or(0, |i| self.ends[i]);
         let first = self.next * self.chunksize;
-        if first >= self.ends.len() {
-            return None;
-        }
-        let last = (first + self.chunksize).min(self.ends.len());
-        let start = first.checked_sub(1).map_or(0, |i| self.ends[i]);
+        let items = self.chunksize.min(self.total - first);
         let index = u32::try_from(self.next).unwrap_or(u32::MAX);
         self.next += 1;
-        let items = last - first;
-        let encoded = &self.bytes[start..self.ends[last - 1]];
+        let encoded = &self.bytes[start..end];
         Some(
-            worker::task_message(self.job, index, self.runner, items, encoded)
+            worker::task_message(self.job, index, self.runner, encoded)
                 .map(|message| Task {
                     job: self.job,
                     index,
@@ -144,6 +117,11 @@ impl Feed {
                 })
                 .map_err(|e| (self.job, index, e.to_string())),
         )
+    }
+
+    /// Every chunk has been cut.
+    fn exhausted(&self) -> bool {
+        self.next >= self.chunks()
     }
 }
 
@@ -295,12 +273,35 @@ impl Shared {
         id
     }
 
-    /// Queue a call's chunks as job `job`.
-    pub fn enqueue(&mut self, job: u64, mut feed: Feed) {
-        feed.job = job;
-        if feed.chunks() > 0 {
-            self.feeds.push_back(feed);
+    /// Start job `job`: `total` items to come, in chunks of `chunksize`.
+    pub fn open_feed(&mut self, job: u64, runner: Runner, chunksize: usize, total: usize) {
+        if total > 0 {
+            self.feeds.push_back(Feed {
+                job,
+                runner,
+                chunksize,
+                total,
+                bytes: Vec::new(),
+                ends: Vec::new(),
+                next: 0,
+            });
         }
+    }
+
+    /// Append the newest job's next chunk; returns how many bytes it took.
+    pub fn feed<Args: Serialize>(&mut self, chunk: &[Args]) -> Result<usize, Error> {
+        let Some(feed) = self.feeds.back_mut() else {
+            return Ok(0);
+        };
+        let before = feed.bytes.len();
+        encode_into(chunk, &mut feed.bytes)?;
+        feed.ends.push(feed.bytes.len());
+        Ok(feed.bytes.len() - before)
+    }
+
+    /// Drop what is left of job `job`'s feed (its items failed to encode).
+    pub fn close_feed(&mut self, job: u64) {
+        self.feeds.retain(|f| f.job != job);
     }
 
     /// Whether any chunk still waits for a worker.
@@ -315,6 +316,8 @@ impl Shared {
                 return false;
             };
             match feed.next_task() {
+                // Still being fed: later calls wait their turn behind it.
+                None if !feed.exhausted() => return false,
                 None => drop(self.feeds.pop_front()),
                 Some(Ok(task)) => {
                     self.ready.push_back(task);

@@ -43,28 +43,22 @@ pub(crate) struct Answer {
     pub outcome: Result<ByteBuf, String>,
 }
 
-/// One task's part of a message: its `Run` head, then its chunk, which
-/// is `items` arguments whose encodings lie back to back in `encoded`.
-/// (postcard writes a sequence as its length, then its items: the length
-/// is all a chunk needs on top of the items.)
+/// One task's part of a message: its `Run` head, then its chunk (the
+/// encoded list of argument tuples).
 pub(crate) fn task_message(
     job: u64,
     index: u32,
     runner: Runner,
-    items: usize,
-    encoded: &[u8],
+    chunk: &[u8],
 ) -> Result<Vec<u8>, crate::Error> {
-    let count = encode(&items)?;
     let order = Order::Run {
         job,
         index,
         runner: runner as usize,
-        len: count.len() + encoded.len(),
+        len: chunk.len(),
     };
     let mut message = encode(&order)?;
-    message.reserve(count.len() + encoded.len());
-    message.extend_from_slice(&count);
-    message.extend_from_slice(encoded);
+    message.extend_from_slice(chunk);
     Ok(message)
 }
 
