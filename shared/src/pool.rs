@@ -431,7 +431,7 @@ impl Pool {
         // so: the workers start sooner, and small chunks still travel in batches.
         let mut unsent = 0;
         for chunk in items.chunks(chunksize) {
-            match shared.feed(chunk) {
+            match shared.feed(job, chunk) {
                 Ok(bytes) => unsent += bytes,
                 Err(e) => {
                     shared.close_feed(job);

@@ -288,9 +288,9 @@ impl Shared {
         }
     }
 
-    /// Append the newest job's next chunk; returns how many bytes it took.
-    pub fn feed<Args: Serialize>(&mut self, chunk: &[Args]) -> Result<usize, Error> {
-        let Some(feed) = self.feeds.back_mut() else {
+    /// Append job `job`'s next chunk; returns how many bytes it took.
+    pub fn feed<Args: Serialize>(&mut self, job: u64, chunk: &[Args]) -> Result<usize, Error> {
+        let Some(feed) = self.feeds.back_mut().filter(|f| f.job == job) else {
             return Ok(0);
         };
         let before = feed.bytes.len();
