@@ -8,7 +8,6 @@
 use std::fmt;
 
 /// Everything that can go wrong in `shared`.
-#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// `start` called on a process that was already started.
@@ -74,6 +73,15 @@ impl fmt::Display for Error {
             Error::Os(errno) => write!(f, "system call failed: {errno}"),
             Error::Io(err) => write!(f, "I/O error: {err}"),
         }
+    }
+}
+
+/// The same text as `Display`: a `main` that returns `Err` prints
+/// `Error: {:?}`, and a learner should read CPython's sentence there, not
+/// the enum's insides.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

@@ -47,8 +47,8 @@
 //! copied into the child and printed twice.
 
 pub mod current;
-pub mod ipc;
 pub mod error;
+pub mod ipc;
 pub mod logging;
 pub mod pool;
 pub mod process;

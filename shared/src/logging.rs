@@ -19,7 +19,8 @@ use crate::current::{current_process, ensure_exit_hook};
 /// Lower or raise the level later with [`log::set_max_level`], the analogue
 /// of `multiprocessing.get_logger().setLevel(...)`.
 pub fn log_to_stderr(level: LevelFilter) {
-    install(level, |buf, record| {
+    let lifecycle = true;
+    install(level, lifecycle, |buf, record| {
         let name = current_process().name().to_owned();
         writeln!(
             buf,
@@ -35,14 +36,21 @@ pub fn log_to_stderr(level: LevelFilter) {
 
 /// Python's `logging.basicConfig(level=..., format='%(processName)s: %(message)s')`
 /// from tutorial 000: each record as `ProcessName: message`.
+///
+/// `shared`'s own lifecycle lines (`child process calling self.run()`, …)
+/// stay silent, as in Python: they belong to the `multiprocessing` logger,
+/// which does not pass its records on to the root logger `basicConfig` sets up.
 pub fn basic_config(level: LevelFilter) {
-    install(level, |buf, record| {
+    let lifecycle = false;
+    install(level, lifecycle, |buf, record| {
         let name = current_process().name().to_owned();
         writeln!(buf, "{name}: {}", record.args())
     });
 }
 
-fn install<F>(level: LevelFilter, format: F)
+/// `lifecycle`: whether `shared`'s own log lines (the `multiprocessing`
+/// logger's, in Python) are shown.
+fn install<F>(level: LevelFilter, lifecycle: bool, format: F)
 where
     F: Fn(&mut env_logger::fmt::Formatter, &log::Record<'_>) -> std::io::Result<()>
         + Sync
@@ -58,6 +66,9 @@ where
         // (and later calls to it) decide what is logged.
         None => builder.filter_level(LevelFilter::Trace),
     };
+    if !lifecycle {
+        builder.filter_module(env!("CARGO_CRATE_NAME"), LevelFilter::Off);
+    }
     // A second call keeps the first logger, as a second `log_to_stderr` does.
     if builder.try_init().is_ok() && from_env.is_none() {
         log::set_max_level(level);

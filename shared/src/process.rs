@@ -444,7 +444,10 @@ fn run_target(name: &str, target: Target) -> i32 {
     };
     let _ = panic::catch_unwind(current::exit_function);
     if let Some(failure) = failure {
-        eprintln!("Process {name}:\n{failure}");
+        // One `write`: `eprintln!` writes each piece separately, and another
+        // process's line could land between `Process ` and the name.
+        let text = format!("Process {name}:\n{failure}\n");
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
     }
     log::info!("process exiting with exitcode {code}");
     code

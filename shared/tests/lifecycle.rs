@@ -240,6 +240,12 @@ fn daemons_die_with_a_killed_parent() {
     assert!(run.output.contains("daemon started"), "{run:?}");
 }
 
+fn main_returning_an_error_prints_cpythons_sentence() {
+    let run = scenario("main_error");
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    assert_eq!(run.output, "Error: can only join a started process\n");
+}
+
 fn no_child_left_behind() {
     // Every check joined what it started: nothing for us to reap.
     assert!(matches!(
@@ -323,6 +329,10 @@ fn run_scenario(name: &str) -> Result<(), Error> {
             sleep(Duration::from_millis(200));
             nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL)?;
         }
+        "main_error" => {
+            let p = Process::new(|| ());
+            p.join()?; // never started
+        }
         other => panic!("unknown scenario {other}"),
     }
     Ok(())
@@ -330,6 +340,14 @@ fn run_scenario(name: &str) -> Result<(), Error> {
 
 fn main() {
     if let Ok(name) = std::env::var("LIFECYCLE_SCENARIO") {
+        if name == "main_error" {
+            // What a learner's `fn main() -> Result<(), shared::Error>` prints.
+            let result: Result<(), Error> = run_scenario(&name);
+            if let Err(e) = result {
+                eprintln!("Error: {e:?}");
+                std::process::exit(1);
+            }
+        }
         if let Err(e) = run_scenario(&name) {
             eprintln!("scenario {name}: {e}");
             std::process::exit(1);
@@ -361,6 +379,10 @@ fn main() {
         (
             "daemons_die_with_a_killed_parent",
             daemons_die_with_a_killed_parent,
+        ),
+        (
+            "main_returning_an_error_prints_cpythons_sentence",
+            main_returning_an_error_prints_cpythons_sentence,
         ),
         ("no_child_left_behind", no_child_left_behind),
     ];

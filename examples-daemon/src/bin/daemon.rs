@@ -10,6 +10,10 @@
 //! ```
 //! The daemon never prints `Exiting`: when `main` returns, daemons are
 //! terminated and the other children are joined, as in Python.
+//!
+//! The tutorial flushes stdout after each `print` so that a line is out
+//! before the daemon is killed. `println!` needs no flush: Rust's stdout is
+//! line-buffered even into a pipe, so each line leaves as it is printed.
 
 use std::thread::sleep;
 use std::time::Duration;

@@ -1,0 +1,110 @@
+//! Runs every section of the exitcode chapter and checks what the syllabus
+//! says it must show.
+
+use shared::testing::{Run, normalize_pids, run, sorted_lines, transcript};
+
+/// The Python twin's transcript of `bin`.
+fn twin(bin: &str) -> String {
+    transcript(env!("CARGO_MANIFEST_DIR"), bin)
+}
+
+/// Every section exits with 0 and leaves no process behind.
+fn assert_clean(run: &Run) {
+    assert!(run.status.success(), "{run:?}");
+    assert!(!run.left_behind, "a process outlived the example: {run:?}");
+}
+
+/// The lines of `text` that `keep` accepts, each followed by a newline.
+fn only(text: &str, keep: impl Fn(&str) -> bool) -> String {
+    text.lines()
+        .filter(|l| keep(l))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+const TERMINATE: &str = "\
+BEFORE: <Process name='Process-1' parent=[..] initial> False
+Starting worker
+DURING: <Process name='Process-1' pid=[..] parent=[..] started> True
+TERMINATED: <Process name='Process-1' pid=[..] parent=[..] started> True
+JOINED: <Process name='Process-1' pid=[..] parent=[..] stopped exitcode=-SIGTERM> False
+";
+
+#[test]
+fn terminate() {
+    let run = run(env!("CARGO_BIN_EXE_terminate"));
+    assert_clean(&run);
+    let out = normalize_pids(&run.output);
+    assert!(!out.contains("Finished worker"), "{out}");
+    // Still `started` and alive after terminate: only join shows the end.
+    assert_eq!(out, TERMINATE);
+    assert_eq!(out, twin("terminate"));
+}
+
+const EXITCODE: &str = "\
+Starting process for exit_error
+Starting process for exit_ok
+Starting process for return_value
+Starting process for raises
+Starting process for terminated
+     exit_error.exitcode = 1
+        exit_ok.exitcode = 0
+   return_value.exitcode = 0
+         raises.exitcode = 1
+     terminated.exitcode = -15
+";
+
+#[test]
+fn exitcode() {
+    let run = run(env!("CARGO_BIN_EXE_exitcode"));
+    assert_clean(&run);
+    // main's lines, in order; the failing child's stderr lands anywhere.
+    let main_lines = |text: &str| {
+        only(text, |l| {
+            l.starts_with("Starting process") || l.contains(".exitcode = ")
+        })
+    };
+    assert_eq!(main_lines(&run.output), EXITCODE);
+    assert_eq!(main_lines(&run.output), main_lines(&twin("exitcode")));
+    // Python prints a traceback there; we print the error.
+    assert!(
+        run.output
+            .contains("Process raises:\nError: There was an error!\n"),
+        "{run:?}"
+    );
+    assert!(twin("exitcode").contains("Process raises:\n"));
+}
+
+const JOB_STATUS_MAIN: &str = "\
+Process check : <Process name='good_job' parent=[..] initial> False
+Process check : <Process name='fail_job' parent=[..] initial> False
+Process check : <Process name='kill_job' parent=[..] initial> False
+Process check : <Process name='good_job' pid=[..] parent=[..] started> True
+Process check : <Process name='fail_job' pid=[..] parent=[..] started> True
+Process check : <Process name='kill_job' pid=[..] parent=[..] started> True
+Process check : <Process name='good_job' pid=[..] parent=[..] stopped exitcode=0> False
+Process check : <Process name='fail_job' pid=[..] parent=[..] stopped exitcode=1> False
+Process check : <Process name='kill_job' pid=[..] parent=[..] started> True
+Terminate process : <Process name='kill_job' pid=[..] parent=[..] started>
+Process name: good_job, exit code : 0
+Process name: fail_job, exit code : 1
+Process name: kill_job, exit code : None
+";
+
+#[test]
+fn job_status() {
+    let run = run(env!("CARGO_BIN_EXE_job_status"));
+    assert_clean(&run);
+    let out = normalize_pids(&run.output);
+    // main's lines in order; `None`: terminated but not yet reaped.
+    let main_lines = |text: &str| {
+        only(text, |l| {
+            l.starts_with("Process ") || l.starts_with("Terminate ")
+        })
+    };
+    assert_eq!(main_lines(&out), JOB_STATUS_MAIN);
+    // kill_job was terminated in its sleep.
+    assert!(!out.contains("Exit name: kill_job"), "{out}");
+    // The children's lines interleave with main's as the clock decides.
+    assert_eq!(sorted_lines(&out), sorted_lines(&twin("job_status")));
+}
