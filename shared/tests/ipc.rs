@@ -279,6 +279,25 @@ fn consumer_killed_mid_stream() {
     assert!(matches!(q.get_nowait(), Err(Error::Empty)));
 }
 
+/// A producer killed half-way through a message too big for the socket's
+/// buffer: the consumer gets an error (or nothing, if the kill came first)
+/// within its timeout, and the queue goes on working.
+fn producer_killed_mid_message() {
+    let q: Queue<ByteBuf> = Queue::new().unwrap();
+    let producer_q = q.clone();
+    let big = ByteBuf::from(pattern(16 << 20)); // made before the fork: the child only sends
+    let producer = start(move || producer_q.put(big));
+    sleep(Duration::from_millis(300)); // let it block in the send (harmless if not)
+    producer.kill().unwrap();
+    finish_with(&producer, -9);
+    match q.get_timeout(Duration::from_secs(5)) {
+        Err(Error::Ipc(_) | Error::Empty) => {}
+        other => panic!("{:?}", other.map(|b| b.len())),
+    }
+    q.put(ByteBuf::from(vec![1, 2, 3])).unwrap();
+    assert_eq!(q.get_timeout(PATIENCE).unwrap().as_slice(), [1, 2, 3]);
+}
+
 // ------------------------------------------------- SimpleQueue, JoinableQueue
 
 fn simple_queue_basics() {
@@ -588,6 +607,7 @@ fn main() {
             consumer_killed_holding_the_lock,
         ),
         ("consumer_killed_mid_stream", consumer_killed_mid_stream),
+        ("producer_killed_mid_message", producer_killed_mid_message),
         ("simple_queue_basics", simple_queue_basics),
         ("task_done_too_many_times", task_done_too_many_times),
         (

@@ -123,12 +123,8 @@ impl Connection {
             .tx
             .as_ref()
             .ok_or_else(|| not_allowed("connection is read-only"))?;
-        tx.send(buf).map_err(|e| match e.kind() {
-            // Reading the other end's close as our own EOF would confuse:
-            // say what Python says, a broken pipe.
-            io::ErrorKind::ConnectionReset => io::Error::from(io::ErrorKind::BrokenPipe).into(),
-            _ => Error::Io(e),
-        })
+        // The other end closed everywhere: a `BrokenPipe` error, as in Python.
+        tx.send(buf).map_err(Error::Io)
     }
 
     /// Receive one message as bytes (Python: `recv_bytes()`).

@@ -101,8 +101,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         Queue::with_maxsize(0)
     }
 
-    /// A queue holding at most `maxsize` items; 0 means no limit
-    /// (Python: `Queue(maxsize)`). A `put` on a full queue waits, or with
+    /// A queue holding at most `maxsize` items; 0 (or more than `u32::MAX`)
+    /// means no limit (Python: `Queue(maxsize)`). A `put` on a full queue waits, or with
     /// [`put_nowait`](Self::put_nowait) fails with [`Error::Full`].
     pub fn with_maxsize(maxsize: usize) -> Result<Self, Error> {
         let (tx, rx) = ipc::channel().map_err(Error::Io)?;
