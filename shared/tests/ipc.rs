@@ -639,9 +639,16 @@ fn main() {
             no_leak_after_a_thousand_cycles,
         ),
     ];
-    println!("\nrunning {} tests", checks.len());
+    // `cargo test -p shared --test ipc -- NAME` runs the checks whose name
+    // holds NAME, as libtest would.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let chosen: Vec<&(&str, fn())> = checks
+        .iter()
+        .filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f)))
+        .collect();
+    println!("\nrunning {} tests", chosen.len());
     let mut failed = Vec::new();
-    for (name, check) in checks {
+    for (name, check) in &chosen {
         match panic::catch_unwind(check) {
             Ok(()) => println!("test {name} ... ok"),
             Err(_) => {
@@ -652,9 +659,10 @@ fn main() {
     }
     let result = if failed.is_empty() { "ok" } else { "FAILED" };
     println!(
-        "\ntest result: {result}. {} passed; {} failed; 0 ignored; 0 measured; 0 filtered out\n",
-        checks.len() - failed.len(),
-        failed.len()
+        "\ntest result: {result}. {} passed; {} failed; 0 ignored; 0 measured; {} filtered out\n",
+        chosen.len() - failed.len(),
+        failed.len(),
+        checks.len() - chosen.len()
     );
     if !failed.is_empty() {
         std::process::exit(1);

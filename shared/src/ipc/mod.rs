@@ -55,7 +55,9 @@
 //! A consumer may be killed while it holds that lock. The lock is a
 //! *robust* POSIX mutex: the kernel notices that its owner died, releases
 //! it, and tells the next taker, which carries on. The other consumers lose
-//! at most the one message the dead one was reading.
+//! at most the one message the dead one was reading. (One rare case slips
+//! past the kernel: a waiter killed at the instant it is woken can take the
+//! wake-up with it. So a waiting consumer also looks again every 100 ms.)
 //!
 //! # Pitfalls
 //!

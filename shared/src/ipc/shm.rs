@@ -242,18 +242,34 @@ impl RobustMutex {
 
     /// Take the lock, waiting as `wait` says. `Ok(None)` means the wait ran
     /// out (or, for [`Wait::No`], that someone else holds it).
+    ///
+    /// A waiter never sleeps longer than [`LOCK_SLICE`] at a time. glibc's
+    /// robust mutex can lose a wake-up when a process is killed just after
+    /// the unlocker woke it and before it took the lock, if a third process
+    /// takes the lock in between: the "someone is waiting" bit goes with the
+    /// dead process, and the next unlock wakes nobody. Waking up now and
+    /// then to look again turns that rare hang into a short delay.
     pub(crate) fn lock(&self, wait: Wait) -> Result<Option<RobustGuard<'_>>, Error> {
         let m = self.0.get();
-        // SAFETY: `m` points to a mutex initialised by `init`, living in
-        // shared memory that outlives `self`.
-        let code = unsafe {
-            match wait {
-                Wait::No => libc::pthread_mutex_trylock(m),
-                Wait::Forever => libc::pthread_mutex_lock(m),
-                Wait::Until(deadline) => {
-                    let abs = realtime_deadline(deadline);
-                    libc::pthread_mutex_timedlock(m, &abs)
+        let code = loop {
+            // SAFETY: `m` points to a mutex initialised by `init`, living in
+            // shared memory that outlives `self`.
+            let code = unsafe {
+                match wait {
+                    Wait::No => libc::pthread_mutex_trylock(m),
+                    Wait::Forever | Wait::Until(_) => {
+                        let slice = Instant::now() + LOCK_SLICE;
+                        let until = wait.deadline().map_or(slice, |d| d.min(slice));
+                        libc::pthread_mutex_timedlock(m, &realtime_deadline(until))
+                    }
                 }
+            };
+            let out_of_time = match wait.deadline() {
+                None => false,
+                Some(deadline) => Instant::now() >= deadline,
+            };
+            if code != libc::ETIMEDOUT || out_of_time {
+                break code;
             }
         };
         match code {
@@ -271,6 +287,9 @@ impl RobustMutex {
         }
     }
 }
+
+/// The longest a waiter for a [`RobustMutex`] sleeps before looking again.
+const LOCK_SLICE: Duration = Duration::from_millis(100);
 
 /// Holding a [`RobustMutex`]; dropping it unlocks.
 pub(crate) struct RobustGuard<'a>(&'a RobustMutex);
