@@ -278,9 +278,10 @@ impl RobustMutex {
                 // The last holder died holding it. What it guarded is a
                 // socket read, which the kernel already cleaned up.
                 log::debug!("a process died holding a queue lock; recovering it");
-                // SAFETY: we hold the lock (EOWNERDEAD means we got it).
+                let guard = RobustGuard(self); // EOWNERDEAD means we hold it
+                // SAFETY: we hold the lock, as the kernel said.
                 check(unsafe { libc::pthread_mutex_consistent(m) })?;
-                Ok(Some(RobustGuard(self)))
+                Ok(Some(guard))
             }
             libc::EBUSY | libc::ETIMEDOUT => Ok(None),
             code => Err(Error::Os(Errno::from_raw(code))),
