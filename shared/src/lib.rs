@@ -8,6 +8,7 @@
 //! | `current_process()`, `parent_process()`, `active_children()`, `cpu_count()` | [`current_process`], [`parent_process`], [`active_children`], [`cpu_count`] |
 //! | `sys.exit(n)` in a child | [`exit`]`(n)` |
 //! | `log_to_stderr(level)`, `get_logger().setLevel(l)` | [`log_to_stderr`]`(level)`, [`log::set_max_level`]`(l)` |
+//! | `Queue`, `SimpleQueue`, `JoinableQueue`, `Pipe()`, `Event` | [`Queue`], [`SimpleQueue`], [`JoinableQueue`], [`pipe`], [`Event`] (module [`ipc`]) |
 //!
 //! # How it works under the hood
 //!
@@ -59,5 +60,6 @@ pub use current::{
     parent_process,
 };
 pub use error::Error;
+pub use ipc::{Connection, Event, JoinableQueue, Queue, SimpleQueue, pipe};
 pub use logging::{basic_config, log_to_stderr};
 pub use process::{Process, Run, TargetResult};

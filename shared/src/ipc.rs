@@ -1,1 +1,0 @@
-//! Queues, pipes and events between processes (coming with the ipc chapter).

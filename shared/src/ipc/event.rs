@@ -1,0 +1,83 @@
+//! [`Event`]: a flag that processes can wait on.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use super::shm::{SharedMem, Wait, futex_wake_all, wait_until};
+use crate::error::Error;
+
+/// Python's `multiprocessing.Event`: a flag, initially clear, that any
+/// process holding the event can set, clear, test or wait for.
+///
+/// The flag is one 32-bit word in shared memory. [`wait`](Self::wait)
+/// sleeps in the kernel (`futex`) until [`set`](Self::set) wakes every
+/// sleeper, in whatever process. Make the event before forking the
+/// processes that use it, and clone it into their closures.
+///
+/// ```no_run
+/// use shared::Process;
+/// use shared::ipc::Event;
+///
+/// # fn main() -> Result<(), shared::Error> {
+/// let e = Event::new()?;
+/// let child_e = e.clone();
+/// let mut p = Process::new(move || child_e.wait());
+/// p.start()?;
+/// e.set(); // wakes the child
+/// p.join()?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Event {
+    flag: Arc<SharedMem<AtomicU32>>,
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("is_set", &self.is_set())
+            .finish()
+    }
+}
+
+impl Event {
+    /// A new event, not set (Python: `Event()`).
+    pub fn new() -> Result<Event, Error> {
+        let flag = SharedMem::new(|_| Ok(()))?; // zeroed: not set
+        Ok(Event {
+            flag: Arc::new(flag),
+        })
+    }
+
+    /// Whether the flag is set (Python: `is_set()`).
+    pub fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Acquire) == 1
+    }
+
+    /// Set the flag and wake every process waiting for it (Python: `set()`).
+    pub fn set(&self) {
+        self.flag.store(1, Ordering::Release);
+        futex_wake_all(&self.flag);
+    }
+
+    /// Clear the flag (Python: `clear()`): `wait` blocks again until the
+    /// next `set`.
+    pub fn clear(&self) {
+        self.flag.store(0, Ordering::Release);
+    }
+
+    /// Wait until the flag is set (Python: `wait()`); returns at once if it
+    /// already is.
+    pub fn wait(&self) {
+        wait_until(&self.flag, |v| v == 1, None);
+    }
+
+    /// Wait at most `timeout` for the flag (Python: `wait(timeout)`);
+    /// returns whether it is set, so `false` means the time ran out.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        wait_until(&self.flag, |v| v == 1, Wait::timeout(timeout).deadline())
+    }
+}

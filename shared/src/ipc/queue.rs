@@ -1,0 +1,447 @@
+//! [`Queue`], [`SimpleQueue`] and [`JoinableQueue`]: many producers and many
+//! consumers, in any processes forked after the queue was made.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
+use ipc_channel::{IpcError, TryRecvError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::shm::{RobustMutex, SharedMem, Wait, futex_wake_all, wait_until};
+use crate::error::Error;
+
+/// What a queue keeps in memory shared by every process that has it.
+#[repr(C)]
+struct State {
+    /// Held by whoever is reading the channel (CPython's `_rlock`).
+    read_lock: RobustMutex,
+    /// Items put and not yet taken: `qsize`. Also what a `put` on a full
+    /// bounded queue sleeps on.
+    count: AtomicU32,
+    /// Items put and not yet marked done (`JoinableQueue` only): what
+    /// `join` sleeps on.
+    unfinished: AtomicU32,
+}
+
+/// One queue as this process holds it; every clone shares it.
+struct Inner<T> {
+    tx: IpcSender<T>,
+    /// Used only under `read_lock`; the `Mutex` makes the queue `Sync`
+    /// (ipc-channel's receiver is not) and costs nothing uncontended.
+    rx: Mutex<IpcReceiver<T>>,
+    state: SharedMem<State>,
+    /// 0: no limit.
+    maxsize: u32,
+    /// `close` was called in this process.
+    closed: AtomicBool,
+}
+
+/// Python's `multiprocessing.Queue`: a FIFO that any number of processes
+/// can put to and get from.
+///
+/// Make it in the parent, clone it into each child's closure, and `fork`
+/// does the rest (see [the module docs](crate::ipc)). Items are any
+/// `T: Serialize + DeserializeOwned`; each travels as one message, so items
+/// from one producer arrive in the order it put them.
+///
+/// ```no_run
+/// use shared::Process;
+/// use shared::ipc::Queue;
+///
+/// # fn main() -> Result<(), shared::Error> {
+/// let q: Queue<String> = Queue::new()?;
+/// let child_q = q.clone(); // Python: args=(q,)
+/// let mut p = Process::new(move || child_q.put("hello".to_owned()));
+/// p.start()?;
+/// assert_eq!(q.get()?, "hello");
+/// p.join()?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Differs from CPython: `put` writes straight to the channel instead of
+/// handing the item to a feeder thread, so it returns only once the item is
+/// in the kernel's buffer. That buffer holds a couple of hundred small items
+/// (or part of one big one): past that, `put` waits for a consumer, and an
+/// item bigger than the buffer waits until a consumer has read all of it.
+/// Start your consumers before you put a lot, and drain the queue before
+/// you `join` the producers.
+pub struct Queue<T> {
+    inner: Arc<Inner<T>>,
+    /// A `JoinableQueue` counts unfinished tasks on `put`.
+    joinable: bool,
+}
+
+impl<T> Clone for Queue<T> {
+    fn clone(&self) -> Self {
+        Queue {
+            inner: Arc::clone(&self.inner),
+            joinable: self.joinable,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Queue")
+            .field("qsize", &self.inner.state.count.load(Ordering::Relaxed))
+            .field("maxsize", &self.inner.maxsize)
+            .field("closed", &self.inner.closed.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> Queue<T> {
+    /// A queue with no size limit (Python: `Queue()`).
+    pub fn new() -> Result<Self, Error> {
+        Queue::with_maxsize(0)
+    }
+
+    /// A queue holding at most `maxsize` items; 0 (or more than `u32::MAX`)
+    /// means no limit (Python: `Queue(maxsize)`). A `put` on a full queue waits, or with
+    /// [`put_nowait`](Self::put_nowait) fails with [`Error::Full`].
+    pub fn with_maxsize(maxsize: usize) -> Result<Self, Error> {
+        let (tx, rx) = ipc::channel().map_err(Error::Io)?;
+        let state = SharedMem::new(|state: std::ptr::NonNull<State>| {
+            // SAFETY: fresh zeroed shared memory that nobody else has yet.
+            unsafe { RobustMutex::init(&raw mut (*state.as_ptr()).read_lock) }
+        })?;
+        Ok(Queue {
+            inner: Arc::new(Inner {
+                tx,
+                rx: Mutex::new(rx),
+                state,
+                maxsize: u32::try_from(maxsize).unwrap_or(0),
+                closed: AtomicBool::new(false),
+            }),
+            joinable: false,
+        })
+    }
+
+    /// Put `item`, waiting for room if the queue is bounded and full.
+    pub fn put(&self, item: T) -> Result<(), Error> {
+        self.put_with(item, Wait::Forever)
+    }
+
+    /// Put `item`, waiting at most `timeout` for room
+    /// (Python: `put(item, timeout=t)`); [`Error::Full`] if none came.
+    pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), Error> {
+        self.put_with(item, Wait::timeout(timeout))
+    }
+
+    /// Put `item` only if there is room now (Python: `put_nowait(item)`);
+    /// [`Error::Full`] otherwise.
+    pub fn put_nowait(&self, item: T) -> Result<(), Error> {
+        self.put_with(item, Wait::No)
+    }
+
+    /// Take the oldest item, waiting as long as it takes.
+    pub fn get(&self) -> Result<T, Error> {
+        self.get_with(Wait::Forever)
+    }
+
+    /// Take the oldest item, waiting at most `timeout`
+    /// (Python: `get(timeout=t)`); [`Error::Empty`] if none came.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
+        self.get_with(Wait::timeout(timeout))
+    }
+
+    /// Take the oldest item only if one is there now (Python:
+    /// `get_nowait()`); [`Error::Empty`] otherwise, also when another
+    /// consumer is busy reading.
+    pub fn get_nowait(&self) -> Result<T, Error> {
+        self.get_with(Wait::No)
+    }
+
+    fn put_with(&self, item: T, wait: Wait) -> Result<(), Error> {
+        let inner = &*self.inner;
+        if inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed("put"));
+        }
+        let state = &*inner.state;
+        // Reserve a place first, as CPython's semaphore does: the count
+        // never says fewer items than are in the channel.
+        if inner.maxsize == 0 {
+            state.count.fetch_add(1, Ordering::AcqRel);
+        } else {
+            let max = inner.maxsize;
+            loop {
+                let n = state.count.load(Ordering::Acquire);
+                if n < max {
+                    if state
+                        .count
+                        .compare_exchange(n, n + 1, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                    {
+                        break;
+                    }
+                    continue;
+                }
+                if matches!(wait, Wait::No)
+                    || !wait_until(&state.count, |n| n < max, wait.deadline())
+                {
+                    return Err(Error::Full);
+                }
+            }
+        }
+        if self.joinable {
+            state.unfinished.fetch_add(1, Ordering::AcqRel);
+        }
+        inner.tx.send(item).map_err(|e| {
+            // The item never went in: give back what we reserved.
+            inner.taken();
+            if self.joinable {
+                let _ = self.mark_done();
+            }
+            ipc_error(e)
+        })
+    }
+
+    fn get_with(&self, wait: Wait) -> Result<T, Error> {
+        let inner = &*self.inner;
+        if inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed("get"));
+        }
+        // Only the holder of this lock reads the channel. That is what makes
+        // a timed read safe: ipc-channel's `try_recv_timeout` polls, then
+        // reads with a blocking call, which would hang if another consumer
+        // had taken the message between the two.
+        let Some(_reading) = inner.state.read_lock.lock(wait)? else {
+            return Err(Error::Empty);
+        };
+        let rx = inner.receiver();
+        let got = loop {
+            let got = match wait.left() {
+                None => rx.recv().map_err(TryRecvError::IpcError),
+                // ipc-channel counts whole milliseconds, rounding down: round up.
+                Some(left) => rx.try_recv_timeout(Duration::from_millis(
+                    left.as_nanos().div_ceil(1_000_000) as u64,
+                )),
+            };
+            match got {
+                Err(TryRecvError::IpcError(IpcError::Io(e)))
+                    if e.kind() == std::io::ErrorKind::Interrupted =>
+                {
+                    continue; // a signal woke us: wait again
+                }
+                got => break got,
+            }
+        };
+        match got {
+            Ok(item) => {
+                inner.taken();
+                Ok(item)
+            }
+            Err(TryRecvError::Empty) => Err(Error::Empty),
+            Err(TryRecvError::IpcError(e)) => {
+                inner.taken(); // the message was consumed, if unreadable
+                Err(ipc_error(e))
+            }
+        }
+    }
+
+    /// How many items are in the queue (Python: `qsize()`).
+    ///
+    /// Exact when no `put` or `get` is under way: an item counts from the
+    /// moment its `put` starts until a `get` has taken it. (A process killed
+    /// in between leaves the count one too high, as in CPython.)
+    pub fn qsize(&self) -> usize {
+        self.inner.state.count.load(Ordering::Acquire) as usize
+    }
+
+    /// Whether [`qsize`](Self::qsize) is 0 (Python: `empty()`).
+    pub fn empty(&self) -> bool {
+        self.qsize() == 0
+    }
+
+    /// Whether a bounded queue holds `maxsize` items (Python: `full()`).
+    pub fn full(&self) -> bool {
+        self.inner.maxsize != 0 && self.qsize() >= self.inner.maxsize as usize
+    }
+
+    /// Say this process will use the queue no more (Python: `close()`):
+    /// from now on `put` and `get` here fail with [`Error::Closed`]. Other
+    /// processes are not affected. The channel itself closes when this
+    /// process drops its last clone of the queue.
+    pub fn close(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+    }
+
+    /// `JoinableQueue::task_done`: one unfinished item fewer.
+    fn mark_done(&self) -> Result<(), Error> {
+        let unfinished = &self.inner.state.unfinished;
+        let before = unfinished
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .map_err(|_| Error::TaskDoneTooManyTimes)?;
+        if before == 1 {
+            futex_wake_all(unfinished);
+        }
+        Ok(())
+    }
+}
+
+impl<T> Inner<T> {
+    fn receiver(&self) -> MutexGuard<'_, IpcReceiver<T>> {
+        self.rx
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// One item fewer in the queue: count it, and wake a waiting `put`.
+    fn taken(&self) {
+        let count = &self.state.count;
+        let _ = count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        if self.maxsize != 0 {
+            futex_wake_all(count);
+        }
+    }
+}
+
+fn ipc_error(e: IpcError) -> Error {
+    match e {
+        IpcError::Io(e) => Error::Io(e),
+        IpcError::SerializationError(e) => {
+            Error::Ipc(format!("cannot encode or decode an item: {e}"))
+        }
+        // Every process holding the queue holds a sender, so the channel
+        // itself never closes under us: this is a big message whose sender
+        // died half-way through sending it.
+        IpcError::Disconnected => {
+            Error::Ipc("a message was lost: its sender died while sending it".to_owned())
+        }
+    }
+}
+
+/// Python's `multiprocessing.SimpleQueue`: just `put`, `get`, `empty` and
+/// `close`, no size limit and no timeouts.
+///
+/// CPython's is a pipe with a lock on each end and no feeder thread; ours
+/// is a [`Queue`] with the rest of its methods hidden.
+pub struct SimpleQueue<T>(Queue<T>);
+
+impl<T> Clone for SimpleQueue<T> {
+    fn clone(&self) -> Self {
+        SimpleQueue(self.0.clone())
+    }
+}
+
+impl<T> fmt::Debug for SimpleQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SimpleQueue").field(&self.0).finish()
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
+    /// A new, empty queue (Python: `SimpleQueue()`).
+    pub fn new() -> Result<Self, Error> {
+        Queue::new().map(SimpleQueue)
+    }
+    /// Put `item` (see [`Queue::put`]).
+    pub fn put(&self, item: T) -> Result<(), Error> {
+        self.0.put(item)
+    }
+    /// Take the oldest item, waiting as long as it takes.
+    pub fn get(&self) -> Result<T, Error> {
+        self.0.get()
+    }
+    /// Whether the queue is empty.
+    pub fn empty(&self) -> bool {
+        self.0.empty()
+    }
+    /// Use the queue no more in this process: `put` and `get` then fail
+    /// with [`Error::Closed`].
+    pub fn close(&self) {
+        self.0.close()
+    }
+}
+
+/// Python's `multiprocessing.JoinableQueue`: a [`Queue`] that also counts
+/// unfinished tasks.
+///
+/// Every `put` adds one; a consumer calls [`task_done`](Self::task_done)
+/// once for each item it took, when it has finished with it; and
+/// [`join`](Self::join) waits until the count is back to zero, that is,
+/// until every item ever put has been processed. The count lives in shared
+/// memory, so producers, consumers and the joiner can be any processes.
+pub struct JoinableQueue<T>(Queue<T>);
+
+impl<T> Clone for JoinableQueue<T> {
+    fn clone(&self) -> Self {
+        JoinableQueue(self.0.clone())
+    }
+}
+
+impl<T> fmt::Debug for JoinableQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("JoinableQueue").field(&self.0).finish()
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
+    /// A queue with no size limit (Python: `JoinableQueue()`).
+    pub fn new() -> Result<Self, Error> {
+        Self::with_maxsize(0)
+    }
+    /// A queue holding at most `maxsize` items; 0 means no limit.
+    pub fn with_maxsize(maxsize: usize) -> Result<Self, Error> {
+        let mut queue = Queue::with_maxsize(maxsize)?;
+        queue.joinable = true;
+        Ok(JoinableQueue(queue))
+    }
+    /// Put `item`: one more unfinished task (see [`Queue::put`]).
+    pub fn put(&self, item: T) -> Result<(), Error> {
+        self.0.put(item)
+    }
+    /// See [`Queue::put_timeout`].
+    pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), Error> {
+        self.0.put_timeout(item, timeout)
+    }
+    /// See [`Queue::put_nowait`].
+    pub fn put_nowait(&self, item: T) -> Result<(), Error> {
+        self.0.put_nowait(item)
+    }
+    /// See [`Queue::get`].
+    pub fn get(&self) -> Result<T, Error> {
+        self.0.get()
+    }
+    /// See [`Queue::get_timeout`].
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
+        self.0.get_timeout(timeout)
+    }
+    /// See [`Queue::get_nowait`].
+    pub fn get_nowait(&self) -> Result<T, Error> {
+        self.0.get_nowait()
+    }
+    /// See [`Queue::qsize`].
+    pub fn qsize(&self) -> usize {
+        self.0.qsize()
+    }
+    /// See [`Queue::empty`].
+    pub fn empty(&self) -> bool {
+        self.0.empty()
+    }
+    /// See [`Queue::full`].
+    pub fn full(&self) -> bool {
+        self.0.full()
+    }
+    /// See [`Queue::close`].
+    pub fn close(&self) {
+        self.0.close()
+    }
+
+    /// Say that an item taken with `get` has been dealt with
+    /// (Python: `task_done()`). Called more often than items were put, it
+    /// fails with [`Error::TaskDoneTooManyTimes`].
+    pub fn task_done(&self) -> Result<(), Error> {
+        self.0.mark_done()
+    }
+
+    /// Wait until every item put has been marked done (Python: `join()`).
+    pub fn join(&self) {
+        wait_until(&self.0.inner.state.unfinished, |n| n == 0, None);
+    }
+}

@@ -1,0 +1,670 @@
+//! Queues, pipes and events between processes, checked from a program that
+//! owns its only thread.
+//!
+//! `harness = false`: this file's `main` runs each check in turn on the main
+//! thread, because forking from the test harness's worker threads is unsafe.
+//! Every wait on another process is bounded, so a bug fails a check instead
+//! of hanging the run.
+
+use std::collections::HashSet;
+use std::panic;
+use std::thread::sleep;
+use std::time::Duration;
+
+use serde_bytes::ByteBuf;
+use shared::ipc::{Event, JoinableQueue, Queue, SimpleQueue, pipe};
+use shared::{Error, Process};
+
+/// Long enough for any healthy child on a loaded machine; only a hang
+/// gets near it.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Start a child running `target`: a daemon, so that a failed check
+/// leaving it blocked does not keep this program from exiting.
+fn start<R: shared::TargetResult>(target: impl FnOnce() -> R + 'static) -> Process {
+    let mut p = Process::new(target).daemon(true);
+    p.start().expect("start a child");
+    p
+}
+
+/// Wait (boundedly) for `p` and check it exited with `code`; a child still
+/// running after [`PATIENCE`] is killed and fails the check.
+fn finish_with(p: &Process, code: i32) {
+    p.join_timeout(PATIENCE).expect("join");
+    if p.is_alive() {
+        let _ = p.kill();
+        let _ = p.join();
+        panic!("{p} hung");
+    }
+    assert_eq!(p.exitcode(), Some(code), "{p}");
+}
+
+fn finish(p: &Process) {
+    finish_with(p, 0);
+}
+
+/// A megabyte that is not all one byte, so a shuffled or cut piece shows.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+// ---------------------------------------------------------------- Queue
+
+fn queue_in_one_process() {
+    let q: Queue<i32> = Queue::new().unwrap();
+    assert!(q.empty());
+    assert!(!q.full(), "an unbounded queue is never full");
+    for i in 1..=3 {
+        q.put(i).unwrap();
+    }
+    assert_eq!(q.qsize(), 3);
+    assert!(!q.empty());
+    assert_eq!(q.get().unwrap(), 1);
+    assert_eq!(q.get_nowait().unwrap(), 2);
+    assert_eq!(q.get_timeout(Duration::from_secs(1)).unwrap(), 3);
+    assert!(q.empty());
+    assert!(matches!(q.get_nowait(), Err(Error::Empty)));
+    assert!(matches!(
+        q.get_timeout(Duration::from_millis(50)),
+        Err(Error::Empty)
+    ));
+    assert_eq!(Error::Empty.to_string(), "queue is empty");
+}
+
+fn bounded_queue_is_full() {
+    let q: Queue<String> = Queue::with_maxsize(2).unwrap();
+    q.put("a".into()).unwrap();
+    q.put_nowait("b".into()).unwrap();
+    assert!(q.full());
+    assert!(matches!(q.put_nowait("c".into()), Err(Error::Full)));
+    assert!(matches!(
+        q.put_timeout("c".into(), Duration::from_millis(50)),
+        Err(Error::Full)
+    ));
+    assert_eq!(Error::Full.to_string(), "queue is full");
+    assert_eq!(q.get().unwrap(), "a");
+    q.put_nowait("c".into()).unwrap(); // room again
+    assert_eq!(q.get().unwrap(), "b");
+    assert_eq!(q.get().unwrap(), "c");
+}
+
+fn full_queue_put_waits_for_a_get_in_another_process() {
+    let q: Queue<u32> = Queue::with_maxsize(1).unwrap();
+    let child_q = q.clone();
+    // The child's second put waits until the parent's get makes room.
+    let p = start(move || (0..20).try_for_each(|i| child_q.put(i)));
+    let got: Vec<u32> = (0..20).map(|_| q.get_timeout(PATIENCE).unwrap()).collect();
+    assert_eq!(got, (0..20).collect::<Vec<_>>());
+    finish(&p);
+    assert!(q.empty());
+}
+
+fn closed_queue_refuses_put_and_get() {
+    let q: Queue<i32> = Queue::new().unwrap();
+    let go = Event::new().unwrap();
+    let (child_q, child_go) = (q.clone(), go.clone());
+    // Started before the close: its handle stays open.
+    let p = start(move || {
+        child_go.wait();
+        child_q.put(7)?;
+        assert_eq!(child_q.get()?, 7);
+        Ok::<(), Error>(())
+    });
+    q.close();
+    let put = q.put(1).unwrap_err();
+    assert!(matches!(put, Error::Closed("put")), "{put}");
+    assert_eq!(put.to_string(), "Queue is closed: cannot put");
+    let get = q.get_nowait().unwrap_err();
+    assert!(matches!(get, Error::Closed("get")), "{get}");
+    let clone = q.clone();
+    assert!(
+        matches!(clone.put(1), Err(Error::Closed(_))),
+        "clones share it"
+    );
+    go.set();
+    finish(&p); // closing here did not close it there
+}
+
+fn one_producer_keeps_its_order_across_processes() {
+    let q: Queue<(String, u32)> = Queue::new().unwrap();
+    let child_q = q.clone();
+    let p = start(move || (0..1000).try_for_each(|i| child_q.put((format!("item {i}"), i))));
+    for i in 0..1000 {
+        assert_eq!(q.get_timeout(PATIENCE).unwrap(), (format!("item {i}"), i));
+    }
+    finish(&p);
+}
+
+/// 4 producers × 10 000 messages each, 4 consumers: every message arrives
+/// exactly once, and each consumer sees each producer's messages in order.
+fn four_producers_four_consumers_exactly_once() {
+    const PRODUCERS: u8 = 4;
+    const CONSUMERS: usize = 4;
+    const EACH: u32 = 10_000;
+    let q: Queue<Option<(u8, u32)>> = Queue::new().unwrap();
+    let results: Queue<Vec<(u8, u32)>> = Queue::new().unwrap();
+
+    let consumers: Vec<Process> = (0..CONSUMERS)
+        .map(|_| {
+            let (q, results) = (q.clone(), results.clone());
+            start(move || {
+                let mut got = Vec::new();
+                while let Some(item) = q.get()? {
+                    got.push(item);
+                }
+                results.put(got)
+            })
+        })
+        .collect();
+    let producers: Vec<Process> = (0..PRODUCERS)
+        .map(|id| {
+            let q = q.clone();
+            start(move || (0..EACH).try_for_each(|seq| q.put(Some((id, seq)))))
+        })
+        .collect();
+    producers.iter().for_each(finish);
+    for _ in 0..CONSUMERS {
+        q.put(None).unwrap(); // one sentinel per consumer
+    }
+    // Read the reports before joining: a big message waits for its reader.
+    let reports: Vec<Vec<(u8, u32)>> = (0..CONSUMERS)
+        .map(|_| results.get_timeout(PATIENCE).unwrap())
+        .collect();
+    consumers.iter().for_each(finish);
+
+    let mut seen = HashSet::new();
+    for report in &reports {
+        let mut last = [None; PRODUCERS as usize];
+        for &(id, seq) in report {
+            assert!(seen.insert((id, seq)), "({id}, {seq}) received twice");
+            let previous = last[id as usize].replace(seq);
+            assert!(
+                previous < Some(seq),
+                "producer {id}: {previous:?} before {seq}"
+            );
+        }
+    }
+    assert_eq!(seen.len(), PRODUCERS as usize * EACH as usize);
+    assert!(q.empty(), "{q:?}");
+}
+
+fn one_mib_items_round_trip() {
+    let to_child: Queue<ByteBuf> = Queue::new().unwrap();
+    let to_parent: Queue<ByteBuf> = Queue::new().unwrap();
+    let (rx, tx) = (to_child.clone(), to_parent.clone());
+    let p = start(move || (0..3).try_for_each(|_| tx.put(rx.get()?)));
+    let big = pattern(1 << 20);
+    for _ in 0..3 {
+        to_child.put(ByteBuf::from(big.clone())).unwrap();
+        let back = to_parent.get_timeout(PATIENCE).unwrap();
+        assert!(back.as_slice() == big.as_slice(), "1 MiB came back changed");
+    }
+    finish(&p);
+}
+
+/// A consumer killed while it holds the read lock (blocked in `get` on an
+/// empty queue) must not block the others: the kernel releases the lock.
+fn consumer_killed_holding_the_lock() {
+    let q: Queue<u32> = Queue::new().unwrap();
+    let waiting = Event::new().unwrap();
+    let (victim_q, victim_waiting) = (q.clone(), waiting.clone());
+    let victim = start(move || {
+        victim_waiting.set();
+        victim_q.get() // blocks for ever, holding the lock
+    });
+    assert!(waiting.wait_timeout(PATIENCE));
+    sleep(Duration::from_millis(100)); // let it reach the lock (harmless if not)
+    victim.kill().unwrap();
+    finish_with(&victim, -9);
+
+    let other_q = q.clone();
+    let other = start(move || {
+        let got = other_q.get_timeout(PATIENCE)?;
+        other_q.put(got + 1)
+    });
+    q.put(41).unwrap();
+    finish(&other);
+    assert_eq!(q.get_timeout(PATIENCE).unwrap(), 42);
+}
+
+/// A consumer killed in the middle of a stream: the producer, the other
+/// consumers and the parent all finish, and nothing arrives twice.
+fn consumer_killed_mid_stream() {
+    const ITEMS: u32 = 20_000;
+    let q: Queue<Option<u32>> = Queue::new().unwrap();
+    let results: Queue<Vec<u32>> = Queue::new().unwrap();
+    let busy = Event::new().unwrap();
+
+    let (victim_q, victim_busy) = (q.clone(), busy.clone());
+    let victim = start(move || {
+        let mut n = 0;
+        while victim_q.get()?.is_some() {
+            n += 1;
+            if n == 100 {
+                victim_busy.set(); // well into the stream: kill me now
+            }
+        }
+        Ok::<(), Error>(())
+    });
+    let survivors: Vec<Process> = (0..2)
+        .map(|_| {
+            let (q, results) = (q.clone(), results.clone());
+            start(move || {
+                let mut got = Vec::new();
+                while let Some(i) = q.get()? {
+                    got.push(i);
+                }
+                results.put(got)
+            })
+        })
+        .collect();
+    let producer_q = q.clone();
+    let producer = start(move || (0..ITEMS).try_for_each(|i| producer_q.put(Some(i))));
+
+    assert!(busy.wait_timeout(PATIENCE), "the victim never got going");
+    victim.kill().unwrap();
+    finish_with(&victim, -9);
+    finish(&producer);
+    for _ in &survivors {
+        q.put(None).unwrap();
+    }
+    let mut seen = HashSet::new();
+    for _ in &survivors {
+        for i in results.get_timeout(PATIENCE).unwrap() {
+            assert!(seen.insert(i), "{i} received twice");
+        }
+    }
+    survivors.iter().for_each(finish);
+    assert!(seen.len() < ITEMS as usize, "the victim took some");
+    assert!(matches!(q.get_nowait(), Err(Error::Empty)));
+}
+
+/// A producer killed half-way through a message too big for the socket's
+/// buffer: the consumer gets an error (or nothing, if the kill came first)
+/// within its timeout, and the queue goes on working.
+fn producer_killed_mid_message() {
+    let q: Queue<ByteBuf> = Queue::new().unwrap();
+    let producer_q = q.clone();
+    let big = ByteBuf::from(pattern(16 << 20)); // made before the fork: the child only sends
+    let producer = start(move || producer_q.put(big));
+    sleep(Duration::from_millis(300)); // let it block in the send (harmless if not)
+    producer.kill().unwrap();
+    finish_with(&producer, -9);
+    match q.get_timeout(Duration::from_secs(5)) {
+        Err(Error::Ipc(_) | Error::Empty) => {}
+        other => panic!("{:?}", other.map(|b| b.len())),
+    }
+    q.put(ByteBuf::from(vec![1, 2, 3])).unwrap();
+    assert_eq!(q.get_timeout(PATIENCE).unwrap().as_slice(), [1, 2, 3]);
+}
+
+// ------------------------------------------------- SimpleQueue, JoinableQueue
+
+fn simple_queue_basics() {
+    let q: SimpleQueue<Option<String>> = SimpleQueue::new().unwrap();
+    assert!(q.empty());
+    let child_q = q.clone();
+    let p = start(move || {
+        ["alpha", "beta"]
+            .into_iter()
+            .try_for_each(|w| child_q.put(Some(w.to_owned())))?;
+        child_q.put(None)
+    });
+    assert_eq!(q.get().unwrap().as_deref(), Some("alpha"));
+    assert_eq!(q.get().unwrap().as_deref(), Some("beta"));
+    assert_eq!(q.get().unwrap(), None);
+    finish(&p);
+    assert!(q.empty());
+    q.close();
+    assert!(matches!(q.put(None), Err(Error::Closed("put"))));
+    assert!(matches!(q.get(), Err(Error::Closed("get"))));
+}
+
+fn task_done_too_many_times() {
+    let q: JoinableQueue<i32> = JoinableQueue::new().unwrap();
+    q.join(); // nothing put: returns at once
+    let err = q.task_done().unwrap_err();
+    assert!(matches!(err, Error::TaskDoneTooManyTimes), "{err}");
+    assert_eq!(err.to_string(), "task_done() called too many times");
+    q.put(1).unwrap();
+    assert_eq!(q.get().unwrap(), 1);
+    q.task_done().unwrap();
+    q.join();
+    assert!(q.task_done().is_err());
+}
+
+fn join_waits_for_every_task_done() {
+    let tasks: JoinableQueue<Option<u32>> = JoinableQueue::new().unwrap();
+    let done: Queue<u32> = Queue::new().unwrap();
+    let workers: Vec<Process> = (0..2)
+        .map(|_| {
+            let (tasks, done) = (tasks.clone(), done.clone());
+            start(move || {
+                while let Some(n) = tasks.get()? {
+                    sleep(Duration::from_millis(5));
+                    done.put(n)?; // before task_done: join then implies it is there
+                    tasks.task_done()?;
+                }
+                tasks.task_done()
+            })
+        })
+        .collect();
+    for n in 0..20 {
+        tasks.put(Some(n)).unwrap();
+    }
+    tasks.join();
+    // Every item is done, so every result is already in `done`.
+    assert_eq!(done.qsize(), 20);
+    let mut got: Vec<u32> = (0..20).map(|_| done.get_nowait().unwrap()).collect();
+    got.sort();
+    assert_eq!(got, (0..20).collect::<Vec<_>>());
+    for _ in &workers {
+        tasks.put(None).unwrap();
+    }
+    workers.iter().for_each(finish);
+    tasks.join();
+}
+
+// ----------------------------------------------------------------- Pipe
+
+fn duplex_pipe_both_ways() {
+    let (parent, child) = pipe(true).unwrap();
+    let p = start(move || {
+        let n: u64 = child.recv()?;
+        child.send(&(n * 2))?;
+        let bytes = child.recv_bytes()?;
+        child.send_bytes(&bytes.iter().rev().copied().collect::<Vec<_>>())
+    });
+    parent.send(&21u64).unwrap();
+    assert_eq!(parent.recv::<u64>().unwrap(), 42);
+    parent.send_bytes(b"abc").unwrap();
+    assert_eq!(parent.recv_bytes().unwrap(), b"cba");
+    finish(&p);
+}
+
+fn one_way_pipe_has_a_reader_and_a_writer() {
+    let (reader, writer) = pipe(false).unwrap();
+    writer.send("hi").unwrap();
+    assert_eq!(reader.recv::<String>().unwrap(), "hi");
+    let err = reader.send("no").unwrap_err();
+    assert!(err.to_string().contains("connection is read-only"), "{err}");
+    let err = writer.recv::<String>().unwrap_err();
+    assert!(
+        err.to_string().contains("connection is write-only"),
+        "{err}"
+    );
+    assert!(writer.poll(Duration::ZERO).is_err());
+}
+
+fn poll_waits_at_most_its_timeout() {
+    let (a, b) = pipe(true).unwrap();
+    assert!(!a.poll(Duration::ZERO).unwrap());
+    assert!(!a.poll(Duration::from_millis(50)).unwrap());
+    b.send_bytes(b"x").unwrap();
+    assert!(a.poll(Duration::ZERO).unwrap());
+    assert!(a.poll(Duration::ZERO).unwrap(), "poll does not consume");
+    assert_eq!(a.recv_bytes().unwrap(), b"x");
+    assert!(!a.poll(Duration::ZERO).unwrap());
+
+    // A message sent later, from another process, wakes a long poll.
+    let p = start(move || {
+        sleep(Duration::from_millis(50));
+        b.send_bytes(b"later")
+    });
+    assert!(a.poll(PATIENCE).unwrap());
+    assert_eq!(a.recv_bytes().unwrap(), b"later");
+    finish(&p);
+}
+
+fn recv_reports_eof_once_the_other_end_is_closed_everywhere() {
+    let (parent, child) = pipe(true).unwrap();
+    // `child` moves into the closure: the parent's copy is gone once the
+    // child has started, so the child's exit closes the last one.
+    let p = start(move || {
+        child.send("one")?;
+        child.send("two")
+    });
+    assert_eq!(parent.recv::<String>().unwrap(), "one");
+    assert_eq!(parent.recv::<String>().unwrap(), "two");
+    let err = parent.recv::<String>().unwrap_err();
+    assert!(matches!(err, Error::Eof), "{err}");
+    assert!(
+        parent.poll(Duration::ZERO).unwrap(),
+        "poll says EOF is there"
+    );
+    assert!(matches!(parent.recv_bytes(), Err(Error::Eof)));
+    finish(&p);
+
+    // Closed by a child that is still running.
+    let (parent, child) = pipe(true).unwrap();
+    let go = Event::new().unwrap();
+    let child_go = go.clone();
+    let p = start(move || {
+        child.close();
+        child_go.wait();
+    });
+    assert!(matches!(parent.recv_bytes(), Err(Error::Eof)));
+    go.set();
+    finish(&p);
+
+    // Sending to an end closed everywhere is a broken pipe.
+    let (a, b) = pipe(true).unwrap();
+    drop(b);
+    let err = a.send_bytes(b"anyone?").unwrap_err();
+    assert!(
+        matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::BrokenPipe),
+        "{err}"
+    );
+}
+
+fn one_mib_through_a_pipe() {
+    let (parent, child) = pipe(true).unwrap();
+    let p = start(move || {
+        for _ in 0..3 {
+            let bytes = child.recv_bytes()?;
+            child.send_bytes(&bytes)?;
+        }
+        let value: ByteBuf = child.recv()?;
+        child.send(&value)
+    });
+    let big = pattern(1 << 20);
+    for _ in 0..3 {
+        parent.send_bytes(&big).unwrap();
+        assert!(
+            parent.recv_bytes().unwrap() == big,
+            "1 MiB came back changed"
+        );
+    }
+    parent.send(&ByteBuf::from(big.clone())).unwrap();
+    let back: ByteBuf = parent.recv().unwrap();
+    assert!(back.as_slice() == big.as_slice());
+    finish(&p);
+}
+
+fn recv_of_the_wrong_type_is_an_error() {
+    let (a, b) = pipe(true).unwrap();
+    b.send_bytes(&[0xff; 3]).unwrap();
+    let err = a.recv::<String>().unwrap_err();
+    assert!(matches!(err, Error::Ipc(_)), "{err}");
+}
+
+// ---------------------------------------------------------------- Event
+
+fn event_in_one_process() {
+    let e = Event::new().unwrap();
+    assert!(!e.is_set());
+    assert!(!e.wait_timeout(Duration::from_millis(50)));
+    e.set();
+    assert!(e.is_set());
+    e.wait(); // set: returns at once
+    assert!(e.wait_timeout(Duration::ZERO));
+    e.clear();
+    assert!(!e.is_set());
+    assert!(!e.wait_timeout(Duration::ZERO));
+}
+
+fn event_across_processes() {
+    // Parent sets, children wait; one of them starts a grandchild that waits too.
+    let e = Event::new().unwrap();
+    let (e1, e2) = (e.clone(), e.clone());
+    let waiter = start(move || e1.wait());
+    // Not a daemon: daemons may not have children.
+    let mut with_grandchild = Process::new(move || {
+        let e3 = e2.clone();
+        let mut grandchild = Process::new(move || assert!(e3.wait_timeout(PATIENCE)));
+        grandchild.start().unwrap();
+        assert!(e2.wait_timeout(PATIENCE));
+        grandchild.join().unwrap();
+        assert_eq!(grandchild.exitcode(), Some(0));
+    });
+    with_grandchild.start().unwrap();
+    sleep(Duration::from_millis(50));
+    e.set();
+    finish(&waiter);
+    finish(&with_grandchild);
+
+    // A child sets, the parent waits; a child clears, the parent sees it.
+    let e = Event::new().unwrap();
+    let child_e = e.clone();
+    let setter = start(move || child_e.set());
+    assert!(e.wait_timeout(PATIENCE));
+    finish(&setter);
+    let child_e = e.clone();
+    let clearer = start(move || child_e.clear());
+    finish(&clearer);
+    assert!(!e.is_set());
+}
+
+// ------------------------------------------------------------ Resources
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+fn mappings() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .count()
+}
+
+fn one_cycle() {
+    let q: Queue<u32> = Queue::new().unwrap();
+    q.put(1).unwrap();
+    assert_eq!(q.get().unwrap(), 1);
+    let jq: JoinableQueue<u32> = JoinableQueue::with_maxsize(1).unwrap();
+    jq.put(2).unwrap();
+    assert_eq!(jq.get().unwrap(), 2);
+    jq.task_done().unwrap();
+    let (a, b) = pipe(true).unwrap();
+    a.send(&3u32).unwrap();
+    assert_eq!(b.recv::<u32>().unwrap(), 3);
+    let (r, w) = pipe(false).unwrap();
+    w.send_bytes(b"4").unwrap();
+    assert!(r.poll(Duration::ZERO).unwrap());
+    let e = Event::new().unwrap();
+    e.set();
+}
+
+/// 1 000 create-use-drop cycles leave no descriptor and no mapping behind.
+fn no_leak_after_a_thousand_cycles() {
+    one_cycle(); // let the first use set up whatever it keeps for good
+    let (fds, maps) = (open_fds(), mappings());
+    for _ in 0..1000 {
+        one_cycle();
+    }
+    assert_eq!(open_fds(), fds, "file descriptors leaked");
+    assert!(
+        mappings() <= maps + 2,
+        "shared memory leaked: {} > {maps}",
+        mappings()
+    );
+}
+
+fn main() {
+    let checks: &[(&str, fn())] = &[
+        ("queue_in_one_process", queue_in_one_process),
+        ("bounded_queue_is_full", bounded_queue_is_full),
+        (
+            "full_queue_put_waits_for_a_get_in_another_process",
+            full_queue_put_waits_for_a_get_in_another_process,
+        ),
+        (
+            "closed_queue_refuses_put_and_get",
+            closed_queue_refuses_put_and_get,
+        ),
+        (
+            "one_producer_keeps_its_order_across_processes",
+            one_producer_keeps_its_order_across_processes,
+        ),
+        (
+            "four_producers_four_consumers_exactly_once",
+            four_producers_four_consumers_exactly_once,
+        ),
+        ("one_mib_items_round_trip", one_mib_items_round_trip),
+        (
+            "consumer_killed_holding_the_lock",
+            consumer_killed_holding_the_lock,
+        ),
+        ("consumer_killed_mid_stream", consumer_killed_mid_stream),
+        ("producer_killed_mid_message", producer_killed_mid_message),
+        ("simple_queue_basics", simple_queue_basics),
+        ("task_done_too_many_times", task_done_too_many_times),
+        (
+            "join_waits_for_every_task_done",
+            join_waits_for_every_task_done,
+        ),
+        ("duplex_pipe_both_ways", duplex_pipe_both_ways),
+        (
+            "one_way_pipe_has_a_reader_and_a_writer",
+            one_way_pipe_has_a_reader_and_a_writer,
+        ),
+        (
+            "poll_waits_at_most_its_timeout",
+            poll_waits_at_most_its_timeout,
+        ),
+        (
+            "recv_reports_eof_once_the_other_end_is_closed_everywhere",
+            recv_reports_eof_once_the_other_end_is_closed_everywhere,
+        ),
+        ("one_mib_through_a_pipe", one_mib_through_a_pipe),
+        (
+            "recv_of_the_wrong_type_is_an_error",
+            recv_of_the_wrong_type_is_an_error,
+        ),
+        ("event_in_one_process", event_in_one_process),
+        ("event_across_processes", event_across_processes),
+        (
+            "no_leak_after_a_thousand_cycles",
+            no_leak_after_a_thousand_cycles,
+        ),
+    ];
+    // `cargo test -p shared --test ipc -- NAME` runs the checks whose name
+    // holds NAME, as libtest would.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let chosen: Vec<&(&str, fn())> = checks
+        .iter()
+        .filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f)))
+        .collect();
+    println!("\nrunning {} tests", chosen.len());
+    let mut failed = Vec::new();
+    for (name, check) in &chosen {
+        match panic::catch_unwind(check) {
+            Ok(()) => println!("test {name} ... ok"),
+            Err(_) => {
+                println!("test {name} ... FAILED");
+                failed.push(*name);
+            }
+        }
+    }
+    let result = if failed.is_empty() { "ok" } else { "FAILED" };
+    println!(
+        "\ntest result: {result}. {} passed; {} failed; 0 ignored; 0 measured; {} filtered out\n",
+        chosen.len() - failed.len(),
+        failed.len(),
+        checks.len() - chosen.len()
+    );
+    if !failed.is_empty() {
+        std::process::exit(1);
+    }
+}
