@@ -116,6 +116,16 @@ def queue_roundtrip(repeats):
     return elapsed / repeats * 1e6
 
 
+def on_one_cpu(function, *args):
+    """Run function, and the children it starts, on one CPU (see benchmark.rs)."""
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        return function(*args)
+    finally:
+        os.sched_setaffinity(0, cpus)
+
+
 def drain(conn, count):
     for _ in range(count):
         conn.recv_bytes()
@@ -181,6 +191,8 @@ if __name__ == "__main__":
     print(f"pool_map_chunksize1 {pool_map(items, 1, repeats):.0f} items/s")
     print(f"pipe_roundtrip {pipe_roundtrip(200 if quick else 10_000):.1f} us")
     print(f"queue_roundtrip {queue_roundtrip(200 if quick else 10_000):.1f} us")
+    print(f"pipe_roundtrip_1cpu {on_one_cpu(pipe_roundtrip, 200 if quick else 10_000):.1f} us")
+    print(f"queue_roundtrip_1cpu {on_one_cpu(queue_roundtrip, 200 if quick else 10_000):.1f} us")
     print(f"throughput_1kib {throughput(1024, (1 if quick else 64) * mib):.0f} MiB/s")
     print(f"throughput_1mib {throughput(mib, (4 if quick else 512) * mib):.0f} MiB/s")
     sequential, in_pool, ideal = factorize_figures(QUICK_NUMBERS if quick else NUMBERS)

@@ -27,13 +27,17 @@ use std::time::{Duration, Instant};
 
 use examples_pool::{NUMBERS, factorize};
 use shared::pool::Pool;
-use shared::{Error, Process, cpu_count};
+use shared::{Error, Process, Queue, cpu_count, pipe};
 
 /// Small numbers for `--quick`.
 const QUICK_NUMBERS: [u64; 4] = [53541, 21235, 11421, 5423];
 
-/// A figure not measured yet: the Pipe and Queue of `shared::ipc`.
+/// A figure not measured (printed as `pending`).
 const PENDING: f64 = f64::NAN;
+
+/// The small message of the round trips (the twin's `("ping", 42)`);
+/// `None` tells the echoing child to stop.
+type Ping = Option<(String, u32)>;
 
 /// `name value unit`, one figure.
 type Figure = (&'static str, f64, &'static str);
@@ -107,6 +111,106 @@ fn pool_map(items: u64, chunksize: Option<usize>, repeats: usize) -> Result<f64,
     Ok(items as f64 / median(times))
 }
 
+/// Microseconds for a small message to go to a child and back over a pipe.
+fn pipe_roundtrip(repeats: usize) -> Result<f64, Error> {
+    let (parent, child) = pipe(true)?;
+    let mut echo = Process::new(move || -> Result<(), Error> {
+        while let Some(message) = child.recv::<Ping>()? {
+            child.send(&Some(message))?;
+        }
+        Ok(())
+    });
+    echo.start()?;
+    let message: Ping = Some(("ping".to_owned(), 42));
+    parent.send(&message)?;
+    parent.recv::<Ping>()?;
+    let elapsed = seconds(|| {
+        for _ in 0..repeats {
+            parent.send(&message)?;
+            parent.recv::<Ping>()?;
+        }
+        Ok(())
+    })?;
+    parent.send(&None::<(String, u32)>)?;
+    echo.join()?;
+    Ok(elapsed / repeats as f64 * 1e6)
+}
+
+/// The same round trip through two queues.
+fn queue_roundtrip(repeats: usize) -> Result<f64, Error> {
+    let (inbox, outbox) = (Queue::<Ping>::new()?, Queue::<Ping>::new()?);
+    let (child_inbox, child_outbox) = (inbox.clone(), outbox.clone());
+    let mut echo = Process::new(move || -> Result<(), Error> {
+        while let Some(message) = child_inbox.get()? {
+            child_outbox.put(Some(message))?;
+        }
+        Ok(())
+    });
+    echo.start()?;
+    let message: Ping = Some(("ping".to_owned(), 42));
+    inbox.put(message.clone())?;
+    outbox.get()?;
+    let elapsed = seconds(|| {
+        for _ in 0..repeats {
+            inbox.put(message.clone())?;
+            outbox.get()?;
+        }
+        Ok(())
+    })?;
+    inbox.put(None)?;
+    echo.join()?;
+    Ok(elapsed / repeats as f64 * 1e6)
+}
+
+/// Run `f` with this process, and the children it starts, on one CPU.
+///
+/// This VM halts an idle virtual CPU at once (its kernel runs with
+/// `haltpoll.guest_halt_poll_ns=0`), and waking one costs about 100 us, so
+/// a round trip between two CPUs mostly measures the hypervisor. On one
+/// CPU it measures the pipe and the queue.
+fn on_one_cpu<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    let size = size_of::<libc::cpu_set_t>();
+    // SAFETY: `cpu_set_t` is a plain bit array: all zeros is the empty set.
+    let (mut all, mut one): (libc::cpu_set_t, libc::cpu_set_t) =
+        unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+    // SAFETY: the kernel fills `all`, which is `size` bytes long.
+    if unsafe { libc::sched_getaffinity(0, size, &mut all) } != 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    // SAFETY: CPU_ISSET reads bit `cpu` of the set, and `cpu` < CPU_SETSIZE.
+    let first = (0..libc::CPU_SETSIZE as usize).find(|&cpu| unsafe { libc::CPU_ISSET(cpu, &all) });
+    // SAFETY: CPU_SET sets one bit, and the cpu is < CPU_SETSIZE (or 0).
+    unsafe { libc::CPU_SET(first.unwrap_or(0), &mut one) };
+    // SAFETY: `one` and `all` are valid sets of `size` bytes.
+    unsafe { libc::sched_setaffinity(0, size, &one) };
+    let result = f();
+    // SAFETY: as above; this restores the affinity we started with.
+    unsafe { libc::sched_setaffinity(0, size, &all) };
+    result
+}
+
+/// MiB/s of `send_bytes` to `recv_bytes`, one way, `total` bytes in all.
+fn throughput(size: usize, total: usize) -> Result<f64, Error> {
+    let count = (total / size).max(1);
+    let (parent, child) = pipe(true)?;
+    let mut drain = Process::new(move || -> Result<(), Error> {
+        for _ in 0..count {
+            child.recv_bytes()?;
+        }
+        child.send(&true) // everything has been read
+    });
+    drain.start()?;
+    let payload = vec![b'x'; size];
+    let elapsed = seconds(|| {
+        for _ in 0..count {
+            parent.send_bytes(&payload)?;
+        }
+        parent.recv::<bool>().map(drop)
+    })?;
+    drain.join()?;
+    Ok((count * size) as f64 / elapsed / (1 << 20) as f64)
+}
+
 /// Sequential, pool and ideal times for tutorial 002's race, each the
 /// best of `repeats` runs: these runs take a tenth of a second, and a
 /// moment's load elsewhere would otherwise decide the figure.
@@ -152,6 +256,13 @@ fn child_uss() -> Result<f64, Error> {
 fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
     let items = if quick { 2_000 } else { 100_000 };
     let repeats = if quick { 1 } else { 5 };
+    let round_trips = if quick { 200 } else { 10_000 };
+    let mib = 1 << 20;
+    let (kib_total, mib_total) = if quick {
+        (mib, 4 * mib)
+    } else {
+        (64 * mib, 512 * mib)
+    };
     let mut figures = vec![
         (
             "parallel_capacity",
@@ -173,10 +284,20 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
             pool_map(items, Some(1), repeats)?,
             "items/s",
         ),
-        ("pipe_roundtrip", PENDING, "us"),
-        ("queue_roundtrip", PENDING, "us"),
-        ("throughput_1kib", PENDING, "MiB/s"),
-        ("throughput_1mib", PENDING, "MiB/s"),
+        ("pipe_roundtrip", pipe_roundtrip(round_trips)?, "us"),
+        ("queue_roundtrip", queue_roundtrip(round_trips)?, "us"),
+        (
+            "pipe_roundtrip_1cpu",
+            on_one_cpu(|| pipe_roundtrip(round_trips))?,
+            "us",
+        ),
+        (
+            "queue_roundtrip_1cpu",
+            on_one_cpu(|| queue_roundtrip(round_trips))?,
+            "us",
+        ),
+        ("throughput_1kib", throughput(1024, kib_total)?, "MiB/s"),
+        ("throughput_1mib", throughput(mib, mib_total)?, "MiB/s"),
     ];
     let numbers = if quick { QUICK_NUMBERS } else { NUMBERS };
     let (sequential, in_pool, ideal) = factorize_figures(numbers, repeats)?;
@@ -227,6 +348,7 @@ fn verdict(name: &str, unit: &str, rust: f64, python: f64) -> (String, String) {
         "process_start_join" | "pool_map_default" => Some(5.0),
         "pool_map_chunksize1" => Some(3.0),
         "pipe_roundtrip" | "queue_roundtrip" => Some(2.0),
+        "pipe_roundtrip_1cpu" | "queue_roundtrip_1cpu" => Some(2.0),
         "throughput_1mib" => Some(1.0),
         "child_uss" => Some(4.0),
         _ => None,

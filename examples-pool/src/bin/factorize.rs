@@ -24,15 +24,13 @@
 //! out over the cores. Longer than most sections: four variants, timed.
 //!
 //! Differs from Python: a `threads` variant, because Rust has no GIL, so
-//! threads run on all cores as processes do; the results come back over an
-//! `ipc-channel` where the twin uses a `Queue`.
+//! threads run on all cores as processes do.
 
 use std::time::{Duration, Instant};
 
 use examples_pool::{NUMBERS, factorize};
-use ipc_channel::ipc::{self, IpcSender};
 use shared::pool::Pool;
-use shared::{Error, Process, Run, cpu_count};
+use shared::{Error, Process, Queue, Run, cpu_count};
 
 type Factors = Vec<Vec<u64>>;
 type Variant = fn() -> Result<Factors, Error>;
@@ -40,13 +38,13 @@ type Variant = fn() -> Result<Factors, Error>;
 struct FactorizeProcess {
     index: usize,
     number: u64,
-    results: IpcSender<(usize, Vec<u64>)>,
+    results: Queue<(usize, Vec<u64>)>,
 }
 
 impl Run for FactorizeProcess {
     fn run(&mut self) {
         // The child's memory dies with it: send the factors back.
-        let _ = self.results.send((self.index, factorize(self.number)));
+        let _ = self.results.put((self.index, factorize(self.number)));
     }
 }
 
@@ -55,12 +53,12 @@ fn sequential() -> Result<Factors, Error> {
 }
 
 fn one_process_per_number() -> Result<Factors, Error> {
-    let (tx, results) = ipc::channel()?;
+    let results = Queue::new()?;
     let mut procs: Vec<Process> = NUMBERS
         .iter()
         .enumerate()
         .map(|(index, &number)| {
-            let results = tx.clone();
+            let results = results.clone();
             FactorizeProcess {
                 index,
                 number,
@@ -72,11 +70,11 @@ fn one_process_per_number() -> Result<Factors, Error> {
     for proc in &mut procs {
         proc.start()?;
     }
-    // Read the results before joining: a child blocked sending a big
-    // message cannot exit until it has been read.
+    // Read the results before joining: a child that has put a big item on
+    // a queue does not exit until the item has been taken.
     let mut factors = vec![Vec::new(); NUMBERS.len()];
     for _ in &procs {
-        let (index, divisors) = results.recv().map_err(|e| Error::Ipc(e.to_string()))?;
+        let (index, divisors) = results.get()?;
         factors[index] = divisors;
     }
     for proc in &procs {
