@@ -10,18 +10,21 @@
 //! [1, 21235343]
 //! [1, 11, 383, 2711, 4213, 29821, 1038313, 11421443]
 //! [1, 5423123]
-//! Took 0.341 seconds
+//! Took 0.214 seconds
 //! one process per number:
 //! …
 //! threads:
 //! …
-//! Took 0.186 seconds
-//! ideal on 2 cores: 0.188 seconds (largest task alone 0.188, total / cores 0.171)
-//! efficiency: sequential 55%, one process per number 98%, pool 97%, threads 101%
+//! Took 0.115 seconds
+//! ideal on 2 cores: 0.123 seconds (largest task alone 0.123, total / cores 0.107)
+//! efficiency: sequential 57%, one process per number 87%, pool 102%, threads 107%
 //! ```
-//! Timings vary. No variant can beat the ideal by much: it cannot finish
-//! before its largest number is done, nor before the total work is shared
-//! out over the cores. Longer than most sections: four variants, timed.
+//! Timings vary (CPython takes about 6 s sequentially). No variant can beat
+//! the ideal by much, only by noise: it cannot finish before its largest
+//! number is done, nor before the total work is shared out over the cores.
+//! The pool has four workers on two cores, as in the twin; a pool of two
+//! hands the next number to whichever worker is free. Longer than most
+//! sections: four variants, timed.
 //!
 //! Differs from Python: a `threads` variant, because Rust has no GIL, so
 //! threads run on all cores as processes do.
