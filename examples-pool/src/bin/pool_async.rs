@@ -18,7 +18,8 @@
 //!
 //! Differs from Python: the worker's error is not an exception raised
 //! again, but `Err(Error::Remote(message))` from `get`, carrying the text
-//! of the `Err` that `fail` returned.
+//! of the `Err` that `fail` returned. A little longer than most sections:
+//! three features, side by side with the twin.
 
 use std::thread::sleep;
 use std::time::Duration;

@@ -16,7 +16,8 @@
 //!
 //! Differs from Python: using a closed pool is an `Err` whose text is the
 //! message of CPython's `ValueError`; `slow_square` has no default for
-//! `seconds`, so `map` gets a closure that supplies it.
+//! `seconds`, so `map` gets a closure that supplies it. Longer than most
+//! sections: two pools, one closed and joined, one terminated, as in the twin.
 
 use std::thread::sleep;
 use std::time::{Duration, Instant};
