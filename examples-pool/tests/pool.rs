@@ -164,3 +164,12 @@ fn benchmark_prints_name_value_unit() {
         assert!(python.contains(&format!("print(f\"{name} ")), "{name}");
     }
 }
+
+#[test]
+fn benchmark_refuses_an_unknown_argument() {
+    let exe = env!("CARGO_BIN_EXE_benchmark");
+    let run = run_with(exe, &["--help"], &[], std::time::Duration::from_secs(30));
+    assert_eq!(run.status.code(), Some(2), "{run:?}");
+    assert!(run.output.contains("unknown argument '--help'"), "{run:?}");
+    assert!(run.output.contains("usage: benchmark"), "{run:?}");
+}

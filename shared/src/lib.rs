@@ -8,6 +8,7 @@
 //! | `current_process()`, `parent_process()`, `active_children()`, `cpu_count()` | [`current_process`], [`parent_process`], [`active_children`], [`cpu_count`] |
 //! | `sys.exit(n)` in a child | [`exit`]`(n)` |
 //! | `log_to_stderr(level)`, `get_logger().setLevel(l)` | [`log_to_stderr`]`(level)`, [`log::set_max_level`]`(l)` |
+//! | `Pool(n)`, `map`, `imap`, `apply_async`, `close`, `join`, `terminate` | [`Pool`] (module [`pool`]) |
 //! | `Queue`, `SimpleQueue`, `JoinableQueue`, `Pipe()`, `Event` | [`Queue`], [`SimpleQueue`], [`JoinableQueue`], [`pipe`], [`Event`] (module [`ipc`]) |
 //!
 //! # How it works under the hood
@@ -62,4 +63,5 @@ pub use current::{
 pub use error::Error;
 pub use ipc::{Connection, Event, JoinableQueue, Queue, SimpleQueue, pipe};
 pub use logging::{basic_config, log_to_stderr};
+pub use pool::{AsyncResult, Pool};
 pub use process::{Process, Run, TargetResult};

@@ -418,8 +418,18 @@ fn compare(quick: bool, rounds: usize) -> Result<(), Error> {
     Ok(())
 }
 
+const USAGE: &str = "usage: benchmark [--quick] [--compare [--rounds N]]";
+
 fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let known = |i: usize, a: &str| {
+        matches!(a, "--quick" | "--compare" | "--rounds")
+            || (i > 0 && args[i - 1] == "--rounds" && a.parse::<usize>().is_ok_and(|n| n > 0))
+    };
+    if let Some((_, bad)) = args.iter().enumerate().find(|&(i, a)| !known(i, a)) {
+        eprintln!("benchmark: unknown argument '{bad}'\n{USAGE}");
+        std::process::exit(2);
+    }
     let quick = args.iter().any(|a| a == "--quick");
     if args.iter().any(|a| a == "--compare") {
         let rounds = args

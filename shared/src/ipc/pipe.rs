@@ -10,7 +10,7 @@ use ipc_channel::{IpcError, TryRecvError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::shm::Wait;
+use super::shm::{Wait, spin};
 use crate::error::Error;
 
 /// Python's `multiprocessing.Pipe(duplex)`: two connected [`Connection`]s.
@@ -128,6 +128,9 @@ impl Connection {
     }
 
     /// Receive one message as bytes (Python: `recv_bytes()`).
+    ///
+    /// It first looks for a message for a few microseconds before it blocks,
+    /// which makes a quick back-and-forth several times faster.
     pub fn recv_bytes(&self) -> Result<Vec<u8>, Error> {
         let mut reader = self.reader()?;
         match reader.peeked.take() {
@@ -137,6 +140,19 @@ impl Connection {
                 return Err(Error::Eof);
             }
             None => {}
+        }
+        // A quick answer is often there within microseconds: look before sleeping.
+        let mut early = None;
+        spin(|| match reader.rx.try_recv() {
+            Ok(bytes) => {
+                early = Some(bytes);
+                true
+            }
+            Err(TryRecvError::Empty) => false,
+            Err(_) => true, // the blocking read below reports it
+        });
+        if let Some(bytes) = early {
+            return Ok(bytes);
         }
         loop {
             match reader.rx.recv() {

@@ -11,7 +11,7 @@ use ipc_channel::{IpcError, TryRecvError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::shm::{RobustMutex, SharedMem, Wait, futex_wake_all, wait_until};
+use super::shm::{RobustMutex, SharedMem, Wait, futex_wake_all, spin, wait_until};
 use crate::error::Error;
 
 /// What a queue keeps in memory shared by every process that has it.
@@ -214,6 +214,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             return Err(Error::Empty);
         };
         let rx = inner.receiver();
+        // An item is often only microseconds away: look before sleeping.
+        spin(|| inner.state.count.load(Ordering::Acquire) > 0);
         let got = loop {
             let got = match wait.left() {
                 None => rx.recv().map_err(TryRecvError::IpcError),
