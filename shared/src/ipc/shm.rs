@@ -333,16 +333,16 @@ fn check(code: libc::c_int) -> Result<(), Error> {
 pub const SPIN: Duration = Duration::from_micros(50);
 
 /// Call `ready` again and again for up to [`SPIN`], until it says `true`;
-/// return what it said last.
+/// return what it said last (`false` at once with a single CPU).
 ///
 /// Why spin at all: a sleeping process takes tens of microseconds to wake,
 /// and on a virtual machine whose idle CPU has halted, a hundred or more,
 /// while the answer to a quick back-and-forth often arrives sooner than
 /// that. Only worth it with a second CPU: on one, spinning only keeps the
-/// process we are waiting for from running, so then we look just once.
+/// process we are waiting for from running, so then we go straight to sleep.
 pub(crate) fn spin(mut ready: impl FnMut() -> bool) -> bool {
     if !may_use_two_cpus() {
-        return ready();
+        return false;
     }
     let until = Instant::now() + SPIN;
     loop {
