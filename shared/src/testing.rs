@@ -192,6 +192,42 @@ pub fn transcript(manifest_dir: &str, bin: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The `main` of a `harness = false` test: run each named check in turn on
+/// this, the only, thread (so each may fork), print libtest's lines, and
+/// exit with 1 if any failed. `cargo test --test NAME -- WORD` runs the
+/// checks whose name holds WORD, as libtest would.
+pub fn run_checks(checks: &[(&str, fn())]) {
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let chosen: Vec<&(&str, fn())> = checks
+        .iter()
+        .filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f)))
+        .collect();
+    println!("\nrunning {} tests", chosen.len());
+    let mut failed = 0;
+    for (name, check) in &chosen {
+        let ok = std::panic::catch_unwind(check).is_ok();
+        println!("test {name} ... {}", if ok { "ok" } else { "FAILED" });
+        failed += usize::from(!ok);
+    }
+    println!(
+        "\ntest result: {}. {} passed; {failed} failed; 0 ignored; 0 measured; {} filtered out\n",
+        if failed == 0 { "ok" } else { "FAILED" },
+        chosen.len() - failed,
+        checks.len() - chosen.len()
+    );
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
+
+/// `checks![a, b]` is `&[("a", a as fn()), ("b", b as fn())]`, for [`run_checks`].
+#[macro_export]
+macro_rules! checks {
+    ($($check:ident),* $(,)?) => {
+        &[$((stringify!($check), $check as fn())),*]
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::normalize_pids;

@@ -7,7 +7,6 @@
 //! of hanging the run.
 
 use std::collections::HashSet;
-use std::panic;
 use std::thread::sleep;
 use std::time::Duration;
 
@@ -582,89 +581,28 @@ fn no_leak_after_a_thousand_cycles() {
 }
 
 fn main() {
-    let checks: &[(&str, fn())] = &[
-        ("queue_in_one_process", queue_in_one_process),
-        ("bounded_queue_is_full", bounded_queue_is_full),
-        (
-            "full_queue_put_waits_for_a_get_in_another_process",
-            full_queue_put_waits_for_a_get_in_another_process,
-        ),
-        (
-            "closed_queue_refuses_put_and_get",
-            closed_queue_refuses_put_and_get,
-        ),
-        (
-            "one_producer_keeps_its_order_across_processes",
-            one_producer_keeps_its_order_across_processes,
-        ),
-        (
-            "four_producers_four_consumers_exactly_once",
-            four_producers_four_consumers_exactly_once,
-        ),
-        ("one_mib_items_round_trip", one_mib_items_round_trip),
-        (
-            "consumer_killed_holding_the_lock",
-            consumer_killed_holding_the_lock,
-        ),
-        ("consumer_killed_mid_stream", consumer_killed_mid_stream),
-        ("producer_killed_mid_message", producer_killed_mid_message),
-        ("simple_queue_basics", simple_queue_basics),
-        ("task_done_too_many_times", task_done_too_many_times),
-        (
-            "join_waits_for_every_task_done",
-            join_waits_for_every_task_done,
-        ),
-        ("duplex_pipe_both_ways", duplex_pipe_both_ways),
-        (
-            "one_way_pipe_has_a_reader_and_a_writer",
-            one_way_pipe_has_a_reader_and_a_writer,
-        ),
-        (
-            "poll_waits_at_most_its_timeout",
-            poll_waits_at_most_its_timeout,
-        ),
-        (
-            "recv_reports_eof_once_the_other_end_is_closed_everywhere",
-            recv_reports_eof_once_the_other_end_is_closed_everywhere,
-        ),
-        ("one_mib_through_a_pipe", one_mib_through_a_pipe),
-        (
-            "recv_of_the_wrong_type_is_an_error",
-            recv_of_the_wrong_type_is_an_error,
-        ),
-        ("event_in_one_process", event_in_one_process),
-        ("event_across_processes", event_across_processes),
-        (
-            "no_leak_after_a_thousand_cycles",
-            no_leak_after_a_thousand_cycles,
-        ),
-    ];
-    // `cargo test -p shared --test ipc -- NAME` runs the checks whose name
-    // holds NAME, as libtest would.
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let chosen: Vec<&(&str, fn())> = checks
-        .iter()
-        .filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f)))
-        .collect();
-    println!("\nrunning {} tests", chosen.len());
-    let mut failed = Vec::new();
-    for (name, check) in &chosen {
-        match panic::catch_unwind(check) {
-            Ok(()) => println!("test {name} ... ok"),
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed.push(*name);
-            }
-        }
-    }
-    let result = if failed.is_empty() { "ok" } else { "FAILED" };
-    println!(
-        "\ntest result: {result}. {} passed; {} failed; 0 ignored; 0 measured; {} filtered out\n",
-        chosen.len() - failed.len(),
-        failed.len(),
-        checks.len() - chosen.len()
-    );
-    if !failed.is_empty() {
-        std::process::exit(1);
-    }
+    shared::testing::run_checks(shared::checks![
+        queue_in_one_process,
+        bounded_queue_is_full,
+        full_queue_put_waits_for_a_get_in_another_process,
+        closed_queue_refuses_put_and_get,
+        one_producer_keeps_its_order_across_processes,
+        four_producers_four_consumers_exactly_once,
+        one_mib_items_round_trip,
+        consumer_killed_holding_the_lock,
+        consumer_killed_mid_stream,
+        producer_killed_mid_message,
+        simple_queue_basics,
+        task_done_too_many_times,
+        join_waits_for_every_task_done,
+        duplex_pipe_both_ways,
+        one_way_pipe_has_a_reader_and_a_writer,
+        poll_waits_at_most_its_timeout,
+        recv_reports_eof_once_the_other_end_is_closed_everywhere,
+        one_mib_through_a_pipe,
+        recv_of_the_wrong_type_is_an_error,
+        event_in_one_process,
+        event_across_processes,
+        no_leak_after_a_thousand_cycles,
+    ]);
 }

@@ -6,7 +6,6 @@
 //! when its `main` returns) re-run this same executable with
 //! `LIFECYCLE_SCENARIO=<name>`, so the scenario is a real `main` of its own.
 
-use std::panic;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -354,56 +353,18 @@ fn main() {
         }
         return;
     }
-    let checks: &[(&str, fn())] = &[
-        ("states_before_during_after", states_before_during_after),
-        (
-            "join_timeout_returns_while_alive",
-            join_timeout_returns_while_alive,
-        ),
-        ("kill_gives_minus_nine", kill_gives_minus_nine),
-        ("exit_codes", exit_codes),
-        (
-            "failures_print_name_and_message",
-            failures_print_name_and_message,
-        ),
-        ("names_and_counters", names_and_counters),
-        ("misuse_is_an_error", misuse_is_an_error),
-        (
-            "active_children_lists_the_live_ones",
-            active_children_lists_the_live_ones,
-        ),
-        (
-            "main_exit_terminates_daemons_and_joins_the_rest",
-            main_exit_terminates_daemons_and_joins_the_rest,
-        ),
-        (
-            "daemons_die_with_a_killed_parent",
-            daemons_die_with_a_killed_parent,
-        ),
-        (
-            "main_returning_an_error_prints_cpythons_sentence",
-            main_returning_an_error_prints_cpythons_sentence,
-        ),
-        ("no_child_left_behind", no_child_left_behind),
-    ];
-    println!("\nrunning {} tests", checks.len());
-    let mut failed = Vec::new();
-    for (name, check) in checks {
-        match panic::catch_unwind(check) {
-            Ok(()) => println!("test {name} ... ok"),
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed.push(*name);
-            }
-        }
-    }
-    let result = if failed.is_empty() { "ok" } else { "FAILED" };
-    println!(
-        "\ntest result: {result}. {} passed; {} failed; 0 ignored; 0 measured; 0 filtered out\n",
-        checks.len() - failed.len(),
-        failed.len()
-    );
-    if !failed.is_empty() {
-        std::process::exit(1);
-    }
+    shared::testing::run_checks(shared::checks![
+        states_before_during_after,
+        join_timeout_returns_while_alive,
+        kill_gives_minus_nine,
+        exit_codes,
+        failures_print_name_and_message,
+        names_and_counters,
+        misuse_is_an_error,
+        active_children_lists_the_live_ones,
+        main_exit_terminates_daemons_and_joins_the_rest,
+        daemons_die_with_a_killed_parent,
+        main_returning_an_error_prints_cpythons_sentence,
+        no_child_left_behind,
+    ]);
 }

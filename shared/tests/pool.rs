@@ -8,7 +8,6 @@
 //! instead of stalling the suite. The limits catch hangs; no check measures
 //! how fast anything is.
 
-use std::panic;
 use std::sync::Mutex;
 use std::thread::sleep;
 use std::time::Duration;
@@ -492,65 +491,21 @@ fn main() {
         }
         return;
     }
-    let checks: &[(&str, fn())] = &[
-        ("map_keeps_input_order", map_keeps_input_order),
-        (
-            "empty_input_and_chunksize_edges",
-            empty_input_and_chunksize_edges,
-        ),
-        ("bad_settings_are_errors", bad_settings_are_errors),
-        (
-            "errors_and_panics_come_back_and_the_pool_stays_usable",
-            errors_and_panics_come_back_and_the_pool_stays_usable,
-        ),
-        ("get_with_a_timeout", get_with_a_timeout),
-        ("close_join_terminate", close_join_terminate),
-        (
-            "dropping_the_pool_terminates_it",
-            dropping_the_pool_terminates_it,
-        ),
-        ("worker_names_and_pids", worker_names_and_pids),
-        (
-            "maxtasksperchild_replaces_workers",
-            maxtasksperchild_replaces_workers,
-        ),
-        (
-            "initializer_runs_in_every_worker",
-            initializer_runs_in_every_worker,
-        ),
-        (
-            "capture_nothing_compile_check",
-            capture_nothing_compile_check,
-        ),
-        (
-            "killed_worker_does_not_hang_map",
-            killed_worker_does_not_hang_map,
-        ),
-        (
-            "terminate_with_a_long_queue_returns",
-            terminate_with_a_long_queue_returns,
-        ),
-        ("big_messages_both_ways", big_messages_both_ways),
-        ("no_worker_left_behind", no_worker_left_behind),
-    ];
-    println!("\nrunning {} tests", checks.len());
-    let mut failed = Vec::new();
-    for (name, check) in checks {
-        match panic::catch_unwind(check) {
-            Ok(()) => println!("test {name} ... ok"),
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed.push(*name);
-            }
-        }
-    }
-    let result = if failed.is_empty() { "ok" } else { "FAILED" };
-    println!(
-        "\ntest result: {result}. {} passed; {} failed; 0 ignored; 0 measured; 0 filtered out\n",
-        checks.len() - failed.len(),
-        failed.len()
-    );
-    if !failed.is_empty() {
-        std::process::exit(1);
-    }
+    shared::testing::run_checks(shared::checks![
+        map_keeps_input_order,
+        empty_input_and_chunksize_edges,
+        bad_settings_are_errors,
+        errors_and_panics_come_back_and_the_pool_stays_usable,
+        get_with_a_timeout,
+        close_join_terminate,
+        dropping_the_pool_terminates_it,
+        worker_names_and_pids,
+        maxtasksperchild_replaces_workers,
+        initializer_runs_in_every_worker,
+        capture_nothing_compile_check,
+        killed_worker_does_not_hang_map,
+        terminate_with_a_long_queue_returns,
+        big_messages_both_ways,
+        no_worker_left_behind,
+    ]);
 }
