@@ -71,6 +71,13 @@
 //!   [`Error::Eof`] only when the other end is closed in every process that
 //!   had a copy, the parent included: move the child's end into the child's
 //!   closure, so the parent's copy goes when the child starts.
+//! - **A waiting `recv` or `get` spins first.** With two CPUs to run on,
+//!   it looks for a message for up to 50 µs before it sleeps, since waking
+//!   a sleeping process costs more than that on a virtual machine. A
+//!   queue spins on its shared item count; a pipe end can only ask the
+//!   socket (a non-blocking read, which flips the socket to non-blocking
+//!   for a moment), so another process reading the *same* end may see
+//!   "would block" then, which `recv` answers by reading again.
 //! - **Fork from one thread.** As everywhere in this crate: a lock held by
 //!   another thread at `fork` stays held for ever in the child.
 //!
