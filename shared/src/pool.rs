@@ -105,8 +105,8 @@
 //! again and again): its tasks fail with the initializer's message instead.
 //! Waiting on a result of a terminated pool is an error, not a hang.
 
+mod core;
 mod handles;
-mod state;
 mod task;
 mod worker;
 
@@ -119,10 +119,10 @@ use serde::de::DeserializeOwned;
 pub use handles::{AsyncResult, IMap};
 pub use task::{Function, TaskResult, Value};
 
-use state::{Config, Shared};
-use task::{Runner, runner_of};
-
+use self::core::{Chunks, Config, Core, State};
 use crate::Error;
+use crate::ipc::socket::encode;
+use task::{Runner, runner_of};
 
 /// A pool of worker processes (Python's `multiprocessing.Pool`).
 ///
@@ -131,7 +131,7 @@ use crate::Error;
 /// as leaving `with Pool() as p:` does; call [`close`](Pool::close) then
 /// [`join`](Pool::join) to let queued work finish first.
 pub struct Pool {
-    shared: Rc<RefCell<Shared>>,
+    core: Rc<RefCell<Core>>,
 }
 
 /// Settings for a [`Pool`]; from [`Pool::builder`].
@@ -156,10 +156,10 @@ impl PoolBuilder {
     pub fn initializer<F, Args>(mut self, f: F, args: Args) -> PoolBuilder
     where
         F: Function<Args>,
-        Args: Serialize + DeserializeOwned,
+        Args: Serialize + DeserializeOwned + 'static,
     {
         // A chunk of one: a slice, which serde sends with its length, as the runner expects.
-        let args = task::encode(std::slice::from_ref(&args)).map(|bytes| (runner_of(f), bytes));
+        let args = encode(std::slice::from_ref(&args)).map(|bytes| (runner_of(f), bytes));
         self.initializer = Some(args);
         self
     }
@@ -183,9 +183,9 @@ impl PoolBuilder {
             initializer: self.initializer.transpose()?,
             maxtasks: self.maxtasks,
         };
-        let shared = Shared::start(config)?;
+        let core = Core::start(config)?;
         Ok(Pool {
-            shared: Rc::new(RefCell::new(shared)),
+            core: Rc::new(RefCell::new(core)),
         })
     }
 }
@@ -207,19 +207,19 @@ impl Pool {
 
     /// How many workers the pool keeps.
     pub fn processes(&self) -> usize {
-        self.shared.borrow().processes()
+        self.core.borrow().processes()
     }
 
     /// The process ids of the current workers.
     pub fn pids(&self) -> Vec<u32> {
-        self.shared.borrow().pids()
+        self.core.borrow().pids()
     }
 
     /// `f(args)` in a worker, waiting for the result (Python's `apply`).
     pub fn apply<F, Args>(&self, f: F, args: Args) -> Result<Value<F, Args>, Error>
     where
         F: Function<Args>,
-        Args: Serialize + DeserializeOwned,
+        Args: Serialize + DeserializeOwned + 'static,
     {
         self.apply_async(f, args)?.get()
     }
@@ -233,11 +233,11 @@ impl Pool {
     ) -> Result<AsyncResult<Value<F, Args>>, Error>
     where
         F: Function<Args>,
-        Args: Serialize + DeserializeOwned,
+        Args: Serialize + DeserializeOwned + 'static,
     {
-        let (job, _) = self.submit(runner_of(f), [args], Some(1))?;
+        let job = self.submit(runner_of(f), vec![args], Some(1))?;
         Ok(AsyncResult::new(
-            Rc::clone(&self.shared),
+            Rc::clone(&self.core),
             job,
             handles::collect_one,
         ))
@@ -249,7 +249,7 @@ impl Pool {
     pub fn map<F, T, I>(&self, f: F, items: I) -> Result<Vec<Value<F, (T,)>>, Error>
     where
         F: Function<(T,)>,
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + 'static,
         I: IntoIterator<Item = T>,
     {
         self.map_async(f, items)?.get()
@@ -265,7 +265,7 @@ impl Pool {
     ) -> Result<Vec<Value<F, (T,)>>, Error>
     where
         F: Function<(T,)>,
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + 'static,
         I: IntoIterator<Item = T>,
     {
         let items = items.into_iter().map(|t| (t,));
@@ -282,7 +282,7 @@ impl Pool {
     ) -> Result<AsyncResult<Vec<Value<F, (T,)>>>, Error>
     where
         F: Function<(T,)>,
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + 'static,
         I: IntoIterator<Item = T>,
     {
         let items = items.into_iter().map(|t| (t,));
@@ -294,7 +294,7 @@ impl Pool {
     pub fn starmap<F, Args, I>(&self, f: F, items: I) -> Result<Vec<Value<F, Args>>, Error>
     where
         F: Function<Args>,
-        Args: Serialize + DeserializeOwned,
+        Args: Serialize + DeserializeOwned + 'static,
         I: IntoIterator<Item = Args>,
     {
         self.starmap_async(f, items)?.get()
@@ -309,7 +309,7 @@ impl Pool {
     ) -> Result<Vec<Value<F, Args>>, Error>
     where
         F: Function<Args>,
-        Args: Serialize + DeserializeOwned,
+        Args: Serialize + DeserializeOwned + 'static,
         I: IntoIterator<Item = Args>,
     {
         self.starmap_job(runner_of(f), items, Some(chunksize))?
@@ -324,7 +324,7 @@ impl Pool {
     ) -> Result<AsyncResult<Vec<Value<F, Args>>>, Error>
     where
         F: Function<Args>,
-        Args: Serialize + DeserializeOwned,
+        Args: Serialize + DeserializeOwned + 'static,
         I: IntoIterator<Item = Args>,
     {
         self.starmap_job(runner_of(f), items, None)
@@ -335,8 +335,8 @@ impl Pool {
     pub fn imap<F, T, I>(&self, f: F, items: I) -> Result<IMap<Value<F, (T,)>>, Error>
     where
         F: Function<(T,)>,
-        T: Serialize + DeserializeOwned,
-        I: IntoIterator<Item = T>,
+        T: Serialize + DeserializeOwned + 'static,
+        I: IntoIterator<Item = T, IntoIter: 'static>,
     {
         self.imap_chunked(f, items, 1)
     }
@@ -350,8 +350,8 @@ impl Pool {
     ) -> Result<IMap<Value<F, (T,)>>, Error>
     where
         F: Function<(T,)>,
-        T: Serialize + DeserializeOwned,
-        I: IntoIterator<Item = T>,
+        T: Serialize + DeserializeOwned + 'static,
+        I: IntoIterator<Item = T, IntoIter: 'static>,
     {
         self.imap_job(f, items, chunksize, true)
     }
@@ -361,8 +361,8 @@ impl Pool {
     pub fn imap_unordered<F, T, I>(&self, f: F, items: I) -> Result<IMap<Value<F, (T,)>>, Error>
     where
         F: Function<(T,)>,
-        T: Serialize + DeserializeOwned,
-        I: IntoIterator<Item = T>,
+        T: Serialize + DeserializeOwned + 'static,
+        I: IntoIterator<Item = T, IntoIter: 'static>,
     {
         self.imap_unordered_chunked(f, items, 1)
     }
@@ -376,8 +376,8 @@ impl Pool {
     ) -> Result<IMap<Value<F, (T,)>>, Error>
     where
         F: Function<(T,)>,
-        T: Serialize + DeserializeOwned,
-        I: IntoIterator<Item = T>,
+        T: Serialize + DeserializeOwned + 'static,
+        I: IntoIterator<Item = T, IntoIter: 'static>,
     {
         self.imap_job(f, items, chunksize, false)
     }
@@ -385,79 +385,70 @@ impl Pool {
     /// Accept no more work (Python's `close`); what was submitted still
     /// runs. Submitting afterwards is [`Error::PoolNotRunning`].
     pub fn close(&self) {
-        self.shared.borrow_mut().close();
+        self.core.borrow_mut().close();
     }
 
     /// Wait for all submitted work to finish, then for the workers to exit
     /// (Python's `join`). Only after [`close`](Self::close) or
     /// [`terminate`](Self::terminate): before, [`Error::PoolStillRunning`].
     pub fn join(&self) -> Result<(), Error> {
-        self.shared.borrow_mut().join()
+        self.core.borrow_mut().join()
     }
 
     /// Stop the workers now (SIGTERM), dropping queued work (Python's
     /// `terminate`). Results not in yet never come: waiting for one is
     /// [`Error::PoolNotRunning`].
     pub fn terminate(&self) -> Result<(), Error> {
-        self.shared.borrow_mut().terminate()
+        self.core.borrow_mut().terminate()
     }
 
-    /// Queue `items` as the chunks of one job; returns the job's id and
-    /// its number of chunks. No chunksize: `map`'s default.
-    fn submit<Args: Serialize>(
+    /// Queue `items` as the chunks of one call; returns its id. No
+    /// chunksize: `map`'s default, which needs the items' number (CPython,
+    /// too, makes a list of a `map`'s input first).
+    fn submit<Args: Serialize + 'static>(
         &self,
         runner: Runner,
-        items: impl IntoIterator<Item = Args>,
+        items: Vec<Args>,
         chunksize: Option<usize>,
-    ) -> Result<(u64, usize), Error> {
-        if chunksize == Some(0) {
-            return Err(Error::InvalidArgument("Chunksize must be 1+, not 0"));
-        }
-        self.shared.borrow().check_running()?;
-        let items: Vec<Args> = items.into_iter().collect();
+    ) -> Result<u64, Error> {
         // CPython: chunksize, extra = divmod(len, 4 * workers); round up.
         let workers = self.processes() * 4;
         let chunksize = chunksize.unwrap_or_else(|| items.len().div_ceil(workers).max(1));
-        let chunks = items.len().div_ceil(chunksize);
-        if u32::try_from(chunks).is_err() {
-            return Err(Error::Ipc(format!(
-                "{chunks} chunks are too many: raise the chunksize"
-            )));
-        }
-        let mut shared = self.shared.borrow_mut();
-        let job = shared.new_job(chunks);
-        shared.open_feed(job, runner, chunksize, items.len());
-        // Send the first chunks while the rest are encoded, every 32 KiB or
-        // so: the workers start sooner, and small chunks still travel in batches.
-        let mut unsent = 0;
-        for chunk in items.chunks(chunksize) {
-            match shared.feed(job, chunk) {
-                Ok(bytes) => unsent += bytes,
-                Err(e) => {
-                    shared.close_feed(job);
-                    shared.forget(job);
-                    return Err(e);
-                }
-            }
-            if unsent >= 32 * 1024 {
-                shared.dispatch();
-                unsent = 0;
-            }
-        }
-        // Make room by collecting what is done, and send what fits.
-        shared.poll()?;
-        Ok((job, chunks))
+        self.submit_lazily(runner, items, chunksize)
     }
 
-    fn starmap_job<Args: Serialize, V: DeserializeOwned>(
+    /// Queue `items` as chunks of `chunksize`, each taken from `items` and
+    /// encoded only when a worker is about to get it.
+    fn submit_lazily<Args, I>(
+        &self,
+        runner: Runner,
+        items: I,
+        chunksize: usize,
+    ) -> Result<u64, Error>
+    where
+        Args: Serialize,
+        I: IntoIterator<Item = Args, IntoIter: 'static>,
+    {
+        if chunksize == 0 {
+            return Err(Error::InvalidArgument("Chunksize must be 1+, not 0"));
+        }
+        let mut items = items.into_iter();
+        let chunks: Chunks = Box::new(std::iter::from_fn(move || {
+            let chunk: Vec<Args> = items.by_ref().take(chunksize).collect();
+            (!chunk.is_empty()).then(|| encode(&chunk))
+        }));
+        self.core.borrow_mut().submit(runner, chunks)
+    }
+
+    fn starmap_job<Args: Serialize + 'static, V: DeserializeOwned>(
         &self,
         runner: Runner,
         items: impl IntoIterator<Item = Args>,
         chunksize: Option<usize>,
     ) -> Result<AsyncResult<Vec<V>>, Error> {
-        let (job, _) = self.submit(runner, items, chunksize)?;
+        let job = self.submit(runner, items.into_iter().collect(), chunksize)?;
         Ok(AsyncResult::new(
-            Rc::clone(&self.shared),
+            Rc::clone(&self.core),
             job,
             handles::collect_all,
         ))
@@ -472,36 +463,36 @@ impl Pool {
     ) -> Result<IMap<Value<F, (T,)>>, Error>
     where
         F: Function<(T,)>,
-        T: Serialize + DeserializeOwned,
-        I: IntoIterator<Item = T>,
+        T: Serialize + DeserializeOwned + 'static,
+        I: IntoIterator<Item = T, IntoIter: 'static>,
     {
         let items = items.into_iter().map(|t| (t,));
-        let (job, chunks) = self.submit(runner_of(f), items, Some(chunksize))?;
-        Ok(IMap::new(Rc::clone(&self.shared), job, chunks, ordered))
+        let job = self.submit_lazily(runner_of(f), items, chunksize)?;
+        Ok(IMap::new(Rc::clone(&self.core), job, ordered))
     }
 }
 
 impl Drop for Pool {
     /// Terminate, as leaving CPython's `with Pool() as p:` block does.
     fn drop(&mut self) {
-        if let Ok(mut shared) = self.shared.try_borrow_mut() {
-            let _ = shared.terminate();
+        if let Ok(mut core) = self.core.try_borrow_mut() {
+            let _ = core.terminate();
         }
     }
 }
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shared = self.shared.borrow();
+        let core = self.core.borrow();
         write!(
             f,
             "<multiprocessing.pool.Pool state={} pool_size={}>",
-            match shared.state {
-                state::State::Running => "RUN",
-                state::State::Closed => "CLOSE",
-                state::State::Terminated => "TERMINATE",
+            match core.state {
+                State::Running => "RUN",
+                State::Closed => "CLOSE",
+                State::Terminated => "TERMINATE",
             },
-            shared.processes()
+            core.processes()
         )
     }
 }

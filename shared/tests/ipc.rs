@@ -201,18 +201,14 @@ fn one_mib_items_round_trip() {
     finish(&p);
 }
 
-/// A consumer killed while it holds the read lock (blocked in `get` on an
-/// empty queue) must not block the others: the kernel releases the lock.
-fn consumer_killed_holding_the_lock() {
+/// A consumer killed while it waits in `get` on an empty queue must not
+/// disturb the others. (CPython's consumers share a read lock, and one
+/// killed holding it blocks the rest; ours need none.)
+fn consumer_killed_while_waiting() {
     let q: Queue<u32> = Queue::new().unwrap();
-    let waiting = Event::new().unwrap();
-    let (victim_q, victim_waiting) = (q.clone(), waiting.clone());
-    let victim = start(move || {
-        victim_waiting.set();
-        victim_q.get() // blocks for ever, holding the lock
-    });
-    assert!(waiting.wait_timeout(PATIENCE));
-    sleep(Duration::from_millis(100)); // let it reach the lock (harmless if not)
+    let victim_q = q.clone();
+    let victim = start(move || victim_q.get()); // waits for ever
+    wait_for_recvmsg(victim.pid().unwrap());
     victim.kill().unwrap();
     finish_with(&victim, -9);
 
@@ -224,6 +220,21 @@ fn consumer_killed_holding_the_lock() {
     q.put(41).unwrap();
     finish(&other);
     assert_eq!(q.get_timeout(PATIENCE).unwrap(), 42);
+}
+
+/// Wait (boundedly) until process `pid` sleeps in `recvmsg`, as the kernel
+/// reports in `/proc/<pid>/syscall`: the number of the call it is in.
+fn wait_for_recvmsg(pid: u32) {
+    let path = format!("/proc/{pid}/syscall");
+    let started = std::time::Instant::now();
+    loop {
+        let call = std::fs::read_to_string(&path).unwrap_or_default();
+        if call.split_whitespace().next() == Some(&libc::SYS_recvmsg.to_string()) {
+            return;
+        }
+        assert!(started.elapsed() < PATIENCE, "{pid} never reached recvmsg");
+        sleep(Duration::from_millis(1));
+    }
 }
 
 /// A consumer killed in the middle of a stream: the producer, the other
@@ -278,20 +289,24 @@ fn consumer_killed_mid_stream() {
     assert!(matches!(q.get_nowait(), Err(Error::Empty)));
 }
 
-/// A producer killed half-way through a message too big for the socket's
-/// buffer: the consumer gets an error (or nothing, if the kill came first)
-/// within its timeout, and the queue goes on working.
+/// A producer killed at any moment of putting a 64 MiB item (while it
+/// writes the item's memory file, say): the consumer gets the whole item
+/// or nothing, never a torn one, and the queue goes on working.
 fn producer_killed_mid_message() {
     let q: Queue<ByteBuf> = Queue::new().unwrap();
-    let producer_q = q.clone();
-    let big = ByteBuf::from(pattern(16 << 20)); // made before the fork: the child only sends
-    let producer = start(move || producer_q.put(big));
-    sleep(Duration::from_millis(300)); // let it block in the send (harmless if not)
-    producer.kill().unwrap();
-    finish_with(&producer, -9);
-    match q.get_timeout(Duration::from_secs(5)) {
-        Err(Error::Ipc(_) | Error::Empty) => {}
-        other => panic!("{:?}", other.map(|b| b.len())),
+    // Made before the forks, and shared by reference: a child only sends.
+    let big: &'static ByteBuf = Box::leak(Box::new(ByteBuf::from(pattern(64 << 20))));
+    for delay_ms in [0, 2, 10, 30] {
+        let producer_q = q.clone();
+        let producer = start(move || producer_q.put(big.clone()));
+        sleep(Duration::from_millis(delay_ms)); // any moment will do: none may tear an item
+        let _ = producer.kill();
+        producer.join_timeout(PATIENCE).unwrap();
+        match q.get_timeout(Duration::from_millis(200)) {
+            Ok(got) => assert!(got == *big, "a torn item"),
+            Err(Error::Empty) => {}
+            Err(e) => panic!("{e}"),
+        }
     }
     q.put(ByteBuf::from(vec![1, 2, 3])).unwrap();
     assert_eq!(q.get_timeout(PATIENCE).unwrap().as_slice(), [1, 2, 3]);
@@ -589,7 +604,7 @@ fn main() {
         one_producer_keeps_its_order_across_processes,
         four_producers_four_consumers_exactly_once,
         one_mib_items_round_trip,
-        consumer_killed_holding_the_lock,
+        consumer_killed_while_waiting,
         consumer_killed_mid_stream,
         producer_killed_mid_message,
         simple_queue_basics,

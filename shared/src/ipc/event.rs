@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::shm::{SharedMem, Wait, futex_wake_all, wait_until};
+use super::Wait;
+use super::shm::{SharedMem, futex_wake_all, wait_until};
 use crate::error::Error;
 
 /// Python's `multiprocessing.Event`: a flag, initially clear, that any

@@ -20,64 +20,52 @@
 //! that use it. Then `fork` copies the parent into each child, and two
 //! kinds of things are copied in a useful way:
 //!
-//! - **Open file descriptors.** A channel is a pair of connected sockets,
-//!   held as two numbered descriptors. The child's copies of those numbers
-//!   refer to the *same* sockets as the parent's, so what the child writes
-//!   the parent can read. [`Queue`] and [`pipe`] are built on the
-//!   [`ipc-channel`](ipc_channel) crate's channels: Unix `SOCK_SEQPACKET`
-//!   sockets, which keep each message whole (a big one is sent in pieces
-//!   through a private side channel, so two senders never interleave).
+//! - **Open file descriptors.** A pipe or a queue is a pair of connected
+//!   sockets, held as two numbered descriptors. The child's copies of those
+//!   numbers refer to the *same* sockets as the parent's, so what the child
+//!   writes the parent can read.
 //! - **Shared memory.** Ordinary memory is copied on `fork` (lazily, but
 //!   each process then has its own). Memory mapped with
 //!   `mmap(MAP_SHARED | MAP_ANONYMOUS)` is not: every process forked after
-//!   the mapping sees the same bytes. The queue's item count, its
-//!   unfinished-task count and the [`Event`] flag live there, as atomics;
-//!   a process waits for one of them to change with `futex`, the kernel
-//!   call that puts a thread to sleep until another thread, in any process,
-//!   wakes it.
+//!   the mapping sees the same bytes. A queue's item count and an
+//!   [`Event`]'s flag live there, as atomics; a process waits for one of
+//!   them to change with `futex`, the kernel call that puts a thread to
+//!   sleep until another thread, in any process, wakes it.
 //!
 //! That is why you clone a queue or an event into a child's closure instead
 //! of sending it: the clone is just another handle to the same descriptors
 //! and the same memory, and `fork` gives the child its own copy. As in
 //! Python, a process that is already running cannot be handed one later.
 //!
-//! # Several consumers on one queue
+//! # Messages
 //!
-//! Every consumer reads the same socket. A plain blocking read is safe for
-//! that: the kernel gives each message to exactly one reader. Waiting *with
-//! a timeout* is not: ipc-channel first polls ("is there a message?") and
-//! then reads, and between the two another consumer may take the message,
-//! leaving this one blocked past its timeout. (Its non-blocking read is
-//! worse: it switches the socket, shared by every process, to non-blocking
-//! mode while it reads.) So, like CPython, a queue has a read lock that a
-//! consumer holds while it reads; it lives in the shared memory too.
+//! Pipes, queues and the [`Pool`](crate::Pool) all move their messages the
+//! same way (the module `socket.rs`, about 200 lines, is worth reading):
+//! a value becomes bytes with serde (Python uses pickle); the bytes travel
+//! as one packet of a `SOCK_SEQPACKET` socket, which the kernel always
+//! delivers whole, to exactly one reader; a message bigger than 64 KiB
+//! travels in a memory file (`memfd`) whose descriptor rides in the packet.
+//! Waiting for a message is `poll(2)`: the process sleeps in the kernel.
 //!
-//! A consumer may be killed while it holds that lock. The lock is a
-//! *robust* POSIX mutex: the kernel notices that its owner died, releases
-//! it, and tells the next taker, which carries on. The other consumers lose
-//! at most the one message the dead one was reading. (One rare case slips
-//! past the kernel: a waiter killed at the instant it is woken can take the
-//! wake-up with it. So a waiting consumer also looks again every 100 ms.)
+//! What that buys, beyond CPython's design (a byte stream, a read lock, a
+//! feeder thread): several consumers can read one queue with no lock at
+//! all; a process killed in the middle of a message never leaves a torn
+//! one behind for the others; and a sender never waits for a reader to
+//! read a big message, so a reader that dies cannot leave it stuck. When
+//! the last process holding the other end of a pipe is gone, `recv` says
+//! [`Error::Eof`] and `send` says `BrokenPipe` at once.
 //!
 //! # Pitfalls
 //!
 //! - **A send waits when the buffer is full.** The kernel buffers a couple
 //!   of hundred small messages; past that, `put` and `send` wait for a
 //!   reader (CPython's queue hands items to a background thread instead).
-//!   A message bigger than the buffer (about 200 KiB) waits until a reader
-//!   has read it whole. So start consumers first, and read what children
-//!   sent *before* joining them, or parent and child wait for each other.
+//!   So start consumers first, and read what children sent before joining
+//!   them, or parent and child wait for each other.
 //! - **End-of-file needs every sender gone.** [`Connection::recv`] returns
 //!   [`Error::Eof`] only when the other end is closed in every process that
 //!   had a copy, the parent included: move the child's end into the child's
 //!   closure, so the parent's copy goes when the child starts.
-//! - **A waiting `recv` or `get` spins first.** With two CPUs to run on,
-//!   it looks for a message for up to 50 µs before it sleeps, since waking
-//!   a sleeping process costs more than that on a virtual machine. A
-//!   queue spins on its shared item count; a pipe end can only ask the
-//!   socket (a non-blocking read, which flips the socket to non-blocking
-//!   for a moment), so another process reading the *same* end may see
-//!   "would block" then, which `recv` answers by reading again.
 //! - **Fork from one thread.** As everywhere in this crate: a lock held by
 //!   another thread at `fork` stays held for ever in the child.
 //!
@@ -90,7 +78,54 @@ mod event;
 mod pipe;
 mod queue;
 mod shm;
+pub(crate) mod socket;
+
+use std::time::{Duration, Instant};
 
 pub use event::Event;
 pub use pipe::{Connection, pipe};
 pub use queue::{JoinableQueue, Queue, SimpleQueue};
+
+/// How long to wait: CPython's `block` and `timeout` arguments in one.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Wait {
+    /// `block=False`: do not wait at all.
+    No,
+    /// `timeout=t`: wait until this instant.
+    Until(Instant),
+    /// `block=True, timeout=None`: wait as long as it takes.
+    Forever,
+}
+
+impl Wait {
+    /// Wait `timeout` from now; a timeout too big to add to the clock
+    /// (`Duration::MAX`, say) waits for ever.
+    pub(crate) fn timeout(timeout: Duration) -> Wait {
+        Instant::now()
+            .checked_add(timeout)
+            .map_or(Wait::Forever, Wait::Until)
+    }
+
+    /// Time left, `None` for ever; zero once the deadline has passed.
+    pub(crate) fn left(self) -> Option<Duration> {
+        match self {
+            Wait::No => Some(Duration::ZERO),
+            Wait::Until(deadline) => Some(deadline.saturating_duration_since(Instant::now())),
+            Wait::Forever => None,
+        }
+    }
+
+    /// When the wait ends, `None` for never.
+    pub(crate) fn deadline(self) -> Option<Instant> {
+        match self {
+            Wait::No => Some(Instant::now()),
+            Wait::Until(deadline) => Some(deadline),
+            Wait::Forever => None,
+        }
+    }
+
+    /// Whether the time is up.
+    pub(crate) fn expired(self) -> bool {
+        self.deadline().is_some_and(|d| Instant::now() >= d)
+    }
+}

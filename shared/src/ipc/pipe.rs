@@ -2,15 +2,13 @@
 
 use std::fmt;
 use std::io;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use ipc_channel::ipc::{self, IpcBytesReceiver, IpcBytesSender};
-use ipc_channel::{IpcError, TryRecvError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::shm::{Wait, spin};
+use super::Wait;
+use super::socket::{Socket, decode, encode};
 use crate::error::Error;
 
 /// Python's `multiprocessing.Pipe(duplex)`: two connected [`Connection`]s.
@@ -39,18 +37,17 @@ use crate::error::Error;
 /// # }
 /// ```
 pub fn pipe(duplex: bool) -> Result<(Connection, Connection), Error> {
-    let (a_tx, b_rx) = ipc::bytes_channel()?;
-    if !duplex {
-        return Ok((
-            Connection::new(None, Some(b_rx)),
-            Connection::new(Some(a_tx), None),
-        ));
-    }
-    let (b_tx, a_rx) = ipc::bytes_channel()?;
-    Ok((
-        Connection::new(Some(a_tx), Some(a_rx)),
-        Connection::new(Some(b_tx), Some(b_rx)),
-    ))
+    let (a, b) = Socket::pair()?;
+    let end = |socket, readable, writable| Connection {
+        socket,
+        readable,
+        writable,
+    };
+    Ok(if duplex {
+        (end(a, true, true), end(b, true, true))
+    } else {
+        (end(a, true, false), end(b, false, true))
+    })
 }
 
 /// One end of a [`pipe`] (Python's `multiprocessing.connection.Connection`).
@@ -62,170 +59,86 @@ pub fn pipe(duplex: bool) -> Result<(Connection, Connection), Error> {
 /// Python, what one end sends with `send` the other may read with
 /// `recv_bytes` (and get the encoded form).
 ///
-/// Two processes must not read from the same end at the same time (Python
-/// says the same): a message goes to one of them, and [`poll`](Self::poll)
-/// in one can make the other's read fail for a moment.
+/// Each message arrives whole, to one reader: if two processes read the
+/// same end, each message goes to one of them.
 pub struct Connection {
-    tx: Option<IpcBytesSender>,
-    reader: Option<Mutex<Reader>>,
-}
-
-struct Reader {
-    rx: IpcBytesReceiver,
-    /// What `poll` took off the channel to see it, for the next `recv`.
-    peeked: Option<Peeked>,
-}
-
-enum Peeked {
-    Message(Vec<u8>),
-    Eof,
+    socket: Socket,
+    readable: bool,
+    writable: bool,
 }
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
-            .field("readable", &self.reader.is_some())
-            .field("writable", &self.tx.is_some())
+            .field("readable", &self.readable)
+            .field("writable", &self.writable)
             .finish()
     }
 }
 
 impl Connection {
-    fn new(tx: Option<IpcBytesSender>, rx: Option<IpcBytesReceiver>) -> Connection {
-        Connection {
-            tx,
-            reader: rx.map(|rx| Mutex::new(Reader { rx, peeked: None })),
-        }
-    }
-
     /// Send `obj`, encoded (Python: `send(obj)`).
     pub fn send<T: Serialize + ?Sized>(&self, obj: &T) -> Result<(), Error> {
-        let bytes = postcard::to_stdvec(obj)
-            .map_err(|e| Error::Ipc(format!("cannot encode the object: {e}")))?;
-        self.send_bytes(&bytes)
+        self.send_bytes(&encode(obj)?)
     }
 
     /// Receive one object sent with [`send`](Self::send) (Python: `recv()`).
     /// Waits until there is one; [`Error::Eof`] once the other end is
     /// closed everywhere and nothing is left to read.
     pub fn recv<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        let bytes = self.recv_bytes()?;
-        postcard::from_bytes(&bytes)
-            .map_err(|e| Error::Ipc(format!("cannot decode the message: {e}")))
+        decode(&self.recv_bytes()?)
     }
 
     /// Send `buf` as one message, as it is (Python: `send_bytes(buf)`).
     ///
-    /// A message too big for the kernel's buffer (about 200 KiB) is sent in
-    /// pieces, and this returns once the other end has read them all.
+    /// Returns once the message is queued in the kernel; it waits only if
+    /// the other end has let many messages pile up unread. A `BrokenPipe`
+    /// I/O error once the other end is closed everywhere, as in Python.
     pub fn send_bytes(&self, buf: &[u8]) -> Result<(), Error> {
-        let tx = self
-            .tx
-            .as_ref()
-            .ok_or_else(|| not_allowed("connection is read-only"))?;
-        // The other end closed everywhere: a `BrokenPipe` error, as in Python.
-        tx.send(buf).map_err(Error::Io)
+        if !self.writable {
+            return Err(not_allowed("connection is read-only"));
+        }
+        self.socket.send(buf).map_err(Error::Io)
     }
 
     /// Receive one message as bytes (Python: `recv_bytes()`).
-    ///
-    /// It first looks for a message for a few microseconds before it blocks,
-    /// which makes a quick back-and-forth several times faster.
     pub fn recv_bytes(&self) -> Result<Vec<u8>, Error> {
-        let mut reader = self.reader()?;
-        match reader.peeked.take() {
-            Some(Peeked::Message(bytes)) => return Ok(bytes),
-            Some(Peeked::Eof) => {
-                reader.peeked = Some(Peeked::Eof);
-                return Err(Error::Eof);
-            }
-            None => {}
+        if !self.readable {
+            return Err(not_allowed("connection is write-only"));
         }
-        // A quick answer is often there within microseconds: look before sleeping.
-        let mut early = None;
-        spin(|| match reader.rx.try_recv() {
-            Ok(bytes) => {
-                early = Some(bytes);
-                true
-            }
-            Err(TryRecvError::Empty) => false,
-            Err(_) => true, // the blocking read below reports it
-        });
-        if let Some(bytes) = early {
-            return Ok(bytes);
-        }
-        loop {
-            match reader.rx.recv() {
-                Ok(bytes) => return Ok(bytes),
-                Err(IpcError::Disconnected) => {
-                    reader.peeked = Some(Peeked::Eof);
-                    return Err(Error::Eof);
-                }
-                Err(IpcError::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                // Another process polled this same end and left the socket
-                // non-blocking for a moment: wait a little and read again.
-                Err(IpcError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(Duration::from_micros(100));
-                }
-                Err(IpcError::Io(e)) => return Err(Error::Io(e)),
-                Err(e @ IpcError::SerializationError(_)) => return Err(Error::Ipc(e.to_string())),
-            }
+        match self.socket.recv(Wait::Forever) {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => unreachable!("a wait for ever does not run out"),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(Error::Eof),
+            Err(e) => Err(Error::Io(e)),
         }
     }
 
     /// Whether a message (or end-of-file) is waiting, waiting at most
     /// `timeout` for one (Python: `poll(timeout)`; `Duration::ZERO` asks
-    /// without waiting, `Duration::MAX` waits for ever).
-    ///
-    /// Differs from Python: ipc-channel hides the socket, so this cannot ask
-    /// the kernel to wake it when data comes. It tries a non-blocking read
-    /// now and then, napping between tries (50 µs at first, up to 2 ms), and
-    /// keeps what it read for the next `recv`.
+    /// without waiting, `Duration::MAX` waits for ever). It sleeps in the
+    /// kernel (`poll(2)`) and takes nothing off the pipe.
     pub fn poll(&self, timeout: Duration) -> Result<bool, Error> {
-        let mut reader = self.reader()?;
-        if reader.peeked.is_some() {
-            return Ok(true);
+        if !self.readable {
+            return Err(not_allowed("connection is write-only"));
         }
-        let wait = Wait::timeout(timeout);
-        let mut nap = Duration::from_micros(50);
-        loop {
-            match reader.rx.try_recv() {
-                Ok(bytes) => {
-                    reader.peeked = Some(Peeked::Message(bytes));
-                    return Ok(true);
-                }
-                Err(TryRecvError::IpcError(IpcError::Disconnected)) => {
-                    reader.peeked = Some(Peeked::Eof);
-                    return Ok(true);
-                }
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::IpcError(IpcError::Io(e)))
-                    if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(TryRecvError::IpcError(IpcError::Io(e))) => return Err(Error::Io(e)),
-                Err(TryRecvError::IpcError(e)) => return Err(Error::Ipc(e.to_string())),
-            }
-            let left = wait.left().unwrap_or(Duration::MAX);
-            if left.is_zero() {
-                return Ok(false);
-            }
-            std::thread::sleep(nap.min(left));
-            nap = (nap * 2).min(Duration::from_millis(2));
-        }
+        Ok(self.socket.poll(Wait::timeout(timeout))?)
+    }
+
+    /// Another handle to this same end (`dup(2)`), as a second Python
+    /// variable naming one `Connection` would be; say, to keep one in the
+    /// parent while a child's closure takes the other.
+    pub fn try_clone(&self) -> Result<Connection, Error> {
+        Ok(Connection {
+            socket: self.socket.try_clone()?,
+            readable: self.readable,
+            writable: self.writable,
+        })
     }
 
     /// Close this end in this process (Python: `close()`); dropping it does
     /// the same.
     pub fn close(self) {}
-
-    fn reader(&self) -> Result<MutexGuard<'_, Reader>, Error> {
-        let reader = self
-            .reader
-            .as_ref()
-            .ok_or_else(|| not_allowed("connection is write-only"))?;
-        Ok(reader
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()))
-    }
 }
 
 /// CPython raises `OSError` with these words for the wrong direction.

@@ -2,23 +2,21 @@
 //! consumers, in any processes forked after the queue was made.
 
 use std::fmt;
+use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
-use ipc_channel::{IpcError, TryRecvError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::shm::{RobustMutex, SharedMem, Wait, futex_wake_all, spin, wait_until};
+use super::Wait;
+use super::shm::{SharedMem, futex_wake_all, wait_until};
+use super::socket::{Socket, decode, encode};
 use crate::error::Error;
 
 /// What a queue keeps in memory shared by every process that has it.
-#[repr(C)]
 struct State {
-    /// Held by whoever is reading the channel (CPython's `_rlock`).
-    read_lock: RobustMutex,
     /// Items put and not yet taken: `qsize`. Also what a `put` on a full
     /// bounded queue sleeps on.
     count: AtomicU32,
@@ -28,11 +26,11 @@ struct State {
 }
 
 /// One queue as this process holds it; every clone shares it.
-struct Inner<T> {
-    tx: IpcSender<T>,
-    /// Used only under `read_lock`; the `Mutex` makes the queue `Sync`
-    /// (ipc-channel's receiver is not) and costs nothing uncontended.
-    rx: Mutex<IpcReceiver<T>>,
+struct Inner {
+    /// Producers send here; the messages come out of `reader`. Every
+    /// process holding the queue holds both ends.
+    writer: Socket,
+    reader: Socket,
     state: SharedMem<State>,
     /// 0: no limit.
     maxsize: u32,
@@ -63,15 +61,14 @@ struct Inner<T> {
 /// # }
 /// ```
 ///
-/// Differs from CPython: `put` writes straight to the channel instead of
-/// handing the item to a feeder thread, so it returns only once the item is
-/// in the kernel's buffer. That buffer holds a couple of hundred small items
-/// (or part of one big one): past that, `put` waits for a consumer, and an
-/// item bigger than the buffer waits until a consumer has read all of it.
-/// Start your consumers before you put a lot, and drain the queue before
-/// you `join` the producers.
+/// Differs from CPython: `put` sends straight to the socket instead of
+/// handing the item to a feeder thread, so it returns once the item is in
+/// the kernel's buffer. That buffer holds a couple of hundred items (a big
+/// item takes one place: its bytes wait in a memory file); past that, `put`
+/// waits for a consumer. Start your consumers before you put a lot.
 pub struct Queue<T> {
-    inner: Arc<Inner<T>>,
+    inner: Arc<Inner>,
+    item: std::marker::PhantomData<fn(T) -> T>,
     /// A `JoinableQueue` counts unfinished tasks on `put`.
     joinable: bool,
 }
@@ -80,6 +77,7 @@ impl<T> Clone for Queue<T> {
     fn clone(&self) -> Self {
         Queue {
             inner: Arc::clone(&self.inner),
+            item: std::marker::PhantomData,
             joinable: self.joinable,
         }
     }
@@ -105,19 +103,17 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// means no limit (Python: `Queue(maxsize)`). A `put` on a full queue waits, or with
     /// [`put_nowait`](Self::put_nowait) fails with [`Error::Full`].
     pub fn with_maxsize(maxsize: usize) -> Result<Self, Error> {
-        let (tx, rx) = ipc::channel().map_err(Error::Io)?;
-        let state = SharedMem::new(|state: std::ptr::NonNull<State>| {
-            // SAFETY: fresh zeroed shared memory that nobody else has yet.
-            unsafe { RobustMutex::init(&raw mut (*state.as_ptr()).read_lock) }
-        })?;
+        let (writer, reader) = Socket::pair()?;
+        let state = SharedMem::new(|_| Ok(()))?; // zeroed: empty
         Ok(Queue {
             inner: Arc::new(Inner {
-                tx,
-                rx: Mutex::new(rx),
+                writer,
+                reader,
                 state,
                 maxsize: u32::try_from(maxsize).unwrap_or(0),
                 closed: AtomicBool::new(false),
             }),
+            item: std::marker::PhantomData,
             joinable: false,
         })
     }
@@ -151,8 +147,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     /// Take the oldest item only if one is there now (Python:
-    /// `get_nowait()`); [`Error::Empty`] otherwise, also when another
-    /// consumer is busy reading.
+    /// `get_nowait()`); [`Error::Empty`] otherwise.
     pub fn get_nowait(&self) -> Result<T, Error> {
         self.get_with(Wait::No)
     }
@@ -191,14 +186,15 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         if self.joinable {
             state.unfinished.fetch_add(1, Ordering::AcqRel);
         }
-        inner.tx.send(item).map_err(|e| {
+        let sent = encode(&item).and_then(|bytes| Ok(inner.writer.send(&bytes)?));
+        if sent.is_err() {
             // The item never went in: give back what we reserved.
             inner.taken();
             if self.joinable {
                 let _ = self.mark_done();
             }
-            ipc_error(e)
-        })
+        }
+        sent
     }
 
     fn get_with(&self, wait: Wait) -> Result<T, Error> {
@@ -206,43 +202,17 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         if inner.closed.load(Ordering::Acquire) {
             return Err(Error::Closed("get"));
         }
-        // Only the holder of this lock reads the channel. That is what makes
-        // a timed read safe: ipc-channel's `try_recv_timeout` polls, then
-        // reads with a blocking call, which would hang if another consumer
-        // had taken the message between the two.
-        let Some(_reading) = inner.state.read_lock.lock(wait)? else {
-            return Err(Error::Empty);
-        };
-        let rx = inner.receiver();
-        // An item is often only microseconds away: look before sleeping.
-        spin(|| inner.state.count.load(Ordering::Acquire) > 0);
-        let got = loop {
-            let got = match wait.left() {
-                None => rx.recv().map_err(TryRecvError::IpcError),
-                // ipc-channel counts whole milliseconds, rounding down: round up.
-                Some(left) => rx.try_recv_timeout(Duration::from_millis(
-                    left.as_nanos().div_ceil(1_000_000) as u64,
-                )),
-            };
-            match got {
-                Err(TryRecvError::IpcError(IpcError::Io(e)))
-                    if e.kind() == std::io::ErrorKind::Interrupted =>
-                {
-                    continue; // a signal woke us: wait again
-                }
-                got => break got,
-            }
-        };
-        match got {
-            Ok(item) => {
+        // No lock: each message is one packet, and the kernel gives each
+        // packet, whole, to exactly one of the readers.
+        match inner.reader.recv(wait) {
+            Ok(Some(bytes)) => {
                 inner.taken();
-                Ok(item)
+                decode(&bytes)
             }
-            Err(TryRecvError::Empty) => Err(Error::Empty),
-            Err(TryRecvError::IpcError(e)) => {
-                inner.taken(); // the message was consumed, if unreadable
-                Err(ipc_error(e))
-            }
+            Ok(None) => Err(Error::Empty),
+            // This process holds a writer, so the channel cannot close.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(Error::Eof),
+            Err(e) => Err(Error::Io(e)),
         }
     }
 
@@ -286,13 +256,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 }
 
-impl<T> Inner<T> {
-    fn receiver(&self) -> MutexGuard<'_, IpcReceiver<T>> {
-        self.rx
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
+impl Inner {
     /// One item fewer in the queue: count it, and wake a waiting `put`.
     fn taken(&self) {
         let count = &self.state.count;
@@ -303,26 +267,12 @@ impl<T> Inner<T> {
     }
 }
 
-fn ipc_error(e: IpcError) -> Error {
-    match e {
-        IpcError::Io(e) => Error::Io(e),
-        IpcError::SerializationError(e) => {
-            Error::Ipc(format!("cannot encode or decode an item: {e}"))
-        }
-        // Every process holding the queue holds a sender, so the channel
-        // itself never closes under us: this is a big message whose sender
-        // died half-way through sending it.
-        IpcError::Disconnected => {
-            Error::Ipc("a message was lost: its sender died while sending it".to_owned())
-        }
-    }
-}
-
 /// Python's `multiprocessing.SimpleQueue`: just `put`, `get`, `empty` and
 /// `close`, no size limit and no timeouts.
 ///
 /// CPython's is a pipe with a lock on each end and no feeder thread; ours
-/// is a [`Queue`] with the rest of its methods hidden.
+/// is a [`Queue`] with the rest of its methods hidden (a queue here needs
+/// no lock and no feeder thread either).
 pub struct SimpleQueue<T>(Queue<T>);
 
 impl<T> Clone for SimpleQueue<T> {

@@ -4,13 +4,14 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use super::state::{Job, Outcome, Shared};
-use super::task::{decode, decode_onto};
+use super::core::{Core, Job, Outcome};
 use crate::Error;
+use crate::ipc::Wait;
+use crate::ipc::socket::decode;
 
 /// The result of [`Pool::apply_async`](super::Pool::apply_async) or
 /// [`Pool::map_async`](super::Pool::map_async), to collect later (CPython's
@@ -20,26 +21,18 @@ use crate::Error;
 /// `wait`, `ready`) is what brings the answers home, since the pool has no
 /// background thread of its own.
 pub struct AsyncResult<T> {
-    shared: Rc<RefCell<Shared>>,
+    core: Rc<RefCell<Core>>,
     job: u64,
     collect: Collect<T>,
 }
 
-/// Wait for a job's chunks (until a deadline) and decode them into the
-/// value: `Ok(None)` if the deadline passed first.
-pub(crate) type Collect<T> = fn(&RefCell<Shared>, u64, Option<Instant>) -> Result<Option<T>, Error>;
+/// Wait for a job's chunks and decode them into the value: `Ok(None)` if
+/// the wait ran out first.
+pub(crate) type Collect<T> = fn(&RefCell<Core>, u64, Wait) -> Result<Option<T>, Error>;
 
 impl<T> AsyncResult<T> {
-    pub(crate) fn new(
-        shared: Rc<RefCell<Shared>>,
-        job: u64,
-        collect: Collect<T>,
-    ) -> AsyncResult<T> {
-        AsyncResult {
-            shared,
-            job,
-            collect,
-        }
+    pub(crate) fn new(core: Rc<RefCell<Core>>, job: u64, collect: Collect<T>) -> AsyncResult<T> {
+        AsyncResult { core, job, collect }
     }
 
     /// Wait for the result (Python's `get()`). A task that returned an
@@ -48,29 +41,28 @@ impl<T> AsyncResult<T> {
     /// gives [`Error::PoolNotRunning`] (where CPython would wait forever).
     /// Ask again and you get the same answer.
     pub fn get(&self) -> Result<T, Error> {
-        (self.collect)(&self.shared, self.job, None)?.ok_or(Error::Timeout)
+        (self.collect)(&self.core, self.job, Wait::Forever)?.ok_or(Error::Timeout)
     }
 
     /// Wait at most `timeout` (Python's `get(timeout)`); [`Error::Timeout`]
     /// if the result is not in by then. The task itself keeps running.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
-        let deadline = Instant::now() + timeout;
-        (self.collect)(&self.shared, self.job, Some(deadline))?.ok_or(Error::Timeout)
+        (self.collect)(&self.core, self.job, Wait::timeout(timeout))?.ok_or(Error::Timeout)
     }
 
     /// Wait until the result is ready, or the pool is terminated (Python's `wait()`).
     pub fn wait(&self) {
-        let _ = self.wait_for(None);
+        let _ = self.wait_for(Wait::Forever);
     }
 
     /// Wait at most `timeout` (Python's `wait(timeout)`).
     pub fn wait_timeout(&self, timeout: Duration) {
-        let _ = self.wait_for(Some(Instant::now() + timeout));
+        let _ = self.wait_for(Wait::timeout(timeout));
     }
 
     /// Whether the result is in (Python's `ready()`).
     pub fn ready(&self) -> bool {
-        self.wait_for(Some(Instant::now())).unwrap_or(false)
+        self.wait_for(Wait::No).unwrap_or(false)
     }
 
     /// Whether the task succeeded (Python's `successful()`); asking before
@@ -79,23 +71,23 @@ impl<T> AsyncResult<T> {
         if !self.ready() {
             return Err(Error::NotReady);
         }
-        let shared = self.shared.borrow();
-        let job = shared.jobs.get(&self.job).ok_or(Error::NotReady)?;
+        let core = self.core.borrow();
+        let job = core.jobs.get(&self.job).ok_or(Error::NotReady)?;
         Ok(job.first_failure.is_none())
     }
 
-    fn wait_for(&self, deadline: Option<Instant>) -> Result<bool, Error> {
+    fn wait_for(&self, wait: Wait) -> Result<bool, Error> {
         let job = self.job;
-        self.shared
+        self.core
             .borrow_mut()
-            .wait_until(deadline, |s| s.jobs.get(&job).is_none_or(Job::complete))
+            .wait_until(wait, |c| c.jobs.get(&job).is_none_or(Job::complete))
     }
 }
 
 impl<T> Drop for AsyncResult<T> {
     fn drop(&mut self) {
-        if let Ok(mut shared) = self.shared.try_borrow_mut() {
-            shared.forget(self.job);
+        if let Ok(mut core) = self.core.try_borrow_mut() {
+            core.forget(self.job);
         }
     }
 }
@@ -109,37 +101,28 @@ impl<T> fmt::Debug for AsyncResult<T> {
 /// Every chunk's values in order, decoding each as soon as it is in, while
 /// the workers are still busy with the next; or the first failure.
 pub(crate) fn collect_all<V: DeserializeOwned>(
-    shared: &RefCell<Shared>,
+    core: &RefCell<Core>,
     job: u64,
-    deadline: Option<Instant>,
+    wait: Wait,
 ) -> Result<Option<Vec<V>>, Error> {
-    let chunks = match shared.borrow().jobs.get(&job) {
-        Some(j) => j.outcomes.len(),
-        None => return Err(Error::PoolNotRunning),
-    };
     let mut values = Vec::new();
-    for i in 0..chunks {
-        let arrived = shared.borrow_mut().wait_until(deadline, |s| {
-            s.jobs
+    for i in 0.. {
+        let arrived = core.borrow_mut().wait_until(wait, |c| {
+            c.jobs
                 .get(&job)
-                .is_none_or(|j| j.first_failure.is_some() || j.outcomes[i].is_some())
+                .is_none_or(|j| j.complete() || j.outcomes.contains_key(&i))
         })?;
         if !arrived {
             return Ok(None);
         }
-        let shared = shared.borrow();
-        let job = shared.jobs.get(&job).ok_or(Error::PoolNotRunning)?;
-        let failed = job.first_failure.map(|f| f as usize);
-        match failed.map_or(&job.outcomes[i], |f| &job.outcomes[f]) {
-            Some(Ok(bytes)) => {
-                decode_onto(bytes, &mut values)?;
-                if i == 0 {
-                    // Chunks are all this size but the last: make room once.
-                    values.reserve(values.len() * (chunks - 1));
-                }
-            }
-            Some(Err(failure)) => return Err(failure.to_error()),
-            None => return Err(Error::NotReady),
+        let core = core.borrow();
+        let job = core.jobs.get(&job).ok_or(Error::PoolNotRunning)?;
+        if let Some(Err(failure)) = job.first_failure.and_then(|f| job.outcomes.get(&f)) {
+            return Err(failure.to_error());
+        }
+        match job.outcomes.get(&i) {
+            Some(Ok(bytes)) => values.extend(decode::<Vec<V>>(bytes)?),
+            _ => break, // finished: every chunk is in
         }
     }
     Ok(Some(values))
@@ -147,17 +130,17 @@ pub(crate) fn collect_all<V: DeserializeOwned>(
 
 /// The value of a one-task job.
 pub(crate) fn collect_one<V: DeserializeOwned>(
-    shared: &RefCell<Shared>,
+    core: &RefCell<Core>,
     job: u64,
-    deadline: Option<Instant>,
+    wait: Wait,
 ) -> Result<Option<V>, Error> {
-    let Some(mut values) = collect_all::<V>(shared, job, deadline)? else {
-        return Ok(None);
-    };
-    let value = values.pop();
-    value
-        .map(Some)
-        .ok_or_else(|| Error::Ipc("a task came back without its value".to_owned()))
+    match collect_all::<V>(core, job, wait)? {
+        None => Ok(None),
+        Some(mut values) => values
+            .pop()
+            .map(Some)
+            .ok_or_else(|| Error::Ipc("a task came back without its value".to_owned())),
+    }
 }
 
 /// The results of [`Pool::imap`](super::Pool::imap) (in input order) or
@@ -168,56 +151,49 @@ pub(crate) fn collect_one<V: DeserializeOwned>(
 /// on. With a chunksize above 1, a failed chunk yields one error in place
 /// of all its items.
 pub struct IMap<T> {
-    shared: Rc<RefCell<Shared>>,
+    core: Rc<RefCell<Core>>,
     job: u64,
     ordered: bool,
-    chunks: usize,
-    taken: usize,
+    /// Chunks yielded so far.
+    taken: u32,
     buffer: std::vec::IntoIter<T>,
     finished: bool,
 }
 
 impl<T: DeserializeOwned> IMap<T> {
-    pub(crate) fn new(
-        shared: Rc<RefCell<Shared>>,
-        job: u64,
-        chunks: usize,
-        ordered: bool,
-    ) -> IMap<T> {
+    pub(crate) fn new(core: Rc<RefCell<Core>>, job: u64, ordered: bool) -> IMap<T> {
         IMap {
-            shared,
+            core,
             job,
             ordered,
-            chunks,
             taken: 0,
             buffer: Vec::new().into_iter(),
             finished: false,
         }
     }
 
-    /// Wait for the next chunk: the next in order, or the next to arrive.
-    fn next_chunk(&mut self) -> Result<Outcome, Error> {
-        let (job, ordered, index) = (self.job, self.ordered, self.taken);
-        let mut shared = self.shared.borrow_mut();
-        shared.wait_until(None, |s| {
-            s.jobs.get(&job).is_some_and(|j| {
-                if ordered {
-                    j.outcomes[index].is_some()
-                } else {
-                    !j.arrivals.is_empty()
-                }
+    /// Wait for the next chunk (the next in order, or the next to arrive);
+    /// `None` when every chunk has been yielded.
+    fn next_chunk(&mut self) -> Result<Option<Outcome>, Error> {
+        let (id, ordered, index) = (self.job, self.ordered, self.taken);
+        let mut core = self.core.borrow_mut();
+        core.wait_until(Wait::Forever, |c| {
+            c.jobs.get(&id).is_none_or(|j| {
+                (j.finished() && index == j.cut)
+                    || if ordered {
+                        j.outcomes.contains_key(&index)
+                    } else {
+                        !j.arrivals.is_empty()
+                    }
             })
         })?;
-        let job = shared.jobs.get_mut(&job).ok_or(Error::PoolNotRunning)?;
-        let index = if ordered {
-            index
-        } else {
-            let arrived = job.arrivals.pop_front().expect("waited for it");
-            arrived as usize
+        let job = core.jobs.get_mut(&id).ok_or(Error::PoolNotRunning)?;
+        let index = match job.arrivals.pop_front() {
+            _ if job.finished() && index == job.cut => return Ok(None),
+            Some(arrived) if !ordered => arrived,
+            _ => index,
         };
-        job.outcomes[index]
-            .take()
-            .ok_or_else(|| Error::Ipc("a chunk was taken twice".to_owned()))
+        Ok(job.outcomes.remove(&index))
     }
 }
 
@@ -229,22 +205,26 @@ impl<T: DeserializeOwned> Iterator for IMap<T> {
             if let Some(value) = self.buffer.next() {
                 return Some(Ok(value));
             }
-            if self.finished || self.taken == self.chunks {
+            if self.finished {
                 return None;
             }
             let outcome = match self.next_chunk() {
-                Ok(outcome) => outcome,
+                Ok(Some(outcome)) => outcome,
+                Ok(None) => {
+                    self.finished = true;
+                    return None;
+                }
                 Err(e) => {
                     self.finished = true; // the pool is gone: nothing more will come
                     return Some(Err(e));
                 }
             };
             self.taken += 1;
-            match outcome.map_err(|f| f.to_error()) {
-                Ok(bytes) => match decode::<Vec<T>>(&bytes) {
-                    Ok(values) => self.buffer = values.into_iter(),
-                    Err(e) => return Some(Err(e)),
-                },
+            match outcome
+                .map_err(|f| f.to_error())
+                .and_then(|b| decode::<Vec<T>>(&b))
+            {
+                Ok(values) => self.buffer = values.into_iter(),
                 Err(e) => return Some(Err(e)),
             }
         }
@@ -253,8 +233,8 @@ impl<T: DeserializeOwned> Iterator for IMap<T> {
 
 impl<T> Drop for IMap<T> {
     fn drop(&mut self) {
-        if let Ok(mut shared) = self.shared.try_borrow_mut() {
-            shared.forget(self.job);
+        if let Ok(mut core) = self.core.try_borrow_mut() {
+            core.forget(self.job);
         }
     }
 }

@@ -2,10 +2,11 @@
 //! returns; and the *runner* that carries a call across to a worker.
 
 use std::fmt;
-use std::marker::PhantomData;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use crate::ipc::socket::{decode, encode};
 
 /// A function a [`Pool`](super::Pool) can run in a worker, taking its
 /// arguments as the tuple `Args`: a function named by its path (`doubler`)
@@ -93,28 +94,12 @@ macro_rules! plain_result {
     };
 }
 
+plain_result!((), bool, char, String, f32, f64);
 plain_result!(
-    (),
-    bool,
-    char,
-    u8,
-    u16,
-    u32,
-    u64,
-    u128,
-    usize,
-    i8,
-    i16,
-    i32,
-    i64,
-    i128,
-    isize,
-    f32,
-    f64,
-    String,
-    // Bytes that serde copies in one go, not one `u8` at a time as a `Vec<u8>`.
-    serde_bytes::ByteBuf,
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
 );
+// Bytes that serde copies in one go, not one `u8` at a time as a `Vec<u8>`.
+plain_result!(serde_bytes::ByteBuf);
 
 macro_rules! generic_plain_result {
     ($ty:ident < $($param:ident),* >) => {
@@ -212,125 +197,11 @@ where
     // is inhabited. This is how a worker gets hold of a function that was
     // never sent: its type is the whole of it.
     let f: F = unsafe { std::mem::zeroed() };
-    // Call `f` on each argument tuple as it is decoded, stopping at the
-    // first error, as CPython's `list(map(f, chunk))` does.
-    let mut values = Vec::new();
-    let mut failure = None;
-    decode_each(chunk, |args: Args| match f.call(args).into_result() {
-        Ok(value) => {
-            values.push(value);
-            true
-        }
-        Err(message) => {
-            failure = Some(message);
-            false
-        }
-    })
-    .map_err(|e| e.to_string())?;
-    if let Some(message) = failure {
-        return Err(message);
-    }
-    // A first guess at the size, so the buffer is not regrown many times.
-    let mut bytes = Vec::with_capacity(8 + values.len() * size_of::<Value<F, Args>>());
-    encode_into(&values, &mut bytes).map_err(|e| e.to_string())?;
-    Ok(bytes)
-}
-
-/// Encode a value with ipc-channel's own format.
-pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, crate::Error> {
-    let mut bytes = Vec::new();
-    encode_into(value, &mut bytes)?;
-    Ok(bytes)
-}
-
-/// Append `value`'s encoding to `bytes`.
-pub(crate) fn encode_into<T: Serialize + ?Sized>(
-    value: &T,
-    bytes: &mut Vec<u8>,
-) -> Result<(), crate::Error> {
-    let mut serializer = postcard::Serializer {
-        output: Append(bytes),
-    };
-    value
-        .serialize(&mut serializer)
-        .map_err(|e| crate::Error::Ipc(e.to_string()))
-}
-
-/// A postcard output that appends to a `Vec<u8>` it borrows, so that
-/// chunks can be encoded one after another into one buffer.
-struct Append<'a>(&'a mut Vec<u8>);
-
-impl postcard::ser_flavors::Flavor for Append<'_> {
-    type Output = ();
-    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
-        self.0.push(byte);
-        Ok(())
-    }
-    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
-        if bytes.len() <= 16 {
-            // A varint: pushing its bytes beats a call to memcpy.
-            self.0.reserve(bytes.len());
-            bytes.iter().for_each(|&b| self.0.push(b));
-        } else {
-            self.0.extend_from_slice(bytes);
-        }
-        Ok(())
-    }
-    fn finalize(self) -> postcard::Result<()> {
-        Ok(())
-    }
-}
-
-/// Decode an encoded list item by item, handing each to `each` until it
-/// returns `false`: no list of its own in between.
-pub(crate) fn decode_each<V: DeserializeOwned>(
-    bytes: &[u8],
-    each: impl FnMut(V) -> bool,
-) -> Result<(), crate::Error> {
-    use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
-
-    struct Each<G, V>(G, PhantomData<V>);
-
-    impl<'de, G: FnMut(V) -> bool, V: DeserializeOwned> Visitor<'de> for Each<G, V> {
-        type Value = ();
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a list")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
-            while let Some(value) = seq.next_element()? {
-                if !(self.0)(value) {
-                    break;
-                }
-            }
-            Ok(())
-        }
-    }
-
-    impl<'de, G: FnMut(V) -> bool, V: DeserializeOwned> DeserializeSeed<'de> for Each<G, V> {
-        type Value = ();
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            d.deserialize_seq(self)
-        }
-    }
-
-    let mut deserializer = postcard::Deserializer::from_bytes(bytes);
-    Each(each, PhantomData)
-        .deserialize(&mut deserializer)
-        .map_err(|e| crate::Error::Ipc(e.to_string()))
-}
-
-/// Decode an encoded list, appending its items to `values`.
-pub(crate) fn decode_onto<V: DeserializeOwned>(
-    bytes: &[u8],
-    values: &mut Vec<V>,
-) -> Result<(), crate::Error> {
-    decode_each(bytes, |value| {
-        values.push(value);
-        true
-    })
-}
-
-/// Decode a value [`encode`] made.
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, crate::Error> {
-    postcard::from_bytes(bytes).map_err(|e| crate::Error::Ipc(e.to_string()))
+    let args: Vec<Args> = decode(chunk).map_err(|e| e.to_string())?;
+    // Stop at the first error, as CPython's `list(map(f, chunk))` does.
+    let values = args
+        .into_iter()
+        .map(|args| f.call(args).into_result())
+        .collect::<Result<Vec<_>, String>>()?;
+    encode(&values).map_err(|e| e.to_string())
 }

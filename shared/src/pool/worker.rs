@@ -1,71 +1,49 @@
 //! The worker's side: what travels between the parent and a worker, and the
-//! loop a worker runs until told to stop.
+//! loop a worker runs until told to stop (CPython's `pool.worker`).
 
+use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
-use std::time::Instant;
 
-use ipc_channel::ipc::{IpcBytesReceiver, IpcSender};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use super::task::{Runner, encode};
+use super::task::Runner;
 use crate::current::ExitRequest;
+use crate::ipc::Wait;
+use crate::ipc::socket::{Socket, decode, encode};
 
-/// The head of a task, or the order to stop. A message from the parent
-/// holds either one `Stop`, or one or more tasks back to back, each a
-/// `Run` followed by its `len` bytes of encoded arguments: the parent sends
-/// a worker everything it has for it in one message, and the worker
-/// answers them all in one message, which matters when tasks are tiny.
+/// One chunk of a call, as the parent sends it. A message to a worker is a
+/// `Vec<Task>`, a batch; an empty one tells it to stop (CPython's sentinel).
 #[derive(Serialize, Deserialize)]
-pub(crate) enum Order {
-    /// Run the chunk that follows with the runner at this address.
-    Run {
-        job: u64,
-        index: u32,
-        runner: usize,
-        len: usize,
-    },
-    /// Leave the loop (CPython's sentinel, `None`).
-    Stop,
+pub(crate) struct Task {
+    pub job: u64,
+    pub index: u32,
+    /// The address of the runner: see "How a function reaches a worker".
+    pub runner: usize,
+    /// The chunk's argument tuples, encoded. `ByteBuf`: serde copies the
+    /// bytes in one go instead of one `u8` at a time.
+    pub args: ByteBuf,
 }
 
-/// A worker's answer to one task.
+/// A worker's answer to one task; it answers a batch with a `Vec<Answer>`.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Answer {
     pub job: u64,
     pub index: u32,
-    /// How long the task took in the worker, so the parent learns how far
-    /// ahead to feed it.
-    pub elapsed_ns: u64,
-    /// The encoded values, or the worker's message. `ByteBuf` makes serde
-    /// copy the bytes in one go instead of one `u8` at a time.
+    /// The encoded values, or the task's error message.
     pub outcome: Result<ByteBuf, String>,
 }
 
-/// One task's part of a message: its `Run` head, then its chunk (the
-/// encoded list of argument tuples).
-pub(crate) fn task_message(
-    job: u64,
-    index: u32,
-    runner: Runner,
-    chunk: &[u8],
-) -> Result<Vec<u8>, crate::Error> {
-    let order = Order::Run {
-        job,
-        index,
-        runner: runner as usize,
-        len: chunk.len(),
-    };
-    let mut message = encode(&order)?;
-    message.extend_from_slice(chunk);
-    Ok(message)
-}
-
-/// What a worker needs to start: its channels and the pool's settings.
+/// What a worker needs to start.
 pub(crate) struct Setup {
-    pub orders: IpcBytesReceiver,
-    pub answers: IpcSender<Vec<Answer>>,
+    /// Its end of its own socket pair with the parent.
+    pub socket: Socket,
+    /// The parent's ends of every worker's socket, this one's included,
+    /// which `fork` copied into this process: closed first thing, so that
+    /// when the parent dies (or a sibling worker does) nobody else holds
+    /// its end open, and end-of-file comes.
+    pub inherited: Vec<RawFd>,
     /// The initializer's runner and its encoded arguments.
     pub initializer: Option<(Runner, Vec<u8>)>,
     pub maxtasks: Option<usize>,
@@ -74,9 +52,15 @@ pub(crate) struct Setup {
 /// The message of the last panic in this worker.
 static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
 
-/// A worker's life (CPython's `multiprocessing.pool.worker`): run the
-/// initializer, then run orders until `Stop`, or until `maxtasks` are done.
+/// A worker's life: run the initializer, then run batches until an empty
+/// one, end-of-file, or `maxtasks` tasks done.
 pub(crate) fn serve(setup: Setup) -> Result<(), String> {
+    for fd in setup.inherited {
+        // SAFETY: the parent's ends, copied by `fork`; nothing in this
+        // process uses them (their owners, in the copy of the parent's pool,
+        // are never dropped here: a worker leaves with `_exit`).
+        unsafe { libc::close(fd) };
+    }
     // A task's panic is the caller's to report, as a task's exception is in
     // CPython: keep its message instead of printing it here.
     panic::set_hook(Box::new(|info| {
@@ -91,52 +75,38 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
         .map(|e| format!("the pool's initializer failed: {e}"));
     let mut completed = 0;
     while setup.maxtasks.is_none_or(|max| completed < max) {
-        let Ok(message) = setup.orders.recv() else {
+        let Ok(Some(message)) = setup.socket.recv(Wait::Forever) else {
             log::debug!("worker got EOFError or OSError -- exiting");
             break;
         };
-        let mut rest = &message[..];
-        let mut answers = Vec::new();
-        let mut stop = false;
-        while !rest.is_empty() {
-            let (order, after) = postcard::take_from_bytes::<Order>(rest)
-                .map_err(|e| format!("bad order from the pool: {e}"))?;
-            let Order::Run {
-                job,
-                index,
-                runner,
-                len,
-            } = order
-            else {
-                stop = true;
-                break;
-            };
-            let (chunk, after) = after.split_at_checked(len).ok_or("a task cut short")?;
-            rest = after;
-            // SAFETY: `runner` is the address of a `Runner` taken in the
-            // parent (see `run_message`) and sent over this worker's private
-            // channel. The worker is a fork of the parent, so the same
-            // function sits at the same address here.
-            let runner: Runner = unsafe { std::mem::transmute::<usize, Runner>(runner) };
-            let started = Instant::now();
-            let outcome = match &broken {
-                Some(e) => Err(e.clone()),
-                None => run(runner, chunk),
-            };
-            answers.push(Answer {
-                job,
-                index,
-                elapsed_ns: started.elapsed().as_nanos().try_into().unwrap_or(u64::MAX),
-                outcome: outcome.map(ByteBuf::from),
-            });
-            completed += 1;
-        }
-        if !answers.is_empty() && setup.answers.send(answers).is_err() {
-            break; // the parent is gone
-        }
-        if stop {
+        let tasks: Vec<Task> = decode(&message).map_err(|e| e.to_string())?;
+        if tasks.is_empty() {
             log::debug!("worker got sentinel -- exiting");
             break;
+        }
+        let answers: Vec<Answer> = tasks
+            .into_iter()
+            .map(|task| {
+                // SAFETY: `runner` is the address of a `Runner` taken in the
+                // parent and sent over this worker's own socket. The worker
+                // is a fork of the parent: the same function sits at the
+                // same address here.
+                let runner = unsafe { std::mem::transmute::<usize, Runner>(task.runner) };
+                let outcome = match &broken {
+                    Some(e) => Err(e.clone()),
+                    None => run(runner, &task.args),
+                };
+                completed += 1;
+                Answer {
+                    job: task.job,
+                    index: task.index,
+                    outcome: outcome.map(ByteBuf::from),
+                }
+            })
+            .collect();
+        let sent = encode(&answers).and_then(|bytes| Ok(setup.socket.send(&bytes)?));
+        if sent.is_err() {
+            break; // the parent is gone
         }
     }
     log::debug!("worker exiting after {completed} tasks");

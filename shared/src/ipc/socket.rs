@@ -1,0 +1,253 @@
+//! The message layer under every pipe, queue and pool: whole messages of
+//! any size on a Unix socket, and a wait that sleeps in the kernel.
+//!
+//! **One packet, one message.** A [`Socket`] is one end of a
+//! `socketpair(AF_UNIX, SOCK_SEQPACKET)`. Such a socket keeps the edges of
+//! each message: one `sendmsg` is one packet, and one `recvmsg` takes one
+//! whole packet or nothing. So several processes may read the same end at
+//! once (a queue's consumers do): the kernel hands each packet to exactly
+//! one of them, and a reader killed at any moment takes at most the packet
+//! it was given, never half of one, so the others never read a torn
+//! message. (CPython frames its messages on a byte stream instead, a
+//! length then the bytes, which is why its queue needs a read lock.)
+//!
+//! **A big message goes in a memory file.** A packet must fit the socket's
+//! buffer (some hundred KiB). A message bigger than [`INLINE_MAX`] is
+//! written to a fresh `memfd` (a file that lives in memory), and the packet
+//! carries just the file descriptor (`SCM_RIGHTS`) and the length. The
+//! send is done once the packet is queued: it never waits for a reader to
+//! read the bytes, so a reader that dies mid-message cannot leave the
+//! sender stuck, and a sender killed while writing the file sends nothing.
+//!
+//! **Waiting is `poll(2)`.** [`Socket::poll`] asks the kernel whether a
+//! packet (or end-of-file) is there, and sleeps until one comes or the time
+//! is up; it never takes anything. A timed receive polls, then reads with
+//! `MSG_DONTWAIT`, a flag of that one call: if another reader took the
+//! packet in between, it polls again. (Making the *descriptor*
+//! non-blocking would make it non-blocking for every process sharing it.)
+//!
+//! **A dead peer is seen at once.** When every copy of the other end is
+//! closed (its process exited or was killed), `recvmsg` returns 0 bytes:
+//! end-of-file, and `sendmsg` fails with `EPIPE` (or `ECONNRESET`, if it
+//! left messages unread), which [`Socket::send`] reports as an
+//! `io::ErrorKind::BrokenPipe` error (`MSG_NOSIGNAL`: no SIGPIPE that would
+//! kill the sender).
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::memfd::{MFdFlags, memfd_create};
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
+    sendmsg, socketpair,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{self, IoSlice, IoSliceMut, Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use super::Wait;
+use crate::Error;
+
+/// The largest message sent inside its packet; bigger ones go in a memfd.
+pub(crate) const INLINE_MAX: usize = 64 * 1024;
+
+/// The first byte of a packet: what follows.
+const INLINE: u8 = 0; // the message itself
+const IN_MEMFD: u8 = 1; // its length (8 bytes); the memfd rides along
+
+/// One end of a connected pair of `SOCK_SEQPACKET` sockets.
+#[derive(Debug)]
+pub(crate) struct Socket(OwnedFd);
+
+impl Socket {
+    /// Two connected ends. Both are close-on-exec; `fork` copies them.
+    pub(crate) fn pair() -> io::Result<(Socket, Socket)> {
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )?;
+        Ok((Socket(a), Socket(b)))
+    }
+
+    /// Another descriptor for the same end (`dup`).
+    pub(crate) fn try_clone(&self) -> io::Result<Socket> {
+        self.0.try_clone().map(Socket)
+    }
+
+    /// Send `bytes` as one message; waits only while the socket's buffer is
+    /// full. `BrokenPipe` once the other end is closed everywhere.
+    pub(crate) fn send(&self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.len() <= INLINE_MAX {
+            return self.send_packet(&[IoSlice::new(&[INLINE]), IoSlice::new(bytes)], None);
+        }
+        let mut file = File::from(memfd_create("shared-ipc-message", MFdFlags::MFD_CLOEXEC)?);
+        file.write_all(bytes)?;
+        let len = (bytes.len() as u64).to_le_bytes();
+        let head = [IoSlice::new(&[IN_MEMFD]), IoSlice::new(&len)];
+        self.send_packet(&head, Some(file.as_raw_fd()))
+        // Our copy of the memfd closes here; the packet holds its own.
+    }
+
+    fn send_packet(&self, parts: &[IoSlice<'_>], fd: Option<RawFd>) -> io::Result<()> {
+        let fds = fd.map(|fd| [fd]);
+        let cmsgs: Vec<ControlMessage<'_>> =
+            fds.iter().map(|f| ControlMessage::ScmRights(f)).collect();
+        loop {
+            let flags = MsgFlags::MSG_NOSIGNAL;
+            match sendmsg::<()>(self.0.as_raw_fd(), parts, &cmsgs, flags, None) {
+                Ok(_) => return Ok(()),
+                Err(Errno::EINTR) => continue,
+                // The peer closed with messages unread: gone all the same.
+                Err(Errno::ECONNRESET) => return Err(io::ErrorKind::BrokenPipe.into()),
+                Err(errno) => return Err(errno.into()),
+            }
+        }
+    }
+
+    /// Receive one message, waiting as `wait` says: `Ok(None)` if the wait
+    /// ran out, an `UnexpectedEof` error once the other end is closed
+    /// everywhere and nothing is left.
+    pub(crate) fn recv(&self, wait: Wait) -> io::Result<Option<Vec<u8>>> {
+        loop {
+            if let Wait::Forever = wait {
+                return self.recv_packet(MsgFlags::empty()).map(Some);
+            }
+            if !self.poll(wait)? {
+                return Ok(None);
+            }
+            match self.recv_packet(MsgFlags::MSG_DONTWAIT) {
+                // Another reader took it between our poll and our read.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if matches!(wait, Wait::No) {
+                        return Ok(None);
+                    }
+                }
+                got => return got.map(Some),
+            }
+        }
+    }
+
+    fn recv_packet(&self, flags: MsgFlags) -> io::Result<Vec<u8>> {
+        thread_local! {
+            /// Room for the largest packet, reused: most messages are small.
+            static BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; INLINE_MAX + 1]);
+        }
+        BUFFER.with_borrow_mut(|buffer| {
+            let mut space = nix::cmsg_space!(RawFd);
+            let flags = flags | MsgFlags::MSG_CMSG_CLOEXEC;
+            let (len, memfd, truncated) = loop {
+                let mut iov = [IoSliceMut::new(buffer)];
+                match recvmsg::<()>(self.0.as_raw_fd(), &mut iov, Some(&mut space), flags) {
+                    Err(Errno::EINTR) => continue,
+                    Err(Errno::ECONNRESET) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                    Err(errno) => return Err(io::Error::from(errno)),
+                    Ok(msg) => {
+                        let mut memfd = None;
+                        for cmsg in msg.cmsgs()? {
+                            if let ControlMessageOwned::ScmRights(fds) = cmsg {
+                                // SAFETY: the kernel just gave us these
+                                // descriptors; nothing else owns them.
+                                memfd = fds.first().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) });
+                            }
+                        }
+                        let truncated = msg.flags.contains(MsgFlags::MSG_CTRUNC);
+                        break (msg.bytes, memfd, truncated);
+                    }
+                }
+            };
+            match (len, buffer.first()) {
+                (0, _) => Err(io::ErrorKind::UnexpectedEof.into()),
+                (_, Some(&INLINE)) => Ok(buffer[1..len].to_vec()),
+                (9, Some(&IN_MEMFD)) => {
+                    let size = u64::from_le_bytes(buffer[1..9].try_into().expect("8 bytes"));
+                    let Some(memfd) = memfd else {
+                        // The kernel could not give us the descriptor
+                        // (MSG_CTRUNC): this process has none free.
+                        debug_assert!(truncated);
+                        return Err(io::Error::from(Errno::EMFILE));
+                    };
+                    read_memfd(File::from(memfd), size)
+                }
+                _ => Err(io::Error::new(io::ErrorKind::InvalidData, "not a message")),
+            }
+        })
+    }
+
+    /// Whether a message or end-of-file is waiting, sleeping in the kernel
+    /// for one at most as long as `wait` says. Takes nothing.
+    pub(crate) fn poll(&self, wait: Wait) -> io::Result<bool> {
+        Ok(!wait_readable(&[self.as_fd()], wait)?.is_empty())
+    }
+}
+
+impl AsFd for Socket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+/// Read a memfd's `size` bytes from its start into a new buffer.
+fn read_memfd(mut file: File, size: u64) -> io::Result<Vec<u8>> {
+    file.seek(SeekFrom::Start(0))?; // the sender's writes left the offset at the end
+    let len = usize::try_from(size).map_err(|_| io::Error::from(Errno::EFBIG))?;
+    let mut bytes = Vec::with_capacity(len);
+    // `read_to_end` fills the spare capacity without zeroing it first.
+    file.take(size).read_to_end(&mut bytes)?;
+    if bytes.len() != len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(bytes)
+}
+
+/// Wait until at least one of `fds` has something to read (a message, or
+/// end-of-file), as `wait` says; returns the indices of those that have,
+/// empty if the time ran out. This is `poll(2)`: the process sleeps in the
+/// kernel, which wakes it when a packet comes or a peer goes.
+pub(crate) fn wait_readable(fds: &[BorrowedFd<'_>], wait: Wait) -> io::Result<Vec<usize>> {
+    let mut polled: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|&fd| PollFd::new(fd, PollFlags::POLLIN))
+        .collect();
+    loop {
+        let left = wait.left();
+        let timeout = match left {
+            None => PollTimeout::NONE,
+            // poll counts whole milliseconds: round up, so we never return early.
+            Some(left) => {
+                let ms = left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128);
+                PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        match poll(&mut polled, timeout) {
+            Err(Errno::EINTR) => continue,
+            Err(errno) => return Err(errno.into()),
+            Ok(0) if !wait.expired() => continue, // woke a little early
+            Ok(_) => {
+                return Ok((0..polled.len())
+                    .filter(|&i| polled[i].revents().is_some_and(|r| !r.is_empty()))
+                    .collect());
+            }
+        }
+    }
+}
+
+/// A value as the bytes of a message: the one encoding (postcard, compact
+/// and serde-driven; Python uses pickle) of every queue, pipe and pool.
+pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
+    postcard::to_stdvec(value).map_err(|e| Error::Ipc(format!("cannot encode the value: {e}")))
+}
+
+/// The value [`encode`] made these bytes from.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    postcard::from_bytes(bytes).map_err(|e| Error::Ipc(format!("cannot decode the message: {e}")))
+}

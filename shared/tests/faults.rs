@@ -1,0 +1,322 @@
+//! Faults a careful user meets sooner or later: a receiver killed in the
+//! middle of a big message, file descriptors running out, and a `poll` in
+//! one process on an end another process also reads.
+//!
+//! `harness = false`, and every check re-runs this executable as a
+//! scenario (`FAULT_SCENARIO=<name>`) under a time limit: if a bug comes
+//! back and something hangs, the check fails instead of stalling the suite.
+//! Inside, each promise is "a clear answer within 2 s", measured.
+
+use std::fs::File;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_bytes::ByteBuf;
+use shared::pool::Pool;
+use shared::testing::{Run, run_with};
+use shared::{Error, Event, Process, Queue, pipe};
+
+/// How soon the other side must hear of a dead peer.
+const PROMPT: Duration = Duration::from_secs(2);
+const MIB: usize = 1 << 20;
+/// How long a pool task here naps.
+const TASK_TIME: Duration = Duration::from_millis(500);
+
+/// Takes its time after the argument has arrived, so that a kill at any
+/// of [`DELAYS_MS`] lands before it answers.
+fn slow_len(bytes: ByteBuf) -> usize {
+    if let Some(started) = TASK_STARTED.get() {
+        started.set();
+    }
+    std::thread::sleep(TASK_TIME);
+    bytes.len()
+}
+
+fn doubler(n: u64) -> u64 {
+    n * 2
+}
+
+/// A daemon that SIGKILLs `pid` after `delay` (SIGSTOPs it first if asked),
+/// so the kill lands while this process is busy sending.
+fn killer(pid: u32, delay: Duration, stop_first: bool) -> Process {
+    let pid = Pid::from_raw(pid as i32);
+    if stop_first {
+        kill(pid, Signal::SIGSTOP).expect("stop the receiver");
+    }
+    let mut k = Process::new(move || {
+        std::thread::sleep(delay);
+        let _ = kill(pid, Signal::SIGKILL); // it may have finished already
+    })
+    .daemon(true);
+    k.start().expect("start the killer");
+    k
+}
+
+/// The kill delays tried: before the send, early in it, later in it.
+const DELAYS_MS: [u64; 3] = [0, 5, 40];
+
+fn pipe_receiver_killed(size: usize, stop_first: bool) -> Result<(), Error> {
+    for delay in DELAYS_MS {
+        let (ours, theirs) = pipe(true)?;
+        let ready = Event::new()?;
+        let child_ready = ready.clone();
+        let mut receiver = Process::new(move || {
+            child_ready.set();
+            theirs.recv_bytes().map(drop)
+        });
+        receiver.start()?;
+        assert!(
+            ready.wait_timeout(PROMPT * 10),
+            "the receiver never started"
+        );
+        let k = killer(
+            receiver.pid().unwrap_or(0),
+            Duration::from_millis(delay),
+            stop_first,
+        );
+        let big = vec![7u8; size];
+        let started = Instant::now();
+        let first = ours.send_bytes(&big);
+        receiver.join()?;
+        k.join()?;
+        // Now the only receiver is gone: the next send must say so at once.
+        let second = ours.send_bytes(&big);
+        let took = started.elapsed();
+        assert!(took < PROMPT, "{size} bytes, kill at {delay} ms: {took:?}");
+        assert!(first.is_ok() || is_broken_pipe(&first), "{first:?}");
+        assert!(is_broken_pipe(&second), "{second:?}");
+    }
+    println!("pipe {} MiB stop={stop_first}: ok", size / MIB);
+    Ok(())
+}
+
+fn is_broken_pipe(result: &Result<(), Error>) -> bool {
+    matches!(result, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+fn queue_consumer_killed(size: usize, stop_first: bool) -> Result<(), Error> {
+    for delay in DELAYS_MS {
+        let q: Queue<ByteBuf> = Queue::new()?;
+        let ready = Event::new()?;
+        let (child_q, child_ready) = (q.clone(), ready.clone());
+        let mut consumer = Process::new(move || {
+            child_ready.set();
+            child_q.get().map(drop)
+        });
+        consumer.start()?;
+        assert!(
+            ready.wait_timeout(PROMPT * 10),
+            "the consumer never started"
+        );
+        let k = killer(
+            consumer.pid().unwrap_or(0),
+            Duration::from_millis(delay),
+            stop_first,
+        );
+        let started = Instant::now();
+        q.put(ByteBuf::from(vec![7u8; size]))?;
+        let took = started.elapsed();
+        consumer.join()?;
+        k.join()?;
+        assert!(took < PROMPT, "{size} bytes, kill at {delay} ms: {took:?}");
+        // Whatever the dead consumer took or left, the next item is whole.
+        let _ = q.get_timeout(Duration::ZERO);
+        q.put(ByteBuf::from(vec![1, 2, 3]))?;
+        assert_eq!(q.get_timeout(PROMPT)?.as_slice(), [1, 2, 3]);
+    }
+    println!("queue {} MiB stop={stop_first}: ok", size / MIB);
+    Ok(())
+}
+
+fn pool_worker_killed(size: usize, stop_first: bool) -> Result<(), Error> {
+    let pool = Pool::new(1)?;
+    // Killed before the task reached it, the worker is replaced and the task
+    // runs in the new one; killed after, the task is lost. The last round
+    // waits for the task to start, so the second case is always tried.
+    let when = DELAYS_MS.map(|ms| Some(Duration::from_millis(ms)));
+    for (round, delay) in when.into_iter().chain([None]).enumerate() {
+        let worker = pool.pids()[0];
+        let k = match delay {
+            Some(delay) => killer(worker, delay, stop_first),
+            None => killer_once_started(worker),
+        };
+        let started = Instant::now();
+        let result = pool.apply_async(slow_len, (ByteBuf::from(vec![7u8; size]),))?;
+        let got = result.get();
+        let took = started.elapsed();
+        k.join()?;
+        let patience = match got {
+            Ok(len) if delay.is_some() => {
+                assert_eq!(len, size);
+                PROMPT + TASK_TIME // it ran, nap included
+            }
+            Err(Error::WorkerLost(_)) => PROMPT,
+            other => panic!("round {round}: {other:?}"),
+        };
+        assert!(took < patience, "{size} bytes, kill {delay:?}: {took:?}");
+        assert_eq!(pool.apply(doubler, (21,))?, 42);
+        assert!(
+            !pool.pids().contains(&worker),
+            "the dead worker was not replaced"
+        );
+    }
+    println!("pool {} MiB stop={stop_first}: ok", size / MIB);
+    Ok(())
+}
+
+/// Set by [`slow_len`] in the worker once it has its argument; made before
+/// the pool, so the workers share it.
+static TASK_STARTED: OnceLock<Event> = OnceLock::new();
+
+/// A daemon that SIGKILLs `pid` once a [`slow_len`] task has started.
+fn killer_once_started(pid: u32) -> Process {
+    let started = TASK_STARTED.get().expect("made first").clone();
+    started.clear();
+    let mut k = Process::new(move || {
+        assert!(started.wait_timeout(PROMPT * 10), "the task never started");
+        kill(Pid::from_raw(pid as i32), Signal::SIGKILL)
+    })
+    .daemon(true);
+    k.start().expect("start the killer");
+    k
+}
+
+/// Take every free descriptor, check that IPC says EMFILE (an `Err`, not a
+/// panic), give them back, and check that everything works again.
+fn fd_exhaustion() -> Result<(), Error> {
+    let limit = libc::rlimit {
+        rlim_cur: 128,
+        rlim_max: 128,
+    };
+    // SAFETY: setrlimit only reads the struct we pass.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+    let (a, b) = pipe(true)?; // made while descriptors were free
+    let mut hoard = Vec::new();
+    while let Ok(f) = File::open("/dev/null") {
+        hoard.push(f);
+    }
+    let emfile = |e: &Error| e.to_string().contains("Too many open files");
+    match pipe(true) {
+        Err(e) => assert!(emfile(&e), "pipe: {e}"),
+        Ok(_) => panic!("a pipe with no descriptor free"),
+    }
+    match Queue::<u32>::new() {
+        Err(e) => assert!(emfile(&e), "queue: {e}"),
+        Ok(_) => panic!("a queue with no descriptor free"),
+    }
+    match a.send_bytes(&vec![1u8; 4 * MIB]) {
+        Err(e) => assert!(emfile(&e), "big send: {e}"),
+        Ok(()) => panic!("a big send needs a descriptor"),
+    }
+    a.send(&"small")?; // a small message needs none
+    assert_eq!(b.recv::<String>()?, "small");
+    println!("exhausted: Err(EMFILE), small messages still go");
+
+    drop(hoard);
+    let big = vec![9u8; 4 * MIB];
+    a.send_bytes(&big)?;
+    assert_eq!(b.recv_bytes()?, big);
+    let q = Queue::<u32>::new()?;
+    q.put(5)?;
+    assert_eq!(q.get()?, 5);
+    let pool = Pool::new(2)?;
+    assert_eq!(pool.map(doubler, 0..4)?, [0, 2, 4, 6]);
+    println!("freed: pipes, queues and pools work again");
+    Ok(())
+}
+
+/// A child that polls a shared pipe end, then exits, leaves the message
+/// for whoever reads next.
+fn poll_consumes_nothing() -> Result<(), Error> {
+    let (a, b) = pipe(true)?;
+    a.send(&"hello")?;
+    let child_b = b.try_clone()?;
+    let mut child = Process::new(move || {
+        assert!(child_b.poll(PROMPT).expect("poll"));
+    });
+    child.start()?;
+    child.join()?;
+    assert_eq!(child.exitcode(), Some(0));
+    assert!(b.poll(PROMPT)?, "the child's poll took the message");
+    assert_eq!(b.recv::<String>()?, "hello");
+    println!("poll: nothing consumed");
+    Ok(())
+}
+
+fn run_scenario(name: &str) -> Result<(), Error> {
+    match name {
+        "pipe" => [false, true].into_iter().try_for_each(|stop| {
+            pipe_receiver_killed(10 * MIB, stop)?;
+            pipe_receiver_killed(100 * MIB, stop)
+        }),
+        "queue" => [false, true].into_iter().try_for_each(|stop| {
+            queue_consumer_killed(10 * MIB, stop)?;
+            queue_consumer_killed(100 * MIB, stop)
+        }),
+        "pool" => [false, true].into_iter().try_for_each(|stop| {
+            TASK_STARTED.get_or_init(|| Event::new().expect("an event"));
+            pool_worker_killed(10 * MIB, stop)?;
+            pool_worker_killed(100 * MIB, stop)
+        }),
+        "fd_exhaustion" => fd_exhaustion(),
+        "poll" => poll_consumes_nothing(),
+        other => panic!("unknown scenario {other}"),
+    }
+}
+
+fn scenario(name: &str) -> Run {
+    let exe = std::env::current_exe().expect("this test's path");
+    let run = run_with(
+        exe,
+        &[],
+        &[("FAULT_SCENARIO", name)],
+        Duration::from_secs(60),
+    );
+    assert!(run.status.success(), "{run:?}");
+    assert!(!run.left_behind, "{run:?}");
+    run
+}
+
+fn receiver_killed_mid_message_pipe() {
+    let run = scenario("pipe");
+    assert_eq!(run.lines().len(), 4, "{run:?}");
+}
+
+fn receiver_killed_mid_message_queue() {
+    let run = scenario("queue");
+    assert_eq!(run.lines().len(), 4, "{run:?}");
+}
+
+fn worker_killed_mid_message_pool() {
+    let run = scenario("pool");
+    assert_eq!(run.lines().len(), 4, "{run:?}");
+}
+
+fn fd_exhaustion_is_an_error_then_heals() {
+    let run = scenario("fd_exhaustion");
+    assert!(run.output.contains("freed: pipes, queues"), "{run:?}");
+}
+
+fn poll_on_a_shared_end_consumes_nothing() {
+    let run = scenario("poll");
+    assert_eq!(run.output, "poll: nothing consumed\n");
+}
+
+fn main() {
+    if let Ok(name) = std::env::var("FAULT_SCENARIO") {
+        if let Err(e) = run_scenario(&name) {
+            eprintln!("scenario {name}: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    shared::testing::run_checks(shared::checks![
+        receiver_killed_mid_message_pipe,
+        receiver_killed_mid_message_queue,
+        worker_killed_mid_message_pool,
+        fd_exhaustion_is_an_error_then_heals,
+        poll_on_a_shared_end_consumes_nothing,
+    ]);
+}
