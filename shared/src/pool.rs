@@ -71,30 +71,24 @@
 //! parent. This one has none: whichever call waits (`map`, `get`, `join`,
 //! an `imap`'s `next`) feeds the workers and reads their answers. Forking
 //! is only safe from a process with one thread, and a replacement worker is
-//! forked whenever one dies, so keeping the parent single-threaded keeps
-//! that safe. It is also why [`Pool`] is not `Send`: it stays on the thread
-//! that created it, whose exit would kill the workers (they are daemons,
-//! set to die with that thread through `PR_SET_PDEATHSIG`). Create pools
-//! from the main thread, before starting threads of your own.
+//! forked whenever one dies, so a single-threaded parent keeps that safe.
+//! It is also why [`Pool`] is not `Send`: its workers are daemons, set to
+//! die with the thread that forked them (`PR_SET_PDEATHSIG`).
 //!
-//! **One channel per worker.** The parent sends each worker its own tasks,
-//! a few ahead of the one it is running (at most about a millisecond of
-//! work, judged from how long that function's tasks took before; a function
-//! not timed yet gets one task at a time, so long tasks go to whichever
-//! worker is free, as from CPython's shared queue). So the parent always
-//! knows which tasks each worker holds. What the parent sends a worker at
-//! one time goes in one message, and the worker answers it in one message:
-//! with tiny tasks, the cost of a message dwarfs the task. The parent also
-//! keeps what a worker holds unread well under the socket's buffer, so it
-//! never blocks sending to a worker that is itself blocked sending it
-//! answers.
+//! **One socket per worker**, from the message layer of [`crate::ipc`].
+//! The parent hands an idle worker a *batch* of chunks in one message, and
+//! the worker answers the batch in one message. A call's first batch is one
+//! chunk; each batch that comes back within a millisecond doubles the next,
+//! up to 1024 chunks. So long tasks go one at a time to whichever worker is
+//! free, as from CPython's shared queue, and tiny ones travel a thousand to
+//! a message, where the message would otherwise cost more than the task.
+//! A call's input is read, and encoded, only as the workers need it.
 //!
-//! **A dead worker is noticed.** Only a worker holds the sending end of its
-//! answer channel, so the channel closes exactly when the worker dies. If it
-//! held tasks (it was killed by a signal, say), each comes back as
-//! [`Error::WorkerLost`], and a new worker takes its place. CPython
-//! replaces the worker too, but the task's result never comes, and a `map`
-//! waiting for it waits forever.
+//! **A dead worker is noticed.** Only the worker holds its end of its
+//! socket, so the parent's end reads end-of-file exactly when the worker
+//! dies. The chunks it held come back as [`Error::WorkerLost`], and a new
+//! worker takes its place. CPython replaces the worker too, but the task's
+//! result never comes, and a `map` waiting for it waits for ever.
 //!
 //! # Differs from Python
 //!
@@ -124,12 +118,21 @@ use crate::Error;
 use crate::ipc::socket::encode;
 use task::{Runner, runner_of};
 
+/// What can travel to a worker as an argument: any serde type that owns
+/// its data.
+pub trait Arg: Serialize + DeserializeOwned + 'static {}
+impl<T: Serialize + DeserializeOwned + 'static> Arg for T {}
+
 /// A pool of worker processes (Python's `multiprocessing.Pool`).
 ///
 /// Workers are started at once, named `ForkPoolWorker-N` (N continues the
 /// process counter), and are daemons. Dropping the pool terminates them,
 /// as leaving `with Pool() as p:` does; call [`close`](Pool::close) then
 /// [`join`](Pool::join) to let queued work finish first.
+///
+/// Methods ending in `_chunked` take CPython's `chunksize`: how many items
+/// travel to a worker as one task. Without it, `map` and `starmap` cut
+/// `ceil(len / (4 × workers))` as CPython does, `imap` one item per task.
 pub struct Pool {
     core: Rc<RefCell<Core>>,
 }
@@ -153,12 +156,8 @@ impl PoolBuilder {
     /// Run `f(args)` in each worker before its first task (Python's
     /// `initializer=f, initargs=args`), including workers that replace
     /// dead ones.
-    pub fn initializer<F, Args>(mut self, f: F, args: Args) -> PoolBuilder
-    where
-        F: Function<Args>,
-        Args: Serialize + DeserializeOwned + 'static,
-    {
-        // A chunk of one: a slice, which serde sends with its length, as the runner expects.
+    pub fn initializer<F: Function<Args>, Args: Arg>(mut self, f: F, args: Args) -> PoolBuilder {
+        // A chunk of one, as the runner expects.
         let args = encode(std::slice::from_ref(&args)).map(|bytes| (runner_of(f), bytes));
         self.initializer = Some(args);
         self
@@ -183,12 +182,13 @@ impl PoolBuilder {
             initializer: self.initializer.transpose()?,
             maxtasks: self.maxtasks,
         };
-        let core = Core::start(config)?;
-        Ok(Pool {
-            core: Rc::new(RefCell::new(core)),
-        })
+        let core = Rc::new(RefCell::new(Core::start(config)?));
+        Ok(Pool { core })
     }
 }
+
+/// What `map` of `F` over items `T` returns.
+type Values<F, T> = Vec<Value<F, (T,)>>;
 
 impl Pool {
     /// A pool of `processes` workers (Python's `Pool(processes)`).
@@ -216,26 +216,18 @@ impl Pool {
     }
 
     /// `f(args)` in a worker, waiting for the result (Python's `apply`).
-    pub fn apply<F, Args>(&self, f: F, args: Args) -> Result<Value<F, Args>, Error>
-    where
-        F: Function<Args>,
-        Args: Serialize + DeserializeOwned + 'static,
-    {
+    pub fn apply<F: Function<A>, A: Arg>(&self, f: F, args: A) -> Result<Value<F, A>, Error> {
         self.apply_async(f, args)?.get()
     }
 
     /// Start `f(args)` in a worker (Python's `apply_async`); collect the
     /// result from the returned handle.
-    pub fn apply_async<F, Args>(
-        &self,
-        f: F,
-        args: Args,
-    ) -> Result<AsyncResult<Value<F, Args>>, Error>
+    pub fn apply_async<F, A>(&self, f: F, args: A) -> Result<AsyncResult<Value<F, A>>, Error>
     where
-        F: Function<Args>,
-        Args: Serialize + DeserializeOwned + 'static,
+        F: Function<A>,
+        A: Arg,
     {
-        let job = self.submit(runner_of(f), vec![args], Some(1))?;
+        let job = self.submit(runner_of(f), [args], Some(1))?;
         Ok(AsyncResult::new(
             Rc::clone(&self.core),
             job,
@@ -243,30 +235,28 @@ impl Pool {
         ))
     }
 
-    /// `f` on every item, results in input order (Python's `map`). The
-    /// items go out in chunks of `ceil(len / (4 × workers))`; the first
-    /// failure fails the whole call.
-    pub fn map<F, T, I>(&self, f: F, items: I) -> Result<Vec<Value<F, (T,)>>, Error>
+    /// `f` on every item, results in input order (Python's `map`); the
+    /// first failure fails the whole call.
+    pub fn map<F, T: Arg>(
+        &self,
+        f: F,
+        items: impl IntoIterator<Item = T>,
+    ) -> Result<Values<F, T>, Error>
     where
         F: Function<(T,)>,
-        T: Serialize + DeserializeOwned + 'static,
-        I: IntoIterator<Item = T>,
     {
         self.map_async(f, items)?.get()
     }
 
-    /// [`map`](Self::map) with chunks of `chunksize` items (Python's
-    /// `map(f, items, chunksize)`).
-    pub fn map_chunked<F, T, I>(
+    /// [`map`](Self::map) with `chunksize` items to a task.
+    pub fn map_chunked<F, T: Arg>(
         &self,
         f: F,
-        items: I,
+        items: impl IntoIterator<Item = T>,
         chunksize: usize,
-    ) -> Result<Vec<Value<F, (T,)>>, Error>
+    ) -> Result<Values<F, T>, Error>
     where
         F: Function<(T,)>,
-        T: Serialize + DeserializeOwned + 'static,
-        I: IntoIterator<Item = T>,
     {
         let items = items.into_iter().map(|t| (t,));
         self.starmap_job(runner_of(f), items, Some(chunksize))?
@@ -274,75 +264,68 @@ impl Pool {
     }
 
     /// [`map`](Self::map) without waiting (Python's `map_async`).
-    #[allow(clippy::type_complexity)] // spelled out: the handle to a list of values
-    pub fn map_async<F, T, I>(
+    pub fn map_async<F, T: Arg>(
         &self,
         f: F,
-        items: I,
-    ) -> Result<AsyncResult<Vec<Value<F, (T,)>>>, Error>
+        items: impl IntoIterator<Item = T>,
+    ) -> Result<AsyncResult<Values<F, T>>, Error>
     where
         F: Function<(T,)>,
-        T: Serialize + DeserializeOwned + 'static,
-        I: IntoIterator<Item = T>,
     {
-        let items = items.into_iter().map(|t| (t,));
-        self.starmap_job(runner_of(f), items, None)
+        self.starmap_job(runner_of(f), items.into_iter().map(|t| (t,)), None)
     }
 
     /// `f(a, b, …)` for every tuple `(a, b, …)`, results in input order
     /// (Python's `starmap`).
-    pub fn starmap<F, Args, I>(&self, f: F, items: I) -> Result<Vec<Value<F, Args>>, Error>
+    pub fn starmap<F, A: Arg>(
+        &self,
+        f: F,
+        items: impl IntoIterator<Item = A>,
+    ) -> Result<Vec<Value<F, A>>, Error>
     where
-        F: Function<Args>,
-        Args: Serialize + DeserializeOwned + 'static,
-        I: IntoIterator<Item = Args>,
+        F: Function<A>,
     {
         self.starmap_async(f, items)?.get()
     }
 
-    /// [`starmap`](Self::starmap) with chunks of `chunksize` tuples.
-    pub fn starmap_chunked<F, Args, I>(
+    /// [`starmap`](Self::starmap) with `chunksize` tuples to a task.
+    pub fn starmap_chunked<F, A: Arg>(
         &self,
         f: F,
-        items: I,
+        items: impl IntoIterator<Item = A>,
         chunksize: usize,
-    ) -> Result<Vec<Value<F, Args>>, Error>
+    ) -> Result<Vec<Value<F, A>>, Error>
     where
-        F: Function<Args>,
-        Args: Serialize + DeserializeOwned + 'static,
-        I: IntoIterator<Item = Args>,
+        F: Function<A>,
     {
         self.starmap_job(runner_of(f), items, Some(chunksize))?
             .get()
     }
 
     /// [`starmap`](Self::starmap) without waiting (Python's `starmap_async`).
-    pub fn starmap_async<F, Args, I>(
+    pub fn starmap_async<F, A: Arg>(
         &self,
         f: F,
-        items: I,
-    ) -> Result<AsyncResult<Vec<Value<F, Args>>>, Error>
+        items: impl IntoIterator<Item = A>,
+    ) -> Result<AsyncResult<Vec<Value<F, A>>>, Error>
     where
-        F: Function<Args>,
-        Args: Serialize + DeserializeOwned + 'static,
-        I: IntoIterator<Item = Args>,
+        F: Function<A>,
     {
         self.starmap_job(runner_of(f), items, None)
     }
 
-    /// `f` on every item, yielding results in input order as they become
-    /// available (Python's `imap`, chunksize 1).
-    pub fn imap<F, T, I>(&self, f: F, items: I) -> Result<IMap<Value<F, (T,)>>, Error>
+    /// `f` on every item, yielding results in input order as they come
+    /// (Python's `imap`). The items are read only as workers need them.
+    pub fn imap<F, T: Arg, I>(&self, f: F, items: I) -> Result<IMap<Value<F, (T,)>>, Error>
     where
         F: Function<(T,)>,
-        T: Serialize + DeserializeOwned + 'static,
         I: IntoIterator<Item = T, IntoIter: 'static>,
     {
         self.imap_chunked(f, items, 1)
     }
 
-    /// [`imap`](Self::imap) with chunks of `chunksize` items.
-    pub fn imap_chunked<F, T, I>(
+    /// [`imap`](Self::imap) with `chunksize` items to a task.
+    pub fn imap_chunked<F, T: Arg, I>(
         &self,
         f: F,
         items: I,
@@ -350,25 +333,29 @@ impl Pool {
     ) -> Result<IMap<Value<F, (T,)>>, Error>
     where
         F: Function<(T,)>,
-        T: Serialize + DeserializeOwned + 'static,
         I: IntoIterator<Item = T, IntoIter: 'static>,
     {
-        self.imap_job(f, items, chunksize, true)
+        let items = items.into_iter().map(|t| (t,));
+        let job = self.submit_lazily(runner_of(f), items, chunksize)?;
+        Ok(IMap::new(Rc::clone(&self.core), job, true))
     }
 
     /// `f` on every item, yielding results as they finish, in any order
-    /// (Python's `imap_unordered`, chunksize 1).
-    pub fn imap_unordered<F, T, I>(&self, f: F, items: I) -> Result<IMap<Value<F, (T,)>>, Error>
+    /// (Python's `imap_unordered`).
+    pub fn imap_unordered<F, T: Arg, I>(
+        &self,
+        f: F,
+        items: I,
+    ) -> Result<IMap<Value<F, (T,)>>, Error>
     where
         F: Function<(T,)>,
-        T: Serialize + DeserializeOwned + 'static,
         I: IntoIterator<Item = T, IntoIter: 'static>,
     {
         self.imap_unordered_chunked(f, items, 1)
     }
 
-    /// [`imap_unordered`](Self::imap_unordered) with chunks of `chunksize` items.
-    pub fn imap_unordered_chunked<F, T, I>(
+    /// [`imap_unordered`](Self::imap_unordered) with `chunksize` items to a task.
+    pub fn imap_unordered_chunked<F, T: Arg, I>(
         &self,
         f: F,
         items: I,
@@ -376,10 +363,11 @@ impl Pool {
     ) -> Result<IMap<Value<F, (T,)>>, Error>
     where
         F: Function<(T,)>,
-        T: Serialize + DeserializeOwned + 'static,
         I: IntoIterator<Item = T, IntoIter: 'static>,
     {
-        self.imap_job(f, items, chunksize, false)
+        let items = items.into_iter().map(|t| (t,));
+        let job = self.submit_lazily(runner_of(f), items, chunksize)?;
+        Ok(IMap::new(Rc::clone(&self.core), job, false))
     }
 
     /// Accept no more work (Python's `close`); what was submitted still
@@ -402,73 +390,50 @@ impl Pool {
         self.core.borrow_mut().terminate()
     }
 
-    /// Queue `items` as the chunks of one call; returns its id. No
-    /// chunksize: `map`'s default, which needs the items' number (CPython,
-    /// too, makes a list of a `map`'s input first).
-    fn submit<Args: Serialize + 'static>(
+    /// A call over `items`, all read now: without a chunksize, `map`'s
+    /// default needs their number (CPython's `map` makes a list first too).
+    fn submit<A: Serialize + 'static>(
         &self,
         runner: Runner,
-        items: Vec<Args>,
+        items: impl IntoIterator<Item = A>,
         chunksize: Option<usize>,
     ) -> Result<u64, Error> {
-        // CPython: chunksize, extra = divmod(len, 4 * workers); round up.
-        let workers = self.processes() * 4;
+        let items: Vec<A> = items.into_iter().collect();
+        let workers = self.processes() * 4; // CPython: divmod(len, 4 * workers), rounded up
         let chunksize = chunksize.unwrap_or_else(|| items.len().div_ceil(workers).max(1));
         self.submit_lazily(runner, items, chunksize)
     }
 
-    /// Queue `items` as chunks of `chunksize`, each taken from `items` and
-    /// encoded only when a worker is about to get it.
-    fn submit_lazily<Args, I>(
-        &self,
-        runner: Runner,
-        items: I,
-        chunksize: usize,
-    ) -> Result<u64, Error>
+    /// A call over `items` in chunks of `chunksize`, each taken and encoded
+    /// only when a worker is about to get it.
+    fn submit_lazily<A, I>(&self, runner: Runner, items: I, chunksize: usize) -> Result<u64, Error>
     where
-        Args: Serialize,
-        I: IntoIterator<Item = Args, IntoIter: 'static>,
+        A: Serialize,
+        I: IntoIterator<Item = A, IntoIter: 'static>,
     {
         if chunksize == 0 {
             return Err(Error::InvalidArgument("Chunksize must be 1+, not 0"));
         }
         let mut items = items.into_iter();
         let chunks: Chunks = Box::new(std::iter::from_fn(move || {
-            let chunk: Vec<Args> = items.by_ref().take(chunksize).collect();
+            let chunk: Vec<A> = items.by_ref().take(chunksize).collect();
             (!chunk.is_empty()).then(|| encode(&chunk))
         }));
         self.core.borrow_mut().submit(runner, chunks)
     }
 
-    fn starmap_job<Args: Serialize + 'static, V: DeserializeOwned>(
+    fn starmap_job<A: Arg, V: DeserializeOwned>(
         &self,
         runner: Runner,
-        items: impl IntoIterator<Item = Args>,
+        items: impl IntoIterator<Item = A>,
         chunksize: Option<usize>,
     ) -> Result<AsyncResult<Vec<V>>, Error> {
-        let job = self.submit(runner, items.into_iter().collect(), chunksize)?;
+        let job = self.submit(runner, items, chunksize)?;
         Ok(AsyncResult::new(
             Rc::clone(&self.core),
             job,
             handles::collect_all,
         ))
-    }
-
-    fn imap_job<F, T, I>(
-        &self,
-        f: F,
-        items: I,
-        chunksize: usize,
-        ordered: bool,
-    ) -> Result<IMap<Value<F, (T,)>>, Error>
-    where
-        F: Function<(T,)>,
-        T: Serialize + DeserializeOwned + 'static,
-        I: IntoIterator<Item = T, IntoIter: 'static>,
-    {
-        let items = items.into_iter().map(|t| (t,));
-        let job = self.submit_lazily(runner_of(f), items, chunksize)?;
-        Ok(IMap::new(Rc::clone(&self.core), job, ordered))
     }
 }
 
@@ -484,15 +449,15 @@ impl Drop for Pool {
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let core = self.core.borrow();
+        let state = match core.state {
+            State::Running => "RUN",
+            State::Closed => "CLOSE",
+            State::Terminated => "TERMINATE",
+        };
+        let size = core.processes();
         write!(
             f,
-            "<multiprocessing.pool.Pool state={} pool_size={}>",
-            match core.state {
-                State::Running => "RUN",
-                State::Closed => "CLOSE",
-                State::Terminated => "TERMINATE",
-            },
-            core.processes()
+            "<multiprocessing.pool.Pool state={state} pool_size={size}>"
         )
     }
 }

@@ -1,13 +1,9 @@
 //! The parent's side: the workers, the calls and their results, and the one
-//! loop that moves them along.
-//!
-//! There is no background thread: whatever call is waiting (`get`, `map`,
-//! `join`, an `imap` iterator's `next`) runs [`Core::wait_until`], which
-//! hands batches of chunks to idle workers, reads their answers, and
-//! replaces any worker that died.
+//! loop that moves them along. Whatever call is waiting (`get`, `map`,
+//! `join`, an `imap`'s `next`) runs [`Core::wait_until`], which hands
+//! batches to idle workers, reads their answers, and replaces dead workers.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::io;
 use std::iter::Peekable;
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
@@ -29,39 +25,27 @@ pub(crate) enum State {
     Terminated,
 }
 
-/// Why a chunk has no values.
+/// Why a chunk has no values: the kind of error (`Error::Remote`,
+/// `Error::WorkerLost`, …) and its message, kept so that asking twice
+/// gives the same answer.
 #[derive(Clone, Debug)]
-pub(crate) enum Failure {
-    /// The task returned an error or panicked, with this message.
-    Remote(String),
-    /// Its worker died first.
-    Lost(String),
-    /// It never reached a worker, or its answer never reached us.
-    Ipc(String),
-}
+pub(crate) struct Failure(fn(String) -> Error, String);
 
 impl Failure {
     pub(crate) fn to_error(&self) -> Error {
-        match self {
-            Failure::Remote(message) => Error::Remote(message.clone()),
-            Failure::Lost(message) => Error::WorkerLost(message.clone()),
-            Failure::Ipc(message) => Error::Ipc(message.clone()),
-        }
+        (self.0)(self.1.clone())
     }
 }
 
 /// One chunk's encoded values, or why there are none.
 pub(crate) type Outcome = Result<Vec<u8>, Failure>;
 
-/// A call's chunks, each encoded when a worker is about to get it, so an
-/// `imap` reads its input only as fast as the workers go.
+/// A call's chunks, each encoded when a worker is about to get it.
 pub(crate) type Chunks = Box<dyn Iterator<Item = Result<Vec<u8>, Error>>>;
 
-/// A batch that comes back sooner than this was too small to be worth its
-/// round trip: the next batch of that call is twice as big (up to
-/// [`MAX_BATCH`] chunks). One slower than ten times this halves it. So
-/// long tasks go one at a time to whichever worker is free, as from
-/// CPython's shared queue, while tiny ones travel a thousand to a message.
+/// A batch back sooner than this was too small to be worth its round trip:
+/// the call's next batch is twice as big, up to [`MAX_BATCH`] chunks; one
+/// ten times slower halves it.
 const BATCH_WITHIN: Duration = Duration::from_millis(1);
 const MAX_BATCH: usize = 1024;
 
@@ -70,15 +54,13 @@ pub(crate) struct Job {
     runner: Runner,
     /// The chunks not handed out yet; `None` once all are.
     source: Option<Peekable<Chunks>>,
-    /// Chunks sent to a worker that had died: they go out again.
-    retry: Vec<Task>,
     /// Chunks taken from `source` so far, numbered from 0.
     pub cut: u32,
     pub outcomes: HashMap<u32, Outcome>,
     /// Chunks in the order their outcomes arrived (for `imap_unordered`).
     pub arrivals: VecDeque<u32>,
     settled: u32,
-    /// The chunk whose failure arrived first: a `map` fails as a whole with it.
+    /// The chunk whose failure arrived first: a `map` fails with it.
     pub first_failure: Option<u32>,
     /// How many chunks a worker gets at once (see [`BATCH_WITHIN`]).
     batch: usize,
@@ -87,16 +69,12 @@ pub(crate) struct Job {
 impl Job {
     /// Every chunk has been handed out and has its outcome.
     pub fn finished(&self) -> bool {
-        self.source.is_none() && self.retry.is_empty() && self.settled == self.cut
+        self.source.is_none() && self.settled == self.cut
     }
 
     /// Finished, or one chunk failed (CPython's `ready()`).
     pub fn complete(&self) -> bool {
         self.finished() || self.first_failure.is_some()
-    }
-
-    fn pending(&self) -> bool {
-        self.source.is_some() || !self.retry.is_empty()
     }
 
     fn settle(&mut self, index: u32, outcome: Outcome) {
@@ -108,31 +86,25 @@ impl Job {
         self.settled += 1;
     }
 
-    /// Up to `n` chunks of this job, as tasks for a worker.
+    /// Up to `n` of this call's chunks, as tasks for a worker.
     fn take(&mut self, id: u64, n: usize) -> Vec<Task> {
         let mut tasks = Vec::new();
-        while tasks.len() < n {
-            if let Some(task) = self.retry.pop() {
-                tasks.push(task);
-                continue;
-            }
-            let Some(source) = &mut self.source else {
-                break;
-            };
-            let Some(chunk) = source.next() else { break };
+        while let Some(source) = self.source.as_mut().filter(|_| tasks.len() < n) {
+            let chunk = source.next();
             if source.peek().is_none() {
                 self.source = None; // that was the last
             }
-            let index = self.cut;
+            let (runner, index) = (self.runner as usize, self.cut);
             self.cut += 1;
             match chunk {
-                Ok(args) => tasks.push(Task {
+                Some(Ok(args)) => tasks.push(Task {
                     job: id,
                     index,
-                    runner: self.runner as usize,
-                    args: ByteBuf::from(args),
+                    runner,
+                    args: args.into(),
                 }),
-                Err(e) => self.settle(index, Err(Failure::Ipc(e.to_string()))),
+                Some(Err(e)) => self.settle(index, Err(Failure(Error::Ipc, e.to_string()))),
+                None => self.cut -= 1,
             }
         }
         tasks
@@ -143,13 +115,11 @@ struct Worker {
     process: Process,
     /// The parent's end of this worker's own socket pair.
     socket: Socket,
-    /// The batch it is working on: (job, chunk) of each task.
+    /// The batch it is working on: (call, chunk) of each task.
     in_flight: Vec<(u64, u32)>,
     sent_at: Instant,
     /// Tasks sent to it in all (for `maxtasksperchild`).
     sent: usize,
-    /// A send to it failed: it is dying, and its socket will say so.
-    broken: bool,
 }
 
 /// How a pool is set up.
@@ -176,7 +146,7 @@ impl Core {
         }
         let mut core = Core {
             state: State::Running,
-            workers: Vec::with_capacity(config.processes),
+            workers: Vec::new(),
             config,
             jobs: BTreeMap::new(),
             next_job: 0,
@@ -193,27 +163,26 @@ impl Core {
     /// Fork one worker, from the caller's thread (see the module docs).
     fn add_worker(&mut self) -> Result<(), Error> {
         let (socket, theirs) = Socket::pair()?;
-        let inherited = self.workers.iter().map(|w| &w.socket);
+        let ours = self.workers.iter().map(|w| &w.socket).chain([&socket]);
         let setup = Setup {
-            inherited: inherited.chain([&socket]).map(|s| s.as_raw_fd()).collect(),
+            inherited: ours.map(|s| s.as_raw_fd()).collect(),
             socket: theirs,
             initializer: self.config.initializer.clone(),
             maxtasks: self.config.maxtasks,
         };
-        let mut process =
-            Process::with_class("ForkPoolWorker", Box::new(move || worker::serve(setup)))
-                .daemon(true);
-        // `start` drops the target in the parent, and with it the parent's
-        // copy of the worker's end: only the worker holds it, so the
-        // parent's end reads end-of-file exactly when the worker dies.
+        let target = Box::new(move || worker::serve(setup));
+        let mut process = Process::with_class("ForkPoolWorker", target).daemon(true);
+        // `start` drops the target here, and with it our copy of the
+        // worker's end: only the worker holds it, so our end reads
+        // end-of-file exactly when the worker dies.
         process.start()?;
+        let (in_flight, sent_at) = (Vec::new(), Instant::now());
         self.workers.push(Worker {
             process,
             socket,
-            in_flight: Vec::new(),
-            sent_at: Instant::now(),
+            in_flight,
+            sent_at,
             sent: 0,
-            broken: false,
         });
         log::debug!("added worker");
         Ok(())
@@ -232,13 +201,14 @@ impl Core {
         let id = self.next_job;
         self.next_job += 1;
         let mut source = chunks.peekable();
+        let source = source.peek().is_some().then_some(source);
+        let (outcomes, arrivals) = (HashMap::new(), VecDeque::new());
         let job = Job {
             runner,
-            source: source.peek().is_some().then_some(source),
-            retry: Vec::new(),
+            source,
             cut: 0,
-            outcomes: HashMap::new(),
-            arrivals: VecDeque::new(),
+            outcomes,
+            arrivals,
             settled: 0,
             first_failure: None,
             batch: 1,
@@ -269,40 +239,29 @@ impl Core {
     /// message. A worker has one batch at a time, so neither side ever
     /// waits for the other to read.
     fn dispatch(&mut self) {
-        for w in 0..self.workers.len() {
-            let worker = &self.workers[w];
-            if !worker.in_flight.is_empty() || worker.broken {
-                continue;
-            }
+        for worker in &mut self.workers {
+            let Some((&id, job)) = self.jobs.iter_mut().find(|(_, j)| j.source.is_some()) else {
+                return; // nothing to hand out
+            };
             let left = self
                 .config
                 .maxtasks
                 .map_or(MAX_BATCH, |max| max - worker.sent);
-            let Some((&id, job)) = self.jobs.iter_mut().find(|(_, j)| j.pending()) else {
-                return; // nothing to hand out
-            };
+            if !worker.in_flight.is_empty() || left == 0 {
+                continue;
+            }
             let tasks = job.take(id, job.batch.min(left));
-            if tasks.is_empty() {
-                continue; // its next chunk failed to encode: try again
-            }
-            let worker = &mut self.workers[w];
-            match encode(&tasks).and_then(|bytes| Ok(worker.socket.send(&bytes)?)) {
-                Ok(()) => {
-                    worker.in_flight = tasks.iter().map(|t| (t.job, t.index)).collect();
-                    worker.sent += tasks.len();
-                    worker.sent_at = Instant::now();
-                }
-                // It died: its socket will say so; the chunks go elsewhere.
-                Err(_) => {
-                    worker.broken = true;
-                    job.retry.extend(tasks);
-                }
-            }
+            // A send fails if the worker has just died. Its socket will say
+            // so, and then these chunks are lost with it.
+            let _ = encode(&tasks).and_then(|bytes| Ok(worker.socket.send(&bytes)?));
+            worker.in_flight = tasks.iter().map(|t| (t.job, t.index)).collect();
+            worker.sent += tasks.len();
+            worker.sent_at = Instant::now();
         }
     }
 
     /// Move work along until `done` holds (`Ok(true)`) or the wait runs out
-    /// (`Ok(false)`). `Err(PoolNotRunning)` if the pool was terminated, or
+    /// (`Ok(false)`); `Err(PoolNotRunning)` if the pool was terminated, or
     /// has no workers left, before `done` could hold.
     pub fn wait_until(&mut self, wait: Wait, done: impl Fn(&Core) -> bool) -> Result<bool, Error> {
         loop {
@@ -325,37 +284,21 @@ impl Core {
         }
     }
 
-    /// Read what worker `w` sent: its answers, or its end.
+    /// Read what worker `w` sent: the answers to its batch, or its end.
     fn receive(&mut self, w: usize) -> Result<(), Error> {
         let worker = &mut self.workers[w];
         let answers = match worker.socket.recv(Wait::No) {
-            Ok(Some(bytes)) => decode::<Vec<Answer>>(&bytes),
             Ok(None) => return Ok(()),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
-                ) =>
-            {
+            Ok(Some(bytes)) => decode::<Vec<Answer>>(&bytes).map_err(|e| e.to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                 return self.worker_exited(w);
             }
-            Err(e) => Err(Error::Io(e)),
+            Err(e) => Err(e.to_string()),
         };
-        let elapsed = worker.sent_at.elapsed();
-        let batch = std::mem::take(&mut worker.in_flight);
-        let answers = match answers {
-            Ok(answers) => answers,
-            // Its answer is lost (say, no descriptor was free to receive
-            // it): fail the batch rather than wait for ever.
-            Err(e) => batch
-                .iter()
-                .map(|&(job, index)| Answer {
-                    job,
-                    index,
-                    outcome: Err(e.to_string()),
-                })
-                .collect(),
-        };
+        let (batch, elapsed) = (
+            std::mem::take(&mut worker.in_flight),
+            worker.sent_at.elapsed(),
+        );
         if let Some(job) = batch.first().and_then(|(id, _)| self.jobs.get_mut(id)) {
             if elapsed < BATCH_WITHIN && batch.len() == job.batch {
                 job.batch = (job.batch * 2).min(MAX_BATCH);
@@ -363,14 +306,28 @@ impl Core {
                 job.batch = (job.batch / 2).max(1);
             }
         }
-        for answer in answers {
-            let outcome = answer
-                .outcome
+        // An answer we could not read (no descriptor free to receive it,
+        // say) fails its batch rather than leave the caller waiting.
+        let answers = answers.unwrap_or_else(|e| {
+            let failed = |&(job, index)| Answer {
+                job,
+                index,
+                outcome: Err(e.clone()),
+            };
+            batch.iter().map(failed).collect()
+        });
+        for Answer {
+            job,
+            index,
+            outcome,
+        } in answers
+        {
+            let outcome = outcome
                 .map(ByteBuf::into_vec)
-                .map_err(Failure::Remote);
-            if let Some(job) = self.jobs.get_mut(&answer.job) {
-                job.settle(answer.index, outcome);
-            }
+                .map_err(|m| Failure(Error::Remote, m));
+            self.jobs
+                .get_mut(&job)
+                .map(|job| job.settle(index, outcome));
         }
         Ok(())
     }
@@ -381,15 +338,13 @@ impl Core {
         let worker = self.workers.remove(w);
         worker.process.join()?; // quick: its socket closed on its way out
         log::debug!("cleaning up worker {w}");
-        if !worker.in_flight.is_empty() {
-            let why = describe_exit(&worker.process);
-            for (id, index) in worker.in_flight {
-                if let Some(job) = self.jobs.get_mut(&id) {
-                    job.settle(index, Err(Failure::Lost(why.clone())));
-                }
+        let why = describe_exit(&worker.process);
+        for (id, index) in worker.in_flight {
+            if let Some(job) = self.jobs.get_mut(&id) {
+                job.settle(index, Err(Failure(Error::WorkerLost, why.clone())));
             }
         }
-        if self.state == State::Running || self.jobs.values().any(Job::pending) {
+        if self.state == State::Running || self.jobs.values().any(|j| j.source.is_some()) {
             self.add_worker()?;
         }
         Ok(())
@@ -409,43 +364,35 @@ impl Core {
         match self.state {
             State::Running => return Err(Error::PoolStillRunning),
             State::Terminated => return Ok(()), // `terminate` reaped them
+            State::Closed if self.workers.is_empty() => return Ok(()), // joined before
             State::Closed => {}
         }
-        if self.workers.is_empty() {
-            return Ok(()); // joined before
-        }
         self.wait_until(Wait::Forever, |core| {
-            !core.jobs.values().any(Job::pending)
+            core.jobs.values().all(|j| j.source.is_none())
                 && core.workers.iter().all(|w| w.in_flight.is_empty())
         })?;
-        let stop = encode(&Vec::<Task>::new())?;
+        let stop = encode(&Vec::<Task>::new())?; // CPython's sentinel
         for w in &self.workers {
             let _ = w.socket.send(&stop); // fails only if it already left
         }
-        for w in self.workers.drain(..) {
-            w.process.join()?;
-        }
-        Ok(())
+        self.workers.drain(..).try_for_each(|w| w.process.join())
     }
 
-    /// CPython's `terminate()`: SIGTERM every worker now, drop queued work.
+    /// CPython's `terminate()`: SIGTERM every worker now. Queued chunks
+    /// stay queued, never to run: their calls are not ready, and waiting on
+    /// one is `PoolNotRunning`.
     pub fn terminate(&mut self) -> Result<(), Error> {
         if self.state != State::Terminated {
             log::debug!("terminating pool");
         }
-        // Queued chunks stay queued, never to run: their calls are not
-        // ready, and waiting on one is `PoolNotRunning`.
         self.state = State::Terminated;
-        for w in &self.workers {
-            w.process.terminate()?;
-        }
-        let mut result = Ok(());
-        for w in self.workers.drain(..) {
-            if let Err(e) = w.process.join() {
-                result = result.and(Err(e));
-            }
-        }
-        result
+        // Every worker signalled, then every one joined, even after an error.
+        let signalled = self.workers.iter().map(|w| w.process.terminate());
+        let signalled = signalled.fold(Ok(()), Result::and);
+        self.workers
+            .drain(..)
+            .map(|w| w.process.join())
+            .fold(signalled, Result::and)
     }
 }
 

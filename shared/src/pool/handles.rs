@@ -23,15 +23,16 @@ use crate::ipc::socket::decode;
 pub struct AsyncResult<T> {
     core: Rc<RefCell<Core>>,
     job: u64,
-    collect: Collect<T>,
+    /// Turns the call's chunks into the value (see [`collect_all`]).
+    collect: fn(&Job) -> Result<T, Error>,
 }
 
-/// Wait for a job's chunks and decode them into the value: `Ok(None)` if
-/// the wait ran out first.
-pub(crate) type Collect<T> = fn(&RefCell<Core>, u64, Wait) -> Result<Option<T>, Error>;
-
 impl<T> AsyncResult<T> {
-    pub(crate) fn new(core: Rc<RefCell<Core>>, job: u64, collect: Collect<T>) -> AsyncResult<T> {
+    pub(crate) fn new(
+        core: Rc<RefCell<Core>>,
+        job: u64,
+        collect: fn(&Job) -> Result<T, Error>,
+    ) -> Self {
         AsyncResult { core, job, collect }
     }
 
@@ -41,13 +42,21 @@ impl<T> AsyncResult<T> {
     /// gives [`Error::PoolNotRunning`] (where CPython would wait forever).
     /// Ask again and you get the same answer.
     pub fn get(&self) -> Result<T, Error> {
-        (self.collect)(&self.core, self.job, Wait::Forever)?.ok_or(Error::Timeout)
+        self.get_within(Wait::Forever)
     }
 
     /// Wait at most `timeout` (Python's `get(timeout)`); [`Error::Timeout`]
     /// if the result is not in by then. The task itself keeps running.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
-        (self.collect)(&self.core, self.job, Wait::timeout(timeout))?.ok_or(Error::Timeout)
+        self.get_within(Wait::timeout(timeout))
+    }
+
+    fn get_within(&self, wait: Wait) -> Result<T, Error> {
+        if !self.wait_for(wait)? {
+            return Err(Error::Timeout);
+        }
+        let core = self.core.borrow();
+        (self.collect)(core.jobs.get(&self.job).ok_or(Error::PoolNotRunning)?)
     }
 
     /// Wait until the result is ready, or the pool is terminated (Python's `wait()`).
@@ -72,8 +81,12 @@ impl<T> AsyncResult<T> {
             return Err(Error::NotReady);
         }
         let core = self.core.borrow();
-        let job = core.jobs.get(&self.job).ok_or(Error::NotReady)?;
-        Ok(job.first_failure.is_none())
+        Ok(core
+            .jobs
+            .get(&self.job)
+            .ok_or(Error::NotReady)?
+            .first_failure
+            .is_none())
     }
 
     fn wait_for(&self, wait: Wait) -> Result<bool, Error> {
@@ -98,49 +111,26 @@ impl<T> fmt::Debug for AsyncResult<T> {
     }
 }
 
-/// Every chunk's values in order, decoding each as soon as it is in, while
-/// the workers are still busy with the next; or the first failure.
-pub(crate) fn collect_all<V: DeserializeOwned>(
-    core: &RefCell<Core>,
-    job: u64,
-    wait: Wait,
-) -> Result<Option<Vec<V>>, Error> {
+/// A complete call's values, chunk after chunk in input order; or its
+/// first failure, as CPython's `map` fails as a whole.
+pub(crate) fn collect_all<V: DeserializeOwned>(job: &Job) -> Result<Vec<V>, Error> {
+    if let Some(Err(failure)) = job.first_failure.and_then(|f| job.outcomes.get(&f)) {
+        return Err(failure.to_error());
+    }
     let mut values = Vec::new();
-    for i in 0.. {
-        let arrived = core.borrow_mut().wait_until(wait, |c| {
-            c.jobs
-                .get(&job)
-                .is_none_or(|j| j.complete() || j.outcomes.contains_key(&i))
-        })?;
-        if !arrived {
-            return Ok(None);
-        }
-        let core = core.borrow();
-        let job = core.jobs.get(&job).ok_or(Error::PoolNotRunning)?;
-        if let Some(Err(failure)) = job.first_failure.and_then(|f| job.outcomes.get(&f)) {
-            return Err(failure.to_error());
-        }
-        match job.outcomes.get(&i) {
-            Some(Ok(bytes)) => values.extend(decode::<Vec<V>>(bytes)?),
-            _ => break, // finished: every chunk is in
+    for index in 0..job.cut {
+        match &job.outcomes[&index] {
+            Ok(bytes) => values.extend(decode::<Vec<V>>(bytes)?),
+            Err(failure) => return Err(failure.to_error()),
         }
     }
-    Ok(Some(values))
+    Ok(values)
 }
 
-/// The value of a one-task job.
-pub(crate) fn collect_one<V: DeserializeOwned>(
-    core: &RefCell<Core>,
-    job: u64,
-    wait: Wait,
-) -> Result<Option<V>, Error> {
-    match collect_all::<V>(core, job, wait)? {
-        None => Ok(None),
-        Some(mut values) => values
-            .pop()
-            .map(Some)
-            .ok_or_else(|| Error::Ipc("a task came back without its value".to_owned())),
-    }
+/// The value of a one-task call.
+pub(crate) fn collect_one<V: DeserializeOwned>(job: &Job) -> Result<V, Error> {
+    let value = collect_all(job)?.pop();
+    value.ok_or_else(|| Error::Ipc("a task came back without its value".to_owned()))
 }
 
 /// The results of [`Pool::imap`](super::Pool::imap) (in input order) or
@@ -162,12 +152,13 @@ pub struct IMap<T> {
 
 impl<T: DeserializeOwned> IMap<T> {
     pub(crate) fn new(core: Rc<RefCell<Core>>, job: u64, ordered: bool) -> IMap<T> {
+        let buffer = Vec::new().into_iter();
         IMap {
             core,
             job,
             ordered,
             taken: 0,
-            buffer: Vec::new().into_iter(),
+            buffer,
             finished: false,
         }
     }
@@ -176,10 +167,11 @@ impl<T: DeserializeOwned> IMap<T> {
     /// `None` when every chunk has been yielded.
     fn next_chunk(&mut self) -> Result<Option<Outcome>, Error> {
         let (id, ordered, index) = (self.job, self.ordered, self.taken);
+        let all_taken = |j: &Job| j.finished() && index == j.cut;
         let mut core = self.core.borrow_mut();
         core.wait_until(Wait::Forever, |c| {
             c.jobs.get(&id).is_none_or(|j| {
-                (j.finished() && index == j.cut)
+                all_taken(j)
                     || if ordered {
                         j.outcomes.contains_key(&index)
                     } else {
@@ -189,7 +181,7 @@ impl<T: DeserializeOwned> IMap<T> {
         })?;
         let job = core.jobs.get_mut(&id).ok_or(Error::PoolNotRunning)?;
         let index = match job.arrivals.pop_front() {
-            _ if job.finished() && index == job.cut => return Ok(None),
+            _ if all_taken(job) => return Ok(None),
             Some(arrived) if !ordered => arrived,
             _ => index,
         };
@@ -201,19 +193,13 @@ impl<T: DeserializeOwned> Iterator for IMap<T> {
     type Item = Result<T, Error>;
 
     fn next(&mut self) -> Option<Result<T, Error>> {
-        loop {
+        while !self.finished {
             if let Some(value) = self.buffer.next() {
                 return Some(Ok(value));
             }
-            if self.finished {
-                return None;
-            }
             let outcome = match self.next_chunk() {
                 Ok(Some(outcome)) => outcome,
-                Ok(None) => {
-                    self.finished = true;
-                    return None;
-                }
+                Ok(None) => break,
                 Err(e) => {
                     self.finished = true; // the pool is gone: nothing more will come
                     return Some(Err(e));
@@ -228,6 +214,8 @@ impl<T: DeserializeOwned> Iterator for IMap<T> {
                 Err(e) => return Some(Err(e)),
             }
         }
+        self.finished = true;
+        None
     }
 }
 
