@@ -54,6 +54,7 @@ pub mod ipc;
 pub mod logging;
 pub mod pool;
 pub mod process;
+mod returns;
 pub mod testing;
 
 pub use current::{
@@ -64,4 +65,5 @@ pub use error::Error;
 pub use ipc::{Connection, Event, JoinableQueue, Queue, SimpleQueue, pipe};
 pub use logging::{basic_config, log_to_stderr};
 pub use pool::{AsyncResult, Pool};
-pub use process::{Process, Run, TargetResult};
+pub use process::{Process, Run};
+pub use returns::TaskResult;

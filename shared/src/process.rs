@@ -12,34 +12,7 @@ use nix::unistd::{ForkResult, Pid, fork};
 
 use crate::current::{self, ExitRequest};
 use crate::error::Error;
-
-/// What a target returns, turned into success or an error message.
-///
-/// Implemented for `()`, for `i32` (ignored: as in Python, a return value is
-/// not an exit code; call [`crate::exit`] for that), and for any
-/// `Result<T, E>` whose error can be displayed (an `Err` gives exit code 1).
-pub trait TargetResult {
-    /// `Ok` for success, or the message to print under `Process <name>:`.
-    fn into_result(self) -> Result<(), String>;
-}
-
-impl TargetResult for () {
-    fn into_result(self) -> Result<(), String> {
-        Ok(())
-    }
-}
-
-impl TargetResult for i32 {
-    fn into_result(self) -> Result<(), String> {
-        Ok(())
-    }
-}
-
-impl<T, E: fmt::Display> TargetResult for Result<T, E> {
-    fn into_result(self) -> Result<(), String> {
-        self.map(drop).map_err(|e| e.to_string())
-    }
-}
+use crate::returns::TaskResult;
 
 /// The "subclass `Process` and override `run()`" style.
 ///
@@ -131,9 +104,12 @@ impl Process {
     pub fn new<F, R>(target: F) -> Process
     where
         F: FnOnce() -> R + 'static,
-        R: TargetResult,
+        R: TaskResult,
     {
-        Process::with_class("Process", Box::new(move || target().into_result()))
+        Process::with_class(
+            "Process",
+            Box::new(move || target().into_result().map(drop)),
+        )
     }
 
     /// A process whose default name starts with `class` (`Worker-1`,

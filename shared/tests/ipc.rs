@@ -20,7 +20,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Start a child running `target`: a daemon, so that a failed check
 /// leaving it blocked does not keep this program from exiting.
-fn start<R: shared::TargetResult>(target: impl FnOnce() -> R + 'static) -> Process {
+fn start<R: shared::TaskResult>(target: impl FnOnce() -> R + 'static) -> Process {
     let mut p = Process::new(target).daemon(true);
     p.start().expect("start a child");
     p

@@ -1,12 +1,11 @@
 //! What a pool runs: a function, its arguments as a tuple, and what it
 //! returns; and the *runner* that carries a call across to a worker.
 
-use std::fmt;
-
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::ipc::socket::{decode, encode};
+pub use crate::returns::TaskResult;
 
 /// A function a [`Pool`](super::Pool) can run in a worker, taking its
 /// arguments as the tuple `Args`: a function named by its path (`doubler`)
@@ -57,94 +56,6 @@ function_of_arity!(A, B, C);
 function_of_arity!(A, B, C, D);
 function_of_arity!(A, B, C, D, E);
 function_of_arity!(A, B, C, D, E, G);
-
-/// What a pool task may return: a plain value, which comes back as is, or
-/// a `Result`, whose `Err` comes back to the caller as
-/// [`Error::Remote`](crate::Error::Remote) carrying the error's message,
-/// the way CPython re-raises a worker's exception in the caller.
-///
-/// Implemented for the standard types that serde can send (numbers, `bool`,
-/// `char`, `String`, `()`, `Vec`, `Option`, maps, sets, tuples), for
-/// [`serde_bytes::ByteBuf`] (the fast way to return bytes), and for
-/// `Result<T, E: Display>`. For a type of your own, return
-/// `Result<MyType, std::convert::Infallible>`, or implement this trait in
-/// three lines with `type Value = Self` and `Ok(self)`.
-pub trait TaskResult {
-    /// The value the caller receives.
-    type Value: Serialize + DeserializeOwned;
-    /// The value, or the message of the error the task returned.
-    fn into_result(self) -> Result<Self::Value, String>;
-}
-
-impl<T: Serialize + DeserializeOwned, E: fmt::Display> TaskResult for Result<T, E> {
-    type Value = T;
-    fn into_result(self) -> Result<T, String> {
-        self.map_err(|e| e.to_string())
-    }
-}
-
-macro_rules! plain_result {
-    ($($ty:ty),* $(,)?) => {
-        $(impl TaskResult for $ty {
-            type Value = $ty;
-            fn into_result(self) -> Result<$ty, String> {
-                Ok(self)
-            }
-        })*
-    };
-}
-
-plain_result!((), bool, char, String, f32, f64);
-plain_result!(
-    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
-);
-// Bytes that serde copies in one go, not one `u8` at a time as a `Vec<u8>`.
-plain_result!(serde_bytes::ByteBuf);
-
-macro_rules! generic_plain_result {
-    ($ty:ident < $($param:ident),* >) => {
-        impl<$($param),*> TaskResult for $ty<$($param),*>
-        where
-            $ty<$($param),*>: Serialize + DeserializeOwned,
-        {
-            type Value = Self;
-            fn into_result(self) -> Result<Self, String> {
-                Ok(self)
-            }
-        }
-    };
-}
-
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-generic_plain_result!(Vec<T>);
-generic_plain_result!(VecDeque<T>);
-generic_plain_result!(Option<T>);
-generic_plain_result!(Box<T>);
-generic_plain_result!(BTreeMap<K, V>);
-generic_plain_result!(HashMap<K, V>);
-generic_plain_result!(BTreeSet<T>);
-generic_plain_result!(HashSet<T>);
-
-macro_rules! tuple_result {
-    ($($param:ident),*) => {
-        impl<$($param),*> TaskResult for ($($param,)*)
-        where
-            ($($param,)*): Serialize + DeserializeOwned,
-        {
-            type Value = Self;
-            fn into_result(self) -> Result<Self, String> {
-                Ok(self)
-            }
-        }
-    };
-}
-
-tuple_result!(A);
-tuple_result!(A, B);
-tuple_result!(A, B, C);
-tuple_result!(A, B, C, D);
-tuple_result!(A, B, C, D, E);
-tuple_result!(A, B, C, D, E, G);
 
 /// What the caller receives from `F` called with `Args`: the function's
 /// return value, or the `Ok` side of it if it returns a `Result`.

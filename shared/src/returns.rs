@@ -1,0 +1,57 @@
+//! [`TaskResult`]: what a process target or a pool task may return.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::fmt::Display;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// What a [`Process`](crate::Process) target or a [`Pool`](crate::Pool)
+/// task may return: a plain value, or a `Result` whose `Err` is the
+/// failure, the way a Python function raises.
+///
+/// - A process target's value is dropped (a return value is not an exit
+///   code, in Python either: call [`crate::exit`] for that); an `Err` is
+///   printed under `Process <name>:` and gives exit code 1.
+/// - A pool task's value comes back to the caller; an `Err` comes back as
+///   [`Error::Remote`](crate::Error::Remote) carrying the error's message,
+///   the way CPython re-raises a worker's exception in the caller.
+///
+/// Implemented for the standard types that serde can send (numbers, `bool`,
+/// `char`, `String`, `()`, `Vec`, `Option`, maps, sets, tuples), for
+/// [`serde_bytes::ByteBuf`] (the fast way to return bytes), and for
+/// `Result<T, E: Display>`. For a type of your own, return
+/// `Result<MyType, std::convert::Infallible>`, or implement this trait in
+/// three lines with `type Value = Self` and `Ok(self)`.
+pub trait TaskResult {
+    /// The value the caller receives.
+    type Value: Serialize + DeserializeOwned;
+    /// The value, or the message of the error the task returned.
+    fn into_result(self) -> Result<Self::Value, String>;
+}
+
+impl<T: Serialize + DeserializeOwned, E: Display> TaskResult for Result<T, E> {
+    type Value = T;
+    fn into_result(self) -> Result<T, String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+/// `TaskResult` for types that come back as they are.
+macro_rules! as_is {
+    ($(<$($param:ident),*> $ty:ty),* $(,)?) => {$(
+        impl<$($param),*> TaskResult for $ty where $ty: Serialize + DeserializeOwned {
+            type Value = Self;
+            fn into_result(self) -> Result<Self, String> {
+                Ok(self)
+            }
+        }
+    )*};
+}
+
+as_is!(<> (), <> bool, <> char, <> String, <> f32, <> f64, <> serde_bytes::ByteBuf);
+as_is!(<> u8, <> u16, <> u32, <> u64, <> u128, <> usize);
+as_is!(<> i8, <> i16, <> i32, <> i64, <> i128, <> isize);
+as_is!(<T> Vec<T>, <T> VecDeque<T>, <T> Option<T>, <T> Box<T>, <T> BTreeSet<T>, <T> HashSet<T>);
+as_is!(<K, V> BTreeMap<K, V>, <K, V> HashMap<K, V>);
+as_is!(<A> (A,), <A, B> (A, B), <A, B, C> (A, B, C), <A, B, C, D> (A, B, C, D));
