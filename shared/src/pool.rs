@@ -408,15 +408,16 @@ impl Pool {
     /// only when a worker is about to get it.
     fn submit_lazily<A, I>(&self, runner: Runner, items: I, chunksize: usize) -> Result<u64, Error>
     where
-        A: Serialize,
+        A: Serialize + 'static,
         I: IntoIterator<Item = A, IntoIter: 'static>,
     {
         if chunksize == 0 {
             return Err(Error::InvalidArgument("Chunksize must be 1+, not 0"));
         }
-        let mut items = items.into_iter();
+        let (mut items, mut chunk) = (items.into_iter(), Vec::new());
         let chunks: Chunks = Box::new(std::iter::from_fn(move || {
-            let chunk: Vec<A> = items.by_ref().take(chunksize).collect();
+            chunk.clear(); // one buffer for every chunk: fewer fresh pages to fault in
+            chunk.extend(items.by_ref().take(chunksize));
             (!chunk.is_empty()).then(|| encode(&chunk))
         }));
         self.core.borrow_mut().submit(runner, chunks)

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::iter::Peekable;
 use std::os::fd::{AsFd, AsRawFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use serde_bytes::ByteBuf;
@@ -43,17 +43,20 @@ pub(crate) type Outcome = Result<Vec<u8>, Failure>;
 /// A call's chunks, each encoded when a worker is about to get it.
 pub(crate) type Chunks = Box<dyn Iterator<Item = Result<Vec<u8>, Error>>>;
 
-/// A batch back sooner than this was too small to be worth its round trip:
-/// the call's next batch is twice as big, up to [`MAX_BATCH`] chunks; one
-/// ten times slower halves it.
-const BATCH_WITHIN: Duration = Duration::from_millis(1);
+/// A batch whose tasks kept the worker busy for less than this was too
+/// small to be worth a message (whose round trip costs about as much): the
+/// call's next batch is twice as big, up to [`MAX_BATCH`] chunks; one ten
+/// times longer halves it.
+const BATCH_WORK: Duration = Duration::from_micros(100);
 const MAX_BATCH: usize = 1024;
 
 /// One call (`apply_async`, `map`, `imap`, …) and its results so far.
 pub(crate) struct Job {
     runner: Runner,
-    /// The chunks not handed out yet; `None` once all are.
+    /// The chunks not cut yet; `None` once all are.
     source: Option<Peekable<Chunks>>,
+    /// Chunks cut and encoded ahead, while the workers were busy.
+    ready: VecDeque<Task>,
     /// Chunks taken from `source` so far, numbered from 0.
     pub cut: u32,
     pub outcomes: HashMap<u32, Outcome>,
@@ -62,14 +65,19 @@ pub(crate) struct Job {
     settled: u32,
     /// The chunk whose failure arrived first: a `map` fails with it.
     pub first_failure: Option<u32>,
-    /// How many chunks a worker gets at once (see [`BATCH_WITHIN`]).
+    /// How many chunks a worker gets at once (see [`BATCH_WORK`]).
     batch: usize,
 }
 
 impl Job {
     /// Every chunk has been handed out and has its outcome.
     pub fn finished(&self) -> bool {
-        self.source.is_none() && self.settled == self.cut
+        !self.pending() && self.settled == self.cut
+    }
+
+    /// Some chunks are still to be handed out.
+    fn pending(&self) -> bool {
+        self.source.is_some() || !self.ready.is_empty()
     }
 
     /// Finished, or one chunk failed (CPython's `ready()`).
@@ -89,25 +97,43 @@ impl Job {
     /// Up to `n` of this call's chunks, as tasks for a worker.
     fn take(&mut self, id: u64, n: usize) -> Vec<Task> {
         let mut tasks = Vec::new();
-        while let Some(source) = self.source.as_mut().filter(|_| tasks.len() < n) {
-            let chunk = source.next();
-            if source.peek().is_none() {
-                self.source = None; // that was the last
-            }
-            let (runner, index) = (self.runner as usize, self.cut);
-            self.cut += 1;
-            match chunk {
-                Some(Ok(args)) => tasks.push(Task {
-                    job: id,
-                    index,
-                    runner,
-                    args: args.into(),
-                }),
-                Some(Err(e)) => self.settle(index, Err(Failure(Error::Ipc, e.to_string()))),
-                None => self.cut -= 1,
+        while let Some(task) = self.ready.pop_front().or_else(|| self.cut_one(id)) {
+            tasks.push(task);
+            if tasks.len() == n {
+                break;
             }
         }
         tasks
+    }
+
+    /// Cut and encode one chunk ahead; whether there was one.
+    fn prefetch_one(&mut self, id: u64) -> bool {
+        let task = self.cut_one(id);
+        task.map(|task| self.ready.push_back(task)).is_some()
+    }
+
+    /// The next chunk from `source`, as a task; `None` when there is none
+    /// (or it could not be encoded: then it fails, as its task would).
+    fn cut_one(&mut self, id: u64) -> Option<Task> {
+        let source = self.source.as_mut()?;
+        let chunk = source.next()?;
+        if source.peek().is_none() {
+            self.source = None; // that was the last
+        }
+        let (runner, index) = (self.runner as usize, self.cut);
+        self.cut += 1;
+        match chunk {
+            Ok(args) => Some(Task {
+                job: id,
+                index,
+                runner,
+                args: args.into(),
+            }),
+            Err(e) => {
+                self.settle(index, Err(Failure(Error::Ipc, e.to_string())));
+                None
+            }
+        }
     }
 }
 
@@ -117,7 +143,6 @@ struct Worker {
     socket: Socket,
     /// The batch it is working on: (call, chunk) of each task.
     in_flight: Vec<(u64, u32)>,
-    sent_at: Instant,
     /// Tasks sent to it in all (for `maxtasksperchild`).
     sent: usize,
 }
@@ -176,12 +201,11 @@ impl Core {
         // worker's end: only the worker holds it, so our end reads
         // end-of-file exactly when the worker dies.
         process.start()?;
-        let (in_flight, sent_at) = (Vec::new(), Instant::now());
+        let in_flight = Vec::new();
         self.workers.push(Worker {
             process,
             socket,
             in_flight,
-            sent_at,
             sent: 0,
         });
         log::debug!("added worker");
@@ -206,6 +230,7 @@ impl Core {
         let job = Job {
             runner,
             source,
+            ready: VecDeque::new(),
             cut: 0,
             outcomes,
             arrivals,
@@ -240,7 +265,7 @@ impl Core {
     /// waits for the other to read.
     fn dispatch(&mut self) {
         for worker in &mut self.workers {
-            let Some((&id, job)) = self.jobs.iter_mut().find(|(_, j)| j.source.is_some()) else {
+            let Some((&id, job)) = self.jobs.iter_mut().find(|(_, j)| j.pending()) else {
                 return; // nothing to hand out
             };
             let left = self
@@ -256,8 +281,18 @@ impl Core {
             let _ = encode(&tasks).and_then(|bytes| Ok(worker.socket.send(&bytes)?));
             worker.in_flight = tasks.iter().map(|t| (t.job, t.index)).collect();
             worker.sent += tasks.len();
-            worker.sent_at = Instant::now();
         }
+    }
+
+    /// While the workers are busy, encode one more of what they will get
+    /// next (up to a batch each), so that a worker that answers gets its
+    /// next batch at once; whether there was one to encode.
+    fn prefetch(&mut self) -> bool {
+        let workers = self.workers.len();
+        let Some((&id, job)) = self.jobs.iter_mut().find(|(_, j)| j.pending()) else {
+            return false;
+        };
+        job.ready.len() < job.batch * workers && job.prefetch_one(id)
     }
 
     /// Move work along until `done` holds (`Ok(true)`) or the wait runs out
@@ -272,8 +307,11 @@ impl Core {
             if self.state == State::Terminated || self.workers.is_empty() {
                 return Err(Error::PoolNotRunning);
             }
+            // Encode one more chunk ahead, then only look: an answer that
+            // came meanwhile is handled at once.
+            let look = if self.prefetch() { Wait::No } else { wait };
             let sockets: Vec<_> = self.workers.iter().map(|w| w.socket.as_fd()).collect();
-            let ready = wait_readable(&sockets, wait)?;
+            let ready = wait_readable(&sockets, look)?;
             if ready.is_empty() && wait.expired() {
                 return Ok(false);
             }
@@ -289,26 +327,25 @@ impl Core {
         let worker = &mut self.workers[w];
         let answers = match worker.socket.recv(Wait::No) {
             Ok(None) => return Ok(()),
-            Ok(Some(bytes)) => decode::<Vec<Answer>>(&bytes).map_err(|e| e.to_string()),
+            Ok(Some(bytes)) => decode::<(Duration, Vec<Answer>)>(&bytes).map_err(|e| e.to_string()),
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                 return self.worker_exited(w);
             }
             Err(e) => Err(e.to_string()),
         };
-        let (batch, elapsed) = (
-            std::mem::take(&mut worker.in_flight),
-            worker.sent_at.elapsed(),
-        );
+        let batch = std::mem::take(&mut worker.in_flight);
         if let Some(job) = batch.first().and_then(|(id, _)| self.jobs.get_mut(id)) {
-            if elapsed < BATCH_WITHIN && batch.len() == job.batch {
-                job.batch = (job.batch * 2).min(MAX_BATCH);
-            } else if elapsed > BATCH_WITHIN * 10 {
-                job.batch = (job.batch / 2).max(1);
+            match &answers {
+                Ok((busy, _)) if *busy < BATCH_WORK && batch.len() == job.batch => {
+                    job.batch = (job.batch * 2).min(MAX_BATCH);
+                }
+                Ok((busy, _)) if *busy > BATCH_WORK * 10 => job.batch = (job.batch / 2).max(1),
+                _ => {}
             }
         }
         // An answer we could not read (no descriptor free to receive it,
         // say) fails its batch rather than leave the caller waiting.
-        let answers = answers.unwrap_or_else(|e| {
+        let answers = answers.map(|(_, answers)| answers).unwrap_or_else(|e| {
             let failed = |&(job, index)| Answer {
                 job,
                 index,
@@ -344,7 +381,7 @@ impl Core {
                 job.settle(index, Err(Failure(Error::WorkerLost, why.clone())));
             }
         }
-        if self.state == State::Running || self.jobs.values().any(|j| j.source.is_some()) {
+        if self.state == State::Running || self.jobs.values().any(Job::pending) {
             self.add_worker()?;
         }
         Ok(())
@@ -368,7 +405,7 @@ impl Core {
             State::Closed => {}
         }
         self.wait_until(Wait::Forever, |core| {
-            core.jobs.values().all(|j| j.source.is_none())
+            !core.jobs.values().any(Job::pending)
                 && core.workers.iter().all(|w| w.in_flight.is_empty())
         })?;
         let stop = encode(&Vec::<Task>::new())?; // CPython's sentinel

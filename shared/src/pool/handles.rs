@@ -23,16 +23,15 @@ use crate::ipc::socket::decode;
 pub struct AsyncResult<T> {
     core: Rc<RefCell<Core>>,
     job: u64,
-    /// Turns the call's chunks into the value (see [`collect_all`]).
-    collect: fn(&Job) -> Result<T, Error>,
+    /// Waits for the call's chunks and decodes them into the value;
+    /// `Ok(None)` if the wait ran out first.
+    collect: Collect<T>,
 }
 
+pub(crate) type Collect<T> = fn(&RefCell<Core>, u64, Wait) -> Result<Option<T>, Error>;
+
 impl<T> AsyncResult<T> {
-    pub(crate) fn new(
-        core: Rc<RefCell<Core>>,
-        job: u64,
-        collect: fn(&Job) -> Result<T, Error>,
-    ) -> Self {
+    pub(crate) fn new(core: Rc<RefCell<Core>>, job: u64, collect: Collect<T>) -> Self {
         AsyncResult { core, job, collect }
     }
 
@@ -52,11 +51,7 @@ impl<T> AsyncResult<T> {
     }
 
     fn get_within(&self, wait: Wait) -> Result<T, Error> {
-        if !self.wait_for(wait)? {
-            return Err(Error::Timeout);
-        }
-        let core = self.core.borrow();
-        (self.collect)(core.jobs.get(&self.job).ok_or(Error::PoolNotRunning)?)
+        (self.collect)(&self.core, self.job, wait)?.ok_or(Error::Timeout)
     }
 
     /// Wait until the result is ready, or the pool is terminated (Python's `wait()`).
@@ -111,26 +106,56 @@ impl<T> fmt::Debug for AsyncResult<T> {
     }
 }
 
-/// A complete call's values, chunk after chunk in input order; or its
-/// first failure, as CPython's `map` fails as a whole.
-pub(crate) fn collect_all<V: DeserializeOwned>(job: &Job) -> Result<Vec<V>, Error> {
-    if let Some(Err(failure)) = job.first_failure.and_then(|f| job.outcomes.get(&f)) {
-        return Err(failure.to_error());
-    }
+/// A call's values in input order, each chunk decoded as soon as it is in
+/// while the workers go on with the next; or its first failure, as
+/// CPython's `map` fails as a whole.
+pub(crate) fn collect_all<V: DeserializeOwned>(
+    core: &RefCell<Core>,
+    id: u64,
+    wait: Wait,
+) -> Result<Option<Vec<V>>, Error> {
     let mut values = Vec::new();
-    for index in 0..job.cut {
-        match &job.outcomes[&index] {
-            Ok(bytes) => values.extend(decode::<Vec<V>>(bytes)?),
-            Err(failure) => return Err(failure.to_error()),
+    for index in 0.. {
+        let in_or_done = |c: &Core| {
+            c.jobs
+                .get(&id)
+                .is_none_or(|j| j.complete() || j.outcomes.contains_key(&index))
+        };
+        if !core.borrow_mut().wait_until(wait, in_or_done)? {
+            return Ok(None);
+        }
+        let core = core.borrow();
+        let job = core.jobs.get(&id).ok_or(Error::PoolNotRunning)?;
+        if let Some(Err(failure)) = job.first_failure.and_then(|f| job.outcomes.get(&f)) {
+            return Err(failure.to_error());
+        }
+        match job.outcomes.get(&index) {
+            Some(Ok(bytes)) => {
+                values.extend(decode::<Vec<V>>(bytes)?);
+                if index == 0 {
+                    // Chunks are all this size but the last: make room once.
+                    values.reserve(values.len() * job.cut.saturating_sub(1) as usize);
+                }
+            }
+            _ => break, // finished: every chunk is in
         }
     }
-    Ok(values)
+    Ok(Some(values))
 }
 
 /// The value of a one-task call.
-pub(crate) fn collect_one<V: DeserializeOwned>(job: &Job) -> Result<V, Error> {
-    let value = collect_all(job)?.pop();
-    value.ok_or_else(|| Error::Ipc("a task came back without its value".to_owned()))
+pub(crate) fn collect_one<V: DeserializeOwned>(
+    core: &RefCell<Core>,
+    id: u64,
+    wait: Wait,
+) -> Result<Option<V>, Error> {
+    let Some(mut values) = collect_all(core, id, wait)? else {
+        return Ok(None);
+    };
+    let value = values
+        .pop()
+        .ok_or_else(|| Error::Ipc("a task came back without its value".into()));
+    value.map(Some)
 }
 
 /// The results of [`Pool::imap`](super::Pool::imap) (in input order) or

@@ -4,6 +4,7 @@
 use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
@@ -26,7 +27,8 @@ pub(crate) struct Task {
     pub args: ByteBuf,
 }
 
-/// A worker's answer to one task; it answers a batch with a `Vec<Answer>`.
+/// A worker's answer to one task. It answers a batch with how long the
+/// batch kept it busy and a `Vec<Answer>`.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Answer {
     pub job: u64,
@@ -84,6 +86,7 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
             log::debug!("worker got sentinel -- exiting");
             break;
         }
+        let started = Instant::now();
         let answers: Vec<Answer> = tasks
             .into_iter()
             .map(|task| {
@@ -104,7 +107,8 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
                 }
             })
             .collect();
-        let sent = encode(&answers).and_then(|bytes| Ok(setup.socket.send(&bytes)?));
+        let answer = (started.elapsed(), answers);
+        let sent = encode(&answer).and_then(|bytes| Ok(setup.socket.send(&bytes)?));
         if sent.is_err() {
             break; // the parent is gone
         }
