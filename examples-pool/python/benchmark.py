@@ -1,4 +1,7 @@
-"""Tutorial 002's question, measured: what processes, pools, pipes and queues cost in CPython."""
+"""Tutorial 002's question, measured: what processes, pools, pipes and queues cost in CPython.
+
+The OS floors (a bare fork, a bare socketpair) are measured by the Rust side only.
+"""
 
 import multiprocessing
 import os
@@ -126,6 +129,25 @@ def on_one_cpu(function, *args):
         os.sched_setaffinity(0, cpus)
 
 
+def busy_loop():
+    while True:
+        spin(1_000_000)
+
+
+def loaded(function, *args):
+    """Run function while one busy-looping process per CPU competes for them."""
+    busy = [multiprocessing.Process(target=busy_loop, daemon=True) for _ in range(os.cpu_count())]
+    for p in busy:
+        p.start()
+    try:
+        return function(*args)
+    finally:
+        for p in busy:
+            p.terminate()
+        for p in busy:
+            p.join()
+
+
 def drain(conn, count):
     for _ in range(count):
         conn.recv_bytes()
@@ -193,8 +215,12 @@ if __name__ == "__main__":
     print(f"queue_roundtrip {queue_roundtrip(200 if quick else 10_000):.1f} us")
     print(f"pipe_roundtrip_1cpu {on_one_cpu(pipe_roundtrip, 200 if quick else 10_000):.1f} us")
     print(f"queue_roundtrip_1cpu {on_one_cpu(queue_roundtrip, 200 if quick else 10_000):.1f} us")
+    print(f"pipe_roundtrip_loaded {loaded(pipe_roundtrip, 20 if quick else 1_000):.1f} us")
+    print(f"queue_roundtrip_loaded {loaded(queue_roundtrip, 20 if quick else 1_000):.1f} us")
     print(f"throughput_1kib {throughput(1024, (1 if quick else 64) * mib):.0f} MiB/s")
     print(f"throughput_1mib {throughput(mib, (4 if quick else 512) * mib):.0f} MiB/s")
+    big = (16 if quick else 100) * mib
+    print(f"throughput_100mib {throughput(big, 3 * big):.0f} MiB/s")
     sequential, in_pool, ideal = factorize_figures(QUICK_NUMBERS if quick else NUMBERS)
     print(f"factorize_sequential {sequential:.3f} s")
     print(f"factorize_pool {in_pool:.3f} s")

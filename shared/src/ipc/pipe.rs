@@ -2,12 +2,15 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Wait;
+use super::shm::{SharedMem, Spin};
 use super::socket::{Socket, decode, encode};
 use crate::error::Error;
 
@@ -38,15 +41,19 @@ use crate::error::Error;
 /// ```
 pub fn pipe(duplex: bool) -> Result<(Connection, Connection), Error> {
     let (a, b) = Socket::pair()?;
-    let end = |socket, readable, writable| Connection {
+    let unread = Arc::new(SharedMem::new(|_| Ok(()))?); // zeroed: nothing sent
+    let end = |socket, readable, writable, side| Connection {
         socket,
         readable,
         writable,
+        unread: Arc::clone(&unread),
+        side,
+        spin: Spin::new(),
     };
     Ok(if duplex {
-        (end(a, true, true), end(b, true, true))
+        (end(a, true, true, 0), end(b, true, true, 1))
     } else {
-        (end(a, true, false), end(b, false, true))
+        (end(a, true, false, 0), end(b, false, true, 1))
     })
 }
 
@@ -65,6 +72,12 @@ pub struct Connection {
     socket: Socket,
     readable: bool,
     writable: bool,
+    /// Messages sent to each end and not yet received, in memory both ends
+    /// share: only a hint for [`Spin`], never trusted for what is there.
+    unread: Arc<SharedMem<[AtomicU32; 2]>>,
+    /// This end's place in `unread`.
+    side: usize,
+    spin: Spin,
 }
 
 impl fmt::Debug for Connection {
@@ -98,16 +111,28 @@ impl Connection {
         if !self.writable {
             return Err(not_allowed("connection is read-only"));
         }
-        self.socket.send(buf).map_err(Error::Io)
+        self.socket.send(buf).map_err(Error::Io)?;
+        self.unread[1 - self.side].fetch_add(1, Ordering::Release);
+        Ok(())
     }
 
     /// Receive one message as bytes (Python: `recv_bytes()`).
+    ///
+    /// It first looks for a message for a few microseconds (see the module
+    /// docs), then sleeps in the kernel until one comes.
     pub fn recv_bytes(&self) -> Result<Vec<u8>, Error> {
         if !self.readable {
             return Err(not_allowed("connection is write-only"));
         }
+        let unread = &self.unread[self.side];
+        self.spin
+            .until(|| unread.load(Ordering::Acquire) as i32 > 0);
         match self.socket.recv(Wait::Forever) {
-            Ok(Some(bytes)) => Ok(bytes),
+            Ok(Some(bytes)) => {
+                let _ =
+                    unread.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+                Ok(bytes)
+            }
             Ok(None) => unreachable!("a wait for ever does not run out"),
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(Error::Eof),
             Err(e) => Err(Error::Io(e)),
@@ -133,6 +158,9 @@ impl Connection {
             socket: self.socket.try_clone()?,
             readable: self.readable,
             writable: self.writable,
+            unread: Arc::clone(&self.unread),
+            side: self.side,
+            spin: Spin::new(),
         })
     }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Wait;
-use super::shm::{SharedMem, futex_wake_all, wait_until};
+use super::shm::{SharedMem, Spin, futex_wake_all, wait_until};
 use super::socket::{Socket, decode, encode};
 use crate::error::Error;
 
@@ -23,6 +23,9 @@ struct State {
     /// Items put and not yet marked done (`JoinableQueue` only): what
     /// `join` sleeps on.
     unfinished: AtomicU32,
+    /// Items in the socket (counted once sent, unlike `count`): only a hint
+    /// for a consumer's [`Spin`], never trusted for what is there.
+    unread: AtomicU32,
 }
 
 /// One queue as this process holds it; every clone shares it.
@@ -36,6 +39,8 @@ struct Inner {
     maxsize: u32,
     /// `close` was called in this process.
     closed: AtomicBool,
+    /// How looking for an item before sleeping went, in this process.
+    spin: Spin,
 }
 
 /// Python's `multiprocessing.Queue`: a FIFO that any number of processes
@@ -112,6 +117,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 state,
                 maxsize: u32::try_from(maxsize).unwrap_or(0),
                 closed: AtomicBool::new(false),
+                spin: Spin::new(),
             }),
             item: std::marker::PhantomData,
             joinable: false,
@@ -187,7 +193,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             state.unfinished.fetch_add(1, Ordering::AcqRel);
         }
         let sent = encode(&item).and_then(|bytes| Ok(inner.writer.send(&bytes)?));
-        if sent.is_err() {
+        if sent.is_ok() {
+            state.unread.fetch_add(1, Ordering::Release);
+        } else {
             // The item never went in: give back what we reserved.
             inner.taken();
             if self.joinable {
@@ -204,8 +212,15 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         }
         // No lock: each message is one packet, and the kernel gives each
         // packet, whole, to exactly one of the readers.
+        let unread = &inner.state.unread;
+        if !matches!(wait, Wait::No) {
+            inner
+                .spin
+                .until(|| unread.load(Ordering::Acquire) as i32 > 0);
+        }
         match inner.reader.recv(wait) {
             Ok(Some(bytes)) => {
+                unread.fetch_sub(1, Ordering::AcqRel); // may dip below 0 until the sender counts it
                 inner.taken();
                 decode(&bytes)
             }

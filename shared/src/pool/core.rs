@@ -362,9 +362,9 @@ impl Core {
             let outcome = outcome
                 .map(ByteBuf::into_vec)
                 .map_err(|m| Failure(Error::Remote, m));
-            self.jobs
-                .get_mut(&job)
-                .map(|job| job.settle(index, outcome));
+            if let Some(job) = self.jobs.get_mut(&job) {
+                job.settle(index, outcome);
+            }
         }
         Ok(())
     }
