@@ -70,7 +70,7 @@ def start_join(repeats):
 
 def pool_map(items, chunksize, repeats):
     with multiprocessing.Pool(2) as pool:
-        pool.map(double, range(100))  # warm up: workers started and idle
+        pool.map(double, range(items), chunksize)  # warm up, as the Rust side does
         times = [timed(pool.map, double, range(items), chunksize) for _ in range(repeats)]
     return items / statistics.median(times)
 

@@ -240,7 +240,7 @@ impl Pool {
     pub fn map<F, T: Arg>(
         &self,
         f: F,
-        items: impl IntoIterator<Item = T>,
+        items: impl IntoIterator<Item = T, IntoIter: 'static>,
     ) -> Result<Values<F, T>, Error>
     where
         F: Function<(T,)>,
@@ -252,7 +252,7 @@ impl Pool {
     pub fn map_chunked<F, T: Arg>(
         &self,
         f: F,
-        items: impl IntoIterator<Item = T>,
+        items: impl IntoIterator<Item = T, IntoIter: 'static>,
         chunksize: usize,
     ) -> Result<Values<F, T>, Error>
     where
@@ -267,7 +267,7 @@ impl Pool {
     pub fn map_async<F, T: Arg>(
         &self,
         f: F,
-        items: impl IntoIterator<Item = T>,
+        items: impl IntoIterator<Item = T, IntoIter: 'static>,
     ) -> Result<AsyncResult<Values<F, T>>, Error>
     where
         F: Function<(T,)>,
@@ -280,7 +280,7 @@ impl Pool {
     pub fn starmap<F, A: Arg>(
         &self,
         f: F,
-        items: impl IntoIterator<Item = A>,
+        items: impl IntoIterator<Item = A, IntoIter: 'static>,
     ) -> Result<Vec<Value<F, A>>, Error>
     where
         F: Function<A>,
@@ -292,7 +292,7 @@ impl Pool {
     pub fn starmap_chunked<F, A: Arg>(
         &self,
         f: F,
-        items: impl IntoIterator<Item = A>,
+        items: impl IntoIterator<Item = A, IntoIter: 'static>,
         chunksize: usize,
     ) -> Result<Vec<Value<F, A>>, Error>
     where
@@ -306,7 +306,7 @@ impl Pool {
     pub fn starmap_async<F, A: Arg>(
         &self,
         f: F,
-        items: impl IntoIterator<Item = A>,
+        items: impl IntoIterator<Item = A, IntoIter: 'static>,
     ) -> Result<AsyncResult<Vec<Value<F, A>>>, Error>
     where
         F: Function<A>,
@@ -390,18 +390,27 @@ impl Pool {
         self.core.borrow_mut().terminate()
     }
 
-    /// A call over `items`, all read now: without a chunksize, `map`'s
-    /// default needs their number (CPython's `map` makes a list first too).
-    fn submit<A: Serialize + 'static>(
-        &self,
-        runner: Runner,
-        items: impl IntoIterator<Item = A>,
-        chunksize: Option<usize>,
-    ) -> Result<u64, Error> {
-        let items: Vec<A> = items.into_iter().collect();
-        let workers = self.processes() * 4; // CPython: divmod(len, 4 * workers), rounded up
-        let chunksize = chunksize.unwrap_or_else(|| items.len().div_ceil(workers).max(1));
-        self.submit_lazily(runner, items, chunksize)
+    /// A call over `items`. Without a chunksize, `map`'s default needs
+    /// their number: from the iterator if it knows it exactly, else by
+    /// reading them all first (as CPython's `map` makes a list).
+    fn submit<A, I>(&self, runner: Runner, items: I, chunksize: Option<usize>) -> Result<u64, Error>
+    where
+        A: Serialize + 'static,
+        I: IntoIterator<Item = A, IntoIter: 'static>,
+    {
+        let items = items.into_iter();
+        let chunks_of = |len: usize| len.div_ceil(self.processes() * 4).max(1); // CPython's divmod
+        match (chunksize, items.size_hint()) {
+            (Some(chunksize), _) => self.submit_lazily(runner, items, chunksize),
+            (None, (len, Some(upper))) if len == upper => {
+                self.submit_lazily(runner, items, chunks_of(len))
+            }
+            (None, _) => {
+                let items: Vec<A> = items.collect();
+                let chunksize = chunks_of(items.len());
+                self.submit_lazily(runner, items, chunksize)
+            }
+        }
     }
 
     /// A call over `items` in chunks of `chunksize`, each taken and encoded
@@ -426,7 +435,7 @@ impl Pool {
     fn starmap_job<A: Arg, V: DeserializeOwned>(
         &self,
         runner: Runner,
-        items: impl IntoIterator<Item = A>,
+        items: impl IntoIterator<Item = A, IntoIter: 'static>,
         chunksize: Option<usize>,
     ) -> Result<AsyncResult<Vec<V>>, Error> {
         let job = self.submit(runner, items, chunksize)?;

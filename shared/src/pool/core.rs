@@ -299,7 +299,7 @@ impl Core {
     /// (`Ok(false)`); `Err(PoolNotRunning)` if the pool was terminated, or
     /// has no workers left, before `done` could hold.
     pub fn wait_until(&mut self, wait: Wait, done: impl Fn(&Core) -> bool) -> Result<bool, Error> {
-        loop {
+        for looked in 0.. {
             self.dispatch();
             if done(self) {
                 return Ok(true);
@@ -307,19 +307,20 @@ impl Core {
             if self.state == State::Terminated || self.workers.is_empty() {
                 return Err(Error::PoolNotRunning);
             }
+            if looked > 0 && wait.expired() {
+                return Ok(false);
+            }
             // Encode one more chunk ahead, then only look: an answer that
             // came meanwhile is handled at once.
             let look = if self.prefetch() { Wait::No } else { wait };
             let sockets: Vec<_> = self.workers.iter().map(|w| w.socket.as_fd()).collect();
             let ready = wait_readable(&sockets, look)?;
-            if ready.is_empty() && wait.expired() {
-                return Ok(false);
-            }
             // From the last: a worker that exited leaves the list.
             for &w in ready.iter().rev() {
                 self.receive(w)?;
             }
         }
+        unreachable!("the loop above only ends by returning")
     }
 
     /// Read what worker `w` sent: the answers to its batch, or its end.
