@@ -77,12 +77,13 @@
 //!
 //! **One socket per worker**, from the message layer of [`crate::ipc`].
 //! The parent hands an idle worker a *batch* of chunks in one message, and
-//! the worker answers the batch in one message. A call's first batch is one
-//! chunk; each batch that comes back within a millisecond doubles the next,
-//! up to 1024 chunks. So long tasks go one at a time to whichever worker is
-//! free, as from CPython's shared queue, and tiny ones travel a thousand to
-//! a message, where the message would otherwise cost more than the task.
-//! A call's input is read, and encoded, only as the workers need it.
+//! the worker answers the batch in one message, with how long it kept it
+//! busy. A call's first batch is one chunk; a batch under 100 µs of work
+//! doubles the next, up to 1024 chunks. So long tasks go one at a time to
+//! whichever worker is free, as from CPython's shared queue, and tiny ones
+//! travel a thousand to a message, where a message would cost more than the
+//! task. While the workers are busy, the parent encodes what they get next;
+//! an `imap`'s input is read only as fast as that.
 //!
 //! **A dead worker is noticed.** Only the worker holds its end of its
 //! socket, so the parent's end reads end-of-file exactly when the worker
