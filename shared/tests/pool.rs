@@ -8,6 +8,7 @@
 //! instead of stalling the suite. The limits catch hangs; no check measures
 //! how fast anything is.
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::thread::sleep;
 use std::time::Duration;
@@ -387,6 +388,45 @@ fn capture_nothing_compile_check() {
     assert_eq!(pool.apply(|a: u8, b: u8| a * b, (6, 7)).unwrap(), 42);
 }
 
+/// The sockets process `pid` holds, by inode (`socket:[123]`).
+fn sockets_of(pid: u32) -> HashSet<String> {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).expect("its descriptors");
+    let links = fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok());
+    links
+        .map(|l| l.display().to_string())
+        .filter(|l| l.starts_with("socket:"))
+        .collect()
+}
+
+/// Each worker holds one socket of the pool's, its own end of its own
+/// pair: not the parent's ends, so the parent's death (or a sibling's) is
+/// seen as end-of-file, and not its siblings'.
+fn workers_hold_only_their_own_sockets() {
+    let before = sockets_of(std::process::id());
+    let pool = Pool::new(3).unwrap();
+    let check = |pool: &Pool| {
+        assert_eq!(pool.map(doubler, 0..30).unwrap().len(), 30); // every worker up
+        let parent_ends: HashSet<String> = &sockets_of(std::process::id()) - &before;
+        assert_eq!(parent_ends.len(), 3, "{parent_ends:?}");
+        for pid in pool.pids() {
+            let new: HashSet<String> = &sockets_of(pid) - &before;
+            assert!(
+                new.is_disjoint(&parent_ends),
+                "worker {pid} holds a parent end: {new:?}"
+            );
+            assert_eq!(new.len(), 1, "worker {pid}: {new:?}");
+        }
+    };
+    check(&pool);
+    // A replacement is forked later, from a parent holding more: the same.
+    let victim = pool.pids()[0];
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).unwrap();
+    while pool.pids().contains(&victim) {
+        let _ = pool.apply(doubler, (1,)); // notices the death, replaces it
+    }
+    check(&pool);
+}
+
 fn no_worker_left_behind() {
     assert!(active_children().is_empty());
     assert!(matches!(
@@ -506,6 +546,7 @@ fn main() {
         killed_worker_does_not_hang_map,
         terminate_with_a_long_queue_returns,
         big_messages_both_ways,
+        workers_hold_only_their_own_sockets,
         no_worker_left_behind,
     ]);
 }

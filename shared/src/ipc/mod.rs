@@ -55,6 +55,18 @@
 //! the last process holding the other end of a pipe is gone, `recv` says
 //! [`Error::Eof`] and `send` says `BrokenPipe` at once.
 //!
+//! # Waiting
+//!
+//! A `recv`, a `get` or a `poll` with a timeout sleeps in the kernel
+//! (`poll(2)`, or `recvmsg` blocking). With two CPUs or more, a blocking
+//! `recv` or `get` first looks at a count in shared memory for some 50 µs
+//! (a bounded count of loads, no system call): waking a sleeping process
+//! costs more than a quick reply takes, on a virtual machine a hundred
+//! microseconds or more. A look that finds nothing makes the next waits
+//! skip it (1, 2, 4, … up to 64 of them), so on a busy machine, where
+//! looking only delays the process that would answer, a waiter soon goes
+//! straight to sleep; a process that may use one CPU only never looks.
+//!
 //! # Pitfalls
 //!
 //! - **A send waits when the buffer is full.** The kernel buffers a couple

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -167,6 +168,20 @@ impl Connection {
     /// Close this end in this process (Python: `close()`); dropping it does
     /// the same.
     pub fn close(self) {}
+}
+
+/// The descriptor of this end (Python: `fileno()`), to wait on it with
+/// `poll(2)` among others, as the pool's parent waits on its workers.
+impl AsFd for Connection {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
+impl AsRawFd for Connection {
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
 }
 
 /// CPython raises `OSError` with these words for the wrong direction.

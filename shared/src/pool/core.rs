@@ -14,7 +14,8 @@ use serde_bytes::ByteBuf;
 use super::task::Runner;
 use super::worker::{self, Answer, Setup, Task};
 use crate::ipc::Wait;
-use crate::ipc::socket::{Socket, decode, encode, wait_readable};
+use crate::ipc::socket::{decode, encode, wait_readable};
+use crate::ipc::{Connection, pipe};
 use crate::{Error, Process};
 
 /// CPython's `RUN`, `CLOSE`, `TERMINATE`.
@@ -139,8 +140,8 @@ impl Job {
 
 struct Worker {
     process: Process,
-    /// The parent's end of this worker's own socket pair.
-    socket: Socket,
+    /// The parent's end of this worker's own pipe.
+    socket: Connection,
     /// The batch it is working on: (call, chunk) of each task.
     in_flight: Vec<(u64, u32)>,
     /// Tasks sent to it in all (for `maxtasksperchild`).
@@ -187,7 +188,7 @@ impl Core {
 
     /// Fork one worker, from the caller's thread (see the module docs).
     fn add_worker(&mut self) -> Result<(), Error> {
-        let (socket, theirs) = Socket::pair()?;
+        let (socket, theirs) = pipe(true)?;
         let ours = self.workers.iter().map(|w| &w.socket).chain([&socket]);
         let setup = Setup {
             inherited: ours.map(|s| s.as_raw_fd()).collect(),
@@ -278,7 +279,7 @@ impl Core {
             let tasks = job.take(id, job.batch.min(left));
             // A send fails if the worker has just died. Its socket will say
             // so, and then these chunks are lost with it.
-            let _ = encode(&tasks).and_then(|bytes| Ok(worker.socket.send(&bytes)?));
+            let _ = encode(&tasks).and_then(|bytes| worker.socket.send_bytes(&bytes));
             worker.in_flight = tasks.iter().map(|t| (t.job, t.index)).collect();
             worker.sent += tasks.len();
         }
@@ -326,12 +327,10 @@ impl Core {
     /// Read what worker `w` sent: the answers to its batch, or its end.
     fn receive(&mut self, w: usize) -> Result<(), Error> {
         let worker = &mut self.workers[w];
-        let answers = match worker.socket.recv(Wait::No) {
-            Ok(None) => return Ok(()),
-            Ok(Some(bytes)) => decode::<(Duration, Vec<Answer>)>(&bytes).map_err(|e| e.to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                return self.worker_exited(w);
-            }
+        // `poll` said there is something: a message, or end-of-file.
+        let answers = match worker.socket.recv_bytes() {
+            Ok(bytes) => decode::<(Duration, Vec<Answer>)>(&bytes).map_err(|e| e.to_string()),
+            Err(Error::Eof) => return self.worker_exited(w),
             Err(e) => Err(e.to_string()),
         };
         let batch = std::mem::take(&mut worker.in_flight);
@@ -373,11 +372,17 @@ impl Core {
     /// Worker `w`'s socket closed: it has exited. Fail what it held, and
     /// put a new worker in its place while there is work to do.
     fn worker_exited(&mut self, w: usize) -> Result<(), Error> {
-        let worker = self.workers.remove(w);
-        worker.process.join()?; // quick: its socket closed on its way out
+        let Worker {
+            process,
+            socket,
+            in_flight,
+            ..
+        } = self.workers.remove(w);
+        drop(socket); // now, before a replacement is forked with a copy of it
+        process.join()?; // quick: its socket closed on its way out
         log::debug!("cleaning up worker {w}");
-        let why = describe_exit(&worker.process);
-        for (id, index) in worker.in_flight {
+        let why = describe_exit(&process);
+        for (id, index) in in_flight {
             if let Some(job) = self.jobs.get_mut(&id) {
                 job.settle(index, Err(Failure(Error::WorkerLost, why.clone())));
             }
@@ -411,7 +416,7 @@ impl Core {
         })?;
         let stop = encode(&Vec::<Task>::new())?; // CPython's sentinel
         for w in &self.workers {
-            let _ = w.socket.send(&stop); // fails only if it already left
+            let _ = w.socket.send_bytes(&stop); // fails only if it already left
         }
         self.workers.drain(..).try_for_each(|w| w.process.join())
     }

@@ -11,8 +11,8 @@ use serde_bytes::ByteBuf;
 
 use super::task::Runner;
 use crate::current::ExitRequest;
-use crate::ipc::Wait;
-use crate::ipc::socket::{Socket, decode, encode};
+use crate::ipc::Connection;
+use crate::ipc::socket::{decode, encode};
 
 /// One chunk of a call, as the parent sends it. A message to a worker is a
 /// `Vec<Task>`, a batch; an empty one tells it to stop (CPython's sentinel).
@@ -39,8 +39,8 @@ pub(crate) struct Answer {
 
 /// What a worker needs to start.
 pub(crate) struct Setup {
-    /// Its end of its own socket pair with the parent.
-    pub socket: Socket,
+    /// Its end of its own pipe with the parent.
+    pub socket: Connection,
     /// The parent's ends of every worker's socket, this one's included,
     /// which `fork` copied into this process: closed first thing, so that
     /// when the parent dies (or a sibling worker does) nobody else holds
@@ -77,7 +77,7 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
         .map(|e| format!("the pool's initializer failed: {e}"));
     let mut completed = 0;
     while setup.maxtasks.is_none_or(|max| completed < max) {
-        let Ok(Some(message)) = setup.socket.recv(Wait::Forever) else {
+        let Ok(message) = setup.socket.recv_bytes() else {
             log::debug!("worker got EOFError or OSError -- exiting");
             break;
         };
@@ -108,7 +108,7 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
             })
             .collect();
         let answer = (started.elapsed(), answers);
-        let sent = encode(&answer).and_then(|bytes| Ok(setup.socket.send(&bytes)?));
+        let sent = encode(&answer).and_then(|bytes| setup.socket.send_bytes(&bytes));
         if sent.is_err() {
             break; // the parent is gone
         }
