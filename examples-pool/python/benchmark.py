@@ -209,7 +209,7 @@ if __name__ == "__main__":
     mib = 1 << 20
     print(f"parallel_capacity {parallel_capacity():.2f} cores")
     print(f"process_start_join {start_join(20 if quick else 200):.0f} us")
-    print(f"pool_map_default {pool_map(items, None, repeats):.0f} items/s")
+    print(f"pool_map_default {pool_map(items, None, 2 * repeats + 1):.0f} items/s")
     print(f"pool_map_chunksize1 {pool_map(items, 1, repeats):.0f} items/s")
     print(f"pipe_roundtrip {pipe_roundtrip(200 if quick else 10_000):.1f} us")
     print(f"queue_roundtrip {queue_roundtrip(200 if quick else 10_000):.1f} us")

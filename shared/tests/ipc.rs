@@ -471,24 +471,29 @@ fn recv_reports_eof_once_the_other_end_is_closed_everywhere() {
     );
 }
 
-fn one_mib_through_a_pipe() {
+/// 1 MiB and 16 MiB messages (memory files, past 64 KiB) and a 60 KiB one
+/// (still one packet) go to a child and back intact, as bytes and as a
+/// serde value.
+fn big_messages_through_a_pipe() {
+    let sizes = [60 << 10, 1 << 20, 16 << 20];
     let (parent, child) = pipe(true).unwrap();
     let p = start(move || {
-        for _ in 0..3 {
+        for _ in 0..sizes.len() {
             let bytes = child.recv_bytes()?;
             child.send_bytes(&bytes)?;
         }
         let value: ByteBuf = child.recv()?;
         child.send(&value)
     });
-    let big = pattern(1 << 20);
-    for _ in 0..3 {
+    for size in sizes {
+        let big = pattern(size);
         parent.send_bytes(&big).unwrap();
         assert!(
             parent.recv_bytes().unwrap() == big,
-            "1 MiB came back changed"
+            "{size} bytes came back changed"
         );
     }
+    let big = pattern(16 << 20);
     parent.send(&ByteBuf::from(big.clone())).unwrap();
     let back: ByteBuf = parent.recv().unwrap();
     assert!(back.as_slice() == big.as_slice());
@@ -614,7 +619,7 @@ fn main() {
         one_way_pipe_has_a_reader_and_a_writer,
         poll_waits_at_most_its_timeout,
         recv_reports_eof_once_the_other_end_is_closed_everywhere,
-        one_mib_through_a_pipe,
+        big_messages_through_a_pipe,
         recv_of_the_wrong_type_is_an_error,
         event_in_one_process,
         event_across_processes,

@@ -363,7 +363,7 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
         ("process_start_join", start_join(starts)?, "us"),
         (
             "pool_map_default",
-            pool_map(items, None, repeats)?,
+            pool_map(items, None, 2 * repeats + 1)?,
             "items/s",
         ),
         (

@@ -54,10 +54,8 @@ const MAX_BATCH: usize = 1024;
 /// One call (`apply_async`, `map`, `imap`, …) and its results so far.
 pub(crate) struct Job {
     runner: Runner,
-    /// The chunks not cut yet; `None` once all are.
+    /// The chunks not handed out yet; `None` once all are.
     source: Option<Peekable<Chunks>>,
-    /// Chunks cut and encoded ahead, while the workers were busy.
-    ready: VecDeque<Task>,
     /// Chunks taken from `source` so far, numbered from 0.
     pub cut: u32,
     pub outcomes: HashMap<u32, Outcome>,
@@ -78,7 +76,7 @@ impl Job {
 
     /// Some chunks are still to be handed out.
     fn pending(&self) -> bool {
-        self.source.is_some() || !self.ready.is_empty()
+        self.source.is_some()
     }
 
     /// Finished, or one chunk failed (CPython's `ready()`).
@@ -98,19 +96,13 @@ impl Job {
     /// Up to `n` of this call's chunks, as tasks for a worker.
     fn take(&mut self, id: u64, n: usize) -> Vec<Task> {
         let mut tasks = Vec::new();
-        while let Some(task) = self.ready.pop_front().or_else(|| self.cut_one(id)) {
+        while let Some(task) = self.cut_one(id) {
             tasks.push(task);
             if tasks.len() == n {
                 break;
             }
         }
         tasks
-    }
-
-    /// Cut and encode one chunk ahead; whether there was one.
-    fn prefetch_one(&mut self, id: u64) -> bool {
-        let task = self.cut_one(id);
-        task.map(|task| self.ready.push_back(task)).is_some()
     }
 
     /// The next chunk from `source`, as a task; `None` when there is none
@@ -231,7 +223,6 @@ impl Core {
         let job = Job {
             runner,
             source,
-            ready: VecDeque::new(),
             cut: 0,
             outcomes,
             arrivals,
@@ -285,17 +276,6 @@ impl Core {
         }
     }
 
-    /// While the workers are busy, encode one more of what they will get
-    /// next (up to a batch each), so that a worker that answers gets its
-    /// next batch at once; whether there was one to encode.
-    fn prefetch(&mut self) -> bool {
-        let workers = self.workers.len();
-        let Some((&id, job)) = self.jobs.iter_mut().find(|(_, j)| j.pending()) else {
-            return false;
-        };
-        job.ready.len() < job.batch * workers && job.prefetch_one(id)
-    }
-
     /// Move work along until `done` holds (`Ok(true)`) or the wait runs out
     /// (`Ok(false)`); `Err(PoolNotRunning)` if the pool was terminated, or
     /// has no workers left, before `done` could hold.
@@ -311,11 +291,8 @@ impl Core {
             if looked > 0 && wait.expired() {
                 return Ok(false);
             }
-            // Encode one more chunk ahead, then only look: an answer that
-            // came meanwhile is handled at once.
-            let look = if self.prefetch() { Wait::No } else { wait };
             let sockets: Vec<_> = self.workers.iter().map(|w| w.socket.as_fd()).collect();
-            let ready = wait_readable(&sockets, look)?;
+            let ready = wait_readable(&sockets, wait)?;
             // From the last: a worker that exited leaves the list.
             for &w in ready.iter().rev() {
                 self.receive(w)?;
