@@ -285,7 +285,8 @@ impl Inner {
             }
             status.pid.ok_or(Error::NotStarted("join"))?
         };
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too big to add to the clock (`Duration::MAX`) waits for ever.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let flags = deadline.map(|_| WaitPidFlag::WNOHANG);
         let mut nap = Duration::from_micros(200);
         loop {

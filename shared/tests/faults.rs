@@ -245,6 +245,33 @@ fn poll_consumes_nothing() -> Result<(), Error> {
     Ok(())
 }
 
+/// `Duration::MAX` (or any timeout too big to add to the clock) means
+/// "for ever", everywhere, not a panic: each of these returns as soon as
+/// what it waits for is there.
+fn huge_timeouts() -> Result<(), Error> {
+    let mut p = Process::new(|| ());
+    p.start()?;
+    p.join_timeout(Duration::MAX)?;
+    assert_eq!(p.exitcode(), Some(0));
+    let q: Queue<u32> = Queue::new()?;
+    q.put_timeout(7, Duration::MAX)?;
+    assert_eq!(q.get_timeout(Duration::MAX)?, 7);
+    let e = Event::new()?;
+    e.set();
+    assert!(e.wait_timeout(Duration::MAX));
+    let (a, b) = pipe(true)?;
+    a.send(&1u8)?;
+    assert!(b.poll(Duration::MAX)?);
+    let pool = Pool::new(1)?;
+    assert_eq!(
+        pool.apply_async(doubler, (4,))?
+            .get_timeout(Duration::MAX)?,
+        8
+    );
+    println!("huge timeouts: ok");
+    Ok(())
+}
+
 fn run_scenario(name: &str) -> Result<(), Error> {
     match name {
         "pipe" => [false, true].into_iter().try_for_each(|stop| {
@@ -262,6 +289,7 @@ fn run_scenario(name: &str) -> Result<(), Error> {
         }),
         "fd_exhaustion" => fd_exhaustion(),
         "poll" => poll_consumes_nothing(),
+        "huge_timeouts" => huge_timeouts(),
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -304,6 +332,11 @@ fn poll_on_a_shared_end_consumes_nothing() {
     assert_eq!(run.output, "poll: nothing consumed\n");
 }
 
+fn huge_timeouts_mean_for_ever() {
+    let run = scenario("huge_timeouts");
+    assert_eq!(run.output, "huge timeouts: ok\n");
+}
+
 fn main() {
     if let Ok(name) = std::env::var("FAULT_SCENARIO") {
         if let Err(e) = run_scenario(&name) {
@@ -318,5 +351,6 @@ fn main() {
         worker_killed_mid_message_pool,
         fd_exhaustion_is_an_error_then_heals,
         poll_on_a_shared_end_consumes_nothing,
+        huge_timeouts_mean_for_ever,
     ]);
 }

@@ -398,6 +398,13 @@ fn duplex_pipe_both_ways() {
 
 fn one_way_pipe_has_a_reader_and_a_writer() {
     let (reader, writer) = pipe(false).unwrap();
+    assert!(reader.readable() && !reader.writable());
+    assert!(writer.writable() && !writer.readable());
+    let (a, _b) = pipe(true).unwrap();
+    assert!(a.readable() && a.writable());
+    drop((reader, writer));
+
+    let (reader, writer) = pipe(false).unwrap();
     writer.send("hi").unwrap();
     assert_eq!(reader.recv::<String>().unwrap(), "hi");
     let err = reader.send("no").unwrap_err();
@@ -510,6 +517,12 @@ fn recv_of_the_wrong_type_is_an_error() {
 // ---------------------------------------------------------------- Event
 
 fn event_in_one_process() {
+    let shown = format!("{:?}", Event::new().unwrap());
+    assert!(
+        shown.starts_with("<Event at 0x") && shown.ends_with(" unset>"),
+        "{shown}"
+    );
+
     let e = Event::new().unwrap();
     assert!(!e.is_set());
     assert!(!e.wait_timeout(Duration::from_millis(50)));

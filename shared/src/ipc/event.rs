@@ -36,11 +36,12 @@ pub struct Event {
     flag: Arc<SharedMem<AtomicU32>>,
 }
 
+/// CPython's repr: `<Event at 0x7f3a2c1d4000 unset>` (the address is where
+/// the flag lives, the same in every process that shares it).
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Event")
-            .field("is_set", &self.is_set())
-            .finish()
+        let state = if self.is_set() { "set" } else { "unset" };
+        write!(f, "<Event at {:p} {state}>", &**self.flag)
     }
 }
 

@@ -165,6 +165,16 @@ impl Connection {
         })
     }
 
+    /// Whether this end can receive (Python: `readable`).
+    pub fn readable(&self) -> bool {
+        self.readable
+    }
+
+    /// Whether this end can send (Python: `writable`).
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
     /// Close this end in this process (Python: `close()`); dropping it does
     /// the same.
     pub fn close(self) {}
