@@ -222,17 +222,27 @@ fn consumer_killed_while_waiting() {
     assert_eq!(q.get_timeout(PATIENCE).unwrap(), 42);
 }
 
-/// Wait (boundedly) until process `pid` sleeps in `recvmsg`, as the kernel
-/// reports in `/proc/<pid>/syscall`: the number of the call it is in.
+/// Wait (boundedly) until process `pid` sleeps in `recvmsg`.
 fn wait_for_recvmsg(pid: u32) {
+    wait_in_syscall(pid, &[libc::SYS_recvmsg]);
+}
+
+/// Wait (boundedly) until process `pid` is inside one of `calls`, as the
+/// kernel reports in `/proc/<pid>/syscall` (the number of the call it is
+/// in): an event a test can observe, where a sleep would only hope.
+fn wait_in_syscall(pid: u32, calls: &[libc::c_long]) {
     let path = format!("/proc/{pid}/syscall");
     let started = std::time::Instant::now();
     loop {
         let call = std::fs::read_to_string(&path).unwrap_or_default();
-        if call.split_whitespace().next() == Some(&libc::SYS_recvmsg.to_string()) {
+        let number = call.split_whitespace().next().and_then(|n| n.parse().ok());
+        if number.is_some_and(|n| calls.contains(&n)) {
             return;
         }
-        assert!(started.elapsed() < PATIENCE, "{pid} never reached recvmsg");
+        assert!(
+            started.elapsed() < PATIENCE,
+            "{pid} never reached {calls:?}: {call}"
+        );
         sleep(Duration::from_millis(1));
     }
 }
@@ -427,9 +437,11 @@ fn poll_waits_at_most_its_timeout() {
     assert_eq!(a.recv_bytes().unwrap(), b"x");
     assert!(!a.poll(Duration::ZERO).unwrap());
 
-    // A message sent later, from another process, wakes a long poll.
+    // A message sent later, from another process, wakes a long poll: the
+    // child sends once it sees this process asleep in poll(2).
+    let parent = std::process::id();
     let p = start(move || {
-        sleep(Duration::from_millis(50));
+        wait_in_syscall(parent, &[libc::SYS_poll, libc::SYS_ppoll]);
         b.send_bytes(b"later")
     });
     assert!(a.poll(PATIENCE).unwrap());
@@ -550,7 +562,9 @@ fn event_across_processes() {
         assert_eq!(grandchild.exitcode(), Some(0));
     });
     with_grandchild.start().unwrap();
-    sleep(Duration::from_millis(50));
+    // Set it only once both are asleep on it, so `set` must wake them.
+    wait_in_syscall(waiter.pid().unwrap(), &[libc::SYS_futex]);
+    wait_in_syscall(with_grandchild.pid().unwrap(), &[libc::SYS_futex]);
     e.set();
     finish(&waiter);
     finish(&with_grandchild);

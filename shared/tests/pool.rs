@@ -9,7 +9,7 @@
 //! how fast anything is.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::thread::sleep;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 use shared::pool::Pool;
 use shared::testing::{Run, run_with};
-use shared::{Error, Process, active_children, current_process};
+use shared::{Error, Event, Process, active_children, current_process};
 
 fn doubler(n: u64) -> u64 {
     n * 2
@@ -201,7 +201,18 @@ fn get_with_a_timeout() {
     assert_eq!(later.get_timeout(Duration::from_secs(20)).unwrap(), 0.01);
 }
 
+/// What [`wait_for_go`] tasks wait for; made before the pools that use it,
+/// so their workers share it.
+static GO: OnceLock<Event> = OnceLock::new();
+
+fn wait_for_go(n: u32) -> u32 {
+    GO.get().expect("made before the pool").wait();
+    n
+}
+
 fn close_join_terminate() {
+    let go = GO.get_or_init(|| Event::new().unwrap());
+    go.clear();
     let pool = Pool::new(2).unwrap();
     assert!(matches!(pool.join(), Err(Error::PoolStillRunning)));
     assert_eq!(
@@ -209,7 +220,7 @@ fn close_join_terminate() {
         "Pool is still running"
     );
     let results: Vec<_> = (0..4)
-        .map(|_| pool.apply_async(nap, (0.2,)).unwrap())
+        .map(|n| pool.apply_async(wait_for_go, (n,)).unwrap())
         .collect();
     pool.close();
     for refused in [
@@ -225,14 +236,16 @@ fn close_join_terminate() {
     assert_eq!(Error::PoolNotRunning.to_string(), "Pool not running");
     assert!(
         results.iter().all(|r| !r.ready()),
-        "queued work has not run yet"
+        "queued work cannot have finished: it waits for GO"
     );
+    go.set();
     pool.join().unwrap();
     assert!(
         results.iter().all(|r| r.ready()),
         "join waited for all of it"
     );
-    assert!(results.iter().all(|r| r.get().unwrap() == 0.2));
+    let values: Vec<u32> = results.iter().map(|r| r.get().unwrap()).collect();
+    assert_eq!(values, [0, 1, 2, 3]);
     assert!(pool.pids().is_empty(), "join waited for the workers too");
     pool.join().unwrap(); // joining again is fine
     pool.terminate().unwrap(); // and so is terminating a joined pool
@@ -466,18 +479,27 @@ fn run_scenario(name: &str) -> Result<(), Error> {
                 Ok(v) => println!("map returned {v:?}"),
             }
             println!("after: {:?}", pool.map(doubler, 0..4)?);
-            // Killed from outside, in the middle of a task.
+            // Killed from outside, holding a task: `apply_async` has sent
+            // it to an idle worker before it returns.
             let long = pool.apply_async(nap, (30.0,))?;
-            let _ = long.get_timeout(Duration::from_millis(200));
-            for pid in pool.pids() {
+            let killed = pool.pids();
+            for &pid in &killed {
                 kill(Pid::from_raw(pid as i32), Signal::SIGKILL)?;
             }
             match long.get() {
                 Err(e) => println!("outside: {e}"),
                 Ok(v) => println!("outside returned {v}"),
             }
+            // The other death may not be seen yet: work until it is.
+            while pool.pids().iter().any(|p| killed.contains(p)) {
+                let _ = pool.apply(doubler, (1,));
+            }
             let after = pool.pids();
-            assert!(after.iter().all(|p| !before.contains(p)));
+            assert!(
+                after
+                    .iter()
+                    .all(|p| !before.contains(p) && !killed.contains(p))
+            );
             println!("replaced: {} workers", after.len());
             pool.close();
             pool.join()?;
