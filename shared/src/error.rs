@@ -17,6 +17,8 @@ pub enum Error {
     NotStarted(&'static str),
     /// `join` from a process that is not the child's parent.
     NotAChild,
+    /// `start` in a process other than the one that created the object.
+    CreatedElsewhere,
     /// A daemon tried to start a child of its own.
     DaemonChildren,
     /// `get` on an empty queue without blocking, or past its timeout.
@@ -59,6 +61,9 @@ impl fmt::Display for Error {
             Error::AlreadyStarted => f.write_str("cannot start a process twice"),
             Error::NotStarted(verb) => write!(f, "can only {verb} a started process"),
             Error::NotAChild => f.write_str("can only join a child process"),
+            Error::CreatedElsewhere => {
+                f.write_str("can only start a process object created by current process")
+            }
             Error::DaemonChildren => {
                 f.write_str("daemonic processes are not allowed to have children")
             }

@@ -178,6 +178,11 @@ impl Process {
         if self.target.is_none() {
             return Err(Error::AlreadyStarted);
         }
+        // A copy that reached a child (inside a closure, say) is not the
+        // child's to start: its grandchild would be nobody's to reap.
+        if self.inner.parent_pid != std::process::id() {
+            return Err(Error::CreatedElsewhere);
+        }
         if current::is_daemon() {
             return Err(Error::DaemonChildren);
         }
@@ -244,6 +249,12 @@ impl Process {
     /// Send SIGKILL (Python's `kill()`), which cannot be caught.
     pub fn kill(&self) -> Result<(), Error> {
         self.inner.signal(Signal::SIGKILL, "kill")
+    }
+
+    /// Send SIGINT, as Ctrl-C would (Python 3.14's `interrupt()`): a Rust
+    /// child without a handler for it dies with exit code -2.
+    pub fn interrupt(&self) -> Result<(), Error> {
+        self.inner.signal(Signal::SIGINT, "interrupt")
     }
 
     fn check_parent(&self, verb: &'static str) -> Result<(), Error> {

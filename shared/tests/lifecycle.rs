@@ -178,6 +178,39 @@ fn misuse_is_an_error() {
     d.start().unwrap();
     d.join().unwrap();
     assert_eq!(d.exitcode(), Some(42));
+
+    // A process object made here and carried into a child is not the
+    // child's to start (CPython says the same).
+    let mut made_here = Process::new(|| ());
+    let mut carrier = Process::new(move || -> () {
+        match made_here.start() {
+            Err(Error::CreatedElsewhere) => shared::exit(43),
+            _ => shared::exit(1),
+        }
+    });
+    carrier.start().unwrap();
+    carrier.join().unwrap();
+    assert_eq!(carrier.exitcode(), Some(43));
+    assert_eq!(
+        Error::CreatedElsewhere.to_string(),
+        "can only start a process object created by current process"
+    );
+
+    // interrupt() is SIGINT: -2. (The child first undoes any "ignore
+    // SIGINT" it inherited, as a shell's background job has, and says so.)
+    let ready = shared::Event::new().unwrap();
+    let child_ready = ready.clone();
+    let mut sleeper = Process::new(move || {
+        // SAFETY: restoring the default action of a signal; no handler runs.
+        unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) };
+        child_ready.set();
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    });
+    sleeper.start().unwrap();
+    assert!(ready.wait_timeout(std::time::Duration::from_secs(60)));
+    sleeper.interrupt().unwrap();
+    sleeper.join().unwrap();
+    assert_eq!(sleeper.exitcode(), Some(-2));
     assert_eq!(
         Error::DaemonChildren.to_string(),
         "daemonic processes are not allowed to have children"
