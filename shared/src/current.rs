@@ -238,6 +238,24 @@ pub(crate) fn exit_function() {
 
 /// Flush Rust's buffered stdout (and stderr, for symmetry).
 ///
+/// How many threads this process runs (the entries of `/proc/self/task`).
+///
+/// A thread that has just been joined may still be listed for a moment
+/// (the kernel lets its joiner go before it has quite left), so a count
+/// above one is looked at again, briefly, before it is believed.
+pub(crate) fn thread_count() -> usize {
+    let count = || std::fs::read_dir("/proc/self/task").map_or(1, |tasks| tasks.count());
+    let mut threads = count();
+    for _ in 0..1000 {
+        if threads == 1 {
+            break;
+        }
+        std::thread::yield_now();
+        threads = count();
+    }
+    threads
+}
+
 /// Done before `fork`, or the child inherits a copy of a half-written line
 /// and both processes print it; and before a child leaves with `_exit`,
 /// which skips Rust's own flushing.

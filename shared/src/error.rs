@@ -19,6 +19,8 @@ pub enum Error {
     NotAChild,
     /// `start` in a process other than the one that created the object.
     CreatedElsewhere,
+    /// `start` while the process runs this many threads.
+    Threads(usize),
     /// A daemon tried to start a child of its own.
     DaemonChildren,
     /// `get` on an empty queue without blocking, or past its timeout.
@@ -61,6 +63,12 @@ impl fmt::Display for Error {
             Error::AlreadyStarted => f.write_str("cannot start a process twice"),
             Error::NotStarted(verb) => write!(f, "can only {verb} a started process"),
             Error::NotAChild => f.write_str("can only join a child process"),
+            Error::Threads(n) => write!(
+                f,
+                "cannot fork: this process runs {n} threads, and a lock another \
+                 thread holds at the fork stays locked for ever in the child; start \
+                 processes and pools before any thread (or see Process::start_unchecked)"
+            ),
             Error::CreatedElsewhere => {
                 f.write_str("can only start a process object created by current process")
             }

@@ -44,9 +44,11 @@
 //!
 //! **Threads and fork.** Only the thread that calls `fork` exists in the
 //! child. A lock another thread held at that moment stays locked forever in
-//! the child, so fork from a program that has one thread, as the examples
-//! do, and flush stdout first (we do it for you) so no half-written line is
-//! copied into the child and printed twice.
+//! the child, so [`Process::start`] (and so every pool worker) refuses to
+//! fork while the process runs other threads, with an error that says so;
+//! an expert who can promise no lock is held calls the `unsafe`
+//! [`Process::start_unchecked`]. Stdout is flushed first, so no
+//! half-written line is copied into the child and printed twice.
 
 pub mod current;
 pub mod error;

@@ -174,7 +174,31 @@ impl Process {
     }
 
     /// Start the child: `fork`, then run the target in the child.
+    ///
+    /// Refused ([`Error::Threads`]) while this process runs other threads:
+    /// `fork` copies only the calling thread, so a lock another thread held
+    /// at that moment (the allocator's, stdout's, a log's) stays locked for
+    /// ever in the child, which hangs when it takes it. Start processes and
+    /// pools before starting threads.
     pub fn start(&mut self) -> Result<(), Error> {
+        let threads = current::thread_count();
+        if threads > 1 {
+            return Err(Error::Threads(threads));
+        }
+        // SAFETY: this process has one thread, as checked just above.
+        unsafe { self.start_unchecked() }
+    }
+
+    /// [`start`](Self::start) without counting threads.
+    ///
+    /// # Safety
+    ///
+    /// Until the child execs or exits, no lock that it takes may be held by
+    /// another thread of this process at the moment of the `fork`: not the
+    /// allocator's (any `Box`, `String` or `Vec`), not stdout's or stderr's,
+    /// not the logger's, not `shared`'s own. In practice: the other threads
+    /// are parked, or only compute, while this runs.
+    pub unsafe fn start_unchecked(&mut self) -> Result<(), Error> {
         if self.target.is_none() {
             return Err(Error::AlreadyStarted);
         }
@@ -189,9 +213,9 @@ impl Process {
         current::ensure_exit_hook();
         // Anything still buffered would be copied into the child and printed twice.
         current::flush_std_streams();
-        // SAFETY: after `fork` the child is a copy with one thread. If the
-        // parent had other threads, a lock they held stays locked in the
-        // child, so fork from a single-threaded program (as these examples do).
+        // SAFETY: after `fork` the child is a copy with one thread; no other
+        // thread held a lock it will take (the caller's promise, or `start`'s
+        // count).
         match unsafe { fork() }? {
             ForkResult::Parent { child } => {
                 self.target = None; // the child has its own copy; ours is spent

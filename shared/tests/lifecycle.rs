@@ -196,6 +196,26 @@ fn misuse_is_an_error() {
         "can only start a process object created by current process"
     );
 
+    // While another thread runs, fork is refused (the child could hang on a
+    // lock that thread held); once it is joined, fork works again.
+    let (stop, parked) = std::sync::mpsc::channel::<()>();
+    let other = std::thread::spawn(move || parked.recv());
+    match Process::new(|| ()).start() {
+        Err(e @ Error::Threads(2)) => assert!(e.to_string().contains("runs 2 threads"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(shared::Pool::new(1), Err(Error::Threads(2))));
+    let mut anyway = Process::new(|| ());
+    // SAFETY: the other thread is parked in `recv`, holding no lock.
+    unsafe { anyway.start_unchecked() }.unwrap();
+    anyway.join().unwrap();
+    assert_eq!(anyway.exitcode(), Some(0));
+    stop.send(()).unwrap();
+    other.join().unwrap().unwrap();
+    let mut after = Process::new(|| ());
+    after.start().unwrap();
+    after.join().unwrap();
+
     // interrupt() is SIGINT: -2. (The child first undoes any "ignore
     // SIGINT" it inherited, as a shell's background job has, and says so.)
     let ready = shared::Event::new().unwrap();
