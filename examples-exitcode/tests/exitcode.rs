@@ -36,9 +36,15 @@ fn terminate() {
     assert_clean(&run);
     let out = normalize_pids(&run.output);
     assert!(!out.contains("Finished worker"), "{out}");
-    // Still `started` and alive after terminate: only join shows the end.
-    assert_eq!(out, TERMINATE);
-    assert_eq!(out, twin("terminate"));
+    // Right after terminate the child has usually not died yet (`started`,
+    // alive), but now and then it has: both are what CPython can print.
+    let reaped = TERMINATE.replace(
+        "started> True\nJOINED",
+        "stopped exitcode=-SIGTERM> False\nJOINED",
+    );
+    assert!(out == TERMINATE || out == reaped, "{out}");
+    let python = twin("terminate");
+    assert!(python == TERMINATE || python == reaped, "{python}");
 }
 
 const EXITCODE: &str = "\
@@ -96,15 +102,19 @@ fn job_status() {
     let run = run(env!("CARGO_BIN_EXE_job_status"));
     assert_clean(&run);
     let out = normalize_pids(&run.output);
-    // main's lines in order; `None`: terminated but not yet reaped.
+    // main's lines in order.
     let main_lines = |text: &str| {
         only(text, |l| {
             l.starts_with("Process ") || l.starts_with("Terminate ")
         })
     };
-    assert_eq!(main_lines(&out), JOB_STATUS_MAIN);
+    // `None`, or now and then `-15` if kill_job has already died.
+    let dead = JOB_STATUS_MAIN.replace("kill_job, exit code : None", "kill_job, exit code : -15");
+    let main = main_lines(&out);
+    assert!(main == JOB_STATUS_MAIN || main == dead, "{out}");
     // kill_job was terminated in its sleep.
     assert!(!out.contains("Exit name: kill_job"), "{out}");
     // The children's lines interleave with main's as the clock decides.
-    assert_eq!(sorted_lines(&out), sorted_lines(&twin("job_status")));
+    let normal = out.replace("kill_job, exit code : -15", "kill_job, exit code : None");
+    assert_eq!(sorted_lines(&normal), sorted_lines(&twin("job_status")));
 }

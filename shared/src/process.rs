@@ -92,8 +92,6 @@ struct Status {
     pid: Option<Pid>,
     /// `None` until the child has been reaped.
     exitcode: Option<i32>,
-    /// `terminate` or `kill` was called: only `join` reaps it from now on.
-    signalled: bool,
 }
 
 impl Process {
@@ -302,7 +300,7 @@ impl Inner {
     /// The exit code if the child has finished, reaping it if need be.
     pub(crate) fn poll(&self) -> Option<i32> {
         let mut status = self.status();
-        if status.exitcode.is_some() || status.signalled {
+        if status.exitcode.is_some() {
             return status.exitcode;
         }
         let pid = status.pid?;
@@ -352,16 +350,13 @@ impl Inner {
     }
 
     fn signal(&self, sig: Signal, verb: &'static str) -> Result<(), Error> {
-        let mut status = self.status();
+        let status = self.status();
         let pid = status.pid.ok_or(Error::NotStarted(verb))?;
         if status.exitcode.is_some() {
             return Ok(()); // already reaped: its pid may belong to someone else now
         }
         match signal::kill(pid, sig) {
-            Ok(()) | Err(Errno::ESRCH) => {
-                status.signalled = true;
-                Ok(())
-            }
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
             Err(errno) => Err(errno.into()),
         }
     }

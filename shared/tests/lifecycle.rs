@@ -251,6 +251,25 @@ fn active_children_lists_the_live_ones() {
     slow.kill().unwrap();
     slow.join().unwrap();
     assert!(active_children().is_empty());
+
+    // As in CPython, a terminated child is seen dead as soon as it is, with
+    // no `join`: `is_alive` and `active_children` ask the kernel each time.
+    let mut doomed = Process::new(|| sleep(Duration::from_secs(60)));
+    doomed.start().unwrap();
+    doomed.terminate().unwrap();
+    let started = std::time::Instant::now();
+    while doomed.is_alive() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "is_alive never turned false"
+        );
+    }
+    assert_eq!(doomed.exitcode(), Some(-15));
+    assert!(active_children().is_empty(), "a dead child is not active");
+    assert!(
+        doomed.to_string().ends_with("stopped exitcode=-SIGTERM>"),
+        "{doomed}"
+    );
 }
 
 fn main_exit_terminates_daemons_and_joins_the_rest() {

@@ -16,9 +16,10 @@
 //! Process name: fail_job, exit code : 1
 //! Process name: kill_job, exit code : None
 //! ```
-//! `kill_job`'s exit code is still `None`: `terminate` has sent SIGTERM, but
-//! nobody has reaped the child yet. `main` returning joins it (it would then
-//! read -15), so `Exit name: kill_job` never appears.
+//! `kill_job`'s exit code is usually still `None`: `terminate` has sent
+//! SIGTERM, but the child has not died yet. Now and then it has, and the
+//! line reads `-15`, in CPython too: `exitcode` asks the kernel each time.
+//! `Exit name: kill_job` never appears.
 //!
 //! The tutorial shows the reprs of Pythons before 3.8, such as
 //! `<Process(fail_job, stopped[1])>`; these are CPython 3.11's. Longer than
@@ -86,7 +87,7 @@ fn main() -> Result<(), shared::Error> {
         }
     }
 
-    // kill_job has not been reaped yet, so its exitcode is still None.
+    // kill_job has usually not died yet, so its exitcode is usually None.
     for p in &process_list {
         let code = py_exitcode(p.exitcode());
         println!("Process name: {}, exit code : {code}", p.name());

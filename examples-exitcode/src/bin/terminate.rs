@@ -10,9 +10,14 @@
 //! TERMINATED: <Process name='Process-1' pid=[..] parent=[..] started> True
 //! JOINED: <Process name='Process-1' pid=[..] parent=[..] stopped exitcode=-SIGTERM> False
 //! ```
-//! `terminate` sends SIGTERM and returns at once: until `join` reaps the
-//! child, it still counts as alive and its repr still says `started`.
-//! `Finished worker` never appears.
+//! `terminate` sends SIGTERM and returns at once: right after it the child
+//! has usually not died yet, so it still counts as alive and its repr still
+//! says `started`; `join` is how to wait for the end. `Finished worker`
+//! never appears.
+//!
+//! Timing decides one line, in both languages: `is_alive` and the repr ask
+//! the kernel (`waitpid` with `WNOHANG`), so now and then the child has
+//! already died and `TERMINATED` reads `... stopped exitcode=-SIGTERM> False`.
 //!
 //! The tutorial shows the reprs of Pythons before 3.8, such as
 //! `<Process(Process-1, stopped[SIGTERM])>`; these are CPython 3.11's.
@@ -20,10 +25,6 @@
 //! The tutorial terminated the child at once, so whether `Starting worker`
 //! came first was up to the scheduler; like the twin, we pause 0.2 s so the
 //! child reaches its (now 1 s) sleep, which `terminate` cuts short.
-//!
-//! Differs from Python: CPython's `is_alive` polls the child, so if it died
-//! within microseconds of SIGTERM, `TERMINATED` would rarely read `stopped`;
-//! `shared` reaps a signalled child only in `join`, so here it never does.
 
 use std::thread::sleep;
 use std::time::Duration;
