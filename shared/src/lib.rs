@@ -57,6 +57,7 @@ pub mod logging;
 pub mod pool;
 pub mod process;
 mod returns;
+#[doc(hidden)] // the chapters' test machinery, not the learner's API
 pub mod testing;
 
 pub use current::{

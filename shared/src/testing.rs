@@ -194,14 +194,30 @@ pub fn transcript(manifest_dir: &str, bin: &str) -> String {
 
 /// The `main` of a `harness = false` test: run each named check in turn on
 /// this, the only, thread (so each may fork), print libtest's lines, and
-/// exit with 1 if any failed. `cargo test --test NAME -- WORD` runs the
-/// checks whose name holds WORD, as libtest would.
+/// exit with 101 if any failed, as libtest does.
+///
+/// The command line means what it means to libtest: names to filter by
+/// (`cargo test --test ipc -- queue pipe`), `--exact`, `--skip NAME`
+/// (again and again), `--list`; `--test-threads N`, `--nocapture` and the
+/// output options are accepted, and every check still runs on this thread.
+/// Anything else is an error.
 pub fn run_checks(checks: &[(&str, fn())]) {
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let options = match Options::parse(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(why) => {
+            eprintln!("error: {why}");
+            std::process::exit(101);
+        }
+    };
     let chosen: Vec<&(&str, fn())> = checks
         .iter()
-        .filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f)))
+        .filter(|(name, _)| options.runs(name))
         .collect();
+    if options.list {
+        chosen.iter().for_each(|(name, _)| println!("{name}: test"));
+        println!("\n{} tests, 0 benchmarks", chosen.len());
+        return;
+    }
     println!("\nrunning {} tests", chosen.len());
     let mut failed = 0;
     for (name, check) in &chosen {
@@ -216,7 +232,68 @@ pub fn run_checks(checks: &[(&str, fn())]) {
         checks.len() - chosen.len()
     );
     if failed > 0 {
-        std::process::exit(1);
+        std::process::exit(101);
+    }
+}
+
+/// The part of libtest's command line that chooses and lists tests.
+#[derive(Default)]
+struct Options {
+    filters: Vec<String>,
+    skip: Vec<String>,
+    exact: bool,
+    list: bool,
+    /// `--ignored`: only ignored tests, and no check here is.
+    ignored_only: bool,
+}
+
+impl Options {
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+        let mut options = Options::default();
+        while let Some(arg) = args.next() {
+            let mut value = |flag: &str| args.next().ok_or(format!("{flag} needs a value"));
+            match arg.as_str() {
+                "--list" => options.list = true,
+                "--exact" => options.exact = true,
+                "--ignored" => options.ignored_only = true,
+                "--skip" => options.skip.push(value("--skip")?),
+                // Accepted, and meaningless here: every check runs on this
+                // thread, its output goes straight to the terminal.
+                "--include-ignored"
+                | "--nocapture"
+                | "--show-output"
+                | "-q"
+                | "--quiet"
+                | "--test"
+                | "--report-time"
+                | "--force-run-in-process" => {}
+                "--test-threads" | "--color" | "--format" | "-Z" => drop(value(&arg)?),
+                flag if flag.starts_with('-') => {
+                    let known = ["--test-threads=", "--color=", "--format=", "--skip="];
+                    match known.iter().find(|k| flag.starts_with(*k)) {
+                        Some(&"--skip=") => options.skip.push(flag["--skip=".len()..].to_owned()),
+                        Some(_) => {}
+                        None => return Err(format!("Unrecognized option: '{flag}'")),
+                    }
+                }
+                filter => options.filters.push(filter.to_owned()),
+            }
+        }
+        Ok(options)
+    }
+
+    /// Whether the check called `name` is chosen.
+    fn runs(&self, name: &str) -> bool {
+        let matches = |pattern: &String| {
+            if self.exact {
+                name == pattern
+            } else {
+                name.contains(pattern.as_str())
+            }
+        };
+        !self.ignored_only
+            && (self.filters.is_empty() || self.filters.iter().any(matches))
+            && !self.skip.iter().any(matches)
     }
 }
 
@@ -230,7 +307,33 @@ macro_rules! checks {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_pids;
+    use super::{Options, normalize_pids};
+
+    #[test]
+    fn libtest_arguments_choose_as_libtest_does() {
+        let parse = |args: &[&str]| Options::parse(args.iter().map(|a| a.to_string())).unwrap();
+        let all = parse(&[]);
+        assert!(all.runs("exit_codes") && all.runs("kill_gives_minus_nine"));
+        let skip = parse(&["--skip", "exit_codes"]);
+        assert!(!skip.runs("exit_codes") && skip.runs("kill_gives_minus_nine"));
+        let threads = parse(&["--test-threads", "1"]);
+        assert!(
+            threads.runs("exit_codes"),
+            "1 is the thread count, not a filter"
+        );
+        let filters = parse(&["exit", "kill", "--exact"]);
+        assert!(!filters.runs("exit_codes"));
+        let filters = parse(&["exit", "kill"]);
+        assert!(filters.runs("exit_codes") && filters.runs("kill_gives_minus_nine"));
+        assert!(!filters.runs("names_and_counters"));
+        assert!(parse(&["--list"]).list);
+        assert!(
+            !parse(&["--ignored"]).runs("exit_codes"),
+            "no check is ignored"
+        );
+        let bad = Options::parse(["--frobnicate".to_string()].into_iter());
+        assert!(bad.is_err());
+    }
 
     #[test]
     fn pids_are_normalised() {
