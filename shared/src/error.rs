@@ -49,6 +49,8 @@ pub enum Error {
     Remote(String),
     /// A worker died (for example killed by a signal) before finishing a task.
     WorkerLost(String),
+    /// A pool call's input iterator panicked; carries its message.
+    Input(String),
     /// Serialising or moving a message between processes failed.
     Ipc(String),
     /// A system call failed.
@@ -88,6 +90,7 @@ impl fmt::Display for Error {
             Error::InvalidArgument(message) => f.write_str(message),
             Error::Remote(msg) => write!(f, "task failed in a worker: {msg}"),
             Error::WorkerLost(msg) => write!(f, "worker lost: {msg}"),
+            Error::Input(msg) => write!(f, "the input failed: {msg}"),
             Error::Ipc(msg) => write!(f, "ipc error: {msg}"),
             Error::Os(errno) => write!(f, "system call failed: {errno}"),
             Error::Io(err) => write!(f, "I/O error: {err}"),
@@ -105,6 +108,18 @@ impl fmt::Debug for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The message a panic was raised with, if it has one.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match (
+        payload.downcast_ref::<&str>(),
+        payload.downcast_ref::<String>(),
+    ) {
+        (Some(message), _) => (*message).to_owned(),
+        (_, Some(message)) => message.clone(),
+        _ => "a panic".to_owned(),
+    }
+}
 
 impl From<nix::errno::Errno> for Error {
     fn from(errno: nix::errno::Errno) -> Self {

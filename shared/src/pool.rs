@@ -107,6 +107,7 @@ mod task;
 mod worker;
 
 use std::cell::RefCell;
+use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 
 use serde::Serialize;
@@ -425,11 +426,20 @@ impl Pool {
         if chunksize == 0 {
             return Err(Error::InvalidArgument("Chunksize must be 1+, not 0"));
         }
-        let (mut items, mut chunk) = (items.into_iter(), Vec::new());
+        let (mut items, mut chunk, mut broken) = (items.into_iter(), Vec::new(), false);
         let chunks: Chunks = Box::new(std::iter::from_fn(move || {
             chunk.clear(); // one buffer for every chunk: fewer fresh pages to fault in
-            chunk.extend(items.by_ref().take(chunksize));
-            (!chunk.is_empty()).then(|| encode(&chunk))
+            let cut = AssertUnwindSafe(|| chunk.extend(items.by_ref().take(chunksize)));
+            match (broken, panic::catch_unwind(cut)) {
+                (true, _) => None,
+                (false, Ok(())) => (!chunk.is_empty()).then(|| encode(&chunk)),
+                // An input that panics fails its chunk and ends the call's
+                // input, as a generator that raises does in CPython's imap.
+                (false, Err(payload)) => {
+                    broken = true;
+                    Some(Err(Error::Input(crate::error::panic_message(&*payload))))
+                }
+            }
         }));
         self.core.borrow_mut().submit(runner, chunks)
     }

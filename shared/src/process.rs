@@ -119,7 +119,7 @@ impl Process {
             class: class.to_owned(),
             name: format!("{class}-{}", numbers.join(":")),
             identity,
-            daemon: false,
+            daemon: current::is_daemon(), // CPython: `daemon=None` takes the creator's flag
             parent_pid: std::process::id(),
             status: Mutex::new(Status::default()),
         };

@@ -210,6 +210,27 @@ fn wait_for_go(n: u32) -> u32 {
     n
 }
 
+/// An input iterator that panics at item 3: `imap` yields the three
+/// results before it, then the failure, then ends (CPython: a generator
+/// raising at item 3 gives 3 results, then its exception).
+fn imap_yields_what_came_before_a_failing_input() {
+    let pool = Pool::new(2).unwrap();
+    let input = (0..10u64).inspect(|&n| assert!(n != 3, "no item 3"));
+    let got: Vec<Result<u64, Error>> = pool.imap(doubler, input).unwrap().collect();
+    assert_eq!(got.len(), 4, "{got:?}");
+    let values: Vec<u64> = got[..3].iter().map(|r| *r.as_ref().unwrap()).collect();
+    assert_eq!(values, [0, 2, 4]);
+    match &got[3] {
+        Err(Error::Input(message)) => assert!(message.contains("no item 3"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        pool.map(doubler, 0..3).unwrap(),
+        [0, 2, 4],
+        "the pool goes on"
+    );
+}
+
 fn close_join_terminate() {
     let go = GO.get_or_init(|| Event::new().unwrap());
     go.clear();
@@ -559,6 +580,7 @@ fn main() {
         bad_settings_are_errors,
         errors_and_panics_come_back_and_the_pool_stays_usable,
         get_with_a_timeout,
+        imap_yields_what_came_before_a_failing_input,
         close_join_terminate,
         dropping_the_pool_terminates_it,
         worker_names_and_pids,

@@ -123,7 +123,11 @@ impl Job {
                 args: args.into(),
             }),
             Err(e) => {
-                self.settle(index, Err(Failure(Error::Ipc, e.to_string())));
+                let failure = match e {
+                    Error::Input(message) => Failure(Error::Input, message),
+                    e => Failure(Error::Ipc, e.to_string()),
+                };
+                self.settle(index, Err(failure));
                 None
             }
         }
