@@ -138,7 +138,7 @@ pub fn parent_process() -> Option<ParentProcess> {
 pub fn active_children() -> Vec<crate::Process> {
     let all: Vec<Arc<Inner>> = state().children.clone();
     // Poll without holding the lock: polling locks each child's own state.
-    let alive: Vec<Arc<Inner>> = all.into_iter().filter(|c| c.poll().is_none()).collect();
+    let alive: Vec<Arc<Inner>> = all.into_iter().filter(|c| c.alive()).collect();
     state()
         .children
         .retain(|c| alive.iter().any(|a| Arc::ptr_eq(a, c)));

@@ -21,6 +21,8 @@ pub enum Error {
     CreatedElsewhere,
     /// `start` while the process runs this many threads.
     Threads(usize),
+    /// `join` of a child the kernel reaped itself, SIGCHLD being ignored.
+    Unreapable,
     /// A daemon tried to start a child of its own.
     DaemonChildren,
     /// `get` on an empty queue without blocking, or past its timeout.
@@ -70,6 +72,11 @@ impl fmt::Display for Error {
                 "cannot fork: this process runs {n} threads, and a lock another \
                  thread holds at the fork stays locked for ever in the child; start \
                  processes and pools before any thread (or see Process::start_unchecked)"
+            ),
+            Error::Unreapable => f.write_str(
+                "the child's exit status is lost: SIGCHLD is ignored (SIG_IGN) in this \
+                 process, so the kernel reaped the child itself; restore SIGCHLD's \
+                 default action (SIG_DFL) to join children",
             ),
             Error::CreatedElsewhere => {
                 f.write_str("can only start a process object created by current process")

@@ -92,6 +92,8 @@ struct Status {
     pid: Option<Pid>,
     /// `None` until the child has been reaped.
     exitcode: Option<i32>,
+    /// The kernel reaped it for us (SIGCHLD ignored): gone, its code lost.
+    lost: bool,
 }
 
 impl Process {
@@ -231,9 +233,11 @@ impl Process {
     /// Wait until the child exits (Python's `join()`).
     pub fn join(&self) -> Result<(), Error> {
         self.check_parent("join")?;
-        self.inner.wait(None)?;
-        current::remove_child(&self.inner); // CPython: _children.discard(self)
-        Ok(())
+        let waited = self.inner.wait(None);
+        if matches!(waited, Ok(_) | Err(Error::Unreapable)) {
+            current::remove_child(&self.inner); // CPython: _children.discard(self)
+        }
+        waited.map(drop)
     }
 
     /// Wait at most `timeout` (Python's `join(timeout)`). Returns `Ok` either
@@ -254,7 +258,7 @@ impl Process {
     /// or [`kill`](Self::kill) it stays `true` until [`join`](Self::join):
     /// the signal is asynchronous, and joining is how you wait for it.
     pub fn is_alive(&self) -> bool {
-        self.pid().is_some() && self.inner.poll().is_none()
+        self.pid().is_some() && self.inner.alive()
     }
 
     /// `None` until the child is reaped; then 0 for a normal return, the code
@@ -298,15 +302,30 @@ impl Inner {
     }
 
     /// The exit code if the child has finished, reaping it if need be.
+    /// Not reaped by us, nor by the kernel (see [`Error::Unreapable`]).
+    pub(crate) fn alive(&self) -> bool {
+        self.poll().is_none() && !self.status().lost
+    }
+
     pub(crate) fn poll(&self) -> Option<i32> {
         let mut status = self.status();
         if status.exitcode.is_some() {
             return status.exitcode;
         }
         let pid = status.pid?;
-        let code = exit_code(waitpid(pid, Some(WaitPidFlag::WNOHANG)).ok()?)?;
-        status.exitcode = Some(code);
-        Some(code)
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(ws) => {
+                let code = exit_code(ws)?;
+                status.exitcode = Some(code);
+                Some(code)
+            }
+            // With SIGCHLD ignored the kernel reaps children itself.
+            Err(Errno::ECHILD) => {
+                status.lost = true;
+                None
+            }
+            Err(_) => None,
+        }
     }
 
     /// Block until reaped, or until `timeout`; the exit code if reaped.
@@ -334,6 +353,11 @@ impl Inner {
                 // Another thread's join reaped it first.
                 Err(Errno::ECHILD) if self.status().exitcode.is_some() => {
                     return Ok(self.status().exitcode);
+                }
+                // Nobody's to reap: SIGCHLD is ignored, so the kernel did.
+                Err(Errno::ECHILD) => {
+                    self.status().lost = true;
+                    return Err(Error::Unreapable);
                 }
                 Err(errno) => return Err(errno.into()),
             }

@@ -239,6 +239,30 @@ fn misuse_is_an_error() {
     );
 }
 
+/// With SIGCHLD ignored the kernel reaps children itself: `is_alive` says
+/// so once the child is gone, and `join` is a clear error, never a hang.
+fn sigchld_ignored_is_reported() {
+    // SAFETY: setting a signal's disposition; no handler runs.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    let mut p = Process::new(|| ());
+    p.start().unwrap();
+    let started = std::time::Instant::now();
+    while p.is_alive() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "is_alive stayed true"
+        );
+    }
+    let joined = p.join();
+    // SAFETY: as above, back to the default.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+    match joined {
+        Err(e @ Error::Unreapable) => assert!(e.to_string().contains("SIGCHLD is ignored"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(p.exitcode(), None, "the code is lost, not made up");
+}
+
 fn active_children_lists_the_live_ones() {
     let mut quick = Process::new(|| ());
     let mut slow = Process::new(|| sleep(Duration::from_secs(10)));
@@ -435,6 +459,7 @@ fn main() {
         failures_print_name_and_message,
         names_and_counters,
         misuse_is_an_error,
+        sigchld_ignored_is_reported,
         active_children_lists_the_live_ones,
         main_exit_terminates_daemons_and_joins_the_rest,
         daemons_die_with_a_killed_parent,
