@@ -33,6 +33,8 @@ pub enum Error {
     Closed(&'static str),
     /// The other end of a pipe was closed in every process.
     Eof,
+    /// `recv_bytes_into` got a message longer than its buffer; here it is.
+    BufferTooShort(Vec<u8>),
     /// `task_done` called more often than items were put.
     TaskDoneTooManyTimes,
     /// A pool was used after `close` or `terminate`.
@@ -88,6 +90,13 @@ impl fmt::Display for Error {
             Error::Full => f.write_str("queue is full"),
             Error::Closed(what) => write!(f, "Queue is closed: cannot {what}"),
             Error::Eof => f.write_str("EOFError: the other end of the pipe was closed"),
+            Error::BufferTooShort(message) => {
+                write!(
+                    f,
+                    "BufferTooShort: the message is {} bytes long",
+                    message.len()
+                )
+            }
             Error::TaskDoneTooManyTimes => f.write_str("task_done() called too many times"),
             Error::PoolNotRunning => f.write_str("Pool not running"),
             Error::PoolStillRunning => f.write_str("Pool is still running"),

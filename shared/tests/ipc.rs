@@ -519,6 +519,19 @@ fn big_messages_through_a_pipe() {
     finish(&p);
 }
 
+fn recv_bytes_into_a_buffer() {
+    let (a, b) = pipe(true).unwrap();
+    a.send_bytes(b"hello").unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(b.recv_bytes_into(&mut buf).unwrap(), 5);
+    assert_eq!(&buf[..5], b"hello");
+    a.send_bytes(b"far too long").unwrap();
+    match b.recv_bytes_into(&mut buf) {
+        Err(Error::BufferTooShort(message)) => assert_eq!(message, b"far too long"),
+        other => panic!("{other:?}"),
+    }
+}
+
 fn recv_of_the_wrong_type_is_an_error() {
     let (a, b) = pipe(true).unwrap();
     b.send_bytes(&[0xff; 3]).unwrap();
@@ -647,6 +660,7 @@ fn main() {
         poll_waits_at_most_its_timeout,
         recv_reports_eof_once_the_other_end_is_closed_everywhere,
         big_messages_through_a_pipe,
+        recv_bytes_into_a_buffer,
         recv_of_the_wrong_type_is_an_error,
         event_in_one_process,
         event_across_processes,

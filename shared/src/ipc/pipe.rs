@@ -140,6 +140,20 @@ impl Connection {
         }
     }
 
+    /// Receive one message into `buf` (Python: `recv_bytes_into(buf)`);
+    /// returns its length. A message longer than `buf` is
+    /// [`Error::BufferTooShort`], which hands back the whole message.
+    pub fn recv_bytes_into(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        let message = self.recv_bytes()?;
+        match buf.get_mut(..message.len()) {
+            Some(room) => {
+                room.copy_from_slice(&message);
+                Ok(message.len())
+            }
+            None => Err(Error::BufferTooShort(message)),
+        }
+    }
+
     /// Whether a message (or end-of-file) is waiting, waiting at most
     /// `timeout` for one (Python: `poll(timeout)`; `Duration::ZERO` asks
     /// without waiting, `Duration::MAX` waits for ever). It sleeps in the
