@@ -4,7 +4,8 @@
 //! |---|---|
 //! | `Process(target=f, args=(i,), name=..., daemon=...)` | [`Process::new`]`(move \|\| f(i))` + [`named`](Process::named), [`daemon`](Process::daemon) |
 //! | `class Worker(Process): def run(self)` | `impl` [`Run`] `for Worker`, then [`Run::into_process`] |
-//! | `start`, `join`, `join(timeout)`, `is_alive`, `terminate`, `kill`, `exitcode`, `pid` | methods of the same names ([`Process::join_timeout`]) |
+//! | `start`, `join`, `join(timeout)`, `is_alive`, `terminate`, `kill`, `interrupt`, `exitcode`, `pid`, `sentinel` | methods of the same names ([`Process::join_timeout`]) |
+//! | `multiprocessing.connection.wait(objects, timeout)` | [`ipc::wait`] |
 //! | `current_process()`, `parent_process()`, `active_children()`, `cpu_count()` | [`current_process`], [`parent_process`], [`active_children`], [`cpu_count`] |
 //! | `sys.exit(n)` in a child | [`exit`]`(n)` |
 //! | `log_to_stderr(level)`, `get_logger().setLevel(l)` | [`log_to_stderr`]`(level)`, [`log::set_max_level`]`(l)` |

@@ -277,6 +277,31 @@ impl Process {
         self.inner.signal(Signal::SIGKILL, "kill")
     }
 
+    /// A descriptor that becomes readable when the child ends (Python's
+    /// `sentinel`), to wait for several things at once with
+    /// [`ipc::wait`](crate::ipc::wait). It is a *pidfd* (`pidfd_open(2)`):
+    /// the kernel's handle on a process, readable once it has exited. For a
+    /// child already reaped, an already-readable descriptor.
+    pub fn sentinel(&self) -> Result<std::os::fd::OwnedFd, Error> {
+        let status = self.inner.status();
+        let pid = status.pid.ok_or(Error::NotStarted("wait for"))?;
+        if status.exitcode.is_some() || status.lost {
+            // Its pid may be someone else's now: a pipe with no writer
+            // left is readable (end-of-file) at once.
+            let (reader, _writer) = std::io::pipe()?;
+            return Ok(reader.into());
+        }
+        // SAFETY: pidfd_open takes a pid and flags and returns a new
+        // descriptor or -1. The child is ours and not reaped, so its pid is
+        // still its own.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+        if fd < 0 {
+            return Err(Errno::last().into());
+        }
+        // SAFETY: a descriptor the kernel just made for us alone.
+        Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) })
+    }
+
     /// Send SIGINT, as Ctrl-C would (Python 3.14's `interrupt()`): a Rust
     /// child without a handler for it dies with exit code -2.
     pub fn interrupt(&self) -> Result<(), Error> {

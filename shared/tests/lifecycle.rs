@@ -263,6 +263,45 @@ fn sigchld_ignored_is_reported() {
     assert_eq!(p.exitcode(), None, "the code is lost, not made up");
 }
 
+/// `sentinel` becomes readable when its child ends, so `ipc::wait` tells
+/// which of several children ended first.
+fn sentinels_say_which_child_ended() {
+    use std::os::fd::AsFd;
+    let mut quick = Process::new(|| ());
+    let mut slow = Process::new(|| sleep(Duration::from_secs(60)));
+    quick.start().unwrap();
+    slow.start().unwrap();
+    let sentinels = [quick.sentinel().unwrap(), slow.sentinel().unwrap()];
+    let fds = [sentinels[0].as_fd(), sentinels[1].as_fd()];
+    assert_eq!(
+        shared::ipc::wait(&fds, Duration::from_secs(30)).unwrap(),
+        [0]
+    );
+    quick.join().unwrap();
+    // A joined child's sentinel is ready at once.
+    let joined = quick.sentinel().unwrap();
+    assert_eq!(
+        shared::ipc::wait(&[joined.as_fd()], Duration::ZERO).unwrap(),
+        [0]
+    );
+    // Nothing else is ready; then the slow one ends.
+    assert!(
+        shared::ipc::wait(&fds[1..], Duration::from_millis(50))
+            .unwrap()
+            .is_empty()
+    );
+    slow.kill().unwrap();
+    assert_eq!(
+        shared::ipc::wait(&fds[1..], Duration::from_secs(30)).unwrap(),
+        [0]
+    );
+    slow.join().unwrap();
+    assert!(matches!(
+        Process::new(|| ()).sentinel(),
+        Err(Error::NotStarted(_))
+    ));
+}
+
 fn active_children_lists_the_live_ones() {
     let mut quick = Process::new(|| ());
     let mut slow = Process::new(|| sleep(Duration::from_secs(10)));
@@ -460,6 +499,7 @@ fn main() {
         names_and_counters,
         misuse_is_an_error,
         sigchld_ignored_is_reported,
+        sentinels_say_which_child_ended,
         active_children_lists_the_live_ones,
         main_exit_terminates_daemons_and_joins_the_rest,
         daemons_die_with_a_killed_parent,

@@ -13,6 +13,7 @@
 //! | `send`, `recv`, `send_bytes`, `recv_bytes`, `poll(t)` | [`Connection`] methods of the same names |
 //! | `EOFError` from `recv` | [`Error::Eof`] |
 //! | `Event()`: `set`, `clear`, `is_set`, `wait()`, `wait(t)` | [`Event`]: same names, [`Event::wait_timeout`] |
+//! | `connection.wait([conn, p.sentinel], t)` | [`wait`]`(&[conn.as_fd(), sentinel.as_fd()], t)` |
 //!
 //! # How it works: make it first, then fork
 //!
@@ -95,6 +96,19 @@ pub(crate) mod socket;
 use std::time::{Duration, Instant};
 
 pub use event::Event;
+
+/// Wait until at least one of `fds` is ready (a message or end-of-file on
+/// a [`Connection`], the end of a process for its
+/// [`sentinel`](crate::Process::sentinel)), for at most `timeout`
+/// (Python: `multiprocessing.connection.wait(objects, timeout)`); returns
+/// the indices of the ready ones, empty if the time ran out. The process
+/// sleeps in the kernel (`poll(2)`) meanwhile.
+pub fn wait(
+    fds: &[std::os::fd::BorrowedFd<'_>],
+    timeout: Duration,
+) -> Result<Vec<usize>, crate::Error> {
+    Ok(socket::wait_readable(fds, Wait::timeout(timeout))?)
+}
 pub use pipe::{Connection, pipe};
 pub use queue::{JoinableQueue, Queue, SimpleQueue};
 
