@@ -36,6 +36,14 @@ impl CurrentProcess {
     pub fn daemon(&self) -> bool {
         self.daemon
     }
+    /// Always `true`: this code is running (Python's `is_alive()`).
+    pub fn is_alive(&self) -> bool {
+        true
+    }
+    /// Always `None`: it has not exited yet (Python's `exitcode`).
+    pub fn exitcode(&self) -> Option<i32> {
+        None
+    }
 }
 
 /// CPython 3.11's repr: `<_MainProcess name='MainProcess' parent=None started>`
@@ -79,6 +87,43 @@ impl ParentProcess {
     /// The parent's process id.
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// Whether the parent still runs (Python's `is_alive()`): a process
+    /// whose parent dies is adopted by another, so its `getppid` changes.
+    pub fn is_alive(&self) -> bool {
+        nix::unistd::getppid().as_raw() as u32 == self.pid
+    }
+
+    /// Wait until the parent has exited (Python's `join()`, which waits on
+    /// the parent's sentinel).
+    pub fn join(&self) -> Result<(), crate::Error> {
+        self.join_timeout(std::time::Duration::MAX)
+    }
+
+    /// Wait at most `timeout` for the parent to exit; look at
+    /// [`is_alive`](Self::is_alive) to know which happened. It sleeps in
+    /// the kernel on a pidfd of the parent (`pidfd_open(2)`), which turns
+    /// readable when the parent exits.
+    pub fn join_timeout(&self, timeout: std::time::Duration) -> Result<(), crate::Error> {
+        if !self.is_alive() {
+            return Ok(());
+        }
+        // SAFETY: pidfd_open takes a pid and flags and returns a new
+        // descriptor or -1; the pid is still our parent's (checked above).
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.pid as libc::c_int, 0) };
+        if fd < 0 {
+            let errno = nix::errno::Errno::last();
+            // It exited between the check and the call.
+            return if errno == nix::errno::Errno::ESRCH {
+                Ok(())
+            } else {
+                Err(errno.into())
+            };
+        }
+        // SAFETY: a descriptor the kernel just made for us alone.
+        let pidfd: std::os::fd::OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) };
+        crate::ipc::wait(&[std::os::fd::AsFd::as_fd(&pidfd)], timeout).map(drop)
     }
 }
 

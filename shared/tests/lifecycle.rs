@@ -302,6 +302,37 @@ fn sentinels_say_which_child_ended() {
     ));
 }
 
+/// A process sees its parent alive, then waits for its end with
+/// `parent_process().join_timeout`: here a grandchild, whose parent (the
+/// middle process) is killed.
+fn a_child_can_wait_for_its_parent() {
+    let me = shared::current_process();
+    assert!(me.is_alive());
+    assert_eq!(me.exitcode(), None);
+    let done: shared::Queue<bool> = shared::Queue::new().unwrap();
+    let ready = shared::Event::new().unwrap();
+    let (report, child_ready) = (done.clone(), ready.clone());
+    let mut middle = Process::new(move || {
+        let mut grandchild = Process::new(move || {
+            let parent = shared::parent_process().expect("a parent");
+            let alive_before = parent.is_alive();
+            child_ready.set();
+            parent.join_timeout(Duration::from_secs(30)).unwrap();
+            report.put(alive_before && !parent.is_alive()).unwrap();
+        });
+        grandchild.start().unwrap();
+        sleep(Duration::from_secs(60)); // until killed
+    });
+    middle.start().unwrap();
+    assert!(ready.wait_timeout(Duration::from_secs(30)));
+    middle.kill().unwrap();
+    middle.join().unwrap();
+    assert!(
+        done.get_timeout(Duration::from_secs(30)).unwrap(),
+        "alive, then seen gone"
+    );
+}
+
 fn active_children_lists_the_live_ones() {
     let mut quick = Process::new(|| ());
     let mut slow = Process::new(|| sleep(Duration::from_secs(10)));
@@ -500,6 +531,7 @@ fn main() {
         misuse_is_an_error,
         sigchld_ignored_is_reported,
         sentinels_say_which_child_ended,
+        a_child_can_wait_for_its_parent,
         active_children_lists_the_live_ones,
         main_exit_terminates_daemons_and_joins_the_rest,
         daemons_die_with_a_killed_parent,
