@@ -389,7 +389,15 @@ fn main_exit_terminates_daemons_and_joins_the_rest() {
         .copied()
         .filter(|l| l.contains("/MainProcess]"))
         .collect();
-    assert_eq!(main_lines, want, "{run:?}");
+    // As in CPython, only children still alive are named: the terminated
+    // daemon usually is, for a moment, but on a busy or single CPU it may
+    // already have died, and then its "calling join()" line is absent.
+    let without: Vec<&str> = want
+        .iter()
+        .copied()
+        .filter(|l| !l.contains("join() for process sleepy"))
+        .collect();
+    assert!(main_lines == want || main_lines == without, "{run:?}");
     let done = lines.iter().position(|l| *l == "non-daemon done").unwrap();
     let last = lines
         .iter()

@@ -215,6 +215,7 @@ fn wait_for_go(n: u32) -> u32 {
 /// raising at item 3 gives 3 results, then its exception).
 fn imap_yields_what_came_before_a_failing_input() {
     let pool = Pool::new(2).unwrap();
+    let workers = pool.pids();
     let input = (0..10u64).inspect(|&n| assert!(n != 3, "no item 3"));
     let got: Vec<Result<u64, Error>> = pool.imap(doubler, input).unwrap().collect();
     assert_eq!(got.len(), 4, "{got:?}");
@@ -224,11 +225,22 @@ fn imap_yields_what_came_before_a_failing_input() {
         Err(Error::Input(message)) => assert!(message.contains("no item 3"), "{message}"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(
-        pool.map(doubler, 0..3).unwrap(),
-        [0, 2, 4],
-        "the pool goes on"
-    );
+    // The pool goes on, with the same two workers: none was told to stop,
+    // or lost, on the way.
+    fn worker_pid(_: u64) -> u32 {
+        std::process::id()
+    }
+    let same_workers = || {
+        let served = pool.map_chunked(worker_pid, 0..20, 1).unwrap();
+        let all_known = served.iter().all(|pid| workers.contains(pid));
+        assert!(all_known, "{served:?} not all in {workers:?}");
+    };
+    same_workers();
+    // An input failing at once: one error, and still the same workers.
+    let broken = (0..10u64).inspect(|_| panic!("no items at all"));
+    let got: Vec<Result<u64, Error>> = pool.imap(doubler, broken).unwrap().collect();
+    assert!(matches!(got[..], [Err(Error::Input(_))]), "{got:?}");
+    same_workers();
 }
 
 fn close_join_terminate() {

@@ -272,6 +272,9 @@ impl Core {
                 continue;
             }
             let tasks = job.take(id, job.batch.min(left));
+            if tasks.is_empty() {
+                continue; // its next chunk failed before it could be sent (an empty batch means stop)
+            }
             // A send fails if the worker has just died. Its socket will say
             // so, and then these chunks are lost with it.
             let _ = encode(&tasks).and_then(|bytes| worker.socket.send_bytes(&bytes));
