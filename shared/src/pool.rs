@@ -428,14 +428,16 @@ impl Pool {
         }
         let (mut items, mut chunk, mut broken) = (items.into_iter(), Vec::new(), false);
         let chunks: Chunks = Box::new(std::iter::from_fn(move || {
+            if broken {
+                return None; // never ask a failed input for more
+            }
             chunk.clear(); // one buffer for every chunk: fewer fresh pages to fault in
             let cut = AssertUnwindSafe(|| chunk.extend(items.by_ref().take(chunksize)));
-            match (broken, panic::catch_unwind(cut)) {
-                (true, _) => None,
-                (false, Ok(())) => (!chunk.is_empty()).then(|| encode(&chunk)),
+            match panic::catch_unwind(cut) {
+                Ok(()) => (!chunk.is_empty()).then(|| encode(&chunk)),
                 // An input that panics fails its chunk and ends the call's
                 // input, as a generator that raises does in CPython's imap.
-                (false, Err(payload)) => {
+                Err(payload) => {
                     broken = true;
                     Some(Err(Error::Input(crate::error::panic_message(&*payload))))
                 }

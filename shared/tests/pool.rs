@@ -236,10 +236,17 @@ fn imap_yields_what_came_before_a_failing_input() {
         assert!(all_known, "{served:?} not all in {workers:?}");
     };
     same_workers();
-    // An input failing at once: one error, and still the same workers.
-    let broken = (0..10u64).inspect(|_| panic!("no items at all"));
+    // An input failing at once: one error, the input never asked again,
+    // and still the same workers.
+    let asked = std::rc::Rc::new(std::cell::Cell::new(0));
+    let counter = std::rc::Rc::clone(&asked);
+    let broken = (0..10u64).inspect(move |_| {
+        counter.set(counter.get() + 1);
+        panic!("no items at all")
+    });
     let got: Vec<Result<u64, Error>> = pool.imap(doubler, broken).unwrap().collect();
     assert!(matches!(got[..], [Err(Error::Input(_))]), "{got:?}");
+    assert_eq!(asked.get(), 1, "a failed input was asked for more");
     same_workers();
 }
 
