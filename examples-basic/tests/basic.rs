@@ -1,5 +1,5 @@
-//! Runs every section of the basic chapter and checks what the syllabus says
-//! it must show, against the Python twin's transcript.
+//! Runs every section of the basic chapter and checks what its header and
+//! the README say it shows, against the Python twin's transcript.
 //!
 //! Where the scheduler decides the order of lines we compare sorted lines,
 //! and check only the orders that are guaranteed: a process's own lines in

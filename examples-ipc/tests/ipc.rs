@@ -1,5 +1,5 @@
-//! Runs every section of the ipc chapter and checks what the syllabus says
-//! it must show.
+//! Runs every section of the ipc chapter and checks what its header and
+//! the README say it shows.
 
 use shared::testing::{Run, normalize_pids, run, sorted_lines, transcript};
 

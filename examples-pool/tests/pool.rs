@@ -1,5 +1,5 @@
-//! Runs every section of the pool chapter and checks what the syllabus says
-//! it must show, against the Python twin's transcript.
+//! Runs every section of the pool chapter and checks what its header and
+//! the README say it shows, against the Python twin's transcript.
 //!
 //! Which worker doubles which number, and when a worker prints, is the
 //! scheduler's business: those lines are compared sorted. What `map`
