@@ -1,3 +1,5 @@
+#![doc = include_str!("../README.md")]
+//!
 //! The library half of the `examples-basic` chapter: targets that live
 //! outside the program that starts them.
 //!

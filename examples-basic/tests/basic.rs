@@ -275,3 +275,8 @@ fn logging_workers() {
     };
     assert_eq!(steady(out), steady(&twin("logging_workers")));
 }
+
+#[test]
+fn the_guide_teaches_every_section_in_order() {
+    shared::testing::check_guide(env!("CARGO_MANIFEST_DIR"));
+}

@@ -100,3 +100,8 @@ fn daemon_main_exit_join() {
     assert_eq!(run.output, "Start\nExit\nMain process terminated\n");
     assert_eq!(run.output, twin("daemon_main_exit_join"));
 }
+
+#[test]
+fn the_guide_teaches_every_section_in_order() {
+    shared::testing::check_guide(env!("CARGO_MANIFEST_DIR"));
+}

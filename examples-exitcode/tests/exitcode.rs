@@ -118,3 +118,8 @@ fn job_status() {
     let normal = out.replace("kill_job, exit code : -15", "kill_job, exit code : None");
     assert_eq!(sorted_lines(&normal), sorted_lines(&twin("job_status")));
 }
+
+#[test]
+fn the_guide_teaches_every_section_in_order() {
+    shared::testing::check_guide(env!("CARGO_MANIFEST_DIR"));
+}

@@ -1,3 +1,5 @@
+#![doc = include_str!("../README.md")]
+//!
 //! What the sections of this chapter share: printing values the way
 //! Python's `print` does, so each program's output reads like its twin's.
 

@@ -106,3 +106,8 @@ fn event() {
     );
     assert!(!out.contains("-> False"), "{out}");
 }
+
+#[test]
+fn the_guide_teaches_every_section_in_order() {
+    shared::testing::check_guide(env!("CARGO_MANIFEST_DIR"));
+}

@@ -1,3 +1,5 @@
+#![doc = include_str!("../README.md")]
+//!
 //! What the sections of this chapter share: printing values the way
 //! Python's `print` does, and tutorial 002's CPU-bound work, which both
 //! `factorize` and `benchmark` race.

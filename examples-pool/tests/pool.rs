@@ -204,3 +204,8 @@ fn benchmark_explains_itself_and_refuses_bad_arguments() {
         "{run:?}"
     );
 }
+
+#[test]
+fn the_guide_teaches_every_section_in_order() {
+    shared::testing::check_guide(env!("CARGO_MANIFEST_DIR"));
+}

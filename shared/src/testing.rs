@@ -192,6 +192,63 @@ pub fn transcript(manifest_dir: &str, bin: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Check a chapter's guide (its `README.md`): it has a section for every
+/// program in `src/bin`, in the order of the chapter's table in the
+/// workspace README (the teaching order), and each section has its notice,
+/// its "predict, then run" question and its "try this".
+pub fn check_guide(manifest_dir: &str) {
+    let dir = Path::new(manifest_dir);
+    let chapter = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("a chapter folder");
+    let guide = std::fs::read_to_string(dir.join("README.md")).expect("the chapter's README.md");
+    let headings: Vec<&str> = guide
+        .lines()
+        .filter(|l| l.starts_with("## ") && l.contains(". `"))
+        .collect();
+    let in_guide: Vec<String> = headings
+        .iter()
+        .filter_map(|h| Some(h.split('`').nth(1)?.to_owned()))
+        .collect();
+    let mut bins: Vec<String> = std::fs::read_dir(dir.join("src/bin"))
+        .expect("src/bin")
+        .filter_map(|e| Some(e.ok()?.path().file_stem()?.to_str()?.to_owned()))
+        .collect();
+    bins.sort();
+    let mut sorted = in_guide.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted, bins,
+        "{chapter}: the guide's sections against src/bin"
+    );
+    let top = std::fs::read_to_string(dir.join("../README.md")).expect("the workspace README");
+    let heading = format!("### {chapter}:");
+    let table = top.lines().skip_while(|l| !l.starts_with(&heading)).skip(1);
+    let order: Vec<String> = table
+        .take_while(|l| !l.starts_with('#'))
+        .filter_map(|row| Some(row.strip_prefix("| [")?.split(".py]").next()?.to_owned()))
+        .collect();
+    assert_eq!(
+        in_guide, order,
+        "{chapter}: the guide's order against the README's table"
+    );
+    for (i, part) in guide
+        .split("\n## ")
+        .skip(1)
+        .filter(|p| p.contains(". `"))
+        .enumerate()
+    {
+        for needed in ["**Notice:**", "**Predict, then run:**", "**Try this:**"] {
+            assert!(
+                part.contains(needed),
+                "{chapter}, section {}: no {needed}",
+                i + 1
+            );
+        }
+    }
+}
+
 /// The `main` of a `harness = false` test: run each named check in turn on
 /// this, the only, thread (so each may fork), print libtest's lines, and
 /// exit with 101 if any failed, as libtest does.
