@@ -16,6 +16,9 @@
 //! Differs from Python: there is no logger object to get; `log` has one
 //! global logger, and `log::set_max_level` sets its level, as
 //! `get_logger().setLevel(...)` does in Python.
+//!
+//! CPython 3.13 moves the child's `process exiting with exitcode 0` up,
+//! before its `process shutting down`; this program follows 3.11.
 
 use log::LevelFilter;
 use shared::Process;

@@ -24,6 +24,9 @@
 //!
 //! Differs from Python: `raises` returns an `Err` instead of raising, and
 //! the child prints `Error: ` and the error where CPython prints a traceback.
+//!
+//! CPython 3.13's traceback for `raises` marks the failing call with
+//! `~~~^^^` and cites other line numbers; the exit codes are the same.
 
 use std::thread::sleep;
 use std::time::Duration;
