@@ -3,8 +3,10 @@
 
 Usage (from anywhere; the repository is found from this file's path):
 
-    python3 shared/tools/transcripts.py            # rewrite every <crate>/python/<bin>.out
-    python3 shared/tools/transcripts.py --check    # compare with the .out files, exit 1 on drift
+    shared/tools/transcripts.py             # rewrite the <crate>/python/<bin>.out that changed
+    shared/tools/transcripts.py --force     # rewrite them all
+    shared/tools/transcripts.py --check     # compare with the .out files, exit 1 on drift
+    python3.13 shared/tools/transcripts.py --check  # another CPython: known differences say so
     python3 shared/tools/transcripts.py queue pipe # only these twins (either mode)
 
 Each twin runs as `python3 python/<bin>.py` from its crate's directory, with
