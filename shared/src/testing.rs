@@ -194,8 +194,9 @@ pub fn transcript(manifest_dir: &str, bin: &str) -> String {
 
 /// Check a chapter's guide (its `README.md`): it has a section for every
 /// program in `src/bin`, in the order of the chapter's table in the
-/// workspace README (the teaching order), and each section has its notice,
-/// its "predict, then run" question and its "try this".
+/// workspace README (the teaching order), whose first is the chapter's
+/// `default-run`; and each section has its command, its notice, its
+/// "predict, then run" question and its "try this".
 pub fn check_guide(manifest_dir: &str) {
     let dir = Path::new(manifest_dir);
     let chapter = dir
@@ -239,7 +240,12 @@ pub fn check_guide(manifest_dir: &str) {
         .filter(|p| p.contains(". `"))
         .enumerate()
     {
-        for needed in ["**Notice:**", "**Predict, then run:**", "**Try this:**"] {
+        for needed in [
+            "**Run:**",
+            "**Notice:**",
+            "**Predict, then run:**",
+            "**Try this:**",
+        ] {
             assert!(
                 part.contains(needed),
                 "{chapter}, section {}: no {needed}",
