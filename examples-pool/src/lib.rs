@@ -1,8 +1,8 @@
 #![doc = include_str!("../README.md")]
 //!
-//! What the sections of this chapter share: printing values the way
-//! Python's `print` does, and tutorial 002's CPU-bound work, which both
-//! `factorize` and `benchmark` race.
+//! What the sections of this chapter share: tutorial 002's CPU-bound work,
+//! which both `factorize` and `benchmark` race. (Printing values the way
+//! Python's `print` does is `shared::py`.)
 
 /// Tutorial 002's numbers: the largest takes about half of the total time.
 pub const NUMBERS: [u64; 4] = [53541233, 21235343, 11421443, 5423123];
@@ -12,15 +12,4 @@ pub const NUMBERS: [u64; 4] = [53541233, 21235343, 11421443, 5423123];
 #[allow(clippy::manual_is_multiple_of)] // the tutorial's own test, kept as written
 pub fn factorize(number: u64) -> Vec<u64> {
     (1..=number).filter(|i| number % i == 0).collect()
-}
-
-/// Python prints a `bool` as `True` or `False`.
-pub fn py_bool(b: bool) -> &'static str {
-    if b { "True" } else { "False" }
-}
-
-/// Python prints a list of `bool`s as `[True, False]`.
-pub fn py_bools(bools: impl IntoIterator<Item = bool>) -> String {
-    let words: Vec<&str> = bools.into_iter().map(py_bool).collect();
-    format!("[{}]", words.join(", "))
 }

@@ -57,6 +57,7 @@ pub mod ipc;
 pub mod logging;
 pub mod pool;
 pub mod process;
+pub mod py;
 mod returns;
 #[doc(hidden)] // the chapters' test machinery, not the learner's API
 pub mod testing;

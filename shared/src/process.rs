@@ -32,10 +32,13 @@ pub trait Run: Sized + 'static {
     /// Wrap this value in a [`Process`], ready to `start`.
     fn into_process(mut self) -> Process {
         let name = self.name();
-        let class = std::any::type_name::<Self>()
-            .rsplit("::")
+        // `my_crate::Worker<alloc::string::String>` is called `Worker`.
+        let full = std::any::type_name::<Self>();
+        let class = full
+            .split('<')
             .next()
-            .unwrap_or("Process");
+            .and_then(|path| path.rsplit("::").next());
+        let class = class.unwrap_or("Process");
         let process = Process::with_class(
             class,
             Box::new(move || {

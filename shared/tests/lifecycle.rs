@@ -152,6 +152,14 @@ fn names_and_counters() {
         "child: Process-3 parent: MainProcess\ngrandchild: Process-3:1 parent: Process-3\n\
          thread name: Process-3:1\n"
     );
+
+    // A generic type is named by its own name, not its parameters'.
+    struct Job<T>(T);
+    impl<T: 'static> shared::Run for Job<T> {
+        fn run(&mut self) {}
+    }
+    let generic = shared::Run::into_process(Job(String::new()));
+    assert!(generic.name().starts_with("Job-"), "{}", generic.name());
 }
 
 fn misuse_is_an_error() {

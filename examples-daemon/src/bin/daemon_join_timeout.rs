@@ -22,6 +22,7 @@
 use std::thread::sleep;
 use std::time::Duration;
 
+use shared::py::py_bool;
 use shared::{Process, current_process};
 
 fn daemon() {
@@ -35,11 +36,6 @@ fn non_daemon() {
     let name = current_process().name().to_owned();
     println!("Starting: {name}");
     println!("Exiting : {name}");
-}
-
-/// Python prints a `bool` as `True` or `False`.
-fn py_bool(b: bool) -> &'static str {
-    if b { "True" } else { "False" }
 }
 
 fn main() -> Result<(), shared::Error> {

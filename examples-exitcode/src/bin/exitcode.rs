@@ -31,8 +31,8 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use examples_exitcode::py_exitcode;
 use shared::Process;
+use shared::py::py_exitcode;
 
 fn exit_error() {
     shared::exit(1); // Python: sys.exit(1)

@@ -28,7 +28,7 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use examples_exitcode::{py_bool, py_exitcode};
+use shared::py::{py_bool, py_exitcode};
 use shared::{Process, current_process};
 
 fn good_job() -> i32 {

@@ -29,8 +29,8 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use examples_exitcode::py_bool;
 use shared::Process;
+use shared::py::py_bool;
 
 fn slow_worker() {
     println!("Starting worker");

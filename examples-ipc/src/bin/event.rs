@@ -18,8 +18,8 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use examples_ipc::py_bool;
 use shared::ipc::Event;
+use shared::py::py_bool;
 use shared::{Process, current_process};
 
 fn wait_for_event(e: &Event) {

@@ -13,9 +13,9 @@
 //! ```
 //! A little over the usual length: it mirrors its twin line for line.
 
-use examples_ipc::py_exitcodes;
 use shared::Process;
 use shared::ipc::{JoinableQueue, Queue};
+use shared::py::py_exitcodes;
 
 type Tasks = JoinableQueue<Option<i64>>; // `None` is the sentinel: no more work
 type Results = Queue<(i64, i64)>;

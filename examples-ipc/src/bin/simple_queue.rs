@@ -14,9 +14,9 @@
 //! Items come out in the order the producer put them. `None` tells the
 //! reader there is nothing more, so each item is an `Option<String>`.
 
-use examples_ipc::py_bool;
 use shared::Process;
 use shared::ipc::SimpleQueue;
+use shared::py::py_bool;
 
 fn producer(q: &SimpleQueue<Option<String>>) -> Result<(), shared::Error> {
     for word in ["alpha", "beta", "gamma"] {

@@ -24,9 +24,9 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use examples_pool::py_bool;
 use shared::Error;
 use shared::pool::Pool;
+use shared::py::py_bool;
 
 fn nap(seconds: f64) -> f64 {
     sleep(Duration::from_secs_f64(seconds));

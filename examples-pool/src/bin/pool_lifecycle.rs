@@ -22,8 +22,8 @@
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use examples_pool::{py_bool, py_bools};
 use shared::pool::Pool;
+use shared::py::{py_bool, py_bools};
 
 fn slow_square(n: u64, seconds: f64) -> u64 {
     sleep(Duration::from_secs_f64(seconds));
