@@ -57,20 +57,23 @@ fn killer(pid: u32, delay: Duration, stop_first: bool) -> Process {
 /// The kill delays tried: before the send, early in it, later in it.
 const DELAYS_MS: [u64; 3] = [0, 5, 40];
 
+/// Start a child that runs `target`, and return once it is running.
+fn start_ready(target: impl FnOnce() -> Result<(), Error> + 'static) -> Result<Process, Error> {
+    let ready = Event::new()?;
+    let child_ready = ready.clone();
+    let mut child = Process::new(move || {
+        child_ready.set();
+        target()
+    });
+    child.start()?;
+    assert!(ready.wait_timeout(PROMPT * 10), "the child never started");
+    Ok(child)
+}
+
 fn pipe_receiver_killed(size: usize, stop_first: bool) -> Result<(), Error> {
     for delay in DELAYS_MS {
         let (ours, theirs) = pipe(true)?;
-        let ready = Event::new()?;
-        let child_ready = ready.clone();
-        let mut receiver = Process::new(move || {
-            child_ready.set();
-            theirs.recv_bytes().map(drop)
-        });
-        receiver.start()?;
-        assert!(
-            ready.wait_timeout(PROMPT * 10),
-            "the receiver never started"
-        );
+        let receiver = start_ready(move || theirs.recv_bytes().map(drop))?;
         let k = killer(
             receiver.pid().unwrap_or(0),
             Duration::from_millis(delay),
@@ -99,17 +102,8 @@ fn is_broken_pipe(result: &Result<(), Error>) -> bool {
 fn queue_consumer_killed(size: usize, stop_first: bool) -> Result<(), Error> {
     for delay in DELAYS_MS {
         let q: Queue<ByteBuf> = Queue::new()?;
-        let ready = Event::new()?;
-        let (child_q, child_ready) = (q.clone(), ready.clone());
-        let mut consumer = Process::new(move || {
-            child_ready.set();
-            child_q.get().map(drop)
-        });
-        consumer.start()?;
-        assert!(
-            ready.wait_timeout(PROMPT * 10),
-            "the consumer never started"
-        );
+        let child_q = q.clone();
+        let consumer = start_ready(move || child_q.get().map(drop))?;
         let k = killer(
             consumer.pid().unwrap_or(0),
             Duration::from_millis(delay),

@@ -247,6 +247,18 @@ fn misuse_is_an_error() {
     );
 }
 
+/// Poll `is_alive` (no `join`) until it says the child is gone; fail,
+/// rather than hang, if it never does.
+fn wait_until_dead(p: &Process) {
+    let started = std::time::Instant::now();
+    while p.is_alive() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{p} still alive after 30 s"
+        );
+    }
+}
+
 /// With SIGCHLD ignored the kernel reaps children itself: `is_alive` says
 /// so once the child is gone, and `join` is a clear error, never a hang.
 fn sigchld_ignored_is_reported() {
@@ -254,13 +266,7 @@ fn sigchld_ignored_is_reported() {
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
     let mut p = Process::new(|| ());
     p.start().unwrap();
-    let started = std::time::Instant::now();
-    while p.is_alive() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "is_alive stayed true"
-        );
-    }
+    wait_until_dead(&p);
     let joined = p.join();
     // SAFETY: as above, back to the default.
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
@@ -361,13 +367,7 @@ fn active_children_lists_the_live_ones() {
     let mut doomed = Process::new(|| sleep(Duration::from_secs(60)));
     doomed.start().unwrap();
     doomed.terminate().unwrap();
-    let started = std::time::Instant::now();
-    while doomed.is_alive() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "is_alive never turned false"
-        );
-    }
+    wait_until_dead(&doomed);
     assert_eq!(doomed.exitcode(), Some(-15));
     assert!(active_children().is_empty(), "a dead child is not active");
     assert!(
