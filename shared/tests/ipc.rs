@@ -115,6 +115,7 @@ fn closed_queue_refuses_put_and_get() {
     assert_eq!(put.to_string(), "Queue is closed: cannot put");
     let get = q.get_nowait().unwrap_err();
     assert!(matches!(get, Error::Closed("get")), "{get}");
+    assert!(q.empty(), "CPython's Queue.empty() still answers once closed");
     let clone = q.clone();
     assert!(
         matches!(clone.put(1), Err(Error::Closed(_))),
@@ -326,7 +327,7 @@ fn producer_killed_mid_message() {
 
 fn simple_queue_basics() {
     let q: SimpleQueue<Option<String>> = SimpleQueue::new().unwrap();
-    assert!(q.empty());
+    assert!(q.empty().unwrap());
     let child_q = q.clone();
     let p = start(move || {
         ["alpha", "beta"]
@@ -338,10 +339,12 @@ fn simple_queue_basics() {
     assert_eq!(q.get().unwrap().as_deref(), Some("beta"));
     assert_eq!(q.get().unwrap(), None);
     finish(&p);
-    assert!(q.empty());
+    assert!(q.empty().unwrap());
     q.close();
     assert!(matches!(q.put(None), Err(Error::Closed("put"))));
     assert!(matches!(q.get(), Err(Error::Closed("get"))));
+    // CPython's SimpleQueue.empty() raises once closed; its Queue.empty() does not.
+    assert!(matches!(q.empty(), Err(Error::Closed("check empty"))));
 }
 
 fn task_done_too_many_times() {

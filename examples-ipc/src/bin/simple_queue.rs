@@ -27,7 +27,7 @@ fn producer(q: &SimpleQueue<Option<String>>) -> Result<(), shared::Error> {
 
 fn main() -> Result<(), shared::Error> {
     let q = SimpleQueue::new()?;
-    println!("empty before: {}", py_bool(q.empty()));
+    println!("empty before: {}", py_bool(q.empty()?));
 
     let child_q = q.clone();
     let mut p = Process::new(move || producer(&child_q));
@@ -39,7 +39,7 @@ fn main() -> Result<(), shared::Error> {
     }
 
     p.join()?;
-    println!("empty after: {}", py_bool(q.empty()));
+    println!("empty after: {}", py_bool(q.empty()?));
     q.close();
     Ok(())
 }

@@ -48,7 +48,7 @@ impl fmt::Debug for Event {
 impl Event {
     /// A new event, not set (Python: `Event()`).
     pub fn new() -> Result<Event, Error> {
-        let flag = SharedMem::new(|_| Ok(()))?; // zeroed: not set
+        let flag = SharedMem::new()?; // zeroed: not set
         Ok(Event {
             flag: Arc::new(flag),
         })

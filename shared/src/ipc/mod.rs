@@ -40,33 +40,23 @@
 //!
 //! # Messages
 //!
-//! Pipes, queues and the [`Pool`](crate::Pool) all move their messages the
-//! same way (the module `socket.rs`, about 200 lines, is worth reading):
-//! a value becomes bytes with serde (Python uses pickle); the bytes travel
-//! as one packet of a `SOCK_SEQPACKET` socket, which the kernel always
-//! delivers whole, to exactly one reader; a message bigger than 64 KiB
-//! travels in a memory file (`memfd`) whose descriptor rides in the packet.
-//! Waiting for a message is `poll(2)`: the process sleeps in the kernel.
-//!
-//! What that buys, beyond CPython's design (a byte stream, a read lock, a
-//! feeder thread): several consumers can read one queue with no lock at
-//! all; a process killed in the middle of a message never leaves a torn
-//! one behind for the others; and a sender never waits for a reader to
-//! read a big message, so a reader that dies cannot leave it stuck. When
-//! the last process holding the other end of a pipe is gone, `recv` says
-//! [`Error::Eof`] and `send` says `BrokenPipe` at once.
+//! Pipes, queues and the [`Pool`](crate::Pool) move their messages the same
+//! way, in `socket.rs` (about 200 lines, worth reading): serde turns a value
+//! into bytes (Python uses pickle), and the bytes travel as one packet of a
+//! `SOCK_SEQPACKET` socket, which the kernel delivers whole to exactly one
+//! reader; a message over 64 KiB travels in a memory file whose descriptor
+//! rides in the packet. So, beyond CPython's design (a byte stream, a read
+//! lock, a feeder thread), several consumers read one queue with no lock, a
+//! process killed mid-message never leaves a torn one, and a reader that
+//! dies never leaves a sender stuck. Once the other end is gone everywhere,
+//! `recv` says [`Error::Eof`] and `send` says `BrokenPipe`, at once.
 //!
 //! # Waiting
 //!
-//! A `recv`, a `get` or a `poll` with a timeout sleeps in the kernel
-//! (`poll(2)`, or `recvmsg` blocking). With two CPUs or more, a blocking
-//! `recv` or `get` first looks at a count in shared memory for some 50 µs
-//! (a bounded count of loads, no system call): waking a sleeping process
-//! costs more than a quick reply takes, on a virtual machine a hundred
-//! microseconds or more. A look that finds nothing makes the next waits
-//! skip it (1, 2, 4, … up to 64 of them), so on a busy machine, where
-//! looking only delays the process that would answer, a waiter soon goes
-//! straight to sleep; a process that may use one CPU only never looks.
+//! Every wait sleeps in the kernel (`poll(2)`, `recvmsg`, `futex`). With two
+//! CPUs or more, a blocking `recv` or `get` first looks at a count in shared
+//! memory for some 50 µs, since waking a sleeper costs more than a quick
+//! reply takes; `Spin` in `shm.rs` says how it backs off on a busy machine.
 //!
 //! # Pitfalls
 //!
@@ -93,9 +83,13 @@ mod queue;
 mod shm;
 pub(crate) mod socket;
 
+use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
 pub use event::Event;
+
+pub use pipe::{Connection, pipe};
+pub use queue::{JoinableQueue, Queue, SimpleQueue};
 
 /// Wait until at least one of `fds` is ready (a message or end-of-file on
 /// a [`Connection`], the end of a process for its
@@ -103,14 +97,9 @@ pub use event::Event;
 /// (Python: `multiprocessing.connection.wait(objects, timeout)`); returns
 /// the indices of the ready ones, empty if the time ran out. The process
 /// sleeps in the kernel (`poll(2)`) meanwhile.
-pub fn wait(
-    fds: &[std::os::fd::BorrowedFd<'_>],
-    timeout: Duration,
-) -> Result<Vec<usize>, crate::Error> {
+pub fn wait(fds: &[BorrowedFd<'_>], timeout: Duration) -> Result<Vec<usize>, crate::Error> {
     Ok(socket::wait_readable(fds, Wait::timeout(timeout))?)
 }
-pub use pipe::{Connection, pipe};
-pub use queue::{JoinableQueue, Queue, SimpleQueue};
 
 /// How long to wait: CPython's `block` and `timeout` arguments in one.
 #[derive(Clone, Copy, Debug)]
@@ -134,11 +123,8 @@ impl Wait {
 
     /// Time left, `None` for ever; zero once the deadline has passed.
     pub(crate) fn left(self) -> Option<Duration> {
-        match self {
-            Wait::No => Some(Duration::ZERO),
-            Wait::Until(deadline) => Some(deadline.saturating_duration_since(Instant::now())),
-            Wait::Forever => None,
-        }
+        self.deadline()
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
     }
 
     /// When the wait ends, `None` for never.

@@ -21,11 +21,10 @@ use crate::error::Error;
 /// only receives and the second only sends, as in Python's
 /// `reader, writer = Pipe(False)`.
 ///
-/// Give one end to a child by moving it into the child's closure: when the
-/// parent's `start` returns, the parent's copy of the closure, and with it
-/// the parent's copy of that end, is dropped. That matters for
-/// end-of-file: [`recv`](Connection::recv) reports [`Error::Eof`] only once
-/// the other end is closed in *every* process.
+/// Give one end to a child by moving it into the child's closure: the
+/// parent's copy goes when `start` returns. That matters for end-of-file:
+/// [`recv`](Connection::recv) reports [`Error::Eof`] only once the other end
+/// is closed in *every* process.
 ///
 /// ```no_run
 /// use shared::Process;
@@ -42,33 +41,29 @@ use crate::error::Error;
 /// ```
 pub fn pipe(duplex: bool) -> Result<(Connection, Connection), Error> {
     let (a, b) = Socket::pair()?;
-    let unread = Arc::new(SharedMem::new(|_| Ok(()))?); // zeroed: nothing sent
-    let end = |socket, readable, writable, side| Connection {
-        socket,
-        readable,
-        writable,
-        unread: Arc::clone(&unread),
-        side,
-        spin: Spin::new(),
+    let unread = Arc::new(SharedMem::new()?); // zeroed: nothing sent
+    let end = |socket, readable, writable, side| {
+        let unread = Arc::clone(&unread);
+        Connection {
+            socket,
+            readable,
+            writable,
+            unread,
+            side,
+            spin: Spin::new(),
+        }
     };
-    Ok(if duplex {
-        (end(a, true, true, 0), end(b, true, true, 1))
-    } else {
-        (end(a, true, false, 0), end(b, false, true, 1))
-    })
+    // Python's `Pipe(False)` returns `(reader, writer)`.
+    Ok((end(a, true, duplex, 0), end(b, duplex, true, 1)))
 }
 
 /// One end of a [`pipe`] (Python's `multiprocessing.connection.Connection`).
 ///
-/// Every message is a byte string. [`send_bytes`](Self::send_bytes) and
-/// [`recv_bytes`](Self::recv_bytes) move bytes as they are;
-/// [`send`](Self::send) and [`recv`](Self::recv) turn a serde value into
-/// bytes and back with `postcard`, where Python uses `pickle`. So, as in
-/// Python, what one end sends with `send` the other may read with
-/// `recv_bytes` (and get the encoded form).
-///
-/// Each message arrives whole, to one reader: if two processes read the
-/// same end, each message goes to one of them.
+/// Every message is a byte string: [`send_bytes`](Self::send_bytes) and
+/// [`recv_bytes`](Self::recv_bytes) move bytes as they are, and
+/// [`send`](Self::send) and [`recv`](Self::recv) encode a serde value with
+/// `postcard` where Python uses `pickle`. Each message arrives whole, to
+/// one reader: if two processes read the same end, each gets some.
 pub struct Connection {
     socket: Socket,
     readable: bool,
@@ -104,10 +99,9 @@ impl Connection {
     }
 
     /// Send `buf` as one message, as it is (Python: `send_bytes(buf)`).
-    ///
-    /// Returns once the message is queued in the kernel; it waits only if
-    /// the other end has let many messages pile up unread. A `BrokenPipe`
-    /// I/O error once the other end is closed everywhere, as in Python.
+    /// Returns once the message is queued in the kernel, waiting only if
+    /// many pile up unread; `BrokenPipe` once the other end is closed
+    /// everywhere, as in Python.
     pub fn send_bytes(&self, buf: &[u8]) -> Result<(), Error> {
         if !self.writable {
             return Err(not_allowed("connection is read-only"));
@@ -117,10 +111,8 @@ impl Connection {
         Ok(())
     }
 
-    /// Receive one message as bytes (Python: `recv_bytes()`).
-    ///
-    /// It first looks for a message for a few microseconds (see the module
-    /// docs), then sleeps in the kernel until one comes.
+    /// Receive one message as bytes (Python: `recv_bytes()`), first looking
+    /// for a few microseconds (see the module docs), then asleep.
     pub fn recv_bytes(&self) -> Result<Vec<u8>, Error> {
         if !self.readable {
             return Err(not_allowed("connection is write-only"));
@@ -128,16 +120,9 @@ impl Connection {
         let unread = &self.unread[self.side];
         self.spin
             .until(|| unread.load(Ordering::Acquire) as i32 > 0);
-        match self.socket.recv(Wait::Forever) {
-            Ok(Some(bytes)) => {
-                let _ =
-                    unread.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
-                Ok(bytes)
-            }
-            Ok(None) => unreachable!("a wait for ever does not run out"),
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(Error::Eof),
-            Err(e) => Err(Error::Io(e)),
-        }
+        let bytes = self.socket.recv(Wait::Forever)?;
+        unread.fetch_sub(1, Ordering::AcqRel); // may dip below 0 until the sender counts it
+        Ok(bytes.expect("a wait for ever does not run out"))
     }
 
     /// Receive one message into `buf` (Python: `recv_bytes_into(buf)`);
@@ -169,13 +154,13 @@ impl Connection {
     /// variable naming one `Connection` would be; say, to keep one in the
     /// parent while a child's closure takes the other.
     pub fn try_clone(&self) -> Result<Connection, Error> {
+        let socket = self.socket.try_clone()?;
+        let (unread, spin) = (Arc::clone(&self.unread), Spin::new());
         Ok(Connection {
-            socket: self.socket.try_clone()?,
-            readable: self.readable,
-            writable: self.writable,
-            unread: Arc::clone(&self.unread),
-            side: self.side,
-            spin: Spin::new(),
+            socket,
+            unread,
+            spin,
+            ..*self
         })
     }
 

@@ -2,7 +2,6 @@
 //! consumers, in any processes forked after the queue was made.
 
 use std::fmt;
-use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
@@ -35,7 +34,7 @@ struct Inner {
     writer: Socket,
     reader: Socket,
     state: SharedMem<State>,
-    /// 0: no limit.
+    /// `u32::MAX` for no limit, as CPython takes `SEM_VALUE_MAX`.
     maxsize: u32,
     /// `close` was called in this process.
     closed: AtomicBool,
@@ -109,13 +108,16 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// [`put_nowait`](Self::put_nowait) fails with [`Error::Full`].
     pub fn with_maxsize(maxsize: usize) -> Result<Self, Error> {
         let (writer, reader) = Socket::pair()?;
-        let state = SharedMem::new(|_| Ok(()))?; // zeroed: empty
+        let state = SharedMem::new()?; // zeroed: empty
         Ok(Queue {
             inner: Arc::new(Inner {
                 writer,
                 reader,
                 state,
-                maxsize: u32::try_from(maxsize).unwrap_or(0),
+                maxsize: u32::try_from(maxsize)
+                    .ok()
+                    .filter(|&m| m > 0)
+                    .unwrap_or(u32::MAX),
                 closed: AtomicBool::new(false),
                 spin: Spin::new(),
             }),
@@ -165,28 +167,15 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         }
         let state = &*inner.state;
         // Reserve a place first, as CPython's semaphore does: the count
-        // never says fewer items than are in the channel.
-        if inner.maxsize == 0 {
-            state.count.fetch_add(1, Ordering::AcqRel);
-        } else {
-            let max = inner.maxsize;
-            loop {
-                let n = state.count.load(Ordering::Acquire);
-                if n < max {
-                    if state
-                        .count
-                        .compare_exchange(n, n + 1, Ordering::AcqRel, Ordering::Acquire)
-                        .is_ok()
-                    {
-                        break;
-                    }
-                    continue;
-                }
-                if matches!(wait, Wait::No)
-                    || !wait_until(&state.count, |n| n < max, wait.deadline())
-                {
-                    return Err(Error::Full);
-                }
+        // never says fewer items than are in the socket.
+        let max = inner.maxsize;
+        let reserve = |n: u32| (n < max).then_some(n + 1);
+        while (state.count)
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, reserve)
+            .is_err()
+        {
+            if !wait_until(&state.count, |n| n < max, wait.deadline()) {
+                return Err(Error::Full);
             }
         }
         if self.joinable {
@@ -218,17 +207,10 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 .spin
                 .until(|| unread.load(Ordering::Acquire) as i32 > 0);
         }
-        match inner.reader.recv(wait) {
-            Ok(Some(bytes)) => {
-                unread.fetch_sub(1, Ordering::AcqRel); // may dip below 0 until the sender counts it
-                inner.taken();
-                decode(&bytes)
-            }
-            Ok(None) => Err(Error::Empty),
-            // This process holds a writer, so the channel cannot close.
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(Error::Eof),
-            Err(e) => Err(Error::Io(e)),
-        }
+        let bytes = inner.reader.recv(wait)?.ok_or(Error::Empty)?;
+        unread.fetch_sub(1, Ordering::AcqRel); // may dip below 0 until the sender counts it
+        inner.taken();
+        decode(&bytes)
     }
 
     /// How many items are in the queue (Python: `qsize()`).
@@ -247,7 +229,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// Whether a bounded queue holds `maxsize` items (Python: `full()`).
     pub fn full(&self) -> bool {
-        self.inner.maxsize != 0 && self.qsize() >= self.inner.maxsize as usize
+        self.qsize() >= self.inner.maxsize as usize
     }
 
     /// Say this process will use the queue no more (Python: `close()`):
@@ -276,8 +258,8 @@ impl Inner {
     fn taken(&self) {
         let count = &self.state.count;
         let _ = count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
-        if self.maxsize != 0 {
-            futex_wake_all(count);
+        if self.maxsize != u32::MAX {
+            futex_wake_all(count); // a `put` may wait for room
         }
     }
 }
@@ -315,12 +297,16 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     pub fn get(&self) -> Result<T, Error> {
         self.0.get()
     }
-    /// Whether the queue is empty.
-    pub fn empty(&self) -> bool {
-        self.0.empty()
+    /// Whether the queue is empty; after [`close`](Self::close), an
+    /// [`Error::Closed`], as CPython's `SimpleQueue.empty` raises then.
+    pub fn empty(&self) -> Result<bool, Error> {
+        match self.0.inner.closed.load(Ordering::Acquire) {
+            true => Err(Error::Closed("check empty")),
+            false => Ok(self.0.empty()),
+        }
     }
-    /// Use the queue no more in this process: `put` and `get` then fail
-    /// with [`Error::Closed`].
+    /// Use the queue no more in this process: `put`, `get` and `empty` then
+    /// fail with [`Error::Closed`].
     pub fn close(&self) {
         self.0.close()
     }
@@ -348,56 +334,26 @@ impl<T> fmt::Debug for JoinableQueue<T> {
     }
 }
 
+/// A `JoinableQueue` is a [`Queue`] with two methods more, as CPython's
+/// class derives from `Queue`: every `Queue` method works on it.
+impl<T> std::ops::Deref for JoinableQueue<T> {
+    type Target = Queue<T>;
+    fn deref(&self) -> &Queue<T> {
+        &self.0
+    }
+}
+
 impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     /// A queue with no size limit (Python: `JoinableQueue()`).
     pub fn new() -> Result<Self, Error> {
         Self::with_maxsize(0)
     }
+
     /// A queue holding at most `maxsize` items; 0 means no limit.
     pub fn with_maxsize(maxsize: usize) -> Result<Self, Error> {
         let mut queue = Queue::with_maxsize(maxsize)?;
         queue.joinable = true;
         Ok(JoinableQueue(queue))
-    }
-    /// Put `item`: one more unfinished task (see [`Queue::put`]).
-    pub fn put(&self, item: T) -> Result<(), Error> {
-        self.0.put(item)
-    }
-    /// See [`Queue::put_timeout`].
-    pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), Error> {
-        self.0.put_timeout(item, timeout)
-    }
-    /// See [`Queue::put_nowait`].
-    pub fn put_nowait(&self, item: T) -> Result<(), Error> {
-        self.0.put_nowait(item)
-    }
-    /// See [`Queue::get`].
-    pub fn get(&self) -> Result<T, Error> {
-        self.0.get()
-    }
-    /// See [`Queue::get_timeout`].
-    pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
-        self.0.get_timeout(timeout)
-    }
-    /// See [`Queue::get_nowait`].
-    pub fn get_nowait(&self) -> Result<T, Error> {
-        self.0.get_nowait()
-    }
-    /// See [`Queue::qsize`].
-    pub fn qsize(&self) -> usize {
-        self.0.qsize()
-    }
-    /// See [`Queue::empty`].
-    pub fn empty(&self) -> bool {
-        self.0.empty()
-    }
-    /// See [`Queue::full`].
-    pub fn full(&self) -> bool {
-        self.0.full()
-    }
-    /// See [`Queue::close`].
-    pub fn close(&self) {
-        self.0.close()
     }
 
     /// Say that an item taken with `get` has been dealt with

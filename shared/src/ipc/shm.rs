@@ -20,12 +20,10 @@ use crate::error::Error;
 ///
 /// `mmap(MAP_SHARED | MAP_ANONYMOUS)` asks the kernel for fresh zeroed pages
 /// that are *not* copied on `fork`: parent and child keep seeing the same
-/// physical memory, so a store by one is a load by the other. `S` must
-/// therefore be made of types built for sharing (atomics, a process-shared
-/// lock) and valid when all-zero until `new`'s `init` has run.
+/// physical memory, so a store by one is a load by the other. `S` must be
+/// made of atomics, and all-zero must be its initial value.
 pub(crate) struct SharedMem<S> {
     ptr: NonNull<S>,
-    len: usize,
 }
 
 // SAFETY: `SharedMem` hands out only `&S`; sending it to or sharing it with
@@ -35,18 +33,15 @@ unsafe impl<S: Sync> Send for SharedMem<S> {}
 unsafe impl<S: Sync> Sync for SharedMem<S> {}
 
 impl<S> SharedMem<S> {
-    /// Map a fresh shared region for one `S` and let `init` set it up in
-    /// place (it starts zeroed, and it must never move: the kernel and other
-    /// processes know it by its address).
-    pub(crate) fn new(init: impl FnOnce(NonNull<S>) -> Result<(), Error>) -> Result<Self, Error> {
-        const { assert!(std::mem::align_of::<S>() <= 4096) };
-        let len = std::mem::size_of::<S>().max(1);
+    /// Map a fresh shared region for one `S`, all zeros.
+    pub(crate) fn new() -> Result<Self, Error> {
+        const { assert!(align_of::<S>() <= 4096 && size_of::<S>() > 0) };
         // SAFETY: a new anonymous mapping touches no existing memory; we
         // check for failure before using the address.
         let addr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                len,
+                size_of::<S>(),
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_SHARED | libc::MAP_ANONYMOUS,
                 -1,
@@ -57,17 +52,15 @@ impl<S> SharedMem<S> {
             return Err(Errno::last().into());
         }
         let ptr = NonNull::new(addr.cast::<S>()).ok_or(Error::Os(Errno::ENOMEM))?;
-        let mem = SharedMem { ptr, len }; // unmaps on the error path below
-        init(mem.ptr)?;
-        Ok(mem)
+        Ok(SharedMem { ptr })
     }
 }
 
 impl<S> Deref for SharedMem<S> {
     type Target = S;
     fn deref(&self) -> &S {
-        // SAFETY: the mapping is page-aligned, lives until `drop`, and was
-        // initialised by `new`; `S` is designed for shared access.
+        // SAFETY: the mapping is page-aligned, lives until `drop`, and all
+        // zeros is a valid `S`; `S` is designed for shared access.
         unsafe { self.ptr.as_ref() }
     }
 }
@@ -78,7 +71,7 @@ impl<S> Drop for SharedMem<S> {
         // other process still has them mapped. `S`'s destructor is not run:
         // the value belongs to every process at once.
         // SAFETY: unmapping exactly the region `new` mapped, once.
-        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), size_of::<S>()) };
     }
 }
 

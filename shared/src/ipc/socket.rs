@@ -109,9 +109,16 @@ impl Socket {
     }
 
     /// Receive one message, waiting as `wait` says: `Ok(None)` if the wait
-    /// ran out, an `UnexpectedEof` error once the other end is closed
-    /// everywhere and nothing is left.
-    pub(crate) fn recv(&self, wait: Wait) -> io::Result<Option<Vec<u8>>> {
+    /// ran out, [`Error::Eof`] once the other end is closed everywhere and
+    /// nothing is left.
+    pub(crate) fn recv(&self, wait: Wait) -> Result<Option<Vec<u8>>, Error> {
+        self.recv_io(wait).map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => Error::Eof,
+            _ => Error::Io(e),
+        })
+    }
+
+    fn recv_io(&self, wait: Wait) -> io::Result<Option<Vec<u8>>> {
         loop {
             if let Wait::Forever = wait {
                 return self.recv_packet(MsgFlags::empty()).map(Some);
@@ -138,40 +145,34 @@ impl Socket {
         }
         BUFFER.with_borrow_mut(|buffer| {
             let mut space = nix::cmsg_space!(RawFd);
+            let mut iov = [IoSliceMut::new(buffer)];
             let flags = flags | MsgFlags::MSG_CMSG_CLOEXEC;
-            let (len, memfd, truncated) = loop {
-                let mut iov = [IoSliceMut::new(buffer)];
+            let msg = loop {
                 match recvmsg::<()>(self.0.as_raw_fd(), &mut iov, Some(&mut space), flags) {
                     Err(Errno::EINTR) => continue,
                     Err(Errno::ECONNRESET) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                    Err(errno) => return Err(io::Error::from(errno)),
-                    Ok(msg) => {
-                        let mut memfd = None;
-                        for cmsg in msg.cmsgs()? {
-                            if let ControlMessageOwned::ScmRights(fds) = cmsg {
-                                // SAFETY: the kernel just gave us these
-                                // descriptors; nothing else owns them.
-                                memfd = fds.first().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) });
-                            }
-                        }
-                        let truncated = msg.flags.contains(MsgFlags::MSG_CTRUNC);
-                        break (msg.bytes, memfd, truncated);
-                    }
+                    got => break got?,
                 }
             };
-            match (len, buffer.first()) {
-                (0, _) => Err(io::ErrorKind::UnexpectedEof.into()),
-                (_, Some(&INLINE)) => Ok(buffer[1..len].to_vec()),
-                (9, Some(&IN_MEMFD)) => {
+            let mut memfd = None;
+            for cmsg in msg.cmsgs()? {
+                if let ControlMessageOwned::ScmRights(fds) = cmsg {
+                    // SAFETY: the kernel just gave us these descriptors;
+                    // nothing else owns them.
+                    memfd = fds.first().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) });
+                }
+            }
+            let len = msg.bytes;
+            match (len, buffer.first(), memfd) {
+                (0, _, _) => Err(io::ErrorKind::UnexpectedEof.into()),
+                (_, Some(&INLINE), _) => Ok(buffer[1..len].to_vec()),
+                (9, Some(&IN_MEMFD), Some(memfd)) => {
                     let size = u64::from_le_bytes(buffer[1..9].try_into().expect("8 bytes"));
-                    let Some(memfd) = memfd else {
-                        // The kernel could not give us the descriptor
-                        // (MSG_CTRUNC): this process has none free.
-                        debug_assert!(truncated);
-                        return Err(io::Error::from(Errno::EMFILE));
-                    };
                     read_memfd(File::from(memfd), size)
                 }
+                // The kernel could not give us the descriptor (MSG_CTRUNC):
+                // this process has none free.
+                (9, Some(&IN_MEMFD), None) => Err(Errno::EMFILE.into()),
                 _ => Err(io::Error::new(io::ErrorKind::InvalidData, "not a message")),
             }
         })
