@@ -7,20 +7,8 @@
 
 use std::collections::HashSet;
 
-use shared::testing::{Run, normalize_pids, run, sorted_lines, transcript};
-
-/// Run a built example; it must exit with status 0 and leave nothing behind.
-fn run_ok(exe: &str) -> Run {
-    let run = run(exe);
-    assert!(run.status.success(), "{run:?}");
-    assert!(!run.left_behind, "a process outlived the example: {run:?}");
-    run
-}
-
-/// The twin's transcript, with pids already replaced by `[..]`.
-fn twin(bin: &str) -> String {
-    transcript(env!("CARGO_MANIFEST_DIR"), bin)
-}
+use shared::testing::{normalize_pids, run_clean, sorted_lines};
+use shared::twin;
 
 /// `text`'s lines that contain `needle`, in order.
 fn lines_with<'a>(text: &'a str, needle: &str) -> Vec<&'a str> {
@@ -64,12 +52,12 @@ renamed worker2: end
 
 #[test]
 fn thread_workers() {
-    let run = run_ok(env!("CARGO_BIN_EXE_thread_workers"));
+    let run = run_clean(env!("CARGO_BIN_EXE_thread_workers"));
     let want = WORKERS_10.replace("Process-1", "Thread-1 (worker1)");
     assert_eq!(sorted_lines(&run.output), sorted_lines(&want));
     assert_eq!(
         sorted_lines(&run.output),
-        sorted_lines(&twin("thread_workers"))
+        sorted_lines(&twin!("thread_workers"))
     );
     // Each thread's own lines come in program order.
     for name in ["Thread-1 (worker1):", "renamed worker2:"] {
@@ -80,12 +68,12 @@ fn thread_workers() {
 
 #[test]
 fn process_workers() {
-    let run = run_ok(env!("CARGO_BIN_EXE_process_workers"));
+    let run = run_clean(env!("CARGO_BIN_EXE_process_workers"));
     // No join, yet all six lines: main waits for its children at exit.
     assert_eq!(sorted_lines(&run.output), sorted_lines(WORKERS_10));
     assert_eq!(
         sorted_lines(&run.output),
-        sorted_lines(&twin("process_workers"))
+        sorted_lines(&twin!("process_workers"))
     );
     for name in ["Process-1:", "renamed worker2:"] {
         assert_eq!(lines_with(&run.output, name), lines_with(WORKERS_10, name));
@@ -96,32 +84,32 @@ fn process_workers() {
 
 #[test]
 fn workers() {
-    let run = run_ok(env!("CARGO_BIN_EXE_workers"));
+    let run = run_clean(env!("CARGO_BIN_EXE_workers"));
     assert_eq!(run.output, "Worker\n".repeat(5));
-    assert_eq!(run.output, twin("workers"));
+    assert_eq!(run.output, twin!("workers"));
 }
 
 #[test]
 fn worker_args() {
-    let run = run_ok(env!("CARGO_BIN_EXE_worker_args"));
+    let run = run_clean(env!("CARGO_BIN_EXE_worker_args"));
     let want = "Worker: 0\nWorker: 1\nWorker: 2\nWorker: 3\nWorker: 4\n";
     assert_eq!(sorted_lines(&run.output), sorted_lines(want));
     assert_eq!(
         sorted_lines(&run.output),
-        sorted_lines(&twin("worker_args"))
+        sorted_lines(&twin!("worker_args"))
     );
 }
 
 #[test]
 fn importable_target() {
-    let run = run_ok(env!("CARGO_BIN_EXE_importable_target"));
+    let run = run_clean(env!("CARGO_BIN_EXE_importable_target"));
     assert_eq!(run.output, "Worker\n".repeat(5));
-    assert_eq!(run.output, twin("importable_target"));
+    assert_eq!(run.output, twin!("importable_target"));
 }
 
 #[test]
 fn current_process() {
-    let run = run_ok(env!("CARGO_BIN_EXE_current_process"));
+    let run = run_clean(env!("CARGO_BIN_EXE_current_process"));
     let lines = run.lines();
     assert_eq!(lines.len(), 6, "{}", run.output);
     // Three Starting lines (any order) before the Exiting ones: the workers
@@ -142,15 +130,15 @@ fn current_process() {
     assert_eq!(lines[5], "my_service Exiting");
     assert_eq!(
         sorted_lines(&run.output),
-        sorted_lines(&twin("current_process"))
+        sorted_lines(&twin!("current_process"))
     );
 }
 
 #[test]
 fn process_ids() {
-    let run = run_ok(env!("CARGO_BIN_EXE_process_ids"));
+    let run = run_clean(env!("CARGO_BIN_EXE_process_ids"));
     let out = normalize_pids(&run.output);
-    assert_eq!(sorted_lines(&out), sorted_lines(&twin("process_ids")));
+    assert_eq!(sorted_lines(&out), sorted_lines(&twin!("process_ids")));
     for i in 0..5 {
         let line = format!("name: process {i}, argument : {i}");
         assert_eq!(lines_with(&out, &line), [line.as_str()], "{out}");
@@ -162,7 +150,7 @@ fn process_ids() {
 
 #[test]
 fn process_doubler() {
-    let run = run_ok(env!("CARGO_BIN_EXE_process_doubler"));
+    let run = run_clean(env!("CARGO_BIN_EXE_process_doubler"));
     let want = "\
 0 doubled to 0 by process id: [..]
 1 doubled to 2 by process id: [..]
@@ -170,7 +158,7 @@ fn process_doubler() {
 ";
     let out = normalize_pids(&run.output);
     assert_eq!(sorted_lines(&out), sorted_lines(want));
-    assert_eq!(sorted_lines(&out), sorted_lines(&twin("process_doubler")));
+    assert_eq!(sorted_lines(&out), sorted_lines(&twin!("process_doubler")));
     let pids: HashSet<&str> = run
         .lines()
         .iter()
@@ -181,17 +169,17 @@ fn process_doubler() {
 
 #[test]
 fn subclass() {
-    let run = run_ok(env!("CARGO_BIN_EXE_subclass"));
+    let run = run_clean(env!("CARGO_BIN_EXE_subclass"));
     let want = "In Worker-1\nIn Worker-2\nIn Worker-3\nIn Worker-4\nIn Worker-5\n";
     assert_eq!(sorted_lines(&run.output), sorted_lines(want));
-    assert_eq!(sorted_lines(&run.output), sorted_lines(&twin("subclass")));
+    assert_eq!(sorted_lines(&run.output), sorted_lines(&twin!("subclass")));
 }
 
 #[test]
 fn subclass_named() {
-    let run = run_ok(env!("CARGO_BIN_EXE_subclass_named"));
+    let run = run_clean(env!("CARGO_BIN_EXE_subclass_named"));
     let out = normalize_pids(&run.output);
-    assert_eq!(sorted_lines(&out), sorted_lines(&twin("subclass_named")));
+    assert_eq!(sorted_lines(&out), sorted_lines(&twin!("subclass_named")));
     for i in 0..5 {
         let line = format!("name: process {i}, argument: {i}");
         assert_eq!(lines_with(&out, &line), [line.as_str()], "{out}");
@@ -214,26 +202,26 @@ Doing some work
 
 #[test]
 fn log_to_stderr() {
-    let run = run_ok(env!("CARGO_BIN_EXE_log_to_stderr"));
+    let run = run_clean(env!("CARGO_BIN_EXE_log_to_stderr"));
     assert_eq!(run.output, LOG_TO_STDERR);
-    assert_eq!(run.output, twin("log_to_stderr"));
+    assert_eq!(run.output, twin!("log_to_stderr"));
 }
 
 #[test]
 fn get_logger() {
-    let run = run_ok(env!("CARGO_BIN_EXE_get_logger"));
+    let run = run_clean(env!("CARGO_BIN_EXE_get_logger"));
     let want: String = LOG_TO_STDERR
         .lines()
         .filter(|l| !l.starts_with("[DEBUG/"))
         .map(|l| format!("{l}\n"))
         .collect();
     assert_eq!(run.output, want);
-    assert_eq!(run.output, twin("get_logger"));
+    assert_eq!(run.output, twin!("get_logger"));
 }
 
 #[test]
 fn logging_workers() {
-    let run = run_ok(env!("CARGO_BIN_EXE_logging_workers"));
+    let run = run_clean(env!("CARGO_BIN_EXE_logging_workers"));
     let out = &run.output;
     // Each child's own six lines, in program order; `count: k-1` is Process-k's.
     for k in 1..=5 {
@@ -273,7 +261,7 @@ fn logging_workers() {
             .collect();
         sorted_lines(&lines.join("\n"))
     };
-    assert_eq!(steady(out), steady(&twin("logging_workers")));
+    assert_eq!(steady(out), steady(&twin!("logging_workers")));
 }
 
 #[test]

@@ -1,18 +1,8 @@
 //! Runs every section of the daemon chapter and checks what its header and
 //! the README say it shows.
 
-use shared::testing::{Run, normalize_pids, run, sorted_lines, transcript};
-
-/// The Python twin's transcript of `bin`.
-fn twin(bin: &str) -> String {
-    transcript(env!("CARGO_MANIFEST_DIR"), bin)
-}
-
-/// Every section exits with 0 and leaves no process behind.
-fn assert_clean(run: &Run) {
-    assert!(run.status.success(), "{run:?}");
-    assert!(!run.left_behind, "a process outlived the example: {run:?}");
-}
+use shared::testing::{normalize_pids, run_clean, sorted_lines};
+use shared::twin;
 
 /// The lines of `text` written by one process: `Name: message` → `message`.
 fn lines_of<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
@@ -24,8 +14,7 @@ fn lines_of<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
 
 #[test]
 fn daemon() {
-    let run = run(env!("CARGO_BIN_EXE_daemon"));
-    assert_clean(&run);
+    let run = run_clean(env!("CARGO_BIN_EXE_daemon"));
     let out = normalize_pids(&run.output);
     assert_eq!(
         out,
@@ -33,13 +22,12 @@ fn daemon() {
     );
     // At exit main terminates the daemon, still asleep, and joins the rest.
     assert!(!run.output.contains("Exiting : daemon"));
-    assert_eq!(out, twin("daemon"));
+    assert_eq!(out, twin!("daemon"));
 }
 
 #[test]
 fn daemon_join() {
-    let run = run(env!("CARGO_BIN_EXE_daemon_join"));
-    assert_clean(&run);
+    let run = run_clean(env!("CARGO_BIN_EXE_daemon_join"));
     assert_eq!(
         run.output,
         "Starting: daemon\n\
@@ -47,13 +35,12 @@ fn daemon_join() {
          Exiting : non-daemon\n\
          Exiting : daemon\n"
     );
-    assert_eq!(run.output, twin("daemon_join"));
+    assert_eq!(run.output, twin!("daemon_join"));
 }
 
 #[test]
 fn daemon_join_timeout() {
-    let run = run(env!("CARGO_BIN_EXE_daemon_join_timeout"));
-    assert_clean(&run);
+    let run = run_clean(env!("CARGO_BIN_EXE_daemon_join_timeout"));
     // The timed-out join returned while the daemon still ran...
     assert!(run.lines().contains(&"d.is_alive() True"), "{run:?}");
     // ...and main's exit terminated it before it could finish.
@@ -61,14 +48,13 @@ fn daemon_join_timeout() {
     // Which of main and the non-daemon prints first is the scheduler's call.
     assert_eq!(
         sorted_lines(&run.output),
-        sorted_lines(&twin("daemon_join_timeout"))
+        sorted_lines(&twin!("daemon_join_timeout"))
     );
 }
 
 #[test]
 fn daemon_logging() {
-    let run = run(env!("CARGO_BIN_EXE_daemon_logging"));
-    assert_clean(&run);
+    let run = run_clean(env!("CARGO_BIN_EXE_daemon_logging"));
     // Joined daemons: all six lines, each process's own in program order.
     assert_eq!(lines_of(&run.output, "Process-1"), ["start", "10", "end"]);
     assert_eq!(
@@ -79,26 +65,24 @@ fn daemon_logging() {
     assert_eq!(run.lines().last(), Some(&"Process-1: end"));
     assert_eq!(
         sorted_lines(&run.output),
-        sorted_lines(&twin("daemon_logging"))
+        sorted_lines(&twin!("daemon_logging"))
     );
 }
 
 #[test]
 fn daemon_main_exit() {
-    let run = run(env!("CARGO_BIN_EXE_daemon_main_exit"));
-    assert_clean(&run);
+    let run = run_clean(env!("CARGO_BIN_EXE_daemon_main_exit"));
     assert_eq!(run.output, "Start\nMain process terminated\n");
     // Not even after main: the daemon is terminated, not left to finish.
     assert!(!run.lines().contains(&"Exit"));
-    assert_eq!(run.output, twin("daemon_main_exit"));
+    assert_eq!(run.output, twin!("daemon_main_exit"));
 }
 
 #[test]
 fn daemon_main_exit_join() {
-    let run = run(env!("CARGO_BIN_EXE_daemon_main_exit_join"));
-    assert_clean(&run);
+    let run = run_clean(env!("CARGO_BIN_EXE_daemon_main_exit_join"));
     assert_eq!(run.output, "Start\nExit\nMain process terminated\n");
-    assert_eq!(run.output, twin("daemon_main_exit_join"));
+    assert_eq!(run.output, twin!("daemon_main_exit_join"));
 }
 
 #[test]

@@ -1,18 +1,8 @@
 //! Runs every section of the exitcode chapter and checks what its header and
 //! the README say it shows.
 
-use shared::testing::{Run, normalize_pids, run, sorted_lines, transcript};
-
-/// The Python twin's transcript of `bin`.
-fn twin(bin: &str) -> String {
-    transcript(env!("CARGO_MANIFEST_DIR"), bin)
-}
-
-/// Every section exits with 0 and leaves no process behind.
-fn assert_clean(run: &Run) {
-    assert!(run.status.success(), "{run:?}");
-    assert!(!run.left_behind, "a process outlived the example: {run:?}");
-}
+use shared::testing::{normalize_pids, run_clean, sorted_lines};
+use shared::twin;
 
 /// The lines of `text` that `keep` accepts, each followed by a newline.
 fn only(text: &str, keep: impl Fn(&str) -> bool) -> String {
@@ -32,8 +22,7 @@ JOINED: <Process name='Process-1' pid=[..] parent=[..] stopped exitcode=-SIGTERM
 
 #[test]
 fn terminate() {
-    let run = run(env!("CARGO_BIN_EXE_terminate"));
-    assert_clean(&run);
+    let run = run_clean(env!("CARGO_BIN_EXE_terminate"));
     let out = normalize_pids(&run.output);
     assert!(!out.contains("Finished worker"), "{out}");
     // Right after terminate the child has usually not died yet (`started`,
@@ -43,7 +32,7 @@ fn terminate() {
         "stopped exitcode=-SIGTERM> False\nJOINED",
     );
     assert!(out == TERMINATE || out == reaped, "{out}");
-    let python = twin("terminate");
+    let python = twin!("terminate");
     assert!(python == TERMINATE || python == reaped, "{python}");
 }
 
@@ -62,8 +51,7 @@ Starting process for terminated
 
 #[test]
 fn exitcode() {
-    let run = run(env!("CARGO_BIN_EXE_exitcode"));
-    assert_clean(&run);
+    let run = run_clean(env!("CARGO_BIN_EXE_exitcode"));
     // main's lines, in order; the failing child's stderr lands anywhere.
     let main_lines = |text: &str| {
         only(text, |l| {
@@ -71,14 +59,14 @@ fn exitcode() {
         })
     };
     assert_eq!(main_lines(&run.output), EXITCODE);
-    assert_eq!(main_lines(&run.output), main_lines(&twin("exitcode")));
+    assert_eq!(main_lines(&run.output), main_lines(&twin!("exitcode")));
     // Python prints a traceback there; we print the error.
     assert!(
         run.output
             .contains("Process raises:\nError: There was an error!\n"),
         "{run:?}"
     );
-    assert!(twin("exitcode").contains("Process raises:\n"));
+    assert!(twin!("exitcode").contains("Process raises:\n"));
 }
 
 const JOB_STATUS_MAIN: &str = "\
@@ -99,8 +87,7 @@ Process name: kill_job, exit code : None
 
 #[test]
 fn job_status() {
-    let run = run(env!("CARGO_BIN_EXE_job_status"));
-    assert_clean(&run);
+    let run = run_clean(env!("CARGO_BIN_EXE_job_status"));
     let out = normalize_pids(&run.output);
     // main's lines in order.
     let main_lines = |text: &str| {
@@ -116,7 +103,7 @@ fn job_status() {
     assert!(!out.contains("Exit name: kill_job"), "{out}");
     // The children's lines interleave with main's as the clock decides.
     let normal = out.replace("kill_job, exit code : -15", "kill_job, exit code : None");
-    assert_eq!(sorted_lines(&normal), sorted_lines(&twin("job_status")));
+    assert_eq!(sorted_lines(&normal), sorted_lines(&twin!("job_status")));
 }
 
 #[test]

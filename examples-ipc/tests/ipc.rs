@@ -1,18 +1,8 @@
 //! Runs every section of the ipc chapter and checks what its header and
 //! the README say it shows.
 
-use shared::testing::{Run, normalize_pids, run, sorted_lines, transcript};
-
-/// The Python twin's transcript of `bin`.
-fn twin(bin: &str) -> String {
-    transcript(env!("CARGO_MANIFEST_DIR"), bin)
-}
-
-/// Every section exits with 0 and leaves no process behind.
-fn assert_clean(run: &Run) {
-    assert!(run.status.success(), "{run:?}");
-    assert!(!run.left_behind, "a process outlived the example: {run:?}");
-}
+use shared::testing::{normalize_pids, run_clean, sorted_lines};
+use shared::twin;
 
 /// Where `line` is in `lines`; panics if it is missing.
 fn position(lines: &[&str], line: &str) -> usize {
@@ -29,17 +19,15 @@ const QUEUE: &str = "\
 
 #[test]
 fn queue() {
-    let run = run(env!("CARGO_BIN_EXE_queue"));
-    assert_clean(&run);
+    let run = run_clean(env!("CARGO_BIN_EXE_queue"));
     // get_data sleeps a second before it reads: the put is long done.
     assert_eq!(run.output, QUEUE);
-    assert_eq!(run.output, twin("queue"));
+    assert_eq!(run.output, twin!("queue"));
 }
 
 #[test]
 fn pipe() {
-    let run = run(env!("CARGO_BIN_EXE_pipe"));
-    assert_clean(&run);
+    let run = run_clean(env!("CARGO_BIN_EXE_pipe"));
     // Parent and child print at the same time: any order.
     let lines = sorted_lines(&run.output);
     assert_eq!(
@@ -49,7 +37,7 @@ fn pipe() {
             "[child] send a message to pipe : Hello World",
         ]
     );
-    assert_eq!(lines, sorted_lines(&twin("pipe")));
+    assert_eq!(lines, sorted_lines(&twin!("pipe")));
 }
 
 const JOINABLE_QUEUE: &str = "\
@@ -64,12 +52,11 @@ workers stopped with exit codes [0, 0]
 
 #[test]
 fn joinable_queue() {
-    let run = run(env!("CARGO_BIN_EXE_joinable_queue"));
-    assert_clean(&run);
+    let run = run_clean(env!("CARGO_BIN_EXE_joinable_queue"));
     // join() returned only after all five task_done() calls, and the
     // sentinels stopped both workers cleanly.
     assert_eq!(run.output, JOINABLE_QUEUE);
-    assert_eq!(run.output, twin("joinable_queue"));
+    assert_eq!(run.output, twin!("joinable_queue"));
 }
 
 const SIMPLE_QUEUE: &str = "\
@@ -82,19 +69,17 @@ empty after: True
 
 #[test]
 fn simple_queue() {
-    let run = run(env!("CARGO_BIN_EXE_simple_queue"));
-    assert_clean(&run);
+    let run = run_clean(env!("CARGO_BIN_EXE_simple_queue"));
     // One producer: its items come out in the order it put them.
     assert_eq!(run.output, SIMPLE_QUEUE);
-    assert_eq!(run.output, twin("simple_queue"));
+    assert_eq!(run.output, twin!("simple_queue"));
 }
 
 #[test]
 fn event() {
-    let run = run(env!("CARGO_BIN_EXE_event"));
-    assert_clean(&run);
+    let run = run_clean(env!("CARGO_BIN_EXE_event"));
     let out = normalize_pids(&run.output);
-    assert_eq!(sorted_lines(&out), sorted_lines(&twin("event")));
+    assert_eq!(sorted_lines(&out), sorted_lines(&twin!("event")));
     // The two children run at once, so only one order is certain: each
     // child prints that the event is set after main has said it sets it.
     let lines: Vec<&str> = out.lines().collect();

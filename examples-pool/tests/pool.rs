@@ -8,28 +8,16 @@
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
 
-use shared::testing::{Run, normalize_pids, run, run_with, sorted_lines, transcript};
-
-/// Run a built example; it must exit with status 0 and leave nothing behind.
-fn run_ok(exe: &str) -> Run {
-    let run = run(exe);
-    assert!(run.status.success(), "{run:?}");
-    assert!(!run.left_behind, "a process outlived the example: {run:?}");
-    run
-}
-
-/// The twin's transcript, with pids already replaced by `[..]`.
-fn twin(bin: &str) -> String {
-    transcript(env!("CARGO_MANIFEST_DIR"), bin)
-}
+use shared::testing::{normalize_pids, run_clean, run_with, sorted_lines};
+use shared::twin;
 
 const MAP_RETURNED: &str = "map returned [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]";
 
 #[test]
 fn pool_map() {
-    let run = run_ok(env!("CARGO_BIN_EXE_pool_map"));
+    let run = run_clean(env!("CARGO_BIN_EXE_pool_map"));
     let out = normalize_pids(&run.output);
-    assert_eq!(sorted_lines(&out), sorted_lines(&twin("pool_map")));
+    assert_eq!(sorted_lines(&out), sorted_lines(&twin!("pool_map")));
     // map's results come back in input order, after every worker's line.
     assert_eq!(out.lines().last(), Some(MAP_RETURNED), "{out}");
     for n in 0..10 {
@@ -59,9 +47,9 @@ fn pool_map() {
 
 #[test]
 fn pool_lifecycle() {
-    let run = run_ok(env!("CARGO_BIN_EXE_pool_lifecycle"));
+    let run = run_clean(env!("CARGO_BIN_EXE_pool_lifecycle"));
     // close refuses new work, join waits for all of it, terminate does not.
-    assert_eq!(run.output, twin("pool_lifecycle"));
+    assert_eq!(run.output, twin!("pool_lifecycle"));
     assert!(
         run.output
             .contains("apply_async after close: Pool not running\n")
@@ -78,9 +66,9 @@ fn pool_lifecycle() {
 
 #[test]
 fn pool_async() {
-    let run = run_ok(env!("CARGO_BIN_EXE_pool_async"));
+    let run = run_clean(env!("CARGO_BIN_EXE_pool_async"));
     // The naps are 0.3 s apart: imap_unordered's order is not left to chance.
-    assert_eq!(run.output, twin("pool_async"));
+    assert_eq!(run.output, twin!("pool_async"));
     assert!(run.output.contains("the worker's error: bad input 3\n"));
 }
 
@@ -104,14 +92,14 @@ fn without_timings(text: &str) -> String {
 
 #[test]
 fn factorize() {
-    let run = run_ok(env!("CARGO_BIN_EXE_factorize"));
+    let run = run_clean(env!("CARGO_BIN_EXE_factorize"));
     let out = without_timings(&run.output);
     let block = |title: &str| format!("{title}:\n{DIVISORS}Took [..] seconds\n");
     let variants = ["sequential", "one process per number", "pool", "threads"];
     let want: String = variants.iter().map(|t| block(t)).collect();
     assert!(out.starts_with(&want), "{out}");
     // The twin has the first three variants, in the same words.
-    let python = without_timings(&twin("factorize"));
+    let python = without_timings(&twin!("factorize"));
     assert!(out.starts_with(&python), "{out}\nvs the twin's\n{python}");
     let rest: Vec<&str> = out[want.len()..].lines().collect();
     assert_eq!(rest.len(), 2, "{out}");

@@ -126,6 +126,11 @@ use task::{Runner, runner_of};
 pub trait Arg: Serialize + DeserializeOwned + 'static {}
 impl<T: Serialize + DeserializeOwned + 'static> Arg for T {}
 
+/// What a call reads its items from: anything iterable that owns them
+/// (a range, a `Vec`, an iterator), read as the workers need them.
+pub trait Items<T>: IntoIterator<Item = T, IntoIter: 'static> {}
+impl<T, I: IntoIterator<Item = T, IntoIter: 'static>> Items<T> for I {}
+
 /// A pool of worker processes (Python's `multiprocessing.Pool`).
 ///
 /// Workers are started at once, named `ForkPoolWorker-N` (N continues the
@@ -240,11 +245,7 @@ impl Pool {
 
     /// `f` on every item, results in input order (Python's `map`); the
     /// first failure fails the whole call.
-    pub fn map<F, T: Arg>(
-        &self,
-        f: F,
-        items: impl IntoIterator<Item = T, IntoIter: 'static>,
-    ) -> Result<Values<F, T>, Error>
+    pub fn map<F, T: Arg>(&self, f: F, items: impl Items<T>) -> Result<Values<F, T>, Error>
     where
         F: Function<(T,)>,
     {
@@ -255,7 +256,7 @@ impl Pool {
     pub fn map_chunked<F, T: Arg>(
         &self,
         f: F,
-        items: impl IntoIterator<Item = T, IntoIter: 'static>,
+        items: impl Items<T>,
         chunksize: usize,
     ) -> Result<Values<F, T>, Error>
     where
@@ -270,7 +271,7 @@ impl Pool {
     pub fn map_async<F, T: Arg>(
         &self,
         f: F,
-        items: impl IntoIterator<Item = T, IntoIter: 'static>,
+        items: impl Items<T>,
     ) -> Result<AsyncResult<Values<F, T>>, Error>
     where
         F: Function<(T,)>,
@@ -280,11 +281,7 @@ impl Pool {
 
     /// `f(a, b, …)` for every tuple `(a, b, …)`, results in input order
     /// (Python's `starmap`).
-    pub fn starmap<F, A: Arg>(
-        &self,
-        f: F,
-        items: impl IntoIterator<Item = A, IntoIter: 'static>,
-    ) -> Result<Vec<Value<F, A>>, Error>
+    pub fn starmap<F, A: Arg>(&self, f: F, items: impl Items<A>) -> Result<Vec<Value<F, A>>, Error>
     where
         F: Function<A>,
     {
@@ -295,7 +292,7 @@ impl Pool {
     pub fn starmap_chunked<F, A: Arg>(
         &self,
         f: F,
-        items: impl IntoIterator<Item = A, IntoIter: 'static>,
+        items: impl Items<A>,
         chunksize: usize,
     ) -> Result<Vec<Value<F, A>>, Error>
     where
@@ -309,7 +306,7 @@ impl Pool {
     pub fn starmap_async<F, A: Arg>(
         &self,
         f: F,
-        items: impl IntoIterator<Item = A, IntoIter: 'static>,
+        items: impl Items<A>,
     ) -> Result<AsyncResult<Vec<Value<F, A>>>, Error>
     where
         F: Function<A>,
@@ -319,24 +316,22 @@ impl Pool {
 
     /// `f` on every item, yielding results in input order as they come
     /// (Python's `imap`). The items are read only as workers need them.
-    pub fn imap<F, T: Arg, I>(&self, f: F, items: I) -> Result<IMap<Value<F, (T,)>>, Error>
+    pub fn imap<F, T: Arg>(&self, f: F, items: impl Items<T>) -> Result<IMap<Value<F, (T,)>>, Error>
     where
         F: Function<(T,)>,
-        I: IntoIterator<Item = T, IntoIter: 'static>,
     {
         self.imap_chunked(f, items, 1)
     }
 
     /// [`imap`](Self::imap) with `chunksize` items to a task.
-    pub fn imap_chunked<F, T: Arg, I>(
+    pub fn imap_chunked<F, T: Arg>(
         &self,
         f: F,
-        items: I,
+        items: impl Items<T>,
         chunksize: usize,
     ) -> Result<IMap<Value<F, (T,)>>, Error>
     where
         F: Function<(T,)>,
-        I: IntoIterator<Item = T, IntoIter: 'static>,
     {
         let items = items.into_iter().map(|t| (t,));
         let job = self.submit_lazily(runner_of(f), items, chunksize)?;
@@ -345,28 +340,26 @@ impl Pool {
 
     /// `f` on every item, yielding results as they finish, in any order
     /// (Python's `imap_unordered`).
-    pub fn imap_unordered<F, T: Arg, I>(
+    pub fn imap_unordered<F, T: Arg>(
         &self,
         f: F,
-        items: I,
+        items: impl Items<T>,
     ) -> Result<IMap<Value<F, (T,)>>, Error>
     where
         F: Function<(T,)>,
-        I: IntoIterator<Item = T, IntoIter: 'static>,
     {
         self.imap_unordered_chunked(f, items, 1)
     }
 
     /// [`imap_unordered`](Self::imap_unordered) with `chunksize` items to a task.
-    pub fn imap_unordered_chunked<F, T: Arg, I>(
+    pub fn imap_unordered_chunked<F, T: Arg>(
         &self,
         f: F,
-        items: I,
+        items: impl Items<T>,
         chunksize: usize,
     ) -> Result<IMap<Value<F, (T,)>>, Error>
     where
         F: Function<(T,)>,
-        I: IntoIterator<Item = T, IntoIter: 'static>,
     {
         let items = items.into_iter().map(|t| (t,));
         let job = self.submit_lazily(runner_of(f), items, chunksize)?;
@@ -396,10 +389,14 @@ impl Pool {
     /// A call over `items`. Without a chunksize, `map`'s default needs
     /// their number: from the iterator if it knows it exactly, else by
     /// reading them all first (as CPython's `map` makes a list).
-    fn submit<A, I>(&self, runner: Runner, items: I, chunksize: Option<usize>) -> Result<u64, Error>
+    fn submit<A>(
+        &self,
+        runner: Runner,
+        items: impl Items<A>,
+        chunksize: Option<usize>,
+    ) -> Result<u64, Error>
     where
         A: Serialize + 'static,
-        I: IntoIterator<Item = A, IntoIter: 'static>,
     {
         let items = items.into_iter();
         let chunks_of = |len: usize| len.div_ceil(self.processes() * 4).max(1); // CPython's divmod
@@ -418,10 +415,14 @@ impl Pool {
 
     /// A call over `items` in chunks of `chunksize`, each taken and encoded
     /// only when a worker is about to get it.
-    fn submit_lazily<A, I>(&self, runner: Runner, items: I, chunksize: usize) -> Result<u64, Error>
+    fn submit_lazily<A>(
+        &self,
+        runner: Runner,
+        items: impl Items<A>,
+        chunksize: usize,
+    ) -> Result<u64, Error>
     where
         A: Serialize + 'static,
-        I: IntoIterator<Item = A, IntoIter: 'static>,
     {
         if chunksize == 0 {
             return Err(Error::InvalidArgument("Chunksize must be 1+, not 0"));
@@ -449,7 +450,7 @@ impl Pool {
     fn starmap_job<A: Arg, V: DeserializeOwned>(
         &self,
         runner: Runner,
-        items: impl IntoIterator<Item = A, IntoIter: 'static>,
+        items: impl Items<A>,
         chunksize: Option<usize>,
     ) -> Result<AsyncResult<Vec<V>>, Error> {
         let job = self.submit(runner, items, chunksize)?;

@@ -255,6 +255,55 @@ pub fn check_guide(manifest_dir: &str) {
     }
 }
 
+/// Run `exe` (30 s limit) and check what every section must: it exits with
+/// 0 and leaves no process behind.
+pub fn run_clean(exe: impl AsRef<Path>) -> Run {
+    let run = run(exe);
+    assert_clean(&run);
+    run
+}
+
+/// `run` exited with 0 and left no process behind.
+pub fn assert_clean(run: &Run) {
+    assert!(run.status.success(), "{run:?}");
+    assert!(!run.left_behind, "a process outlived the example: {run:?}");
+}
+
+/// The transcript of the Python twin of section `bin` of the calling crate,
+/// pids already replaced by `[..]`.
+#[doc(hidden)] // test machinery, not the learner's API
+#[macro_export]
+macro_rules! twin {
+    ($bin:expr) => {
+        $crate::testing::transcript(env!("CARGO_MANIFEST_DIR"), $bin)
+    };
+}
+
+/// Set by [`scenario`]: the test executable runs that one scenario.
+const SCENARIO: &str = "SHARED_TEST_SCENARIO";
+
+/// Run this test executable again as scenario `name` (see [`test_main`]),
+/// for at most `limit`: a check that needs a fresh process of its own (to
+/// be killed, starved of descriptors, or to exit) runs it there.
+pub fn scenario(name: &str, limit: Duration) -> Run {
+    let exe = std::env::current_exe().expect("this test's own path");
+    run_with(exe, &[], &[(SCENARIO, name)], limit)
+}
+
+/// The `main` of a `harness = false` test with scenarios: as a
+/// [`scenario`], run `run_scenario(name)` and exit, printing an error as a
+/// `main` returning `Err` does (`Error: …`, exit code 1); otherwise run the
+/// checks ([`run_checks`]).
+pub fn test_main(checks: &[(&str, fn())], run_scenario: fn(&str) -> Result<(), crate::Error>) {
+    let Ok(name) = std::env::var(SCENARIO) else {
+        return run_checks(checks);
+    };
+    if let Err(e) = run_scenario(&name) {
+        eprintln!("Error: {e:?}");
+        std::process::exit(1);
+    }
+}
+
 /// The `main` of a `harness = false` test: run each named check in turn on
 /// this, the only, thread (so each may fork), print libtest's lines, and
 /// exit with 101 if any failed, as libtest does.
@@ -361,6 +410,7 @@ impl Options {
 }
 
 /// `checks![a, b]` is `&[("a", a as fn()), ("b", b as fn())]`, for [`run_checks`].
+#[doc(hidden)] // test machinery, not the learner's API
 #[macro_export]
 macro_rules! checks {
     ($($check:ident),* $(,)?) => {

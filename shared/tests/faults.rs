@@ -15,8 +15,11 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_bytes::ByteBuf;
 use shared::pool::Pool;
-use shared::testing::{Run, run_with};
+use shared::testing::{assert_clean, scenario};
 use shared::{Error, Event, Process, Queue, pipe};
+
+/// How long a scenario may take before it counts as hung.
+const LIMIT: Duration = Duration::from_secs(60);
 
 /// How soon the other side must hear of a dead peer.
 const PROMPT: Duration = Duration::from_secs(2);
@@ -288,63 +291,52 @@ fn run_scenario(name: &str) -> Result<(), Error> {
     }
 }
 
-fn scenario(name: &str) -> Run {
-    let exe = std::env::current_exe().expect("this test's path");
-    let run = run_with(
-        exe,
-        &[],
-        &[("FAULT_SCENARIO", name)],
-        Duration::from_secs(60),
-    );
-    assert!(run.status.success(), "{run:?}");
-    assert!(!run.left_behind, "{run:?}");
-    run
-}
-
 fn receiver_killed_mid_message_pipe() {
-    let run = scenario("pipe");
+    let run = scenario("pipe", LIMIT);
+    assert_clean(&run);
     assert_eq!(run.lines().len(), 4, "{run:?}");
 }
 
 fn receiver_killed_mid_message_queue() {
-    let run = scenario("queue");
+    let run = scenario("queue", LIMIT);
+    assert_clean(&run);
     assert_eq!(run.lines().len(), 4, "{run:?}");
 }
 
 fn worker_killed_mid_message_pool() {
-    let run = scenario("pool");
+    let run = scenario("pool", LIMIT);
+    assert_clean(&run);
     assert_eq!(run.lines().len(), 4, "{run:?}");
 }
 
 fn fd_exhaustion_is_an_error_then_heals() {
-    let run = scenario("fd_exhaustion");
+    let run = scenario("fd_exhaustion", LIMIT);
+    assert_clean(&run);
     assert!(run.output.contains("freed: pipes, queues"), "{run:?}");
 }
 
 fn poll_on_a_shared_end_consumes_nothing() {
-    let run = scenario("poll");
+    let run = scenario("poll", LIMIT);
+    assert_clean(&run);
     assert_eq!(run.output, "poll: nothing consumed\n");
 }
 
 fn huge_timeouts_mean_for_ever() {
-    let run = scenario("huge_timeouts");
+    let run = scenario("huge_timeouts", LIMIT);
+    assert_clean(&run);
     assert_eq!(run.output, "huge timeouts: ok\n");
 }
 
 fn main() {
-    if let Ok(name) = std::env::var("FAULT_SCENARIO") {
-        if let Err(e) = run_scenario(&name) {
-            eprintln!("scenario {name}: {e}");
-            std::process::exit(1);
-        }
-        return;
-    }
-    shared::testing::run_checks(shared::checks![
-        receiver_killed_mid_message_pipe,
-        receiver_killed_mid_message_queue,
-        worker_killed_mid_message_pool,
-        fd_exhaustion_is_an_error_then_heals,
-        poll_on_a_shared_end_consumes_nothing,
-        huge_timeouts_mean_for_ever,
-    ]);
+    shared::testing::test_main(
+        shared::checks![
+            receiver_killed_mid_message_pipe,
+            receiver_killed_mid_message_queue,
+            worker_killed_mid_message_pool,
+            fd_exhaustion_is_an_error_then_heals,
+            poll_on_a_shared_end_consumes_nothing,
+            huge_timeouts_mean_for_ever,
+        ],
+        run_scenario,
+    );
 }

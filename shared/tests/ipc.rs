@@ -115,7 +115,10 @@ fn closed_queue_refuses_put_and_get() {
     assert_eq!(put.to_string(), "Queue is closed: cannot put");
     let get = q.get_nowait().unwrap_err();
     assert!(matches!(get, Error::Closed("get")), "{get}");
-    assert!(q.empty(), "CPython's Queue.empty() still answers once closed");
+    assert!(
+        q.empty(),
+        "CPython's Queue.empty() still answers once closed"
+    );
     let clone = q.clone();
     assert!(
         matches!(clone.put(1), Err(Error::Closed(_))),

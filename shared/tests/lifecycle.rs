@@ -12,8 +12,11 @@ use std::time::{Duration, Instant};
 use log::LevelFilter;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
-use shared::testing::{Run, normalize_pids, run_with};
+use shared::testing::{normalize_pids, scenario};
 use shared::{Error, Process, Run as _, active_children, current_process, parent_process};
+
+/// How long a scenario may take before it counts as hung.
+const LIMIT: Duration = Duration::from_secs(30);
 
 fn states_before_during_after() {
     let mut p = Process::new(|| sleep(Duration::from_millis(200)));
@@ -101,7 +104,7 @@ fn exit_codes() {
 }
 
 fn failures_print_name_and_message() {
-    let run = scenario("failures");
+    let run = scenario("failures", LIMIT);
     assert!(run.status.success(), "{run:?}");
     let out = run.output;
     assert!(
@@ -145,7 +148,7 @@ fn names_and_counters() {
     assert!(w.name().starts_with("Worker-"), "{}", w.name());
     assert!(w.to_string().starts_with("<Worker name='Worker-"), "{w}");
 
-    let run = scenario("nested_names");
+    let run = scenario("nested_names", LIMIT);
     assert!(run.status.success(), "{run:?}");
     assert_eq!(
         normalize_pids(&run.output),
@@ -377,7 +380,7 @@ fn active_children_lists_the_live_ones() {
 }
 
 fn main_exit_terminates_daemons_and_joins_the_rest() {
-    let run = scenario("main_exit");
+    let run = scenario("main_exit", LIMIT);
     assert!(run.status.success(), "{run:?}");
     assert!(!run.left_behind, "a child outlived the program: {run:?}");
     let lines = run.lines();
@@ -415,7 +418,7 @@ fn main_exit_terminates_daemons_and_joins_the_rest() {
 }
 
 fn daemons_die_with_a_killed_parent() {
-    let run = scenario("killed_parent");
+    let run = scenario("killed_parent", LIMIT);
     assert!(
         !run.left_behind,
         "the daemon outlived its SIGKILLed parent: {run:?}"
@@ -424,7 +427,7 @@ fn daemons_die_with_a_killed_parent() {
 }
 
 fn main_returning_an_error_prints_cpythons_sentence() {
-    let run = scenario("main_error");
+    let run = scenario("main_error", LIMIT);
     assert_eq!(run.status.code(), Some(1), "{run:?}");
     assert_eq!(run.output, "Error: can only join a started process\n");
 }
@@ -435,17 +438,6 @@ fn no_child_left_behind() {
         waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)),
         Err(nix::errno::Errno::ECHILD)
     ));
-}
-
-/// Re-run this executable as the named scenario.
-fn scenario(name: &str) -> Run {
-    let exe = std::env::current_exe().unwrap();
-    run_with(
-        exe,
-        &[],
-        &[("LIFECYCLE_SCENARIO", name)],
-        Duration::from_secs(30),
-    )
 }
 
 fn run_scenario(name: &str) -> Result<(), Error> {
@@ -522,36 +514,24 @@ fn run_scenario(name: &str) -> Result<(), Error> {
 }
 
 fn main() {
-    if let Ok(name) = std::env::var("LIFECYCLE_SCENARIO") {
-        if name == "main_error" {
-            // What a learner's `fn main() -> Result<(), shared::Error>` prints.
-            let result: Result<(), Error> = run_scenario(&name);
-            if let Err(e) = result {
-                eprintln!("Error: {e:?}");
-                std::process::exit(1);
-            }
-        }
-        if let Err(e) = run_scenario(&name) {
-            eprintln!("scenario {name}: {e}");
-            std::process::exit(1);
-        }
-        return;
-    }
-    shared::testing::run_checks(shared::checks![
-        states_before_during_after,
-        join_timeout_returns_while_alive,
-        kill_gives_minus_nine,
-        exit_codes,
-        failures_print_name_and_message,
-        names_and_counters,
-        misuse_is_an_error,
-        sigchld_ignored_is_reported,
-        sentinels_say_which_child_ended,
-        a_child_can_wait_for_its_parent,
-        active_children_lists_the_live_ones,
-        main_exit_terminates_daemons_and_joins_the_rest,
-        daemons_die_with_a_killed_parent,
-        main_returning_an_error_prints_cpythons_sentence,
-        no_child_left_behind,
-    ]);
+    shared::testing::test_main(
+        shared::checks![
+            states_before_during_after,
+            join_timeout_returns_while_alive,
+            kill_gives_minus_nine,
+            exit_codes,
+            failures_print_name_and_message,
+            names_and_counters,
+            misuse_is_an_error,
+            sigchld_ignored_is_reported,
+            sentinels_say_which_child_ended,
+            a_child_can_wait_for_its_parent,
+            active_children_lists_the_live_ones,
+            main_exit_terminates_daemons_and_joins_the_rest,
+            daemons_die_with_a_killed_parent,
+            main_returning_an_error_prints_cpythons_sentence,
+            no_child_left_behind,
+        ],
+        run_scenario,
+    );
 }

@@ -17,8 +17,11 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 use shared::pool::Pool;
-use shared::testing::{Run, run_with};
+use shared::testing::scenario;
 use shared::{Error, Event, Process, active_children, current_process};
+
+/// How long a scenario may take before it counts as hung.
+const LIMIT: Duration = Duration::from_secs(60);
 
 fn doubler(n: u64) -> u64 {
     n * 2
@@ -405,7 +408,7 @@ fn initializer_runs_in_every_worker() {
 }
 
 fn killed_worker_does_not_hang_map() {
-    let run = scenario("killed_worker");
+    let run = scenario("killed_worker", LIMIT);
     assert!(run.status.success(), "{run:?}");
     assert!(!run.left_behind, "{run:?}");
     assert!(
@@ -419,14 +422,14 @@ fn killed_worker_does_not_hang_map() {
 }
 
 fn terminate_with_a_long_queue_returns() {
-    let run = scenario("terminate_queued");
+    let run = scenario("terminate_queued", LIMIT);
     assert!(run.status.success(), "{run:?}");
     assert!(!run.left_behind, "{run:?}");
     assert_eq!(run.output, "ready: 0 of 10000\n");
 }
 
 fn big_messages_both_ways() {
-    let run = scenario("big_messages");
+    let run = scenario("big_messages", LIMIT);
     assert!(run.status.success(), "{run:?}");
     assert!(!run.left_behind, "{run:?}");
     assert_eq!(run.output, "ok\n");
@@ -496,16 +499,6 @@ fn alive(pid: u32) -> bool {
             !state.starts_with('Z')
         })
         .unwrap_or(false)
-}
-
-fn scenario(name: &str) -> Run {
-    let exe = std::env::current_exe().unwrap();
-    run_with(
-        exe,
-        &[],
-        &[("POOL_SCENARIO", name)],
-        Duration::from_secs(60),
-    )
 }
 
 fn run_scenario(name: &str) -> Result<(), Error> {
@@ -586,30 +579,26 @@ fn run_scenario(name: &str) -> Result<(), Error> {
 }
 
 fn main() {
-    if let Ok(name) = std::env::var("POOL_SCENARIO") {
-        if let Err(e) = run_scenario(&name) {
-            eprintln!("scenario {name}: {e}");
-            std::process::exit(1);
-        }
-        return;
-    }
-    shared::testing::run_checks(shared::checks![
-        map_keeps_input_order,
-        empty_input_and_chunksize_edges,
-        bad_settings_are_errors,
-        errors_and_panics_come_back_and_the_pool_stays_usable,
-        get_with_a_timeout,
-        imap_yields_what_came_before_a_failing_input,
-        close_join_terminate,
-        dropping_the_pool_terminates_it,
-        worker_names_and_pids,
-        maxtasksperchild_replaces_workers,
-        initializer_runs_in_every_worker,
-        capture_nothing_compile_check,
-        killed_worker_does_not_hang_map,
-        terminate_with_a_long_queue_returns,
-        big_messages_both_ways,
-        workers_hold_only_their_own_sockets,
-        no_worker_left_behind,
-    ]);
+    shared::testing::test_main(
+        shared::checks![
+            map_keeps_input_order,
+            empty_input_and_chunksize_edges,
+            bad_settings_are_errors,
+            errors_and_panics_come_back_and_the_pool_stays_usable,
+            get_with_a_timeout,
+            imap_yields_what_came_before_a_failing_input,
+            close_join_terminate,
+            dropping_the_pool_terminates_it,
+            worker_names_and_pids,
+            maxtasksperchild_replaces_workers,
+            initializer_runs_in_every_worker,
+            capture_nothing_compile_check,
+            killed_worker_does_not_hang_map,
+            terminate_with_a_long_queue_returns,
+            big_messages_both_ways,
+            workers_hold_only_their_own_sockets,
+            no_worker_left_behind,
+        ],
+        run_scenario,
+    );
 }
