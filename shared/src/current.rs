@@ -1,17 +1,18 @@
-//! Who am I? The current process's name, its parent, its children, and what
-//! happens when it exits.
+//! Who am I? The current process's name, identity and parent, and how it
+//! leaves.
 //!
-//! Python keeps this in `multiprocessing.process._current_process`,
-//! `_children` and a counter. We keep the same three things in one static.
-//! `fork` copies the whole address space, so a child starts with its
-//! parent's copy; `become_child` then rewrites it to describe the child.
+//! Python keeps this in `multiprocessing.process._current_process` and a
+//! counter; we keep the same in one static. `fork` copies the whole address
+//! space, so a child starts with its parent's copy; `become_child` then
+//! rewrites it to describe the child. (What a process knows of its own
+//! children is in `child.rs`.)
 
 use std::fmt;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Once};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::{Mutex, MutexGuard};
 
-use crate::process::Inner;
+use nix::errno::Errno;
 
 /// The current process as its own code sees it (Python's
 /// `multiprocessing.current_process()`).
@@ -58,7 +59,7 @@ impl fmt::Display for CurrentProcess {
         write!(
             f,
             "<{class} name={} parent=",
-            crate::process::py_repr(&self.name)
+            crate::py::py_repr(&self.name)
         )?;
         match self.parent_pid {
             Some(pid) => write!(f, "{pid}")?,
@@ -109,20 +110,11 @@ impl ParentProcess {
         if !self.is_alive() {
             return Ok(());
         }
-        // SAFETY: pidfd_open takes a pid and flags and returns a new
-        // descriptor or -1; the pid is still our parent's (checked above).
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.pid as libc::c_int, 0) };
-        if fd < 0 {
-            let errno = nix::errno::Errno::last();
-            // It exited between the check and the call.
-            return if errno == nix::errno::Errno::ESRCH {
-                Ok(())
-            } else {
-                Err(errno.into())
-            };
-        }
-        // SAFETY: a descriptor the kernel just made for us alone.
-        let pidfd: std::os::fd::OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) };
+        let pidfd = match pidfd_open(self.pid as i32) {
+            Ok(pidfd) => pidfd,
+            Err(nix::errno::Errno::ESRCH) => return Ok(()), // it exited just now
+            Err(errno) => return Err(errno.into()),
+        };
         crate::ipc::wait(&[std::os::fd::AsFd::as_fd(&pidfd)], timeout).map(drop)
     }
 }
@@ -137,8 +129,6 @@ struct State {
     parent: Option<ParentProcess>,
     /// How many process objects this process has created (named or not).
     counter: usize,
-    /// Children started here and not yet known to be reaped.
-    children: Vec<Arc<Inner>>,
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
@@ -147,11 +137,7 @@ static STATE: Mutex<State> = Mutex::new(State {
     daemon: false,
     parent: None,
     counter: 0,
-    children: Vec::new(),
 });
-
-/// Set once the exit steps have run in this process, so they run only once.
-static EXITING: AtomicBool = AtomicBool::new(false);
 
 fn state() -> MutexGuard<'static, State> {
     // A panic elsewhere while holding the lock leaves the data intact for us.
@@ -174,20 +160,6 @@ pub fn current_process() -> CurrentProcess {
 /// The parent of the current process, or `None` in the main process.
 pub fn parent_process() -> Option<ParentProcess> {
     state().parent.clone()
-}
-
-/// Children started by this process that are still running.
-///
-/// Like Python's `active_children()`, this reaps children that have finished,
-/// so calling it also clears away zombies.
-pub fn active_children() -> Vec<crate::Process> {
-    let all: Vec<Arc<Inner>> = state().children.clone();
-    // Poll without holding the lock: polling locks each child's own state.
-    let alive: Vec<Arc<Inner>> = all.into_iter().filter(|c| c.alive()).collect();
-    state()
-        .children
-        .retain(|c| alive.iter().any(|a| Arc::ptr_eq(a, c)));
-    alive.into_iter().map(crate::Process::from_inner).collect()
 }
 
 /// The number of CPUs (Python's `cpu_count()`).
@@ -213,19 +185,8 @@ pub(crate) fn is_child() -> bool {
     state().parent.is_some()
 }
 
-pub(crate) fn add_child(child: Arc<Inner>) {
-    state().children.push(child);
-}
-
-/// Forget a child that `join` has reaped, as CPython's `join` does. Every
-/// child forked later would otherwise inherit, and drop, the whole list,
-/// and each dropped entry costs it a copy-on-write page fault.
-pub(crate) fn remove_child(child: &Arc<Inner>) {
-    state().children.retain(|c| !Arc::ptr_eq(c, child));
-}
-
 /// Called in a freshly forked child: describe the child, not the parent.
-/// The child has no children yet, and its counter starts again at 1.
+/// Its counter starts again at 1.
 pub(crate) fn become_child(name: &str, identity: &[usize], daemon: bool, parent_pid: u32) {
     let mut s = state();
     let parent_name = s.name.clone().unwrap_or_else(|| "MainProcess".to_owned());
@@ -237,52 +198,8 @@ pub(crate) fn become_child(name: &str, identity: &[usize], daemon: bool, parent_
     s.identity = identity.to_vec();
     s.daemon = daemon;
     s.counter = 0;
-    s.children.clear();
-    EXITING.store(false, Ordering::SeqCst);
 }
 
-/// Make sure the exit steps run when `main` returns (see [`exit_function`]).
-///
-/// CPython registers `multiprocessing.util._exit_function` with `atexit`
-/// when the module is imported. We register ours with C's `atexit`, which
-/// runs after Rust's `main` returns or `std::process::exit` is called.
-pub(crate) fn ensure_exit_hook() {
-    static HOOK: Once = Once::new();
-    extern "C" fn at_exit() {
-        // Unwinding out of an `extern "C"` function aborts: stop it here.
-        let _ = std::panic::catch_unwind(exit_function);
-        flush_std_streams();
-    }
-    HOOK.call_once(|| {
-        // SAFETY: `at_exit` is a plain function that lives as long as the
-        // program; `atexit` only records its address.
-        unsafe { libc::atexit(at_exit) };
-    });
-}
-
-/// What a process does on its way out, in CPython 3.11's order and words:
-/// terminate live daemon children, then join every child still alive.
-pub(crate) fn exit_function() {
-    if EXITING.swap(true, Ordering::SeqCst) {
-        return;
-    }
-    log::info!("process shutting down");
-    log::debug!("running all \"atexit\" finalizers with priority >= 0");
-    for child in active_children() {
-        if child.is_daemon() {
-            log::info!("calling terminate() for daemon {}", child.name());
-            let _ = child.terminate();
-        }
-    }
-    for child in active_children() {
-        log::info!("calling join() for process {}", child.name());
-        let _ = child.join();
-    }
-    log::debug!("running the remaining \"atexit\" finalizers");
-}
-
-/// Flush Rust's buffered stdout (and stderr, for symmetry).
-///
 /// How many threads this process runs (the entries of `/proc/self/task`).
 ///
 /// A thread that has just been joined may still be listed for a moment
@@ -301,6 +218,21 @@ pub(crate) fn thread_count() -> usize {
     threads
 }
 
+/// A *pidfd* of process `pid` (`pidfd_open(2)`): the kernel's handle on a
+/// process, which turns readable when the process exits.
+pub(crate) fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: pidfd_open takes a pid and flags, and returns a new
+    // descriptor or -1; it touches no memory of ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: a descriptor the kernel just made for us alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Flush Rust's buffered stdout and stderr.
+///
 /// Done before `fork`, or the child inherits a copy of a half-written line
 /// and both processes print it; and before a child leaves with `_exit`,
 /// which skips Rust's own flushing.

@@ -51,6 +51,7 @@
 //! [`Process::start_unchecked`]. Stdout is flushed first, so no
 //! half-written line is copied into the child and printed twice.
 
+mod child;
 pub mod current;
 pub mod error;
 pub mod ipc;
@@ -63,12 +64,11 @@ mod returns;
 pub mod testing;
 
 pub use current::{
-    CurrentProcess, ParentProcess, active_children, cpu_count, current_process, exit,
-    parent_process,
+    CurrentProcess, ParentProcess, cpu_count, current_process, exit, parent_process,
 };
 pub use error::Error;
 pub use ipc::{Connection, Event, JoinableQueue, Queue, SimpleQueue, pipe};
 pub use logging::{basic_config, log_to_stderr};
 pub use pool::{AsyncResult, Pool};
-pub use process::{Process, Run};
+pub use process::{Process, Run, active_children};
 pub use returns::TaskResult;

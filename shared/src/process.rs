@@ -2,16 +2,16 @@
 
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use nix::errno::Errno;
-use nix::sys::signal::{self, Signal};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork};
+use nix::sys::signal::Signal;
+use nix::unistd::{ForkResult, fork};
 
+use crate::child::{self, Child};
 use crate::current::{self, ExitRequest};
 use crate::error::Error;
+use crate::py::py_repr;
 use crate::returns::TaskResult;
 
 /// The "subclass `Process` and override `run()`" style.
@@ -73,30 +73,9 @@ type Target = Box<dyn FnOnce() -> Result<(), String>>;
 /// # }
 /// ```
 pub struct Process {
-    inner: Arc<Inner>,
+    inner: Arc<Child>,
     /// The code the child runs; taken by `start`.
     target: Option<Target>,
-}
-
-/// The part of a process that its parent's bookkeeping shares
-/// (`active_children`, the exit steps).
-pub(crate) struct Inner {
-    class: String,
-    name: String,
-    identity: Vec<usize>,
-    daemon: bool,
-    /// The process that created this object: only it may start and join it.
-    parent_pid: u32,
-    status: Mutex<Status>,
-}
-
-#[derive(Default)]
-struct Status {
-    pid: Option<Pid>,
-    /// `None` until the child has been reaped.
-    exitcode: Option<i32>,
-    /// The kernel reaped it for us (SIGCHLD ignored): gone, its code lost.
-    lost: bool,
 }
 
 impl Process {
@@ -120,28 +99,23 @@ impl Process {
     pub(crate) fn with_class(class: &str, target: Target) -> Process {
         let identity = current::next_identity();
         let numbers: Vec<String> = identity.iter().map(usize::to_string).collect();
-        let inner = Inner {
-            class: class.to_owned(),
-            name: format!("{class}-{}", numbers.join(":")),
-            identity,
-            daemon: current::is_daemon(), // CPython: `daemon=None` takes the creator's flag
-            parent_pid: std::process::id(),
-            status: Mutex::new(Status::default()),
-        };
+        let name = format!("{class}-{}", numbers.join(":"));
+        // CPython: `daemon=None` takes the creator's flag.
+        let inner = Child::new(class, name, identity, current::is_daemon());
         Process {
             inner: Arc::new(inner),
             target: Some(target),
         }
     }
 
-    pub(crate) fn from_inner(inner: Arc<Inner>) -> Process {
+    pub(crate) fn from_inner(inner: Arc<Child>) -> Process {
         Process {
             inner,
             target: None,
         }
     }
 
-    fn inner_mut(&mut self) -> &mut Inner {
+    fn inner_mut(&mut self) -> &mut Child {
         // Nobody else holds `inner` until `start` registers the child.
         Arc::get_mut(&mut self.inner)
             .expect("a process's name and daemon flag are set before start")
@@ -213,7 +187,7 @@ impl Process {
         if current::is_daemon() {
             return Err(Error::DaemonChildren);
         }
-        current::ensure_exit_hook();
+        child::ensure_exit_hook();
         // Anything still buffered would be copied into the child and printed twice.
         current::flush_std_streams();
         // SAFETY: after `fork` the child is a copy with one thread; no other
@@ -223,7 +197,7 @@ impl Process {
             ForkResult::Parent { child } => {
                 self.target = None; // the child has its own copy; ours is spent
                 self.inner.status().pid = Some(child);
-                current::add_child(Arc::clone(&self.inner));
+                child::add(Arc::clone(&self.inner));
                 Ok(())
             }
             ForkResult::Child => {
@@ -238,7 +212,7 @@ impl Process {
         self.check_parent("join")?;
         let waited = self.inner.wait(None);
         if matches!(waited, Ok(_) | Err(Error::Unreapable)) {
-            current::remove_child(&self.inner); // CPython: _children.discard(self)
+            child::remove(&self.inner); // CPython: _children.discard(self)
         }
         waited.map(drop)
     }
@@ -249,7 +223,7 @@ impl Process {
     pub fn join_timeout(&self, timeout: Duration) -> Result<(), Error> {
         self.check_parent("join")?;
         if self.inner.wait(Some(timeout))?.is_some() {
-            current::remove_child(&self.inner);
+            child::remove(&self.inner);
         }
         Ok(())
     }
@@ -294,15 +268,8 @@ impl Process {
             let (reader, _writer) = std::io::pipe()?;
             return Ok(reader.into());
         }
-        // SAFETY: pidfd_open takes a pid and flags and returns a new
-        // descriptor or -1. The child is ours and not reaped, so its pid is
-        // still its own.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
-        if fd < 0 {
-            return Err(Errno::last().into());
-        }
-        // SAFETY: a descriptor the kernel just made for us alone.
-        Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) })
+        // The child is ours and not reaped, so its pid is still its own.
+        Ok(current::pidfd_open(pid.as_raw())?)
     }
 
     /// Send SIGINT, as Ctrl-C would (Python 3.14's `interrupt()`): a Rust
@@ -319,108 +286,6 @@ impl Process {
             return Err(Error::NotStarted(verb));
         }
         Ok(())
-    }
-}
-
-impl Inner {
-    fn status(&self) -> MutexGuard<'_, Status> {
-        self.status
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// The exit code if the child has finished, reaping it if need be.
-    /// Not reaped by us, nor by the kernel (see [`Error::Unreapable`]).
-    pub(crate) fn alive(&self) -> bool {
-        self.poll().is_none() && !self.status().lost
-    }
-
-    pub(crate) fn poll(&self) -> Option<i32> {
-        let mut status = self.status();
-        if status.exitcode.is_some() {
-            return status.exitcode;
-        }
-        let pid = status.pid?;
-        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(ws) => {
-                let code = exit_code(ws)?;
-                status.exitcode = Some(code);
-                Some(code)
-            }
-            // With SIGCHLD ignored the kernel reaps children itself.
-            Err(Errno::ECHILD) => {
-                status.lost = true;
-                None
-            }
-            Err(_) => None,
-        }
-    }
-
-    /// Block until reaped, or until `timeout`; the exit code if reaped.
-    fn wait(&self, timeout: Option<Duration>) -> Result<Option<i32>, Error> {
-        let pid = {
-            let status = self.status();
-            if status.exitcode.is_some() {
-                return Ok(status.exitcode);
-            }
-            status.pid.ok_or(Error::NotStarted("join"))?
-        };
-        // A timeout too big to add to the clock (`Duration::MAX`) waits for ever.
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let flags = deadline.map(|_| WaitPidFlag::WNOHANG);
-        let mut nap = Duration::from_micros(200);
-        loop {
-            match waitpid(pid, flags) {
-                Ok(ws) => {
-                    if let Some(code) = exit_code(ws) {
-                        self.status().exitcode = Some(code);
-                        return Ok(Some(code));
-                    }
-                }
-                Err(Errno::EINTR) => continue,
-                // Another thread's join reaped it first.
-                Err(Errno::ECHILD) if self.status().exitcode.is_some() => {
-                    return Ok(self.status().exitcode);
-                }
-                // Nobody's to reap: SIGCHLD is ignored, so the kernel did.
-                Err(Errno::ECHILD) => {
-                    self.status().lost = true;
-                    return Err(Error::Unreapable);
-                }
-                Err(errno) => return Err(errno.into()),
-            }
-            if let Some(deadline) = deadline {
-                let now = Instant::now();
-                if now >= deadline {
-                    return Ok(None);
-                }
-                // No portable "waitpid with a timeout": poll, napping a little longer each time.
-                std::thread::sleep(nap.min(deadline - now));
-                nap = (nap * 2).min(Duration::from_millis(10));
-            }
-        }
-    }
-
-    fn signal(&self, sig: Signal, verb: &'static str) -> Result<(), Error> {
-        let status = self.status();
-        let pid = status.pid.ok_or(Error::NotStarted(verb))?;
-        if status.exitcode.is_some() {
-            return Ok(()); // already reaped: its pid may belong to someone else now
-        }
-        match signal::kill(pid, sig) {
-            Ok(()) | Err(Errno::ESRCH) => Ok(()),
-            Err(errno) => Err(errno.into()),
-        }
-    }
-}
-
-/// Turn a `waitpid` result into Python's exit code: `N` for `exit(N)`,
-/// `-N` for death by signal N, `None` while still running.
-fn exit_code(status: WaitStatus) -> Option<i32> {
-    match status {
-        WaitStatus::Exited(_, code) => Some(code),
-        WaitStatus::Signaled(_, sig, _) => Some(-(sig as i32)),
-        _ => None,
     }
 }
 
@@ -463,19 +328,11 @@ impl fmt::Debug for Process {
     }
 }
 
-/// A string as Python's `repr` quotes it (enough for process names).
-pub(crate) fn py_repr(s: &str) -> String {
-    if s.contains('\'') && !s.contains('"') {
-        format!("\"{s}\"")
-    } else {
-        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-    }
-}
-
 /// The child's side of `start`: CPython's `Process._bootstrap`.
-fn bootstrap(inner: &Inner, target: Target) -> ! {
+fn bootstrap(inner: &Child, target: Target) -> ! {
     let parent_pid = inner.parent_pid;
     current::become_child(&inner.name, &inner.identity, inner.daemon, parent_pid);
+    child::forget_after_fork();
     name_os_thread(&inner.name);
     if inner.daemon {
         die_with_parent(parent_pid);
@@ -506,7 +363,7 @@ fn run_target(name: &str, target: Target) -> i32 {
             Err(_) => (1, PANIC.lock().unwrap_or_else(|p| p.into_inner()).take()),
         },
     };
-    let _ = panic::catch_unwind(current::exit_function);
+    let _ = panic::catch_unwind(child::exit_function);
     if let Some(failure) = failure {
         // One `write`: `eprintln!` writes each piece separately, and another
         // process's line could land between `Process ` and the name.
@@ -536,4 +393,14 @@ fn die_with_parent(parent_pid: u32) {
         // SAFETY: ending the child at once, as `bootstrap` does.
         unsafe { libc::_exit(1) }
     }
+}
+
+/// Children started by this process that are still running (Python's
+/// `active_children()`). Like Python's, it reaps those that have finished,
+/// so calling it also clears away zombies.
+pub fn active_children() -> Vec<Process> {
+    child::alive()
+        .into_iter()
+        .map(Process::from_inner)
+        .collect()
 }

@@ -23,3 +23,12 @@ pub fn py_exitcodes(codes: impl IntoIterator<Item = Option<i32>>) -> String {
     let codes: Vec<String> = codes.into_iter().map(py_exitcode).collect();
     format!("[{}]", codes.join(", "))
 }
+
+/// A string as Python's `repr` quotes it (enough for process names).
+pub(crate) fn py_repr(s: &str) -> String {
+    if s.contains('\'') && !s.contains('"') {
+        format!("\"{s}\"")
+    } else {
+        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+}

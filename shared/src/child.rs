@@ -1,0 +1,232 @@
+//! What a parent knows of each child it started: its pid, how to reap it
+//! (`waitpid`) and signal it (`kill`), and the list of children not yet
+//! reaped, which the exit steps terminate and join when the parent's
+//! `main` returns. CPython keeps the same in
+//! `multiprocessing.process._children` and `util._exit_function`.
+//!
+//! [`Process`](crate::Process) is built on this; this knows nothing of it.
+
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Once};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{self, Signal};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use crate::current::{flush_std_streams, pidfd_open};
+use crate::error::Error;
+
+/// One process object, as its creator and the exit steps see it.
+pub(crate) struct Child {
+    /// What the default name starts with: `Process`, `ForkPoolWorker`, …
+    pub class: String,
+    pub name: String,
+    /// `[3]` for `Process-3`, `[3, 1]` for `Process-3:1`.
+    pub identity: Vec<usize>,
+    pub daemon: bool,
+    /// The process that created this object: only it may start and join it.
+    pub parent_pid: u32,
+    status: Mutex<Status>,
+}
+
+#[derive(Default)]
+pub(crate) struct Status {
+    /// `None` until started.
+    pub pid: Option<Pid>,
+    /// `None` until the child has been reaped.
+    pub exitcode: Option<i32>,
+    /// The kernel reaped it for us (SIGCHLD ignored): gone, its code lost.
+    pub lost: bool,
+}
+
+impl Child {
+    pub fn new(class: &str, name: String, identity: Vec<usize>, daemon: bool) -> Child {
+        Child {
+            class: class.to_owned(),
+            name,
+            identity,
+            daemon,
+            parent_pid: std::process::id(),
+            status: Mutex::new(Status::default()),
+        }
+    }
+
+    pub fn status(&self) -> MutexGuard<'_, Status> {
+        // A panic elsewhere while holding the lock leaves the data intact.
+        self.status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Started, and neither reaped by us nor by the kernel (see
+    /// [`Error::Unreapable`]).
+    pub fn alive(&self) -> bool {
+        self.status().pid.is_some() && self.poll().is_none() && !self.status().lost
+    }
+
+    /// The exit code if the child has finished, reaping it if need be
+    /// (`waitpid` with `WNOHANG`, as CPython's `poll`).
+    pub fn poll(&self) -> Option<i32> {
+        let mut status = self.status();
+        if status.exitcode.is_some() {
+            return status.exitcode;
+        }
+        match waitpid(status.pid?, Some(WaitPidFlag::WNOHANG)) {
+            Ok(ws) => {
+                status.exitcode = exit_code(ws);
+                status.exitcode
+            }
+            // With SIGCHLD ignored the kernel reaps children itself.
+            Err(Errno::ECHILD) => {
+                status.lost = true;
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Block until reaped, or until `timeout`; the exit code if reaped.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<Option<i32>, Error> {
+        let pid = {
+            let status = self.status();
+            if status.exitcode.is_some() {
+                return Ok(status.exitcode);
+            }
+            status.pid.ok_or(Error::NotStarted("join"))?
+        };
+        if let Some(timeout) = timeout {
+            // `waitpid` takes no timeout. A pidfd of the child turns readable
+            // when it exits: sleep on it in `poll(2)`, then reap without waiting.
+            match pidfd_open(pid.as_raw()) {
+                Ok(pidfd) => drop(crate::ipc::wait(&[pidfd.as_fd()], timeout)?),
+                Err(Errno::ESRCH) => {} // the kernel reaped it already (SIGCHLD ignored)
+                Err(errno) => return Err(errno.into()),
+            }
+            return match self.poll() {
+                None if self.status().lost => Err(Error::Unreapable),
+                code => Ok(code),
+            };
+        }
+        loop {
+            match waitpid(pid, None) {
+                Ok(ws) => {
+                    if let Some(code) = exit_code(ws) {
+                        self.status().exitcode = Some(code);
+                        return Ok(Some(code));
+                    }
+                }
+                Err(Errno::EINTR) => continue,
+                // Another thread's join reaped it first.
+                Err(Errno::ECHILD) if self.status().exitcode.is_some() => {
+                    return Ok(self.status().exitcode);
+                }
+                // Nobody's to reap: SIGCHLD is ignored, so the kernel did.
+                Err(Errno::ECHILD) => {
+                    self.status().lost = true;
+                    return Err(Error::Unreapable);
+                }
+                Err(errno) => return Err(errno.into()),
+            }
+        }
+    }
+
+    /// Send `sig`; `verb` names the call for the error if never started.
+    pub fn signal(&self, sig: Signal, verb: &'static str) -> Result<(), Error> {
+        let status = self.status();
+        let pid = status.pid.ok_or(Error::NotStarted(verb))?;
+        if status.exitcode.is_some() {
+            return Ok(()); // already reaped: its pid may belong to someone else now
+        }
+        match signal::kill(pid, sig) {
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(errno) => Err(errno.into()),
+        }
+    }
+}
+
+/// Turn a `waitpid` result into Python's exit code: `N` for `exit(N)`,
+/// `-N` for death by signal N, `None` while still running.
+fn exit_code(status: WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(-(sig as i32)),
+        _ => None,
+    }
+}
+
+/// Children started by this process and not yet known to be reaped.
+static CHILDREN: Mutex<Vec<Arc<Child>>> = Mutex::new(Vec::new());
+
+/// Set once the exit steps have run in this process, so they run only once.
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+fn children() -> MutexGuard<'static, Vec<Arc<Child>>> {
+    CHILDREN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn add(child: Arc<Child>) {
+    children().push(child);
+}
+
+/// Forget a child that `join` has reaped, as CPython's `join` does. Every
+/// child forked later would otherwise inherit, and drop, the whole list,
+/// and each dropped entry costs it a copy-on-write page fault.
+pub(crate) fn remove(child: &Arc<Child>) {
+    children().retain(|c| !Arc::ptr_eq(c, child));
+}
+
+/// The children still running, reaping (and forgetting) those that ended.
+pub(crate) fn alive() -> Vec<Arc<Child>> {
+    let all: Vec<Arc<Child>> = children().clone();
+    // Poll without holding the lock: polling locks each child's own state.
+    let alive: Vec<Arc<Child>> = all.into_iter().filter(|c| c.alive()).collect();
+    children().retain(|c| alive.iter().any(|a| Arc::ptr_eq(a, c)));
+    alive
+}
+
+/// Called in a freshly forked child: its parent's children are not its own,
+/// and its own exit steps have not run.
+pub(crate) fn forget_after_fork() {
+    children().clear();
+    EXITING.store(false, Ordering::SeqCst);
+}
+
+/// Make sure the exit steps run when `main` returns (see [`exit_function`]).
+///
+/// CPython registers `multiprocessing.util._exit_function` with `atexit`
+/// when the module is imported. We register ours with C's `atexit`, which
+/// runs after Rust's `main` returns or `std::process::exit` is called.
+pub(crate) fn ensure_exit_hook() {
+    static HOOK: Once = Once::new();
+    extern "C" fn at_exit() {
+        // Unwinding out of an `extern "C"` function aborts: stop it here.
+        let _ = std::panic::catch_unwind(exit_function);
+        flush_std_streams();
+    }
+    HOOK.call_once(|| {
+        // SAFETY: `at_exit` is a plain function that lives as long as the
+        // program; `atexit` only records its address.
+        unsafe { libc::atexit(at_exit) };
+    });
+}
+
+/// What a process does on its way out, in CPython 3.11's order and words:
+/// terminate live daemon children, then join every child still alive.
+pub(crate) fn exit_function() {
+    if EXITING.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    log::info!("process shutting down");
+    log::debug!("running all \"atexit\" finalizers with priority >= 0");
+    for child in alive().iter().filter(|c| c.daemon) {
+        log::info!("calling terminate() for daemon {}", child.name);
+        let _ = child.signal(Signal::SIGTERM, "terminate");
+    }
+    for child in alive() {
+        log::info!("calling join() for process {}", child.name);
+        let _ = child.wait(None);
+        remove(&child);
+    }
+    log::debug!("running the remaining \"atexit\" finalizers");
+}
