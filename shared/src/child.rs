@@ -40,6 +40,8 @@ pub(crate) struct Status {
     pub exitcode: Option<i32>,
     /// The kernel reaped it for us (SIGCHLD ignored): gone, its code lost.
     pub lost: bool,
+    /// `close` was called: nothing more is known, nothing more can be done.
+    pub closed: bool,
 }
 
 impl Child {
@@ -134,6 +136,9 @@ impl Child {
     /// Send `sig`; `verb` names the call for the error if never started.
     pub fn signal(&self, sig: Signal, verb: &'static str) -> Result<(), Error> {
         let status = self.status();
+        if status.closed {
+            return Err(Error::ProcessClosed);
+        }
         let pid = status.pid.ok_or(Error::NotStarted(verb))?;
         if status.exitcode.is_some() {
             return Ok(()); // already reaped: its pid may belong to someone else now

@@ -12,6 +12,12 @@ use std::fmt;
 pub enum Error {
     /// `start` called on a process that was already started.
     AlreadyStarted,
+    /// A process's name or daemon flag set after `start`.
+    HasStarted,
+    /// `close` on a process that is still running.
+    StillRunning,
+    /// A process object used after `close`.
+    ProcessClosed,
     /// `join`, `terminate` or `kill` on a process that was never started;
     /// carries the verb.
     NotStarted(&'static str),
@@ -67,6 +73,12 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::AlreadyStarted => f.write_str("cannot start a process twice"),
+            Error::HasStarted => f.write_str("process has already started"),
+            Error::StillRunning => f.write_str(
+                "Cannot close a process while it is still running. You should first call \
+                 join() or terminate().",
+            ),
+            Error::ProcessClosed => f.write_str("process object is closed"),
             Error::NotStarted(verb) => write!(f, "can only {verb} a started process"),
             Error::NotAChild => f.write_str("can only join a child process"),
             Error::Threads(n) => write!(

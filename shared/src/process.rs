@@ -115,24 +115,50 @@ impl Process {
         }
     }
 
-    fn inner_mut(&mut self) -> &mut Child {
-        // Nobody else holds `inner` until `start` registers the child.
-        Arc::get_mut(&mut self.inner)
-            .expect("a process's name and daemon flag are set before start")
-    }
-
     /// Give the process a name (Python's `name=` argument). The number
-    /// `Process-N` would have had is used up all the same.
+    /// `Process-N` would have had is used up all the same. Before `start`
+    /// only: after it the name stays, and the refusal is logged (see
+    /// [`set_name`](Self::set_name)).
     pub fn named(mut self, name: impl Into<String>) -> Process {
-        self.inner_mut().name = name.into();
+        if let Err(e) = self.set_name(name) {
+            log::error!("{}: {e}", self.name());
+        }
         self
     }
 
     /// Make it a daemon (Python's `daemon=True`): terminated, not waited
     /// for, when the main process exits; not allowed children of its own.
+    /// Before `start` only, as [`named`](Self::named).
     pub fn daemon(mut self, daemon: bool) -> Process {
-        self.inner_mut().daemon = daemon;
+        if let Err(e) = self.set_daemon(daemon) {
+            log::error!("{}: {e}", self.name());
+        }
         self
+    }
+
+    /// Python's `p.name = name`, as a call that can say no: after `start`,
+    /// [`Error::HasStarted`] (the child took its name with it, and the
+    /// parent's record of it is shared with `active_children`).
+    pub fn set_name(&mut self, name: impl Into<String>) -> Result<(), Error> {
+        self.unstarted()?.name = name.into();
+        Ok(())
+    }
+
+    /// Python's `p.daemon = flag`: after `start`, [`Error::HasStarted`], as
+    /// CPython's "process has already started".
+    pub fn set_daemon(&mut self, daemon: bool) -> Result<(), Error> {
+        self.unstarted()?.daemon = daemon;
+        Ok(())
+    }
+
+    fn unstarted(&mut self) -> Result<&mut Child, Error> {
+        self.check_open()?;
+        // Only an unstarted process holds its record alone: `start` shares
+        // it with the list of children.
+        match self.target {
+            Some(_) => Arc::get_mut(&mut self.inner).ok_or(Error::HasStarted),
+            None => Err(Error::HasStarted),
+        }
     }
 
     /// The process's name.
@@ -176,6 +202,7 @@ impl Process {
     /// not the logger's, not `shared`'s own. In practice: the other threads
     /// are parked, or only compute, while this runs.
     pub unsafe fn start_unchecked(&mut self) -> Result<(), Error> {
+        self.check_open()?;
         if self.target.is_none() {
             return Err(Error::AlreadyStarted);
         }
@@ -260,6 +287,7 @@ impl Process {
     /// the kernel's handle on a process, readable once it has exited. For a
     /// child already reaped, an already-readable descriptor.
     pub fn sentinel(&self) -> Result<std::os::fd::OwnedFd, Error> {
+        self.check_open()?;
         let status = self.inner.status();
         let pid = status.pid.ok_or(Error::NotStarted("wait for"))?;
         if status.exitcode.is_some() || status.lost {
@@ -278,7 +306,32 @@ impl Process {
         self.inner.signal(Signal::SIGINT, "interrupt")
     }
 
+    /// Release the process object (Python's `close()`): refused with
+    /// [`Error::StillRunning`] while the child runs; afterwards every call
+    /// that can fail says [`Error::ProcessClosed`], `is_alive` is `false`,
+    /// and `pid` and `exitcode` are `None`, nothing being known any more.
+    pub fn close(&mut self) -> Result<(), Error> {
+        if self.pid().is_some() && self.inner.alive() {
+            return Err(Error::StillRunning);
+        }
+        self.target = None;
+        child::remove(&self.inner);
+        *self.inner.status() = child::Status {
+            closed: true,
+            ..Default::default()
+        };
+        Ok(())
+    }
+
+    fn check_open(&self) -> Result<(), Error> {
+        match self.inner.status().closed {
+            true => Err(Error::ProcessClosed),
+            false => Ok(()),
+        }
+    }
+
     fn check_parent(&self, verb: &'static str) -> Result<(), Error> {
+        self.check_open()?;
         if self.inner.parent_pid != std::process::id() {
             return Err(Error::NotAChild);
         }
@@ -305,6 +358,7 @@ impl fmt::Display for Process {
         }
         write!(f, " parent={}", self.inner.parent_pid)?;
         match (pid, exitcode) {
+            _ if self.inner.status().closed => f.write_str(" closed")?,
             (None, _) => f.write_str(" initial")?,
             (Some(_), None) => f.write_str(" started")?,
             (Some(_), Some(code)) => {

@@ -13,7 +13,7 @@ use log::LevelFilter;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 use shared::testing::{normalize_pids, scenario};
-use shared::{Error, Process, Run as _, active_children, current_process, parent_process};
+use shared::{Error, Event, Process, Run as _, active_children, current_process, parent_process};
 
 /// How long a scenario may take before it counts as hung.
 const LIMIT: Duration = Duration::from_secs(30);
@@ -177,6 +177,46 @@ fn misuse_is_an_error() {
     let twice = p.start().unwrap_err();
     assert_eq!(twice.to_string(), "cannot start a process twice");
     p.join().unwrap();
+
+    // Name and daemon flag are fixed once started (CPython: "process has
+    // already started"); the builders leave them as they were, no panic.
+    let name = p.name().to_owned();
+    assert!(matches!(p.set_daemon(true), Err(Error::HasStarted)));
+    assert!(matches!(p.set_name("late"), Err(Error::HasStarted)));
+    assert_eq!(Error::HasStarted.to_string(), "process has already started");
+    let mut p = p.daemon(true).named("late");
+    assert!(!p.is_daemon());
+    assert_eq!(p.name(), name);
+
+    // close(): refused while the child runs, then every use is an error.
+    let gate = Event::new().unwrap();
+    let child_gate = gate.clone();
+    let mut running = Process::new(move || child_gate.wait());
+    running.start().unwrap();
+    let refused = running.close().unwrap_err();
+    assert!(matches!(refused, Error::StillRunning), "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .starts_with("Cannot close a process while it is still running.")
+    );
+    gate.set();
+    running.join().unwrap();
+    running.close().unwrap();
+    running.close().unwrap(); // twice is fine, as in CPython
+    assert!(matches!(running.join(), Err(Error::ProcessClosed)));
+    assert!(matches!(running.start(), Err(Error::ProcessClosed)));
+    assert!(matches!(running.terminate(), Err(Error::ProcessClosed)));
+    assert!(matches!(running.sentinel(), Err(Error::ProcessClosed)));
+    assert!(matches!(running.set_name("x"), Err(Error::ProcessClosed)));
+    assert!(!running.is_alive());
+    assert_eq!((running.pid(), running.exitcode()), (None, None));
+    assert!(running.to_string().ends_with(" closed>"), "{running}");
+    assert_eq!(Error::ProcessClosed.to_string(), "process object is closed");
+    // A process never started can be closed, and then not started.
+    p = Process::new(|| ());
+    p.close().unwrap();
+    assert!(matches!(p.start(), Err(Error::ProcessClosed)));
 
     // A daemon may not start children: its child reports the error by exit code.
     // (A process object made in a daemon is a daemon too, as in CPython.)
