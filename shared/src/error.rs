@@ -55,8 +55,18 @@ pub enum Error {
     NotReady,
     /// An argument out of range; carries CPython's message.
     InvalidArgument(&'static str),
-    /// A worker's task failed; carries the worker's message.
-    Remote(String),
+    /// A worker's task returned an `Err` or panicked: the error's type name
+    /// (`ParseIntError`, `String`, `panic`) and its message, as CPython
+    /// re-raises `ValueError: bad input` in the caller.
+    Remote {
+        /// The type of the task's error, without its path; `panic` for a panic.
+        kind: String,
+        /// The error's text.
+        message: String,
+    },
+    /// A task's value could not be encoded to travel back (CPython's
+    /// `MaybeEncodingError`); carries the encoder's message.
+    Encoding(String),
     /// A worker died (for example killed by a signal) before finishing a task.
     WorkerLost(String),
     /// A pool call's input iterator panicked; carries its message.
@@ -116,7 +126,8 @@ impl fmt::Display for Error {
             Error::Timeout => f.write_str("timed out"),
             Error::NotReady => f.write_str("result not ready"),
             Error::InvalidArgument(message) => f.write_str(message),
-            Error::Remote(msg) => write!(f, "task failed in a worker: {msg}"),
+            Error::Remote { kind, message } => write!(f, "{kind}: {message}"),
+            Error::Encoding(why) => write!(f, "Error sending result: {why}"),
             Error::WorkerLost(msg) => write!(f, "worker lost: {msg}"),
             Error::Input(msg) => write!(f, "the input failed: {msg}"),
             Error::Ipc(msg) => write!(f, "ipc error: {msg}"),
@@ -158,5 +169,47 @@ impl From<nix::errno::Errno> for Error {
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Self {
         Error::Io(err)
+    }
+}
+
+/// The same error again, for a pool result asked for twice (an I/O error
+/// comes back as one of the same kind and text).
+impl Clone for Error {
+    fn clone(&self) -> Self {
+        use Error::*;
+        match self {
+            AlreadyStarted => AlreadyStarted,
+            HasStarted => HasStarted,
+            StillRunning => StillRunning,
+            ProcessClosed => ProcessClosed,
+            NotStarted(verb) => NotStarted(verb),
+            NotAChild => NotAChild,
+            CreatedElsewhere => CreatedElsewhere,
+            Threads(n) => Threads(*n),
+            Unreapable => Unreapable,
+            DaemonChildren => DaemonChildren,
+            Empty => Empty,
+            Full => Full,
+            Closed(what) => Closed(what),
+            Eof => Eof,
+            BufferTooShort(message) => BufferTooShort(message.clone()),
+            TaskDoneTooManyTimes => TaskDoneTooManyTimes,
+            PoolNotRunning => PoolNotRunning,
+            PoolStillRunning => PoolStillRunning,
+            NoProcesses => NoProcesses,
+            Timeout => Timeout,
+            NotReady => NotReady,
+            InvalidArgument(message) => InvalidArgument(message),
+            Remote { kind, message } => Remote {
+                kind: kind.clone(),
+                message: message.clone(),
+            },
+            Encoding(why) => Encoding(why.clone()),
+            WorkerLost(why) => WorkerLost(why.clone()),
+            Input(why) => Input(why.clone()),
+            Ipc(why) => Ipc(why.clone()),
+            Os(errno) => Os(*errno),
+            Io(e) => Io(std::io::Error::new(e.kind(), e.to_string())),
+        }
     }
 }

@@ -71,4 +71,4 @@ pub use ipc::{Connection, Event, JoinableQueue, Queue, SimpleQueue, pipe};
 pub use logging::{basic_config, log_to_stderr};
 pub use pool::{AsyncResult, Pool};
 pub use process::{Process, Run, active_children};
-pub use returns::TaskResult;
+pub use returns::{Raised, TaskResult};

@@ -95,7 +95,9 @@
 //! # Differs from Python
 //!
 //! Errors are values: a task's `Err` or panic comes back as
-//! [`Error::Remote`] (see [`TaskResult`]); misuse returns CPython's message
+//! [`Error::Remote`] with the error's type name and text (see
+//! [`TaskResult`]), a value that cannot be encoded as [`Error::Encoding`]
+//! (CPython's `MaybeEncodingError`); misuse returns CPython's message
 //! (`Pool not running`, `Pool is still running`).
 //! A failing initializer does not kill the worker (CPython would replace it
 //! again and again): its tasks fail with the initializer's message instead.

@@ -33,12 +33,7 @@ pub trait Run: Sized + 'static {
     fn into_process(mut self) -> Process {
         let name = self.name();
         // `my_crate::Worker<alloc::string::String>` is called `Worker`.
-        let full = std::any::type_name::<Self>();
-        let class = full
-            .split('<')
-            .next()
-            .and_then(|path| path.rsplit("::").next());
-        let class = class.unwrap_or("Process");
+        let class = crate::returns::type_name::<Self>();
         let process = Process::with_class(
             class,
             Box::new(move || {
@@ -90,7 +85,7 @@ impl Process {
     {
         Process::with_class(
             "Process",
-            Box::new(move || target().into_result().map(drop)),
+            Box::new(move || target().into_result().map(drop).map_err(|e| e.message)),
         )
     }
 

@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt::Display;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 /// What a [`Process`](crate::Process) target or a [`Pool`](crate::Pool)
 /// task may return: a plain value, or a `Result` whose `Err` is the
@@ -14,8 +14,9 @@ use serde::de::DeserializeOwned;
 ///   code, in Python either: call [`crate::exit`] for that); an `Err` is
 ///   printed under `Process <name>:` and gives exit code 1.
 /// - A pool task's value comes back to the caller; an `Err` comes back as
-///   [`Error::Remote`](crate::Error::Remote) carrying the error's message,
-///   the way CPython re-raises a worker's exception in the caller.
+///   [`Error::Remote`](crate::Error::Remote) carrying the error's type name
+///   and message, the way CPython re-raises a worker's exception (say
+///   `ValueError: bad input`) in the caller.
 ///
 /// Implemented for the standard types that serde can send (numbers, `bool`,
 /// `char`, `String`, `()`, `Vec`, `Option`, maps, sets, tuples), for
@@ -26,15 +27,38 @@ use serde::de::DeserializeOwned;
 pub trait TaskResult {
     /// The value the caller receives.
     type Value: Serialize + DeserializeOwned;
-    /// The value, or the message of the error the task returned.
-    fn into_result(self) -> Result<Self::Value, String>;
+    /// The value, or what the task raised.
+    fn into_result(self) -> Result<Self::Value, Raised>;
+}
+
+/// What a failed task or target "raised": the type of its error and the
+/// error's message, as Python shows `ValueError: bad input`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Raised {
+    /// The error type's own name, without its path: `ParseIntError`,
+    /// `String`, `&str`; `panic` for a panic.
+    pub kind: String,
+    /// The error's `Display` text, or the panic's message.
+    pub message: String,
 }
 
 impl<T: Serialize + DeserializeOwned, E: Display> TaskResult for Result<T, E> {
     type Value = T;
-    fn into_result(self) -> Result<T, String> {
-        self.map_err(|e| e.to_string())
+    fn into_result(self) -> Result<T, Raised> {
+        self.map_err(|e| Raised {
+            kind: type_name::<E>().to_owned(),
+            message: e.to_string(),
+        })
     }
+}
+
+/// `T`'s name without its path or parameters, as Python names a class:
+/// `core::num::error::ParseIntError` is `ParseIntError`, `my::Worker<u8>`
+/// is `Worker`.
+pub(crate) fn type_name<T: ?Sized>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    let path = full.split('<').next().unwrap_or(full);
+    path.rsplit("::").next().unwrap_or(path)
 }
 
 /// `TaskResult` for types that come back as they are.
@@ -42,7 +66,7 @@ macro_rules! as_is {
     ($(<$($param:ident),*> $ty:ty),* $(,)?) => {$(
         impl<$($param),*> TaskResult for $ty where $ty: Serialize + DeserializeOwned {
             type Value = Self;
-            fn into_result(self) -> Result<Self, String> {
+            fn into_result(self) -> Result<Self, Raised> {
                 Ok(self)
             }
         }

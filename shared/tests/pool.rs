@@ -44,6 +44,24 @@ fn fail(n: i32) -> Result<i32, String> {
     }
 }
 
+fn parse(text: String) -> Result<u64, std::num::ParseIntError> {
+    text.parse()
+}
+
+/// A value whose encoding always fails, as a lock cannot be pickled.
+#[derive(Debug, serde::Deserialize)]
+struct Lock;
+
+impl serde::Serialize for Lock {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("a lock cannot travel"))
+    }
+}
+
+fn make_lock(_: u8) -> Result<Lock, std::convert::Infallible> {
+    Ok(Lock)
+}
+
 fn panics(n: i32) -> i32 {
     if n == 3 {
         panic!("boom at {n}");
@@ -149,12 +167,22 @@ fn bad_settings_are_errors() {
 fn errors_and_panics_come_back_and_the_pool_stays_usable() {
     let pool = Pool::new(2).unwrap();
     match pool.apply(fail, (3,)) {
-        Err(Error::Remote(message)) => assert_eq!(message, "bad input 3"),
+        Err(e @ Error::Remote { .. }) => assert_eq!(e.to_string(), "String: bad input 3"),
         other => panic!("{other:?}"),
     }
     assert_eq!(pool.apply(fail, (4,)).unwrap(), 4);
+    // The error's type comes back with its text, as CPython re-raises
+    // `ValueError: invalid literal…`.
+    match pool.apply(parse, ("x1".to_owned(),)) {
+        Err(Error::Remote { kind, message }) => {
+            assert_eq!(kind, "ParseIntError");
+            assert_eq!(message, "invalid digit found in string");
+        }
+        other => panic!("{other:?}"),
+    }
     match pool.apply(panics, (3,)) {
-        Err(Error::Remote(message)) => {
+        Err(Error::Remote { kind, message }) => {
+            assert_eq!(kind, "panic");
             assert!(message.starts_with("panicked at "), "{message}");
             assert!(message.ends_with("boom at 3"), "{message}");
         }
@@ -164,25 +192,36 @@ fn errors_and_panics_come_back_and_the_pool_stays_usable() {
     for chunksize in [1, 2, 10] {
         let map = pool.map_chunked(fail, 0..10, chunksize);
         assert!(
-            matches!(&map, Err(Error::Remote(m)) if m == "bad input 3"),
+            matches!(&map, Err(Error::Remote { message, .. }) if message == "bad input 3"),
             "{map:?}"
         );
         let map = pool.map_chunked(panics, 0..10, chunksize);
         assert!(
-            matches!(&map, Err(Error::Remote(m)) if m.contains("boom")),
+            matches!(&map, Err(Error::Remote { message, .. }) if message.contains("boom")),
             "{map:?}"
         );
     }
     // imap yields the error in place and goes on.
     let items: Vec<Result<i32, Error>> = pool.imap(fail, 0..6).unwrap().collect();
     assert_eq!(items.len(), 6);
-    assert!(matches!(&items[3], Err(Error::Remote(m)) if m == "bad input 3"));
+    assert!(matches!(&items[3], Err(Error::Remote { message, .. }) if message == "bad input 3"));
     let fine: Vec<i32> = items.into_iter().filter_map(Result::ok).collect();
     assert_eq!(fine, [0, 1, 2, 4, 5]);
     let result = pool.apply_async(fail, (3,)).unwrap();
     result.wait();
     assert!(result.ready());
     assert!(!result.successful().unwrap());
+    // A value that cannot travel back is its own error, not the task's
+    // (CPython's MaybeEncodingError), and the pool stays usable.
+    match pool.apply(make_lock, (0,)) {
+        // (postcard keeps its own words, not the type's custom message.)
+        Err(e @ Error::Encoding(_)) => assert_eq!(
+            e.to_string(),
+            "Error sending result: cannot encode the value: Serde Serialization Error"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(pool.apply(fail, (4,)).unwrap(), 4);
     // Still usable after all that.
     assert_eq!(pool.map(doubler, 0..5).unwrap(), [0, 2, 4, 6, 8]);
     assert_eq!(pool.pids().len(), 2, "no worker died of a task's failure");
@@ -402,7 +441,9 @@ fn initializer_runs_in_every_worker() {
         .start()
         .unwrap();
     match broken.apply(doubler, (1,)) {
-        Err(Error::Remote(m)) => assert!(m.ends_with("no database"), "{m}"),
+        Err(Error::Remote { message, .. }) => {
+            assert!(message.ends_with("no database"), "{message}")
+        }
         other => panic!("{other:?}"),
     }
 }

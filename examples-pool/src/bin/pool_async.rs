@@ -17,9 +17,10 @@
 //! ```
 //!
 //! Differs from Python: the worker's error is not an exception raised
-//! again, but `Err(Error::Remote(message))` from `get`, carrying the text
-//! of the `Err` that `fail` returned. A little longer than most sections:
-//! three features, side by side with the twin.
+//! again, but `Err(Error::Remote { kind, message })` from `get`: the type
+//! (`String`, where Python's is `ValueError`) and the text of the `Err`
+//! that `fail` returned. A little longer than most sections: three
+//! features, side by side with the twin.
 
 use std::thread::sleep;
 use std::time::Duration;
@@ -55,7 +56,7 @@ fn main() -> Result<(), Error> {
 
     // The worker's error travels back and comes out here, in get().
     let result = pool.apply_async(fail, (3,))?;
-    if let Err(Error::Remote(message)) = result.get() {
+    if let Err(Error::Remote { message, .. }) = result.get() {
         println!("the worker's error: {message}");
     }
     println!("successful() -> {}", py_bool(result.successful()?));

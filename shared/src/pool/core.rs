@@ -26,20 +26,9 @@ pub(crate) enum State {
     Terminated,
 }
 
-/// Why a chunk has no values: the kind of error (`Error::Remote`,
-/// `Error::WorkerLost`, …) and its message, kept so that asking twice
-/// gives the same answer.
-#[derive(Clone, Debug)]
-pub(crate) struct Failure(fn(String) -> Error, String);
-
-impl Failure {
-    pub(crate) fn to_error(&self) -> Error {
-        (self.0)(self.1.clone())
-    }
-}
-
-/// One chunk's encoded values, or why there are none.
-pub(crate) type Outcome = Result<Vec<u8>, Failure>;
+/// One chunk's encoded values, or why there are none (cloned for whoever
+/// asks, so that asking twice gives the same answer).
+pub(crate) type Outcome = Result<Vec<u8>, Error>;
 
 /// A call's chunks, each encoded when a worker is about to get it.
 pub(crate) type Chunks = Box<dyn Iterator<Item = Result<Vec<u8>, Error>>>;
@@ -123,11 +112,7 @@ impl Job {
                 args: args.into(),
             }),
             Err(e) => {
-                let failure = match e {
-                    Error::Input(message) => Failure(Error::Input, message),
-                    e => Failure(Error::Ipc, e.to_string()),
-                };
-                self.settle(index, Err(failure));
+                self.settle(index, Err(e));
                 None
             }
         }
@@ -313,9 +298,9 @@ impl Core {
         let worker = &mut self.workers[w];
         // `poll` said there is something: a message, or end-of-file.
         let answers = match worker.socket.recv_bytes() {
-            Ok(bytes) => decode::<(Duration, Vec<Answer>)>(&bytes).map_err(|e| e.to_string()),
+            Ok(bytes) => decode::<(Duration, Vec<Answer>)>(&bytes),
             Err(Error::Eof) => return self.worker_exited(w),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e),
         };
         let batch = std::mem::take(&mut worker.in_flight);
         if let Some(job) = batch.first().and_then(|(id, _)| self.jobs.get_mut(id)) {
@@ -329,23 +314,23 @@ impl Core {
         }
         // An answer we could not read (no descriptor free to receive it,
         // say) fails its batch rather than leave the caller waiting.
-        let answers = answers.map(|(_, answers)| answers).unwrap_or_else(|e| {
-            let failed = |&(job, index)| Answer {
-                job,
-                index,
-                outcome: Err(e.clone()),
-            };
-            batch.iter().map(failed).collect()
-        });
-        for Answer {
-            job,
-            index,
-            outcome,
-        } in answers
-        {
-            let outcome = outcome
-                .map(ByteBuf::into_vec)
-                .map_err(|m| Failure(Error::Remote, m));
+        let answers: Vec<(u64, u32, Outcome)> = match answers {
+            Ok((_, answers)) => answers
+                .into_iter()
+                .map(|a| {
+                    (
+                        a.job,
+                        a.index,
+                        a.outcome.map(ByteBuf::into_vec).map_err(Error::from),
+                    )
+                })
+                .collect(),
+            Err(e) => batch
+                .iter()
+                .map(|&(job, index)| (job, index, Err(e.clone())))
+                .collect(),
+        };
+        for (job, index, outcome) in answers {
             if let Some(job) = self.jobs.get_mut(&job) {
                 job.settle(index, outcome);
             }
@@ -368,7 +353,7 @@ impl Core {
         let why = describe_exit(&process);
         for (id, index) in in_flight {
             if let Some(job) = self.jobs.get_mut(&id) {
-                job.settle(index, Err(Failure(Error::WorkerLost, why.clone())));
+                job.settle(index, Err(Error::WorkerLost(why.clone())));
             }
         }
         if self.state == State::Running || self.jobs.values().any(Job::pending) {

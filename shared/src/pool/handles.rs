@@ -36,7 +36,8 @@ impl<T> AsyncResult<T> {
     }
 
     /// Wait for the result (Python's `get()`). A task that returned an
-    /// error or panicked gives [`Error::Remote`] with its message; one whose
+    /// error or panicked gives [`Error::Remote`], its type and message; a
+    /// value that could not travel back, [`Error::Encoding`]; one whose
     /// worker died gives [`Error::WorkerLost`]; a pool terminated first
     /// gives [`Error::PoolNotRunning`] (where CPython would wait forever).
     /// Ask again and you get the same answer.
@@ -127,7 +128,7 @@ pub(crate) fn collect_all<V: DeserializeOwned>(
         let core = core.borrow();
         let job = core.jobs.get(&id).ok_or(Error::PoolNotRunning)?;
         if let Some(Err(failure)) = job.first_failure.and_then(|f| job.outcomes.get(&f)) {
-            return Err(failure.to_error());
+            return Err(failure.clone());
         }
         match job.outcomes.get(&index) {
             Some(Ok(bytes)) => {
@@ -231,10 +232,7 @@ impl<T: DeserializeOwned> Iterator for IMap<T> {
                 }
             };
             self.taken += 1;
-            match outcome
-                .map_err(|f| f.to_error())
-                .and_then(|b| decode::<Vec<T>>(&b))
-            {
+            match outcome.and_then(|b| decode::<Vec<T>>(&b)) {
                 Ok(values) => self.buffer = values.into_iter(),
                 Err(e) => return Some(Err(e)),
             }

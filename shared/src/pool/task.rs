@@ -1,11 +1,12 @@
 //! What a pool runs: a function, its arguments as a tuple, and what it
 //! returns; and the *runner* that carries a call across to a worker.
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
+use crate::Error;
 use crate::ipc::socket::{decode, encode};
-pub use crate::returns::TaskResult;
+pub use crate::returns::{Raised, TaskResult};
 
 /// A function a [`Pool`](super::Pool) can run in a worker, taking its
 /// arguments as the tuple `Args`: a function named by its path (`doubler`)
@@ -63,7 +64,25 @@ pub type Value<F, Args> = <<F as Function<Args>>::Output as TaskResult>::Value;
 
 /// Runs one task in a worker: decodes a chunk of argument tuples, calls the
 /// function on each, and encodes the values (or returns the first error).
-pub(crate) type Runner = fn(&[u8]) -> Result<Vec<u8>, String>;
+pub(crate) type Runner = fn(&[u8]) -> Result<Vec<u8>, Failed>;
+
+/// Why a task has no values for the caller.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum Failed {
+    /// The function returned an `Err` or panicked.
+    Raised(Raised),
+    /// The values could not be encoded (CPython's `MaybeEncodingError`).
+    Unencodable(String),
+}
+
+impl From<Failed> for Error {
+    fn from(failed: Failed) -> Error {
+        match failed {
+            Failed::Raised(Raised { kind, message }) => Error::Remote { kind, message },
+            Failed::Unencodable(why) => Error::Encoding(why),
+        }
+    }
+}
 
 /// The runner for `F`: the only thing about `F` that travels to a worker.
 ///
@@ -97,7 +116,7 @@ where
     runner::<F, Args>()
 }
 
-fn run_chunk<F, Args>(chunk: &[u8]) -> Result<Vec<u8>, String>
+fn run_chunk<F, Args>(chunk: &[u8]) -> Result<Vec<u8>, Failed>
 where
     F: Function<Args>,
     Args: Serialize + DeserializeOwned,
@@ -108,11 +127,19 @@ where
     // is inhabited. This is how a worker gets hold of a function that was
     // never sent: its type is the whole of it.
     let f: F = unsafe { std::mem::zeroed() };
-    let args: Vec<Args> = decode(chunk).map_err(|e| e.to_string())?;
+    let args: Vec<Args> = decode(chunk).map_err(unencodable)?;
     // Stop at the first error, as CPython's `list(map(f, chunk))` does.
     let values = args
         .into_iter()
         .map(|args| f.call(args).into_result())
-        .collect::<Result<Vec<_>, String>>()?;
-    encode(&values).map_err(|e| e.to_string())
+        .collect::<Result<Vec<_>, Raised>>()
+        .map_err(Failed::Raised)?;
+    encode(&values).map_err(unencodable)
+}
+
+fn unencodable(e: Error) -> Failed {
+    match e {
+        Error::Ipc(why) => Failed::Unencodable(why),
+        e => Failed::Unencodable(e.to_string()),
+    }
 }

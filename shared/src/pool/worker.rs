@@ -9,10 +9,11 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use super::task::Runner;
+use super::task::{Failed, Runner};
 use crate::current::ExitRequest;
 use crate::ipc::Connection;
 use crate::ipc::socket::{decode, encode};
+use crate::returns::Raised;
 
 /// One chunk of a call, as the parent sends it. A message to a worker is a
 /// `Vec<Task>`, a batch; an empty one tells it to stop (CPython's sentinel).
@@ -33,8 +34,8 @@ pub(crate) struct Task {
 pub(crate) struct Answer {
     pub job: u64,
     pub index: u32,
-    /// The encoded values, or the task's error message.
-    pub outcome: Result<ByteBuf, String>,
+    /// The encoded values, or why there are none.
+    pub outcome: Result<ByteBuf, Failed>,
 }
 
 /// What a worker needs to start.
@@ -74,7 +75,13 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
     let broken = setup
         .initializer
         .and_then(|(runner, args)| run(runner, &args).err())
-        .map(|e| format!("the pool's initializer failed: {e}"));
+        .map(|e| match e {
+            Failed::Raised(Raised { kind, message }) => Failed::Raised(Raised {
+                kind,
+                message: format!("the pool's initializer failed: {message}"),
+            }),
+            unencodable => unencodable,
+        });
     let mut completed = 0;
     while setup.maxtasks.is_none_or(|max| completed < max) {
         let Ok(message) = setup.socket.recv_bytes() else {
@@ -119,14 +126,15 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
 
 /// Run one task, turning a panic into its message. `shared::exit` in a
 /// task ends the worker, as `sys.exit` does in CPython.
-fn run(runner: Runner, chunk: &[u8]) -> Result<Vec<u8>, String> {
+fn run(runner: Runner, chunk: &[u8]) -> Result<Vec<u8>, Failed> {
     match panic::catch_unwind(AssertUnwindSafe(|| runner(chunk))) {
         Ok(outcome) => outcome,
         Err(payload) if payload.is::<ExitRequest>() => panic::resume_unwind(payload),
-        Err(_) => Err(LAST_PANIC
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-            .unwrap_or_else(|| "a task panicked".to_owned())),
+        Err(_) => {
+            let message = LAST_PANIC.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let message = message.unwrap_or_else(|| "a task panicked".to_owned());
+            let kind = "panic".to_owned();
+            Err(Failed::Raised(Raised { kind, message }))
+        }
     }
 }
