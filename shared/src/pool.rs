@@ -238,10 +238,12 @@ impl Pool {
         A: Arg,
     {
         let job = self.submit(runner_of(f), [args], Some(1))?;
+        let core = Rc::clone(&self.core);
         Ok(AsyncResult::new(
-            Rc::clone(&self.core),
+            core,
             job,
             handles::collect_one,
+            handles::value_of,
         ))
     }
 
@@ -378,7 +380,9 @@ impl Pool {
     /// (Python's `join`). Only after [`close`](Self::close) or
     /// [`terminate`](Self::terminate): before, [`Error::PoolStillRunning`].
     pub fn join(&self) -> Result<(), Error> {
-        self.core.borrow_mut().join()
+        let joined = self.core.borrow_mut().join();
+        core::run_callbacks(&self.core);
+        joined
     }
 
     /// Stop the workers now (SIGTERM), dropping queued work (Python's
@@ -456,10 +460,12 @@ impl Pool {
         chunksize: Option<usize>,
     ) -> Result<AsyncResult<Vec<V>>, Error> {
         let job = self.submit(runner, items, chunksize)?;
+        let core = Rc::clone(&self.core);
         Ok(AsyncResult::new(
-            Rc::clone(&self.core),
+            core,
             job,
             handles::collect_all,
+            handles::values_of,
         ))
     }
 }

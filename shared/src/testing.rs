@@ -330,7 +330,8 @@ pub fn run_checks(checks: &[(&str, fn())]) {
         println!("\n{} tests, 0 benchmarks", chosen.len());
         return;
     }
-    println!("\nrunning {} tests", chosen.len());
+    let plural = if chosen.len() == 1 { "" } else { "s" };
+    println!("\nrunning {} test{plural}", chosen.len());
     let mut failed = 0;
     for (name, check) in &chosen {
         let ok = std::panic::catch_unwind(check).is_ok();

@@ -255,6 +255,70 @@ fn wait_for_go(n: u32) -> u32 {
 /// An input iterator that panics at item 3: `imap` yields the three
 /// results before it, then the failure, then ends (CPython: a generator
 /// raising at item 3 gives 3 results, then its exception).
+/// `callback` and `error_callback` run in the parent, exactly once, by
+/// whichever call drives the pool, as CPython's result handler runs them.
+fn callbacks_run_once_in_the_parent() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let pool = Pool::new(2).unwrap();
+    let seen: Rc<RefCell<Vec<String>>> = Rc::default();
+    let me = std::process::id();
+    let log = |what: &'static str| {
+        let seen = Rc::clone(&seen);
+        move |text: String| {
+            assert_eq!(std::process::id(), me, "a callback runs in the parent");
+            seen.borrow_mut().push(format!("{what} {text}"));
+        }
+    };
+    let (ok, err) = (log("ok"), log("error"));
+    let r = pool.apply_async(doubler, (21,)).unwrap();
+    let r = r
+        .callback(move |v| ok(v.to_string()))
+        .error_callback(move |e| err(e.to_string()));
+    assert_eq!(r.get().unwrap(), 42);
+    assert_eq!(r.get().unwrap(), 42); // asking again runs nothing again
+    assert_eq!(*seen.borrow(), ["ok 42"]);
+
+    // A failure runs the error callback only.
+    let (ok, err) = (log("ok"), log("error"));
+    let r = pool.apply_async(fail, (3,)).unwrap();
+    let r = r
+        .callback(move |v| ok(v.to_string()))
+        .error_callback(move |e| err(e.to_string()));
+    r.wait();
+    assert_eq!(seen.borrow()[1..], ["error String: bad input 3"]);
+
+    // map_async's callback gets the whole list; attached once the call is
+    // complete, it runs at once.
+    let r = pool.map_async(doubler, 0..4).unwrap();
+    r.wait();
+    let all = log("map");
+    let _r = r.callback(move |v| all(format!("{v:?}")));
+    assert_eq!(seen.borrow()[2..], ["map [0, 2, 4, 6]"]);
+
+    // A dropped handle's callback still runs, here by join.
+    let late = log("dropped");
+    drop(
+        pool.apply_async(doubler, (5,))
+            .unwrap()
+            .callback(move |v| late(v.to_string())),
+    );
+    pool.close();
+    pool.join().unwrap();
+    assert_eq!(seen.borrow()[3..], ["dropped 10"]);
+
+    // A terminated pool's unfinished calls never call back.
+    let pool = Pool::new(1).unwrap();
+    let never = log("never");
+    let r = pool
+        .apply_async(nap, (10.0,))
+        .unwrap()
+        .callback(move |_| never(String::new()));
+    pool.terminate().unwrap();
+    assert!(matches!(r.get(), Err(Error::PoolNotRunning)));
+    assert_eq!(seen.borrow().len(), 4, "{:?}", seen.borrow());
+}
+
 fn imap_yields_what_came_before_a_failing_input() {
     let pool = Pool::new(2).unwrap();
     let workers = pool.pids();
@@ -627,6 +691,7 @@ fn main() {
             bad_settings_are_errors,
             errors_and_panics_come_back_and_the_pool_stays_usable,
             get_with_a_timeout,
+            callbacks_run_once_in_the_parent,
             imap_yields_what_came_before_a_failing_input,
             close_join_terminate,
             dropping_the_pool_terminates_it,

@@ -3,6 +3,7 @@
 //! `join`, an `imap`'s `next`) runs [`Core::wait_until`], which hands
 //! batches to idle workers, reads their answers, and replaces dead workers.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::iter::Peekable;
 use std::os::fd::{AsFd, AsRawFd};
@@ -33,6 +34,11 @@ pub(crate) type Outcome = Result<Vec<u8>, Error>;
 /// A call's chunks, each encoded when a worker is about to get it.
 pub(crate) type Chunks = Box<dyn Iterator<Item = Result<Vec<u8>, Error>>>;
 
+/// A `callback` or `error_callback` waiting for its call: given the call
+/// once it is complete, it decodes what it needs, and returns what to run
+/// (nothing if the call went the other way).
+pub(crate) type Callback = Box<dyn FnOnce(&Job) -> Option<Box<dyn FnOnce()>>>;
+
 /// A batch whose tasks kept the worker busy for less than this was too
 /// small to be worth a message (whose round trip costs about as much): the
 /// call's next batch is twice as big, up to [`MAX_BATCH`] chunks; one ten
@@ -55,6 +61,9 @@ pub(crate) struct Job {
     pub first_failure: Option<u32>,
     /// How many chunks a worker gets at once (see [`BATCH_WORK`]).
     batch: usize,
+    pub callbacks: Vec<Callback>,
+    /// Its handle is gone: drop it once its callbacks have run.
+    orphan: bool,
 }
 
 impl Job {
@@ -143,6 +152,9 @@ pub(crate) struct Core {
     /// Every call still wanted, oldest first.
     pub jobs: BTreeMap<u64, Job>,
     next_job: u64,
+    /// Callbacks of calls now complete, to run once the core is free (a
+    /// callback may use the pool): see [`drive`].
+    ready: VecDeque<Box<dyn FnOnce()>>,
 }
 
 impl Core {
@@ -157,6 +169,7 @@ impl Core {
             config,
             jobs: BTreeMap::new(),
             next_job: 0,
+            ready: VecDeque::new(),
         };
         for _ in 0..core.config.processes {
             if let Err(e) = core.add_worker() {
@@ -218,6 +231,8 @@ impl Core {
             settled: 0,
             first_failure: None,
             batch: 1,
+            callbacks: Vec::new(),
+            orphan: false,
         };
         self.jobs.insert(id, job);
         // Collect what is already in, and hand out what we can.
@@ -225,9 +240,24 @@ impl Core {
         Ok(id)
     }
 
-    /// Nobody will ask for this call's results: drop them as they come.
-    pub fn forget(&mut self, job: u64) {
-        self.jobs.remove(&job);
+    /// Nobody will ask for this call's results: drop them as they come
+    /// (once its callbacks, if any, have had theirs).
+    pub fn forget(&mut self, id: u64) {
+        match self.jobs.get_mut(&id) {
+            Some(job) if !job.callbacks.is_empty() => job.orphan = true,
+            _ => drop(self.jobs.remove(&id)),
+        }
+    }
+
+    /// Hand the callbacks of every complete call their due, exactly once.
+    fn collect_callbacks(&mut self) {
+        let ready = &mut self.ready;
+        for job in self.jobs.values_mut().filter(|j| j.complete()) {
+            let callbacks = std::mem::take(&mut job.callbacks);
+            ready.extend(callbacks.into_iter().filter_map(|callback| callback(job)));
+        }
+        self.jobs
+            .retain(|_, job| !(job.orphan && job.callbacks.is_empty()));
     }
 
     pub fn pids(&self) -> Vec<u32> {
@@ -274,6 +304,7 @@ impl Core {
     pub fn wait_until(&mut self, wait: Wait, done: impl Fn(&Core) -> bool) -> Result<bool, Error> {
         for looked in 0.. {
             self.dispatch();
+            self.collect_callbacks();
             if done(self) {
                 return Ok(true);
             }
@@ -405,6 +436,31 @@ impl Core {
             .drain(..)
             .map(|w| w.process.join())
             .fold(signalled, Result::and)
+    }
+}
+
+/// [`Core::wait_until`], then run the callbacks of the calls that became
+/// complete meanwhile, with the core free again. Every wait of the pool's
+/// handles goes through here, so whichever call is moving the pool along
+/// runs them (CPython runs them on its result-handler thread).
+pub(crate) fn drive(
+    core: &RefCell<Core>,
+    wait: Wait,
+    done: impl Fn(&Core) -> bool,
+) -> Result<bool, Error> {
+    let moved = core.borrow_mut().wait_until(wait, done);
+    run_callbacks(core);
+    moved
+}
+
+/// Run the callbacks due, one at a time, the core free during each.
+pub(crate) fn run_callbacks(core: &RefCell<Core>) {
+    loop {
+        let next = core.borrow_mut().ready.pop_front();
+        match next {
+            Some(callback) => callback(),
+            None => return,
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use super::core::{Core, Job, Outcome};
+use super::core::{Callback, Core, Job, Outcome, drive};
 use crate::Error;
 use crate::ipc::Wait;
 use crate::ipc::socket::decode;
@@ -26,13 +26,59 @@ pub struct AsyncResult<T> {
     /// Waits for the call's chunks and decodes them into the value;
     /// `Ok(None)` if the wait ran out first.
     collect: Collect<T>,
+    /// The value of the call once complete (for callbacks).
+    value: fn(&Job) -> Result<T, Error>,
 }
 
 pub(crate) type Collect<T> = fn(&RefCell<Core>, u64, Wait) -> Result<Option<T>, Error>;
 
 impl<T> AsyncResult<T> {
-    pub(crate) fn new(core: Rc<RefCell<Core>>, job: u64, collect: Collect<T>) -> Self {
-        AsyncResult { core, job, collect }
+    pub(crate) fn new(
+        core: Rc<RefCell<Core>>,
+        job: u64,
+        collect: Collect<T>,
+        value: fn(&Job) -> Result<T, Error>,
+    ) -> Self {
+        AsyncResult {
+            core,
+            job,
+            collect,
+            value,
+        }
+    }
+
+    /// Run `f` on the value once the call has succeeded (Python's
+    /// `callback=`): once, in this process, by whichever call is moving the
+    /// pool along then (a `get` or `wait` on any result, an `imap`'s
+    /// `next`, [`Pool::join`](super::Pool::join)), even if this handle is
+    /// dropped first. Never if the call fails or the pool is terminated.
+    pub fn callback(self, f: impl FnOnce(&T) + 'static) -> Self
+    where
+        T: 'static,
+    {
+        let value = self.value;
+        self.when_complete(Box::new(move |job| {
+            let value = value(job).ok()?;
+            Some(Box::new(move || f(&value)))
+        }))
+    }
+
+    /// Run `f` on the error once the call has failed (Python's
+    /// `error_callback=`), as [`callback`](Self::callback) runs.
+    pub fn error_callback(self, f: impl FnOnce(&Error) + 'static) -> Self {
+        self.when_complete(Box::new(move |job| {
+            let failure = job.first_failure.and_then(|f| job.outcomes.get(&f))?;
+            let error = failure.clone().err()?;
+            Some(Box::new(move || f(&error)))
+        }))
+    }
+
+    fn when_complete(self, callback: Callback) -> Self {
+        if let Some(job) = self.core.borrow_mut().jobs.get_mut(&self.job) {
+            job.callbacks.push(callback);
+        }
+        let _ = drive(&self.core, Wait::No, |_| false); // it may be complete already
+        self
     }
 
     /// Wait for the result (Python's `get()`). A task that returned an
@@ -87,9 +133,9 @@ impl<T> AsyncResult<T> {
 
     fn wait_for(&self, wait: Wait) -> Result<bool, Error> {
         let job = self.job;
-        self.core
-            .borrow_mut()
-            .wait_until(wait, |c| c.jobs.get(&job).is_none_or(Job::complete))
+        drive(&self.core, wait, |c| {
+            c.jobs.get(&job).is_none_or(Job::complete)
+        })
     }
 }
 
@@ -122,7 +168,7 @@ pub(crate) fn collect_all<V: DeserializeOwned>(
                 .get(&id)
                 .is_none_or(|j| j.complete() || j.outcomes.contains_key(&index))
         };
-        if !core.borrow_mut().wait_until(wait, in_or_done)? {
+        if !drive(core, wait, in_or_done)? {
             return Ok(None);
         }
         let core = core.borrow();
@@ -150,13 +196,30 @@ pub(crate) fn collect_one<V: DeserializeOwned>(
     id: u64,
     wait: Wait,
 ) -> Result<Option<V>, Error> {
-    let Some(mut values) = collect_all(core, id, wait)? else {
+    if !drive(core, wait, |c| c.jobs.get(&id).is_none_or(Job::complete))? {
         return Ok(None);
-    };
-    let value = values
-        .pop()
-        .ok_or_else(|| Error::Ipc("a task came back without its value".into()));
-    value.map(Some)
+    }
+    let core = core.borrow();
+    value_of(core.jobs.get(&id).ok_or(Error::PoolNotRunning)?).map(Some)
+}
+
+/// The values of a complete call, in input order, or its first failure.
+pub(crate) fn values_of<V: DeserializeOwned>(job: &Job) -> Result<Vec<V>, Error> {
+    if let Some(Err(failure)) = job.first_failure.and_then(|f| job.outcomes.get(&f)) {
+        return Err(failure.clone());
+    }
+    let mut values = Vec::new();
+    for index in 0..job.cut {
+        let bytes = job.outcomes.get(&index).ok_or(Error::NotReady)?;
+        values.extend(decode::<Vec<V>>(bytes.as_ref().map_err(Error::clone)?)?);
+    }
+    Ok(values)
+}
+
+/// The value of a complete one-task call.
+pub(crate) fn value_of<V: DeserializeOwned>(job: &Job) -> Result<V, Error> {
+    let value = values_of(job)?.pop();
+    value.ok_or_else(|| Error::Ipc("a task came back without its value".into()))
 }
 
 /// The results of [`Pool::imap`](super::Pool::imap) (in input order) or
@@ -194,8 +257,7 @@ impl<T: DeserializeOwned> IMap<T> {
     fn next_chunk(&mut self) -> Result<Option<Outcome>, Error> {
         let (id, ordered, index) = (self.job, self.ordered, self.taken);
         let all_taken = |j: &Job| j.finished() && index == j.cut;
-        let mut core = self.core.borrow_mut();
-        core.wait_until(Wait::Forever, |c| {
+        drive(&self.core, Wait::Forever, |c| {
             c.jobs.get(&id).is_none_or(|j| {
                 all_taken(j)
                     || if ordered {
@@ -205,6 +267,7 @@ impl<T: DeserializeOwned> IMap<T> {
                     }
             })
         })?;
+        let mut core = self.core.borrow_mut();
         let job = core.jobs.get_mut(&id).ok_or(Error::PoolNotRunning)?;
         let index = match job.arrivals.pop_front() {
             _ if all_taken(job) => return Ok(None),
