@@ -10,6 +10,7 @@
 //! | `p.imap(f, xs)`, `p.imap_unordered(f, xs)` | [`imap`](Pool::imap), [`imap_unordered`](Pool::imap_unordered) |
 //! | `p.apply(f, (a,))`, `p.apply_async(f, (a,))` | [`apply`](Pool::apply), [`apply_async`](Pool::apply_async) |
 //! | `r.get()`, `r.get(timeout)`, `r.ready()`, `r.successful()` | [`AsyncResult`] methods of the same names ([`get_timeout`](AsyncResult::get_timeout)) |
+//! | `apply_async(f, a, callback=c, error_callback=e)` | [`apply_async`](Pool::apply_async)`(f, a)?`[`.callback(c)`](AsyncResult::callback)[`.error_callback(e)`](AsyncResult::error_callback) |
 //! | `p.close()`, `p.join()`, `p.terminate()` | the same |
 //! | leaving `with Pool() as p:` | dropping the `Pool` (it terminates) |
 //!
