@@ -96,3 +96,8 @@ fn event() {
 fn the_guide_teaches_every_section_in_order() {
     shared::testing::check_guide(env!("CARGO_MANIFEST_DIR"));
 }
+
+#[test]
+fn every_header_shows_what_its_section_prints() {
+    shared::testing::check_headers(env!("CARGO_MANIFEST_DIR"), &[]);
+}

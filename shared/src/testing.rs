@@ -255,6 +255,129 @@ pub fn check_guide(manifest_dir: &str) {
     }
 }
 
+/// Replay the console transcript in the header of every program in
+/// `src/bin` of the crate at `manifest_dir`, as trycmd does, so that a
+/// header never drifts from what its program prints: the `$ cargo run`
+/// line must name this crate and the program, and each line shown after it
+/// must be a line the program prints (`[..]` stands for any text, a line
+/// `…` or `...` for lines left out; the lines may come in any order, as the
+/// scheduler decides). A line that only some runs print is given three.
+/// The programs named in `skip` are left out (say why where you call it).
+pub fn check_headers(manifest_dir: &str, skip: &[&str]) {
+    let dir = Path::new(manifest_dir);
+    let crate_name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("a crate folder");
+    let bins_dir = std::env::current_exe().expect("this test's path");
+    let bins_dir = bins_dir
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let mut sources: Vec<_> = std::fs::read_dir(dir.join("src/bin"))
+        .expect("src/bin")
+        .filter_map(|e| Some(e.ok()?.path()))
+        .collect();
+    sources.sort();
+    for source in sources {
+        let bin = source
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("a bin name");
+        if skip.contains(&bin) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&source).expect("the bin's source");
+        let header: Vec<&str> = text
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .map(|l| {
+                l.strip_prefix("//! ")
+                    .unwrap_or(l.trim_start_matches("//!"))
+            })
+            .collect();
+        let shown: Vec<&str> = header
+            .iter()
+            .skip_while(|l| **l != "```console")
+            .skip(1)
+            .take_while(|l| **l != "```")
+            .copied()
+            .collect();
+        let (command, lines) = shown
+            .split_first()
+            .unwrap_or_else(|| panic!("{bin}: no console block"));
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let after = |flag: &str| {
+            words
+                .iter()
+                .position(|w| *w == flag)
+                .and_then(|i| words.get(i + 1))
+        };
+        assert_eq!(after("-p"), Some(&crate_name), "{bin}: {command}");
+        assert_eq!(after("--bin"), Some(&bin), "{bin}: {command}");
+        let args: Vec<&str> = words
+            .iter()
+            .skip_while(|w| **w != "--")
+            .skip(1)
+            .copied()
+            .collect();
+        let wanted: Vec<&str> = lines
+            .iter()
+            .filter(|l| !matches!(**l, "…" | "..."))
+            .copied()
+            .collect();
+        let mut missing = wanted.clone();
+        let mut outputs = Vec::new();
+        for _ in 0..3 {
+            let run = run_with(bins_dir.join(bin), &args, &[], Duration::from_secs(60));
+            outputs.push(run.output.clone());
+            missing = unmatched(&missing, &run.output);
+            if missing.is_empty() {
+                break;
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "{crate_name}/{bin}: the header shows lines no run printed: {missing:#?}\nruns: {outputs:#?}"
+        );
+    }
+}
+
+/// The lines of `wanted` that `output` does not print, each output line
+/// standing for one wanted line at most.
+fn unmatched<'a>(wanted: &[&'a str], output: &str) -> Vec<&'a str> {
+    let mut left: Vec<&str> = output.lines().collect();
+    let mut missing = Vec::new();
+    for line in wanted {
+        match left.iter().position(|o| matches_pattern(line, o)) {
+            Some(i) => drop(left.remove(i)),
+            None => missing.push(*line),
+        }
+    }
+    missing
+}
+
+/// `line` matches `pattern`, where each `[..]` in the pattern stands for any
+/// text (as in trycmd and in the transcripts).
+fn matches_pattern(pattern: &str, line: &str) -> bool {
+    let mut parts = pattern.split("[..]");
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = line.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    for (i, part) in parts.iter().enumerate() {
+        if i + 1 == parts.len() {
+            return rest.ends_with(part);
+        }
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
 /// Run `exe` (30 s limit) and check what every section must: it exits with
 /// 0 and leaves no process behind.
 pub fn run_clean(exe: impl AsRef<Path>) -> Run {
