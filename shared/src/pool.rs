@@ -14,7 +14,7 @@
 //! | `p.close()`, `p.join()`, `p.terminate()` | the same |
 //! | leaving `with Pool() as p:` | dropping the `Pool` (it terminates) |
 //!
-//! ```no_run
+//! ```
 //! use shared::pool::Pool;
 //!
 //! fn doubler(number: u64) -> u64 {

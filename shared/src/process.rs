@@ -52,7 +52,7 @@ type Target = Box<dyn FnOnce() -> Result<(), String>>;
 
 /// A child process, started by `fork` and reaped by `waitpid`.
 ///
-/// ```no_run
+/// ```
 /// use shared::Process;
 ///
 /// fn worker(num: i32) {

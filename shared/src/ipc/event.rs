@@ -17,7 +17,7 @@ use crate::error::Error;
 /// sleeper, in whatever process. Make the event before forking the
 /// processes that use it, and clone it into their closures.
 ///
-/// ```no_run
+/// ```
 /// use shared::Process;
 /// use shared::ipc::Event;
 ///
@@ -28,6 +28,8 @@ use crate::error::Error;
 /// p.start()?;
 /// e.set(); // wakes the child
 /// p.join()?;
+/// assert!(e.is_set());
+/// assert_eq!(p.exitcode(), Some(0));
 /// # Ok(())
 /// # }
 /// ```

@@ -26,7 +26,7 @@ use crate::error::Error;
 /// [`recv`](Connection::recv) reports [`Error::Eof`] only once the other end
 /// is closed in *every* process.
 ///
-/// ```no_run
+/// ```
 /// use shared::Process;
 /// use shared::ipc::pipe;
 ///

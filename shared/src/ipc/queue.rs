@@ -50,7 +50,7 @@ struct Inner {
 /// `T: Serialize + DeserializeOwned`; each travels as one message, so items
 /// from one producer arrive in the order it put them.
 ///
-/// ```no_run
+/// ```
 /// use shared::Process;
 /// use shared::ipc::Queue;
 ///

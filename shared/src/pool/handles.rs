@@ -52,6 +52,29 @@ impl<T> AsyncResult<T> {
     /// pool along then (a `get` or `wait` on any result, an `imap`'s
     /// `next`, [`Pool::join`](super::Pool::join)), even if this handle is
     /// dropped first. Never if the call fails or the pool is terminated.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use shared::pool::Pool;
+    ///
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    ///
+    /// # fn main() -> Result<(), shared::Error> {
+    /// let pool = Pool::new(2)?;
+    /// let total = Rc::new(Cell::new(0));
+    /// for x in 1..=3 {
+    ///     let total = Rc::clone(&total);
+    ///     pool.apply_async(square, (x,))?.callback(move |v| total.set(total.get() + v));
+    /// }
+    /// pool.close();
+    /// pool.join()?; // runs the callbacks still due
+    /// assert_eq!(total.get(), 1 + 4 + 9);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn callback(self, f: impl FnOnce(&T) + 'static) -> Self
     where
         T: 'static,
