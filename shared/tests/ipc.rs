@@ -538,6 +538,27 @@ fn recv_bytes_into_a_buffer() {
     }
 }
 
+/// CPython's `_TestPoll`: an empty message is a message, and messages keep
+/// their edges (never merged, never split), whatever their sizes.
+fn empty_messages_and_edges() {
+    let (a, b) = pipe(true).unwrap();
+    let sizes = [0, 1, 0, 70_000, 3];
+    let p = start(move || {
+        sizes
+            .into_iter()
+            .try_for_each(|n| b.send_bytes(&pattern(n)))
+    });
+    for n in sizes {
+        assert!(
+            a.poll(PATIENCE).unwrap(),
+            "a message of {n} bytes is waiting"
+        );
+        assert_eq!(a.recv_bytes().unwrap(), pattern(n));
+    }
+    finish(&p);
+    assert!(matches!(a.recv_bytes(), Err(Error::Eof)));
+}
+
 fn recv_of_the_wrong_type_is_an_error() {
     let (a, b) = pipe(true).unwrap();
     b.send_bytes(&[0xff; 3]).unwrap();
@@ -667,6 +688,7 @@ fn main() {
         recv_reports_eof_once_the_other_end_is_closed_everywhere,
         big_messages_through_a_pipe,
         recv_bytes_into_a_buffer,
+        empty_messages_and_edges,
         recv_of_the_wrong_type_is_an_error,
         event_in_one_process,
         event_across_processes,

@@ -390,6 +390,38 @@ fn a_child_can_wait_for_its_parent() {
     );
 }
 
+/// CPython's `test_many_processes`: a hundred children at once, first let
+/// go to exit 0, then terminated (-15), every one reaped.
+fn many_processes() {
+    let go = Event::new().unwrap();
+    let mut procs: Vec<Process> = (0..100)
+        .map(|_| {
+            let go = go.clone();
+            Process::new(move || go.wait())
+        })
+        .collect();
+    procs.iter_mut().for_each(|p| p.start().unwrap());
+    go.set();
+    for p in &procs {
+        p.join().unwrap();
+        assert_eq!(p.exitcode(), Some(0), "{p}");
+    }
+    let never = Event::new().unwrap();
+    let mut procs: Vec<Process> = (0..100)
+        .map(|_| {
+            let never = never.clone();
+            Process::new(move || never.wait())
+        })
+        .collect();
+    procs.iter_mut().for_each(|p| p.start().unwrap());
+    procs.iter().for_each(|p| p.terminate().unwrap());
+    for p in &procs {
+        p.join().unwrap();
+        assert_eq!(p.exitcode(), Some(-15), "{p}");
+    }
+    assert!(active_children().is_empty());
+}
+
 fn active_children_lists_the_live_ones() {
     let mut quick = Process::new(|| ());
     let mut slow = Process::new(|| sleep(Duration::from_secs(10)));
@@ -566,6 +598,7 @@ fn main() {
             sigchld_ignored_is_reported,
             sentinels_say_which_child_ended,
             a_child_can_wait_for_its_parent,
+            many_processes,
             active_children_lists_the_live_ones,
             main_exit_terminates_daemons_and_joins_the_rest,
             daemons_die_with_a_killed_parent,

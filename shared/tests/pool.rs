@@ -356,6 +356,35 @@ fn imap_yields_what_came_before_a_failing_input() {
     same_workers();
 }
 
+/// Set by `fail_big_or_finish` in a worker once its last task has run.
+static SECOND_DONE: OnceLock<Event> = OnceLock::new();
+
+fn fail_big_or_finish(n: u32) -> Result<u32, String> {
+    if n == 0 {
+        return Err("x".repeat(100 * 1024)); // bigger than a packet
+    }
+    if n == 9 {
+        SECOND_DONE.get().expect("made before the pool").set();
+    }
+    Ok(n)
+}
+
+/// CPython's `test_map_no_failfast`: `map` fails at its first failure
+/// (here with a big message), and its other tasks still run: `close` and
+/// `join` wait for them, without a deadlock. One worker, so the last tasks
+/// were still queued when the map failed.
+fn a_failed_map_still_runs_the_rest() {
+    let done = SECOND_DONE.get_or_init(|| Event::new().unwrap());
+    let pool = Pool::new(1).unwrap();
+    match pool.map_chunked(fail_big_or_finish, 0..10, 1) {
+        Err(Error::Remote { message, .. }) => assert_eq!(message.len(), 100 * 1024),
+        other => panic!("{other:?}"),
+    }
+    pool.close();
+    pool.join().unwrap();
+    assert!(done.is_set(), "the queued tasks ran before join returned");
+}
+
 fn close_join_terminate() {
     let go = GO.get_or_init(|| Event::new().unwrap());
     go.clear();
@@ -693,6 +722,7 @@ fn main() {
             get_with_a_timeout,
             callbacks_run_once_in_the_parent,
             imap_yields_what_came_before_a_failing_input,
+            a_failed_map_still_runs_the_rest,
             close_join_terminate,
             dropping_the_pool_terminates_it,
             worker_names_and_pids,

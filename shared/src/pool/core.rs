@@ -62,7 +62,7 @@ pub(crate) struct Job {
     /// How many chunks a worker gets at once (see [`BATCH_WORK`]).
     batch: usize,
     pub callbacks: Vec<Callback>,
-    /// Its handle is gone: drop it once its callbacks have run.
+    /// Its handle is gone: drop it once finished.
     orphan: bool,
 }
 
@@ -240,11 +240,11 @@ impl Core {
         Ok(id)
     }
 
-    /// Nobody will ask for this call's results: drop them as they come
-    /// (once its callbacks, if any, have had theirs).
+    /// Nobody will ask for this call's results. As in CPython, its tasks
+    /// still all run (and its callbacks are called); it goes once finished.
     pub fn forget(&mut self, id: u64) {
         match self.jobs.get_mut(&id) {
-            Some(job) if !job.callbacks.is_empty() => job.orphan = true,
+            Some(job) if !job.finished() => job.orphan = true,
             _ => drop(self.jobs.remove(&id)),
         }
     }
@@ -256,8 +256,7 @@ impl Core {
             let callbacks = std::mem::take(&mut job.callbacks);
             ready.extend(callbacks.into_iter().filter_map(|callback| callback(job)));
         }
-        self.jobs
-            .retain(|_, job| !(job.orphan && job.callbacks.is_empty()));
+        self.jobs.retain(|_, job| !(job.orphan && job.finished()));
     }
 
     pub fn pids(&self) -> Vec<u32> {

@@ -17,9 +17,10 @@ use crate::ipc::socket::decode;
 /// [`Pool::map_async`](super::Pool::map_async), to collect later (CPython's
 /// `AsyncResult`).
 ///
-/// The work runs in the workers whether or not you look; asking (`get`,
-/// `wait`, `ready`) is what brings the answers home, since the pool has no
-/// background thread of its own.
+/// The work runs in the workers whether or not you look, and even if you
+/// drop the handle (as in CPython, a call once made runs to its end);
+/// asking (`get`, `wait`, `ready`) is what brings the answers home, since
+/// the pool has no background thread of its own.
 pub struct AsyncResult<T> {
     core: Rc<RefCell<Core>>,
     job: u64,
