@@ -224,6 +224,59 @@ fn fd_exhaustion() -> Result<(), Error> {
     Ok(())
 }
 
+/// Fork refused by the kernel (the user's process limit reached): `start`
+/// and `Pool::new` return the `Err` (EAGAIN) instead of panicking, a pool
+/// half started takes its workers with it, and all works again once the
+/// limit allows.
+fn process_exhaustion() -> Result<(), Error> {
+    // Root is exempt from RLIMIT_NPROC: become an ordinary user (nobody).
+    // SAFETY: getuid, setgid and setuid take and return plain numbers.
+    if unsafe { libc::getuid() } == 0 {
+        assert_eq!(unsafe { libc::setgid(65534) }, 0, "setgid");
+        assert_eq!(unsafe { libc::setuid(65534) }, 0, "setuid");
+    }
+    let mut was = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct we pass, and only that.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut was) }, 0);
+    let limit = |n: libc::rlim_t| {
+        // The soft limit only: an ordinary user may raise it up to the hard one.
+        let limit = libc::rlimit {
+            rlim_cur: n.min(was.rlim_max),
+            rlim_max: was.rlim_max,
+        };
+        // SAFETY: setrlimit only reads the struct we pass.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NPROC, &limit) }, 0);
+    };
+    let eagain = |e: &Error| matches!(e, Error::Os(nix::errno::Errno::EAGAIN));
+    limit(1); // this process alone
+    match Process::new(|| ()).start() {
+        Err(e) => assert!(eagain(&e), "start: {e}"),
+        Ok(()) => panic!("a fork past the limit"),
+    }
+    limit(2); // room for one worker, not two
+    match Pool::new(2) {
+        Err(e) => assert!(eagain(&e), "pool: {e}"),
+        Ok(_) => panic!("a pool past the limit"),
+    }
+    assert!(
+        shared::active_children().is_empty(),
+        "the half-started pool left a worker"
+    );
+    println!("exhausted: Err(EAGAIN), nothing left behind");
+
+    limit(4096);
+    let mut p = Process::new(|| ());
+    p.start()?;
+    p.join()?;
+    let pool = Pool::new(2)?;
+    assert_eq!(pool.map(doubler, 0..4)?, [0, 2, 4, 6]);
+    println!("limit raised: processes and pools start again");
+    Ok(())
+}
+
 /// A child that polls a shared pipe end, then exits, leaves the message
 /// for whoever reads next.
 fn poll_consumes_nothing() -> Result<(), Error> {
@@ -285,6 +338,7 @@ fn run_scenario(name: &str) -> Result<(), Error> {
             pool_worker_killed(100 * MIB, stop)
         }),
         "fd_exhaustion" => fd_exhaustion(),
+        "process_exhaustion" => process_exhaustion(),
         "poll" => poll_consumes_nothing(),
         "huge_timeouts" => huge_timeouts(),
         other => panic!("unknown scenario {other}"),
@@ -307,6 +361,13 @@ fn worker_killed_mid_message_pool() {
     let run = scenario("pool", LIMIT);
     assert_clean(&run);
     assert_eq!(run.lines().len(), 4, "{run:?}");
+}
+
+fn process_exhaustion_is_an_error_then_heals() {
+    let run = scenario("process_exhaustion", LIMIT);
+    assert_clean(&run);
+    assert!(run.output.contains("exhausted: Err(EAGAIN)"), "{run:?}");
+    assert!(run.output.contains("start again"), "{run:?}");
 }
 
 fn fd_exhaustion_is_an_error_then_heals() {
@@ -334,6 +395,7 @@ fn main() {
             receiver_killed_mid_message_queue,
             worker_killed_mid_message_pool,
             fd_exhaustion_is_an_error_then_heals,
+            process_exhaustion_is_an_error_then_heals,
             poll_on_a_shared_end_consumes_nothing,
             huge_timeouts_mean_for_ever,
         ],
