@@ -231,8 +231,11 @@ fn fd_exhaustion() -> Result<(), Error> {
 fn process_exhaustion() -> Result<(), Error> {
     // Root is exempt from RLIMIT_NPROC: become an ordinary user (nobody).
     // SAFETY: getuid, setgid and setuid take and return plain numbers.
-    if unsafe { libc::getuid() } == 0 {
+    let root = unsafe { libc::getuid() } == 0;
+    if root {
+        // SAFETY: as above; this scenario process has one thread.
         assert_eq!(unsafe { libc::setgid(65534) }, 0, "setgid");
+        // SAFETY: as above.
         assert_eq!(unsafe { libc::setuid(65534) }, 0, "setuid");
     }
     let mut was = libc::rlimit {
