@@ -106,11 +106,10 @@ impl Job {
     /// The next chunk from `source`, as a task; `None` when there is none
     /// (or it could not be encoded: then it fails, as its task would).
     fn cut_one(&mut self, id: u64) -> Option<Task> {
-        let source = self.source.as_mut()?;
-        let chunk = source.next()?;
-        if source.peek().is_none() {
-            self.source = None; // that was the last
-        }
+        let Some(chunk) = self.source.as_mut()?.next() else {
+            self.source = None; // none left
+            return None;
+        };
         let (runner, index) = (self.runner as usize, self.cut);
         self.cut += 1;
         match chunk {
@@ -294,6 +293,11 @@ impl Core {
             let _ = encode(&tasks).and_then(|bytes| worker.socket.send_bytes(&bytes));
             worker.in_flight = tasks.iter().map(|t| (t.job, t.index)).collect();
             worker.sent += tasks.len();
+            // Cut and encode the next chunk now, while the workers work,
+            // and learn whether that was the last.
+            if job.source.as_mut().is_some_and(|s| s.peek().is_none()) {
+                job.source = None;
+            }
         }
     }
 
