@@ -50,6 +50,16 @@
 //! an expert who can promise no lock is held calls the `unsafe`
 //! [`Process::start_unchecked`]. Stdout is flushed first, so no
 //! half-written line is copied into the child and printed twice.
+//!
+//! # Reading the source
+//!
+//! Each layer uses only those below it. From the bottom: `error.rs` and
+//! `py.rs` (CPython's words and Python-style printing); `ipc/`, starting
+//! with `socket.rs` (the one message layer); `current.rs` (who am I);
+//! `child.rs` (what a parent knows of its children: `waitpid`, `kill`,
+//! the exit steps); `process.rs` (the [`Process`] object: `fork` and the
+//! child's start-up); `logging.rs`; and `pool/`, built on `ipc`'s
+//! [`Connection`] and on [`Process`].
 
 mod child;
 pub mod current;
