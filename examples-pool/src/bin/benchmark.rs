@@ -89,17 +89,21 @@ fn parallel_capacity(iterations: u64) -> Result<f64, Error> {
     Ok(cpu_count() as f64 * best(1)? / best(cpu_count())?)
 }
 
-fn start_join(repeats: usize) -> Result<f64, Error> {
-    let times = (0..repeats)
-        .map(|_| {
-            seconds(|| {
-                let mut p = Process::new(|| ());
-                p.start()?;
-                p.join()
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(median(times) * 1e6)
+/// Microseconds for `Process::new(..)`, `start` and `join`, and for the
+/// floor under it, a bare `fork`, `_exit` and `waitpid`: taken in turns,
+/// so that both see the same machine (a fork's cost drifts as the machine
+/// does), medians of each.
+fn start_join_and_floor(repeats: usize) -> Result<(f64, f64), Error> {
+    let (mut ours, mut floor) = (Vec::new(), Vec::new());
+    for _ in 0..repeats {
+        floor.push(seconds(bare_fork_join)?);
+        ours.push(seconds(|| {
+            let mut p = Process::new(|| ());
+            p.start()?;
+            p.join()
+        })?);
+    }
+    Ok((median(ours) * 1e6, median(floor) * 1e6))
 }
 
 /// Items per second of `Pool(2).map` of a doubler, after one untimed call
@@ -258,28 +262,20 @@ fn child_uss() -> Result<f64, Error> {
         .sum())
 }
 
-/// Microseconds for a bare `fork`, `_exit` and `waitpid`: the floor under
-/// `process_start_join`.
-fn floor_fork_join(repeats: usize) -> Result<f64, Error> {
-    let times = (0..repeats)
-        .map(|_| {
-            seconds(|| {
-                // SAFETY: this program has one thread; the child only calls
-                // the async-signal-safe `_exit`.
-                match unsafe { libc::fork() } {
-                    -1 => Err(std::io::Error::last_os_error().into()),
-                    // SAFETY: in the child, leave at once, running nothing of ours.
-                    0 => unsafe { libc::_exit(0) },
-                    // SAFETY: waiting for the child just forked.
-                    child => match unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) } {
-                        -1 => Err(std::io::Error::last_os_error().into()),
-                        _ => Ok(()),
-                    },
-                }
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(median(times) * 1e6)
+/// A bare `fork`, `_exit` and `waitpid`: what the OS alone needs.
+fn bare_fork_join() -> Result<(), Error> {
+    // SAFETY: this program has one thread; the child only calls the
+    // async-signal-safe `_exit`.
+    match unsafe { libc::fork() } {
+        -1 => Err(std::io::Error::last_os_error().into()),
+        // SAFETY: in the child, leave at once, running nothing of ours.
+        0 => unsafe { libc::_exit(0) },
+        // SAFETY: waiting for the child just forked.
+        child => match unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) } {
+            -1 => Err(std::io::Error::last_os_error().into()),
+            _ => Ok(()),
+        },
+    }
 }
 
 /// Microseconds for 16 bytes to go to a forked child and back over a bare
@@ -357,10 +353,11 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
         (64 * mib, 512 * mib, 100 * mib)
     };
     let capacity = parallel_capacity(if quick { 3_000_000 } else { 100_000_000 })?;
+    let (start_join, floor) = start_join_and_floor(starts)?;
     let mut figures = vec![
         ("parallel_capacity", capacity, "cores"),
-        ("floor_fork_join", floor_fork_join(starts)?, "us"),
-        ("process_start_join", start_join(starts)?, "us"),
+        ("floor_fork_join", floor, "us"),
+        ("process_start_join", start_join, "us"),
         (
             "pool_map_default",
             pool_map(items, None, 2 * repeats + 1)?,
