@@ -264,12 +264,4 @@ fn logging_workers() {
     assert_eq!(steady(out), steady(&twin!("logging_workers")));
 }
 
-#[test]
-fn the_guide_teaches_every_section_in_order() {
-    shared::testing::check_guide(env!("CARGO_MANIFEST_DIR"));
-}
-
-#[test]
-fn every_header_shows_what_its_section_prints() {
-    shared::testing::check_headers(env!("CARGO_MANIFEST_DIR"), &[]);
-}
+shared::chapter_checks!(skip_headers: []);

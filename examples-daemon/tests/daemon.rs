@@ -85,12 +85,4 @@ fn daemon_main_exit_join() {
     assert_eq!(run.output, twin!("daemon_main_exit_join"));
 }
 
-#[test]
-fn the_guide_teaches_every_section_in_order() {
-    shared::testing::check_guide(env!("CARGO_MANIFEST_DIR"));
-}
-
-#[test]
-fn every_header_shows_what_its_section_prints() {
-    shared::testing::check_headers(env!("CARGO_MANIFEST_DIR"), &[]);
-}
+shared::chapter_checks!(skip_headers: []);

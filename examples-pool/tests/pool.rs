@@ -193,13 +193,5 @@ fn benchmark_explains_itself_and_refuses_bad_arguments() {
     );
 }
 
-#[test]
-fn the_guide_teaches_every_section_in_order() {
-    shared::testing::check_guide(env!("CARGO_MANIFEST_DIR"));
-}
-
-#[test]
-fn every_header_shows_what_its_section_prints() {
-    // The benchmark's header shows a table of timings, not a lesson.
-    shared::testing::check_headers(env!("CARGO_MANIFEST_DIR"), &["benchmark"]);
-}
+// The benchmark's header shows a table of timings, not a lesson.
+shared::chapter_checks!(skip_headers: ["benchmark"]);

@@ -338,9 +338,12 @@ impl Pool {
     where
         F: Function<(T,)>,
     {
-        let items = items.into_iter().map(|t| (t,));
-        let job = self.submit_lazily(runner_of(f), items, chunksize)?;
-        Ok(IMap::new(Rc::clone(&self.core), job, true))
+        self.imap_job(
+            runner_of(f),
+            items.into_iter().map(|t| (t,)),
+            chunksize,
+            true,
+        )
     }
 
     /// `f` on every item, yielding results as they finish, in any order
@@ -366,9 +369,12 @@ impl Pool {
     where
         F: Function<(T,)>,
     {
-        let items = items.into_iter().map(|t| (t,));
-        let job = self.submit_lazily(runner_of(f), items, chunksize)?;
-        Ok(IMap::new(Rc::clone(&self.core), job, false))
+        self.imap_job(
+            runner_of(f),
+            items.into_iter().map(|t| (t,)),
+            chunksize,
+            false,
+        )
     }
 
     /// Accept no more work (Python's `close`); what was submitted still
@@ -452,6 +458,17 @@ impl Pool {
             }
         }));
         self.core.borrow_mut().submit(runner, chunks)
+    }
+
+    fn imap_job<A: Arg, V: DeserializeOwned>(
+        &self,
+        runner: Runner,
+        items: impl Items<A>,
+        chunksize: usize,
+        ordered: bool,
+    ) -> Result<IMap<V>, Error> {
+        let job = self.submit_lazily(runner, items, chunksize)?;
+        Ok(IMap::new(Rc::clone(&self.core), job, ordered))
     }
 
     fn starmap_job<A: Arg, V: DeserializeOwned>(

@@ -402,6 +402,26 @@ macro_rules! twin {
     };
 }
 
+/// The two checks every chapter's tests make of the chapter as a whole:
+/// its guide teaches every section in order ([`check_guide`]), and every
+/// section's header shows what it prints ([`check_headers`], leaving out
+/// the programs listed after `skip_headers:`).
+#[doc(hidden)] // test machinery, not the learner's API
+#[macro_export]
+macro_rules! chapter_checks {
+    (skip_headers: [$($skip:expr),* $(,)?]) => {
+        #[test]
+        fn the_guide_teaches_every_section_in_order() {
+            $crate::testing::check_guide(env!("CARGO_MANIFEST_DIR"));
+        }
+
+        #[test]
+        fn every_header_shows_what_its_section_prints() {
+            $crate::testing::check_headers(env!("CARGO_MANIFEST_DIR"), &[$($skip),*]);
+        }
+    };
+}
+
 /// Set by [`scenario`]: the test executable runs that one scenario.
 const SCENARIO: &str = "SHARED_TEST_SCENARIO";
 

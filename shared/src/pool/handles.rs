@@ -13,6 +13,21 @@ use crate::Error;
 use crate::ipc::Wait;
 use crate::ipc::socket::decode;
 
+/// One call of the pool, as its handle holds it. Dropping the handle tells
+/// the pool nobody will ask for the results (its tasks still run).
+struct Call {
+    core: Rc<RefCell<Core>>,
+    job: u64,
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        if let Ok(mut core) = self.core.try_borrow_mut() {
+            core.forget(self.job);
+        }
+    }
+}
+
 /// The result of [`Pool::apply_async`](super::Pool::apply_async) or
 /// [`Pool::map_async`](super::Pool::map_async), to collect later (CPython's
 /// `AsyncResult`).
@@ -22,8 +37,7 @@ use crate::ipc::socket::decode;
 /// asking (`get`, `wait`, `ready`) is what brings the answers home, since
 /// the pool has no background thread of its own.
 pub struct AsyncResult<T> {
-    core: Rc<RefCell<Core>>,
-    job: u64,
+    call: Call,
     /// Waits for the call's chunks and decodes them into the value;
     /// `Ok(None)` if the wait ran out first.
     collect: Collect<T>,
@@ -40,9 +54,9 @@ impl<T> AsyncResult<T> {
         collect: Collect<T>,
         value: fn(&Job) -> Result<T, Error>,
     ) -> Self {
+        let call = Call { core, job };
         AsyncResult {
-            core,
-            job,
+            call,
             collect,
             value,
         }
@@ -98,10 +112,10 @@ impl<T> AsyncResult<T> {
     }
 
     fn when_complete(self, callback: Callback) -> Self {
-        if let Some(job) = self.core.borrow_mut().jobs.get_mut(&self.job) {
+        if let Some(job) = self.call.core.borrow_mut().jobs.get_mut(&self.call.job) {
             job.callbacks.push(callback);
         }
-        let _ = drive(&self.core, Wait::No, |_| false); // it may be complete already
+        let _ = drive(&self.call.core, Wait::No, |_| false); // it may be complete already
         self
     }
 
@@ -122,7 +136,7 @@ impl<T> AsyncResult<T> {
     }
 
     fn get_within(&self, wait: Wait) -> Result<T, Error> {
-        (self.collect)(&self.core, self.job, wait)?.ok_or(Error::Timeout)
+        (self.collect)(&self.call.core, self.call.job, wait)?.ok_or(Error::Timeout)
     }
 
     /// Wait until the result is ready, or the pool is terminated (Python's `wait()`).
@@ -146,34 +160,26 @@ impl<T> AsyncResult<T> {
         if !self.ready() {
             return Err(Error::NotReady);
         }
-        let core = self.core.borrow();
+        let core = self.call.core.borrow();
         Ok(core
             .jobs
-            .get(&self.job)
+            .get(&self.call.job)
             .ok_or(Error::NotReady)?
             .first_failure
             .is_none())
     }
 
     fn wait_for(&self, wait: Wait) -> Result<bool, Error> {
-        let job = self.job;
-        drive(&self.core, wait, |c| {
+        let job = self.call.job;
+        drive(&self.call.core, wait, |c| {
             c.jobs.get(&job).is_none_or(Job::complete)
         })
     }
 }
 
-impl<T> Drop for AsyncResult<T> {
-    fn drop(&mut self) {
-        if let Ok(mut core) = self.core.try_borrow_mut() {
-            core.forget(self.job);
-        }
-    }
-}
-
 impl<T> fmt::Debug for AsyncResult<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AsyncResult {{ job: {} }}", self.job)
+        write!(f, "AsyncResult {{ job: {} }}", self.call.job)
     }
 }
 
@@ -254,8 +260,7 @@ pub(crate) fn value_of<V: DeserializeOwned>(job: &Job) -> Result<V, Error> {
 /// on. With a chunksize above 1, a failed chunk yields one error in place
 /// of all its items.
 pub struct IMap<T> {
-    core: Rc<RefCell<Core>>,
-    job: u64,
+    call: Call,
     ordered: bool,
     /// Chunks yielded so far.
     taken: u32,
@@ -267,8 +272,7 @@ impl<T: DeserializeOwned> IMap<T> {
     pub(crate) fn new(core: Rc<RefCell<Core>>, job: u64, ordered: bool) -> IMap<T> {
         let buffer = Vec::new().into_iter();
         IMap {
-            core,
-            job,
+            call: Call { core, job },
             ordered,
             taken: 0,
             buffer,
@@ -279,9 +283,9 @@ impl<T: DeserializeOwned> IMap<T> {
     /// Wait for the next chunk (the next in order, or the next to arrive);
     /// `None` when every chunk has been yielded.
     fn next_chunk(&mut self) -> Result<Option<Outcome>, Error> {
-        let (id, ordered, index) = (self.job, self.ordered, self.taken);
+        let (id, ordered, index) = (self.call.job, self.ordered, self.taken);
         let all_taken = |j: &Job| j.finished() && index == j.cut;
-        drive(&self.core, Wait::Forever, |c| {
+        drive(&self.call.core, Wait::Forever, |c| {
             c.jobs.get(&id).is_none_or(|j| {
                 all_taken(j)
                     || if ordered {
@@ -291,7 +295,7 @@ impl<T: DeserializeOwned> IMap<T> {
                     }
             })
         })?;
-        let mut core = self.core.borrow_mut();
+        let mut core = self.call.core.borrow_mut();
         let job = core.jobs.get_mut(&id).ok_or(Error::PoolNotRunning)?;
         let index = match job.arrivals.pop_front() {
             _ if all_taken(job) => return Ok(None),
@@ -329,16 +333,12 @@ impl<T: DeserializeOwned> Iterator for IMap<T> {
     }
 }
 
-impl<T> Drop for IMap<T> {
-    fn drop(&mut self) {
-        if let Ok(mut core) = self.core.try_borrow_mut() {
-            core.forget(self.job);
-        }
-    }
-}
-
 impl<T> fmt::Debug for IMap<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IMap {{ job: {}, ordered: {} }}", self.job, self.ordered)
+        write!(
+            f,
+            "IMap {{ job: {}, ordered: {} }}",
+            self.call.job, self.ordered
+        )
     }
 }
