@@ -84,8 +84,9 @@
 //! whichever worker is free, as from CPython's shared queue, and tiny ones
 //! travel a thousand to a message, where a message would cost more than the
 //! task (one at a time, a `map` with chunksize 1 ran slower than CPython's).
-//! A chunk is cut from the input, and encoded, only when a worker is about
-//! to get it, so an `imap` reads its input as fast as the workers go.
+//! Chunks are cut from the input, and encoded, one ahead of the workers
+//! (the next is ready while they work), so an `imap` reads its input as
+//! fast as the workers go.
 //!
 //! **A dead worker is noticed.** Only the worker holds its end of its
 //! socket, so the parent's end reads end-of-file exactly when the worker
@@ -427,7 +428,7 @@ impl Pool {
     }
 
     /// A call over `items` in chunks of `chunksize`, each taken and encoded
-    /// only when a worker is about to get it.
+    /// one ahead of the workers.
     fn submit_lazily<A>(
         &self,
         runner: Runner,

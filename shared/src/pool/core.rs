@@ -31,7 +31,7 @@ pub(crate) enum State {
 /// asks, so that asking twice gives the same answer).
 pub(crate) type Outcome = Result<Vec<u8>, Error>;
 
-/// A call's chunks, each encoded when a worker is about to get it.
+/// A call's chunks, each cut and encoded one ahead of the workers.
 pub(crate) type Chunks = Box<dyn Iterator<Item = Result<Vec<u8>, Error>>>;
 
 /// A `callback` or `error_callback` waiting for its call: given the call
