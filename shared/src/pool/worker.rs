@@ -75,12 +75,11 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
     let broken = setup
         .initializer
         .and_then(|(runner, args)| run(runner, &args).err())
-        .map(|e| match e {
-            Failed::Raised(Raised { kind, message }) => Failed::Raised(Raised {
-                kind,
-                message: format!("the pool's initializer failed: {message}"),
-            }),
-            unencodable => unencodable,
+        .map(|mut failed| {
+            if let Failed::Raised(raised) = &mut failed {
+                raised.message.insert_str(0, "the pool's initializer failed: ");
+            }
+            failed
         });
     let mut completed = 0;
     while setup.maxtasks.is_none_or(|max| completed < max) {
