@@ -63,6 +63,9 @@ pub enum Error {
         kind: String,
         /// The error's text.
         message: String,
+        /// The error itself, encoded, if the task returned it wrapped in
+        /// [`Typed`](crate::Typed): take it back with [`Error::remote`].
+        value: Option<Vec<u8>>,
     },
     /// A task's value could not be encoded to travel back (CPython's
     /// `MaybeEncodingError`); carries the encoder's message.
@@ -126,13 +129,55 @@ impl fmt::Display for Error {
             Error::Timeout => f.write_str("timed out"),
             Error::NotReady => f.write_str("result not ready"),
             Error::InvalidArgument(message) => f.write_str(message),
-            Error::Remote { kind, message } => write!(f, "{kind}: {message}"),
+            Error::Remote { kind, message, .. } => write!(f, "{kind}: {message}"),
             Error::Encoding(why) => write!(f, "Error sending result: {why}"),
             Error::WorkerLost(msg) => write!(f, "worker lost: {msg}"),
             Error::Input(msg) => write!(f, "the input failed: {msg}"),
             Error::Ipc(msg) => write!(f, "ipc error: {msg}"),
             Error::Os(errno) => write!(f, "system call failed: {errno}"),
             Error::Io(err) => write!(f, "I/O error: {err}"),
+        }
+    }
+}
+
+impl Error {
+    /// A failed task's own error value, as CPython re-raises the worker's
+    /// exception object: `Some` if the task returned it wrapped in
+    /// [`Typed`](crate::Typed) and it is an `E`.
+    ///
+    /// ```
+    /// use shared::{Error, Typed};
+    /// use shared::pool::Pool;
+    ///
+    /// #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    /// struct TooBig(u64);
+    ///
+    /// impl std::fmt::Display for TooBig {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         write!(f, "{} is too big", self.0)
+    ///     }
+    /// }
+    ///
+    /// fn check(n: u64) -> Result<u64, Typed<TooBig>> {
+    ///     if n > 9 { Err(Typed(TooBig(n))) } else { Ok(n) }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Error> {
+    /// let pool = Pool::new(1)?;
+    /// let error = pool.apply(check, (12,)).unwrap_err();
+    /// assert_eq!(error.to_string(), "TooBig: 12 is too big");
+    /// assert_eq!(error.remote::<TooBig>(), Some(TooBig(12)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn remote<E: serde::de::DeserializeOwned>(&self) -> Option<E> {
+        match self {
+            Error::Remote {
+                kind,
+                value: Some(bytes),
+                ..
+            } if kind == crate::returns::type_name::<E>() => crate::ipc::socket::decode(bytes).ok(),
+            _ => None,
         }
     }
 }
@@ -200,9 +245,14 @@ impl Clone for Error {
             Timeout => Timeout,
             NotReady => NotReady,
             InvalidArgument(message) => InvalidArgument(message),
-            Remote { kind, message } => Remote {
+            Remote {
+                kind,
+                message,
+                value,
+            } => Remote {
                 kind: kind.clone(),
                 message: message.clone(),
+                value: value.clone(),
             },
             Encoding(why) => Encoding(why.clone()),
             WorkerLost(why) => WorkerLost(why.clone()),

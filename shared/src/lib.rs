@@ -81,4 +81,4 @@ pub use ipc::{Connection, Event, JoinableQueue, Queue, SimpleQueue, pipe};
 pub use logging::{basic_config, log_to_stderr};
 pub use pool::{AsyncResult, Pool};
 pub use process::{Process, Run, active_children};
-pub use returns::{Raised, TaskResult};
+pub use returns::{Raised, TaskResult, Typed};

@@ -20,8 +20,9 @@ use serde::{Deserialize, Serialize};
 ///
 /// Implemented for the standard types that serde can send (numbers, `bool`,
 /// `char`, `String`, `()`, `Vec`, `Option`, maps, sets, tuples), for
-/// [`serde_bytes::ByteBuf`] (the fast way to return bytes), and for
-/// `Result<T, E: Display>`. For a type of your own, return
+/// [`serde_bytes::ByteBuf`] (the fast way to return bytes), for
+/// `Result<T, E: Display>`, and for `Result<T, Typed<E>>`, whose error
+/// travels back whole (see [`Typed`]). For a type of your own, return
 /// `Result<MyType, std::convert::Infallible>`, or implement this trait in
 /// three lines with `type Value = Self` and `Ok(self)`.
 pub trait TaskResult {
@@ -40,6 +41,29 @@ pub struct Raised {
     pub kind: String,
     /// The error's `Display` text, or the panic's message.
     pub message: String,
+    /// The error itself, encoded, for an error wrapped in [`Typed`].
+    #[serde(with = "serde_bytes")]
+    pub value: Option<Vec<u8>>,
+}
+
+/// A pool task's error that travels back whole, not only as its text:
+/// return `Result<T, Typed<MyError>>` (where `MyError` is a serde type
+/// with `Display`), and the caller gets `MyError` back from
+/// [`Error::remote`](crate::Error::remote). Plain `Result<T, E>` sends the
+/// type's name and text only: Rust cannot tell, in general, whether `E` can
+/// be serialised.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Typed<E>(pub E);
+
+impl<T: Serialize + DeserializeOwned, E: Serialize + Display> TaskResult for Result<T, Typed<E>> {
+    type Value = T;
+    fn into_result(self) -> Result<T, Raised> {
+        self.map_err(|Typed(e)| Raised {
+            kind: type_name::<E>().to_owned(),
+            message: e.to_string(),
+            value: crate::ipc::socket::encode(&e).ok(),
+        })
+    }
 }
 
 impl<T: Serialize + DeserializeOwned, E: Display> TaskResult for Result<T, E> {
@@ -48,6 +72,7 @@ impl<T: Serialize + DeserializeOwned, E: Display> TaskResult for Result<T, E> {
         self.map_err(|e| Raised {
             kind: type_name::<E>().to_owned(),
             message: e.to_string(),
+            value: None,
         })
     }
 }

@@ -44,6 +44,20 @@ fn fail(n: i32) -> Result<i32, String> {
     }
 }
 
+/// An error type of the task's own, serde-encodable.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "refused {}", self.0)
+    }
+}
+
+fn parse_typed(text: String) -> Result<u64, shared::Typed<Refused>> {
+    text.parse().map_err(|_| shared::Typed(Refused(text)))
+}
+
 fn parse(text: String) -> Result<u64, std::num::ParseIntError> {
     text.parse()
 }
@@ -174,14 +188,27 @@ fn errors_and_panics_come_back_and_the_pool_stays_usable() {
     // The error's type comes back with its text, as CPython re-raises
     // `ValueError: invalid literal…`.
     match pool.apply(parse, ("x1".to_owned(),)) {
-        Err(Error::Remote { kind, message }) => {
+        Err(Error::Remote { kind, message, .. }) => {
             assert_eq!(kind, "ParseIntError");
             assert_eq!(message, "invalid digit found in string");
         }
         other => panic!("{other:?}"),
     }
+    // Wrapped in Typed, the error value itself comes back, not only its
+    // text (CPython re-raises the very exception object); unwrapped, only
+    // its type's name and text do.
+    let e = pool.apply(parse_typed, ("x1".to_owned(),)).unwrap_err();
+    assert_eq!(
+        e.remote::<Refused>(),
+        Some(Refused("x1".to_owned())),
+        "{e:?}"
+    );
+    assert_eq!(e.to_string(), "Refused: refused x1");
+    assert_eq!(e.remote::<String>(), None, "not that type");
+    let e = pool.apply(fail, (3,)).unwrap_err();
+    assert_eq!(e.remote::<String>(), None, "not wrapped: no value");
     match pool.apply(panics, (3,)) {
-        Err(Error::Remote { kind, message }) => {
+        Err(Error::Remote { kind, message, .. }) => {
             assert_eq!(kind, "panic");
             assert!(message.starts_with("panicked at "), "{message}");
             assert!(message.ends_with("boom at 3"), "{message}");

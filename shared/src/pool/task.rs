@@ -78,7 +78,15 @@ pub(crate) enum Failed {
 impl From<Failed> for Error {
     fn from(failed: Failed) -> Error {
         match failed {
-            Failed::Raised(Raised { kind, message }) => Error::Remote { kind, message },
+            Failed::Raised(Raised {
+                kind,
+                message,
+                value,
+            }) => Error::Remote {
+                kind,
+                message,
+                value,
+            },
             Failed::Unencodable(why) => Error::Encoding(why),
         }
     }

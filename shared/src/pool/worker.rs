@@ -77,7 +77,9 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
         .and_then(|(runner, args)| run(runner, &args).err())
         .map(|mut failed| {
             if let Failed::Raised(raised) = &mut failed {
-                raised.message.insert_str(0, "the pool's initializer failed: ");
+                raised
+                    .message
+                    .insert_str(0, "the pool's initializer failed: ");
             }
             failed
         });
@@ -133,7 +135,11 @@ fn run(runner: Runner, chunk: &[u8]) -> Result<Vec<u8>, Failed> {
             let message = LAST_PANIC.lock().unwrap_or_else(|p| p.into_inner()).take();
             let message = message.unwrap_or_else(|| "a task panicked".to_owned());
             let kind = "panic".to_owned();
-            Err(Failed::Raised(Raised { kind, message }))
+            Err(Failed::Raised(Raised {
+                kind,
+                message,
+                value: None,
+            }))
         }
     }
 }
