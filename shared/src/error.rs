@@ -171,14 +171,18 @@ impl Error {
     /// # }
     /// ```
     pub fn remote<E: serde::de::DeserializeOwned>(&self) -> Option<E> {
-        match self {
-            Error::Remote {
-                kind,
-                value: Some(bytes),
-                ..
-            } if kind == crate::returns::type_name::<E>() => crate::ipc::socket::decode(bytes).ok(),
-            _ => None,
+        let Error::Remote {
+            value: Some(bytes), ..
+        } = self
+        else {
+            return None;
+        };
+        // The value is its full type name, then itself (see `Typed`).
+        let (name, rest) = postcard::take_from_bytes::<&str>(bytes).ok()?;
+        if name != std::any::type_name::<E>() {
+            return None;
         }
+        postcard::from_bytes(rest).ok()
     }
 }
 

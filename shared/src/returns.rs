@@ -41,7 +41,8 @@ pub struct Raised {
     pub kind: String,
     /// The error's `Display` text, or the panic's message.
     pub message: String,
-    /// The error itself, encoded, for an error wrapped in [`Typed`].
+    /// For an error wrapped in [`Typed`]: its full type name and the error
+    /// itself, encoded.
     #[serde(with = "serde_bytes")]
     pub value: Option<Vec<u8>>,
 }
@@ -61,7 +62,8 @@ impl<T: Serialize + DeserializeOwned, E: Serialize + Display> TaskResult for Res
         self.map_err(|Typed(e)| Raised {
             kind: type_name::<E>().to_owned(),
             message: e.to_string(),
-            value: crate::ipc::socket::encode(&e).ok(),
+            // Its full type name first: `Error::remote` decodes it only as that type.
+            value: crate::ipc::socket::encode(&(std::any::type_name::<E>(), &e)).ok(),
         })
     }
 }
