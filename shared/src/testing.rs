@@ -6,6 +6,7 @@
 //! left any process behind, and clean up if it did.
 
 use std::io::Read;
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
@@ -73,11 +74,14 @@ pub fn run_with(
     reading.join().expect("reader thread");
     let output = output.unwrap_or_else(|_| panic!("{} ran over {limit:?}", exe.display()));
     // The pipe closes when the last process holding it exits; a straggler
-    // may need a moment more to die, so look twice.
-    let left_behind = !live_members(group).is_empty() && {
-        std::thread::sleep(Duration::from_millis(200));
-        !live_members(group).is_empty()
-    };
+    // may need a moment more to die. Wait (at most 2 s) for each to end, on
+    // a pidfd, which turns readable when its process exits, then look again.
+    for pid in live_members(group) {
+        if let Ok(pidfd) = crate::current::pidfd_open(pid.as_raw()) {
+            let _ = crate::ipc::wait(&[pidfd.as_fd()], Duration::from_secs(2));
+        }
+    }
+    let left_behind = !live_members(group).is_empty();
     if left_behind {
         let _ = killpg(group, Signal::SIGKILL);
     }
