@@ -17,6 +17,7 @@ use shared::{Error, Process};
 /// Long enough for any healthy child on a loaded machine; only a hang
 /// gets near it.
 const PATIENCE: Duration = Duration::from_secs(60);
+const MIB: usize = 1 << 20;
 
 /// Start a child running `target`: a daemon, so that a failed check
 /// leaving it blocked does not keep this program from exiting.
@@ -536,6 +537,21 @@ fn recv_bytes_into_a_buffer() {
         Err(Error::BufferTooShort(message)) => assert_eq!(message, b"far too long"),
         other => panic!("{other:?}"),
     }
+    // A big message (in a memory file) into a buffer with room, from a
+    // child, then one into a buffer too small: handed back whole.
+    let p = start(move || {
+        a.send_bytes(&pattern(MIB))
+            .and_then(|()| a.send_bytes(&pattern(MIB)))
+    });
+    let mut big = vec![0u8; 2 * MIB];
+    assert_eq!(b.recv_bytes_into(&mut big).unwrap(), MIB);
+    assert_eq!(big[..MIB], pattern(MIB));
+    match b.recv_bytes_into(&mut buf) {
+        Err(Error::BufferTooShort(message)) => assert_eq!(message, pattern(MIB)),
+        other => panic!("{other:?}"),
+    }
+    finish(&p);
+    assert!(matches!(b.recv_bytes_into(&mut buf), Err(Error::Eof)));
 }
 
 /// CPython's `_TestPoll`: an empty message is a message, and messages keep

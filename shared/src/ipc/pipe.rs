@@ -114,29 +114,30 @@ impl Connection {
     /// Receive one message as bytes (Python: `recv_bytes()`), first looking
     /// for a few microseconds (see the module docs), then asleep.
     pub fn recv_bytes(&self) -> Result<Vec<u8>, Error> {
+        self.receive(|socket| Ok(socket.recv(Wait::Forever)?.expect("a wait for ever ends")))
+    }
+
+    /// Receive one message into `buf` (Python: `recv_bytes_into(buf)`);
+    /// returns its length. A message longer than `buf` is
+    /// [`Error::BufferTooShort`], which hands back the whole message. A big
+    /// message goes straight into `buf`, with no buffer of its own.
+    pub fn recv_bytes_into(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        self.receive(|socket| socket.recv_into(buf))
+    }
+
+    /// Look for a message for a few microseconds, then `recv` it, asleep.
+    fn receive<R>(&self, recv: impl FnOnce(&Socket) -> Result<R, Error>) -> Result<R, Error> {
         if !self.readable {
             return Err(not_allowed("connection is write-only"));
         }
         let unread = &self.unread[self.side];
         self.spin
             .until(|| unread.load(Ordering::Acquire) as i32 > 0);
-        let bytes = self.socket.recv(Wait::Forever)?;
-        unread.fetch_sub(1, Ordering::AcqRel); // may dip below 0 until the sender counts it
-        Ok(bytes.expect("a wait for ever does not run out"))
-    }
-
-    /// Receive one message into `buf` (Python: `recv_bytes_into(buf)`);
-    /// returns its length. A message longer than `buf` is
-    /// [`Error::BufferTooShort`], which hands back the whole message.
-    pub fn recv_bytes_into(&self, buf: &mut [u8]) -> Result<usize, Error> {
-        let message = self.recv_bytes()?;
-        match buf.get_mut(..message.len()) {
-            Some(room) => {
-                room.copy_from_slice(&message);
-                Ok(message.len())
-            }
-            None => Err(Error::BufferTooShort(message)),
+        let got = recv(&self.socket);
+        if !matches!(got, Err(Error::Eof)) {
+            unread.fetch_sub(1, Ordering::AcqRel); // may dip below 0 until the sender counts it
         }
+        got
     }
 
     /// Whether a message (or end-of-file) is waiting, waiting at most

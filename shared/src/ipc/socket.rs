@@ -112,16 +112,34 @@ impl Socket {
     /// ran out, [`Error::Eof`] once the other end is closed everywhere and
     /// nothing is left.
     pub(crate) fn recv(&self, wait: Wait) -> Result<Option<Vec<u8>>, Error> {
-        self.recv_io(wait).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => Error::Eof,
-            _ => Error::Io(e),
-        })
+        self.recv_io(wait).map_err(eof_or_io)
+    }
+
+    /// Receive one message into `buf`, waiting for it: its length, or
+    /// [`Error::BufferTooShort`] with the whole message if it does not fit.
+    /// A big message is read from its memory file straight into `buf`.
+    pub(crate) fn recv_into(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        let bytes = match self.recv_packet(MsgFlags::empty()).map_err(eof_or_io)? {
+            Packet::InMemfd(mut file, size) if size <= buf.len() as u64 => {
+                file.seek(SeekFrom::Start(0))?;
+                file.read_exact(&mut buf[..size as usize])?;
+                return Ok(size as usize);
+            }
+            packet => packet.into_bytes()?,
+        };
+        match buf.get_mut(..bytes.len()) {
+            Some(room) => {
+                room.copy_from_slice(&bytes);
+                Ok(bytes.len())
+            }
+            None => Err(Error::BufferTooShort(bytes)),
+        }
     }
 
     fn recv_io(&self, wait: Wait) -> io::Result<Option<Vec<u8>>> {
         loop {
             if let Wait::Forever = wait {
-                return self.recv_packet(MsgFlags::empty()).map(Some);
+                return self.recv_packet(MsgFlags::empty())?.into_bytes().map(Some);
             }
             if !self.poll(wait)? {
                 return Ok(None);
@@ -133,12 +151,12 @@ impl Socket {
                         return Ok(None);
                     }
                 }
-                got => return got.map(Some),
+                got => return got?.into_bytes().map(Some),
             }
         }
     }
 
-    fn recv_packet(&self, flags: MsgFlags) -> io::Result<Vec<u8>> {
+    fn recv_packet(&self, flags: MsgFlags) -> io::Result<Packet> {
         thread_local! {
             /// Room for the largest packet, reused: most messages are small.
             static BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; INLINE_MAX + 1]);
@@ -165,10 +183,10 @@ impl Socket {
             let len = msg.bytes;
             match (len, buffer.first(), memfd) {
                 (0, _, _) => Err(io::ErrorKind::UnexpectedEof.into()),
-                (_, Some(&INLINE), _) => Ok(buffer[1..len].to_vec()),
+                (_, Some(&INLINE), _) => Ok(Packet::Inline(buffer[1..len].to_vec())),
                 (9, Some(&IN_MEMFD), Some(memfd)) => {
                     let size = u64::from_le_bytes(buffer[1..9].try_into().expect("8 bytes"));
-                    read_memfd(File::from(memfd), size)
+                    Ok(Packet::InMemfd(File::from(memfd), size))
                 }
                 // The kernel could not give us the descriptor (MSG_CTRUNC):
                 // this process has none free.
@@ -197,17 +215,38 @@ impl AsRawFd for Socket {
     }
 }
 
-/// Read a memfd's `size` bytes from its start into a new buffer.
-fn read_memfd(mut file: File, size: u64) -> io::Result<Vec<u8>> {
-    file.seek(SeekFrom::Start(0))?; // the sender's writes left the offset at the end
-    let len = usize::try_from(size).map_err(|_| io::Error::from(Errno::EFBIG))?;
-    let mut bytes = Vec::with_capacity(len);
-    // `read_to_end` fills the spare capacity without zeroing it first.
-    file.take(size).read_to_end(&mut bytes)?;
-    if bytes.len() != len {
-        return Err(io::ErrorKind::UnexpectedEof.into());
+/// A packet as it arrived: the message, or the memory file holding it and
+/// its length, still to be read.
+enum Packet {
+    Inline(Vec<u8>),
+    InMemfd(File, u64),
+}
+
+impl Packet {
+    /// The message, read into a new buffer if it is in a memory file.
+    fn into_bytes(self) -> io::Result<Vec<u8>> {
+        let (mut file, size) = match self {
+            Packet::Inline(bytes) => return Ok(bytes),
+            Packet::InMemfd(file, size) => (file, size),
+        };
+        file.seek(SeekFrom::Start(0))?; // the sender's writes left the offset at the end
+        let len = usize::try_from(size).map_err(|_| io::Error::from(Errno::EFBIG))?;
+        let mut bytes = Vec::with_capacity(len);
+        // `read_to_end` fills the spare capacity without zeroing it first.
+        file.take(size).read_to_end(&mut bytes)?;
+        if bytes.len() != len {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(bytes)
     }
-    Ok(bytes)
+}
+
+/// End-of-file is [`Error::Eof`]; any other I/O error stays one.
+fn eof_or_io(e: io::Error) -> Error {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => Error::Eof,
+        _ => Error::Io(e),
+    }
 }
 
 /// Wait until at least one of `fds` has something to read (a message, or
