@@ -60,11 +60,12 @@ fn join_timeout_returns_while_alive() {
     assert!(p.to_string().ends_with(" started daemon>"), "{p}");
 
     p.terminate().unwrap();
-    assert!(
-        p.is_alive(),
-        "terminate is asynchronous: alive until joined"
-    );
-    assert_eq!(p.exitcode(), None);
+    // terminate only sends SIGTERM: right after it the child is usually,
+    // not always, still alive, as in CPython; either way the two agree.
+    match p.is_alive() {
+        true => assert_eq!(p.exitcode(), None),
+        false => assert_eq!(p.exitcode(), Some(-15)),
+    }
     p.join().unwrap();
     assert_eq!(p.exitcode(), Some(-15));
     assert!(
