@@ -61,10 +61,11 @@ fn join_timeout_returns_while_alive() {
 
     p.terminate().unwrap();
     // terminate only sends SIGTERM: right after it the child is usually,
-    // not always, still alive, as in CPython; either way the two agree.
-    match p.is_alive() {
-        true => assert_eq!(p.exitcode(), None),
-        false => assert_eq!(p.exitcode(), Some(-15)),
+    // not always, still alive, as in CPython.
+    let code = p.exitcode(); // one look: the child may die at any moment
+    assert!(matches!(code, None | Some(-15)), "{code:?}");
+    if code.is_some() {
+        assert!(!p.is_alive(), "reaped is for good");
     }
     p.join().unwrap();
     assert_eq!(p.exitcode(), Some(-15));
