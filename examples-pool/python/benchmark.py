@@ -148,17 +148,22 @@ def loaded(function, *args):
             p.join()
 
 
-def drain(conn, count):
+def drain(conn, count, size, into):
+    buffer = bytearray(size if into else 0)
     for _ in range(count):
-        conn.recv_bytes()
+        if into:
+            conn.recv_bytes_into(buffer)
+        else:
+            conn.recv_bytes()
     conn.send(True)
 
 
-def throughput(size, total):
-    """MiB/s of send_bytes -> recv_bytes, one way, `total` bytes in all."""
+def throughput(size, total, into=False):
+    """MiB/s of send_bytes -> recv_bytes, one way, `total` bytes in all;
+    with `into`, to recv_bytes_into one buffer, reused."""
     count = max(1, total // size)
     reader, writer = multiprocessing.Pipe()
-    p = multiprocessing.Process(target=drain, args=(writer, count))
+    p = multiprocessing.Process(target=drain, args=(writer, count, size, into))
     p.start()
     payload = b"x" * size
     start = time.perf_counter()
@@ -221,6 +226,7 @@ if __name__ == "__main__":
     print(f"throughput_1mib {throughput(mib, (4 if quick else 512) * mib):.0f} MiB/s")
     big = (16 if quick else 100) * mib
     print(f"throughput_100mib {throughput(big, 3 * big):.0f} MiB/s")
+    print(f"throughput_100mib_into {throughput(big, 3 * big, into=True):.0f} MiB/s")
     sequential, in_pool, ideal = factorize_figures(QUICK_NUMBERS if quick else NUMBERS)
     print(f"factorize_sequential {sequential:.3f} s")
     print(f"factorize_pool {in_pool:.3f} s")

@@ -137,6 +137,7 @@ fn benchmark_prints_name_value_unit() {
         "throughput_1kib",
         "throughput_1mib",
         "throughput_100mib",
+        "throughput_100mib_into",
         "factorize_sequential",
         "factorize_pool",
         "factorize_ideal",

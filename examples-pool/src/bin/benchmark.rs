@@ -202,11 +202,24 @@ fn on_one_cpu<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
 
 /// MiB/s of `send_bytes` to `recv_bytes`, one way, `total` bytes in all.
 fn throughput(size: usize, total: usize) -> Result<f64, Error> {
+    throughput_with(size, total, false)
+}
+
+/// [`throughput`] to `recv_bytes_into` one buffer, reused.
+fn throughput_into(size: usize, total: usize) -> Result<f64, Error> {
+    throughput_with(size, total, true)
+}
+
+fn throughput_with(size: usize, total: usize, into: bool) -> Result<f64, Error> {
     let count = (total / size).max(1);
     let (parent, child) = pipe(true)?;
     let mut drain = Process::new(move || -> Result<(), Error> {
+        let mut buffer = vec![0; if into { size } else { 0 }];
         for _ in 0..count {
-            child.recv_bytes()?;
+            match into {
+                true => drop(child.recv_bytes_into(&mut buffer)?),
+                false => drop(child.recv_bytes()?),
+            }
         }
         child.send(&true) // everything has been read
     });
@@ -398,6 +411,11 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
         ("throughput_1kib", throughput(1024, kib_total)?, "MiB/s"),
         ("throughput_1mib", throughput(mib, mib_total)?, "MiB/s"),
         ("throughput_100mib", throughput(big, 3 * big)?, "MiB/s"),
+        (
+            "throughput_100mib_into",
+            throughput_into(big, 3 * big)?,
+            "MiB/s",
+        ),
     ];
     let numbers = if quick { QUICK_NUMBERS } else { NUMBERS };
     let (sequential, in_pool, ideal) = factorize_figures(numbers, repeats)?;
