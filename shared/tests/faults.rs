@@ -348,22 +348,24 @@ fn run_scenario(name: &str) -> Result<(), Error> {
     }
 }
 
-fn receiver_killed_mid_message_pipe() {
-    let run = scenario("pipe", LIMIT);
+/// Scenario `name` exits cleanly, reporting its four kills (two sizes,
+/// with and without SIGSTOP first).
+fn four_kills_reported(name: &str) {
+    let run = scenario(name, LIMIT);
     assert_clean(&run);
     assert_eq!(run.lines().len(), 4, "{run:?}");
+}
+
+fn receiver_killed_mid_message_pipe() {
+    four_kills_reported("pipe");
 }
 
 fn receiver_killed_mid_message_queue() {
-    let run = scenario("queue", LIMIT);
-    assert_clean(&run);
-    assert_eq!(run.lines().len(), 4, "{run:?}");
+    four_kills_reported("queue");
 }
 
 fn worker_killed_mid_message_pool() {
-    let run = scenario("pool", LIMIT);
-    assert_clean(&run);
-    assert_eq!(run.lines().len(), 4, "{run:?}");
+    four_kills_reported("pool");
 }
 
 fn process_exhaustion_is_an_error_then_heals() {

@@ -395,27 +395,25 @@ fn a_child_can_wait_for_its_parent() {
 /// CPython's `test_many_processes`: a hundred children at once, first let
 /// go to exit 0, then terminated (-15), every one reaped.
 fn many_processes() {
+    // A hundred children waiting for `event`, started.
+    let hundred = |event: &Event| -> Vec<Process> {
+        let mut procs: Vec<Process> = (0..100)
+            .map(|_| {
+                let event = event.clone();
+                Process::new(move || event.wait())
+            })
+            .collect();
+        procs.iter_mut().for_each(|p| p.start().unwrap());
+        procs
+    };
     let go = Event::new().unwrap();
-    let mut procs: Vec<Process> = (0..100)
-        .map(|_| {
-            let go = go.clone();
-            Process::new(move || go.wait())
-        })
-        .collect();
-    procs.iter_mut().for_each(|p| p.start().unwrap());
+    let procs = hundred(&go);
     go.set();
     for p in &procs {
         p.join().unwrap();
         assert_eq!(p.exitcode(), Some(0), "{p}");
     }
-    let never = Event::new().unwrap();
-    let mut procs: Vec<Process> = (0..100)
-        .map(|_| {
-            let never = never.clone();
-            Process::new(move || never.wait())
-        })
-        .collect();
-    procs.iter_mut().for_each(|p| p.start().unwrap());
+    let procs = hundred(&Event::new().unwrap()); // never set
     procs.iter().for_each(|p| p.terminate().unwrap());
     for p in &procs {
         p.join().unwrap();
