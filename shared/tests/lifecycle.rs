@@ -88,6 +88,24 @@ fn kill_gives_minus_nine() {
     );
 }
 
+/// CPython's `test_error_on_stdio_flush_2`: a child that closes its stdout
+/// and stderr still exits with 0; flushing them on the way out fails
+/// quietly.
+fn closed_std_streams_do_not_change_the_exit_code() {
+    let mut p = Process::new(|| {
+        print!("left in the buffer, never written"); // no newline: still buffered
+        // SAFETY: closing this child's own descriptors 1 and 2; nothing
+        // else in the child uses them any more.
+        unsafe {
+            libc::close(1);
+            libc::close(2);
+        }
+    });
+    p.start().unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(0));
+}
+
 fn exit_codes() {
     fn finished(target: impl FnOnce() -> Result<(), String> + 'static) -> Option<i32> {
         let mut p = Process::new(target);
@@ -591,6 +609,7 @@ fn main() {
             states_before_during_after,
             join_timeout_returns_while_alive,
             kill_gives_minus_nine,
+            closed_std_streams_do_not_change_the_exit_code,
             exit_codes,
             failures_print_name_and_message,
             names_and_counters,
