@@ -56,7 +56,7 @@
 //! Every wait sleeps in the kernel (`poll(2)`, `recvmsg`, `futex`). With two
 //! CPUs or more, a blocking `recv` or `get` first looks at a count in shared
 //! memory for some 50 µs, since waking a sleeper costs more than a quick
-//! reply takes; `Spin` in `shm.rs` says how it backs off on a busy machine.
+//! reply takes; `Spin` in `spin.rs` says how it backs off on a busy machine.
 //!
 //! # Pitfalls
 //!
@@ -82,6 +82,7 @@ mod pipe;
 mod queue;
 mod shm;
 pub(crate) mod socket;
+mod spin;
 
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};

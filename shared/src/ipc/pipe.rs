@@ -11,8 +11,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Wait;
-use super::shm::{SharedMem, Spin};
+use super::shm::SharedMem;
 use super::socket::{Socket, decode, encode};
+use super::spin::Spin;
 use crate::error::Error;
 
 /// Python's `multiprocessing.Pipe(duplex)`: two connected [`Connection`]s.

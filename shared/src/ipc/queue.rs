@@ -10,8 +10,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Wait;
-use super::shm::{SharedMem, Spin, futex_wake_all, wait_until};
+use super::shm::{SharedMem, futex_wake_all, wait_until};
 use super::socket::{Socket, decode, encode};
+use super::spin::Spin;
 use crate::error::Error;
 
 /// What a queue keeps in memory shared by every process that has it.

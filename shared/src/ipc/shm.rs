@@ -1,7 +1,7 @@
-//! Memory shared by every process forked after it was made, and two ways
-//! to wait until a number in it changes: sleep in the kernel (a *futex*),
-//! or look again and again for a moment first ([`Spin`]). The counts of a
-//! queue or a pipe and the flag of an event live here.
+//! Memory shared by every process forked after it was made, and a way to
+//! sleep until a number in it changes: a *futex*. The counts of a queue or
+//! a pipe and the flag of an event live here. (Looking again and again for
+//! a moment before sleeping is `spin.rs`.)
 //!
 //! Everything here is `pub(crate)`: learners meet it through the module
 //! docs of [`crate::ipc`], and use it through `Queue` and `Event`.
@@ -142,65 +142,5 @@ pub(crate) fn wait_until(
             },
         };
         futex_wait(word, value, timeout);
-    }
-}
-
-/// How many times [`Spin::until`] looks before the caller sleeps: some
-/// 50 µs of `PAUSE` instructions (about 12 ns each on this project's
-/// machines), more than a quick reply needs.
-const SPINS: u32 = 5_000;
-
-/// Look at a number in shared memory for a few microseconds before going
-/// to sleep in the kernel, and learn from how that went.
-///
-/// Why: a process asleep in the kernel takes tens of microseconds to wake
-/// (on a virtual machine whose idle CPU has halted, a hundred or more),
-/// while the answer to a quick back-and-forth often comes sooner than that.
-/// A spin that finds nothing is wasted, though, and worse than wasted when
-/// the process it waits for needs this very CPU. So a process that may run
-/// on one CPU only (its affinity when the pipe or queue was made) never
-/// spins; and after a spin that found nothing, the next waits skip it: 1,
-/// 2, 4, … up to 64 of them, until a spin finds something again. No clock
-/// and no system call per wait: a bounded count of loads.
-#[derive(Debug)]
-pub(crate) struct Spin {
-    /// Waits left to go straight to sleep; `u32::MAX`: never spin.
-    skip: AtomicU32,
-    /// How many to skip after the next spin that finds nothing.
-    backoff: AtomicU32,
-}
-
-impl Spin {
-    pub(crate) fn new() -> Spin {
-        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-        let skip = if cpus > 1 { 0 } else { u32::MAX };
-        Spin {
-            skip: AtomicU32::new(skip),
-            backoff: AtomicU32::new(0),
-        }
-    }
-
-    /// Whether `ready` became true within the spin (`false` at once while
-    /// skipping); the caller then waits in the kernel either way.
-    pub(crate) fn until(&self, ready: impl Fn() -> bool) -> bool {
-        match self.skip.load(Ordering::Relaxed) {
-            u32::MAX => return ready(),
-            0 => {}
-            skip => {
-                self.skip.store(skip - 1, Ordering::Relaxed);
-                return ready();
-            }
-        }
-        for _ in 0..SPINS {
-            if ready() {
-                self.backoff.store(0, Ordering::Relaxed);
-                return true;
-            }
-            std::hint::spin_loop();
-        }
-        let backoff = (self.backoff.load(Ordering::Relaxed) * 2).clamp(1, 64);
-        self.backoff.store(backoff, Ordering::Relaxed);
-        self.skip.store(backoff, Ordering::Relaxed);
-        false
     }
 }
