@@ -36,7 +36,8 @@
 //!
 //! **Signals.** [`Process::terminate`] and [`Process::kill`] are `kill(2)`
 //! with SIGTERM and SIGKILL. Sending a signal does not wait for it to be
-//! acted on: the child is still alive, and still `started`, until joined.
+//! acted on: right after it the child is usually still alive; joining is
+//! how you wait for its end.
 //!
 //! **Exit.** When `main` returns, the C runtime calls the functions
 //! registered with `atexit(3)`. Like CPython, we register one that

@@ -253,11 +253,12 @@ impl Process {
     /// Whether the child has been started and not yet reaped.
     ///
     /// Like Python's, this polls the child with `waitpid(WNOHANG)`, so a
-    /// child that has finished is reaped here. After [`terminate`](Self::terminate)
-    /// or [`kill`](Self::kill) it stays `true` until [`join`](Self::join):
-    /// the signal is asynchronous, and joining is how you wait for it.
+    /// child that has finished is reaped here. Right after
+    /// [`terminate`](Self::terminate) or [`kill`](Self::kill) it is usually,
+    /// not always, still `true`: the signal is asynchronous, and
+    /// [`join`](Self::join) is how you wait for it.
     pub fn is_alive(&self) -> bool {
-        self.pid().is_some() && self.inner.alive()
+        self.inner.alive()
     }
 
     /// `None` until the child is reaped; then 0 for a normal return, the code
@@ -306,7 +307,7 @@ impl Process {
     /// that can fail says [`Error::ProcessClosed`], `is_alive` is `false`,
     /// and `pid` and `exitcode` are `None`, nothing being known any more.
     pub fn close(&mut self) -> Result<(), Error> {
-        if self.pid().is_some() && self.inner.alive() {
+        if self.inner.alive() {
             return Err(Error::StillRunning);
         }
         self.target = None;
