@@ -7,7 +7,6 @@
 //! [`Process`](crate::Process) is built on this; this knows nothing of it.
 
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Once};
 use std::time::Duration;
 
@@ -23,9 +22,11 @@ use crate::error::Error;
 pub(crate) struct Child {
     /// What the default name starts with: `Process`, `ForkPoolWorker`, …
     pub class: String,
-    pub name: String,
+    /// Shared (`Arc`) with the child's own description of itself, so that
+    /// handing it over costs no allocation (see `current::become_child`).
+    pub name: Arc<str>,
     /// `[3]` for `Process-3`, `[3, 1]` for `Process-3:1`.
-    pub identity: Vec<usize>,
+    pub identity: Arc<[usize]>,
     pub daemon: bool,
     /// The process that created this object: only it may start and join it.
     pub parent_pid: u32,
@@ -48,8 +49,8 @@ impl Child {
     pub fn new(class: &str, name: String, identity: Vec<usize>, daemon: bool) -> Child {
         Child {
             class: class.to_owned(),
-            name,
-            identity,
+            name: name.into(),
+            identity: identity.into(),
             daemon,
             parent_pid: std::process::id(),
             status: Mutex::new(Status::default()),
@@ -160,41 +161,55 @@ fn exit_code(status: WaitStatus) -> Option<i32> {
     }
 }
 
-/// Children started by this process and not yet known to be reaped.
-static CHILDREN: Mutex<Vec<Arc<Child>>> = Mutex::new(Vec::new());
+/// What this process knows of its children, behind one lock.
+struct Children {
+    /// Started by this process and not yet known to be reaped.
+    list: Vec<Arc<Child>>,
+    /// The exit steps have run in this process (they run once).
+    exiting: bool,
+}
 
-/// Set once the exit steps have run in this process, so they run only once.
-static EXITING: AtomicBool = AtomicBool::new(false);
+static CHILDREN: Mutex<Children> = Mutex::new(Children {
+    list: Vec::new(),
+    exiting: false,
+});
 
-fn children() -> MutexGuard<'static, Vec<Arc<Child>>> {
+fn children() -> MutexGuard<'static, Children> {
     CHILDREN.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 pub(crate) fn add(child: Arc<Child>) {
-    children().push(child);
+    children().list.push(child);
 }
 
 /// Forget a child that `join` has reaped, as CPython's `join` does. Every
 /// child forked later would otherwise inherit, and drop, the whole list,
 /// and each dropped entry costs it a copy-on-write page fault.
 pub(crate) fn remove(child: &Arc<Child>) {
-    children().retain(|c| !Arc::ptr_eq(c, child));
+    children().list.retain(|c| !Arc::ptr_eq(c, child));
 }
 
 /// The children still running, reaping (and forgetting) those that ended.
 pub(crate) fn alive() -> Vec<Arc<Child>> {
-    let all: Vec<Arc<Child>> = children().clone();
+    let all: Vec<Arc<Child>> = children().list.clone();
     // Poll without holding the lock: polling locks each child's own state.
     let alive: Vec<Arc<Child>> = all.into_iter().filter(|c| c.alive()).collect();
-    children().retain(|c| alive.iter().any(|a| Arc::ptr_eq(a, c)));
+    children()
+        .list
+        .retain(|c| alive.iter().any(|a| Arc::ptr_eq(a, c)));
     alive
 }
 
 /// Called in a freshly forked child: its parent's children are not its own,
 /// and its own exit steps have not run.
+///
+/// The parent's list is forgotten, not dropped: this is the child's copy,
+/// and dropping it would write to every entry's page (see
+/// `current::become_child` for why a child writes as little as it can).
 pub(crate) fn forget_after_fork() {
-    children().clear();
-    EXITING.store(false, Ordering::SeqCst);
+    let mut children = children();
+    std::mem::forget(std::mem::take(&mut children.list));
+    children.exiting = false;
 }
 
 /// Make sure the exit steps run when `main` returns (see [`exit_function`]).
@@ -219,7 +234,7 @@ pub(crate) fn ensure_exit_hook() {
 /// What a process does on its way out, in CPython 3.11's order and words:
 /// terminate live daemon children, then join every child still alive.
 pub(crate) fn exit_function() {
-    if EXITING.swap(true, Ordering::SeqCst) {
+    if std::mem::replace(&mut children().exiting, true) {
         return;
     }
     log::info!("process shutting down");

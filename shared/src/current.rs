@@ -8,9 +8,9 @@
 //! children is in `child.rs`.)
 
 use std::fmt;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use nix::errno::Errno;
 
@@ -76,7 +76,7 @@ impl fmt::Display for CurrentProcess {
 /// The process that started this one (Python's `parent_process()`).
 #[derive(Clone, Debug)]
 pub struct ParentProcess {
-    name: String,
+    name: Arc<str>,
     pid: u32,
 }
 
@@ -119,12 +119,15 @@ impl ParentProcess {
     }
 }
 
-/// Everything the current process knows about itself.
+/// Everything the current process knows about itself. The name and
+/// identity are `Arc`s shared with the parent's record of this child, so
+/// that a child takes them over without allocating (see [`become_child`]).
 struct State {
     /// `None` in the main process: its name is `MainProcess`.
-    name: Option<String>,
-    /// `[]` in the main process, `[3]` in `Process-3`, `[3, 1]` in `Process-3:1`.
-    identity: Vec<usize>,
+    name: Option<Arc<str>>,
+    /// `[3]` in `Process-3`, `[3, 1]` in `Process-3:1`; `None` (no numbers)
+    /// in the main process.
+    identity: Option<Arc<[usize]>>,
     daemon: bool,
     parent: Option<ParentProcess>,
     /// How many process objects this process has created (named or not).
@@ -133,11 +136,14 @@ struct State {
 
 static STATE: Mutex<State> = Mutex::new(State {
     name: None,
-    identity: Vec::new(),
+    identity: None,
     daemon: false,
     parent: None,
     counter: 0,
 });
+
+/// The main process's name, made once: a child's parent may be it.
+static MAIN_PROCESS: LazyLock<Arc<str>> = LazyLock::new(|| "MainProcess".into());
 
 fn state() -> MutexGuard<'static, State> {
     // A panic elsewhere while holding the lock leaves the data intact for us.
@@ -150,7 +156,7 @@ fn state() -> MutexGuard<'static, State> {
 pub fn current_process() -> CurrentProcess {
     let s = state();
     CurrentProcess {
-        name: s.name.clone().unwrap_or_else(|| "MainProcess".to_owned()),
+        name: s.name.as_deref().unwrap_or("MainProcess").to_owned(),
         pid: std::process::id(),
         daemon: s.daemon,
         parent_pid: s.parent.as_ref().map(|p| p.pid),
@@ -172,7 +178,7 @@ pub fn cpu_count() -> usize {
 pub(crate) fn next_identity() -> Vec<usize> {
     let mut s = state();
     s.counter += 1;
-    let mut identity = s.identity.clone();
+    let mut identity = s.identity.as_deref().unwrap_or_default().to_vec();
     identity.push(s.counter);
     identity
 }
@@ -185,35 +191,64 @@ pub(crate) fn is_child() -> bool {
     state().parent.is_some()
 }
 
-/// Called in a freshly forked child: describe the child, not the parent.
-/// Its counter starts again at 1.
-pub(crate) fn become_child(name: &str, identity: &[usize], daemon: bool, parent_pid: u32) {
-    let mut s = state();
-    let parent_name = s.name.clone().unwrap_or_else(|| "MainProcess".to_owned());
-    s.parent = Some(ParentProcess {
-        name: parent_name,
-        pid: parent_pid,
-    });
-    s.name = Some(name.to_owned());
-    s.identity = identity.to_vec();
-    s.daemon = daemon;
-    s.counter = 0;
+/// What a child will know of itself, made by the parent before `fork`:
+/// see [`become_child`].
+pub(crate) struct ChildState(State);
+
+/// The state of a child named `name`, whose parent is this process. It
+/// shares what it holds (`Arc`s): making it allocates nothing.
+pub(crate) fn child_state(name: &Arc<str>, identity: &Arc<[usize]>, daemon: bool) -> ChildState {
+    let s = state();
+    let parent = ParentProcess {
+        name: s.name.clone().unwrap_or_else(|| MAIN_PROCESS.clone()),
+        pid: std::process::id(),
+    };
+    ChildState(State {
+        name: Some(Arc::clone(name)),
+        identity: Some(Arc::clone(identity)),
+        daemon,
+        parent: Some(parent),
+        counter: 0, // a child counts its own children from 1
+    })
 }
 
-/// How many threads this process runs (the entries of `/proc/self/task`).
+/// Called in a freshly forked child: describe the child, not the parent.
 ///
-/// A thread that has just been joined may still be listed for a moment
+/// It allocates and frees nothing. Every page a child writes is copied for
+/// it first (copy-on-write, a few microseconds each), and malloc's
+/// bookkeeping would add several: so the state was built by the parent,
+/// and the parent's is forgotten here, not dropped (it is this child's
+/// copy, and goes when the child exits).
+pub(crate) fn become_child(child: ChildState) {
+    std::mem::forget(std::mem::replace(&mut *state(), child.0));
+}
+
+/// How many threads this process runs (`num_threads`, the 20th field of
+/// `/proc/self/stat`; see proc(5)). Read into a buffer on the stack: the
+/// heap's pages would be copied for the child (see [`become_child`]).
+///
+/// A thread that has just been joined may still be counted for a moment
 /// (the kernel lets its joiner go before it has quite left), so a count
 /// above one is looked at again, briefly, before it is believed.
 pub(crate) fn thread_count() -> usize {
-    let count = || std::fs::read_dir("/proc/self/task").map_or(1, |tasks| tasks.count());
-    let mut threads = count();
+    let count = || -> Option<usize> {
+        let mut buf = [0u8; 512]; // the first 20 fields fit in 410 bytes
+        let len = std::fs::File::open("/proc/self/stat")
+            .ok()?
+            .read(&mut buf)
+            .ok()?;
+        // `pid (comm) state ppid …`: `comm` may hold spaces and ')'.
+        let after_comm = buf[..len].iter().rposition(|&b| b == b')')? + 1;
+        let fields = std::str::from_utf8(&buf[after_comm..len]).ok()?;
+        fields.split_ascii_whitespace().nth(17)?.parse().ok()
+    };
+    let mut threads = count().unwrap_or(1);
     for _ in 0..1000 {
         if threads == 1 {
             break;
         }
         std::thread::yield_now();
-        threads = count();
+        threads = count().unwrap_or(1);
     }
     threads
 }
@@ -231,14 +266,14 @@ pub(crate) fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-/// Flush Rust's buffered stdout and stderr.
+/// Flush Rust's buffered stdout. (Its stderr is unbuffered: nothing waits
+/// there.)
 ///
 /// Done before `fork`, or the child inherits a copy of a half-written line
 /// and both processes print it; and before a child leaves with `_exit`,
 /// which skips Rust's own flushing.
 pub(crate) fn flush_std_streams() {
     let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
 }
 
 /// Leave the current process with `code` (Python's `sys.exit(code)`).

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -135,7 +135,7 @@ impl Process {
     /// [`Error::HasStarted`] (the child took its name with it, and the
     /// parent's record of it is shared with `active_children`).
     pub fn set_name(&mut self, name: impl Into<String>) -> Result<(), Error> {
-        self.unstarted()?.name = name.into();
+        self.unstarted()?.name = name.into().into();
         Ok(())
     }
 
@@ -210,8 +210,11 @@ impl Process {
             return Err(Error::DaemonChildren);
         }
         child::ensure_exit_hook();
+        ensure_panic_hook();
         // Anything still buffered would be copied into the child and printed twice.
         current::flush_std_streams();
+        let inner = &self.inner;
+        let me = current::child_state(&inner.name, &inner.identity, inner.daemon);
         // SAFETY: after `fork` the child is a copy with one thread; no other
         // thread held a lock it will take (the caller's promise, or `start`'s
         // count).
@@ -224,7 +227,7 @@ impl Process {
             }
             ForkResult::Child => {
                 let target = self.target.take().expect("checked above");
-                bootstrap(&self.inner, target)
+                bootstrap(&self.inner, me, target)
             }
         }
     }
@@ -379,9 +382,9 @@ impl fmt::Debug for Process {
 }
 
 /// The child's side of `start`: CPython's `Process._bootstrap`.
-fn bootstrap(inner: &Child, target: Target) -> ! {
+fn bootstrap(inner: &Child, me: current::ChildState, target: Target) -> ! {
     let parent_pid = inner.parent_pid;
-    current::become_child(&inner.name, &inner.identity, inner.daemon, parent_pid);
+    current::become_child(me);
     child::forget_after_fork();
     name_os_thread(&inner.name);
     if inner.daemon {
@@ -397,20 +400,13 @@ fn bootstrap(inner: &Child, target: Target) -> ! {
 /// Run the target and work out the exit code, printing and logging what
 /// CPython's `_bootstrap` prints and logs, in the same order.
 fn run_target(name: &str, target: Target) -> i32 {
-    static PANIC: Mutex<Option<String>> = Mutex::new(None);
-    // Keep the panic message for later instead of printing Rust's default
-    // "thread 'main' panicked" text: CPython prints the error after the
-    // shutdown lines, under `Process <name>:`.
-    panic::set_hook(Box::new(|info| {
-        *PANIC.lock().unwrap_or_else(|p| p.into_inner()) = Some(info.to_string());
-    }));
     log::info!("child process calling self.run()");
     let (code, failure) = match panic::catch_unwind(AssertUnwindSafe(target)) {
         Ok(Ok(())) => (0, None),
         Ok(Err(message)) => (1, Some(format!("Error: {message}"))),
         Err(payload) => match payload.downcast::<ExitRequest>() {
             Ok(request) => (request.0, None),
-            Err(_) => (1, PANIC.lock().unwrap_or_else(|p| p.into_inner()).take()),
+            Err(_) => (1, last_panic()),
         },
     };
     let _ = panic::catch_unwind(child::exit_function);
@@ -424,12 +420,51 @@ fn run_target(name: &str, target: Target) -> i32 {
     code
 }
 
+/// A child's last panic message, for [`run_target`] to print.
+static CHILD_PANIC: Mutex<Option<String>> = Mutex::new(None);
+
+/// Install, once, the panic hook that keeps a child's panic message for
+/// later instead of printing Rust's default "thread 'main' panicked" text:
+/// CPython prints the error after the shutdown lines, under `Process
+/// <name>:`. In this process, the one that installs it, panics still go to
+/// the hook it had.
+///
+/// It is installed by the parent before the first `fork`, and inherited:
+/// setting it in each child would write a page that the child must then
+/// copy (see `current::become_child`).
+fn ensure_panic_hook() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let (installer, previous) = (std::process::id(), panic::take_hook());
+        panic::set_hook(Box::new(move |info| {
+            if std::process::id() == installer {
+                previous(info);
+            } else {
+                *CHILD_PANIC.lock().unwrap_or_else(|p| p.into_inner()) = Some(info.to_string());
+            }
+        }));
+    });
+}
+
+/// The message of this child's last panic, taken (a pool worker reports a
+/// task's panic with it).
+pub(crate) fn last_panic() -> Option<String> {
+    CHILD_PANIC.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
 /// Show the process's name in `ps` and `top` (Linux keeps 15 bytes of it).
 fn name_os_thread(name: &str) {
-    let short: Vec<u8> = name.bytes().filter(|&b| b != 0).take(15).collect();
-    if let Ok(cname) = std::ffi::CString::new(short) {
-        let _ = nix::sys::prctl::set_name(&cname);
+    // On the stack, not the heap: see `current::become_child`.
+    let mut short = [0u8; 16];
+    for (byte, b) in short
+        .iter_mut()
+        .zip(name.bytes().filter(|&b| b != 0).take(15))
+    {
+        *byte = b;
     }
+    // SAFETY: `short` ends in a NUL byte (its 16th at the latest), and
+    // PR_SET_NAME only reads up to it.
+    unsafe { libc::prctl(libc::PR_SET_NAME, short.as_ptr()) };
 }
 
 /// Go beyond CPython: a daemon dies with its parent even if the parent is

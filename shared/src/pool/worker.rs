@@ -3,7 +3,6 @@
 
 use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Mutex;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -52,9 +51,6 @@ pub(crate) struct Setup {
     pub maxtasks: Option<usize>,
 }
 
-/// The message of the last panic in this worker.
-static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
-
 /// A worker's life: run the initializer, then run batches until an empty
 /// one, end-of-file, or `maxtasks` tasks done.
 pub(crate) fn serve(setup: Setup) -> Result<(), String> {
@@ -64,11 +60,6 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
         // are never dropped here: a worker leaves with `_exit`).
         unsafe { libc::close(fd) };
     }
-    // A task's panic is the caller's to report, as a task's exception is in
-    // CPython: keep its message instead of printing it here.
-    panic::set_hook(Box::new(|info| {
-        *LAST_PANIC.lock().unwrap_or_else(|p| p.into_inner()) = Some(info.to_string());
-    }));
     // CPython lets a failing initializer kill the worker, and then starts
     // replacements that fail the same way, forever. Here the worker stays
     // and answers every task with the initializer's error instead.
@@ -132,7 +123,9 @@ fn run(runner: Runner, chunk: &[u8]) -> Result<Vec<u8>, Failed> {
         Ok(outcome) => outcome,
         Err(payload) if payload.is::<ExitRequest>() => panic::resume_unwind(payload),
         Err(_) => {
-            let message = LAST_PANIC.lock().unwrap_or_else(|p| p.into_inner()).take();
+            // A task's panic is the caller's to report, as a task's exception
+            // is in CPython: a child's panic hook kept its message for us.
+            let message = crate::process::last_panic();
             let message = message.unwrap_or_else(|| "a task panicked".to_owned());
             let kind = "panic".to_owned();
             Err(Failed::Raised(Raised {
