@@ -296,15 +296,19 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error>
 
 /// Where postcard writes: a `Vec` it appends to. postcard hands over each
 /// number as a slice of 1 to 10 bytes; pushing those one by one beats a
-/// call to `memcpy` for each, which took a third of a pool's time.
+/// call to `memcpy` for each, which took a third of a pool's time. Both
+/// methods run once per number, so they are inlined into the serializer
+/// (left to itself, the compiler called them, and `map` ran a quarter slower).
 struct Bytes<'a>(&'a mut Vec<u8>);
 
 impl postcard::ser_flavors::Flavor for Bytes<'_> {
     type Output = ();
+    #[inline(always)]
     fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
         self.0.push(byte);
         Ok(())
     }
+    #[inline(always)]
     fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
         match bytes.len() {
             0..=16 => bytes.iter().for_each(|&b| self.0.push(b)),
