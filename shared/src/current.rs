@@ -8,7 +8,7 @@
 //! children is in `child.rs`.)
 
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
@@ -223,32 +223,27 @@ pub(crate) fn become_child(child: ChildState) {
     std::mem::forget(std::mem::replace(&mut *state(), child.0));
 }
 
-/// How many threads this process runs (`num_threads`, the 20th field of
-/// `/proc/self/stat`; see proc(5)). Read into a buffer on the stack: the
-/// heap's pages would be copied for the child (see [`become_child`]).
+/// How many threads this process runs. The kernel counts the links of a
+/// process's `/proc/<pid>/task` directory as two (itself and `.`) plus one
+/// per thread (one `stat` call; Linux's `proc_task_getattr`); listing the
+/// directory would cost more, and allocate.
 ///
 /// A thread that has just been joined may still be counted for a moment
 /// (the kernel lets its joiner go before it has quite left), so a count
 /// above one is looked at again, briefly, before it is believed.
 pub(crate) fn thread_count() -> usize {
-    let count = || -> Option<usize> {
-        let mut buf = [0u8; 512]; // the first 20 fields fit in 410 bytes
-        let len = std::fs::File::open("/proc/self/stat")
-            .ok()?
-            .read(&mut buf)
-            .ok()?;
-        // `pid (comm) state ppid …`: `comm` may hold spaces and ')'.
-        let after_comm = buf[..len].iter().rposition(|&b| b == b')')? + 1;
-        let fields = std::str::from_utf8(&buf[after_comm..len]).ok()?;
-        fields.split_ascii_whitespace().nth(17)?.parse().ok()
+    use std::os::unix::fs::MetadataExt;
+    let count = || {
+        let links = std::fs::metadata("/proc/self/task").map_or(3, |task| task.nlink());
+        links.saturating_sub(2).max(1) as usize
     };
-    let mut threads = count().unwrap_or(1);
+    let mut threads = count();
     for _ in 0..1000 {
         if threads == 1 {
             break;
         }
         std::thread::yield_now();
-        threads = count().unwrap_or(1);
+        threads = count();
     }
     threads
 }

@@ -141,6 +141,8 @@ fn failures_print_name_and_message() {
         !out.contains("RUST_BACKTRACE"),
         "no backtrace hint for learners: {out}"
     );
+    let own_hook = out.matches("the program's own hook\n").count();
+    assert_eq!(own_hook, 1, "the main process's one panic, only: {out}");
 }
 
 fn names_and_counters() {
@@ -533,6 +535,10 @@ fn no_child_left_behind() {
 fn run_scenario(name: &str) -> Result<(), Error> {
     match name {
         "failures" => {
+            // A panic hook of the program's own, set before the first child:
+            // the main process's panics still reach it; the children's are
+            // kept, and printed under `Process <name>:`.
+            std::panic::set_hook(Box::new(|_| println!("the program's own hook")));
             let mut raises = Process::new(|| Err::<(), _>("There was an error!")).named("raises");
             let mut panics = Process::new(|| -> () { panic!("boom") }).named("panics");
             for p in [&mut raises, &mut panics] {
@@ -540,6 +546,7 @@ fn run_scenario(name: &str) -> Result<(), Error> {
                 p.join()?;
                 println!("{}.exitcode = {}", p.name(), p.exitcode().unwrap());
             }
+            let _ = std::panic::catch_unwind(|| panic!("in the main process"));
         }
         "nested_names" => {
             Process::new(|| ()); // Process-1
