@@ -22,9 +22,6 @@ use crate::error::Error;
 pub(crate) struct Child {
     /// What the default name starts with: `Process`, `ForkPoolWorker`, …
     pub class: String,
-    /// Shared (`Arc`) with the child's own description of itself, so that
-    /// handing it over costs no allocation (see `current::become_child`).
-    pub name: Arc<str>,
     /// `[3]` for `Process-3`, `[3, 1]` for `Process-3:1`.
     pub identity: Arc<[usize]>,
     pub daemon: bool,
@@ -35,6 +32,10 @@ pub(crate) struct Child {
 
 #[derive(Default)]
 pub(crate) struct Status {
+    /// What the parent calls it. As in CPython, the parent may rename its
+    /// object at any time; a started child keeps the name it started with
+    /// (an `Arc`, shared with it: see `current::become_child`).
+    pub name: Arc<str>,
     /// `None` until started.
     pub pid: Option<Pid>,
     /// `None` until the child has been reaped.
@@ -49,12 +50,18 @@ impl Child {
     pub fn new(class: &str, name: String, identity: Vec<usize>, daemon: bool) -> Child {
         Child {
             class: class.to_owned(),
-            name: name.into(),
             identity: identity.into(),
             daemon,
             parent_pid: std::process::id(),
-            status: Mutex::new(Status::default()),
+            status: Mutex::new(Status {
+                name: name.into(),
+                ..Status::default()
+            }),
         }
+    }
+
+    pub fn name(&self) -> Arc<str> {
+        Arc::clone(&self.status().name)
     }
 
     pub fn status(&self) -> MutexGuard<'_, Status> {
@@ -240,11 +247,11 @@ pub(crate) fn exit_function() {
     log::info!("process shutting down");
     log::debug!("running all \"atexit\" finalizers with priority >= 0");
     for child in alive().iter().filter(|c| c.daemon) {
-        log::info!("calling terminate() for daemon {}", child.name);
+        log::info!("calling terminate() for daemon {}", child.name());
         let _ = child.signal(Signal::SIGTERM, "terminate");
     }
     for child in alive() {
-        log::info!("calling join() for process {}", child.name);
+        log::info!("calling join() for process {}", child.name());
         let _ = child.wait(None);
         remove(&child);
     }

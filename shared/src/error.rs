@@ -12,7 +12,7 @@ use std::fmt;
 pub enum Error {
     /// `start` called on a process that was already started.
     AlreadyStarted,
-    /// A process's name or daemon flag set after `start`.
+    /// A process's daemon flag set after `start`.
     HasStarted,
     /// `close` on a process that is still running.
     StillRunning,

@@ -111,19 +111,18 @@ impl Process {
     }
 
     /// Give the process a name (Python's `name=` argument). The number
-    /// `Process-N` would have had is used up all the same. Before `start`
-    /// only: after it the name stays, and the refusal is logged (see
-    /// [`set_name`](Self::set_name)).
+    /// `Process-N` would have had is used up all the same.
     pub fn named(mut self, name: impl Into<String>) -> Process {
         if let Err(e) = self.set_name(name) {
-            log::error!("{}: {e}", self.name());
+            log::error!("{}: {e}", self.name()); // it was closed
         }
         self
     }
 
     /// Make it a daemon (Python's `daemon=True`): terminated, not waited
     /// for, when the main process exits; not allowed children of its own.
-    /// Before `start` only, as [`named`](Self::named).
+    /// Before `start` only: after it the flag stays, and the refusal is
+    /// logged (see [`set_daemon`](Self::set_daemon)).
     pub fn daemon(mut self, daemon: bool) -> Process {
         if let Err(e) = self.set_daemon(daemon) {
             log::error!("{}: {e}", self.name());
@@ -131,11 +130,12 @@ impl Process {
         self
     }
 
-    /// Python's `p.name = name`, as a call that can say no: after `start`,
-    /// [`Error::HasStarted`] (the child took its name with it, and the
-    /// parent's record of it is shared with `active_children`).
+    /// Python's `p.name = name`. As in CPython this works after `start`
+    /// too, and renames only this object (and what `active_children`
+    /// lists): the running child keeps the name it started with.
     pub fn set_name(&mut self, name: impl Into<String>) -> Result<(), Error> {
-        self.unstarted()?.name = name.into().into();
+        self.check_open()?;
+        self.inner.status().name = name.into().into();
         Ok(())
     }
 
@@ -157,8 +157,8 @@ impl Process {
     }
 
     /// The process's name.
-    pub fn name(&self) -> &str {
-        &self.inner.name
+    pub fn name(&self) -> String {
+        self.inner.name().to_string()
     }
 
     /// Whether it is a daemon.
@@ -213,8 +213,8 @@ impl Process {
         ensure_panic_hook();
         // Anything still buffered would be copied into the child and printed twice.
         current::flush_std_streams();
-        let inner = &self.inner;
-        let me = current::child_state(&inner.name, &inner.identity, inner.daemon);
+        let (inner, name) = (&self.inner, self.inner.name());
+        let me = current::child_state(&name, &inner.identity, inner.daemon);
         // SAFETY: after `fork` the child is a copy with one thread; no other
         // thread held a lock it will take (the caller's promise, or `start`'s
         // count).
@@ -227,7 +227,7 @@ impl Process {
             }
             ForkResult::Child => {
                 let target = self.target.take().expect("checked above");
-                bootstrap(&self.inner, me, target)
+                bootstrap(&self.inner, &name, me, target)
             }
         }
     }
@@ -350,7 +350,7 @@ impl fmt::Display for Process {
             f,
             "<{} name={}",
             self.inner.class,
-            py_repr(&self.inner.name)
+            py_repr(&self.inner.name())
         )?;
         if let Some(pid) = pid {
             write!(f, " pid={pid}")?;
@@ -382,15 +382,15 @@ impl fmt::Debug for Process {
 }
 
 /// The child's side of `start`: CPython's `Process._bootstrap`.
-fn bootstrap(inner: &Child, me: current::ChildState, target: Target) -> ! {
+fn bootstrap(inner: &Child, name: &str, me: current::ChildState, target: Target) -> ! {
     let parent_pid = inner.parent_pid;
     current::become_child(me);
     child::forget_after_fork();
-    name_os_thread(&inner.name);
+    name_os_thread(name);
     if inner.daemon {
         die_with_parent(parent_pid);
     }
-    let code = run_target(&inner.name, target);
+    let code = run_target(name, target);
     current::flush_std_streams();
     // SAFETY: `_exit` ends the process at once. That is the point: the
     // parent's `atexit` work and Rust's runtime clean-up must not run twice.

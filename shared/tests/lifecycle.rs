@@ -200,15 +200,31 @@ fn misuse_is_an_error() {
     assert_eq!(twice.to_string(), "cannot start a process twice");
     p.join().unwrap();
 
-    // Name and daemon flag are fixed once started (CPython: "process has
-    // already started"); the builders leave them as they were, no panic.
-    let name = p.name().to_owned();
+    // The daemon flag is fixed once started (CPython: "process has already
+    // started"); the builder leaves it as it was, no panic.
     assert!(matches!(p.set_daemon(true), Err(Error::HasStarted)));
-    assert!(matches!(p.set_name("late"), Err(Error::HasStarted)));
     assert_eq!(Error::HasStarted.to_string(), "process has already started");
-    let mut p = p.daemon(true).named("late");
+    let mut p = p.daemon(true);
     assert!(!p.is_daemon());
-    assert_eq!(p.name(), name);
+    // The name is not: as in CPython, renaming a started process renames
+    // the parent's object (and what active_children lists), while the
+    // child keeps the name it started with.
+    let (parent_end, child_end) = shared::ipc::pipe(true).unwrap();
+    let mut running = Process::new(move || -> Result<(), Error> {
+        child_end.recv::<()>()?; // the parent has renamed us
+        child_end.send(&current_process().name().to_owned())
+    })
+    .named("before");
+    running.start().unwrap();
+    running.set_name("after").unwrap();
+    let listed: Vec<String> = active_children().iter().map(|c| c.name()).collect();
+    assert_eq!(listed, ["after"]);
+    assert!(running.to_string().contains("name='after'"), "{running}");
+    parent_end.send(&()).unwrap();
+    assert_eq!(parent_end.recv::<String>().unwrap(), "before");
+    running.join().unwrap();
+    p = p.named("late");
+    assert_eq!(p.name(), "late");
 
     // close(): refused while the child runs, then every use is an error.
     let gate = Event::new().unwrap();

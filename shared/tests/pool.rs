@@ -498,7 +498,7 @@ fn worker_names_and_pids() {
         assert!(name.starts_with("ForkPoolWorker-"), "{name}");
         let n = number(name);
         assert!(
-            n > number(before.name()) && n <= number(before.name()) + 3,
+            n > number(&before.name()) && n <= number(&before.name()) + 3,
             "{name}"
         );
     }
