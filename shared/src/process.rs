@@ -431,7 +431,9 @@ static CHILD_PANIC: Mutex<Option<String>> = Mutex::new(None);
 ///
 /// It is installed by the parent before the first `fork`, and inherited:
 /// setting it in each child would write a page that the child must then
-/// copy (see `current::become_child`).
+/// copy (see `current::become_child`). A hook the program sets after its
+/// first `start` takes its place: children forked after that print their
+/// panics through the program's hook instead.
 fn ensure_panic_hook() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
