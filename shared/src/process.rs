@@ -114,20 +114,30 @@ impl Process {
     /// `Process-N` would have had is used up all the same.
     pub fn named(mut self, name: impl Into<String>) -> Process {
         if let Err(e) = self.set_name(name) {
-            log::error!("{}: {e}", self.name()); // it was closed
+            self.refused("named", "set_name", &e); // it was closed
         }
         self
     }
 
     /// Make it a daemon (Python's `daemon=True`): terminated, not waited
     /// for, when the main process exits; not allowed children of its own.
-    /// Before `start` only: after it the flag stays, and the refusal is
-    /// logged (see [`set_daemon`](Self::set_daemon)).
+    /// Before `start` only: after it the flag stays as it was, and the
+    /// refusal is printed on stderr ([`set_daemon`](Self::set_daemon)
+    /// returns it instead).
     pub fn daemon(mut self, daemon: bool) -> Process {
         if let Err(e) = self.set_daemon(daemon) {
-            log::error!("{}: {e}", self.name());
+            self.refused("daemon", "set_daemon", &e);
         }
         self
+    }
+
+    /// A builder cannot return its error, and must not pass over it in
+    /// silence: it says so on stderr, as a Python warning would.
+    fn refused(&self, builder: &str, checked: &str, e: &Error) {
+        let name = self.name();
+        eprintln!(
+            "{name}: {builder}() refused: {e}; nothing changed (`{checked}` returns this error)"
+        );
     }
 
     /// Python's `p.name = name`. As in CPython this works after `start`
@@ -315,7 +325,9 @@ impl Process {
         }
         self.target = None;
         child::remove(&self.inner);
-        *self.inner.status() = child::Status {
+        let mut status = self.inner.status();
+        *status = child::Status {
+            name: std::mem::take(&mut status.name), // it keeps its name
             closed: true,
             ..Default::default()
         };

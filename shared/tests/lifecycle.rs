@@ -201,10 +201,10 @@ fn misuse_is_an_error() {
     p.join().unwrap();
 
     // The daemon flag is fixed once started (CPython: "process has already
-    // started"); the builder leaves it as it was, no panic.
+    // started"); the builder leaves it as it was, no panic (and says so:
+    // see builders_say_what_they_refuse).
     assert!(matches!(p.set_daemon(true), Err(Error::HasStarted)));
     assert_eq!(Error::HasStarted.to_string(), "process has already started");
-    let mut p = p.daemon(true);
     assert!(!p.is_daemon());
     // The name is not: as in CPython, renaming a started process renames
     // the parent's object (and what active_children lists), while the
@@ -223,7 +223,7 @@ fn misuse_is_an_error() {
     parent_end.send(&()).unwrap();
     assert_eq!(parent_end.recv::<String>().unwrap(), "before");
     running.join().unwrap();
-    p = p.named("late");
+    p.set_name("late").unwrap();
     assert_eq!(p.name(), "late");
 
     // close(): refused while the child runs, then every use is an error.
@@ -548,8 +548,34 @@ fn no_child_left_behind() {
     ));
 }
 
+fn builders_say_what_they_refuse() {
+    let run = scenario("late_builders", LIMIT);
+    assert!(run.status.success(), "{run:?}");
+    let expected = [
+        "Process-1: daemon() refused: process has already started; nothing changed (`set_daemon` returns this error)",
+        "Process-2: named() refused: process object is closed; nothing changed (`set_name` returns this error)",
+        "daemon after start: False",
+        "name after close: Process-2",
+    ];
+    assert_eq!(run.lines(), expected, "{}", run.output);
+}
+
 fn run_scenario(name: &str) -> Result<(), Error> {
     match name {
+        "late_builders" => {
+            let mut started = Process::new(|| ());
+            started.start()?;
+            started.join()?;
+            let started = started.daemon(true);
+            let mut closed = Process::new(|| ());
+            closed.close()?;
+            let closed = closed.named("late");
+            println!(
+                "daemon after start: {}",
+                shared::py::py_bool(started.is_daemon())
+            );
+            println!("name after close: {}", closed.name());
+        }
         "failures" => {
             // A panic hook of the program's own, set before the first child:
             // the main process's panics still reach it; the children's are
@@ -637,6 +663,7 @@ fn main() {
             failures_print_name_and_message,
             names_and_counters,
             misuse_is_an_error,
+            builders_say_what_they_refuse,
             sigchld_ignored_is_reported,
             sentinels_say_which_child_ended,
             a_child_can_wait_for_its_parent,
