@@ -413,6 +413,114 @@ fn duplex_pipe_both_ways() {
     finish(&p);
 }
 
+/// A value whose encoding always fails, as a lock cannot be pickled.
+#[derive(Debug, serde::Deserialize)]
+enum Item {
+    Fine(u32),
+    Lock,
+}
+
+impl serde::Serialize for Item {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Item::Fine(n) => s.serialize_newtype_variant("Item", 0, "Fine", n),
+            Item::Lock => Err(serde::ser::Error::custom("a lock cannot travel")),
+        }
+    }
+}
+
+fn a_put_that_cannot_encode_fails_alone() {
+    // CPython's test_queue_feeder_donot_stop_onexc: its feeder thread
+    // survives an item it cannot pickle. Here `put` itself says so, gives
+    // back the place it took, and the queue goes on.
+    let q: Queue<Item> = Queue::with_maxsize(1).unwrap();
+    let failed = q.put(Item::Lock).unwrap_err();
+    assert!(failed.to_string().contains("cannot encode"), "{failed}");
+    assert!(q.empty() && !q.full(), "the failed put took no place");
+    q.put(Item::Fine(7)).unwrap();
+    assert!(matches!(q.get_nowait(), Ok(Item::Fine(7))));
+    let jq: JoinableQueue<Item> = JoinableQueue::new().unwrap();
+    assert!(jq.put(Item::Lock).is_err());
+    jq.join(); // counts no unfinished task for it: returns at once
+}
+
+/// Wait until process `pid` sleeps in `recvmsg` (as `/proc/<pid>/syscall`
+/// shows it) with no signal pending (`/proc/<pid>/status`): asleep there,
+/// not merely on its way, and past any signal sent to it before.
+fn wait_until_in_recvmsg(pid: u32) {
+    let started = std::time::Instant::now();
+    let blocked = format!("{} ", libc::SYS_recvmsg);
+    loop {
+        let read =
+            |file| std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap_or_default();
+        let (syscall, status) = (read("syscall"), read("status"));
+        let pending = status.lines().any(|line| {
+            let mask = line
+                .strip_prefix("SigPnd:")
+                .or(line.strip_prefix("ShdPnd:"));
+            mask.is_some_and(|mask| u64::from_str_radix(mask.trim(), 16) != Ok(0))
+        });
+        if syscall.starts_with(&blocked) && !pending {
+            return;
+        }
+        let gone = status.is_empty() || status.contains("State:\tZ");
+        assert!(!gone, "{pid} left its wait (see its error above)");
+        assert!(
+            started.elapsed() < PATIENCE,
+            "{pid} never waited: {syscall}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+fn a_signal_does_not_break_a_wait() {
+    // CPython's TestIgnoreEINTR: a signal whose handler returns, arriving
+    // while a process sleeps in `recv` or `get`, leaves the wait going on.
+    // Without SA_RESTART the kernel ends the sleeping call with EINTR, and
+    // the message layer must call again.
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, kill, sigaction};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static HANDLED: AtomicU32 = AtomicU32::new(0);
+    extern "C" fn count(_: i32) {
+        HANDLED.fetch_add(1, Ordering::Relaxed);
+    }
+    let action = SigAction::new(
+        SigHandler::Handler(count),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    let (parent, child) = pipe(true).unwrap();
+    let q: Queue<u32> = Queue::new().unwrap();
+    let child_q = q.clone();
+    let p = start(move || -> Result<(), Error> {
+        // SAFETY: the handler only adds to an atomic.
+        unsafe { sigaction(Signal::SIGUSR1, &action) }.map_err(std::io::Error::from)?;
+        child.send(&"ready")?;
+        let from_pipe: u32 = child.recv()?; // signalled while it waits here
+        let from_queue = child_q.get()?; // and here
+        child.send(&(from_pipe, from_queue, HANDLED.load(Ordering::Relaxed)))
+    });
+    let pid = nix::unistd::Pid::from_raw(p.pid().unwrap() as i32);
+    assert_eq!(parent.recv::<String>().unwrap(), "ready");
+    // Each signal lands while the child sleeps, and the message goes only
+    // once the handler has run and the child sleeps again: so the wait had
+    // to survive the signal (sent together, the message could wake it
+    // first).
+    let waiting = p.pid().unwrap();
+    wait_until_in_recvmsg(waiting);
+    kill(pid, Signal::SIGUSR1).unwrap();
+    wait_until_in_recvmsg(waiting);
+    parent.send(&1u32).unwrap();
+    wait_until_in_recvmsg(waiting);
+    kill(pid, Signal::SIGUSR1).unwrap();
+    wait_until_in_recvmsg(waiting);
+    q.put(2).unwrap();
+    let (from_pipe, from_queue, handled): (u32, u32, u32) = parent.recv().unwrap();
+    assert_eq!((from_pipe, from_queue), (1, 2));
+    assert_eq!(handled, 2, "both signals arrived, and were handled");
+    finish_with(&p, 0);
+}
+
 fn one_way_pipe_has_a_reader_and_a_writer() {
     let (reader, writer) = pipe(false).unwrap();
     assert!(reader.readable() && !reader.writable());
@@ -686,6 +794,8 @@ fn no_leak_after_a_thousand_cycles() {
 fn main() {
     shared::testing::run_checks(shared::checks![
         queue_in_one_process,
+        a_put_that_cannot_encode_fails_alone,
+        a_signal_does_not_break_a_wait,
         bounded_queue_is_full,
         full_queue_put_waits_for_a_get_in_another_process,
         closed_queue_refuses_put_and_get,

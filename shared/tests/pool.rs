@@ -412,6 +412,32 @@ fn a_failed_map_still_runs_the_rest() {
     assert!(done.is_set(), "the queued tasks ran before join returned");
 }
 
+fn a_finished_call_holds_nothing() {
+    // CPython's test_release_task_refs: once a call is done, the pool keeps
+    // no reference to what it was given. Here: the input iterator (and all
+    // it owns) is dropped once its last item is handed out, whether the
+    // caller waits for the results or dropped the handle halfway.
+    let pool = Pool::new(2).unwrap();
+    let owned = std::rc::Rc::new(());
+    let input = |n: u64| {
+        let held = std::rc::Rc::clone(&owned);
+        (0..n).inspect(move |_| assert!(std::rc::Rc::strong_count(&held) > 1)) // it owns a count
+    };
+    let doubled = pool.map_async(doubler, input(1000)).unwrap();
+    assert_eq!(doubled.get().unwrap().len(), 1000);
+    assert_eq!(std::rc::Rc::strong_count(&owned), 1, "map kept its input");
+    let mut first = pool.imap(doubler, input(1000)).unwrap();
+    assert_eq!(first.next().unwrap().unwrap(), 0);
+    drop(first); // its tasks still all run (test_map_no_failfast)
+    pool.close();
+    pool.join().unwrap();
+    assert_eq!(
+        std::rc::Rc::strong_count(&owned),
+        1,
+        "a dropped imap kept its input"
+    );
+}
+
 fn close_join_terminate() {
     let go = GO.get_or_init(|| Event::new().unwrap());
     go.clear();
@@ -750,6 +776,7 @@ fn main() {
             callbacks_run_once_in_the_parent,
             imap_yields_what_came_before_a_failing_input,
             a_failed_map_still_runs_the_rest,
+            a_finished_call_holds_nothing,
             close_join_terminate,
             dropping_the_pool_terminates_it,
             worker_names_and_pids,
