@@ -234,16 +234,25 @@ fn wait_for_recvmsg(pid: u32) {
 
 /// Wait (boundedly) until process `pid` is inside one of `calls`, as the
 /// kernel reports in `/proc/<pid>/syscall` (the number of the call it is
-/// in): an event a test can observe, where a sleep would only hope.
+/// in), with no signal pending (`/proc/<pid>/status`): an event a test can
+/// observe, where a sleep would only hope.
 fn wait_in_syscall(pid: u32, calls: &[libc::c_long]) {
-    let path = format!("/proc/{pid}/syscall");
+    let read = |file| std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap_or_default();
     let started = std::time::Instant::now();
     loop {
-        let call = std::fs::read_to_string(&path).unwrap_or_default();
+        let (call, status) = (read("syscall"), read("status"));
         let number = call.split_whitespace().next().and_then(|n| n.parse().ok());
-        if number.is_some_and(|n| calls.contains(&n)) {
+        let pending = status.lines().any(|line| {
+            let mask = line
+                .strip_prefix("SigPnd:")
+                .or(line.strip_prefix("ShdPnd:"));
+            mask.is_some_and(|mask| u64::from_str_radix(mask.trim(), 16) != Ok(0))
+        });
+        if number.is_some_and(|n| calls.contains(&n)) && !pending {
             return;
         }
+        let gone = status.is_empty() || status.contains("State:\tZ");
+        assert!(!gone, "{pid} exited before it reached {calls:?}");
         assert!(
             started.elapsed() < PATIENCE,
             "{pid} never reached {calls:?}: {call}"
@@ -444,35 +453,6 @@ fn a_put_that_cannot_encode_fails_alone() {
     jq.join(); // counts no unfinished task for it: returns at once
 }
 
-/// Wait until process `pid` sleeps in `recvmsg` (as `/proc/<pid>/syscall`
-/// shows it) with no signal pending (`/proc/<pid>/status`): asleep there,
-/// not merely on its way, and past any signal sent to it before.
-fn wait_until_in_recvmsg(pid: u32) {
-    let started = std::time::Instant::now();
-    let blocked = format!("{} ", libc::SYS_recvmsg);
-    loop {
-        let read =
-            |file| std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap_or_default();
-        let (syscall, status) = (read("syscall"), read("status"));
-        let pending = status.lines().any(|line| {
-            let mask = line
-                .strip_prefix("SigPnd:")
-                .or(line.strip_prefix("ShdPnd:"));
-            mask.is_some_and(|mask| u64::from_str_radix(mask.trim(), 16) != Ok(0))
-        });
-        if syscall.starts_with(&blocked) && !pending {
-            return;
-        }
-        let gone = status.is_empty() || status.contains("State:\tZ");
-        assert!(!gone, "{pid} left its wait (see its error above)");
-        assert!(
-            started.elapsed() < PATIENCE,
-            "{pid} never waited: {syscall}"
-        );
-        std::thread::yield_now();
-    }
-}
-
 fn a_signal_does_not_break_a_wait() {
     // CPython's TestIgnoreEINTR: a signal whose handler returns, arriving
     // while a process sleeps in `recv` or `get`, leaves the wait going on.
@@ -506,14 +486,14 @@ fn a_signal_does_not_break_a_wait() {
     // once the handler has run and the child sleeps again: so the wait had
     // to survive the signal (sent together, the message could wake it
     // first).
-    let waiting = p.pid().unwrap();
-    wait_until_in_recvmsg(waiting);
+    let in_recvmsg = || wait_in_syscall(p.pid().unwrap(), &[libc::SYS_recvmsg]);
+    in_recvmsg();
     kill(pid, Signal::SIGUSR1).unwrap();
-    wait_until_in_recvmsg(waiting);
+    in_recvmsg();
     parent.send(&1u32).unwrap();
-    wait_until_in_recvmsg(waiting);
+    in_recvmsg();
     kill(pid, Signal::SIGUSR1).unwrap();
-    wait_until_in_recvmsg(waiting);
+    in_recvmsg();
     q.put(2).unwrap();
     let (from_pipe, from_queue, handled): (u32, u32, u32) = parent.recv().unwrap();
     assert_eq!((from_pipe, from_queue), (1, 2));
