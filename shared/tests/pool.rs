@@ -346,11 +346,21 @@ fn callbacks_run_once_in_the_parent() {
     assert_eq!(seen.borrow().len(), 4, "{:?}", seen.borrow());
 }
 
+/// An input that fails at item `at`, as a Python generator raises: it
+/// panics there, through `resume_unwind`, which the pool catches as it
+/// catches any panic, but which prints nothing on its way.
+fn failing_at(at: u64) -> impl Iterator<Item = u64> {
+    (0..10u64).inspect(move |&n| {
+        if n == at {
+            std::panic::resume_unwind(Box::new(format!("no item {n}")));
+        }
+    })
+}
+
 fn imap_yields_what_came_before_a_failing_input() {
     let pool = Pool::new(2).unwrap();
     let workers = pool.pids();
-    let input = (0..10u64).inspect(|&n| assert!(n != 3, "no item 3"));
-    let got: Vec<Result<u64, Error>> = pool.imap(doubler, input).unwrap().collect();
+    let got: Vec<Result<u64, Error>> = pool.imap(doubler, failing_at(3)).unwrap().collect();
     assert_eq!(got.len(), 4, "{got:?}");
     let values: Vec<u64> = got[..3].iter().map(|r| *r.as_ref().unwrap()).collect();
     assert_eq!(values, [0, 2, 4]);
@@ -375,7 +385,7 @@ fn imap_yields_what_came_before_a_failing_input() {
     let counter = std::rc::Rc::clone(&asked);
     let broken = (0..10u64).inspect(move |_| {
         counter.set(counter.get() + 1);
-        panic!("no items at all")
+        std::panic::resume_unwind(Box::new("no items at all"))
     });
     let got: Vec<Result<u64, Error>> = pool.imap(doubler, broken).unwrap().collect();
     assert!(matches!(got[..], [Err(Error::Input(_))]), "{got:?}");
@@ -549,6 +559,59 @@ fn maxtasksperchild_replaces_workers() {
         pool.map_chunked(doubler, 0..20, 1).unwrap(),
         (0..20).map(|n| n * 2).collect::<Vec<_>>()
     );
+    // CPython's test_pool_worker_lifetime_early_close: close at once after
+    // submitting, join, and every result is in.
+    let pool = Pool::builder()
+        .processes(3)
+        .maxtasksperchild(1)
+        .start()
+        .unwrap();
+    let results: Vec<_> = (0..6)
+        .map(|n| pool.apply_async(doubler, (n,)).unwrap())
+        .collect();
+    pool.close();
+    pool.join().unwrap();
+    let values: Vec<u64> = results.iter().map(|r| r.get().unwrap()).collect();
+    assert_eq!(values, [0, 2, 4, 6, 8, 10]);
+}
+
+fn failing_inputs_and_arguments_fail_the_call() {
+    let pool = Pool::new(2).unwrap();
+    // CPython's test_map_handle_iterable_exception: a map over an input
+    // that fails fails with the input's error.
+    match pool.map(doubler, failing_at(3)) {
+        Err(Error::Input(message)) => assert_eq!(message, "no item 3"),
+        other => panic!("{other:?}"),
+    }
+    // test_imap_unordered_handle_iterable_exception: the failure, and every
+    // result produced before it, each once, in any order.
+    let got: Vec<Result<u64, Error>> = pool
+        .imap_unordered(doubler, failing_at(3))
+        .unwrap()
+        .collect();
+    let failures = got
+        .iter()
+        .filter(|r| matches!(r, Err(Error::Input(_))))
+        .count();
+    assert_eq!((got.len(), failures), (4, 1), "{got:?}");
+    let mut values: Vec<u64> = got
+        .iter()
+        .filter_map(|r| r.as_ref().ok().copied())
+        .collect();
+    values.sort();
+    assert_eq!(values, [0, 2, 4]);
+    // test_map_unpicklable: an argument that cannot be encoded fails the
+    // call with the encoder's message, and the pool stays usable.
+    fn takes_lock(_: Lock) -> u8 {
+        0
+    }
+    match pool.map(takes_lock, [Lock, Lock]) {
+        Err(e @ Error::Ipc(_)) => assert!(e.to_string().contains("cannot encode"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    // test_starmap_async.
+    let sums = pool.starmap_async(add, [(1, 2), (3, 4)]).unwrap();
+    assert_eq!(sums.get().unwrap(), [3, 7]);
 }
 
 static GREETING: Mutex<String> = Mutex::new(String::new());
@@ -775,6 +838,7 @@ fn main() {
             get_with_a_timeout,
             callbacks_run_once_in_the_parent,
             imap_yields_what_came_before_a_failing_input,
+            failing_inputs_and_arguments_fail_the_call,
             a_failed_map_still_runs_the_rest,
             a_finished_call_holds_nothing,
             close_join_terminate,
