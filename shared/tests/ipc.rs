@@ -663,6 +663,44 @@ fn empty_messages_and_edges() {
     assert!(matches!(a.recv_bytes(), Err(Error::Eof)));
 }
 
+fn wait_serves_whichever_connection_is_ready() {
+    // CPython's TestWait.test_wait and test_wait_slow: children write to
+    // their own pipes, each at its own pace, and exit; the parent waits on
+    // all the pipes at once, reads whichever is ready, and drops each at
+    // end-of-file, until every child's messages are in.
+    use std::os::fd::AsFd;
+    let mut readers = Vec::new();
+    let mut children = Vec::new();
+    for id in 0..4u32 {
+        let (reader, writer) = pipe(false).unwrap();
+        children.push(start(move || -> Result<(), Error> {
+            for n in 0..3u32 {
+                writer.send(&(id, n))?;
+                sleep(Duration::from_millis(u64::from(id) * 5)); // each its own pace
+            }
+            Ok(())
+        }));
+        readers.push(reader);
+    }
+    let mut got = Vec::new();
+    while !readers.is_empty() {
+        let fds: Vec<_> = readers.iter().map(|r| r.as_fd()).collect();
+        let ready = shared::ipc::wait(&fds, PATIENCE).unwrap();
+        assert!(!ready.is_empty(), "nothing came within {PATIENCE:?}");
+        for &i in ready.iter().rev() {
+            match readers[i].recv::<(u32, u32)>() {
+                Ok(message) => got.push(message),
+                Err(Error::Eof) => drop(readers.remove(i)),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+    got.sort();
+    let all: Vec<(u32, u32)> = (0..4).flat_map(|id| (0..3).map(move |n| (id, n))).collect();
+    assert_eq!(got, all);
+    children.iter().for_each(finish);
+}
+
 fn recv_of_the_wrong_type_is_an_error() {
     let (a, b) = pipe(true).unwrap();
     b.send_bytes(&[0xff; 3]).unwrap();
@@ -795,6 +833,7 @@ fn main() {
         big_messages_through_a_pipe,
         recv_bytes_into_a_buffer,
         empty_messages_and_edges,
+        wait_serves_whichever_connection_is_ready,
         recv_of_the_wrong_type_is_an_error,
         event_in_one_process,
         event_across_processes,
