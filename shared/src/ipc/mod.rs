@@ -69,6 +69,10 @@
 //!   [`Error::Eof`] only when the other end is closed in every process that
 //!   had a copy, the parent included: move the child's end into the child's
 //!   closure, so the parent's copy goes when the child starts.
+//! - **Receive the type that was sent.** A pickle says what it holds; a
+//!   postcard message does not. `recv::<u32>()` of a message sent as an
+//!   `i32` gives a wrong number, not an error (`0..3` is `i32` unless told
+//!   otherwise: write `0..3u32`).
 //! - **Fork from one thread.** As everywhere in this crate: a lock held by
 //!   another thread at `fork` stays held for ever in the child.
 //!
