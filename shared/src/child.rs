@@ -15,7 +15,7 @@ use nix::sys::signal::{self, Signal};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use crate::current::{flush_std_streams, pidfd_open};
+use crate::current::{flush_stdout, pidfd_open};
 use crate::error::Error;
 
 /// One process object, as its creator and the exit steps see it.
@@ -229,7 +229,7 @@ pub(crate) fn ensure_exit_hook() {
     extern "C" fn at_exit() {
         // Unwinding out of an `extern "C"` function aborts: stop it here.
         let _ = std::panic::catch_unwind(exit_function);
-        flush_std_streams();
+        flush_stdout();
     }
     HOOK.call_once(|| {
         // SAFETY: `at_exit` is a plain function that lives as long as the

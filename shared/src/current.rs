@@ -267,7 +267,7 @@ pub(crate) fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
 /// Done before `fork`, or the child inherits a copy of a half-written line
 /// and both processes print it; and before a child leaves with `_exit`,
 /// which skips Rust's own flushing.
-pub(crate) fn flush_std_streams() {
+pub(crate) fn flush_stdout() {
     let _ = std::io::stdout().flush();
 }
 

@@ -222,7 +222,7 @@ impl Process {
         child::ensure_exit_hook();
         ensure_panic_hook();
         // Anything still buffered would be copied into the child and printed twice.
-        current::flush_std_streams();
+        current::flush_stdout();
         let (inner, name) = (&self.inner, self.inner.name());
         let me = current::child_state(&name, &inner.identity, inner.daemon);
         // SAFETY: after `fork` the child is a copy with one thread; no other
@@ -403,7 +403,7 @@ fn bootstrap(inner: &Child, name: &str, me: current::ChildState, target: Target)
         die_with_parent(parent_pid);
     }
     let code = run_target(name, target);
-    current::flush_std_streams();
+    current::flush_stdout();
     // SAFETY: `_exit` ends the process at once. That is the point: the
     // parent's `atexit` work and Rust's runtime clean-up must not run twice.
     unsafe { libc::_exit(code) }
