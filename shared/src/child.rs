@@ -189,9 +189,9 @@ pub(crate) fn add(child: Arc<Child>) {
     children().list.push(child);
 }
 
-/// Forget a child that `join` has reaped, as CPython's `join` does. Every
-/// child forked later would otherwise inherit, and drop, the whole list,
-/// and each dropped entry costs it a copy-on-write page fault.
+/// Forget a child that `join` has reaped, as CPython's `join` does: the
+/// list holds only children that may still need reaping, and does not grow
+/// with every child ever started.
 pub(crate) fn remove(child: &Arc<Child>) {
     children().list.retain(|c| !Arc::ptr_eq(c, child));
 }

@@ -4,8 +4,9 @@
 //! Python keeps this in `multiprocessing.process._current_process` and a
 //! counter; we keep the same in one static. `fork` copies the whole address
 //! space, so a child starts with its parent's copy; `become_child` then
-//! rewrites it to describe the child. (What a process knows of its own
-//! children is in `child.rs`.)
+//! puts in its place the child's description, which the parent made just
+//! before the fork. (What a process knows of its own children is in
+//! `child.rs`.)
 
 use std::fmt;
 use std::io::Write;
