@@ -614,6 +614,55 @@ fn big_messages_through_a_pipe() {
     finish(&p);
 }
 
+/// A big message arrives as its sender's memory file, mapped. A mapped
+/// file that shrinks kills the reader with SIGBUS, so a file the sender did
+/// not seal against shrinking, or one shorter than its packet says, is
+/// refused with an error (and the pipe goes on). The two packets here are
+/// made by hand, in the layout `socket.rs` gives a big message: the byte 1,
+/// the length as 8 little-endian bytes, and the file's descriptor.
+fn a_memory_file_that_could_shrink_is_refused() {
+    use nix::fcntl::{FcntlArg, SealFlag, fcntl};
+    use nix::sys::memfd::{MFdFlags, memfd_create};
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    use std::io::IoSlice;
+    use std::os::fd::{AsRawFd, OwnedFd};
+
+    let (r, w) = pipe(false).unwrap();
+    let send_file = |file: &OwnedFd, claimed: u64| {
+        let head: Vec<u8> = [1].into_iter().chain(claimed.to_le_bytes()).collect();
+        let fds = [file.as_raw_fd()];
+        let cmsgs = [ControlMessage::ScmRights(&fds)];
+        sendmsg::<()>(
+            w.as_raw_fd(),
+            &[IoSlice::new(&head)],
+            &cmsgs,
+            MsgFlags::empty(),
+            None,
+        )
+        .unwrap();
+    };
+    let file = |sealed: bool| {
+        let file = memfd_create("test", MFdFlags::MFD_ALLOW_SEALING).unwrap();
+        std::fs::File::from(file.try_clone().unwrap())
+            .set_len(MIB as u64)
+            .unwrap();
+        if sealed {
+            fcntl(&file, FcntlArg::F_ADD_SEALS(SealFlag::all())).unwrap();
+        }
+        file
+    };
+    send_file(&file(false), MIB as u64); // could shrink
+    send_file(&file(true), 2 * MIB as u64); // sealed, but short of its length
+    for _ in 0..2 {
+        match r.recv_bytes() {
+            Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    w.send_bytes(&pattern(MIB)).unwrap();
+    assert_eq!(r.recv_bytes().unwrap(), pattern(MIB));
+}
+
 fn recv_bytes_into_a_buffer() {
     let (a, b) = pipe(true).unwrap();
     a.send_bytes(b"hello").unwrap();
@@ -787,6 +836,8 @@ fn one_cycle() {
     let (a, b) = pipe(true).unwrap();
     a.send(&3u32).unwrap();
     assert_eq!(b.recv::<u32>().unwrap(), 3);
+    a.send_bytes(&[5; 100 << 10]).unwrap(); // in a memory file, mapped on receipt
+    assert_eq!(b.recv_bytes().unwrap().len(), 100 << 10);
     let (r, w) = pipe(false).unwrap();
     w.send_bytes(b"4").unwrap();
     assert!(r.poll(Duration::ZERO).unwrap());
@@ -831,6 +882,7 @@ fn main() {
         poll_waits_at_most_its_timeout,
         recv_reports_eof_once_the_other_end_is_closed_everywhere,
         big_messages_through_a_pipe,
+        a_memory_file_that_could_shrink_is_refused,
         recv_bytes_into_a_buffer,
         empty_messages_and_edges,
         wait_serves_whichever_connection_is_ready,

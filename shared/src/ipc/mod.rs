@@ -45,7 +45,8 @@
 //! into bytes (Python uses pickle), and the bytes travel as one packet of a
 //! `SOCK_SEQPACKET` socket, which the kernel delivers whole to exactly one
 //! reader; a message over 64 KiB travels in a memory file whose descriptor
-//! rides in the packet. So, beyond CPython's design (a byte stream, a read
+//! rides in the packet, and which the reader maps rather than copies
+//! ([`Bytes`]). So, beyond CPython's design (a byte stream, a read
 //! lock, a feeder thread), several consumers read one queue with no lock, a
 //! process killed mid-message never leaves a torn one, and a reader that
 //! dies never leaves a sender stuck. Once the other end is gone everywhere,
@@ -81,6 +82,7 @@
 //! [`Error::Closed`]: crate::Error::Closed
 //! [`Error::Eof`]: crate::Error::Eof
 
+mod bytes;
 mod event;
 mod pipe;
 mod queue;
@@ -91,6 +93,7 @@ mod spin;
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
+pub use bytes::Bytes;
 pub use event::Event;
 
 pub use pipe::{Connection, pipe};

@@ -10,10 +10,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::Wait;
 use super::shm::SharedMem;
 use super::socket::{Socket, decode, encode};
 use super::spin::Spin;
+use super::{Bytes, Wait};
 use crate::error::Error;
 
 /// Python's `multiprocessing.Pipe(duplex)`: two connected [`Connection`]s.
@@ -112,9 +112,10 @@ impl Connection {
         Ok(())
     }
 
-    /// Receive one message as bytes (Python: `recv_bytes()`), first looking
-    /// for a few microseconds (see the module docs), then asleep.
-    pub fn recv_bytes(&self) -> Result<Vec<u8>, Error> {
+    /// Receive one message as [`Bytes`] (Python: `recv_bytes()`), first
+    /// looking for a few microseconds (see the module docs), then asleep.
+    /// A big message is mapped, not copied.
+    pub fn recv_bytes(&self) -> Result<Bytes, Error> {
         self.receive(|socket| Ok(socket.recv(Wait::Forever)?.expect("a wait for ever ends")))
     }
 

@@ -18,6 +18,8 @@
 //! send is done once the packet is queued: it never waits for a reader to
 //! read the bytes, so a reader that dies mid-message cannot leave the
 //! sender stuck, and a sender killed while writing the file sends nothing.
+//! The sender seals the file (no more changes) before sending it, and the
+//! reader maps it instead of copying it: see [`Bytes`].
 //!
 //! **Waiting is `poll(2)`.** [`Socket::poll`] asks the kernel whether a
 //! packet (or end-of-file) is there, and sleeps until one comes or the time
@@ -34,6 +36,7 @@
 //! kill the sender).
 
 use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, SealFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::sys::socket::{
@@ -44,10 +47,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::cell::RefCell;
 use std::fs::File;
-use std::io::{self, IoSlice, IoSliceMut, Read, Seek, SeekFrom, Write};
+use std::io::{self, IoSlice, IoSliceMut, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::FileExt;
 
-use super::Wait;
+use super::{Bytes, Wait};
 use crate::Error;
 
 /// The largest message sent inside its packet; bigger ones go in a memfd.
@@ -84,8 +88,11 @@ impl Socket {
         if bytes.len() <= INLINE_MAX {
             return self.send_packet(&[IoSlice::new(&[INLINE]), IoSlice::new(bytes)], None);
         }
-        let mut file = File::from(memfd_create("shared-ipc-message", MFdFlags::MFD_CLOEXEC)?);
+        let flags = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
+        let mut file = File::from(memfd_create("shared-ipc-message", flags)?);
         file.write_all(bytes)?;
+        // Frozen before it goes: the reader maps it (see `Bytes::map`).
+        fcntl(&file, FcntlArg::F_ADD_SEALS(SealFlag::all()))?;
         let len = (bytes.len() as u64).to_le_bytes();
         let head = [IoSlice::new(&[IN_MEMFD]), IoSlice::new(&len)];
         self.send_packet(&head, Some(file.as_raw_fd()))
@@ -111,7 +118,7 @@ impl Socket {
     /// Receive one message, waiting as `wait` says: `Ok(None)` if the wait
     /// ran out, [`Error::Eof`] once the other end is closed everywhere and
     /// nothing is left.
-    pub(crate) fn recv(&self, wait: Wait) -> Result<Option<Vec<u8>>, Error> {
+    pub(crate) fn recv(&self, wait: Wait) -> Result<Option<Bytes>, Error> {
         self.recv_io(wait).map_err(eof_or_io)
     }
 
@@ -120,9 +127,9 @@ impl Socket {
     /// A big message is read from its memory file straight into `buf`.
     pub(crate) fn recv_into(&self, buf: &mut [u8]) -> Result<usize, Error> {
         let bytes = match self.recv_packet(MsgFlags::empty()).map_err(eof_or_io)? {
-            Packet::InMemfd(mut file, size) if size <= buf.len() as u64 => {
-                file.seek(SeekFrom::Start(0))?;
-                file.read_exact(&mut buf[..size as usize])?;
+            Packet::InMemfd(file, size) if size <= buf.len() as u64 => {
+                // `pread` from the start: the sender's writes moved the offset we share.
+                file.read_exact_at(&mut buf[..size as usize], 0)?;
                 return Ok(size as usize);
             }
             packet => packet.into_bytes()?,
@@ -132,11 +139,11 @@ impl Socket {
                 room.copy_from_slice(&bytes);
                 Ok(bytes.len())
             }
-            None => Err(Error::BufferTooShort(bytes)),
+            None => Err(Error::BufferTooShort(bytes.into_vec())),
         }
     }
 
-    fn recv_io(&self, wait: Wait) -> io::Result<Option<Vec<u8>>> {
+    fn recv_io(&self, wait: Wait) -> io::Result<Option<Bytes>> {
         loop {
             if let Wait::Forever = wait {
                 return self.recv_packet(MsgFlags::empty())?.into_bytes().map(Some);
@@ -223,21 +230,15 @@ enum Packet {
 }
 
 impl Packet {
-    /// The message, read into a new buffer if it is in a memory file.
-    fn into_bytes(self) -> io::Result<Vec<u8>> {
-        let (mut file, size) = match self {
-            Packet::Inline(bytes) => return Ok(bytes),
-            Packet::InMemfd(file, size) => (file, size),
-        };
-        file.seek(SeekFrom::Start(0))?; // the sender's writes left the offset at the end
-        let len = usize::try_from(size).map_err(|_| io::Error::from(Errno::EFBIG))?;
-        let mut bytes = Vec::with_capacity(len);
-        // `read_to_end` fills the spare capacity without zeroing it first.
-        file.take(size).read_to_end(&mut bytes)?;
-        if bytes.len() != len {
-            return Err(io::ErrorKind::UnexpectedEof.into());
+    /// The message; one in a memory file is mapped, not copied.
+    fn into_bytes(self) -> io::Result<Bytes> {
+        match self {
+            Packet::Inline(bytes) => Ok(Bytes::from(bytes)),
+            Packet::InMemfd(file, size) => {
+                let len = usize::try_from(size).map_err(|_| io::Error::from(Errno::EFBIG))?;
+                Bytes::map(&file, len) // the mapping keeps the file; its descriptor closes here
+            }
         }
-        Ok(bytes)
     }
 }
 
@@ -286,7 +287,7 @@ pub(crate) fn wait_readable(fds: &[BorrowedFd<'_>], wait: Wait) -> io::Result<Ve
 pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
     let mut bytes = Vec::new();
     let mut serializer = postcard::Serializer {
-        output: Bytes(&mut bytes),
+        output: Appender(&mut bytes),
     };
     match value.serialize(&mut serializer) {
         Ok(()) => Ok(bytes),
@@ -299,9 +300,9 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error>
 /// call to `memcpy` for each, which took a third of a pool's time. Both
 /// methods run once per number, so they are inlined into the serializer
 /// (left to itself, the compiler called them, and `map` ran a quarter slower).
-struct Bytes<'a>(&'a mut Vec<u8>);
+struct Appender<'a>(&'a mut Vec<u8>);
 
-impl postcard::ser_flavors::Flavor for Bytes<'_> {
+impl postcard::ser_flavors::Flavor for Appender<'_> {
     type Output = ();
     #[inline(always)]
     fn try_push(&mut self, byte: u8) -> postcard::Result<()> {

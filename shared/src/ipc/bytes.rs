@@ -1,0 +1,147 @@
+//! [`Bytes`]: one message as received, read-only like Python's `bytes`.
+
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::ops::Deref;
+use std::os::fd::AsRawFd;
+use std::ptr::NonNull;
+
+use nix::fcntl::{FcntlArg, SealFlag, fcntl};
+
+/// The bytes of one message, as [`Connection::recv_bytes`](super::Connection::recv_bytes)
+/// returns them: read-only, as Python's `bytes` are. It dereferences to
+/// `[u8]`, compares equal to any byte string, and
+/// [`into_vec`](Self::into_vec) turns it into a `Vec<u8>`.
+///
+/// A small message is a `Vec` of its own. A big one (over 64 KiB) is the
+/// memory file its sender wrote, *mapped* into this process rather than
+/// copied: 100 MiB cost one `mmap`, not 100 MiB of fresh pages to fill.
+/// Dropping it unmaps the file, and the memory goes back to the system.
+///
+/// ```
+/// use shared::ipc::pipe;
+///
+/// # fn main() -> Result<(), shared::Error> {
+/// let (a, b) = pipe(true)?;
+/// a.send_bytes(b"hello")?;
+/// let message = b.recv_bytes()?;
+/// assert_eq!(message, b"hello");
+/// assert_eq!(format!("{message:?}"), "b'hello'"); // Python's repr
+/// assert_eq!(message.into_vec(), b"hello".to_vec());
+/// # Ok(())
+/// # }
+/// ```
+pub struct Bytes(Repr);
+
+enum Repr {
+    Owned(Vec<u8>),
+    /// `len` bytes mapped read-only at `ptr`, unmapped on drop.
+    Mapped {
+        ptr: NonNull<u8>,
+        len: usize,
+    },
+}
+
+// SAFETY: the mapping is read-only and owned by this value alone, like a
+// `Box<[u8]>`: sending it to or sharing it with another thread is safe.
+unsafe impl Send for Bytes {}
+// SAFETY: as above.
+unsafe impl Sync for Bytes {}
+
+impl Bytes {
+    /// The first `len` bytes of `file`, a sender's memory file, mapped.
+    ///
+    /// A mapped file that shrinks kills the reader with `SIGBUS` when it
+    /// touches the lost pages. So the sender seals its file before sending
+    /// it (no more writes, no shrinking), and a file not sealed so, or
+    /// shorter than `len`, is refused here.
+    pub(crate) fn map(file: &File, len: usize) -> io::Result<Bytes> {
+        let seals = SealFlag::from_bits_truncate(fcntl(file, FcntlArg::F_GET_SEALS)?);
+        let frozen = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_WRITE;
+        if !seals.contains(frozen) || file.metadata()?.len() < len as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not a sealed message",
+            ));
+        }
+        // SAFETY: a new read-only mapping of a file we hold, which nobody
+        // can change or shrink any more; checked for failure below.
+        // MAP_POPULATE maps every page now, in one go, instead of one fault
+        // per page as they are read.
+        let addr = unsafe {
+            let flags = libc::MAP_SHARED | libc::MAP_POPULATE;
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                flags,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        match NonNull::new(addr.cast::<u8>()) {
+            Some(ptr) if addr != libc::MAP_FAILED => Ok(Bytes(Repr::Mapped { ptr, len })),
+            _ => Err(io::Error::last_os_error()),
+        }
+    }
+
+    /// The bytes as a `Vec` (a copy only if they are mapped).
+    pub fn into_vec(mut self) -> Vec<u8> {
+        match self.0 {
+            Repr::Owned(ref mut bytes) => std::mem::take(bytes),
+            Repr::Mapped { .. } => self.to_vec(),
+        }
+    }
+}
+
+impl From<Vec<u8>> for Bytes {
+    fn from(bytes: Vec<u8>) -> Bytes {
+        Bytes(Repr::Owned(bytes))
+    }
+}
+
+impl From<Bytes> for Vec<u8> {
+    fn from(bytes: Bytes) -> Vec<u8> {
+        bytes.into_vec()
+    }
+}
+
+impl Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Owned(bytes) => bytes,
+            // SAFETY: `len` bytes stay mapped, unchanged, until `drop`.
+            Repr::Mapped { ptr, len } => unsafe { std::slice::from_raw_parts(ptr.as_ptr(), *len) },
+        }
+    }
+}
+
+impl Drop for Bytes {
+    fn drop(&mut self) {
+        if let Repr::Mapped { ptr, len } = self.0 {
+            // SAFETY: unmapping exactly what `map` mapped, once.
+            unsafe { libc::munmap(ptr.as_ptr().cast(), len) };
+        }
+    }
+}
+
+impl AsRef<[u8]> for Bytes {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl<T: AsRef<[u8]> + ?Sized> PartialEq<T> for Bytes {
+    fn eq(&self, other: &T) -> bool {
+        **self == *other.as_ref()
+    }
+}
+
+/// Python's repr of `bytes`: `b'hello\n'`.
+impl fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "b'{}'", self.escape_ascii())
+    }
+}
