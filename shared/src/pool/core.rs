@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::iter::Peekable;
+use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
@@ -91,39 +92,30 @@ impl Job {
         self.settled += 1;
     }
 
-    /// Up to `n` of this call's chunks, as tasks for a worker.
-    fn take(&mut self, id: u64, n: usize) -> Vec<Task> {
-        let mut tasks = Vec::new();
-        while let Some(task) = self.cut_one(id) {
-            tasks.push(task);
-            if tasks.len() == n {
+    /// Up to `n` of this call's next chunks, as tasks for a worker, and
+    /// their numbers. A chunk that could not be cut or encoded fails here,
+    /// as its task would have, and ends the batch: a batch's chunks are
+    /// numbered in a row.
+    fn take(&mut self, n: usize) -> (Range<u32>, Vec<Task>) {
+        let (first, mut tasks) = (self.cut, Vec::new());
+        while tasks.len() < n {
+            let Some(chunk) = self.source.as_mut().and_then(Iterator::next) else {
+                self.source = None; // none left
                 break;
+            };
+            self.cut += 1;
+            match chunk {
+                Ok(args) => tasks.push(Task {
+                    runner: self.runner as usize,
+                    args: args.into(),
+                }),
+                Err(e) => {
+                    self.settle(self.cut - 1, Err(e));
+                    break;
+                }
             }
         }
-        tasks
-    }
-
-    /// The next chunk from `source`, as a task; `None` when there is none
-    /// (or it could not be encoded: then it fails, as its task would).
-    fn cut_one(&mut self, id: u64) -> Option<Task> {
-        let Some(chunk) = self.source.as_mut()?.next() else {
-            self.source = None; // none left
-            return None;
-        };
-        let (runner, index) = (self.runner as usize, self.cut);
-        self.cut += 1;
-        match chunk {
-            Ok(args) => Some(Task {
-                job: id,
-                index,
-                runner,
-                args: args.into(),
-            }),
-            Err(e) => {
-                self.settle(index, Err(e));
-                None
-            }
-        }
+        (first..first + tasks.len() as u32, tasks)
     }
 }
 
@@ -131,8 +123,8 @@ struct Worker {
     process: Process,
     /// The parent's end of this worker's own pipe.
     socket: Connection,
-    /// The batch it is working on: (call, chunk) of each task.
-    in_flight: Vec<(u64, u32)>,
+    /// The batch it is working on: its call, and which of its chunks.
+    batch: Option<(u64, Range<u32>)>,
     /// Tasks sent to it in all (for `maxtasksperchild`).
     sent: usize,
 }
@@ -195,12 +187,12 @@ impl Core {
         // worker's end: only the worker holds it, so our end reads
         // end-of-file exactly when the worker dies.
         process.start()?;
-        let in_flight = Vec::new();
+        let (batch, sent) = (None, 0);
         self.workers.push(Worker {
             process,
             socket,
-            in_flight,
-            sent: 0,
+            batch,
+            sent,
         });
         log::debug!("added worker");
         Ok(())
@@ -281,17 +273,17 @@ impl Core {
                 .config
                 .maxtasks
                 .map_or(MAX_BATCH, |max| max - worker.sent);
-            if !worker.in_flight.is_empty() || left == 0 {
+            if worker.batch.is_some() || left == 0 {
                 continue;
             }
-            let tasks = job.take(id, job.batch.min(left));
+            let (chunks, tasks) = job.take(job.batch.min(left));
             if tasks.is_empty() {
                 continue; // its next chunk failed before it could be sent (an empty batch means stop)
             }
             // A send fails if the worker has just died. Its socket will say
             // so, and then these chunks are lost with it.
             let _ = encode(&tasks).and_then(|bytes| worker.socket.send_bytes(&bytes));
-            worker.in_flight = tasks.iter().map(|t| (t.job, t.index)).collect();
+            worker.batch = Some((id, chunks));
             worker.sent += tasks.len();
             // Cut and encode the next chunk now, while the workers work,
             // and learn whether that was the last.
@@ -336,38 +328,33 @@ impl Core {
             Err(Error::Eof) => return self.worker_exited(w),
             Err(e) => Err(e),
         };
-        let batch = std::mem::take(&mut worker.in_flight);
-        if let Some(job) = batch.first().and_then(|(id, _)| self.jobs.get_mut(id)) {
-            match &answers {
-                Ok((busy, _)) if *busy < BATCH_WORK && batch.len() == job.batch => {
-                    job.batch = (job.batch * 2).min(MAX_BATCH);
-                }
-                Ok((busy, _)) if *busy > BATCH_WORK * 10 => job.batch = (job.batch / 2).max(1),
-                _ => {}
-            }
-        }
-        // An answer we could not read (no descriptor free to receive it,
-        // say) fails its batch rather than leave the caller waiting.
-        let answers: Vec<(u64, u32, Outcome)> = match answers {
-            Ok((_, answers)) => answers
-                .into_iter()
-                .map(|a| {
-                    (
-                        a.job,
-                        a.index,
-                        a.outcome.map(ByteBuf::into_vec).map_err(Error::from),
-                    )
-                })
-                .collect(),
-            Err(e) => batch
-                .iter()
-                .map(|&(job, index)| (job, index, Err(e.clone())))
-                .collect(),
+        let Some((id, chunks)) = worker.batch.take() else {
+            return Ok(()); // nothing asked of it (an error reading it, say)
         };
-        for (job, index, outcome) in answers {
-            if let Some(job) = self.jobs.get_mut(&job) {
-                job.settle(index, outcome);
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return Ok(()); // a job leaves only once finished
+        };
+        match answers {
+            Ok((busy, answers)) => {
+                if busy < BATCH_WORK && chunks.len() == job.batch {
+                    job.batch = (job.batch * 2).min(MAX_BATCH);
+                } else if busy > BATCH_WORK * 10 {
+                    job.batch = (job.batch / 2).max(1);
+                }
+                // One answer per task, in the batch's order.
+                let mut answers = answers.into_iter();
+                for index in chunks {
+                    let answer = answers
+                        .next()
+                        .ok_or_else(|| Error::Ipc("a short answer".into()));
+                    let outcome =
+                        answer.and_then(|a| a.map(ByteBuf::into_vec).map_err(Error::from));
+                    job.settle(index, outcome);
+                }
             }
+            // An answer we could not read (no descriptor free to receive it,
+            // say) fails its batch rather than leave the caller waiting.
+            Err(e) => chunks.for_each(|index| job.settle(index, Err(e.clone()))),
         }
         Ok(())
     }
@@ -378,17 +365,15 @@ impl Core {
         let Worker {
             process,
             socket,
-            in_flight,
+            batch,
             ..
         } = self.workers.remove(w);
         drop(socket); // now, before a replacement is forked with a copy of it
         process.join()?; // quick: its socket closed on its way out
         log::debug!("cleaning up worker {w}");
         let why = describe_exit(&process);
-        for (id, index) in in_flight {
-            if let Some(job) = self.jobs.get_mut(&id) {
-                job.settle(index, Err(Error::WorkerLost(why.clone())));
-            }
+        if let Some((job, chunks)) = batch.and_then(|(id, c)| Some((self.jobs.get_mut(&id)?, c))) {
+            chunks.for_each(|index| job.settle(index, Err(Error::WorkerLost(why.clone()))));
         }
         if self.state == State::Running || self.jobs.values().any(Job::pending) {
             self.add_worker()?;
@@ -414,8 +399,7 @@ impl Core {
             State::Closed => {}
         }
         self.wait_until(Wait::Forever, |core| {
-            !core.jobs.values().any(Job::pending)
-                && core.workers.iter().all(|w| w.in_flight.is_empty())
+            !core.jobs.values().any(Job::pending) && core.workers.iter().all(|w| w.batch.is_none())
         })?;
         let stop = encode(&Vec::<Task>::new())?; // CPython's sentinel
         for w in &self.workers {

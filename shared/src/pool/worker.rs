@@ -18,8 +18,6 @@ use crate::returns::Raised;
 /// `Vec<Task>`, a batch; an empty one tells it to stop (CPython's sentinel).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Task {
-    pub job: u64,
-    pub index: u32,
     /// The address of the runner: see "How a function reaches a worker".
     pub runner: usize,
     /// The chunk's argument tuples, encoded. `ByteBuf`: serde copies the
@@ -27,15 +25,10 @@ pub(crate) struct Task {
     pub args: ByteBuf,
 }
 
-/// A worker's answer to one task. It answers a batch with how long the
-/// batch kept it busy and a `Vec<Answer>`.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct Answer {
-    pub job: u64,
-    pub index: u32,
-    /// The encoded values, or why there are none.
-    pub outcome: Result<ByteBuf, Failed>,
-}
+/// A worker's answer to one task: the encoded values, or why there are
+/// none. It answers a batch with how long the batch kept it busy and one
+/// answer per task, in order: the parent knows which chunks it sent.
+pub(crate) type Answer = Result<ByteBuf, Failed>;
 
 /// What a worker needs to start.
 pub(crate) struct Setup {
@@ -94,15 +87,10 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
                 // is a fork of the parent: the same function sits at the
                 // same address here.
                 let runner = unsafe { std::mem::transmute::<usize, Runner>(task.runner) };
-                let outcome = match &broken {
-                    Some(e) => Err(e.clone()),
-                    None => run(runner, &task.args),
-                };
                 completed += 1;
-                Answer {
-                    job: task.job,
-                    index: task.index,
-                    outcome: outcome.map(ByteBuf::from),
+                match &broken {
+                    Some(e) => Err(e.clone()),
+                    None => run(runner, &task.args).map(ByteBuf::from),
                 }
             })
             .collect();
