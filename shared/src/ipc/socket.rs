@@ -92,7 +92,8 @@ impl Socket {
         let mut file = File::from(memfd_create("shared-ipc-message", flags)?);
         file.write_all(bytes)?;
         // Frozen before it goes: the reader maps it (see `Bytes::map`).
-        fcntl(&file, FcntlArg::F_ADD_SEALS(SealFlag::all()))?;
+        let seals = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE;
+        fcntl(&file, FcntlArg::F_ADD_SEALS(seals | SealFlag::F_SEAL_SEAL))?;
         let len = (bytes.len() as u64).to_le_bytes();
         let head = [IoSlice::new(&[IN_MEMFD]), IoSlice::new(&len)];
         self.send_packet(&head, Some(file.as_raw_fd()))
