@@ -11,6 +11,7 @@
 //! | `JoinableQueue()`, `task_done()`, `join()` | [`JoinableQueue`], [`JoinableQueue::task_done`], [`JoinableQueue::join`] |
 //! | `a, b = Pipe()`, `r, w = Pipe(False)` | [`pipe`]`(true)`, [`pipe`]`(false)` |
 //! | `send`, `recv`, `send_bytes`, `recv_bytes`, `poll(t)` | [`Connection`] methods of the same names |
+//! | the `bytes` that `recv_bytes` returns | [`Bytes`]: read-only, [`Bytes::into_vec`] for a `Vec<u8>` |
 //! | `EOFError` from `recv` | [`Error::Eof`] |
 //! | `Event()`: `set`, `clear`, `is_set`, `wait()`, `wait(t)` | [`Event`]: same names, [`Event::wait_timeout`] |
 //! | `connection.wait([conn, p.sentinel], t)` | [`wait`]`(&[conn.as_fd(), sentinel.as_fd()], t)` |
