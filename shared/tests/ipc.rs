@@ -11,7 +11,7 @@ use std::thread::sleep;
 use std::time::Duration;
 
 use serde_bytes::ByteBuf;
-use shared::ipc::{Event, JoinableQueue, Queue, SimpleQueue, pipe};
+use shared::ipc::{Bytes, Event, JoinableQueue, Queue, SimpleQueue, pipe};
 use shared::{Error, Process};
 
 /// Long enough for any healthy child on a loaded machine; only a hang
@@ -664,6 +664,20 @@ fn a_memory_file_that_could_shrink_is_refused() {
     assert_eq!(r.recv_bytes().unwrap(), pattern(MIB));
 }
 
+/// `Bytes` prints as CPython 3.11 prints `repr(b)`, quotes and escapes alike.
+fn bytes_print_as_python_prints_them() {
+    let cases: [(&[u8], &str); 5] = [
+        (b"hello", r"b'hello'"),
+        (b"it's", r#"b"it's""#),
+        (b"say \"hi\"", r#"b'say "hi"'"#),
+        (b"both ' and \"", r#"b'both \' and "'"#),
+        (b"\x00\t\n\r\\\x7f\xff", r"b'\x00\t\n\r\\\x7f\xff'"),
+    ];
+    for (bytes, repr) in cases {
+        assert_eq!(format!("{:?}", Bytes::from(bytes.to_vec())), repr);
+    }
+}
+
 fn recv_bytes_into_a_buffer() {
     let (a, b) = pipe(true).unwrap();
     a.send_bytes(b"hello").unwrap();
@@ -884,6 +898,7 @@ fn main() {
         recv_reports_eof_once_the_other_end_is_closed_everywhere,
         big_messages_through_a_pipe,
         a_memory_file_that_could_shrink_is_refused,
+        bytes_print_as_python_prints_them,
         recv_bytes_into_a_buffer,
         empty_messages_and_edges,
         wait_serves_whichever_connection_is_ready,

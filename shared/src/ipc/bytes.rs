@@ -139,9 +139,26 @@ impl<T: AsRef<[u8]> + ?Sized> PartialEq<T> for Bytes {
     }
 }
 
-/// Python's repr of `bytes`: `b'hello\n'`.
+/// Python's repr of `bytes`: `b'hello\n'`, or `b"it's"` when that needs
+/// fewer escapes.
 impl fmt::Debug for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "b'{}'", self.escape_ascii())
+        let quote = match self.contains(&b'\'') && !self.contains(&b'"') {
+            true => b'"',
+            false => b'\'',
+        };
+        write!(f, "b{}", quote as char)?;
+        for &byte in self.iter() {
+            match byte {
+                b'\t' => f.write_str("\\t")?,
+                b'\n' => f.write_str("\\n")?,
+                b'\r' => f.write_str("\\r")?,
+                b'\\' => f.write_str("\\\\")?,
+                _ if byte == quote => write!(f, "\\{}", byte as char)?,
+                b' '..=b'~' => write!(f, "{}", byte as char)?,
+                _ => write!(f, "\\x{byte:02x}")?,
+            }
+        }
+        write!(f, "{}", quote as char)
     }
 }
