@@ -14,11 +14,12 @@
 //! Terminate process : <Process name='kill_job' pid=[..] parent=[..] started>
 //! Process name: good_job, exit code : 0
 //! Process name: fail_job, exit code : 1
-//! Process name: kill_job, exit code : None
+//! Process name: kill_job, exit code : [..]
 //! ```
-//! `kill_job`'s exit code is usually still `None`: `terminate` has sent
-//! SIGTERM, but the child has not died yet. Now and then it has, and the
-//! line reads `-15`, in CPython too: `exitcode` asks the kernel each time.
+//! `kill_job`'s exit code (the last `[..]`) is usually still `None`:
+//! `terminate` has sent SIGTERM, but the child has not died yet. Now and
+//! then it has, and the line reads `-15`, in CPython too: `exitcode` asks
+//! the kernel each time, and the scheduler decides which comes first.
 //! `Exit name: kill_job` never appears.
 //!
 //! The tutorial shows the reprs of Pythons before 3.8, such as
