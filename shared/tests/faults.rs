@@ -190,6 +190,10 @@ fn fd_exhaustion() -> Result<(), Error> {
     // SAFETY: setrlimit only reads the struct we pass.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
     let (a, b) = pipe(true)?; // made while descriptors were free
+    // A bounded queue holding a big item: its memory file needs a descriptor
+    // to be received.
+    let full = Queue::<ByteBuf>::with_maxsize(1)?;
+    full.put(ByteBuf::from(vec![7u8; MIB]))?;
     let mut hoard = Vec::new();
     while let Ok(f) = File::open("/dev/null") {
         hoard.push(f);
@@ -209,6 +213,14 @@ fn fd_exhaustion() -> Result<(), Error> {
     }
     a.send(&"small")?; // a small message needs none
     assert_eq!(b.recv::<String>()?, "small");
+    match full.get() {
+        Err(e) => assert!(emfile(&e), "big get: {e}"),
+        Ok(_) => panic!("a big get needs a descriptor"),
+    }
+    // The item is lost, and counted gone: the queue has room again.
+    assert_eq!(full.qsize(), 0);
+    full.put_nowait(ByteBuf::from(vec![8u8]))?;
+    assert_eq!(full.get()?.as_slice(), [8]);
     println!("exhausted: Err(EMFILE), small messages still go");
 
     drop(hoard);

@@ -208,10 +208,11 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 .spin
                 .until(|| unread.load(Ordering::Acquire) as i32 > 0);
         }
-        let bytes = inner.reader.recv(wait)?.ok_or(Error::Empty)?;
+        let message = inner.reader.recv(wait)?.ok_or(Error::Empty)?;
+        // Taken off the socket, whole or lost: one item fewer either way.
         unread.fetch_sub(1, Ordering::AcqRel); // may dip below 0 until the sender counts it
         inner.taken();
-        decode(&bytes)
+        decode(&message?)
     }
 
     /// How many items are in the queue (Python: `qsize()`).

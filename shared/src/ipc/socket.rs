@@ -118,16 +118,19 @@ impl Socket {
 
     /// Receive one message, waiting as `wait` says: `Ok(None)` if the wait
     /// ran out, [`Error::Eof`] once the other end is closed everywhere and
-    /// nothing is left.
-    pub(crate) fn recv(&self, wait: Wait) -> Result<Option<Bytes>, Error> {
-        self.recv_io(wait).map_err(eof_or_io)
+    /// nothing is left. `Ok(Some(Err(_)))`: a packet was taken, but could
+    /// not be made a message (no descriptor free for its memory file, say);
+    /// that message is lost, and a queue counts it gone.
+    pub(crate) fn recv(&self, wait: Wait) -> Result<Option<Result<Bytes, Error>>, Error> {
+        let got = self.recv_io(wait).map_err(eof_or_io)?;
+        Ok(got.map(|message| message.map_err(Error::Io)))
     }
 
     /// Receive one message into `buf`, waiting for it: its length, or
     /// [`Error::BufferTooShort`] with the whole message if it does not fit.
     /// A big message is read from its memory file straight into `buf`.
     pub(crate) fn recv_into(&self, buf: &mut [u8]) -> Result<usize, Error> {
-        let bytes = match self.recv_packet(MsgFlags::empty()).map_err(eof_or_io)? {
+        let bytes = match self.recv_packet(MsgFlags::empty()).map_err(eof_or_io)?? {
             Packet::InMemfd(file, size) if size <= buf.len() as u64 => {
                 // `pread` from the start: the sender's writes moved the offset we share.
                 file.read_exact_at(&mut buf[..size as usize], 0)?;
@@ -144,27 +147,28 @@ impl Socket {
         }
     }
 
-    fn recv_io(&self, wait: Wait) -> io::Result<Option<Bytes>> {
+    fn recv_io(&self, wait: Wait) -> io::Result<Option<io::Result<Bytes>>> {
         loop {
-            if let Wait::Forever = wait {
-                return self.recv_packet(MsgFlags::empty())?.into_bytes().map(Some);
-            }
-            if !self.poll(wait)? {
-                return Ok(None);
-            }
-            match self.recv_packet(MsgFlags::MSG_DONTWAIT) {
+            let flags = match wait {
+                Wait::Forever => MsgFlags::empty(),
+                _ if !self.poll(wait)? => return Ok(None),
+                _ => MsgFlags::MSG_DONTWAIT,
+            };
+            match self.recv_packet(flags) {
                 // Another reader took it between our poll and our read.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if matches!(wait, Wait::No) {
                         return Ok(None);
                     }
                 }
-                got => return got?.into_bytes().map(Some),
+                got => return Ok(Some(got?.and_then(Packet::into_bytes))),
             }
         }
     }
 
-    fn recv_packet(&self, flags: MsgFlags) -> io::Result<Packet> {
+    /// Take one packet: `Err` if none could be taken (end-of-file is
+    /// `UnexpectedEof`), `Ok(Err)` if one was taken but is no message.
+    fn recv_packet(&self, flags: MsgFlags) -> io::Result<io::Result<Packet>> {
         thread_local! {
             /// Room for the largest packet, reused: most messages are small.
             static BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; INLINE_MAX + 1]);
@@ -180,8 +184,11 @@ impl Socket {
                     got => break got?,
                 }
             };
+            if msg.bytes == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into()); // nothing taken
+            }
             let mut memfd = None;
-            for cmsg in msg.cmsgs()? {
+            for cmsg in msg.cmsgs().into_iter().flatten() {
                 if let ControlMessageOwned::ScmRights(fds) = cmsg {
                     // SAFETY: the kernel just gave us these descriptors;
                     // nothing else owns them.
@@ -189,18 +196,17 @@ impl Socket {
                 }
             }
             let len = msg.bytes;
-            match (len, buffer.first(), memfd) {
-                (0, _, _) => Err(io::ErrorKind::UnexpectedEof.into()),
-                (_, Some(&INLINE), _) => Ok(Packet::Inline(buffer[1..len].to_vec())),
-                (9, Some(&IN_MEMFD), Some(memfd)) => {
+            Ok(match (len, buffer[0], memfd) {
+                (_, INLINE, _) => Ok(Packet::Inline(buffer[1..len].to_vec())),
+                (9, IN_MEMFD, Some(memfd)) => {
                     let size = u64::from_le_bytes(buffer[1..9].try_into().expect("8 bytes"));
                     Ok(Packet::InMemfd(File::from(memfd), size))
                 }
                 // The kernel could not give us the descriptor (MSG_CTRUNC):
                 // this process has none free.
-                (9, Some(&IN_MEMFD), None) => Err(Errno::EMFILE.into()),
+                (9, IN_MEMFD, None) => Err(Errno::EMFILE.into()),
                 _ => Err(io::Error::new(io::ErrorKind::InvalidData, "not a message")),
-            }
+            })
         })
     }
 
