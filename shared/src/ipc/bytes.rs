@@ -127,6 +127,13 @@ impl Drop for Bytes {
     }
 }
 
+/// A copy of the bytes, of its own.
+impl Clone for Bytes {
+    fn clone(&self) -> Bytes {
+        Bytes::from(self.to_vec())
+    }
+}
+
 impl AsRef<[u8]> for Bytes {
     fn as_ref(&self) -> &[u8] {
         self
@@ -138,6 +145,8 @@ impl<T: AsRef<[u8]> + ?Sized> PartialEq<T> for Bytes {
         **self == *other.as_ref()
     }
 }
+
+impl Eq for Bytes {}
 
 /// Python's repr of `bytes`: `b'hello\n'`, or `b"it's"` when that needs
 /// fewer escapes.
