@@ -80,7 +80,7 @@ pub use current::{
     CurrentProcess, ParentProcess, cpu_count, current_process, exit, parent_process,
 };
 pub use error::Error;
-pub use ipc::{Connection, Event, JoinableQueue, Queue, SimpleQueue, pipe};
+pub use ipc::{Bytes, Connection, Event, JoinableQueue, Queue, SimpleQueue, pipe};
 pub use logging::{basic_config, log_to_stderr};
 pub use pool::{AsyncResult, Pool};
 pub use process::{Process, Run, active_children};
