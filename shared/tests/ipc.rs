@@ -615,9 +615,9 @@ fn big_messages_through_a_pipe() {
 }
 
 /// A big message arrives as its sender's memory file, mapped. A mapped
-/// file that shrinks kills the reader with SIGBUS, so a file the sender did
-/// not seal against shrinking, or one shorter than its packet says, is
-/// refused with an error (and the pipe goes on). The two packets here are
+/// file that shrinks kills the reader with SIGBUS, so a file not sealed
+/// against shrinking, or one shorter than its packet says, is refused with
+/// an error (and the pipe goes on). The two packets here are
 /// made by hand, in the layout `socket.rs` gives a big message: the byte 1,
 /// the length as 8 little-endian bytes, and the file's descriptor.
 fn a_memory_file_that_could_shrink_is_refused() {
@@ -647,8 +647,7 @@ fn a_memory_file_that_could_shrink_is_refused() {
             .set_len(MIB as u64)
             .unwrap();
         if sealed {
-            let seals = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_WRITE;
-            fcntl(&file, FcntlArg::F_ADD_SEALS(seals)).unwrap();
+            fcntl(&file, FcntlArg::F_ADD_SEALS(SealFlag::F_SEAL_SHRINK)).unwrap();
         }
         file
     };

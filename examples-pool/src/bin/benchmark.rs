@@ -125,12 +125,16 @@ fn pool_map(items: u64, chunksize: Option<usize>, repeats: usize) -> Result<f64,
 /// Microseconds for a small message to go to a child and back over a pipe.
 fn pipe_roundtrip(repeats: usize) -> Result<f64, Error> {
     let (parent, child) = pipe(true)?;
+    // A daemon, as every helper child here: should this side fail, the
+    // exit stops it instead of waiting for it (it holds both ends of the
+    // pipe, so it would never see end-of-file).
     let mut echo = Process::new(move || -> Result<(), Error> {
         while let Some(message) = child.recv::<Ping>()? {
             child.send(&Some(message))?;
         }
         Ok(())
-    });
+    })
+    .daemon(true);
     echo.start()?;
     let message: Ping = Some(("ping".to_owned(), 42));
     parent.send(&message)?;
@@ -156,7 +160,8 @@ fn queue_roundtrip(repeats: usize) -> Result<f64, Error> {
             child_outbox.put(Some(message))?;
         }
         Ok(())
-    });
+    })
+    .daemon(true);
     echo.start()?;
     let message: Ping = Some(("ping".to_owned(), 42));
     inbox.put(message.clone())?;
@@ -222,7 +227,8 @@ fn throughput_with(size: usize, total: usize, into: bool) -> Result<f64, Error> 
             }
         }
         child.send(&true) // everything has been read
-    });
+    })
+    .daemon(true);
     drain.start()?;
     let payload = vec![b'x'; size];
     let elapsed = seconds(|| {

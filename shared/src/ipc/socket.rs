@@ -18,8 +18,8 @@
 //! send is done once the packet is queued: it never waits for a reader to
 //! read the bytes, so a reader that dies mid-message cannot leave the
 //! sender stuck, and a sender killed while writing the file sends nothing.
-//! The sender seals the file (no more changes) before sending it, and the
-//! reader maps it instead of copying it: see [`Bytes`].
+//! The sender seals the file's size before sending it, and the reader maps
+//! it instead of copying it: see [`Bytes`].
 //!
 //! **Waiting is `poll(2)`.** [`Socket::poll`] asks the kernel whether a
 //! packet (or end-of-file) is there, and sleeps until one comes or the time
@@ -91,9 +91,9 @@ impl Socket {
         let flags = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
         let mut file = File::from(memfd_create("shared-ipc-message", flags)?);
         file.write_all(bytes)?;
-        // Frozen before it goes: the reader maps it (see `Bytes::map`).
-        let seals = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE;
-        fcntl(&file, FcntlArg::F_ADD_SEALS(seals | SealFlag::F_SEAL_SEAL))?;
+        // Its size frozen before it goes: the reader maps it (see `Bytes::map`).
+        let seals = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL;
+        fcntl(&file, FcntlArg::F_ADD_SEALS(seals))?;
         let len = (bytes.len() as u64).to_le_bytes();
         let head = [IoSlice::new(&[IN_MEMFD]), IoSlice::new(&len)];
         self.send_packet(&head, Some(file.as_raw_fd()))
