@@ -614,6 +614,23 @@ fn big_messages_through_a_pipe() {
     finish(&p);
 }
 
+/// A big message arrives mapped, not copied: its sender's memory file shows
+/// in `/proc/self/maps` while the `Bytes` lives, and goes with it.
+fn a_big_message_is_mapped_not_copied() {
+    let mapped = || {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.matches("memfd:shared-ipc-message").count()
+    };
+    let (a, b) = pipe(true).unwrap();
+    a.send_bytes(&pattern(MIB)).unwrap();
+    let before = mapped();
+    let message = b.recv_bytes().unwrap();
+    assert_eq!(mapped(), before + 1, "a big message comes as a mapping");
+    assert_eq!(message, pattern(MIB));
+    drop(message);
+    assert_eq!(mapped(), before, "dropped, it is unmapped");
+}
+
 /// A big message arrives as its sender's memory file, mapped. A mapped
 /// file that shrinks kills the reader with SIGBUS, so a file not sealed
 /// against shrinking, or one shorter than its packet says, is refused with
@@ -896,6 +913,7 @@ fn main() {
         poll_waits_at_most_its_timeout,
         recv_reports_eof_once_the_other_end_is_closed_everywhere,
         big_messages_through_a_pipe,
+        a_big_message_is_mapped_not_copied,
         a_memory_file_that_could_shrink_is_refused,
         bytes_print_as_python_prints_them,
         recv_bytes_into_a_buffer,
