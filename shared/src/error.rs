@@ -67,8 +67,10 @@ pub enum Error {
         /// [`Typed`](crate::Typed): take it back with [`Error::remote`].
         value: Option<Vec<u8>>,
     },
-    /// A task's value could not be encoded to travel back (CPython's
-    /// `MaybeEncodingError`); carries the encoder's message.
+    /// A value could not be encoded to travel, or a message could not be
+    /// decoded as the type asked for (bytes left over, or too few); a
+    /// task's value that could not travel back is CPython's
+    /// `MaybeEncodingError`, `Error sending result: …`.
     Encoding(String),
     /// A worker died (for example killed by a signal) before finishing a task.
     WorkerLost(String),
@@ -130,7 +132,7 @@ impl fmt::Display for Error {
             Error::NotReady => f.write_str("result not ready"),
             Error::InvalidArgument(message) => f.write_str(message),
             Error::Remote { kind, message, .. } => write!(f, "{kind}: {message}"),
-            Error::Encoding(why) => write!(f, "Error sending result: {why}"),
+            Error::Encoding(why) => f.write_str(why),
             Error::WorkerLost(msg) => write!(f, "worker lost: {msg}"),
             Error::Input(msg) => write!(f, "the input failed: {msg}"),
             Error::Ipc(msg) => write!(f, "ipc error: {msg}"),
@@ -222,7 +224,7 @@ impl From<std::io::Error> for Error {
 }
 
 /// The same error again, for a pool result asked for twice (an I/O error
-/// comes back as one of the same kind and text).
+/// comes back with the same errno, or else the same kind and text).
 impl Clone for Error {
     fn clone(&self) -> Self {
         use Error::*;
@@ -263,7 +265,11 @@ impl Clone for Error {
             Input(why) => Input(why.clone()),
             Ipc(why) => Ipc(why.clone()),
             Os(errno) => Os(*errno),
-            Io(e) => Io(std::io::Error::new(e.kind(), e.to_string())),
+            // The errno, if it has one, is the whole of it: keep it.
+            Io(e) => Io(match e.raw_os_error() {
+                Some(errno) => std::io::Error::from_raw_os_error(errno),
+                None => std::io::Error::new(e.kind(), e.to_string()),
+            }),
         }
     }
 }

@@ -785,7 +785,7 @@ fn recv_of_the_wrong_type_is_an_error() {
     let (a, b) = pipe(true).unwrap();
     b.send_bytes(&[0xff; 3]).unwrap();
     let err = a.recv::<String>().unwrap_err();
-    assert!(matches!(err, Error::Ipc(_)), "{err}");
+    assert!(matches!(err, Error::Encoding(_)), "{err}");
 }
 
 // ---------------------------------------------------------------- Event

@@ -64,8 +64,9 @@
 //!
 //! - **A send waits when the buffer is full.** The kernel buffers a couple
 //!   of hundred small messages; past that, `put` and `send` wait for a
-//!   reader (CPython's queue hands items to a background thread instead).
-//!   So start consumers first, and read what children sent before joining
+//!   reader (CPython's queue hands items to a background thread instead),
+//!   and `put_nowait` and `put_timeout` say `Full` (see [`Queue`]). So
+//!   start consumers first, and read what children sent before joining
 //!   them, or parent and child wait for each other.
 //! - **End-of-file needs every sender gone.** [`Connection::recv`] returns
 //!   [`Error::Eof`] only when the other end is closed in every process that
@@ -74,7 +75,19 @@
 //! - **Receive the type that was sent.** A pickle says what it holds; a
 //!   postcard message does not. `recv::<u32>()` of a message sent as an
 //!   `i32` gives a wrong number, not an error (`0..3` is `i32` unless told
-//!   otherwise: write `0..3u32`).
+//!   otherwise: write `0..3u32`). Where the bytes do not fit the type
+//!   asked for (some left over, or too few: `recv::<u64>()` of a `"hello"`),
+//!   the receive is an [`Error::Encoding`]; what the bytes cannot tell
+//!   (an `i32` read as a `u32`, a `u8` as a `bool` 0 or 1) goes unseen.
+//! - **Only our packets are messages.** Anyone holding a descriptor can
+//!   write to it (`AsRawFd`). A packet this layer did not frame (longer
+//!   than any message, with descriptors it should not carry, of an unknown
+//!   kind) is taken off and refused with an `InvalidData` error, its
+//!   descriptors closed; the next message is read as usual.
+//! - **A big message is a file.** Over 64 KiB it goes in a memory file,
+//!   so a file-size limit (`ulimit -f`, `RLIMIT_FSIZE`) smaller than the
+//!   message makes the send an `EFBIG` error (checked first: the kernel
+//!   would kill the sender with SIGXFSZ mid-write).
 //! - **Fork from one thread.** As everywhere in this crate: a lock held by
 //!   another thread at `fork` stays held for ever in the child.
 //!
@@ -82,6 +95,7 @@
 //! [`Error::Full`]: crate::Error::Full
 //! [`Error::Closed`]: crate::Error::Closed
 //! [`Error::Eof`]: crate::Error::Eof
+//! [`Error::Encoding`]: crate::Error::Encoding
 
 mod bytes;
 mod event;

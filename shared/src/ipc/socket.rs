@@ -39,6 +39,7 @@ use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, SealFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::memfd::{MFdFlags, memfd_create};
+use nix::sys::resource::{Resource, getrlimit};
 use nix::sys::socket::{
     AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
     sendmsg, socketpair,
@@ -85,35 +86,50 @@ impl Socket {
     /// Send `bytes` as one message; waits only while the socket's buffer is
     /// full. `BrokenPipe` once the other end is closed everywhere.
     pub(crate) fn send(&self, bytes: &[u8]) -> io::Result<()> {
-        if bytes.len() <= INLINE_MAX {
-            return self.send_packet(&[IoSlice::new(&[INLINE]), IoSlice::new(bytes)], None);
+        let message = Outgoing::new(bytes)?;
+        while !self.try_send(&message)? {
+            self.wait_writable(Wait::Forever)?;
         }
-        let flags = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
-        let mut file = File::from(memfd_create("shared-ipc-message", flags)?);
-        file.write_all(bytes)?;
-        // Its size frozen before it goes: the reader maps it (see `Bytes::map`).
-        let seals = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL;
-        fcntl(&file, FcntlArg::F_ADD_SEALS(seals))?;
-        let len = (bytes.len() as u64).to_le_bytes();
-        let head = [IoSlice::new(&[IN_MEMFD]), IoSlice::new(&len)];
-        self.send_packet(&head, Some(file.as_raw_fd()))
-        // Our copy of the memfd closes here; the packet holds its own.
+        Ok(())
     }
 
-    fn send_packet(&self, parts: &[IoSlice<'_>], fd: Option<RawFd>) -> io::Result<()> {
-        let fds = fd.map(|fd| [fd]);
+    /// Send a message made ready, if the socket's buffer has room for its
+    /// packet now: `Ok(false)` (nothing sent) if it has not. Never waits:
+    /// `MSG_DONTWAIT`, a flag of this one call.
+    pub(crate) fn try_send(&self, message: &Outgoing<'_>) -> io::Result<bool> {
+        let (head, fds) = match message {
+            Outgoing::Inline(_) => ([INLINE; 9], None),
+            Outgoing::InMemfd(file, len) => {
+                let mut head = [IN_MEMFD; 9];
+                head[1..].copy_from_slice(&len.to_le_bytes());
+                (head, Some([file.as_raw_fd()]))
+            }
+        };
+        let parts = match message {
+            Outgoing::Inline(bytes) => [IoSlice::new(&head[..1]), IoSlice::new(bytes)],
+            Outgoing::InMemfd(..) => [IoSlice::new(&head), IoSlice::new(&[])],
+        };
         let cmsgs: Vec<ControlMessage<'_>> =
             fds.iter().map(|f| ControlMessage::ScmRights(f)).collect();
         loop {
-            let flags = MsgFlags::MSG_NOSIGNAL;
-            match sendmsg::<()>(self.0.as_raw_fd(), parts, &cmsgs, flags, None) {
-                Ok(_) => return Ok(()),
+            let flags = MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT;
+            match sendmsg::<()>(self.0.as_raw_fd(), &parts, &cmsgs, flags, None) {
+                Ok(_) => return Ok(true),
                 Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return Ok(false),
                 // The peer closed with messages unread: gone all the same.
                 Err(Errno::ECONNRESET) => return Err(io::ErrorKind::BrokenPipe.into()),
                 Err(errno) => return Err(errno.into()),
             }
         }
+    }
+
+    /// Wait, as `wait` says, until the socket's buffer has room again
+    /// (`false` if the time ran out). The kernel says so once what is
+    /// queued has drained to a quarter of the buffer; a peer gone counts as
+    /// room, so the next send reports `BrokenPipe`.
+    pub(crate) fn wait_writable(&self, wait: Wait) -> io::Result<bool> {
+        Ok(!wait_for(&[self.as_fd()], PollFlags::POLLOUT, wait)?.is_empty())
     }
 
     /// Receive one message, waiting as `wait` says: `Ok(None)` if the wait
@@ -174,7 +190,9 @@ impl Socket {
             static BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; INLINE_MAX + 1]);
         }
         BUFFER.with_borrow_mut(|buffer| {
-            let mut space = nix::cmsg_space!(RawFd);
+            // Room for more descriptors than a message has, so that extra
+            // ones arrive (and are closed) rather than stay in the kernel.
+            let mut space = nix::cmsg_space!([RawFd; 8]);
             let mut iov = [IoSliceMut::new(buffer)];
             let flags = flags | MsgFlags::MSG_CMSG_CLOEXEC;
             let msg = loop {
@@ -187,25 +205,33 @@ impl Socket {
             if msg.bytes == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into()); // nothing taken
             }
-            let mut memfd = None;
+            // Every descriptor the packet brought is ours now, and closes
+            // when dropped, whatever the packet turns out to be.
+            let mut fds = Vec::new();
             for cmsg in msg.cmsgs().into_iter().flatten() {
-                if let ControlMessageOwned::ScmRights(fds) = cmsg {
+                if let ControlMessageOwned::ScmRights(raw) = cmsg {
                     // SAFETY: the kernel just gave us these descriptors;
                     // nothing else owns them.
-                    memfd = fds.first().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) });
+                    fds.extend(raw.iter().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) }));
                 }
             }
-            let len = msg.bytes;
-            Ok(match (len, buffer[0], memfd) {
-                (_, INLINE, _) => Ok(Packet::Inline(buffer[1..len].to_vec())),
-                (9, IN_MEMFD, Some(memfd)) => {
+            // Only our own framing is a message: a packet another writer
+            // made through the descriptor (too long, or carrying the wrong
+            // descriptors) is refused, taken off the socket all the same.
+            let (len, cut) = (msg.bytes, msg.flags.contains(MsgFlags::MSG_TRUNC));
+            let fds_cut = msg.flags.contains(MsgFlags::MSG_CTRUNC);
+            Ok(match (len, buffer[0], fds.len()) {
+                _ if cut => Err(refused("a packet longer than any message")),
+                (_, INLINE, 0) if !fds_cut => Ok(Packet::Inline(buffer[1..len].to_vec())),
+                (9, IN_MEMFD, 1) if !fds_cut => {
                     let size = u64::from_le_bytes(buffer[1..9].try_into().expect("8 bytes"));
-                    Ok(Packet::InMemfd(File::from(memfd), size))
+                    Ok(Packet::InMemfd(File::from(fds.remove(0)), size))
                 }
                 // The kernel could not give us the descriptor (MSG_CTRUNC):
                 // this process has none free.
-                (9, IN_MEMFD, None) => Err(Errno::EMFILE.into()),
-                _ => Err(io::Error::new(io::ErrorKind::InvalidData, "not a message")),
+                (9, IN_MEMFD, 0) if fds_cut => Err(Errno::EMFILE.into()),
+                (_, INLINE | IN_MEMFD, _) => Err(refused("a packet with the wrong descriptors")),
+                _ => Err(refused("not a message")),
             })
         })
     }
@@ -213,7 +239,7 @@ impl Socket {
     /// Whether a message or end-of-file is waiting, sleeping in the kernel
     /// for one at most as long as `wait` says. Takes nothing.
     pub(crate) fn poll(&self, wait: Wait) -> io::Result<bool> {
-        Ok(!wait_readable(&[self.as_fd()], wait)?.is_empty())
+        Ok(!wait_for(&[self.as_fd()], PollFlags::POLLIN, wait)?.is_empty())
     }
 }
 
@@ -226,6 +252,38 @@ impl AsFd for Socket {
 impl AsRawFd for Socket {
     fn as_raw_fd(&self) -> RawFd {
         self.0.as_raw_fd()
+    }
+}
+
+/// A message ready to send: small, its bytes go in the packet; big, they
+/// are already in a memory file whose descriptor the packet will carry.
+/// Making it ready touches nothing shared, so a sender killed meanwhile has
+/// sent nothing and taken nothing (a queue reserves its place afterwards).
+pub(crate) enum Outgoing<'a> {
+    Inline(&'a [u8]),
+    InMemfd(File, u64),
+}
+
+impl<'a> Outgoing<'a> {
+    /// Ready `bytes` to go; a big message is written to a memory file now.
+    pub(crate) fn new(bytes: &'a [u8]) -> io::Result<Outgoing<'a>> {
+        if bytes.len() <= INLINE_MAX {
+            return Ok(Outgoing::Inline(bytes));
+        }
+        // A memory file is a file: past the file-size limit (`ulimit -f`)
+        // the kernel would kill us with SIGXFSZ mid-write. Say so instead.
+        let (limit, _) = getrlimit(Resource::RLIMIT_FSIZE)?;
+        if bytes.len() as u64 > limit {
+            return Err(io::Error::from(Errno::EFBIG));
+        }
+        let flags = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
+        let mut file = File::from(memfd_create("shared-ipc-message", flags)?);
+        file.write_all(bytes)?;
+        // Its size frozen before it goes: the reader maps it (see `Bytes::map`).
+        let seals = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL;
+        fcntl(&file, FcntlArg::F_ADD_SEALS(seals))?;
+        Ok(Outgoing::InMemfd(file, bytes.len() as u64))
+        // Our descriptor closes when this is dropped; a queued packet holds its own.
     }
 }
 
@@ -249,6 +307,11 @@ impl Packet {
     }
 }
 
+/// A packet that is not one of ours: `InvalidData`, saying what was wrong.
+fn refused(why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("refused {why}"))
+}
+
 /// End-of-file is [`Error::Eof`]; any other I/O error stays one.
 fn eof_or_io(e: io::Error) -> Error {
     match e.kind() {
@@ -262,10 +325,13 @@ fn eof_or_io(e: io::Error) -> Error {
 /// empty if the time ran out. This is `poll(2)`: the process sleeps in the
 /// kernel, which wakes it when a packet comes or a peer goes.
 pub(crate) fn wait_readable(fds: &[BorrowedFd<'_>], wait: Wait) -> io::Result<Vec<usize>> {
-    let mut polled: Vec<PollFd<'_>> = fds
-        .iter()
-        .map(|&fd| PollFd::new(fd, PollFlags::POLLIN))
-        .collect();
+    wait_for(fds, PollFlags::POLLIN, wait)
+}
+
+/// Wait until at least one of `fds` is ready for `events`, or has an error
+/// or hang-up to report; the indices of those that are.
+fn wait_for(fds: &[BorrowedFd<'_>], events: PollFlags, wait: Wait) -> io::Result<Vec<usize>> {
+    let mut polled: Vec<PollFd<'_>> = fds.iter().map(|&fd| PollFd::new(fd, events)).collect();
     loop {
         let left = wait.left();
         let timeout = match left {
@@ -298,7 +364,7 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error>
     };
     match value.serialize(&mut serializer) {
         Ok(()) => Ok(bytes),
-        Err(e) => Err(Error::Ipc(format!("cannot encode the value: {e}"))),
+        Err(e) => Err(Error::Encoding(format!("cannot encode the value: {e}"))),
     }
 }
 
@@ -329,7 +395,18 @@ impl postcard::ser_flavors::Flavor for Appender<'_> {
     }
 }
 
-/// The value [`encode`] made these bytes from.
+/// The value [`encode`] made these bytes from. A message with bytes left
+/// over after the value, or too few for it, was not one of a `T`: an
+/// [`Error::Encoding`]. (postcard writes no type names, so a message of
+/// another type with the same layout still decodes: see the module docs.)
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    postcard::from_bytes(bytes).map_err(|e| Error::Ipc(format!("cannot decode the message: {e}")))
+    let wrong = |why: String| Error::Encoding(format!("cannot decode the message: {why}"));
+    match postcard::take_from_bytes(bytes) {
+        Ok((value, [])) => Ok(value),
+        Ok((_, rest)) => Err(wrong(format!(
+            "{} bytes left over: not the type that was sent",
+            rest.len()
+        ))),
+        Err(e) => Err(wrong(e.to_string())),
+    }
 }

@@ -87,7 +87,7 @@ impl From<Failed> for Error {
                 message,
                 value,
             },
-            Failed::Unencodable(why) => Error::Encoding(why),
+            Failed::Unencodable(why) => Error::Encoding(format!("Error sending result: {why}")),
         }
     }
 }
@@ -147,7 +147,7 @@ where
 
 fn unencodable(e: Error) -> Failed {
     match e {
-        Error::Ipc(why) => Failed::Unencodable(why),
+        Error::Encoding(why) => Failed::Unencodable(why),
         e => Failed::Unencodable(e.to_string()),
     }
 }
