@@ -92,7 +92,24 @@
 //! socket, so the parent's end reads end-of-file exactly when the worker
 //! dies. The chunks it held come back as [`Error::WorkerLost`], and a new
 //! worker takes its place. CPython replaces the worker too, but the task's
-//! result never comes, and a `map` waiting for it waits for ever.
+//! result never comes, and a `map` waiting for it waits for ever. A batch
+//! sent to a worker that had already died never reached it: the
+//! replacement gets it. A batch that cannot be sent at all (no descriptor
+//! free for a big one, past the file-size limit) fails its tasks with
+//! that error, and the worker stays free.
+//!
+//! **A pool short of workers heals.** When a replacement cannot be forked
+//! (the process limit reached), the pool goes on with the workers it has
+//! and tries again at each later call; with none left, its calls fail
+//! with the fork's error (`EAGAIN`), and once forking works again it is
+//! back to its size.
+//!
+//! **`terminate` ends stopped workers too.** It sends SIGTERM, and SIGKILL
+//! to any worker still there a second later. A stopped worker (SIGSTOP)
+//! that handles SIGTERM (with a handler your program set before making the
+//! pool) or blocks it runs the handler only once continued, so CPython's
+//! `terminate` waits for it for ever. (With SIGTERM at its default action,
+//! the kernel kills even a stopped process at once.)
 //!
 //! # Differs from Python
 //!

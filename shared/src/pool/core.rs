@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io;
 use std::iter::Peekable;
 use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd};
@@ -47,11 +48,18 @@ pub(crate) type Callback = Box<dyn FnOnce(&Job) -> Option<Box<dyn FnOnce()>>>;
 const BATCH_WORK: Duration = Duration::from_micros(100);
 const MAX_BATCH: usize = 1024;
 
+/// How long [`Core::terminate`] gives the workers to act on SIGTERM
+/// before it sends SIGKILL.
+pub(crate) const TERMINATE_GRACE: Duration = Duration::from_secs(1);
+
 /// One call (`apply_async`, `map`, `imap`, …) and its results so far.
 pub(crate) struct Job {
     runner: Runner,
     /// The chunks not handed out yet; `None` once all are.
     source: Option<Peekable<Chunks>>,
+    /// Batches that never reached a worker (it had died before the send):
+    /// handed out again, first, to the next worker.
+    retry: Vec<(Range<u32>, Vec<Task>)>,
     /// Chunks taken from `source` so far, numbered from 0.
     pub cut: u32,
     pub outcomes: HashMap<u32, Outcome>,
@@ -75,12 +83,24 @@ impl Job {
 
     /// Some chunks are still to be handed out.
     fn pending(&self) -> bool {
-        self.source.is_some()
+        self.source.is_some() || !self.retry.is_empty()
     }
 
     /// Finished, or one chunk failed (CPython's `ready()`).
     pub fn complete(&self) -> bool {
         self.finished() || self.first_failure.is_some()
+    }
+
+    /// Fail what is left of this call with `e`: the batches waiting to be
+    /// sent again, and the chunks not cut yet (never cut now).
+    fn abandon(&mut self, e: &Error) {
+        for (chunks, _) in std::mem::take(&mut self.retry) {
+            chunks.for_each(|index| self.settle(index, Err(e.clone())));
+        }
+        if self.source.take().is_some() {
+            self.cut += 1;
+            self.settle(self.cut - 1, Err(e.clone()));
+        }
     }
 
     fn settle(&mut self, index: u32, outcome: Outcome) {
@@ -97,6 +117,16 @@ impl Job {
     /// as its task would have, and ends the batch: a batch's chunks are
     /// numbered in a row.
     fn take(&mut self, n: usize) -> (Range<u32>, Vec<Task>) {
+        if let Some((chunks, mut tasks)) = self.retry.pop() {
+            if tasks.len() > n {
+                // More than this worker may take (`maxtasksperchild`): the rest waits.
+                let (first, rest) = (chunks.start, tasks.split_off(n));
+                let split = first + n as u32;
+                self.retry.push((split..chunks.end, rest));
+                return (first..split, tasks);
+            }
+            return (chunks, tasks);
+        }
         let (first, mut tasks) = (self.cut, Vec::new());
         while tasks.len() < n {
             let Some(chunk) = self.source.as_mut().and_then(Iterator::next) else {
@@ -146,6 +176,8 @@ pub(crate) struct Core {
     /// Callbacks of calls now complete, to run once the core is free (a
     /// callback may use the pool): see [`drive`].
     ready: VecDeque<Box<dyn FnOnce()>>,
+    /// Why the last fork of a replacement worker failed, if it did.
+    fork_failed: Option<Error>,
 }
 
 impl Core {
@@ -161,6 +193,7 @@ impl Core {
             jobs: BTreeMap::new(),
             next_job: 0,
             ready: VecDeque::new(),
+            fork_failed: None,
         };
         for _ in 0..core.config.processes {
             if let Err(e) = core.add_worker() {
@@ -216,6 +249,7 @@ impl Core {
         let job = Job {
             runner,
             source,
+            retry: Vec::new(),
             cut: 0,
             outcomes,
             arrivals,
@@ -227,7 +261,10 @@ impl Core {
         };
         self.jobs.insert(id, job);
         // Collect what is already in, and hand out what we can.
-        self.wait_until(Wait::No, |_| false)?;
+        if let Err(e) = self.wait_until(Wait::No, |_| false) {
+            self.forget(id);
+            return Err(e);
+        }
         Ok(id)
     }
 
@@ -280,11 +317,21 @@ impl Core {
             if tasks.is_empty() {
                 continue; // its next chunk failed before it could be sent (an empty batch means stop)
             }
-            // A send fails if the worker has just died. Its socket will say
-            // so, and then these chunks are lost with it.
-            let _ = encode(&tasks).and_then(|bytes| worker.socket.send_bytes(&bytes));
-            worker.batch = Some((id, chunks));
-            worker.sent += tasks.len();
+            match encode(&tasks).and_then(|bytes| worker.socket.send_bytes(&bytes)) {
+                Ok(()) => {
+                    worker.batch = Some((id, chunks));
+                    worker.sent += tasks.len();
+                }
+                // The worker has died, before it could be given anything:
+                // its socket will say so, and a replacement gets the batch.
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                    job.retry.push((chunks, tasks));
+                }
+                // The batch could not go (no descriptor free for a big one,
+                // or past the file-size limit): its tasks fail with that
+                // error, and the worker is as free as before.
+                Err(e) => chunks.for_each(|index| job.settle(index, Err(e.clone()))),
+            }
             // Cut and encode the next chunk now, while the workers work,
             // and learn whether that was the last.
             if job.source.as_mut().is_some_and(|s| s.peek().is_none()) {
@@ -297,13 +344,22 @@ impl Core {
     /// (`Ok(false)`); `Err(PoolNotRunning)` if the pool was terminated, or
     /// has no workers left, before `done` could hold.
     pub fn wait_until(&mut self, wait: Wait, done: impl Fn(&Core) -> bool) -> Result<bool, Error> {
+        self.refill();
         for looked in 0.. {
+            if self.workers.is_empty() && self.state != State::Terminated {
+                // No worker, and none could be forked: what is waiting to
+                // run fails with the fork's error (the next call tries again).
+                let why = self.fork_failed.clone().unwrap_or(Error::PoolNotRunning);
+                self.jobs.values_mut().for_each(|job| job.abandon(&why));
+                self.collect_callbacks();
+                return if done(self) { Ok(true) } else { Err(why) };
+            }
             self.dispatch();
             self.collect_callbacks();
             if done(self) {
                 return Ok(true);
             }
-            if self.state == State::Terminated || self.workers.is_empty() {
+            if self.state == State::Terminated {
                 return Err(Error::PoolNotRunning);
             }
             if looked > 0 && wait.expired() {
@@ -375,10 +431,26 @@ impl Core {
         if let Some((job, chunks)) = batch.and_then(|(id, c)| Some((self.jobs.get_mut(&id)?, c))) {
             chunks.for_each(|index| job.settle(index, Err(Error::WorkerLost(why.clone()))));
         }
-        if self.state == State::Running || self.jobs.values().any(Job::pending) {
-            self.add_worker()?;
-        }
+        self.refill();
         Ok(())
+    }
+
+    /// Fork workers until the pool is back to its size, while it has work
+    /// to do or may be given some. A fork that fails (the process limit
+    /// reached, say) is remembered, and tried again on the next call or
+    /// the next worker's exit, never in a loop.
+    fn refill(&mut self) {
+        let wanted = self.state == State::Running || self.jobs.values().any(Job::pending);
+        while wanted && self.state != State::Terminated && self.workers.len() < self.processes() {
+            match self.add_worker() {
+                Ok(()) => self.fork_failed = None,
+                Err(e) => {
+                    log::debug!("could not replace a worker: {e}");
+                    self.fork_failed = Some(e);
+                    return;
+                }
+            }
+        }
     }
 
     /// CPython's `close()`: no new work; what was submitted still runs.
@@ -411,6 +483,11 @@ impl Core {
     /// CPython's `terminate()`: SIGTERM every worker now. Queued chunks
     /// stay queued, never to run: their calls are not ready, and waiting on
     /// one is `PoolNotRunning`.
+    ///
+    /// Beyond CPython: a worker still there after [`TERMINATE_GRACE`] is
+    /// sent SIGKILL. A stopped worker (SIGSTOP) that handles or blocks
+    /// SIGTERM does not act on it until it is continued, so CPython's
+    /// `terminate` waits for it for ever; SIGKILL ends even a stopped one.
     pub fn terminate(&mut self) -> Result<(), Error> {
         if self.state != State::Terminated {
             log::debug!("terminating pool");
@@ -419,10 +496,17 @@ impl Core {
         // Every worker signalled, then every one joined, even after an error.
         let signalled = self.workers.iter().map(|w| w.process.terminate());
         let signalled = signalled.fold(Ok(()), Result::and);
-        self.workers
-            .drain(..)
-            .map(|w| w.process.join())
-            .fold(signalled, Result::and)
+        let deadline = Wait::timeout(TERMINATE_GRACE);
+        let joined = self.workers.drain(..).map(|w| {
+            w.process
+                .join_timeout(deadline.left().unwrap_or_default())?;
+            if w.process.exitcode().is_none() {
+                log::debug!("worker still there after SIGTERM: SIGKILL");
+                w.process.kill()?;
+            }
+            w.process.join()
+        });
+        joined.fold(signalled, Result::and)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The worker's side: what travels between the parent and a worker, and the
 //! loop a worker runs until told to stop (CPython's `pool.worker`).
 
+use std::io;
 use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use super::task::{Failed, Runner};
+use crate::Error;
 use crate::current::ExitRequest;
 use crate::ipc::Connection;
 use crate::ipc::socket::{decode, encode};
@@ -94,8 +96,17 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
                 }
             })
             .collect();
-        let answer = (started.elapsed(), answers);
-        let sent = encode(&answer).and_then(|bytes| setup.socket.send_bytes(&bytes));
+        let (busy, count) = (started.elapsed(), answers.len());
+        let mut sent = encode(&(busy, answers)).and_then(|bytes| setup.socket.send_bytes(&bytes));
+        if let Err(e) = &sent
+            && !matches!(e, Error::Io(e) if e.kind() == io::ErrorKind::BrokenPipe)
+        {
+            // The answer could not go (too big for the file-size limit, no
+            // descriptor free): say so instead, in a message that can.
+            let why = Failed::Unencodable(format!("the answer could not be sent: {e}"));
+            let answers: Vec<Answer> = vec![Err(why); count];
+            sent = encode(&(busy, answers)).and_then(|bytes| setup.socket.send_bytes(&bytes));
+        }
         if sent.is_err() {
             break; // the parent is gone
         }
