@@ -606,7 +606,7 @@ fn failing_inputs_and_arguments_fail_the_call() {
         0
     }
     match pool.map(takes_lock, [Lock, Lock]) {
-        Err(e @ Error::Ipc(_)) => assert!(e.to_string().contains("cannot encode"), "{e}"),
+        Err(e @ Error::Encoding(_)) => assert!(e.to_string().contains("cannot encode"), "{e}"),
         other => panic!("{other:?}"),
     }
     // test_starmap_async.
