@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use nix::errno::Errno;
+
 /// Everything that can go wrong in `shared`.
 #[non_exhaustive]
 pub enum Error {
@@ -78,9 +80,8 @@ pub enum Error {
     Input(String),
     /// Serialising or moving a message between processes failed.
     Ipc(String),
-    /// A system call failed.
-    Os(nix::errno::Errno),
-    /// An I/O error.
+    /// A system call failed (CPython's `OSError`): its errno, if it has
+    /// one, is [`Error::errno`]. Match on that, never on the text.
     Io(std::io::Error),
 }
 
@@ -136,13 +137,25 @@ impl fmt::Display for Error {
             Error::WorkerLost(msg) => write!(f, "worker lost: {msg}"),
             Error::Input(msg) => write!(f, "the input failed: {msg}"),
             Error::Ipc(msg) => write!(f, "ipc error: {msg}"),
-            Error::Os(errno) => write!(f, "system call failed: {errno}"),
-            Error::Io(err) => write!(f, "I/O error: {err}"),
+            // CPython's words: `OSError: [Errno 24] Too many open files`.
+            Error::Io(err) => match err.raw_os_error() {
+                Some(n) => write!(f, "OSError: [Errno {n}] {}", Errno::from_raw(n).desc()),
+                None => write!(f, "OSError: {err}"),
+            },
         }
     }
 }
 
 impl Error {
+    /// The errno of a failed system call (`EMFILE`, `EAGAIN`, …), as
+    /// CPython's `OSError.errno`; `None` for every other error.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Error::Io(e) => e.raw_os_error().map(Errno::from_raw),
+            _ => None,
+        }
+    }
+
     /// A failed task's own error value, as CPython re-raises the worker's
     /// exception object: `Some` if the task returned it wrapped in
     /// [`Typed`](crate::Typed) and it is an `E`.
@@ -211,9 +224,10 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-impl From<nix::errno::Errno> for Error {
-    fn from(errno: nix::errno::Errno) -> Self {
-        Error::Os(errno)
+/// A failed system call, as nix reports it: an [`Error::Io`] with its errno.
+impl From<Errno> for Error {
+    fn from(errno: Errno) -> Self {
+        Error::Io(errno.into())
     }
 }
 
@@ -264,7 +278,6 @@ impl Clone for Error {
             WorkerLost(why) => WorkerLost(why.clone()),
             Input(why) => Input(why.clone()),
             Ipc(why) => Ipc(why.clone()),
-            Os(errno) => Os(*errno),
             // The errno, if it has one, is the whole of it: keep it.
             Io(e) => Io(match e.raw_os_error() {
                 Some(errno) => std::io::Error::from_raw_os_error(errno),

@@ -43,15 +43,6 @@ fn nap(ms: u64) -> u64 {
     ms
 }
 
-/// The errno inside an error, whichever way it is carried.
-fn errno(e: &Error) -> Option<Errno> {
-    match e {
-        Error::Os(errno) => Some(*errno),
-        Error::Io(e) => e.raw_os_error().map(Errno::from_raw),
-        _ => None,
-    }
-}
-
 /// Wait until `pid`, killed, is a zombie: dead, its descriptors closed,
 /// not yet reaped by its parent (us).
 fn wait_zombie(pid: u32) {
@@ -200,7 +191,7 @@ fn failed_send_frees_the_worker() -> Result<(), Error> {
     }
     let result = pool.apply_async(len, arg())?;
     match result.get_timeout(PROMPT) {
-        Err(e) => assert_eq!(errno(&e), Some(Errno::EMFILE), "{e}"),
+        Err(e) => assert_eq!(e.errno(), Some(Errno::EMFILE), "{e}"),
         Ok(n) => panic!("sent with no descriptor free: {n}"),
     }
     drop(hoard);
@@ -215,7 +206,7 @@ fn failed_send_frees_the_worker() -> Result<(), Error> {
     let (soft, hard) = getrlimit(Resource::RLIMIT_FSIZE)?;
     setrlimit(Resource::RLIMIT_FSIZE, 512 * 1024, hard)?;
     match pool.apply(len, arg()) {
-        Err(e) => assert_eq!(errno(&e), Some(Errno::EFBIG), "{e}"),
+        Err(e) => assert_eq!(e.errno(), Some(Errno::EFBIG), "{e}"),
         Ok(n) => panic!("sent past the file-size limit: {n}"),
     }
     setrlimit(Resource::RLIMIT_FSIZE, soft, hard)?;
@@ -265,12 +256,12 @@ fn pool_cannot_refork() -> Result<(), Error> {
     }
     for _ in 0..3 {
         match pool.apply(doubler, (1,)) {
-            Err(e) => assert_eq!(errno(&e), Some(Errno::EAGAIN), "{e}"),
+            Err(e) => assert_eq!(e.errno(), Some(Errno::EAGAIN), "{e}"),
             Ok(n) => panic!("ran with no worker: {n}"),
         }
     }
     match pool.map(doubler, 0..100) {
-        Err(e) => assert_eq!(errno(&e), Some(Errno::EAGAIN), "{e}"),
+        Err(e) => assert_eq!(e.errno(), Some(Errno::EAGAIN), "{e}"),
         Ok(v) => panic!("ran with no worker: {v:?}"),
     }
     assert_eq!(pool.pids(), [] as [u32; 0]);
@@ -329,7 +320,7 @@ fn file_size_limit_is_an_error() -> Result<(), Error> {
         let (_, hard) = getrlimit(Resource::RLIMIT_FSIZE)?;
         setrlimit(Resource::RLIMIT_FSIZE, MIB as u64, hard)?;
         match theirs.send_bytes(&vec![1u8; 4 * MIB]) {
-            Err(e) => assert_eq!(errno(&e), Some(Errno::EFBIG), "{e}"),
+            Err(e) => assert_eq!(e.errno(), Some(Errno::EFBIG), "{e}"),
             Ok(()) => panic!("a big send past the file-size limit went"),
         }
         theirs.send(&"still here")

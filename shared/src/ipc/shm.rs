@@ -51,7 +51,7 @@ impl<S> SharedMem<S> {
         if addr == libc::MAP_FAILED {
             return Err(Errno::last().into());
         }
-        let ptr = NonNull::new(addr.cast::<S>()).ok_or(Error::Os(Errno::ENOMEM))?;
+        let ptr = NonNull::new(addr.cast::<S>()).ok_or(Error::from(Errno::ENOMEM))?;
         Ok(SharedMem { ptr })
     }
 }
