@@ -84,4 +84,4 @@ pub use ipc::{Bytes, Connection, Event, JoinableQueue, Queue, SimpleQueue, pipe}
 pub use logging::{basic_config, log_to_stderr};
 pub use pool::{AsyncResult, Pool};
 pub use process::{Process, Run, active_children};
-pub use returns::{Raised, TaskResult, Typed};
+pub use returns::{Outcome, Raised, TaskResult, Typed};

@@ -12,7 +12,7 @@ use crate::child::{self, Child};
 use crate::current::{self, ExitRequest};
 use crate::error::Error;
 use crate::py::py_repr;
-use crate::returns::TaskResult;
+use crate::returns::Outcome;
 
 /// The "subclass `Process` and override `run()`" style.
 ///
@@ -81,12 +81,10 @@ impl Process {
     pub fn new<F, R>(target: F) -> Process
     where
         F: FnOnce() -> R + 'static,
-        R: TaskResult,
+        R: Outcome,
     {
-        Process::with_class(
-            "Process",
-            Box::new(move || target().into_result().map(drop).map_err(|e| e.message)),
-        )
+        let target = move || target().failure().map_or(Ok(()), Err);
+        Process::with_class("Process", Box::new(target))
     }
 
     /// A process whose default name starts with `class` (`Worker-1`,

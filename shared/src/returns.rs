@@ -1,4 +1,6 @@
-//! [`TaskResult`]: what a process target or a pool task may return.
+//! What a process target may return ([`Outcome`]), and what a pool task
+//! may return ([`TaskResult`]): a pool task's value travels back, so it
+//! must be a serde type; a target's value is dropped, so it may be anything.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt::Display;
@@ -6,17 +8,12 @@ use std::fmt::Display;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// What a [`Process`](crate::Process) target or a [`Pool`](crate::Pool)
-/// task may return: a plain value, or a `Result` whose `Err` is the
-/// failure, the way a Python function raises.
-///
-/// - A process target's value is dropped (a return value is not an exit
-///   code, in Python either: call [`crate::exit`] for that); an `Err` is
-///   printed under `Process <name>:` and gives exit code 1.
-/// - A pool task's value comes back to the caller; an `Err` comes back as
-///   [`Error::Remote`](crate::Error::Remote) carrying the error's type name
-///   and message, the way CPython re-raises a worker's exception (say
-///   `ValueError: bad input`) in the caller.
+/// What a [`Pool`](crate::Pool) task may return: a plain value, or a
+/// `Result` whose `Err` is the failure, the way a Python function raises.
+/// The value comes back to the caller; an `Err` comes back as
+/// [`Error::Remote`](crate::Error::Remote) carrying the error's type name
+/// and message, the way CPython re-raises a worker's exception (say
+/// `ValueError: bad input`) in the caller.
 ///
 /// Implemented for the standard types that serde can send (numbers, `bool`,
 /// `char`, `String`, `()`, `Vec`, `Option`, maps, sets, tuples), for
@@ -63,7 +60,7 @@ impl<T: Serialize + DeserializeOwned, E: Serialize + Display> TaskResult for Res
             kind: type_name::<E>().to_owned(),
             message: e.to_string(),
             // Its full type name first: `Error::remote` decodes it only as that type.
-            value: crate::ipc::socket::encode(&(std::any::type_name::<E>(), &e)).ok(),
+            value: postcard::to_stdvec(&(std::any::type_name::<E>(), &e)).ok(),
         })
     }
 }
@@ -106,3 +103,44 @@ as_is!(<> i8, <> i16, <> i32, <> i64, <> i128, <> isize);
 as_is!(<T> Vec<T>, <T> VecDeque<T>, <T> Option<T>, <T> Box<T>, <T> BTreeSet<T>, <T> HashSet<T>);
 as_is!(<K, V> BTreeMap<K, V>, <K, V> HashMap<K, V>);
 as_is!(<A> (A,), <A, B> (A, B), <A, B, C> (A, B, C), <A, B, C, D> (A, B, C, D));
+
+/// What a [`Process`](crate::Process) target may return: `()`, a value
+/// (dropped: a return value is not an exit code, in Python either; call
+/// [`crate::exit`] for that), or a `Result<T, E: Display>` for any `T`,
+/// whose `Err` is printed under `Process <name>:` and gives exit code 1,
+/// as an uncaught exception does in Python. So `|| File::open("x")` is a
+/// target.
+///
+/// Implemented for `()`, every `Result<T, E: Display>`, and the standard
+/// values (numbers, `bool`, `char`, `String`, `Vec`, `Option`, `Box`, maps,
+/// sets, tuples), none of which need serde. A value of your own type: end
+/// the closure with `;`. (Rust cannot say "any value, but a `Result`
+/// differently" in one rule, so the values are listed.)
+pub trait Outcome {
+    /// The message of the failure, if it is one.
+    fn failure(self) -> Option<String>;
+}
+
+impl<T, E: Display> Outcome for Result<T, E> {
+    fn failure(self) -> Option<String> {
+        self.err().map(|e| e.to_string())
+    }
+}
+
+/// `Outcome` for values that never fail.
+macro_rules! never_fails {
+    ($(<$($param:ident),*> $ty:ty),* $(,)?) => {$(
+        impl<$($param),*> Outcome for $ty {
+            fn failure(self) -> Option<String> {
+                None
+            }
+        }
+    )*};
+}
+
+never_fails!(<> (), <> bool, <> char, <> String, <> &'static str, <> f32, <> f64);
+never_fails!(<> u8, <> u16, <> u32, <> u64, <> u128, <> usize);
+never_fails!(<> i8, <> i16, <> i32, <> i64, <> i128, <> isize);
+never_fails!(<T> Vec<T>, <T> VecDeque<T>, <T> Option<T>, <T> Box<T>, <T> BTreeSet<T>, <T> HashSet<T>);
+never_fails!(<K, V> BTreeMap<K, V>, <K, V> HashMap<K, V>);
+never_fails!(<A> (A,), <A, B> (A, B), <A, B, C> (A, B, C), <A, B, C, D> (A, B, C, D));

@@ -138,6 +138,11 @@ fn failures_print_name_and_message() {
         "{out}"
     );
     assert!(
+        out.contains("Process opens:\nError: No such file or directory (os error 2)\n"),
+        "{out}"
+    );
+    assert!(out.contains("opens.exitcode = 1\n"), "{out}");
+    assert!(
         !out.contains("RUST_BACKTRACE"),
         "no backtrace hint for learners: {out}"
     );
@@ -583,7 +588,9 @@ fn run_scenario(name: &str) -> Result<(), Error> {
             std::panic::set_hook(Box::new(|_| println!("the program's own hook")));
             let mut raises = Process::new(|| Err::<(), _>("There was an error!")).named("raises");
             let mut panics = Process::new(|| -> () { panic!("boom") }).named("panics");
-            for p in [&mut raises, &mut panics] {
+            // Any `Result<T, E: Display>` is a target, `T` no serde type.
+            let mut opens = Process::new(|| std::fs::File::open("/no/such/file")).named("opens");
+            for p in [&mut raises, &mut panics, &mut opens] {
                 p.start()?;
                 p.join()?;
                 println!("{}.exitcode = {}", p.name(), p.exitcode().unwrap());
