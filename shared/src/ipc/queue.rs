@@ -231,9 +231,16 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         self.inner.state.count.load(Ordering::Acquire) as usize
     }
 
-    /// Whether [`qsize`](Self::qsize) is 0 (Python: `empty()`).
-    pub fn empty(&self) -> bool {
-        self.qsize() == 0
+    /// Whether [`qsize`](Self::qsize) is 0 (Python: `empty()`); after
+    /// [`close`](Self::close), [`Error::Closed`], as CPython's `Queue`
+    /// raises `OSError: handle is closed` once its feeder has closed the
+    /// reader (`put(x); close(); join_thread(); empty()`), and its `SimpleQueue`
+    /// at once: this port's `close` is that state, having no feeder.
+    pub fn empty(&self) -> Result<bool, Error> {
+        match self.inner.closed.load(Ordering::Acquire) {
+            true => Err(Error::Closed("check empty")),
+            false => Ok(self.qsize() == 0),
+        }
     }
 
     /// Whether a bounded queue holds `maxsize` items (Python: `full()`).
@@ -347,13 +354,9 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     pub fn get(&self) -> Result<T, Error> {
         self.0.get()
     }
-    /// Whether the queue is empty; after [`close`](Self::close), an
-    /// [`Error::Closed`], as CPython's `SimpleQueue.empty` raises then.
+    /// Whether the queue is empty (see [`Queue::empty`]).
     pub fn empty(&self) -> Result<bool, Error> {
-        match self.0.inner.closed.load(Ordering::Acquire) {
-            true => Err(Error::Closed("check empty")),
-            false => Ok(self.0.empty()),
-        }
+        self.0.empty()
     }
     /// Use the queue no more in this process: `put`, `get` and `empty` then
     /// fail with [`Error::Closed`].
