@@ -15,8 +15,9 @@ use nix::sys::signal::{self, Signal};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use crate::current::{flush_stdout, pidfd_open};
+use crate::current::flush_stdout;
 use crate::error::Error;
+use crate::sys::{self, Wait, pidfd_open};
 
 /// One process object, as its creator and the exit steps see it.
 pub(crate) struct Child {
@@ -109,7 +110,10 @@ impl Child {
             // `waitpid` takes no timeout. A pidfd of the child turns readable
             // when it exits: sleep on it in `poll(2)`, then reap without waiting.
             match pidfd_open(pid.as_raw()) {
-                Ok(pidfd) => drop(crate::ipc::wait(&[pidfd.as_fd()], timeout)?),
+                Ok(pidfd) => drop(sys::wait_readable(
+                    &[pidfd.as_fd()],
+                    Wait::timeout(timeout),
+                )?),
                 Err(Errno::ESRCH) => {} // the kernel reaped it already (SIGCHLD ignored)
                 Err(errno) => return Err(errno.into()),
             }
@@ -231,11 +235,7 @@ pub(crate) fn ensure_exit_hook() {
         let _ = std::panic::catch_unwind(exit_function);
         flush_stdout();
     }
-    HOOK.call_once(|| {
-        // SAFETY: `at_exit` is a plain function that lives as long as the
-        // program; `atexit` only records its address.
-        unsafe { libc::atexit(at_exit) };
-    });
+    HOOK.call_once(|| sys::at_exit(at_exit));
 }
 
 /// What a process does on its way out, in CPython 3.11's order and words:

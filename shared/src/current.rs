@@ -10,10 +10,7 @@
 
 use std::fmt;
 use std::io::Write;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
-
-use nix::errno::Errno;
 
 /// The current process as its own code sees it (Python's
 /// `multiprocessing.current_process()`).
@@ -111,12 +108,13 @@ impl ParentProcess {
         if !self.is_alive() {
             return Ok(());
         }
-        let pidfd = match pidfd_open(self.pid as i32) {
+        let pidfd = match crate::sys::pidfd_open(self.pid as i32) {
             Ok(pidfd) => pidfd,
             Err(nix::errno::Errno::ESRCH) => return Ok(()), // it exited just now
             Err(errno) => return Err(errno.into()),
         };
-        crate::ipc::wait(&[std::os::fd::AsFd::as_fd(&pidfd)], timeout).map(drop)
+        let wait = crate::sys::Wait::timeout(timeout);
+        Ok(crate::sys::wait_readable(&[std::os::fd::AsFd::as_fd(&pidfd)], wait).map(drop)?)
     }
 }
 
@@ -222,44 +220,6 @@ pub(crate) fn child_state(name: &Arc<str>, identity: &Arc<[usize]>, daemon: bool
 /// copy, and goes when the child exits).
 pub(crate) fn become_child(child: ChildState) {
     std::mem::forget(std::mem::replace(&mut *state(), child.0));
-}
-
-/// How many threads this process runs. The kernel counts the links of a
-/// process's `/proc/<pid>/task` directory as two (itself and `.`) plus one
-/// per thread (one `stat` call; Linux's `proc_task_getattr`); listing the
-/// directory would cost more, and allocate.
-///
-/// A thread that has just been joined may still be counted for a moment
-/// (the kernel lets its joiner go before it has quite left), so a count
-/// above one is looked at again, briefly, before it is believed.
-pub(crate) fn thread_count() -> usize {
-    use std::os::unix::fs::MetadataExt;
-    let count = || {
-        let links = std::fs::metadata("/proc/self/task").map_or(3, |task| task.nlink());
-        links.saturating_sub(2).max(1) as usize
-    };
-    let mut threads = count();
-    for _ in 0..1000 {
-        if threads == 1 {
-            break;
-        }
-        std::thread::yield_now();
-        threads = count();
-    }
-    threads
-}
-
-/// A *pidfd* of process `pid` (`pidfd_open(2)`): the kernel's handle on a
-/// process, which turns readable when the process exits.
-pub(crate) fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
-    // SAFETY: pidfd_open takes a pid and flags, and returns a new
-    // descriptor or -1; it touches no memory of ours.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: a descriptor the kernel just made for us alone.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// Flush Rust's buffered stdout. (Its stderr is unbuffered: nothing waits

@@ -56,9 +56,11 @@
 //!
 //! # Reading the source
 //!
-//! Each layer uses only those below it. From the bottom: `error.rs` and
-//! `py.rs` (CPython's words and Python-style printing); `ipc/`, starting
-//! with `socket.rs` (the one message layer); `current.rs` (who am I);
+//! Each layer uses only those below it. From the bottom: `sys.rs` (every
+//! call to the kernel that the standard library does not wrap: shared
+//! memory, futex, `poll`, pidfds, memory files), `error.rs` and `py.rs`
+//! (CPython's words and Python-style printing); `ipc/`, starting with
+//! `socket.rs` (the one message layer); `current.rs` (who am I);
 //! `child.rs` (what a parent knows of its children: `waitpid`, `kill`,
 //! the exit steps); `process.rs` (the [`Process`] object: `fork` and the
 //! child's start-up); `logging.rs`; and `pool/`, built on `ipc`'s
@@ -73,6 +75,7 @@ pub mod pool;
 pub mod process;
 pub mod py;
 mod returns;
+mod sys;
 #[doc(hidden)] // the chapters' test machinery, not the learner's API
 pub mod testing;
 

@@ -13,6 +13,7 @@ use crate::current::{self, ExitRequest};
 use crate::error::Error;
 use crate::py::py_repr;
 use crate::returns::Outcome;
+use crate::sys;
 
 /// The "subclass `Process` and override `run()`" style.
 ///
@@ -187,7 +188,7 @@ impl Process {
     /// ever in the child, which hangs when it takes it. Start processes and
     /// pools before starting threads.
     pub fn start(&mut self) -> Result<(), Error> {
-        let threads = current::thread_count();
+        let threads = sys::thread_count();
         if threads > 1 {
             return Err(Error::Threads(threads));
         }
@@ -304,7 +305,7 @@ impl Process {
             return Ok(reader.into());
         }
         // The child is ours and not reaped, so its pid is still its own.
-        Ok(current::pidfd_open(pid.as_raw())?)
+        Ok(sys::pidfd_open(pid.as_raw())?)
     }
 
     /// Send SIGINT, as Ctrl-C would (Python 3.14's `interrupt()`): a Rust
@@ -396,15 +397,15 @@ fn bootstrap(inner: &Child, name: &str, me: current::ChildState, target: Target)
     let parent_pid = inner.parent_pid;
     current::become_child(me);
     child::forget_after_fork();
-    name_os_thread(name);
+    sys::set_thread_name(name); // what `ps` and `top` show
     if inner.daemon {
         die_with_parent(parent_pid);
     }
     let code = run_target(name, target);
     current::flush_stdout();
-    // SAFETY: `_exit` ends the process at once. That is the point: the
-    // parent's `atexit` work and Rust's runtime clean-up must not run twice.
-    unsafe { libc::_exit(code) }
+    // At once: the parent's `atexit` work and Rust's runtime clean-up must
+    // not run twice.
+    sys::exit_now(code)
 }
 
 /// Run the target and work out the exit code, printing and logging what
@@ -464,21 +465,6 @@ pub(crate) fn last_panic() -> Option<String> {
     CHILD_PANIC.lock().unwrap_or_else(|p| p.into_inner()).take()
 }
 
-/// Show the process's name in `ps` and `top` (Linux keeps 15 bytes of it).
-fn name_os_thread(name: &str) {
-    // On the stack, not the heap: see `current::become_child`.
-    let mut short = [0u8; 16];
-    for (byte, b) in short
-        .iter_mut()
-        .zip(name.bytes().filter(|&b| b != 0).take(15))
-    {
-        *byte = b;
-    }
-    // SAFETY: `short` ends in a NUL byte (its 16th at the latest), and
-    // PR_SET_NAME only reads up to it.
-    unsafe { libc::prctl(libc::PR_SET_NAME, short.as_ptr()) };
-}
-
 /// Go beyond CPython: a daemon dies with its parent even if the parent is
 /// killed and never runs its exit steps. The kernel sends SIGKILL when the
 /// parent *thread* that forked us exits, so fork daemons from a thread that
@@ -487,8 +473,7 @@ fn die_with_parent(parent_pid: u32) {
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     // The parent may have died before the line above took effect.
     if nix::unistd::getppid().as_raw() as u32 != parent_pid {
-        // SAFETY: ending the child at once, as `bootstrap` does.
-        unsafe { libc::_exit(1) }
+        sys::exit_now(1) // at once, as `bootstrap` leaves
     }
 }
 

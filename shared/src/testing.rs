@@ -77,7 +77,7 @@ pub fn run_with(
     // may need a moment more to die. Wait (at most 2 s) for each to end, on
     // a pidfd, which turns readable when its process exits, then look again.
     for pid in live_members(group) {
-        if let Ok(pidfd) = crate::current::pidfd_open(pid.as_raw()) {
+        if let Ok(pidfd) = crate::sys::pidfd_open(pid.as_raw()) {
             let _ = crate::ipc::wait(&[pidfd.as_fd()], Duration::from_secs(2));
         }
     }

@@ -4,10 +4,7 @@ use std::fmt;
 use std::fs::File;
 use std::io;
 use std::ops::Deref;
-use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
-
-use nix::fcntl::{FcntlArg, SealFlag, fcntl};
 
 /// The bytes of one message, as [`Connection::recv_bytes`](super::Connection::recv_bytes)
 /// returns them: read-only, as Python's `bytes` are. It dereferences to
@@ -55,38 +52,11 @@ impl Bytes {
     /// A mapped file that shrinks kills the reader with `SIGBUS` when it
     /// touches the lost pages. So the sender seals its file against
     /// shrinking before sending it, and a file not sealed so, or shorter
-    /// than `len`, is refused here. (Nobody can write to it either: the
-    /// sender closes its descriptor once the packet is queued. Sealing
-    /// writes too would cost a scan of every page, and the kernel refuses
-    /// it, `EBUSY`, while it holds any page for a moment: a benchmark run
-    /// here failed so.)
+    /// than `len`, is refused here. (What keeps the bytes unchanged: see
+    /// `Deref` below.)
     pub(crate) fn map(file: &File, len: usize) -> io::Result<Bytes> {
-        let seals = SealFlag::from_bits_truncate(fcntl(file, FcntlArg::F_GET_SEALS)?);
-        if !seals.contains(SealFlag::F_SEAL_SHRINK) || file.metadata()?.len() < len as u64 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "not a sealed message",
-            ));
-        }
-        // SAFETY: a new read-only mapping of a file we hold, which nobody
-        // can change or shrink any more; checked for failure below.
-        // MAP_POPULATE maps every page now, in one go, instead of one fault
-        // per page as they are read.
-        let addr = unsafe {
-            let flags = libc::MAP_SHARED | libc::MAP_POPULATE;
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                flags,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        match NonNull::new(addr.cast::<u8>()) {
-            Some(ptr) if addr != libc::MAP_FAILED => Ok(Bytes(Repr::Mapped { ptr, len })),
-            _ => Err(io::Error::last_os_error()),
-        }
+        let ptr = crate::sys::map_sealed(file, len)?;
+        Ok(Bytes(Repr::Mapped { ptr, len }))
     }
 
     /// The bytes as a `Vec` (a copy only if they are mapped).
@@ -115,7 +85,15 @@ impl Deref for Bytes {
     fn deref(&self) -> &[u8] {
         match &self.0 {
             Repr::Owned(bytes) => bytes,
-            // SAFETY: `len` bytes stay mapped, unchanged, until `drop`.
+            // SAFETY: `len` bytes stay mapped until `drop`, and cannot
+            // shrink away (the file's size is sealed; `map_sealed` checked).
+            // What keeps them unchanged is how this crate sends: the sender
+            // writes the file once, keeps no mapping of it, and closes its
+            // descriptor once the packet is queued, so no process can write
+            // it any more. (The seals do not forbid writing: a program of
+            // its own that wrote a packet on our socket with a memory file
+            // it kept open could change the bytes under this slice. The
+            // sockets are shared only with this program's own children.)
             Repr::Mapped { ptr, len } => unsafe { std::slice::from_raw_parts(ptr.as_ptr(), *len) },
         }
     }
@@ -124,8 +102,8 @@ impl Deref for Bytes {
 impl Drop for Bytes {
     fn drop(&mut self) {
         if let Repr::Mapped { ptr, len } = self.0 {
-            // SAFETY: unmapping exactly what `map` mapped, once.
-            unsafe { libc::munmap(ptr.as_ptr().cast(), len) };
+            // SAFETY: exactly what `map` mapped, unmapped once, here.
+            unsafe { crate::sys::unmap(ptr, len) };
         }
     }
 }

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::Wait;
-use super::shm::{SharedMem, futex_wake_all, wait_until};
 use crate::error::Error;
+use crate::sys::{SharedMem, futex_wake_all, wait_until};
 
 /// Python's `multiprocessing.Event`: a flag, initially clear, that any
 /// process holding the event can set, clear, test or wait for.

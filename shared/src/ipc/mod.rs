@@ -32,7 +32,8 @@
 //!   the mapping sees the same bytes. A queue's item count and an
 //!   [`Event`]'s flag live there, as atomics; a process waits for one of
 //!   them to change with `futex`, the kernel call that puts a thread to
-//!   sleep until another thread, in any process, wakes it.
+//!   sleep until another thread, in any process, wakes it. (Both calls,
+//!   and `poll`, are in the crate's OS layer, `sys.rs`.)
 //!
 //! That is why you clone a queue or an event into a child's closure instead
 //! of sending it: the clone is just another handle to the same descriptors
@@ -101,12 +102,13 @@ mod bytes;
 mod event;
 mod pipe;
 mod queue;
-mod shm;
 pub(crate) mod socket;
 mod spin;
 
 use std::os::fd::BorrowedFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+pub(crate) use crate::sys::Wait;
 
 pub use bytes::Bytes;
 pub use event::Event;
@@ -121,46 +123,5 @@ pub use queue::{JoinableQueue, Queue, SimpleQueue};
 /// the indices of the ready ones, empty if the time ran out. The process
 /// sleeps in the kernel (`poll(2)`) meanwhile.
 pub fn wait(fds: &[BorrowedFd<'_>], timeout: Duration) -> Result<Vec<usize>, crate::Error> {
-    Ok(socket::wait_readable(fds, Wait::timeout(timeout))?)
-}
-
-/// How long to wait: CPython's `block` and `timeout` arguments in one.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Wait {
-    /// `block=False`: do not wait at all.
-    No,
-    /// `timeout=t`: wait until this instant.
-    Until(Instant),
-    /// `block=True, timeout=None`: wait as long as it takes.
-    Forever,
-}
-
-impl Wait {
-    /// Wait `timeout` from now; a timeout too big to add to the clock
-    /// (`Duration::MAX`, say) waits for ever.
-    pub(crate) fn timeout(timeout: Duration) -> Wait {
-        Instant::now()
-            .checked_add(timeout)
-            .map_or(Wait::Forever, Wait::Until)
-    }
-
-    /// Time left, `None` for ever; zero once the deadline has passed.
-    pub(crate) fn left(self) -> Option<Duration> {
-        self.deadline()
-            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
-    }
-
-    /// When the wait ends, `None` for never.
-    pub(crate) fn deadline(self) -> Option<Instant> {
-        match self {
-            Wait::No => Some(Instant::now()),
-            Wait::Until(deadline) => Some(deadline),
-            Wait::Forever => None,
-        }
-    }
-
-    /// Whether the time is up.
-    pub(crate) fn expired(self) -> bool {
-        self.deadline().is_some_and(|d| Instant::now() >= d)
-    }
+    Ok(crate::sys::wait_readable(fds, Wait::timeout(timeout))?)
 }

@@ -10,11 +10,11 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::shm::SharedMem;
 use super::socket::{Socket, decode, encode};
 use super::spin::Spin;
 use super::{Bytes, Wait};
 use crate::error::Error;
+use crate::sys::SharedMem;
 
 /// Python's `multiprocessing.Pipe(duplex)`: two connected [`Connection`]s.
 ///

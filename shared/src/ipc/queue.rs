@@ -10,10 +10,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Wait;
-use super::shm::{SharedMem, futex_wake_all, wait_until};
 use super::socket::{Outgoing, Socket, decode, encode};
 use super::spin::Spin;
 use crate::error::Error;
+use crate::sys::{Shareable, SharedMem, futex_wake_all, wait_until};
 
 /// What a queue keeps in memory shared by every process that has it.
 struct State {
@@ -27,6 +27,9 @@ struct State {
     /// for a consumer's [`Spin`], never trusted for what is there.
     unread: AtomicU32,
 }
+
+// SAFETY: three atomics, all zero for an empty queue.
+unsafe impl Shareable for State {}
 
 /// One queue as this process holds it; every clone shares it.
 struct Inner {

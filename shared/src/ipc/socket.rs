@@ -36,10 +36,7 @@
 //! kill the sender).
 
 use nix::errno::Errno;
-use nix::fcntl::{FcntlArg, SealFlag, fcntl};
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::memfd::{MFdFlags, memfd_create};
-use nix::sys::resource::{Resource, getrlimit};
+use nix::poll::PollFlags;
 use nix::sys::socket::{
     AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
     sendmsg, socketpair,
@@ -48,12 +45,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::cell::RefCell;
 use std::fs::File;
-use std::io::{self, IoSlice, IoSliceMut, Write};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
 
 use super::{Bytes, Wait};
-use crate::Error;
+use crate::{Error, sys};
 
 /// The largest message sent inside its packet; bigger ones go in a memfd.
 pub(crate) const INLINE_MAX: usize = 64 * 1024;
@@ -129,7 +126,7 @@ impl Socket {
     /// queued has drained to a quarter of the buffer; a peer gone counts as
     /// room, so the next send reports `BrokenPipe`.
     pub(crate) fn wait_writable(&self, wait: Wait) -> io::Result<bool> {
-        Ok(!wait_for(&[self.as_fd()], PollFlags::POLLOUT, wait)?.is_empty())
+        Ok(!sys::wait_for(&[self.as_fd()], PollFlags::POLLOUT, wait)?.is_empty())
     }
 
     /// Receive one message, waiting as `wait` says: `Ok(None)` if the wait
@@ -239,7 +236,7 @@ impl Socket {
     /// Whether a message or end-of-file is waiting, sleeping in the kernel
     /// for one at most as long as `wait` says. Takes nothing.
     pub(crate) fn poll(&self, wait: Wait) -> io::Result<bool> {
-        Ok(!wait_for(&[self.as_fd()], PollFlags::POLLIN, wait)?.is_empty())
+        Ok(!sys::wait_readable(&[self.as_fd()], wait)?.is_empty())
     }
 }
 
@@ -270,18 +267,7 @@ impl<'a> Outgoing<'a> {
         if bytes.len() <= INLINE_MAX {
             return Ok(Outgoing::Inline(bytes));
         }
-        // A memory file is a file: past the file-size limit (`ulimit -f`)
-        // the kernel would kill us with SIGXFSZ mid-write. Say so instead.
-        let (limit, _) = getrlimit(Resource::RLIMIT_FSIZE)?;
-        if bytes.len() as u64 > limit {
-            return Err(io::Error::from(Errno::EFBIG));
-        }
-        let flags = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
-        let mut file = File::from(memfd_create("shared-ipc-message", flags)?);
-        file.write_all(bytes)?;
-        // Its size frozen before it goes: the reader maps it (see `Bytes::map`).
-        let seals = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL;
-        fcntl(&file, FcntlArg::F_ADD_SEALS(seals))?;
+        let file = crate::sys::sealed_memfd(bytes)?;
         Ok(Outgoing::InMemfd(file, bytes.len() as u64))
         // Our descriptor closes when this is dropped; a queued packet holds its own.
     }
@@ -317,41 +303,6 @@ fn eof_or_io(e: io::Error) -> Error {
     match e.kind() {
         io::ErrorKind::UnexpectedEof => Error::Eof,
         _ => Error::Io(e),
-    }
-}
-
-/// Wait until at least one of `fds` has something to read (a message, or
-/// end-of-file), as `wait` says; returns the indices of those that have,
-/// empty if the time ran out. This is `poll(2)`: the process sleeps in the
-/// kernel, which wakes it when a packet comes or a peer goes.
-pub(crate) fn wait_readable(fds: &[BorrowedFd<'_>], wait: Wait) -> io::Result<Vec<usize>> {
-    wait_for(fds, PollFlags::POLLIN, wait)
-}
-
-/// Wait until at least one of `fds` is ready for `events`, or has an error
-/// or hang-up to report; the indices of those that are.
-fn wait_for(fds: &[BorrowedFd<'_>], events: PollFlags, wait: Wait) -> io::Result<Vec<usize>> {
-    let mut polled: Vec<PollFd<'_>> = fds.iter().map(|&fd| PollFd::new(fd, events)).collect();
-    loop {
-        let left = wait.left();
-        let timeout = match left {
-            None => PollTimeout::NONE,
-            // poll counts whole milliseconds: round up, so we never return early.
-            Some(left) => {
-                let ms = left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128);
-                PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX)
-            }
-        };
-        match poll(&mut polled, timeout) {
-            Err(Errno::EINTR) => continue,
-            Err(errno) => return Err(errno.into()),
-            Ok(0) if !wait.expired() => continue, // woke a little early
-            Ok(_) => {
-                return Ok((0..polled.len())
-                    .filter(|&i| polled[i].revents().is_some_and(|r| !r.is_empty()))
-                    .collect());
-            }
-        }
     }
 }
 

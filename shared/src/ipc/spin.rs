@@ -1,7 +1,7 @@
 //! [`Spin`]: look at a count in shared memory for a few microseconds
 //! before sleeping in the kernel, as a blocking `recv` or `get` does.
 //!
-//! `pub(crate)` like `shm.rs`: learners meet it through the module docs of
+//! `pub(crate)`: learners meet it through the module docs of
 //! [`crate::ipc`].
 
 use std::sync::atomic::{AtomicU32, Ordering};

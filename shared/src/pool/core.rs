@@ -17,8 +17,9 @@ use serde_bytes::ByteBuf;
 use super::task::Runner;
 use super::worker::{self, Answer, Setup, Task};
 use crate::ipc::Wait;
-use crate::ipc::socket::{decode, encode, wait_readable};
+use crate::ipc::socket::{decode, encode};
 use crate::ipc::{Connection, pipe};
+use crate::sys::wait_readable;
 use crate::{Error, Process};
 
 /// CPython's `RUN`, `CLOSE`, `TERMINATE`.

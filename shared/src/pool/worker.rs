@@ -49,12 +49,10 @@ pub(crate) struct Setup {
 /// A worker's life: run the initializer, then run batches until an empty
 /// one, end-of-file, or `maxtasks` tasks done.
 pub(crate) fn serve(setup: Setup) -> Result<(), String> {
-    for fd in setup.inherited {
-        // SAFETY: the parent's ends, copied by `fork`; nothing in this
-        // process uses them (their owners, in the copy of the parent's pool,
-        // are never dropped here: a worker leaves with `_exit`).
-        unsafe { libc::close(fd) };
-    }
+    // SAFETY: the parent's ends, copied by `fork`; nothing in this process
+    // uses them (their owners, in the copy of the parent's pool, are never
+    // dropped here: a worker leaves with `_exit`).
+    unsafe { crate::sys::close_all(&setup.inherited) };
     // CPython lets a failing initializer kill the worker, and then starts
     // replacements that fail the same way, forever. Here the worker stays
     // and answers every task with the initializer's error instead.

@@ -1,0 +1,366 @@
+//! The OS layer: every call to the kernel that the standard library does
+//! not wrap, in one place, on the safe wrappers of `rustix` and `nix`.
+//! Everything above it (processes, messages, pools) asks here, and none of
+//! it declares a C function of its own.
+//!
+//! | call | what for | used by |
+//! |---|---|---|
+//! | `mmap(MAP_SHARED \| MAP_ANONYMOUS)` | memory every forked child shares | [`SharedMem`]: a queue's counts, an event's flag |
+//! | `futex` | sleep until a number in that memory changes | [`wait_until`], [`futex_wake_all`] |
+//! | `poll` | sleep until a descriptor is ready | [`wait_for`]: pipes, queues, joins with a timeout |
+//! | `pidfd_open` | a descriptor that turns readable when a process exits | [`pidfd_open`]: `join_timeout`, sentinels |
+//! | `memfd_create`, seals, `mmap` of a file | a big message in memory, mapped by its reader | [`sealed_memfd`], [`map_sealed`] |
+//! | `stat` of `/proc/self/task` | how many threads run | [`thread_count`]: no fork while others run |
+//! | `prctl(PR_SET_NAME)`, `_exit`, `atexit` | a child's name in `ps`, its way out, the exit steps | [`set_thread_name`], [`exit_now`], [`at_exit`] |
+
+use std::ffi::CStr;
+use std::fs::File;
+use std::io::{self, Write};
+use std::ops::Deref;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, SealFlag, fcntl};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::memfd::{MFdFlags, memfd_create};
+use nix::sys::resource::{Resource, getrlimit};
+use rustix::mm::{MapFlags, ProtFlags};
+use rustix::thread::futex;
+
+// ------------------------------------------------------------ how long to wait
+
+/// How long to wait: CPython's `block` and `timeout` arguments in one.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Wait {
+    /// `block=False`: do not wait at all.
+    No,
+    /// `timeout=t`: wait until this instant.
+    Until(Instant),
+    /// `block=True, timeout=None`: wait as long as it takes.
+    Forever,
+}
+
+impl Wait {
+    /// Wait `timeout` from now; a timeout too big to add to the clock
+    /// (`Duration::MAX`, say) waits for ever.
+    pub(crate) fn timeout(timeout: Duration) -> Wait {
+        Instant::now()
+            .checked_add(timeout)
+            .map_or(Wait::Forever, Wait::Until)
+    }
+
+    /// Time left, `None` for ever; zero once the deadline has passed.
+    pub(crate) fn left(self) -> Option<Duration> {
+        self.deadline()
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// When the wait ends, `None` for never.
+    pub(crate) fn deadline(self) -> Option<Instant> {
+        match self {
+            Wait::No => Some(Instant::now()),
+            Wait::Until(deadline) => Some(deadline),
+            Wait::Forever => None,
+        }
+    }
+
+    /// Whether the time is up.
+    pub(crate) fn expired(self) -> bool {
+        self.deadline().is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+// ------------------------------------------------------------ shared memory
+
+/// A type that may live in [`SharedMem`]: all zeros is a valid value of it
+/// (the kernel's fresh pages are zeros), and every process may use it at
+/// once through `&self` (it is made of atomics).
+///
+/// # Safety
+///
+/// Implement it only for a type of atomics (or arrays or structs of them)
+/// whose all-zero bit pattern is a valid, initial value.
+pub(crate) unsafe trait Shareable: Sync {}
+
+// SAFETY: an `AtomicU32` of 0 is valid, and atomics are for shared use.
+unsafe impl Shareable for AtomicU32 {}
+// SAFETY: an array of shareables is zeros where its elements are.
+unsafe impl<S: Shareable, const N: usize> Shareable for [S; N] {}
+
+/// A value of type `S` in memory shared with every process forked after it
+/// was made.
+///
+/// `mmap(MAP_SHARED | MAP_ANONYMOUS)` asks the kernel for fresh zeroed pages
+/// that are *not* copied on `fork`: parent and child keep seeing the same
+/// physical memory, so a store by one is a load by the other.
+pub(crate) struct SharedMem<S: Shareable> {
+    ptr: NonNull<S>,
+}
+
+// SAFETY: `SharedMem` hands out only `&S`; sending it to or sharing it with
+// another thread is as safe as doing so with `&S`, which `S: Sync` allows.
+unsafe impl<S: Shareable> Send for SharedMem<S> {}
+// SAFETY: as above.
+unsafe impl<S: Shareable> Sync for SharedMem<S> {}
+
+impl<S: Shareable> SharedMem<S> {
+    /// Map a fresh shared region for one `S`, all zeros.
+    pub(crate) fn new() -> io::Result<Self> {
+        const { assert!(align_of::<S>() <= 4096 && size_of::<S>() > 0) };
+        let (prot, flags) = (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED);
+        // SAFETY: a new anonymous mapping, at an address the kernel picks,
+        // touches no memory of ours.
+        let addr = unsafe {
+            rustix::mm::mmap_anonymous(std::ptr::null_mut(), size_of::<S>(), prot, flags)
+        }?;
+        let ptr = NonNull::new(addr.cast::<S>()).ok_or(Errno::ENOMEM)?;
+        Ok(SharedMem { ptr })
+    }
+}
+
+impl<S: Shareable> Deref for SharedMem<S> {
+    type Target = S;
+    fn deref(&self) -> &S {
+        // SAFETY: the mapping is page-aligned and lives until `drop`; its
+        // zeros are a valid `S` (`Shareable`), which is made for shared use.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<S: Shareable> Drop for SharedMem<S> {
+    fn drop(&mut self) {
+        // Only this process's view goes away; the pages live on while any
+        // other process still has them mapped. `S`'s destructor is not run:
+        // the value belongs to every process at once.
+        // SAFETY: unmapping exactly the region `new` mapped, once.
+        let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), size_of::<S>()) };
+    }
+}
+
+/// Sleep while `word` still holds `expected`, for at most `timeout`
+/// (`None`: no limit). Returns early on a wake-up, on a signal, or at once
+/// if the value already differs: callers re-check their condition in a loop.
+///
+/// This is `futex(FUTEX_WAIT)`, the kernel call every Linux lock and
+/// condition variable is built on. Without `FUTEX_PRIVATE_FLAG` the kernel
+/// keys the sleeper by the *physical* page, so a sleeper in one process is
+/// woken by a `wake_all` in another.
+pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+    let timeout = timeout.map(|t| {
+        futex::Timespec::try_from(t).unwrap_or(futex::Timespec {
+            tv_sec: i64::MAX,
+            tv_nsec: 0,
+        })
+    });
+    // Woken, timed out, interrupted or the value already differs: all the
+    // same to the caller, who looks again.
+    let _ = futex::wait(word, futex::Flags::empty(), expected, timeout.as_ref());
+}
+
+/// Wake every process and thread sleeping in [`futex_wait`] on `word`.
+pub(crate) fn futex_wake_all(word: &AtomicU32) {
+    let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
+}
+
+/// Wait until `ready(word's value)` holds or `deadline` passes; returns
+/// whether it held. `deadline` `None` waits for ever.
+pub(crate) fn wait_until(
+    word: &AtomicU32,
+    ready: impl Fn(u32) -> bool,
+    deadline: Option<Instant>,
+) -> bool {
+    loop {
+        let value = word.load(Ordering::Acquire);
+        if ready(value) {
+            return true;
+        }
+        let timeout = match deadline {
+            None => None,
+            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Some(left),
+                _ => return false,
+            },
+        };
+        futex_wait(word, value, timeout);
+    }
+}
+
+// ------------------------------------------------------------ descriptors
+
+/// Wait until at least one of `fds` has something to read (a message, or
+/// end-of-file, or a process's end for a pidfd), as `wait` says; returns
+/// the indices of those that have, empty if the time ran out. This is
+/// `poll(2)`: the process sleeps in the kernel, which wakes it.
+pub(crate) fn wait_readable(fds: &[BorrowedFd<'_>], wait: Wait) -> io::Result<Vec<usize>> {
+    wait_for(fds, PollFlags::POLLIN, wait)
+}
+
+/// Wait until at least one of `fds` is ready for `events`, or has an error
+/// or hang-up to report; the indices of those that are.
+pub(crate) fn wait_for(
+    fds: &[BorrowedFd<'_>],
+    events: PollFlags,
+    wait: Wait,
+) -> io::Result<Vec<usize>> {
+    let mut polled: Vec<PollFd<'_>> = fds.iter().map(|&fd| PollFd::new(fd, events)).collect();
+    loop {
+        let timeout = match wait.left() {
+            None => PollTimeout::NONE,
+            // poll counts whole milliseconds: round up, so we never return early.
+            Some(left) => {
+                let ms = left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128);
+                PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        match poll(&mut polled, timeout) {
+            Err(Errno::EINTR) => continue,
+            Err(errno) => return Err(errno.into()),
+            Ok(0) if !wait.expired() => continue, // woke a little early
+            Ok(_) => {
+                return Ok((0..polled.len())
+                    .filter(|&i| polled[i].revents().is_some_and(|r| !r.is_empty()))
+                    .collect());
+            }
+        }
+    }
+}
+
+/// A *pidfd* of process `pid` (`pidfd_open(2)`): the kernel's handle on a
+/// process, which turns readable when the process exits.
+pub(crate) fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
+    let pid = rustix::process::Pid::from_raw(pid).ok_or(Errno::ESRCH)?;
+    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+        .map_err(|e| Errno::from_raw(e.raw_os_error()))
+}
+
+// ------------------------------------------------------------ memory files
+
+/// `bytes` in a fresh memory file, its size sealed (a reader maps it, and a
+/// mapped file that shrinks kills its reader with SIGBUS).
+///
+/// A memory file is a file: past the file-size limit (`ulimit -f`,
+/// `RLIMIT_FSIZE`) the kernel would kill us with SIGXFSZ mid-write, so that
+/// is checked first, and is `EFBIG`.
+pub(crate) fn sealed_memfd(bytes: &[u8]) -> io::Result<File> {
+    let (limit, _) = getrlimit(Resource::RLIMIT_FSIZE)?;
+    if bytes.len() as u64 > limit {
+        return Err(Errno::EFBIG.into());
+    }
+    let flags = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
+    let mut file = File::from(memfd_create("shared-ipc-message", flags)?);
+    file.write_all(bytes)?;
+    // Only the size: sealing writes too would cost a scan of every page,
+    // and the kernel refuses it (`EBUSY`) while it holds any page for a
+    // moment (a benchmark run here failed so).
+    let seals = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL;
+    fcntl(&file, FcntlArg::F_ADD_SEALS(seals))?;
+    Ok(file)
+}
+
+/// The first `len` bytes of a memory file made by [`sealed_memfd`], mapped
+/// read-only; to be given back with [`unmap`]. A file that could still
+/// shrink, or is shorter than `len`, is refused (`InvalidData`).
+pub(crate) fn map_sealed(file: &File, len: usize) -> io::Result<NonNull<u8>> {
+    let seals = SealFlag::from_bits_truncate(fcntl(file, FcntlArg::F_GET_SEALS)?);
+    if !seals.contains(SealFlag::F_SEAL_SHRINK) || file.metadata()?.len() < len as u64 {
+        let why = "not a sealed message";
+        return Err(io::Error::new(io::ErrorKind::InvalidData, why));
+    }
+    // MAP_POPULATE maps every page now, in one go, instead of one fault per
+    // page as they are read.
+    let flags = MapFlags::SHARED | MapFlags::POPULATE;
+    // SAFETY: a new read-only mapping, at an address the kernel picks, of a
+    // file that cannot shrink: it touches no memory of ours.
+    let addr = unsafe {
+        rustix::mm::mmap(
+            std::ptr::null_mut(),
+            len,
+            ProtFlags::READ,
+            flags,
+            file.as_fd(),
+            0,
+        )
+    }?;
+    NonNull::new(addr.cast::<u8>()).ok_or_else(|| Errno::ENOMEM.into())
+}
+
+/// Give back a mapping that [`map_sealed`] made.
+///
+/// # Safety
+///
+/// `ptr` and `len` are exactly what one `map_sealed` call gave and took,
+/// unmapped once, and nothing reads through `ptr` afterwards.
+pub(crate) unsafe fn unmap(ptr: NonNull<u8>, len: usize) {
+    // SAFETY: as the caller promises.
+    let _ = unsafe { rustix::mm::munmap(ptr.as_ptr().cast(), len) };
+}
+
+// ------------------------------------------------------------ this process
+
+/// How many threads this process runs. The kernel counts the links of a
+/// process's `/proc/<pid>/task` directory as two (itself and `.`) plus one
+/// per thread (one `stat` call; Linux's `proc_task_getattr`); listing the
+/// directory would cost more, and allocate.
+///
+/// A thread that has just been joined may still be counted for a moment
+/// (the kernel lets its joiner go before it has quite left), so a count
+/// above one is looked at again, briefly, before it is believed.
+pub(crate) fn thread_count() -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let count = || {
+        let links = std::fs::metadata("/proc/self/task").map_or(3, |task| task.nlink());
+        links.saturating_sub(2).max(1) as usize
+    };
+    let mut threads = count();
+    for _ in 0..1000 {
+        if threads == 1 {
+            break;
+        }
+        std::thread::yield_now();
+        threads = count();
+    }
+    threads
+}
+
+/// Show this thread's (a child's only thread's) name in `ps` and `top`;
+/// Linux keeps 15 bytes of it. Done on the stack, allocating nothing (see
+/// `current::become_child`).
+pub(crate) fn set_thread_name(name: &str) {
+    let mut short = [0u8; 16];
+    let bytes = name.bytes().filter(|&b| b != 0).take(15);
+    short.iter_mut().zip(bytes).for_each(|(to, b)| *to = b);
+    if let Ok(name) = CStr::from_bytes_until_nul(&short) {
+        let _ = rustix::thread::set_name(name); // its 16th byte at the latest is a NUL
+    }
+}
+
+/// Leave the process at once with `code` (`_exit(2)`): no `atexit` work,
+/// no flushing. A forked child leaves so, or it would run its parent's
+/// exit steps a second time.
+pub(crate) fn exit_now(code: i32) -> ! {
+    // SAFETY: `_exit` only ends the process; it touches no memory of ours.
+    unsafe { libc::_exit(code) }
+}
+
+/// Close descriptors this process holds by number only.
+///
+/// # Safety
+///
+/// Nothing in this process uses `fds` afterwards: no `OwnedFd` of them is
+/// ever dropped or read (a forked child's copies of its parent's, say).
+pub(crate) unsafe fn close_all(fds: &[std::os::fd::RawFd]) {
+    for &fd in fds {
+        // SAFETY: as the caller promises.
+        unsafe { rustix::io::close(fd) };
+    }
+}
+
+/// Have the C runtime call `f` when `main` returns or `exit` is called.
+pub(crate) fn at_exit(f: extern "C" fn()) {
+    // SAFETY: `atexit` only records the function, which takes no arguments
+    // and may run at exit.
+    unsafe { libc::atexit(f) };
+}
