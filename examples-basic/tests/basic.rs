@@ -7,8 +7,8 @@
 
 use std::collections::HashSet;
 
-use shared::testing::{normalize_pids, run_clean, sorted_lines};
-use shared::twin;
+use testkit::twin;
+use testkit::{normalize_pids, run_clean, sorted_lines};
 
 /// `text`'s lines that contain `needle`, in order.
 fn lines_with<'a>(text: &'a str, needle: &str) -> Vec<&'a str> {
@@ -264,4 +264,4 @@ fn logging_workers() {
     assert_eq!(steady(out), steady(&twin!("logging_workers")));
 }
 
-shared::chapter_checks!(skip_headers: []);
+testkit::chapter_checks!(skip_headers: []);

@@ -1,8 +1,8 @@
 //! Runs every section of the daemon chapter and checks what its header and
 //! the README say it shows.
 
-use shared::testing::{normalize_pids, run_clean, sorted_lines};
-use shared::twin;
+use testkit::twin;
+use testkit::{normalize_pids, run_clean, sorted_lines};
 
 /// The lines of `text` written by one process: `Name: message` → `message`.
 fn lines_of<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
@@ -85,4 +85,4 @@ fn daemon_main_exit_join() {
     assert_eq!(run.output, twin!("daemon_main_exit_join"));
 }
 
-shared::chapter_checks!(skip_headers: []);
+testkit::chapter_checks!(skip_headers: []);

@@ -1,8 +1,8 @@
 //! Runs every section of the exitcode chapter and checks what its header and
 //! the README say it shows.
 
-use shared::testing::{normalize_pids, run_clean, sorted_lines};
-use shared::twin;
+use testkit::twin;
+use testkit::{normalize_pids, run_clean, sorted_lines};
 
 /// The lines of `text` that `keep` accepts, each followed by a newline.
 fn only(text: &str, keep: impl Fn(&str) -> bool) -> String {
@@ -106,4 +106,4 @@ fn job_status() {
     assert_eq!(sorted_lines(&normal), sorted_lines(&twin!("job_status")));
 }
 
-shared::chapter_checks!(skip_headers: []);
+testkit::chapter_checks!(skip_headers: []);

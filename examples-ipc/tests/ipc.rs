@@ -1,8 +1,8 @@
 //! Runs every section of the ipc chapter and checks what its header and
 //! the README say it shows.
 
-use shared::testing::{normalize_pids, run_clean, sorted_lines};
-use shared::twin;
+use testkit::twin;
+use testkit::{normalize_pids, run_clean, sorted_lines};
 
 /// Where `line` is in `lines`; panics if it is missing.
 fn position(lines: &[&str], line: &str) -> usize {
@@ -92,4 +92,4 @@ fn event() {
     assert!(!out.contains("-> False"), "{out}");
 }
 
-shared::chapter_checks!(skip_headers: []);
+testkit::chapter_checks!(skip_headers: []);

@@ -8,8 +8,8 @@
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
 
-use shared::testing::{normalize_pids, run_clean, run_with, sorted_lines};
-use shared::twin;
+use testkit::twin;
+use testkit::{normalize_pids, run_clean, run_with, sorted_lines};
 
 const MAP_RETURNED: &str = "map returned [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]";
 
@@ -195,4 +195,4 @@ fn benchmark_explains_itself_and_refuses_bad_arguments() {
 }
 
 // The benchmark's header shows a table of timings, not a lesson.
-shared::chapter_checks!(skip_headers: ["benchmark"]);
+testkit::chapter_checks!(skip_headers: ["benchmark"]);

@@ -76,8 +76,6 @@ pub mod process;
 pub mod py;
 mod returns;
 mod sys;
-#[doc(hidden)] // the chapters' test machinery, not the learner's API
-pub mod testing;
 
 pub use current::{
     CurrentProcess, ParentProcess, cpu_count, current_process, exit, parent_process,

@@ -15,8 +15,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_bytes::ByteBuf;
 use shared::pool::Pool;
-use shared::testing::{assert_clean, scenario};
 use shared::{Error, Event, Process, Queue, pipe};
+use testkit::{assert_clean, scenario};
 
 /// How long a scenario may take before it counts as hung.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -406,8 +406,8 @@ fn huge_timeouts_mean_for_ever() {
 }
 
 fn main() {
-    shared::testing::test_main(
-        shared::checks![
+    testkit::test_main(
+        testkit::checks![
             receiver_killed_mid_message_pipe,
             receiver_killed_mid_message_queue,
             worker_killed_mid_message_pool,

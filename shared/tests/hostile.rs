@@ -21,8 +21,8 @@ use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 use nix::unistd::Pid;
 use serde_bytes::ByteBuf;
 use shared::pool::Pool;
-use shared::testing::{assert_clean, scenario};
 use shared::{Error, Process, Queue, pipe};
+use testkit::{assert_clean, scenario};
 
 /// How long a scenario may take before it counts as hung.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -447,8 +447,8 @@ fn foreign_packets_and_wrong_types_are_refused() {
 }
 
 fn main() {
-    shared::testing::test_main(
-        shared::checks![
+    testkit::test_main(
+        testkit::checks![
             put_nowait_and_put_timeout_never_outstay_their_time,
             producers_killed_mid_put_leave_the_count_right,
             a_failed_send_fails_its_task_and_frees_the_worker,

@@ -894,7 +894,7 @@ fn no_leak_after_a_thousand_cycles() {
 }
 
 fn main() {
-    shared::testing::run_checks(shared::checks![
+    testkit::run_checks(testkit::checks![
         queue_in_one_process,
         a_put_that_cannot_encode_fails_alone,
         a_signal_does_not_break_a_wait,

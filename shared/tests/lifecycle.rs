@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use log::LevelFilter;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
-use shared::testing::{normalize_pids, scenario};
 use shared::{Error, Event, Process, Run as _, active_children, current_process, parent_process};
+use testkit::{normalize_pids, scenario};
 
 /// How long a scenario may take before it counts as hung.
 const LIMIT: Duration = Duration::from_secs(30);
@@ -660,8 +660,8 @@ fn run_scenario(name: &str) -> Result<(), Error> {
 }
 
 fn main() {
-    shared::testing::test_main(
-        shared::checks![
+    testkit::test_main(
+        testkit::checks![
             states_before_during_after,
             join_timeout_returns_while_alive,
             kill_gives_minus_nine,

@@ -17,8 +17,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 use shared::pool::Pool;
-use shared::testing::scenario;
 use shared::{Error, Event, Process, active_children, current_process};
+use testkit::scenario;
 
 /// How long a scenario may take before it counts as hung.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -829,8 +829,8 @@ fn run_scenario(name: &str) -> Result<(), Error> {
 }
 
 fn main() {
-    shared::testing::test_main(
-        shared::checks![
+    testkit::test_main(
+        testkit::checks![
             map_keeps_input_order,
             empty_input_and_chunksize_edges,
             bad_settings_are_errors,

@@ -14,7 +14,6 @@ fn side_by_side(args: &[&str], python: &str) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
-#[test]
 fn shows_the_rust_side_and_says_when_python_is_missing() {
     let (code, out) = side_by_side(&["examples-basic", "workers"], "no-such-python");
     assert_eq!(code, 0, "{out}");
@@ -36,23 +35,39 @@ fn shows_the_rust_side_and_says_when_python_is_missing() {
     assert!(out.contains("(not run: no Python here)"), "{out}");
 }
 
-#[test]
+/// Run only where there is a Python (see `main`).
 fn shows_both_sides_when_python_is_there() {
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("python3 not found: the twin's side is not checked");
-        return;
-    }
-    let (code, out) = side_by_side(&["examples-basic", "workers"], "python3");
+    let python = testkit::python().expect("checked in main").0;
+    let (code, out) = side_by_side(&["examples-basic", "workers"], &python);
     assert_eq!(code, 0, "{out}");
-    let python = out.split("── Python: python3 ").nth(1).unwrap_or_default();
+    let python = out
+        .split(&format!("── Python: {python} "))
+        .nth(1)
+        .unwrap_or_default();
     assert_eq!(python.matches("Worker").count(), 5, "{out}");
 }
 
-#[test]
 fn refuses_what_is_not_there() {
     for args in [&["examples-nope"][..], &["examples-basic", "nope"], &[]] {
         let (code, out) = side_by_side(args, "python3");
         assert_eq!(code, 2, "{args:?}: {out}");
         assert!(out.contains("usage: side_by_side"), "{out}");
     }
+}
+
+fn main() {
+    let no_python = testkit::python().is_none();
+    testkit::run_checks(vec![
+        testkit::check(
+            "shows_the_rust_side_and_says_when_python_is_missing",
+            shows_the_rust_side_and_says_when_python_is_missing,
+        ),
+        // Without a Python the harness reports it ignored, never passed.
+        testkit::check(
+            "shows_both_sides_when_python_is_there",
+            shows_both_sides_when_python_is_there,
+        )
+        .with_ignored_flag(no_python),
+        testkit::check("refuses_what_is_not_there", refuses_what_is_not_there),
+    ]);
 }

@@ -14,9 +14,10 @@
 //! several processes come out whole and in order. The benchmark takes
 //! minutes: a whole-chapter run skips it unless it is named.
 
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
 
 const USAGE: &str = "usage: side_by_side CHAPTER [SECTION] [--pause]
   CHAPTER   examples-basic, examples-daemon, examples-exitcode, examples-ipc or examples-pool
@@ -26,58 +27,29 @@ const USAGE: &str = "usage: side_by_side CHAPTER [SECTION] [--pause]
 /// Sections whose figures mean something only in an optimised build.
 const RELEASE: [&str; 2] = ["factorize", "benchmark"];
 
-/// One row of a chapter's table in the README.
-struct Section {
-    name: String,
-    notice: String,
-}
+// The one reader of the README's tables and the one way to run a
+// section, shared with the chapter tests' kit (dev-only, so compiled in here
+// by path: see `run.rs`).
+#[path = "../../testkit/src/run.rs"]
+#[allow(dead_code)] // the kit uses more of it than this tool
+mod run;
+#[path = "../../testkit/src/sections.rs"]
+#[allow(dead_code)]
+mod sections;
 
-/// The sections of `chapter`, in the order of its README table.
-fn sections(readme: &str, chapter: &str) -> Vec<Section> {
-    let heading = format!("### {chapter}:");
-    let rows = readme
-        .lines()
-        .skip_while(|l| !l.starts_with(&heading))
-        .skip(1);
-    let rows = rows.take_while(|l| !l.starts_with("### ") && !l.starts_with("## "));
-    rows.filter_map(|row| {
-        let cells: Vec<&str> = row.split(" | ").collect();
-        let twin = cells.first()?.strip_prefix("| [")?.split(".py]").next()?;
-        let notice = cells.get(2)?.trim_end_matches(" |").to_owned();
-        Some(Section {
-            name: twin.to_owned(),
-            notice,
-        })
-    })
-    .collect()
-}
+use sections::{Section, sections};
 
-/// Run `command` with stdout and stderr in one pipe, as a terminal shows
-/// them interleaved, and return what it wrote (and a line if it failed).
-fn output_of(mut command: Command) -> String {
-    let (mut reader, writer) = match std::io::pipe() {
-        Ok(pipe) => pipe,
-        Err(e) => return format!("(cannot make a pipe: {e})\n"),
-    };
-    let Ok(err_writer) = writer.try_clone() else {
-        return "(cannot make a pipe)\n".to_owned();
-    };
-    command
-        .stdin(Stdio::null())
-        .stdout(writer)
-        .stderr(err_writer);
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(e) => return format!("(cannot run it: {e})\n"),
-    };
-    drop(command); // and with it our copies of the pipe's writer: end-of-file comes when the child ends
-    let mut text = String::new();
-    let _ = reader.read_to_string(&mut text);
-    match child.wait() {
-        Ok(status) if !status.success() => text.push_str(&format!("({status})\n")),
-        _ => {}
+/// How long a section may run here: the benchmark takes minutes.
+const LIMIT: Duration = Duration::from_secs(900);
+
+/// What `command` printed, stdout and stderr interleaved as a terminal
+/// shows them, and a line if it failed.
+fn output_of(command: Command) -> String {
+    match run::run_command(command, LIMIT) {
+        Ok(run) if run.status.success() => run.output,
+        Ok(run) => format!("{}({})\n", run.output, run.status),
+        Err(why) => format!("({why})\n"),
     }
-    text
 }
 
 fn show(root: &Path, chapter: &str, section: &Section, python: Option<&str>) {
