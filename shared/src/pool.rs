@@ -53,7 +53,7 @@
 //! and the pool cannot tell it from a closure carrying data. Pass the
 //! function by name.)
 //!
-//! ```compile_fail
+//! ```compile_fail,E0080
 //! # fn main() -> Result<(), shared::Error> {
 //! let pool = shared::pool::Pool::new(2)?;
 //! let factor = 3;

@@ -5,7 +5,9 @@
 //! `harness = false`, and every check re-runs this executable as a
 //! scenario (`FAULT_SCENARIO=<name>`) under a time limit: if a bug comes
 //! back and something hangs, the check fails instead of stalling the suite.
-//! Inside, each promise is "a clear answer within 2 s", measured.
+//! Inside, a promise of an answer "at once" (a send to a peer known to be
+//! dead) is measured against 2 s; one whose span includes writing 100 MiB
+//! or forking is bounded by the scenario's limit, not by the machine's speed.
 
 use std::fs::File;
 use std::sync::OnceLock;
@@ -82,13 +84,14 @@ fn pipe_receiver_killed(size: usize, stop_first: bool) -> Result<(), Error> {
             Duration::from_millis(delay),
             stop_first,
         );
-        let big = vec![7u8; size];
-        let started = Instant::now();
-        let first = ours.send_bytes(&big);
+        // Whenever the kill lands, the big send ends (a hang would run the
+        // scenario over its limit): sent, or BrokenPipe.
+        let first = ours.send_bytes(&vec![7u8; size]);
         receiver.join()?;
         k.join()?;
         // Now the only receiver is gone: the next send must say so at once.
-        let second = ours.send_bytes(&big);
+        let started = Instant::now();
+        let second = ours.send_bytes(b"x");
         let took = started.elapsed();
         assert!(took < PROMPT, "{size} bytes, kill at {delay} ms: {took:?}");
         assert!(first.is_ok() || is_broken_pipe(&first), "{first:?}");
@@ -112,12 +115,11 @@ fn queue_consumer_killed(size: usize, stop_first: bool) -> Result<(), Error> {
             Duration::from_millis(delay),
             stop_first,
         );
-        let started = Instant::now();
+        // Whenever the kill lands, the put returns (a hang would run the
+        // scenario over its limit): it never waits for a reader.
         q.put(ByteBuf::from(vec![7u8; size]))?;
-        let took = started.elapsed();
         consumer.join()?;
         k.join()?;
-        assert!(took < PROMPT, "{size} bytes, kill at {delay} ms: {took:?}");
         // Whatever the dead consumer took or left, the next item is whole.
         let _ = q.get_timeout(Duration::ZERO);
         q.put(ByteBuf::from(vec![1, 2, 3]))?;
@@ -139,20 +141,16 @@ fn pool_worker_killed(size: usize, stop_first: bool) -> Result<(), Error> {
             Some(delay) => killer(worker, delay, stop_first),
             None => killer_once_started(worker),
         };
-        let started = Instant::now();
+        // Whenever the kill lands, `get` answers (a hang would run the
+        // scenario over its limit): the value, or WorkerLost.
         let result = pool.apply_async(slow_len, (ByteBuf::from(vec![7u8; size]),))?;
         let got = result.get();
-        let took = started.elapsed();
         k.join()?;
-        let patience = match got {
-            Ok(len) if delay.is_some() => {
-                assert_eq!(len, size);
-                PROMPT + TASK_TIME // it ran, nap included
-            }
-            Err(Error::WorkerLost(_)) => PROMPT,
+        match got {
+            Ok(len) if delay.is_some() => assert_eq!(len, size),
+            Err(Error::WorkerLost(_)) => {}
             other => panic!("round {round}: {other:?}"),
-        };
-        assert!(took < patience, "{size} bytes, kill {delay:?}: {took:?}");
+        }
         assert_eq!(pool.apply(doubler, (21,))?, 42);
         assert!(
             !pool.pids().contains(&worker),

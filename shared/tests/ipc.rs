@@ -893,18 +893,29 @@ fn no_leak_after_a_thousand_cycles() {
     );
 }
 
+/// Whether this process's children may read its `/proc/<pid>/syscall`,
+/// as [`wait_in_syscall`] does (it takes ptrace rights: root has them, an
+/// ordinary user under Yama's `ptrace_scope` 1 does not for a parent).
+fn syscalls_readable() -> bool {
+    let parent = std::process::id();
+    let mut child = Process::new(move || {
+        if std::fs::read_to_string(format!("/proc/{parent}/syscall")).is_err() {
+            shared::exit(1);
+        }
+    });
+    child.start().is_ok() && child.join().is_ok() && child.exitcode() == Some(0)
+}
+
 fn main() {
-    testkit::run_checks(testkit::checks![
+    let mut checks = testkit::checks![
         queue_in_one_process,
         a_put_that_cannot_encode_fails_alone,
-        a_signal_does_not_break_a_wait,
         bounded_queue_is_full,
         full_queue_put_waits_for_a_get_in_another_process,
         closed_queue_refuses_put_and_get,
         one_producer_keeps_its_order_across_processes,
         four_producers_four_consumers_exactly_once,
         one_mib_items_round_trip,
-        consumer_killed_while_waiting,
         consumer_killed_mid_stream,
         producer_killed_mid_message,
         simple_queue_basics,
@@ -912,7 +923,6 @@ fn main() {
         join_waits_for_every_task_done,
         duplex_pipe_both_ways,
         one_way_pipe_has_a_reader_and_a_writer,
-        poll_waits_at_most_its_timeout,
         recv_reports_eof_once_the_other_end_is_closed_everywhere,
         big_messages_through_a_pipe,
         a_big_message_is_mapped_not_copied,
@@ -923,7 +933,22 @@ fn main() {
         wait_serves_whichever_connection_is_ready,
         recv_of_the_wrong_type_is_an_error,
         event_in_one_process,
-        event_across_processes,
         no_leak_after_a_thousand_cycles,
-    ]);
+    ];
+    // These wait until another process sleeps in a given system call, seen
+    // in /proc/<pid>/syscall: without the rights to read it, they are
+    // reported ignored, never passed without their point.
+    let watching = testkit::checks![
+        a_signal_does_not_break_a_wait,
+        consumer_killed_while_waiting,
+        poll_waits_at_most_its_timeout,
+        event_across_processes,
+    ];
+    let unreadable = !syscalls_readable();
+    checks.extend(
+        watching
+            .into_iter()
+            .map(|c| c.with_ignored_flag(unreadable)),
+    );
+    testkit::run_checks(checks);
 }

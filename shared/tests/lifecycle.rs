@@ -623,8 +623,11 @@ fn run_scenario(name: &str) -> Result<(), Error> {
         }
         "main_exit" => {
             shared::log_to_stderr(LevelFilter::Debug);
-            let mut sleepy = Process::new(|| {
+            let started = Event::new()?;
+            let daemon_started = started.clone();
+            let mut sleepy = Process::new(move || {
                 println!("daemon started");
+                daemon_started.set();
                 sleep(Duration::from_secs(20));
                 println!("daemon done");
             })
@@ -637,17 +640,21 @@ fn run_scenario(name: &str) -> Result<(), Error> {
             .named("busy");
             sleepy.start()?;
             busy.start()?;
-            sleep(Duration::from_millis(100));
+            // The daemon has printed its line: now it is alive for sure.
+            assert!(started.wait_timeout(Duration::from_secs(20)));
             // Return with both alive and never joined.
         }
         "killed_parent" => {
-            let mut sleepy = Process::new(|| {
+            let started = Event::new()?;
+            let daemon_started = started.clone();
+            let mut sleepy = Process::new(move || {
                 println!("daemon started");
+                daemon_started.set();
                 sleep(Duration::from_secs(20));
             })
             .daemon(true);
             sleepy.start()?;
-            sleep(Duration::from_millis(200));
+            assert!(started.wait_timeout(Duration::from_secs(20)));
             nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL)?;
         }
         "main_error" => {

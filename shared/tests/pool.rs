@@ -255,15 +255,20 @@ fn errors_and_panics_come_back_and_the_pool_stays_usable() {
 }
 
 fn get_with_a_timeout() {
+    let go = GO.get_or_init(|| Event::new().unwrap());
+    go.clear();
     let pool = Pool::new(1).unwrap();
-    let result = pool.apply_async(nap, (0.5,)).unwrap();
+    // The task cannot finish before `go` is set: no nap that a slow
+    // machine could outlast stands in for "still running".
+    let result = pool.apply_async(wait_for_go, (5,)).unwrap();
     assert!(matches!(
         result.get_timeout(Duration::from_millis(50)),
         Err(Error::Timeout)
     ));
     assert!(!result.ready());
     assert!(matches!(result.successful(), Err(Error::NotReady)));
-    assert_eq!(result.get().unwrap(), 0.5, "the task kept running");
+    go.set();
+    assert_eq!(result.get().unwrap(), 5, "the task kept running");
     assert!(result.ready());
     assert!(result.successful().unwrap());
     let later = pool.apply_async(nap, (0.01,)).unwrap();
@@ -694,6 +699,69 @@ fn capture_nothing_compile_check() {
     assert_eq!(pool.apply(|a: u8, b: u8| a * b, (6, 7)).unwrap(), 42);
 }
 
+/// A capturing closure is refused when the program is built, with the
+/// pool's own sentence; the same code without the capture builds. The
+/// compiler is run on both against the `shared` this test was built with
+/// (the newest of its profile's builds with which the second compiles).
+fn a_capturing_closure_is_refused_with_its_reason() {
+    let deps = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_owned();
+    let dir = std::env::temp_dir().join(format!("capture-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let program = |body: &str| {
+        let source = dir.join("main.rs");
+        let text =
+            format!("fn main() {{ let pool = shared::pool::Pool::new(1).unwrap(); {body} }}");
+        std::fs::write(&source, text).unwrap();
+        source
+    };
+    let compile = |source: &std::path::Path, rlib: &std::path::Path| {
+        let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+        let out = std::process::Command::new(rustc)
+            .args(["--edition", "2024", "--crate-type", "bin", "-o"])
+            .arg(dir.join("main"))
+            .arg(source)
+            .arg("--extern")
+            .arg(format!("shared={}", rlib.display()))
+            .arg("-L")
+            .arg(format!("dependency={}", deps.display()))
+            .output()
+            .expect("run rustc");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let mut rlibs: Vec<_> = std::fs::read_dir(&deps)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("libshared-"))
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".rlib"))
+        .map(|e| (e.metadata().and_then(|m| m.modified()).ok(), e.path()))
+        .collect();
+    rlibs.sort();
+    let fine =
+        program("let factor = 3u64; let _ = pool.map(|n: u64| n * 3, 0..10u64); let _ = factor;");
+    let rlib = rlibs
+        .iter()
+        .rev()
+        .map(|(_, path)| path)
+        .find(|rlib| compile(&fine, rlib).0)
+        .expect("a build of shared that a program can use");
+    let refused =
+        program("let factor = 3u64; let _ = pool.map(move |n: u64| n * factor, 0..10u64);");
+    let (built, errors) = compile(&refused, rlib);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!built, "a capturing closure was accepted");
+    assert!(
+        errors.contains("a Pool runs a function, or a closure that captures nothing"),
+        "refused, but not for its capture: {errors}"
+    );
+}
+
 /// The sockets process `pid` holds, by inode (`socket:[123]`).
 fn sockets_of(pid: u32) -> HashSet<String> {
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).expect("its descriptors");
@@ -847,6 +915,7 @@ fn main() {
             maxtasksperchild_replaces_workers,
             initializer_runs_in_every_worker,
             capture_nothing_compile_check,
+            a_capturing_closure_is_refused_with_its_reason,
             killed_worker_does_not_hang_map,
             terminate_with_a_long_queue_returns,
             big_messages_both_ways,
