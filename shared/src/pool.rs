@@ -166,19 +166,18 @@ pub struct Pool {
     core: Rc<RefCell<Core>>,
 }
 
-/// Settings for a [`Pool`]; from [`Pool::builder`].
+/// Settings for a [`Pool`]; from [`Pool::builder`]. A setting that cannot
+/// be used is the error of [`start`](Self::start).
 #[must_use = "call `start` to create the pool"]
-pub struct PoolBuilder {
-    processes: Option<usize>,
-    initializer: Option<Result<(Runner, Vec<u8>), Error>>,
-    maxtasks: Option<usize>,
-}
+pub struct PoolBuilder(Result<Config, Error>);
 
 impl PoolBuilder {
     /// How many workers (default: [`cpu_count`](crate::cpu_count)); 0 is
     /// [`Error::NoProcesses`] when the pool starts.
     pub fn processes(mut self, processes: usize) -> PoolBuilder {
-        self.processes = Some(processes);
+        if let Ok(config) = &mut self.0 {
+            config.processes = processes;
+        }
         self
     }
 
@@ -187,31 +186,26 @@ impl PoolBuilder {
     /// dead ones.
     pub fn initializer<F: Function<Args>, Args: Arg>(mut self, f: F, args: Args) -> PoolBuilder {
         // A chunk of one, as the runner expects.
-        let args = encode(std::slice::from_ref(&args)).map(|bytes| (runner_of(f), bytes));
-        self.initializer = Some(args);
+        match (&mut self.0, encode(std::slice::from_ref(&args))) {
+            (Ok(config), Ok(args)) => config.initializer = Some((runner_of(f), args)),
+            (Ok(_), Err(e)) => self.0 = Err(e),
+            (Err(_), _) => {}
+        }
         self
     }
 
     /// Replace each worker after it has done `n` tasks (Python's
     /// `maxtasksperchild`); 0 is an error when the pool starts.
     pub fn maxtasksperchild(mut self, n: usize) -> PoolBuilder {
-        self.maxtasks = Some(n);
+        if let Ok(config) = &mut self.0 {
+            config.maxtasks = Some(n);
+        }
         self
     }
 
     /// Fork the workers.
     pub fn start(self) -> Result<Pool, Error> {
-        if self.maxtasks == Some(0) {
-            return Err(Error::InvalidArgument(
-                "Maximum number of tasks per worker must be a positive int or None",
-            ));
-        }
-        let config = Config {
-            processes: self.processes.unwrap_or_else(crate::cpu_count),
-            initializer: self.initializer.transpose()?,
-            maxtasks: self.maxtasks,
-        };
-        let core = Rc::new(RefCell::new(Core::start(config)?));
+        let core = Rc::new(RefCell::new(Core::start(self.0?)?));
         Ok(Pool { core })
     }
 }
@@ -227,11 +221,12 @@ impl Pool {
 
     /// Settings beyond the number of workers.
     pub fn builder() -> PoolBuilder {
-        PoolBuilder {
-            processes: None,
-            initializer: None,
-            maxtasks: None,
-        }
+        let (processes, initializer, maxtasks) = (crate::cpu_count(), None, None);
+        PoolBuilder(Ok(Config {
+            processes,
+            initializer,
+            maxtasks,
+        }))
     }
 
     /// How many workers the pool keeps.

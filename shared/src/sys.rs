@@ -165,26 +165,19 @@ pub(crate) fn futex_wake_all(word: &AtomicU32) {
     let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
 }
 
-/// Wait until `ready(word's value)` holds or `deadline` passes; returns
-/// whether it held. `deadline` `None` waits for ever.
-pub(crate) fn wait_until(
-    word: &AtomicU32,
-    ready: impl Fn(u32) -> bool,
-    deadline: Option<Instant>,
-) -> bool {
+/// Wait until `ready(word's value)` holds, or as long as `wait` says;
+/// returns whether it held.
+pub(crate) fn wait_until(word: &AtomicU32, ready: impl Fn(u32) -> bool, wait: Wait) -> bool {
     loop {
         let value = word.load(Ordering::Acquire);
         if ready(value) {
             return true;
         }
-        let timeout = match deadline {
-            None => None,
-            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                Some(left) if !left.is_zero() => Some(left),
-                _ => return false,
-            },
-        };
-        futex_wait(word, value, timeout);
+        let left = wait.left();
+        if left.is_some_and(|left| left.is_zero()) {
+            return false;
+        }
+        futex_wait(word, value, left);
     }
 }
 

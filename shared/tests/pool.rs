@@ -667,10 +667,11 @@ fn killed_worker_does_not_hang_map() {
     assert!(run.status.success(), "{run:?}");
     assert!(!run.left_behind, "{run:?}");
     assert!(
-        run.output.contains("map: worker lost: ForkPoolWorker-"),
+        run.output
+            .contains("map: worker lost: <ForkPoolWorker name='ForkPoolWorker-"),
         "{run:?}"
     );
-    assert!(run.output.contains("was killed by SIGKILL"), "{run:?}");
+    assert!(run.output.contains("stopped exitcode=-SIGKILL"), "{run:?}");
     assert!(run.output.contains("after: [0, 2, 4, 6]"), "{run:?}");
     assert!(run.output.contains("outside: worker lost: "), "{run:?}");
     assert!(run.output.contains("replaced: 2 workers"), "{run:?}");

@@ -76,12 +76,12 @@ impl Event {
     /// Wait until the flag is set (Python: `wait()`); returns at once if it
     /// already is.
     pub fn wait(&self) {
-        wait_until(&self.flag, |v| v == 1, None);
+        wait_until(&self.flag, |v| v == 1, Wait::Forever);
     }
 
     /// Wait at most `timeout` for the flag (Python: `wait(timeout)`);
     /// returns whether it is set, so `false` means the time ran out.
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        wait_until(&self.flag, |v| v == 1, Wait::timeout(timeout).deadline())
+        wait_until(&self.flag, |v| v == 1, Wait::timeout(timeout))
     }
 }

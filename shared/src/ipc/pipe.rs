@@ -116,7 +116,7 @@ impl Connection {
     /// looking for a few microseconds (see the module docs), then asleep.
     /// A big message is mapped, not copied.
     pub fn recv_bytes(&self) -> Result<Bytes, Error> {
-        self.receive(|socket| socket.recv(Wait::Forever)?.expect("a wait for ever ends"))
+        self.receive(|socket| Ok(socket.recv(Wait::Forever)?.expect("a wait for ever ends")))
     }
 
     /// Receive one message into `buf` (Python: `recv_bytes_into(buf)`);

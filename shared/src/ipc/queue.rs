@@ -212,8 +212,13 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 .spin
                 .until(|| unread.load(Ordering::Acquire) as i32 > 0);
         }
-        let message = inner.reader.recv(wait)?.ok_or(Error::Empty)?;
-        // Taken off the socket, whole or lost: one item fewer either way.
+        let message = match inner.reader.recv(wait) {
+            Ok(None) => return Err(Error::Empty),
+            Err(Error::Eof) => return Err(Error::Eof),
+            Ok(Some(message)) => Ok(message),
+            Err(lost) => Err(lost), // taken off the socket, but no message
+        };
+        // Taken, whole or lost: one item fewer either way.
         unread.fetch_sub(1, Ordering::AcqRel); // may dip below 0 until the sender counts it
         inner.taken();
         decode(&message?)
@@ -307,7 +312,7 @@ impl Inner {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, reserve)
             .is_err()
         {
-            if !wait_until(count, |n| n < max, wait.deadline()) {
+            if !wait_until(count, |n| n < max, wait) {
                 return false;
             }
         }
@@ -421,6 +426,6 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
 
     /// Wait until every item put has been marked done (Python: `join()`).
     pub fn join(&self) {
-        wait_until(&self.0.inner.state.unfinished, |n| n == 0, None);
+        wait_until(&self.0.inner.state.unfinished, |n| n == 0, Wait::Forever);
     }
 }

@@ -131,12 +131,25 @@ impl Socket {
 
     /// Receive one message, waiting as `wait` says: `Ok(None)` if the wait
     /// ran out, [`Error::Eof`] once the other end is closed everywhere and
-    /// nothing is left. `Ok(Some(Err(_)))`: a packet was taken, but could
-    /// not be made a message (no descriptor free for its memory file, say);
-    /// that message is lost, and a queue counts it gone.
-    pub(crate) fn recv(&self, wait: Wait) -> Result<Option<Result<Bytes, Error>>, Error> {
-        let got = self.recv_io(wait).map_err(eof_or_io)?;
-        Ok(got.map(|message| message.map_err(Error::Io)))
+    /// nothing is left. Any other error means a packet was taken but could
+    /// not be made a message (no descriptor free for its memory file, say,
+    /// or not a packet of ours): that message is lost, and a queue counts
+    /// it gone. (So would a `recvmsg` failing outright, which a socket
+    /// known to be open does only for want of kernel memory.)
+    pub(crate) fn recv(&self, wait: Wait) -> Result<Option<Bytes>, Error> {
+        loop {
+            let flags = match wait {
+                Wait::Forever => MsgFlags::empty(),
+                _ if !self.poll(wait)? => return Ok(None),
+                _ => MsgFlags::MSG_DONTWAIT,
+            };
+            match self.recv_packet(flags) {
+                // Another reader took it between our poll and our read.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !matches!(wait, Wait::No) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                got => return Ok(Some(got.map_err(eof_or_io)??.into_bytes()?)),
+            }
+        }
     }
 
     /// Receive one message into `buf`, waiting for it: its length, or
@@ -157,25 +170,6 @@ impl Socket {
                 Ok(bytes.len())
             }
             None => Err(Error::BufferTooShort(bytes.into_vec())),
-        }
-    }
-
-    fn recv_io(&self, wait: Wait) -> io::Result<Option<io::Result<Bytes>>> {
-        loop {
-            let flags = match wait {
-                Wait::Forever => MsgFlags::empty(),
-                _ if !self.poll(wait)? => return Ok(None),
-                _ => MsgFlags::MSG_DONTWAIT,
-            };
-            match self.recv_packet(flags) {
-                // Another reader took it between our poll and our read.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if matches!(wait, Wait::No) {
-                        return Ok(None);
-                    }
-                }
-                got => return Ok(Some(got?.and_then(Packet::into_bytes))),
-            }
         }
     }
 

@@ -11,15 +11,13 @@ use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
 use serde_bytes::ByteBuf;
 
 use super::task::Runner;
 use super::worker::{self, Answer, Setup, Task};
-use crate::ipc::Wait;
 use crate::ipc::socket::{decode, encode};
 use crate::ipc::{Connection, pipe};
-use crate::sys::wait_readable;
+use crate::sys::{Wait, wait_readable};
 use crate::{Error, Process};
 
 /// CPython's `RUN`, `CLOSE`, `TERMINATE`.
@@ -51,7 +49,7 @@ const MAX_BATCH: usize = 1024;
 
 /// How long [`Core::terminate`] gives the workers to act on SIGTERM
 /// before it sends SIGKILL.
-pub(crate) const TERMINATE_GRACE: Duration = Duration::from_secs(1);
+const TERMINATE_GRACE: Duration = Duration::from_secs(1);
 
 /// One call (`apply_async`, `map`, `imap`, …) and its results so far.
 pub(crate) struct Job {
@@ -62,21 +60,38 @@ pub(crate) struct Job {
     /// handed out again, first, to the next worker.
     retry: Vec<(Range<u32>, Vec<Task>)>,
     /// Chunks taken from `source` so far, numbered from 0.
-    pub cut: u32,
-    pub outcomes: HashMap<u32, Outcome>,
+    cut: u32,
+    outcomes: HashMap<u32, Outcome>,
     /// Chunks in the order their outcomes arrived (for `imap_unordered`).
-    pub arrivals: VecDeque<u32>,
+    arrivals: VecDeque<u32>,
     settled: u32,
     /// The chunk whose failure arrived first: a `map` fails with it.
-    pub first_failure: Option<u32>,
+    first_failure: Option<u32>,
     /// How many chunks a worker gets at once (see [`BATCH_WORK`]).
     batch: usize,
-    pub callbacks: Vec<Callback>,
+    callbacks: Vec<Callback>,
     /// Its handle is gone: drop it once finished.
     orphan: bool,
 }
 
 impl Job {
+    fn new(runner: Runner, chunks: Chunks) -> Job {
+        let mut source = chunks.peekable();
+        Job {
+            runner,
+            source: source.peek().is_some().then_some(source),
+            retry: Vec::new(),
+            cut: 0,
+            outcomes: HashMap::new(),
+            arrivals: VecDeque::new(),
+            settled: 0,
+            first_failure: None,
+            batch: 1,
+            callbacks: Vec::new(),
+            orphan: false,
+        }
+    }
+
     /// Every chunk has been handed out and has its outcome.
     pub fn finished(&self) -> bool {
         !self.pending() && self.settled == self.cut
@@ -90,6 +105,41 @@ impl Job {
     /// Finished, or one chunk failed (CPython's `ready()`).
     pub fn complete(&self) -> bool {
         self.finished() || self.first_failure.is_some()
+    }
+
+    /// The first failure to arrive, which fails a `map` as a whole.
+    pub fn failure(&self) -> Option<Error> {
+        let failed = self.outcomes.get(&self.first_failure?)?;
+        failed.as_ref().err().cloned()
+    }
+
+    /// Chunk `index`'s outcome, if it is in.
+    pub fn outcome(&self, index: u32) -> Option<&Outcome> {
+        self.outcomes.get(&index)
+    }
+
+    /// How many chunks have been cut so far (all of them, once finished).
+    pub fn chunks(&self) -> u32 {
+        self.cut
+    }
+
+    /// Take the outcome of chunk `index`, or of whichever chunk arrived
+    /// first if `index` is `None` (for `imap_unordered`).
+    pub fn take_outcome(&mut self, index: Option<u32>) -> Option<Outcome> {
+        let arrived = self.arrivals.pop_front(); // one taken, one arrival fewer
+        self.outcomes.remove(&index.or(arrived)?)
+    }
+
+    /// Whether chunk `index` (or, for `None`, any chunk not yet taken) is in.
+    pub fn has(&self, index: Option<u32>) -> bool {
+        index.map_or(!self.arrivals.is_empty(), |i| {
+            self.outcomes.contains_key(&i)
+        })
+    }
+
+    /// Run `callback` once the call is complete.
+    pub fn when_complete(&mut self, callback: Callback) {
+        self.callbacks.push(callback);
     }
 
     /// Fail what is left of this call with `e`: the batches waiting to be
@@ -117,14 +167,13 @@ impl Job {
     /// their numbers. A chunk that could not be cut or encoded fails here,
     /// as its task would have, and ends the batch: a batch's chunks are
     /// numbered in a row.
-    fn take(&mut self, n: usize) -> (Range<u32>, Vec<Task>) {
+    fn next_batch(&mut self, n: usize) -> (Range<u32>, Vec<Task>) {
         if let Some((chunks, mut tasks)) = self.retry.pop() {
             if tasks.len() > n {
                 // More than this worker may take (`maxtasksperchild`): the rest waits.
                 let (first, rest) = (chunks.start, tasks.split_off(n));
-                let split = first + n as u32;
-                self.retry.push((split..chunks.end, rest));
-                return (first..split, tasks);
+                self.retry.push((first + n as u32..chunks.end, rest));
+                return (first..first + n as u32, tasks);
             }
             return (chunks, tasks);
         }
@@ -160,7 +209,7 @@ struct Worker {
     sent: usize,
 }
 
-/// How a pool is set up.
+/// How a pool is set up (kept by `PoolBuilder` until it starts the pool).
 pub(crate) struct Config {
     pub processes: usize,
     pub initializer: Option<(Runner, Vec<u8>)>,
@@ -182,10 +231,14 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    /// Fork the workers.
+    /// Check the settings, and fork the workers.
     pub fn start(config: Config) -> Result<Core, Error> {
         if config.processes == 0 {
             return Err(Error::NoProcesses);
+        }
+        if config.maxtasks == Some(0) {
+            let why = "Maximum number of tasks per worker must be a positive int or None";
+            return Err(Error::InvalidArgument(why));
         }
         let mut core = Core {
             state: State::Running,
@@ -232,35 +285,14 @@ impl Core {
         Ok(())
     }
 
-    pub fn check_running(&self) -> Result<(), Error> {
-        match self.state {
-            State::Running => Ok(()),
-            _ => Err(Error::PoolNotRunning),
-        }
-    }
-
     /// A new call whose chunks `chunks` yields; returns its id.
     pub fn submit(&mut self, runner: Runner, chunks: Chunks) -> Result<u64, Error> {
-        self.check_running()?;
+        if self.state != State::Running {
+            return Err(Error::PoolNotRunning);
+        }
         let id = self.next_job;
         self.next_job += 1;
-        let mut source = chunks.peekable();
-        let source = source.peek().is_some().then_some(source);
-        let (outcomes, arrivals) = (HashMap::new(), VecDeque::new());
-        let job = Job {
-            runner,
-            source,
-            retry: Vec::new(),
-            cut: 0,
-            outcomes,
-            arrivals,
-            settled: 0,
-            first_failure: None,
-            batch: 1,
-            callbacks: Vec::new(),
-            orphan: false,
-        };
-        self.jobs.insert(id, job);
+        self.jobs.insert(id, Job::new(runner, chunks));
         // Collect what is already in, and hand out what we can.
         if let Err(e) = self.wait_until(Wait::No, |_| false) {
             self.forget(id);
@@ -307,14 +339,11 @@ impl Core {
             let Some((&id, job)) = self.jobs.iter_mut().find(|(_, j)| j.pending()) else {
                 return; // nothing to hand out
             };
-            let left = self
-                .config
-                .maxtasks
-                .map_or(MAX_BATCH, |max| max - worker.sent);
+            let left = (self.config.maxtasks).map_or(MAX_BATCH, |max| max - worker.sent);
             if worker.batch.is_some() || left == 0 {
                 continue;
             }
-            let (chunks, tasks) = job.take(job.batch.min(left));
+            let (chunks, tasks) = job.next_batch(job.batch.min(left));
             if tasks.is_empty() {
                 continue; // its next chunk failed before it could be sent (an empty batch means stop)
             }
@@ -342,8 +371,9 @@ impl Core {
     }
 
     /// Move work along until `done` holds (`Ok(true)`) or the wait runs out
-    /// (`Ok(false)`); `Err(PoolNotRunning)` if the pool was terminated, or
-    /// has no workers left, before `done` could hold.
+    /// (`Ok(false)`); `Err(PoolNotRunning)` if the pool was terminated
+    /// before `done` could hold, or the fork's error if it has no workers
+    /// and can fork none.
     pub fn wait_until(&mut self, wait: Wait, done: impl Fn(&Core) -> bool) -> Result<bool, Error> {
         self.refill();
         for looked in 0.. {
@@ -401,12 +431,8 @@ impl Core {
                 // One answer per task, in the batch's order.
                 let mut answers = answers.into_iter();
                 for index in chunks {
-                    let answer = answers
-                        .next()
-                        .ok_or_else(|| Error::Ipc("a short answer".into()));
-                    let outcome =
-                        answer.and_then(|a| a.map(ByteBuf::into_vec).map_err(Error::from));
-                    job.settle(index, outcome);
+                    let answer = answers.next().ok_or(Error::Ipc("a short answer".into()));
+                    job.settle(index, answer.and_then(|a| Ok(a.map(ByteBuf::into_vec)?)));
                 }
             }
             // An answer we could not read (no descriptor free to receive it,
@@ -428,8 +454,9 @@ impl Core {
         drop(socket); // now, before a replacement is forked with a copy of it
         process.join()?; // quick: its socket closed on its way out
         log::debug!("cleaning up worker {w}");
-        let why = describe_exit(&process);
         if let Some((job, chunks)) = batch.and_then(|(id, c)| Some((self.jobs.get_mut(&id)?, c))) {
+            // Its repr says how it ended: `stopped exitcode=-SIGKILL`.
+            let why = format!("{process} died in the middle of a task");
             chunks.for_each(|index| job.settle(index, Err(Error::WorkerLost(why.clone()))));
         }
         self.refill();
@@ -443,14 +470,12 @@ impl Core {
     fn refill(&mut self) {
         let wanted = self.state == State::Running || self.jobs.values().any(Job::pending);
         while wanted && self.state != State::Terminated && self.workers.len() < self.processes() {
-            match self.add_worker() {
-                Ok(()) => self.fork_failed = None,
-                Err(e) => {
-                    log::debug!("could not replace a worker: {e}");
-                    self.fork_failed = Some(e);
-                    return;
-                }
+            if let Err(e) = self.add_worker() {
+                log::debug!("could not replace a worker: {e}");
+                self.fork_failed = Some(e);
+                return;
             }
+            self.fork_failed = None;
         }
     }
 
@@ -528,27 +553,11 @@ pub(crate) fn drive(
 /// Run the callbacks due, one at a time, the core free during each.
 pub(crate) fn run_callbacks(core: &RefCell<Core>) {
     loop {
+        // Taken first, so the core is not borrowed while the callback runs.
         let next = core.borrow_mut().ready.pop_front();
         match next {
             Some(callback) => callback(),
             None => return,
         }
-    }
-}
-
-/// `ForkPoolWorker-2 (pid 4242) was killed by SIGKILL`.
-fn describe_exit(process: &Process) -> String {
-    let who = format!(
-        "{} (pid {})",
-        process.name(),
-        process.pid().unwrap_or_default()
-    );
-    match process.exitcode() {
-        Some(code) if code < 0 => match Signal::try_from(-code) {
-            Ok(signal) => format!("{who} was killed by {}", signal.as_str()),
-            Err(_) => format!("{who} was killed by signal {}", -code),
-        },
-        Some(code) => format!("{who} exited with exitcode {code} in the middle of a task"),
-        None => format!("{who} stopped answering"),
     }
 }

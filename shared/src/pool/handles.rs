@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 
 use super::core::{Callback, Core, Job, Outcome, drive};
 use crate::Error;
-use crate::ipc::Wait;
 use crate::ipc::socket::decode;
+use crate::sys::Wait;
 
 /// One call of the pool, as its handle holds it. Dropping the handle tells
 /// the pool nobody will ask for the results (its tasks still run).
@@ -105,15 +105,14 @@ impl<T> AsyncResult<T> {
     /// `error_callback=`), as [`callback`](Self::callback) runs.
     pub fn error_callback(self, f: impl FnOnce(&Error) + 'static) -> Self {
         self.when_complete(Box::new(move |job| {
-            let failure = job.first_failure.and_then(|f| job.outcomes.get(&f))?;
-            let error = failure.clone().err()?;
+            let error = job.failure()?;
             Some(Box::new(move || f(&error)))
         }))
     }
 
     fn when_complete(self, callback: Callback) -> Self {
         if let Some(job) = self.call.core.borrow_mut().jobs.get_mut(&self.call.job) {
-            job.callbacks.push(callback);
+            job.when_complete(callback);
         }
         let _ = drive(&self.call.core, Wait::No, |_| false); // it may be complete already
         self
@@ -161,12 +160,8 @@ impl<T> AsyncResult<T> {
             return Err(Error::NotReady);
         }
         let core = self.call.core.borrow();
-        Ok(core
-            .jobs
-            .get(&self.call.job)
-            .ok_or(Error::NotReady)?
-            .first_failure
-            .is_none())
+        let job = core.jobs.get(&self.call.job).ok_or(Error::NotReady)?;
+        Ok(job.failure().is_none())
     }
 
     fn wait_for(&self, wait: Wait) -> Result<bool, Error> {
@@ -183,41 +178,52 @@ impl<T> fmt::Debug for AsyncResult<T> {
     }
 }
 
-/// A call's values in input order, each chunk decoded as soon as it is in
-/// while the workers go on with the next; or its first failure, as
-/// CPython's `map` fails as a whole.
+/// Decode the call's chunks in input order, from chunk `next` on, as far
+/// as they are in, onto `values`; or its first failure, as CPython's `map`
+/// fails as a whole.
+fn decode_in_order<V: DeserializeOwned>(
+    job: &Job,
+    next: &mut u32,
+    values: &mut Vec<V>,
+) -> Result<(), Error> {
+    if let Some(failure) = job.failure() {
+        return Err(failure);
+    }
+    while let Some(outcome) = job.outcome(*next) {
+        values.extend(decode::<Vec<V>>(outcome.as_ref().map_err(Error::clone)?)?);
+        if *next == 0 {
+            // Chunks are all this size but the last: make room once.
+            values.reserve(values.len() * job.chunks().saturating_sub(1) as usize);
+        }
+        *next += 1;
+    }
+    Ok(())
+}
+
+/// A call's values in input order, each chunk decoded as soon as it is in,
+/// while the workers go on with the next; `Ok(None)` if the wait ran out.
 pub(crate) fn collect_all<V: DeserializeOwned>(
     core: &RefCell<Core>,
     id: u64,
     wait: Wait,
 ) -> Result<Option<Vec<V>>, Error> {
-    let mut values = Vec::new();
-    for index in 0.. {
+    let (mut next, mut values) = (0, Vec::new());
+    loop {
         let in_or_done = |c: &Core| {
             c.jobs
                 .get(&id)
-                .is_none_or(|j| j.complete() || j.outcomes.contains_key(&index))
+                .is_none_or(|j| j.complete() || j.has(Some(next)))
         };
         if !drive(core, wait, in_or_done)? {
             return Ok(None);
         }
         let core = core.borrow();
         let job = core.jobs.get(&id).ok_or(Error::PoolNotRunning)?;
-        if let Some(Err(failure)) = job.first_failure.and_then(|f| job.outcomes.get(&f)) {
-            return Err(failure.clone());
-        }
-        match job.outcomes.get(&index) {
-            Some(Ok(bytes)) => {
-                values.extend(decode::<Vec<V>>(bytes)?);
-                if index == 0 {
-                    // Chunks are all this size but the last: make room once.
-                    values.reserve(values.len() * job.cut.saturating_sub(1) as usize);
-                }
-            }
-            _ => break, // finished: every chunk is in
+        decode_in_order(job, &mut next, &mut values)?;
+        if job.finished() && next == job.chunks() {
+            return Ok(Some(values));
         }
     }
-    Ok(Some(values))
 }
 
 /// The value of a one-task call.
@@ -226,30 +232,18 @@ pub(crate) fn collect_one<V: DeserializeOwned>(
     id: u64,
     wait: Wait,
 ) -> Result<Option<V>, Error> {
-    if !drive(core, wait, |c| c.jobs.get(&id).is_none_or(Job::complete))? {
-        return Ok(None);
-    }
-    let core = core.borrow();
-    value_of(core.jobs.get(&id).ok_or(Error::PoolNotRunning)?).map(Some)
+    Ok(collect_all(core, id, wait)?.and_then(|mut values| values.pop()))
 }
 
 /// The values of a complete call, in input order, or its first failure.
 pub(crate) fn values_of<V: DeserializeOwned>(job: &Job) -> Result<Vec<V>, Error> {
-    if let Some(Err(failure)) = job.first_failure.and_then(|f| job.outcomes.get(&f)) {
-        return Err(failure.clone());
-    }
-    let mut values = Vec::new();
-    for index in 0..job.cut {
-        let bytes = job.outcomes.get(&index).ok_or(Error::NotReady)?;
-        values.extend(decode::<Vec<V>>(bytes.as_ref().map_err(Error::clone)?)?);
-    }
-    Ok(values)
+    let (mut next, mut values) = (0, Vec::new());
+    decode_in_order(job, &mut next, &mut values).map(|()| values)
 }
 
 /// The value of a complete one-task call.
 pub(crate) fn value_of<V: DeserializeOwned>(job: &Job) -> Result<V, Error> {
-    let value = values_of(job)?.pop();
-    value.ok_or_else(|| Error::Ipc("a task came back without its value".into()))
+    values_of(job)?.pop().ok_or(Error::NotReady)
 }
 
 /// The results of [`Pool::imap`](super::Pool::imap) (in input order) or
@@ -283,26 +277,18 @@ impl<T: DeserializeOwned> IMap<T> {
     /// Wait for the next chunk (the next in order, or the next to arrive);
     /// `None` when every chunk has been yielded.
     fn next_chunk(&mut self) -> Result<Option<Outcome>, Error> {
-        let (id, ordered, index) = (self.call.job, self.ordered, self.taken);
-        let all_taken = |j: &Job| j.finished() && index == j.cut;
-        drive(&self.call.core, Wait::Forever, |c| {
-            c.jobs.get(&id).is_none_or(|j| {
-                all_taken(j)
-                    || if ordered {
-                        j.outcomes.contains_key(&index)
-                    } else {
-                        !j.arrivals.is_empty()
-                    }
-            })
-        })?;
+        let (id, taken) = (self.call.job, self.taken);
+        let next = self.ordered.then_some(taken); // or whichever comes first
+        let all_taken = |j: &Job| j.finished() && taken == j.chunks();
+        let ready = |c: &Core| c.jobs.get(&id).is_none_or(|j| all_taken(j) || j.has(next));
+        drive(&self.call.core, Wait::Forever, ready)?;
         let mut core = self.call.core.borrow_mut();
         let job = core.jobs.get_mut(&id).ok_or(Error::PoolNotRunning)?;
-        let index = match job.arrivals.pop_front() {
-            _ if all_taken(job) => return Ok(None),
-            Some(arrived) if !ordered => arrived,
-            _ => index,
-        };
-        Ok(job.outcomes.remove(&index))
+        Ok(if all_taken(job) {
+            None
+        } else {
+            job.take_outcome(next)
+        })
     }
 }
 
