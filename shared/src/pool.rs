@@ -139,7 +139,7 @@ pub use task::{Function, TaskResult, Value};
 
 use self::core::{Chunks, Config, Core, State};
 use crate::Error;
-use crate::ipc::socket::encode;
+use crate::ipc::socket::{encode, encode_into};
 use task::{Runner, runner_of};
 
 /// What can travel to a worker as an argument: any serde type that owns
@@ -454,6 +454,7 @@ impl Pool {
             return Err(Error::InvalidArgument("Chunksize must be 1+, not 0"));
         }
         let (mut items, mut chunk, mut broken) = (items.into_iter(), Vec::new(), false);
+        let mut size = 0; // the last chunk's encoded size: the next is about as big
         let chunks: Chunks = Box::new(std::iter::from_fn(move || {
             if broken {
                 return None; // never ask a failed input for more
@@ -461,7 +462,11 @@ impl Pool {
             chunk.clear(); // one buffer for every chunk: fewer fresh pages to fault in
             let cut = AssertUnwindSafe(|| chunk.extend(items.by_ref().take(chunksize)));
             match panic::catch_unwind(cut) {
-                Ok(()) => (!chunk.is_empty()).then(|| encode(&chunk)),
+                Ok(()) => (!chunk.is_empty()).then(|| {
+                    let encoded = encode_into(&chunk, Vec::with_capacity(size))?;
+                    size = encoded.len();
+                    Ok(encoded)
+                }),
                 // An input that panics fails its chunk and ends the call's
                 // input, as a generator that raises does in CPython's imap.
                 Err(payload) => {

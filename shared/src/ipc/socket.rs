@@ -42,7 +42,7 @@ use nix::sys::socket::{
     sendmsg, socketpair,
 };
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, DeserializeSeed, SeqAccess, Visitor};
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, IoSlice, IoSliceMut};
@@ -303,7 +303,15 @@ fn eof_or_io(e: io::Error) -> Error {
 /// A value as the bytes of a message: the one encoding (postcard, compact
 /// and serde-driven; Python uses pickle) of every queue, pipe and pool.
 pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
-    let mut bytes = Vec::new();
+    encode_into(value, Vec::new())
+}
+
+/// [`encode`] onto the end of `bytes`: a `Vec` with room made beforehand
+/// is not grown (and copied) again and again as the value is written.
+pub(crate) fn encode_into<T: Serialize + ?Sized>(
+    value: &T,
+    mut bytes: Vec<u8>,
+) -> Result<Vec<u8>, Error> {
     let mut serializer = postcard::Serializer {
         output: Appender(&mut bytes),
     };
@@ -345,13 +353,55 @@ impl postcard::ser_flavors::Flavor for Appender<'_> {
 /// [`Error::Encoding`]. (postcard writes no type names, so a message of
 /// another type with the same layout still decodes: see the module docs.)
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    decode_seed(bytes, std::marker::PhantomData)
+}
+
+/// The values of a message that [`encode`] made from a sequence, pushed
+/// onto the end of `values`: no `Vec` of their own to copy over (a pool's
+/// `map` gathers every chunk's values so).
+pub(crate) fn decode_onto<V: DeserializeOwned>(
+    bytes: &[u8],
+    values: &mut Vec<V>,
+) -> Result<(), Error> {
+    decode_seed(bytes, Onto(values))
+}
+
+/// [`decode`] through a serde seed: a value that is all the message holds.
+fn decode_seed<'de, S: DeserializeSeed<'de>>(bytes: &'de [u8], seed: S) -> Result<S::Value, Error> {
     let wrong = |why: String| Error::Encoding(format!("cannot decode the message: {why}"));
-    match postcard::take_from_bytes(bytes) {
-        Ok((value, [])) => Ok(value),
-        Ok((_, rest)) => Err(wrong(format!(
+    let mut deserializer = postcard::Deserializer::from_bytes(bytes);
+    let value = seed
+        .deserialize(&mut deserializer)
+        .map_err(|e| wrong(e.to_string()))?;
+    match deserializer.finalize().map_err(|e| wrong(e.to_string()))? {
+        [] => Ok(value),
+        rest => Err(wrong(format!(
             "{} bytes left over: not the type that was sent",
             rest.len()
         ))),
-        Err(e) => Err(wrong(e.to_string())),
+    }
+}
+
+/// A seed that reads a sequence onto the end of a `Vec`.
+struct Onto<'a, V>(&'a mut Vec<V>);
+
+impl<'de, V: DeserializeOwned> DeserializeSeed<'de> for Onto<'_, V> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, V: DeserializeOwned> Visitor<'de> for Onto<'_, V> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a sequence")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.0.reserve(seq.size_hint().unwrap_or(0));
+        while let Some(value) = seq.next_element()? {
+            self.0.push(value);
+        }
+        Ok(())
     }
 }

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::core::{Callback, Core, Job, Outcome, drive};
 use crate::Error;
-use crate::ipc::socket::decode;
+use crate::ipc::socket::{decode, decode_onto};
 use crate::sys::Wait;
 
 /// One call of the pool, as its handle holds it. Dropping the handle tells
@@ -190,7 +190,7 @@ fn decode_in_order<V: DeserializeOwned>(
         return Err(failure);
     }
     while let Some(outcome) = job.outcome(*next) {
-        values.extend(decode::<Vec<V>>(outcome.as_ref().map_err(Error::clone)?)?);
+        decode_onto(outcome.as_ref().map_err(Error::clone)?, values)?;
         if *next == 0 {
             // Chunks are all this size but the last: make room once.
             values.reserve(values.len() * job.chunks().saturating_sub(1) as usize);

@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::ipc::socket::{decode, encode};
+use crate::ipc::socket::{decode, encode_into};
 pub use crate::returns::{Raised, TaskResult};
 
 /// A function a [`Pool`](super::Pool) can run in a worker, taking its
@@ -142,7 +142,8 @@ where
         .map(|args| f.call(args).into_result())
         .collect::<Result<Vec<_>, Raised>>()
         .map_err(Failed::Raised)?;
-    encode(&values).map_err(unencodable)
+    // About as many bytes as came in: room made once.
+    encode_into(&values, Vec::with_capacity(chunk.len() + 16)).map_err(unencodable)
 }
 
 fn unencodable(e: Error) -> Failed {
