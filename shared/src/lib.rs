@@ -67,6 +67,7 @@
 //! [`Connection`] and on [`Process`].
 
 mod child;
+mod codec;
 pub mod current;
 pub mod error;
 pub mod ipc;

@@ -139,7 +139,7 @@ pub use task::{Function, TaskResult, Value};
 
 use self::core::{Chunks, Config, Core, State};
 use crate::Error;
-use crate::ipc::socket::{encode, encode_into};
+use crate::codec::{encode, encode_seq};
 use task::{Runner, runner_of};
 
 /// What can travel to a worker as an argument: any serde type that owns
@@ -463,7 +463,7 @@ impl Pool {
             let cut = AssertUnwindSafe(|| chunk.extend(items.by_ref().take(chunksize)));
             match panic::catch_unwind(cut) {
                 Ok(()) => (!chunk.is_empty()).then(|| {
-                    let encoded = encode_into(&chunk, Vec::with_capacity(size))?;
+                    let encoded = encode_seq(&chunk, Vec::with_capacity(size))?;
                     size = encoded.len();
                     Ok(encoded)
                 }),
@@ -478,7 +478,7 @@ impl Pool {
         self.core.borrow_mut().submit(runner, chunks)
     }
 
-    fn imap_job<A: Arg, V: DeserializeOwned>(
+    fn imap_job<A: Arg, V: DeserializeOwned + 'static>(
         &self,
         runner: Runner,
         items: impl Items<A>,
@@ -489,7 +489,7 @@ impl Pool {
         Ok(IMap::new(Rc::clone(&self.core), job, ordered))
     }
 
-    fn starmap_job<A: Arg, V: DeserializeOwned>(
+    fn starmap_job<A: Arg, V: DeserializeOwned + 'static>(
         &self,
         runner: Runner,
         items: impl Items<A>,

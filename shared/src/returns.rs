@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 /// three lines with `type Value = Self` and `Ok(self)`.
 pub trait TaskResult {
     /// The value the caller receives.
-    type Value: Serialize + DeserializeOwned;
+    type Value: Serialize + DeserializeOwned + 'static;
     /// The value, or what the task raised.
     fn into_result(self) -> Result<Self::Value, Raised>;
 }
@@ -53,7 +53,9 @@ pub struct Raised {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Typed<E>(pub E);
 
-impl<T: Serialize + DeserializeOwned, E: Serialize + Display> TaskResult for Result<T, Typed<E>> {
+impl<T: Serialize + DeserializeOwned + 'static, E: Serialize + Display> TaskResult
+    for Result<T, Typed<E>>
+{
     type Value = T;
     fn into_result(self) -> Result<T, Raised> {
         self.map_err(|Typed(e)| Raised {
@@ -65,7 +67,7 @@ impl<T: Serialize + DeserializeOwned, E: Serialize + Display> TaskResult for Res
     }
 }
 
-impl<T: Serialize + DeserializeOwned, E: Display> TaskResult for Result<T, E> {
+impl<T: Serialize + DeserializeOwned + 'static, E: Display> TaskResult for Result<T, E> {
     type Value = T;
     fn into_result(self) -> Result<T, Raised> {
         self.map_err(|e| Raised {
@@ -88,7 +90,7 @@ pub(crate) fn type_name<T: ?Sized>() -> &'static str {
 /// `TaskResult` for types that come back as they are.
 macro_rules! as_is {
     ($(<$($param:ident),*> $ty:ty),* $(,)?) => {$(
-        impl<$($param),*> TaskResult for $ty where $ty: Serialize + DeserializeOwned {
+        impl<$($param),*> TaskResult for $ty where $ty: Serialize + DeserializeOwned + 'static {
             type Value = Self;
             fn into_result(self) -> Result<Self, Raised> {
                 Ok(self)

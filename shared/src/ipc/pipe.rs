@@ -10,9 +10,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::socket::{Socket, decode, encode};
+use super::socket::Socket;
 use super::spin::Spin;
 use super::{Bytes, Wait};
+use crate::codec::{decode, encode};
 use crate::error::Error;
 use crate::sys::SharedMem;
 

@@ -10,8 +10,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Wait;
-use super::socket::{Outgoing, Socket, decode, encode};
+use super::socket::{Outgoing, Socket};
 use super::spin::Spin;
+use crate::codec::{decode, encode};
 use crate::error::Error;
 use crate::sys::{Shareable, SharedMem, futex_wake_all, wait_until};
 

@@ -41,8 +41,6 @@ use nix::sys::socket::{
     AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
     sendmsg, socketpair,
 };
-use serde::Serialize;
-use serde::de::{DeserializeOwned, DeserializeSeed, SeqAccess, Visitor};
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, IoSlice, IoSliceMut};
@@ -297,111 +295,5 @@ fn eof_or_io(e: io::Error) -> Error {
     match e.kind() {
         io::ErrorKind::UnexpectedEof => Error::Eof,
         _ => Error::Io(e),
-    }
-}
-
-/// A value as the bytes of a message: the one encoding (postcard, compact
-/// and serde-driven; Python uses pickle) of every queue, pipe and pool.
-pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
-    encode_into(value, Vec::new())
-}
-
-/// [`encode`] onto the end of `bytes`: a `Vec` with room made beforehand
-/// is not grown (and copied) again and again as the value is written.
-pub(crate) fn encode_into<T: Serialize + ?Sized>(
-    value: &T,
-    mut bytes: Vec<u8>,
-) -> Result<Vec<u8>, Error> {
-    let mut serializer = postcard::Serializer {
-        output: Appender(&mut bytes),
-    };
-    match value.serialize(&mut serializer) {
-        Ok(()) => Ok(bytes),
-        Err(e) => Err(Error::Encoding(format!("cannot encode the value: {e}"))),
-    }
-}
-
-/// Where postcard writes: a `Vec` it appends to. postcard hands over each
-/// number as a slice of 1 to 10 bytes; pushing those one by one beats a
-/// call to `memcpy` for each, which took a third of a pool's time. Both
-/// methods run once per number, so they are inlined into the serializer
-/// (left to itself, the compiler called them, and `map` ran a quarter slower).
-struct Appender<'a>(&'a mut Vec<u8>);
-
-impl postcard::ser_flavors::Flavor for Appender<'_> {
-    type Output = ();
-    #[inline(always)]
-    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
-        self.0.push(byte);
-        Ok(())
-    }
-    #[inline(always)]
-    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
-        match bytes.len() {
-            0..=16 => bytes.iter().for_each(|&b| self.0.push(b)),
-            _ => self.0.extend_from_slice(bytes),
-        }
-        Ok(())
-    }
-    fn finalize(self) -> postcard::Result<()> {
-        Ok(())
-    }
-}
-
-/// The value [`encode`] made these bytes from. A message with bytes left
-/// over after the value, or too few for it, was not one of a `T`: an
-/// [`Error::Encoding`]. (postcard writes no type names, so a message of
-/// another type with the same layout still decodes: see the module docs.)
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    decode_seed(bytes, std::marker::PhantomData)
-}
-
-/// The values of a message that [`encode`] made from a sequence, pushed
-/// onto the end of `values`: no `Vec` of their own to copy over (a pool's
-/// `map` gathers every chunk's values so).
-pub(crate) fn decode_onto<V: DeserializeOwned>(
-    bytes: &[u8],
-    values: &mut Vec<V>,
-) -> Result<(), Error> {
-    decode_seed(bytes, Onto(values))
-}
-
-/// [`decode`] through a serde seed: a value that is all the message holds.
-fn decode_seed<'de, S: DeserializeSeed<'de>>(bytes: &'de [u8], seed: S) -> Result<S::Value, Error> {
-    let wrong = |why: String| Error::Encoding(format!("cannot decode the message: {why}"));
-    let mut deserializer = postcard::Deserializer::from_bytes(bytes);
-    let value = seed
-        .deserialize(&mut deserializer)
-        .map_err(|e| wrong(e.to_string()))?;
-    match deserializer.finalize().map_err(|e| wrong(e.to_string()))? {
-        [] => Ok(value),
-        rest => Err(wrong(format!(
-            "{} bytes left over: not the type that was sent",
-            rest.len()
-        ))),
-    }
-}
-
-/// A seed that reads a sequence onto the end of a `Vec`.
-struct Onto<'a, V>(&'a mut Vec<V>);
-
-impl<'de, V: DeserializeOwned> DeserializeSeed<'de> for Onto<'_, V> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-}
-
-impl<'de, V: DeserializeOwned> Visitor<'de> for Onto<'_, V> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a sequence")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        self.0.reserve(seq.size_hint().unwrap_or(0));
-        while let Some(value) = seq.next_element()? {
-            self.0.push(value);
-        }
-        Ok(())
     }
 }

@@ -15,7 +15,7 @@ use serde_bytes::ByteBuf;
 
 use super::task::Runner;
 use super::worker::{self, Answer, Setup, Task};
-use crate::ipc::socket::{decode, encode};
+use crate::codec::{decode, encode};
 use crate::ipc::{Connection, pipe};
 use crate::sys::{Wait, wait_readable};
 use crate::{Error, Process};

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::core::{Callback, Core, Job, Outcome, drive};
 use crate::Error;
-use crate::ipc::socket::{decode, decode_onto};
+use crate::codec::decode_onto;
 use crate::sys::Wait;
 
 /// One call of the pool, as its handle holds it. Dropping the handle tells
@@ -181,7 +181,7 @@ impl<T> fmt::Debug for AsyncResult<T> {
 /// Decode the call's chunks in input order, from chunk `next` on, as far
 /// as they are in, onto `values`; or its first failure, as CPython's `map`
 /// fails as a whole.
-fn decode_in_order<V: DeserializeOwned>(
+fn decode_in_order<V: DeserializeOwned + 'static>(
     job: &Job,
     next: &mut u32,
     values: &mut Vec<V>,
@@ -202,7 +202,7 @@ fn decode_in_order<V: DeserializeOwned>(
 
 /// A call's values in input order, each chunk decoded as soon as it is in,
 /// while the workers go on with the next; `Ok(None)` if the wait ran out.
-pub(crate) fn collect_all<V: DeserializeOwned>(
+pub(crate) fn collect_all<V: DeserializeOwned + 'static>(
     core: &RefCell<Core>,
     id: u64,
     wait: Wait,
@@ -227,7 +227,7 @@ pub(crate) fn collect_all<V: DeserializeOwned>(
 }
 
 /// The value of a one-task call.
-pub(crate) fn collect_one<V: DeserializeOwned>(
+pub(crate) fn collect_one<V: DeserializeOwned + 'static>(
     core: &RefCell<Core>,
     id: u64,
     wait: Wait,
@@ -236,13 +236,13 @@ pub(crate) fn collect_one<V: DeserializeOwned>(
 }
 
 /// The values of a complete call, in input order, or its first failure.
-pub(crate) fn values_of<V: DeserializeOwned>(job: &Job) -> Result<Vec<V>, Error> {
+pub(crate) fn values_of<V: DeserializeOwned + 'static>(job: &Job) -> Result<Vec<V>, Error> {
     let (mut next, mut values) = (0, Vec::new());
     decode_in_order(job, &mut next, &mut values).map(|()| values)
 }
 
 /// The value of a complete one-task call.
-pub(crate) fn value_of<V: DeserializeOwned>(job: &Job) -> Result<V, Error> {
+pub(crate) fn value_of<V: DeserializeOwned + 'static>(job: &Job) -> Result<V, Error> {
     values_of(job)?.pop().ok_or(Error::NotReady)
 }
 
@@ -262,7 +262,7 @@ pub struct IMap<T> {
     finished: bool,
 }
 
-impl<T: DeserializeOwned> IMap<T> {
+impl<T: DeserializeOwned + 'static> IMap<T> {
     pub(crate) fn new(core: Rc<RefCell<Core>>, job: u64, ordered: bool) -> IMap<T> {
         let buffer = Vec::new().into_iter();
         IMap {
@@ -292,7 +292,7 @@ impl<T: DeserializeOwned> IMap<T> {
     }
 }
 
-impl<T: DeserializeOwned> Iterator for IMap<T> {
+impl<T: DeserializeOwned + 'static> Iterator for IMap<T> {
     type Item = Result<T, Error>;
 
     fn next(&mut self) -> Option<Result<T, Error>> {
@@ -309,8 +309,9 @@ impl<T: DeserializeOwned> Iterator for IMap<T> {
                 }
             };
             self.taken += 1;
-            match outcome.and_then(|b| decode::<Vec<T>>(&b)) {
-                Ok(values) => self.buffer = values.into_iter(),
+            let mut values = Vec::new();
+            match outcome.and_then(|b| decode_onto(&b, &mut values)) {
+                Ok(()) => self.buffer = values.into_iter(),
                 Err(e) => return Some(Err(e)),
             }
         }

@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::ipc::socket::{decode, encode_into};
+use crate::codec::{decode_onto, encode_seq};
 pub use crate::returns::{Raised, TaskResult};
 
 /// A function a [`Pool`](super::Pool) can run in a worker, taking its
@@ -102,7 +102,7 @@ impl From<Failed> for Error {
 pub(crate) fn runner<F, Args>() -> Runner
 where
     F: Function<Args>,
-    Args: Serialize + DeserializeOwned,
+    Args: Serialize + DeserializeOwned + 'static,
 {
     const {
         assert!(
@@ -119,7 +119,7 @@ where
 pub(crate) fn runner_of<F, Args>(_f: F) -> Runner
 where
     F: Function<Args>,
-    Args: Serialize + DeserializeOwned,
+    Args: Serialize + DeserializeOwned + 'static,
 {
     runner::<F, Args>()
 }
@@ -127,7 +127,7 @@ where
 fn run_chunk<F, Args>(chunk: &[u8]) -> Result<Vec<u8>, Failed>
 where
     F: Function<Args>,
-    Args: Serialize + DeserializeOwned,
+    Args: Serialize + DeserializeOwned + 'static,
 {
     // SAFETY: `runner` proved `F` zero-sized, so a value of it has no bytes
     // that could be invalid, and `F: Copy`, so making another value of it is
@@ -135,7 +135,8 @@ where
     // is inhabited. This is how a worker gets hold of a function that was
     // never sent: its type is the whole of it.
     let f: F = unsafe { std::mem::zeroed() };
-    let args: Vec<Args> = decode(chunk).map_err(unencodable)?;
+    let mut args: Vec<Args> = Vec::new();
+    decode_onto(chunk, &mut args).map_err(unencodable)?;
     // Stop at the first error, as CPython's `list(map(f, chunk))` does.
     let values = args
         .into_iter()
@@ -143,7 +144,7 @@ where
         .collect::<Result<Vec<_>, Raised>>()
         .map_err(Failed::Raised)?;
     // About as many bytes as came in: room made once.
-    encode_into(&values, Vec::with_capacity(chunk.len() + 16)).map_err(unencodable)
+    encode_seq(&values, Vec::with_capacity(chunk.len() + 16)).map_err(unencodable)
 }
 
 fn unencodable(e: Error) -> Failed {

@@ -11,9 +11,9 @@ use serde_bytes::ByteBuf;
 
 use super::task::{Failed, Runner};
 use crate::Error;
+use crate::codec::{decode, encode};
 use crate::current::ExitRequest;
 use crate::ipc::Connection;
-use crate::ipc::socket::{decode, encode};
 use crate::returns::Raised;
 
 /// One chunk of a call, as the parent sends it. A message to a worker is a
