@@ -1,5 +1,6 @@
 //! The instructor's side-by-side run: labels, the "what to notice" line,
-//! both outputs, and a clear word when Python is missing.
+//! both outputs, the stored transcript when Python is missing, and the
+//! sections listed, in teaching order.
 
 use std::process::Command;
 
@@ -14,8 +15,9 @@ fn side_by_side(args: &[&str], python: &str) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
-fn shows_the_rust_side_and_says_when_python_is_missing() {
-    let (code, out) = side_by_side(&["examples-basic", "workers"], "no-such-python");
+fn shows_the_stored_transcript_when_python_is_missing() {
+    // Named without `examples-`, as a chapter may be.
+    let (code, out) = side_by_side(&["basic", "workers"], "no-such-python");
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("━━ examples-basic · workers ━━"), "{out}");
     assert!(
@@ -23,7 +25,7 @@ fn shows_the_rust_side_and_says_when_python_is_missing() {
         "{out}"
     );
     assert!(
-        out.contains("no-such-python not found: showing the Rust side only"),
+        out.contains("no-such-python not found: showing the twins' stored transcripts"),
         "{out}"
     );
     let rust = out
@@ -32,7 +34,28 @@ fn shows_the_rust_side_and_says_when_python_is_missing() {
         .and_then(|r| r.split("── Python:").next())
         .unwrap();
     assert_eq!(rust.matches("Worker").count(), 5, "{out}");
-    assert!(out.contains("(not run: no Python here)"), "{out}");
+    assert!(
+        out.contains("not run (no Python here); what CPython 3.11 printed, from examples-basic/python/workers.out:"),
+        "{out}"
+    );
+    let stored = out.split("workers.out:").nth(1).unwrap_or_default();
+    assert_eq!(stored.matches("Worker").count(), 5, "{out}");
+}
+
+fn lists_the_sections_in_teaching_order() {
+    let (code, out) = side_by_side(&["--list", "daemon"], "python3");
+    assert_eq!(code, 0, "{out}");
+    let names: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names[..2], ["daemon", "daemon_join"], "{out}");
+    assert_eq!(names.len(), 6, "{out}");
+    let (code, out) = side_by_side(&["--list"], "python3");
+    assert_eq!(code, 0, "{out}");
+    let chapters: Vec<&str> = out.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(chapters.len(), 5, "{out}");
 }
 
 /// Run only where there is a Python (see `main`).
@@ -48,19 +71,38 @@ fn shows_both_sides_when_python_is_there() {
 }
 
 fn refuses_what_is_not_there() {
-    for args in [&["examples-nope"][..], &["examples-basic", "nope"], &[]] {
+    for args in [
+        &["examples-nope"][..],
+        &["examples-basic", "nope"],
+        &[],
+        &["--frobnicate"],
+    ] {
         let (code, out) = side_by_side(args, "python3");
         assert_eq!(code, 2, "{args:?}: {out}");
         assert!(out.contains("usage: side_by_side"), "{out}");
     }
+    // A mistyped section: the valid ones, to choose from.
+    let (_, out) = side_by_side(&["daemon", "deamon"], "python3");
+    assert!(out.contains("its sections: daemon, daemon_join, "), "{out}");
+}
+
+/// The top README and `shared`'s own (the chapter guides check theirs).
+fn the_readmes_have_no_dead_link() {
+    let top = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    testkit::check_links(&top.join("README.md"));
+    testkit::check_links(&top.join("shared/tests/README.md"));
 }
 
 fn main() {
     let no_python = testkit::python().is_none();
     testkit::run_checks(vec![
         testkit::check(
-            "shows_the_rust_side_and_says_when_python_is_missing",
-            shows_the_rust_side_and_says_when_python_is_missing,
+            "shows_the_stored_transcript_when_python_is_missing",
+            shows_the_stored_transcript_when_python_is_missing,
+        ),
+        testkit::check(
+            "lists_the_sections_in_teaching_order",
+            lists_the_sections_in_teaching_order,
         ),
         // Without a Python the harness reports it ignored, never passed.
         testkit::check(
@@ -69,5 +111,9 @@ fn main() {
         )
         .with_ignored_flag(no_python),
         testkit::check("refuses_what_is_not_there", refuses_what_is_not_there),
+        testkit::check(
+            "the_readmes_have_no_dead_link",
+            the_readmes_have_no_dead_link,
+        ),
     ]);
 }

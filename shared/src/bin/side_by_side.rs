@@ -5,11 +5,14 @@
 //! ```console
 //! $ cargo run -q -p shared --bin side_by_side -- examples-daemon
 //! $ cargo run -q -p shared --bin side_by_side -- examples-daemon daemon_join
-//! $ cargo run -q -p shared --bin side_by_side -- examples-ipc --pause
+//! $ cargo run -q -p shared --bin side_by_side -- ipc --pause
+//! $ cargo run -q -p shared --bin side_by_side -- --list daemon
 //! ```
 //! The sections come in the README's order, which is the teaching order;
-//! `--pause` waits for Enter between them. Without `python3` (or the
-//! interpreter named by `PYTHON=`), it shows the Rust side only, and says so.
+//! `--pause` waits for Enter between them, `--list` only names them. A
+//! chapter may be named without its `examples-`. Without `python3` (or the
+//! interpreter named by `PYTHON=`), it shows the twin's stored transcript
+//! (`python/NAME.out`, what CPython 3.11 printed), and says so.
 //! The twins run line-buffered, as at a terminal, so their lines from
 //! several processes come out whole and in order. The benchmark takes
 //! minutes: a whole-chapter run skips it unless it is named.
@@ -20,9 +23,12 @@ use std::process::Command;
 use std::time::Duration;
 
 const USAGE: &str = "usage: side_by_side CHAPTER [SECTION] [--pause]
-  CHAPTER   examples-basic, examples-daemon, examples-exitcode, examples-ipc or examples-pool
+       side_by_side --list [CHAPTER]
+  CHAPTER   examples-basic, examples-daemon, examples-exitcode, examples-ipc or
+            examples-pool (or basic, daemon, ...)
   SECTION   one section of it (default: all of them, in teaching order)
-  --pause   wait for Enter after each section";
+  --pause   wait for Enter after each section
+  --list    name the sections, in teaching order, and run nothing";
 
 /// Sections whose figures mean something only in an optimised build.
 const RELEASE: [&str; 2] = ["factorize", "benchmark"];
@@ -37,7 +43,7 @@ mod run;
 #[allow(dead_code)]
 mod sections;
 
-use sections::{Section, sections};
+use sections::{Section, chapters, sections};
 
 /// How long a section may run here: the benchmark takes minutes.
 const LIMIT: Duration = Duration::from_secs(900);
@@ -87,7 +93,20 @@ fn show(root: &Path, chapter: &str, section: &Section, python: Option<&str>) {
                 .arg(&twin);
             print!("{}", output_of(command));
         }
-        None => println!("── Python: {} (not run: no Python here)", twin.display()),
+        None => {
+            let stored = root.join(&twin).with_extension("out");
+            println!(
+                "── Python: not run (no Python here); what CPython 3.11 printed, from {}:",
+                Path::new(chapter)
+                    .join("python")
+                    .join(format!("{}.out", section.name))
+                    .display()
+            );
+            print!(
+                "{}",
+                std::fs::read_to_string(stored).unwrap_or_else(|e| format!("({e})\n"))
+            );
+        }
     }
     println!();
 }
@@ -99,26 +118,65 @@ fn main() {
         return;
     }
     let pause = args.iter().any(|a| a == "--pause");
-    let words: Vec<&String> = args.iter().filter(|a| *a != "--pause").collect();
+    let list = args.iter().any(|a| a == "--list");
+    let words: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
     let fail = |why: String| -> ! {
         eprintln!("side_by_side: {why}\n{USAGE}");
         std::process::exit(2);
     };
-    let (chapter, only) = match words[..] {
-        [chapter] => (chapter.as_str(), None),
-        [chapter, section] => (chapter.as_str(), Some(section.as_str())),
-        _ => fail("name a chapter, and at most one section".to_owned()),
-    };
+    if let Some(flag) = args
+        .iter()
+        .find(|a| a.starts_with("--") && !["--pause", "--list"].contains(&a.as_str()))
+    {
+        fail(format!("unknown option {flag}"));
+    }
     let root: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap_or_default();
+    // `daemon` is `examples-daemon`.
+    let full = |name: &str| match name.starts_with("examples-") {
+        true => name.to_owned(),
+        false => format!("examples-{name}"),
+    };
+    if list {
+        let chapters = match words[..] {
+            [] => chapters(&readme),
+            [chapter] => vec![full(chapter)],
+            _ => fail("--list takes at most a chapter".to_owned()),
+        };
+        for chapter in chapters {
+            let all = sections(&readme, &chapter);
+            if all.is_empty() {
+                fail(format!("no chapter '{chapter}' in the README"));
+            }
+            println!("{chapter}:");
+            all.iter()
+                .for_each(|s| println!("  {:<22} {}", s.name, s.notice));
+        }
+        return;
+    }
+    let (chapter, only) = match words[..] {
+        [chapter] => (full(chapter), None),
+        [chapter, section] => (full(chapter), Some(section.as_str())),
+        _ => fail("name a chapter, and at most one section".to_owned()),
+    };
+    let chapter = chapter.as_str();
     let all = sections(&readme, chapter);
     if all.is_empty() {
-        fail(format!("no chapter '{chapter}' in the README"));
+        let known = chapters(&readme).join(", ");
+        fail(format!(
+            "no chapter '{chapter}' in the README (there are: {known})"
+        ));
     }
     let chosen: Vec<&Section> = match only {
         Some(name) => match all.iter().find(|s| s.name == name) {
             Some(section) => vec![section],
-            None => fail(format!("no section '{name}' in {chapter}")),
+            None => {
+                let known: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+                fail(format!(
+                    "no section '{name}' in {chapter}; its sections: {}",
+                    known.join(", ")
+                ))
+            }
         },
         None => all.iter().filter(|s| s.name != "benchmark").collect(),
     };
@@ -128,7 +186,7 @@ fn main() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
-        println!("({python} not found: showing the Rust side only)\n");
+        println!("({python} not found: showing the twins' stored transcripts)\n");
     }
     for (i, section) in chosen.iter().enumerate() {
         show(&root, chapter, section, found.then_some(python.as_str()));

@@ -117,8 +117,8 @@ pub fn transcript(manifest_dir: &str, bin: &str) -> String {
 /// Check a chapter's guide (its `README.md`): it has a section for every
 /// program in `src/bin`, in the order of the chapter's table in the
 /// workspace README (the teaching order), whose first is the chapter's
-/// `default-run`; and each section has its command, its notice, its
-/// "predict, then run" question and its "try this".
+/// `default-run`; and each section asks, runs and says what to notice, in
+/// that order, with its answer and its "try this" answer folded away.
 pub fn check_guide(manifest_dir: &str) {
     let dir = Path::new(manifest_dir);
     let chapter = dir
@@ -160,19 +160,91 @@ pub fn check_guide(manifest_dir: &str) {
         .filter(|p| p.contains(". `"))
         .enumerate()
     {
-        for needed in [
+        // Ask first, then run, then say where to look; each answer folded.
+        let steps = [
+            "**Predict:**",
             "**Run:**",
             "**Notice:**",
-            "**Predict, then run:**",
+            "<details><summary>Answer</summary>",
             "**Try this:**",
-        ] {
-            assert!(
-                part.contains(needed),
-                "{chapter}, section {}: no {needed}",
-                i + 1
-            );
+            "<details><summary>Answer</summary>",
+        ];
+        let mut at = 0;
+        for step in steps {
+            match part[at..].find(step) {
+                Some(found) => at += found + step.len(),
+                None => panic!("{chapter}, section {}: no {step} where it belongs", i + 1),
+            }
+        }
+        assert_eq!(
+            part.matches("<details>").count(),
+            part.matches("</details>").count(),
+            "{chapter}, section {}: a fold left open",
+            i + 1
+        );
+    }
+    assert!(
+        guide.contains("](../README.md#glossary)"),
+        "{chapter}: the guide does not link the glossary"
+    );
+}
+
+/// Check the links of the Markdown file `path`: every relative link names
+/// a file that exists and, after `#`, a heading of it (as a forge makes an
+/// anchor of a heading: lower case, spaces as `-`, other punctuation
+/// dropped). Links to the web are left alone.
+pub fn check_links(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let dir = path.parent().expect("a file in a folder");
+    let mut dead = Vec::new();
+    for link in text
+        .split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next())
+    {
+        if link.contains("://") || link.starts_with("mailto:") || link.contains(' ') {
+            continue;
+        }
+        let (file, anchor) = link.split_once('#').unwrap_or((link, ""));
+        let target = if file.is_empty() {
+            path.to_owned()
+        } else {
+            dir.join(file)
+        };
+        if !target.exists() {
+            dead.push(link.to_owned());
+            continue;
+        }
+        let is_markdown = target.extension().is_some_and(|e| e == "md");
+        if !anchor.is_empty() && is_markdown {
+            let headings = std::fs::read_to_string(&target).unwrap_or_default();
+            let found = headings
+                .lines()
+                .filter_map(|l| {
+                    l.trim_start_matches('#')
+                        .strip_prefix(' ')
+                        .filter(|_| l.starts_with('#'))
+                })
+                .any(|h| anchor_of(h) == anchor);
+            if !found {
+                dead.push(link.to_owned());
+            }
         }
     }
+    assert!(dead.is_empty(), "{}: dead links: {dead:?}", path.display());
+}
+
+/// The anchor a forge makes of a heading.
+fn anchor_of(heading: &str) -> String {
+    heading
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            '-' | '_' => Some(c),
+            c if c.is_alphanumeric() => Some(c.to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Replay the console transcript in the header of every program in
@@ -311,6 +383,11 @@ macro_rules! chapter_checks {
         }
 
         #[test]
+        fn the_guide_has_no_dead_link() {
+            $crate::check_links(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"));
+        }
+
+        #[test]
         fn every_header_shows_what_its_section_prints() {
             $crate::check_headers(env!("CARGO_MANIFEST_DIR"), &[$($skip),*]);
         }
@@ -324,6 +401,19 @@ pub use libtest_mimic::Trial;
 #[cfg(test)]
 mod tests {
     use super::{normalize_pids, prints};
+
+    #[test]
+    fn anchors_are_made_as_a_forge_makes_them() {
+        let anchor = super::anchor_of;
+        assert_eq!(
+            anchor("How Rust differs from `multiprocessing`"),
+            "how-rust-differs-from-multiprocessing"
+        );
+        assert_eq!(
+            anchor("1. `daemon`: daemon against non-daemon (tutorial 003 §4)"),
+            "1-daemon-daemon-against-non-daemon-tutorial-003-4"
+        );
+    }
 
     #[test]
     fn a_header_line_matches_as_trycmd_would() {
