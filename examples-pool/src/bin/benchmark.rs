@@ -518,8 +518,18 @@ fn compare(quick: bool, rounds: usize) -> Result<(), Error> {
         std::process::exit(2);
     }
     let (mut rust, mut cpython) = (Vec::new(), Vec::new());
+    let started = std::time::Instant::now();
     for round in 1..=rounds {
-        eprintln!("round {round} of {rounds}: Rust, then CPython");
+        // What is measured, and how much is left (from the rounds so far).
+        let left = match round {
+            1 => "about a minute a round".to_owned(),
+            _ => {
+                let per_round = started.elapsed().as_secs_f64() / (round - 1) as f64;
+                let left = per_round * (rounds - round + 1) as f64;
+                format!("about {:.0} s left", left.ceil())
+            }
+        };
+        eprintln!("round {round} of {rounds}: Rust's figures, then CPython's ({left})");
         rust.push(figures_of(
             Command::new(std::env::current_exe()?).args(flag),
         )?);
@@ -583,6 +593,16 @@ fn compare(quick: bool, rounds: usize) -> Result<(), Error> {
             show(theirs)
         );
     }
+    println!();
+    println!(
+        "target: what the project holds itself to, judged on this run's medians \
+         (\"met\" or \"missed\"); {}",
+        if quick {
+            "a --quick run judges nothing: its sizes are too small to compare"
+        } else {
+            "\"not judged\" where the machine could not give a fair measure"
+        }
+    );
     Ok(())
 }
 
@@ -632,6 +652,17 @@ fn main() -> Result<(), Error> {
         eprintln!("benchmark: {why}\n{USAGE}");
         std::process::exit(2);
     });
+    if cfg!(debug_assertions) && !quick {
+        eprintln!(
+            "benchmark: this is a debug build, whose figures mean nothing (ten times slower, \
+             and not evenly): run it with `cargo run --release`"
+        );
+    }
+    if quick {
+        eprintln!(
+            "benchmark: --quick measures small sizes, to see that it works; it judges nothing"
+        );
+    }
     if let Some(rounds) = rounds {
         return compare(quick, rounds);
     }
