@@ -247,6 +247,25 @@ fn read_all<T>(bytes: &[u8], values: &mut Vec<T>, from: impl Fn(u64) -> Option<T
 /// end first or it holds more than 64 bits.
 #[inline(always)]
 fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
+    // Where ten bytes are left (all but the last few numbers), a fixed-size
+    // window: the compiler can then drop the bounds check of every byte.
+    let window: &[u8; 10] = match bytes.get(*at..*at + 10) {
+        Some(window) => window.try_into().expect("ten bytes"),
+        None => return get_varint_near_end(bytes, at),
+    };
+    let mut value = 0;
+    for (i, &byte) in window.iter().enumerate() {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte < 0x80 {
+            *at += i + 1;
+            return (i < 9 || byte <= 1).then_some(value); // else more than 64 bits
+        }
+    }
+    None
+}
+
+/// [`get_varint`] byte by byte, for the last few numbers.
+fn get_varint_near_end(bytes: &[u8], at: &mut usize) -> Option<u64> {
     let mut value = 0;
     for shift in (0..64).step_by(7) {
         let byte = *bytes.get(*at)?;
