@@ -1,4 +1,10 @@
-#![doc = include_str!("../README.md")]
+//! Chapter 1, `examples-basic`: starting processes, names, logging.
+//!
+//! The chapter's guide, a question, a run and a folded answer for each
+//! section, is `examples-basic/README.md` in the repository, read on the
+//! forge or in an editor (its links are to files beside it, which these
+//! pages do not have). Its sections, in teaching order:
+//! `cargo run -q -p shared --bin side_by_side -- --list basic`.
 //!
 //! The library half of the `examples-basic` chapter: targets that live
 //! outside the program that starts them.

@@ -1,4 +1,10 @@
-#![doc = include_str!("../README.md")]
+//! Chapter 5, `examples-pool`: pools and the CPU-bound race.
+//!
+//! The chapter's guide, a question, a run and a folded answer for each
+//! section, is `examples-pool/README.md` in the repository, read on the
+//! forge or in an editor (its links are to files beside it, which these
+//! pages do not have). Its sections, in teaching order:
+//! `cargo run -q -p shared --bin side_by_side -- --list pool`.
 //!
 //! What the sections of this chapter share: tutorial 002's CPU-bound work,
 //! which both `factorize` and `benchmark` race. (Printing values the way

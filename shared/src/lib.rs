@@ -9,7 +9,7 @@
 //! | `multiprocessing.connection.wait(objects, timeout)` | [`ipc::wait`] |
 //! | `current_process()`, `parent_process()`, `active_children()`, `cpu_count()` | [`current_process`], [`parent_process`], [`active_children`], [`cpu_count`] |
 //! | `sys.exit(n)` in a child | [`exit`]`(n)` |
-//! | `log_to_stderr(level)`, `get_logger().setLevel(l)` | [`log_to_stderr`]`(level)`, [`log::set_max_level`]`(l)` |
+//! | `log_to_stderr(level)`, `get_logger().setLevel(l)` | [`log_to_stderr(level)`](log_to_stderr), `log::set_max_level(l)` |
 //! | `Pool(n)`, `map`, `imap`, `apply_async`, `close`, `join`, `terminate` | [`Pool`] (module [`pool`]) |
 //! | a worker's exception, re-raised in `get()` | [`Error::Remote`]; whole, with [`Typed`] and [`Error::remote`] |
 //! | `Queue`, `SimpleQueue`, `JoinableQueue`, `Pipe()`, `Event` | [`Queue`], [`SimpleQueue`], [`JoinableQueue`], [`pipe`], [`Event`] (module [`ipc`]) |
@@ -56,13 +56,16 @@
 //!
 //! # Reading the source
 //!
-//! Each layer uses only those below it. From the bottom: `sys.rs` (every
-//! call to the kernel that the standard library does not wrap: shared
-//! memory, futex, `poll`, pidfds, memory files), `error.rs` and `py.rs`
-//! (CPython's words and Python-style printing); `ipc/`, starting with
-//! `socket.rs` (the one message layer); `current.rs` (who am I);
-//! `child.rs` (what a parent knows of its children: `waitpid`, `kill`,
-//! the exit steps); `process.rs` (the [`Process`] object: `fork` and the
+//! Each layer uses only those below it. This page lists only the public
+//! modules, alphabetically; here is the order to read the files in, from
+//! the bottom: `sys.rs` (every call to the kernel that the standard
+//! library does not wrap: shared memory, futex, `poll`, pidfds, memory
+//! files); `error.rs` and `py.rs` (CPython's words and Python-style
+//! printing); `codec.rs` (how a value becomes the bytes of a message);
+//! `ipc/`, starting with `socket.rs` (the one message layer); `current.rs`
+//! (who am I); `child.rs` (what a parent knows of its children:
+//! `waitpid`, `kill`, the exit steps); `returns.rs` (what a target or a
+//! task may return); `process.rs` (the [`Process`] object: `fork` and the
 //! child's start-up); `logging.rs`; and `pool/`, built on `ipc`'s
 //! [`Connection`] and on [`Process`].
 
