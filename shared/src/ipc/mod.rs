@@ -44,7 +44,7 @@
 //!
 //! Pipes, queues and the [`Pool`](crate::Pool) move their messages the same
 //! way, in `socket.rs` (about 300 lines, worth reading): serde turns a value
-//! into bytes (Python uses pickle), and the bytes travel as one packet of a
+//! into bytes (`codec.rs`; Python uses pickle), and the bytes travel as one packet of a
 //! `SOCK_SEQPACKET` socket, which the kernel delivers whole to exactly one
 //! reader; a message over 64 KiB travels in a memory file whose descriptor
 //! rides in the packet, and which the reader maps rather than copies
