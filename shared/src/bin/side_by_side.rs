@@ -51,7 +51,8 @@ const LIMIT: Duration = Duration::from_secs(900);
 /// What `command` printed, stdout and stderr interleaved as a terminal
 /// shows them, and a line if it failed.
 fn output_of(command: Command) -> String {
-    match run::run_command(command, LIMIT) {
+    // In our process group, as at a terminal: Ctrl-C stops the section too.
+    match run::run_command(command, LIMIT, false) {
         Ok(run) if run.status.success() => run.output,
         Ok(run) => format!("{}({})\n", run.output, run.status),
         Err(why) => format!("({why})\n"),

@@ -30,7 +30,7 @@ pub fn run_with(
 ) -> Run {
     let mut command = Command::new(exe.as_ref());
     command.args(args).envs(envs.iter().copied());
-    run_command(command, limit).unwrap_or_else(|why| panic!("{why}"))
+    run_command(command, limit, true).unwrap_or_else(|why| panic!("{why}"))
 }
 
 /// [`run_with`] with no arguments and a 30 s limit.

@@ -1,7 +1,7 @@
 //! One way to run a section: a command with stdout and stderr in one pipe
-//! (as a terminal shows them, interleaved), in a process group of its own
-//! (so a run can tell whether it left a process behind, and clean up), for
-//! at most a time limit.
+//! (as a terminal shows them, interleaved), for at most a time limit, and
+//! for a test in a process group of its own (so a run can tell whether it
+//! left a process behind, and clean up).
 //!
 //! The chapter tests and `side_by_side` both run sections this way. This
 //! file is compiled into both: `testkit` is dev-only, and `side_by_side`
@@ -37,10 +37,12 @@ impl Run {
     }
 }
 
-/// Run `command` as a section: its output in one pipe, in a process group
-/// of its own, for at most `limit`. A run over the limit has its whole
-/// group killed and is an `Err` saying so.
-pub fn run_command(mut command: Command, limit: Duration) -> Result<Run, String> {
+/// Run `command` as a section: its output in one pipe, for at most
+/// `limit`. With `own_group` it runs in a process group of its own, whose
+/// every process is killed if the run goes over the limit, and which
+/// `left_behind` looks at; without it (an instructor's run at a terminal)
+/// it stays in ours, so that Ctrl-C reaches it too.
+pub fn run_command(mut command: Command, limit: Duration, own_group: bool) -> Result<Run, String> {
     let what = format!("{:?}", command.get_program());
     let (mut reader, writer) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
     let err_writer = writer.try_clone().map_err(|e| format!("pipe: {e}"))?;
@@ -48,8 +50,10 @@ pub fn run_command(mut command: Command, limit: Duration) -> Result<Run, String>
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(writer)
-        .stderr(err_writer)
-        .process_group(0);
+        .stderr(err_writer);
+    if own_group {
+        command.process_group(0);
+    }
     let mut child = command
         .spawn()
         .map_err(|e| format!("cannot run {what}: {e}"))?;
@@ -64,7 +68,10 @@ pub fn run_command(mut command: Command, limit: Duration) -> Result<Run, String>
     });
     let output = rx.recv_timeout(limit);
     if output.is_err() {
-        let _ = killpg(group, Signal::SIGKILL);
+        match own_group {
+            true => drop(killpg(group, Signal::SIGKILL)),
+            false => drop(child.kill()),
+        }
     }
     let status = child.wait().map_err(|e| format!("wait for {what}: {e}"))?;
     let _ = reading.join();
@@ -72,7 +79,7 @@ pub fn run_command(mut command: Command, limit: Duration) -> Result<Run, String>
     // The pipe closes when the last process holding it exits; a straggler
     // may need a moment more to die. Wait (at most 2 s) for each to end, on
     // a pidfd, which turns readable when its process exits, then look again.
-    for pid in live_members(group) {
+    for pid in live_members(group).into_iter().filter(|_| own_group) {
         let pid = rustix::process::Pid::from_raw(pid.as_raw());
         let flags = rustix::process::PidfdFlags::empty();
         if let Some(pidfd) = pid.and_then(|pid| rustix::process::pidfd_open(pid, flags).ok()) {
@@ -82,7 +89,7 @@ pub fn run_command(mut command: Command, limit: Duration) -> Result<Run, String>
             );
         }
     }
-    let left_behind = !live_members(group).is_empty();
+    let left_behind = own_group && !live_members(group).is_empty();
     if left_behind {
         let _ = killpg(group, Signal::SIGKILL);
     }
