@@ -232,7 +232,7 @@ pub(crate) fn collect_one<V: DeserializeOwned + 'static>(
     id: u64,
     wait: Wait,
 ) -> Result<Option<V>, Error> {
-    Ok(collect_all(core, id, wait)?.and_then(|mut values| values.pop()))
+    collect_all(core, id, wait)?.map(one).transpose()
 }
 
 /// The values of a complete call, in input order, or its first failure.
@@ -243,7 +243,15 @@ pub(crate) fn values_of<V: DeserializeOwned + 'static>(job: &Job) -> Result<Vec<
 
 /// The value of a complete one-task call.
 pub(crate) fn value_of<V: DeserializeOwned + 'static>(job: &Job) -> Result<V, Error> {
-    values_of(job)?.pop().ok_or(Error::NotReady)
+    one(values_of(job)?)
+}
+
+/// The one value of a one-task call (none would be a broken worker's answer,
+/// never a timeout).
+fn one<V>(mut values: Vec<V>) -> Result<V, Error> {
+    values
+        .pop()
+        .ok_or_else(|| Error::Ipc("a task came back without its value".into()))
 }
 
 /// The results of [`Pool::imap`](super::Pool::imap) (in input order) or
