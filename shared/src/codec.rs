@@ -5,14 +5,21 @@
 //! **A fast path for sequences of integers.** A pool's `map` over numbers
 //! spends most of its time here: every item is encoded and decoded four
 //! times on its way to a worker and back. Going through serde, one `u64`
-//! costs some fifty instructions each way. So a sequence of `u64`, `i64`,
-//! `u32` or `i32` (or of 1-tuples of one: a `map`'s argument tuples) is
-//! written and read by the loops at the bottom of this file instead:
-//! the same bytes postcard writes (a length, then each number as a
-//! *varint*: 7 bits a byte, the top bit saying "more follows"; signed ones
-//! zigzagged first so that small negatives stay small), checked against
-//! postcard in the tests. Which path a value takes is decided by its type
-//! (`Any`), so every other type goes through serde as before.
+//! costs some fifty instructions each way, and even a hand-written loop
+//! over postcard's *varints* (7 bits a byte, the top bit saying "more
+//! follows") takes about 3 ns a number, a byte at a time. So a sequence
+//! of `u64`, `i64`, `u32` or `i32` (or of 1-tuples of one: a `map`'s
+//! argument tuples) is written and read by the loops at the bottom of
+//! this file instead, in a format of its own: one width for the whole
+//! sequence (1, 2, 4 or 8 bytes, the fewest that hold its largest number;
+//! signed ones zigzagged first, so that small negatives stay narrow), the
+//! count, then every number in that width. Fixed-size copies in a loop
+//! are what the compiler turns into vector instructions: 0.3 ns a number
+//! to write, 0.7 to read, and a `map` of 100,000 numbers ran in half the
+//! time. Which path a value takes is decided by its type (`Any`), the
+//! same on both ends of a pool's message (the worker's function has the
+//! type of the parent's call), so every other type goes through serde as
+//! before, and a queue's or a pipe's messages are always postcard's.
 
 use std::any::Any;
 
@@ -177,45 +184,59 @@ impl<'a> Ints<'a> {
     }
 
     fn write(self, out: &mut Vec<u8>) {
-        fn all(out: &mut Vec<u8>, len: usize, values: impl Iterator<Item = u64>) {
-            out.reserve(10 * (len + 1)); // room made once: a varint is 10 bytes at most
-            put_varint(out, len as u64);
-            values.for_each(|v| put_varint(out, v));
-        }
         let zig = |v: i64| ((v << 1) ^ (v >> 63)) as u64;
         match self {
-            Ints::U64(v) => all(out, v.len(), v.iter().copied()),
-            Ints::U64s(v) => all(out, v.len(), v.iter().map(|t| t.0)),
-            Ints::I64(v) => all(out, v.len(), v.iter().map(|&v| zig(v))),
-            Ints::I64s(v) => all(out, v.len(), v.iter().map(|t| zig(t.0))),
-            Ints::U32(v) => all(out, v.len(), v.iter().map(|&v| v.into())),
-            Ints::U32s(v) => all(out, v.len(), v.iter().map(|t| t.0.into())),
-            Ints::I32(v) => all(out, v.len(), v.iter().map(|&v| zig(v.into()))),
-            Ints::I32s(v) => all(out, v.len(), v.iter().map(|t| zig(t.0.into()))),
+            Ints::U64(v) => put_all(out, v.iter().copied()),
+            Ints::U64s(v) => put_all(out, v.iter().map(|t| t.0)),
+            Ints::I64(v) => put_all(out, v.iter().map(|&v| zig(v))),
+            Ints::I64s(v) => put_all(out, v.iter().map(|t| zig(t.0))),
+            Ints::U32(v) => put_all(out, v.iter().map(|&v| v.into())),
+            Ints::U32s(v) => put_all(out, v.iter().map(|t| t.0.into())),
+            Ints::I32(v) => put_all(out, v.iter().map(|&v| zig(v.into()))),
+            Ints::I32s(v) => put_all(out, v.iter().map(|t| zig(t.0.into()))),
         }
     }
 }
 
-/// `v` as a varint: 7 bits a byte, low ones first, the top bit set on
-/// every byte but the last.
-#[inline(always)]
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
+/// The numbers' width (1, 2, 4 or 8: the fewest bytes that hold the
+/// largest), their count as 8 bytes, then each in that width.
+fn put_all(out: &mut Vec<u8>, values: impl ExactSizeIterator<Item = u64> + Clone) {
+    let len = values.len();
+    let width = match values.clone().fold(0, |all, v| all | v) {
+        0..=0xff => 1,
+        0..=0xffff => 2,
+        0..=0xffff_ffff => 4,
+        _ => 8,
+    };
+    out.push(width as u8);
+    out.extend_from_slice(&(len as u64).to_le_bytes());
+    match width {
+        1 => put::<1>(out, values, len),
+        2 => put::<2>(out, values, len),
+        4 => put::<4>(out, values, len),
+        _ => put::<8>(out, values, len),
     }
-    out.push(v as u8);
+}
+
+/// Each number's low `W` bytes, little-endian, onto `out`: a loop of
+/// fixed-size copies, which the compiler turns into vector instructions.
+fn put<const W: usize>(out: &mut Vec<u8>, values: impl Iterator<Item = u64>, len: usize) {
+    let start = out.len();
+    out.resize(start + W * len, 0);
+    for (to, v) in out[start..].chunks_exact_mut(W).zip(values) {
+        to.copy_from_slice(&v.to_le_bytes()[..W]);
+    }
 }
 
 /// Read `bytes` onto `values` if they are integers of the fast path:
 /// `None` for any other type, `Some(None)` for bytes that are not such a
-/// sequence (too short, too long, a number out of range).
+/// sequence (cut short, too long, a number out of range).
 fn read_ints(bytes: &[u8], values: &mut dyn Any) -> Option<Option<()>> {
     let unzig = |v: u64| (v >> 1) as i64 ^ -((v & 1) as i64);
     macro_rules! onto {
         ($ty:ty, $from:expr) => {
             if let Some(values) = values.downcast_mut::<Vec<$ty>>() {
-                return Some(read_all(bytes, values, $from));
+                return Some(get_all(bytes, values, $from));
             }
         };
     }
@@ -230,73 +251,55 @@ fn read_ints(bytes: &[u8], values: &mut dyn Any) -> Option<Option<()>> {
     None
 }
 
-/// A length, then that many varints, then nothing: each made a `T` by
-/// `from` and pushed onto `values`.
-fn read_all<T>(bytes: &[u8], values: &mut Vec<T>, from: impl Fn(u64) -> Option<T>) -> Option<()> {
-    let mut at = 0;
-    let len = get_varint(bytes, &mut at)?;
-    // Each number takes a byte at least: a length past that is a lie.
-    values.reserve(usize::try_from(len).ok().filter(|&n| n <= bytes.len())?);
-    for _ in 0..len {
-        values.push(from(get_varint(bytes, &mut at)?)?);
+/// What [`put_all`] wrote, each number made a `T` by `from` and pushed
+/// onto `values`; nothing pushed if the bytes are not of that shape.
+fn get_all<T>(bytes: &[u8], values: &mut Vec<T>, from: impl Fn(u64) -> Option<T>) -> Option<()> {
+    let (&width, rest) = bytes.split_first()?;
+    let (len, body) = rest.split_first_chunk::<8>()?;
+    let len = usize::try_from(u64::from_le_bytes(*len)).ok()?;
+    if !matches!(width, 1 | 2 | 4 | 8) || len.checked_mul(width.into()) != Some(body.len()) {
+        return None;
     }
-    (at == bytes.len()).then_some(())
-}
-
-/// The varint at `bytes[*at..]`, `at` moved past it; `None` if the bytes
-/// end first or it holds more than 64 bits.
-#[inline(always)]
-fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
-    // Where ten bytes are left (all but the last few numbers), a fixed-size
-    // window: the compiler can then drop the bounds check of every byte.
-    let window: &[u8; 10] = match bytes.get(*at..*at + 10) {
-        Some(window) => window.try_into().expect("ten bytes"),
-        None => return get_varint_near_end(bytes, at),
+    let start = values.len();
+    values.reserve(len);
+    let read = match width {
+        1 => get::<1, T>(body, values, from),
+        2 => get::<2, T>(body, values, from),
+        4 => get::<4, T>(body, values, from),
+        _ => get::<8, T>(body, values, from),
     };
-    let mut value = 0;
-    for (i, &byte) in window.iter().enumerate() {
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte < 0x80 {
-            *at += i + 1;
-            return (i < 9 || byte <= 1).then_some(value); // else more than 64 bits
-        }
+    if read.is_none() {
+        values.truncate(start);
     }
-    None
+    read
 }
 
-/// [`get_varint`] byte by byte, for the last few numbers.
-fn get_varint_near_end(bytes: &[u8], at: &mut usize) -> Option<u64> {
-    let mut value = 0;
-    for shift in (0..64).step_by(7) {
-        let byte = *bytes.get(*at)?;
-        *at += 1;
-        if shift == 63 && byte > 1 {
-            return None;
-        }
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte < 0x80 {
-            return Some(value);
-        }
+fn get<const W: usize, T>(body: &[u8], values: &mut Vec<T>, from: impl Fn(u64) -> Option<T>) -> Option<()> {
+    for number in body.chunks_exact(W) {
+        let mut word = [0; 8];
+        word[..W].copy_from_slice(number);
+        values.push(from(u64::from_le_bytes(word))?);
     }
-    None
+    Some(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The fast path writes what postcard writes, and reads it back.
+    /// The fast path reads back what it wrote, in the width the largest
+    /// number needs; other types go through postcard.
     #[test]
-    fn the_fast_path_is_postcards_format() {
-        fn same<T>(values: Vec<T>)
+    fn the_fast_path_reads_back_what_it_wrote() {
+        fn same<T>(values: Vec<T>) -> Vec<u8>
         where
             T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug + 'static,
         {
             let fast = encode_seq(&values, Vec::new()).unwrap();
-            assert_eq!(fast, postcard::to_stdvec(&values).unwrap());
             let mut back: Vec<T> = Vec::new();
             decode_onto(&fast, &mut back).unwrap();
             assert_eq!(back, values);
+            fast
         }
         same(vec![0u64, 1, 127, 128, 300, 1 << 35, u64::MAX]);
         same(vec![(0u64,), (99,), (u64::MAX,)]);
@@ -307,31 +310,38 @@ mod tests {
         same(vec![i32::MIN, -1, 0, i32::MAX]);
         same(vec![(i32::MIN,), (5,)]);
         same(Vec::<u64>::new());
+        // The width is the fewest bytes that hold the largest number.
+        for (bits, width) in [(0, 1), (8, 1), (9, 2), (16, 2), (17, 4), (32, 4), (33, 8), (64, 8)] {
+            let largest = if bits == 0 { 0 } else { u64::MAX >> (64 - bits) };
+            let bytes = same(vec![0, largest, 1]);
+            assert_eq!((bytes[0], bytes.len()), (width, 9 + 3 * usize::from(width)), "{bits} bits");
+        }
+        assert_eq!(same(vec![-1i64, 1])[0], 1, "-1 zigzags to 1: one byte");
+        // Any other type is postcard's.
+        assert_eq!(
+            encode_seq(&vec![1u8, 2], Vec::new()).unwrap(),
+            postcard::to_stdvec(&vec![1u8, 2]).unwrap()
+        );
     }
 
     /// Bytes that are not such a sequence are an error, never a wrong value.
     #[test]
-    fn the_fast_path_refuses_what_postcard_refuses() {
+    fn the_fast_path_refuses_what_it_did_not_write() {
+        let wide = encode_seq(&vec![u64::from(u32::MAX) + 1], Vec::new()).unwrap();
         let mut out: Vec<u32> = Vec::new();
-        let too_big = postcard::to_stdvec(&vec![u64::from(u32::MAX) + 1]).unwrap();
-        assert!(decode_onto(&too_big, &mut out).is_err());
+        assert!(decode_onto(&wide, &mut out).is_err(), "out of range");
+        assert!(out.is_empty(), "nothing half read");
+        let good = encode_seq(&vec![1u64, 2, 3], Vec::new()).unwrap();
         let mut out: Vec<u64> = Vec::new();
-        assert!(decode_onto(&[3, 1, 2], &mut out).is_err(), "too short");
-        assert!(
-            decode_onto(&[1, 1, 2], &mut out).is_err(),
-            "bytes left over"
-        );
-        assert!(decode_onto(&[200], &mut out).is_err(), "a length cut short");
-        assert!(
-            decode_onto(
-                &[1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2],
-                &mut out
-            )
-            .is_err()
-        );
-        assert!(
-            decode_onto(&[0xff, 0xff, 0xff, 0x0f], &mut out).is_err(),
-            "a length past the bytes"
-        );
+        assert!(decode_onto(&good[..good.len() - 1], &mut out).is_err(), "too short");
+        assert!(decode_onto(&[&good[..], &[0]].concat(), &mut out).is_err(), "bytes left over");
+        assert!(decode_onto(&good[..5], &mut out).is_err(), "a count cut short");
+        let mut odd = good.clone();
+        odd[0] = 3;
+        assert!(decode_onto(&odd, &mut out).is_err(), "no such width");
+        let mut huge = good;
+        huge[1..9].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(decode_onto(&huge, &mut out).is_err(), "a count past the bytes");
+        assert!(out.is_empty());
     }
 }

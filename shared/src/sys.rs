@@ -11,6 +11,7 @@
 //! | `pidfd_open` | a descriptor that turns readable when a process exits | [`pidfd_open`]: `join_timeout`, sentinels |
 //! | `memfd_create`, seals, `mmap` of a file | a big message in memory, mapped by its reader | [`sealed_memfd`], [`map_sealed`] |
 //! | `stat` of `/proc/self/task` | how many threads run | [`thread_count`]: no fork while others run |
+//! | `mallopt` | keep freed memory for the next task | [`keep_freed_memory`]: pool workers |
 //! | `prctl(PR_SET_NAME)`, `_exit`, `atexit` | a child's name in `ps`, its way out, the exit steps | [`set_thread_name`], [`exit_now`], [`at_exit`] |
 
 use std::ffi::CStr;
@@ -327,6 +328,24 @@ pub(crate) fn set_thread_name(name: &str) {
     short.iter_mut().zip(bytes).for_each(|(to, b)| *to = b);
     if let Ok(name) = CStr::from_bytes_until_nul(&short) {
         let _ = rustix::thread::set_name(name); // its 16th byte at the latest is a NUL
+    }
+}
+
+/// Let `malloc` keep up to 64 MiB of freed memory instead of handing it
+/// back to the kernel (`mallopt(M_TRIM_THRESHOLD)`, glibc only).
+///
+/// A pool worker allocates and frees the same few buffers for every task.
+/// By default glibc gives the top of the heap back (`brk`) as soon as
+/// 128 KiB of it is free, so the next task's buffers are fresh pages, each
+/// a page fault and a page of zeros: with 12,500-number chunks that was
+/// a third of a worker's time, and a `map` ran 1.5 times slower.
+pub(crate) fn keep_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: `mallopt` changes two of malloc's settings; it is safe to call
+    // at any time (it takes malloc's own lock).
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20); // and a big buffer stays on the heap
     }
 }
 

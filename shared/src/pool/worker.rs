@@ -53,6 +53,7 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
     // uses them (their owners, in the copy of the parent's pool, are never
     // dropped here: a worker leaves with `_exit`).
     unsafe { crate::sys::close_all(&setup.inherited) };
+    crate::sys::keep_freed_memory(); // each task's buffers reuse the last one's pages
     // CPython lets a failing initializer kill the worker, and then starts
     // replacements that fail the same way, forever. Here the worker stays
     // and answers every task with the initializer's error instead.
