@@ -264,4 +264,29 @@ fn logging_workers() {
     assert_eq!(steady(out), steady(&twin!("logging_workers")));
 }
 
+#[test]
+fn start_methods() {
+    let run = run_clean(env!("CARGO_BIN_EXE_start_methods"));
+    let (rust, twin) = (run.lines(), twin!("start_methods"));
+    let twin: Vec<&str> = twin.lines().collect();
+    assert_eq!(rust.len(), 9, "{}", run.output);
+    // Fork sees the global as `main` changed it, spawn as a fresh start
+    // sets it: the twin's lines exactly.
+    assert_eq!(rust[..6], twin[..6]);
+    assert!(twin[2].contains("'changed by main'") && twin[4].contains("'set when"));
+    // Beside a thread, Python 3.11 forks anyway; this port refuses, and
+    // spawning works as before.
+    assert!(
+        rust[6]
+            .starts_with("fork beside a thread: refused: cannot fork: this process runs 2 threads"),
+        "{}",
+        rust[6]
+    );
+    assert_eq!(
+        twin[6],
+        "fork beside a thread: ForkProcess-3 (parent MainProcess) sees GREETING = 'changed by main'"
+    );
+    assert_eq!(rust[7..], twin[8..]);
+}
+
 testkit::chapter_checks!(skip_headers: []);

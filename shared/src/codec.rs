@@ -204,8 +204,8 @@ fn put_all(out: &mut Vec<u8>, values: impl ExactSizeIterator<Item = u64> + Clone
     let len = values.len();
     let width = match values.clone().fold(0, |all, v| all | v) {
         0..=0xff => 1,
-        0..=0xffff => 2,
-        0..=0xffff_ffff => 4,
+        0x100..=0xffff => 2,
+        0x1_0000..=0xffff_ffff => 4,
         _ => 8,
     };
     out.push(width as u8);
@@ -274,7 +274,11 @@ fn get_all<T>(bytes: &[u8], values: &mut Vec<T>, from: impl Fn(u64) -> Option<T>
     read
 }
 
-fn get<const W: usize, T>(body: &[u8], values: &mut Vec<T>, from: impl Fn(u64) -> Option<T>) -> Option<()> {
+fn get<const W: usize, T>(
+    body: &[u8],
+    values: &mut Vec<T>,
+    from: impl Fn(u64) -> Option<T>,
+) -> Option<()> {
     for number in body.chunks_exact(W) {
         let mut word = [0; 8];
         word[..W].copy_from_slice(number);
@@ -311,10 +315,27 @@ mod tests {
         same(vec![(i32::MIN,), (5,)]);
         same(Vec::<u64>::new());
         // The width is the fewest bytes that hold the largest number.
-        for (bits, width) in [(0, 1), (8, 1), (9, 2), (16, 2), (17, 4), (32, 4), (33, 8), (64, 8)] {
-            let largest = if bits == 0 { 0 } else { u64::MAX >> (64 - bits) };
+        for (bits, width) in [
+            (0, 1),
+            (8, 1),
+            (9, 2),
+            (16, 2),
+            (17, 4),
+            (32, 4),
+            (33, 8),
+            (64, 8),
+        ] {
+            let largest = if bits == 0 {
+                0
+            } else {
+                u64::MAX >> (64 - bits)
+            };
             let bytes = same(vec![0, largest, 1]);
-            assert_eq!((bytes[0], bytes.len()), (width, 9 + 3 * usize::from(width)), "{bits} bits");
+            assert_eq!(
+                (bytes[0], bytes.len()),
+                (width, 9 + 3 * usize::from(width)),
+                "{bits} bits"
+            );
         }
         assert_eq!(same(vec![-1i64, 1])[0], 1, "-1 zigzags to 1: one byte");
         // Any other type is postcard's.
@@ -333,15 +354,27 @@ mod tests {
         assert!(out.is_empty(), "nothing half read");
         let good = encode_seq(&vec![1u64, 2, 3], Vec::new()).unwrap();
         let mut out: Vec<u64> = Vec::new();
-        assert!(decode_onto(&good[..good.len() - 1], &mut out).is_err(), "too short");
-        assert!(decode_onto(&[&good[..], &[0]].concat(), &mut out).is_err(), "bytes left over");
-        assert!(decode_onto(&good[..5], &mut out).is_err(), "a count cut short");
+        assert!(
+            decode_onto(&good[..good.len() - 1], &mut out).is_err(),
+            "too short"
+        );
+        assert!(
+            decode_onto(&[&good[..], &[0]].concat(), &mut out).is_err(),
+            "bytes left over"
+        );
+        assert!(
+            decode_onto(&good[..5], &mut out).is_err(),
+            "a count cut short"
+        );
         let mut odd = good.clone();
         odd[0] = 3;
         assert!(decode_onto(&odd, &mut out).is_err(), "no such width");
         let mut huge = good;
         huge[1..9].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(decode_onto(&huge, &mut out).is_err(), "a count past the bytes");
+        assert!(
+            decode_onto(&huge, &mut out).is_err(),
+            "a count past the bytes"
+        );
         assert!(out.is_empty());
     }
 }

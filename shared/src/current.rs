@@ -222,6 +222,27 @@ pub(crate) fn become_child(child: ChildState) {
     std::mem::forget(std::mem::replace(&mut *state(), child.0));
 }
 
+/// Called in a spawned child, whose parent sent it all this: see
+/// `spawn::freeze_support`.
+pub(crate) fn become_spawned(
+    name: String,
+    identity: Vec<usize>,
+    daemon: bool,
+    parent_pid: u32,
+    parent_name: String,
+) {
+    *state() = State {
+        name: Some(name.into()),
+        identity: Some(identity.into()),
+        daemon,
+        parent: Some(ParentProcess {
+            name: parent_name.into(),
+            pid: parent_pid,
+        }),
+        counter: 0,
+    };
+}
+
 /// Flush Rust's buffered stdout. (Its stderr is unbuffered: nothing waits
 /// there.)
 ///

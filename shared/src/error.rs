@@ -33,6 +33,16 @@ pub enum Error {
     Unreapable,
     /// A daemon tried to start a child of its own.
     DaemonChildren,
+    /// `set_start_method` a second time, or after the default was used.
+    ContextAlreadySet,
+    /// A closure's process started by `spawn`: only a function and its
+    /// argument can be sent to a fresh program.
+    NotSpawnable,
+    /// A spawned child whose `main` did not call `freeze_support` first
+    /// tried to start a process.
+    Bootstrapping,
+    /// A spawned child could not be started or given its task.
+    Spawn(String),
     /// `get` on an empty queue without blocking, or past its timeout.
     Empty,
     /// `put` on a full bounded queue without blocking, or past its timeout.
@@ -101,8 +111,22 @@ impl fmt::Display for Error {
                 f,
                 "cannot fork: this process runs {n} threads, and a lock another \
                  thread holds at the fork stays locked for ever in the child; start \
-                 processes and pools before any thread (or see Process::start_unchecked)"
+                 processes and pools before any thread, or spawn them (StartMethod::Spawn; \
+                 see also Process::start_unchecked)"
             ),
+            Error::ContextAlreadySet => f.write_str("RuntimeError: context has already been set"),
+            Error::NotSpawnable => f.write_str(
+                "cannot spawn a closure's process: a spawned child is a fresh run of the \
+                 program and shares no memory with its parent; make it with \
+                 Process::with_args(function, args) or a context's process(function, args)",
+            ),
+            Error::Bootstrapping => f.write_str(
+                "RuntimeError: An attempt has been made to start a new process before the \
+                 current process has finished its bootstrapping phase. This process was \
+                 spawned, and its `main` did not call shared::freeze_support() first: the \
+                 counterpart of Python's `if __name__ == '__main__':` guard",
+            ),
+            Error::Spawn(why) => write!(f, "cannot spawn: {why}"),
             Error::Unreapable => f.write_str(
                 "the child's exit status is lost: SIGCHLD is ignored (SIG_IGN) in this \
                  process, so the kernel reaped the child itself; restore SIGCHLD's \
@@ -253,6 +277,10 @@ impl Clone for Error {
             Threads(n) => Threads(*n),
             Unreapable => Unreapable,
             DaemonChildren => DaemonChildren,
+            ContextAlreadySet => ContextAlreadySet,
+            NotSpawnable => NotSpawnable,
+            Bootstrapping => Bootstrapping,
+            Spawn(why) => Spawn(why.clone()),
             Empty => Empty,
             Full => Full,
             Closed(what) => Closed(what),

@@ -79,6 +79,7 @@ pub mod pool;
 pub mod process;
 pub mod py;
 mod returns;
+pub mod spawn;
 mod sys;
 
 pub use current::{
@@ -90,3 +91,7 @@ pub use logging::{basic_config, log_to_stderr};
 pub use pool::{AsyncResult, Pool};
 pub use process::{Process, Run, active_children};
 pub use returns::{Outcome, Raised, TaskResult, Typed};
+pub use spawn::{
+    Context, StartMethod, freeze_support, get_all_start_methods, get_context, get_start_method,
+    set_start_method,
+};

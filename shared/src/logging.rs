@@ -20,6 +20,7 @@ use crate::current::current_process;
 /// Lower or raise the level later with [`log::set_max_level`], the analogue
 /// of `multiprocessing.get_logger().setLevel(...)`.
 pub fn log_to_stderr(level: LevelFilter) {
+    STYLE.get_or_init(|| Style::Multiprocessing);
     let lifecycle = true;
     install(level, lifecycle, |buf, record| {
         let name = current_process().name().to_owned();
@@ -42,6 +43,7 @@ pub fn log_to_stderr(level: LevelFilter) {
 /// stay silent, as in Python: they belong to the `multiprocessing` logger,
 /// which does not pass its records on to the root logger `basicConfig` sets up.
 pub fn basic_config(level: LevelFilter) {
+    STYLE.get_or_init(|| Style::BasicConfig);
     let lifecycle = false;
     install(level, lifecycle, |buf, record| {
         let name = current_process().name().to_owned();
@@ -51,6 +53,31 @@ pub fn basic_config(level: LevelFilter) {
 
 /// `lifecycle`: whether `shared`'s own log lines (the `multiprocessing`
 /// logger's, in Python) are shown.
+/// Which of the two this process installed: a spawned child, which starts
+/// with no logger, is told, and installs the same at the parent's level
+/// (CPython's spawn passes its children the same).
+#[derive(Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub(crate) enum Style {
+    Multiprocessing,
+    BasicConfig,
+}
+
+static STYLE: std::sync::OnceLock<Style> = std::sync::OnceLock::new();
+
+/// This process's style and level, for a child about to be spawned.
+pub(crate) fn style() -> Option<(Style, usize)> {
+    STYLE.get().map(|&style| (style, log::max_level() as usize))
+}
+
+/// Log as the parent that sent `style()` does.
+pub(crate) fn install_style((style, level): (Style, usize)) {
+    let level = LevelFilter::iter().nth(level).unwrap_or(LevelFilter::Off);
+    match style {
+        Style::Multiprocessing => log_to_stderr(level),
+        Style::BasicConfig => basic_config(level),
+    }
+}
+
 fn install<F>(level: LevelFilter, lifecycle: bool, format: F)
 where
     F: Fn(&mut env_logger::fmt::Formatter, &log::Record<'_>) -> std::io::Result<()>

@@ -7,12 +7,15 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use nix::unistd::{ForkResult, fork};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::child::{self, Child};
 use crate::current::{self, ExitRequest};
 use crate::error::Error;
 use crate::py::py_repr;
 use crate::returns::Outcome;
+use crate::spawn::{self, Recipe, StartMethod};
 use crate::sys;
 
 /// The "subclass `Process` and override `run()`" style.
@@ -49,7 +52,7 @@ pub trait Run: Sized + 'static {
     }
 }
 
-type Target = Box<dyn FnOnce() -> Result<(), String>>;
+pub(crate) type Target = Box<dyn FnOnce() -> Result<(), String>>;
 
 /// A child process, started by `fork` and reaped by `waitpid`.
 ///
@@ -72,6 +75,11 @@ pub struct Process {
     inner: Arc<Child>,
     /// The code the child runs; taken by `start`.
     target: Option<Target>,
+    /// The same as a function and its encoded argument, for a spawned
+    /// child; `None` for a closure, which cannot be spawned.
+    recipe: Option<Recipe>,
+    /// `None`: the program-wide start method, as it is at `start`.
+    method: Option<StartMethod>,
 }
 
 impl Process {
@@ -88,6 +96,43 @@ impl Process {
         Process::with_class("Process", Box::new(target))
     }
 
+    /// A process that will run `target(args)` (Python's
+    /// `Process(target=f, args=(a,))`): a function named by its path, or a
+    /// closure that captures nothing, and its argument (a tuple for
+    /// several). Unlike [`new`](Self::new)'s closure, it can be spawned
+    /// (see [`StartMethod`]), the argument travelling encoded, as CPython
+    /// pickles it; forked, it is called with the argument as it is.
+    pub fn with_args<F, A, R>(target: F, args: A) -> Process
+    where
+        F: Fn(A) -> R + Copy + 'static,
+        A: Serialize + DeserializeOwned + 'static,
+        R: Outcome,
+    {
+        Process::with_class_args("Process", target, args)
+    }
+
+    pub(crate) fn with_class_args<F, A, R>(class: &str, target: F, args: A) -> Process
+    where
+        F: Fn(A) -> R + Copy + 'static,
+        A: Serialize + DeserializeOwned + 'static,
+        R: Outcome,
+    {
+        let recipe = Recipe::new::<F, A, R>(&args);
+        let mut process = Process::with_class(
+            class,
+            Box::new(move || target(args).failure().map_or(Ok(()), Err)),
+        );
+        process.recipe = Some(recipe);
+        process
+    }
+
+    /// Start it by `method`, whatever the program-wide one (what a
+    /// [`Context`](crate::spawn::Context) does for its processes).
+    pub fn start_method(mut self, method: StartMethod) -> Process {
+        self.method = Some(method);
+        self
+    }
+
     /// A process whose default name starts with `class` (`Worker-1`,
     /// `ForkPoolWorker-3`).
     pub(crate) fn with_class(class: &str, target: Target) -> Process {
@@ -99,6 +144,8 @@ impl Process {
         Process {
             inner: Arc::new(inner),
             target: Some(target),
+            recipe: None,
+            method: None,
         }
     }
 
@@ -106,6 +153,8 @@ impl Process {
         Process {
             inner,
             target: None,
+            recipe: None,
+            method: None,
         }
     }
 
@@ -180,14 +229,19 @@ impl Process {
         self.inner.status().pid.map(|pid| pid.as_raw() as u32)
     }
 
-    /// Start the child: `fork`, then run the target in the child.
+    /// Start the child: by `fork` (the default), then run the target in
+    /// the child; or by `spawn` (see [`StartMethod`]).
     ///
-    /// Refused ([`Error::Threads`]) while this process runs other threads:
-    /// `fork` copies only the calling thread, so a lock another thread held
-    /// at that moment (the allocator's, stdout's, a log's) stays locked for
-    /// ever in the child, which hangs when it takes it. Start processes and
-    /// pools before starting threads.
+    /// A fork is refused ([`Error::Threads`]) while this process runs other
+    /// threads: `fork` copies only the calling thread, so a lock another
+    /// thread held at that moment (the allocator's, stdout's, a log's)
+    /// stays locked for ever in the child, which hangs when it takes it.
+    /// Start processes and pools before starting threads, or spawn.
     pub fn start(&mut self) -> Result<(), Error> {
+        spawn::check_bootstrapped()?;
+        if self.method.unwrap_or_else(spawn::get_start_method) == StartMethod::Spawn {
+            return self.start_spawned();
+        }
         let threads = sys::thread_count();
         if threads > 1 {
             return Err(Error::Threads(threads));
@@ -196,7 +250,7 @@ impl Process {
         unsafe { self.start_unchecked() }
     }
 
-    /// [`start`](Self::start) without counting threads.
+    /// [`start`](Self::start) by `fork`, without counting threads.
     ///
     /// # Safety
     ///
@@ -206,7 +260,40 @@ impl Process {
     /// not the logger's, not `shared`'s own. In practice: the other threads
     /// are parked, or only compute, while this runs.
     pub unsafe fn start_unchecked(&mut self) -> Result<(), Error> {
+        self.check_startable()?;
+        ensure_panic_hook();
+        // Anything still buffered would be copied into the child and printed twice.
+        current::flush_stdout();
+        let (inner, name) = (&self.inner, self.inner.name());
+        let me = current::child_state(&name, &inner.identity, inner.daemon);
+        // SAFETY: after `fork` the child is a copy with one thread; no other
+        // thread held a lock it will take (the caller's promise, or `start`'s
+        // count).
+        match unsafe { fork() }? {
+            ForkResult::Parent { child } => {
+                self.started(child);
+                Ok(())
+            }
+            ForkResult::Child => {
+                let target = self.target.take().expect("checked above");
+                bootstrap(&self.inner, &name, me, target)
+            }
+        }
+    }
+
+    /// The spawned counterpart of [`start_unchecked`](Self::start_unchecked).
+    fn start_spawned(&mut self) -> Result<(), Error> {
+        self.check_startable()?;
+        let recipe = self.recipe.as_ref().ok_or(Error::NotSpawnable)?;
+        let inner = &self.inner;
+        let pid = spawn::spawn(recipe, &inner.name(), &inner.identity, inner.daemon)?;
+        self.started(pid);
+        Ok(())
+    }
+
+    fn check_startable(&self) -> Result<(), Error> {
         self.check_open()?;
+        spawn::check_bootstrapped()?;
         if self.target.is_none() {
             return Err(Error::AlreadyStarted);
         }
@@ -219,26 +306,15 @@ impl Process {
             return Err(Error::DaemonChildren);
         }
         child::ensure_exit_hook();
-        ensure_panic_hook();
-        // Anything still buffered would be copied into the child and printed twice.
-        current::flush_stdout();
-        let (inner, name) = (&self.inner, self.inner.name());
-        let me = current::child_state(&name, &inner.identity, inner.daemon);
-        // SAFETY: after `fork` the child is a copy with one thread; no other
-        // thread held a lock it will take (the caller's promise, or `start`'s
-        // count).
-        match unsafe { fork() }? {
-            ForkResult::Parent { child } => {
-                self.target = None; // the child has its own copy; ours is spent
-                self.inner.status().pid = Some(child);
-                child::add(Arc::clone(&self.inner));
-                Ok(())
-            }
-            ForkResult::Child => {
-                let target = self.target.take().expect("checked above");
-                bootstrap(&self.inner, &name, me, target)
-            }
-        }
+        Ok(())
+    }
+
+    /// The child `pid` runs: record it, for `join` and the exit steps.
+    fn started(&mut self, pid: nix::unistd::Pid) {
+        self.target = None; // the child has its own copy; ours is spent
+        self.recipe = None;
+        self.inner.status().pid = Some(pid);
+        child::add(Arc::clone(&self.inner));
     }
 
     /// Wait until the child exits (Python's `join()`).
@@ -410,7 +486,7 @@ fn bootstrap(inner: &Child, name: &str, me: current::ChildState, target: Target)
 
 /// Run the target and work out the exit code, printing and logging what
 /// CPython's `_bootstrap` prints and logs, in the same order.
-fn run_target(name: &str, target: Target) -> i32 {
+pub(crate) fn run_target(name: &str, target: Target) -> i32 {
     log::info!("child process calling self.run()");
     let (code, failure) = match panic::catch_unwind(AssertUnwindSafe(target)) {
         Ok(Ok(())) => (0, None),
@@ -459,6 +535,14 @@ fn ensure_panic_hook() {
     });
 }
 
+/// In a spawned child, which installed no hook as a parent: keep every
+/// panic's message for [`run_target`], as a forked child does.
+pub(crate) fn capture_panics() {
+    panic::set_hook(Box::new(|info| {
+        *CHILD_PANIC.lock().unwrap_or_else(|p| p.into_inner()) = Some(info.to_string());
+    }));
+}
+
 /// The message of this child's last panic, taken (a pool worker reports a
 /// task's panic with it).
 pub(crate) fn last_panic() -> Option<String> {
@@ -469,7 +553,7 @@ pub(crate) fn last_panic() -> Option<String> {
 /// killed and never runs its exit steps. The kernel sends SIGKILL when the
 /// parent *thread* that forked us exits, so fork daemons from a thread that
 /// lives as long as the program (the main thread here).
-fn die_with_parent(parent_pid: u32) {
+pub(crate) fn die_with_parent(parent_pid: u32) {
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     // The parent may have died before the line above took effect.
     if nix::unistd::getppid().as_raw() as u32 != parent_pid {

@@ -319,6 +319,16 @@ pub(crate) fn thread_count() -> usize {
     threads
 }
 
+/// `Ok` if `n` descriptors could be opened now; `EMFILE` (or `ENFILE`) if
+/// not. For calls into code that does not handle running out well.
+pub(crate) fn check_free_fds(n: usize) -> io::Result<()> {
+    let held = (0..n)
+        .map(|_| File::open("/dev/null"))
+        .collect::<io::Result<Vec<File>>>()?;
+    drop(held);
+    Ok(())
+}
+
 /// Show this thread's (a child's only thread's) name in `ps` and `top`;
 /// Linux keeps 15 bytes of it. Done on the stack, allocating nothing (see
 /// `current::become_child`).

@@ -56,6 +56,7 @@ MODES = {
     "log_to_stderr": "exact",
     "get_logger": "exact",
     "logging_workers": "none",  # how many "calling join()" lines is timing
+    "start_methods": "exact",
     # examples-daemon
     "daemon": "exact",
     "daemon_join": "exact",

@@ -1,0 +1,419 @@
+//! Start methods: `fork` (the default) and `spawn`, as CPython's
+//! `set_start_method`, `get_context` and `freeze_support`.
+//!
+//! **`spawn`.** The child is not a copy of the parent but a fresh run of
+//! the same executable (`posix_spawn` of `/proc/self/exe`), as CPython's
+//! spawn starts a fresh interpreter. It shares nothing with the parent:
+//! no memory, no threads, no locks, so it may be started from a program
+//! that runs threads, where `fork` is refused. The price is the start:
+//! the kernel loads the program again, and the child must be told what to
+//! run.
+//!
+//! **How the child learns its task.** The parent makes an
+//! `IpcOneShotServer` (a named socket of `ipc-channel`, which accepts one
+//! connection), starts the child with the server's name in the
+//! environment variable `SHARED_SPAWNED_BY`, and waits. The child's
+//! [`freeze_support`], the first line of its `main`, sees the variable,
+//! connects, and receives a [`Call`]: its name, its identity, whether it is
+//! a daemon, its parent, how to log, the function and the encoded
+//! argument. It runs the function, exactly as a forked child runs its
+//! target (the same log lines, panics and exit codes), and leaves; it
+//! never returns into `main`. Without the variable, `freeze_support`
+//! returns at once: in the parent it costs one lookup.
+//!
+//! **Naming the function.** A forked child has the parent's memory, so a
+//! pool can send it a function's address. A spawned child does not: the
+//! executable is position-independent, and each run loads it at another
+//! address (ASLR). But it loads it *whole*: every function moves by the
+//! same amount. So the parent sends the function's distance from a fixed
+//! point of the program ([`freeze_support`] itself), and the child adds
+//! its own address of that point. That holds because both run the same
+//! file: `/proc/self/exe` is the file the parent was started from, even
+//! if the path now names a newer build. (The `procspawn` crate does the
+//! same.) The function is a zero-sized type, a function named by its path
+//! or a closure that captures nothing, as for a pool: a capturing closure
+//! is refused when the program is built.
+//!
+//! **Forgetting `freeze_support`.** The child then runs the parent's
+//! `main` from the top, as a Python child would run an unguarded module.
+//! Its first `start` (or `Pool`) is refused with CPython's
+//! "bootstrapping phase" error, so it cannot start children of its own (no
+//! fork bomb), and the parent, which watches the child while it waits for
+//! the connection, reports that the child left without taking its task.
+
+use std::fmt;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use ipc_channel::ipc::{self, IpcOneShotServer, IpcSender, IpcSharedMemory};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::WaitStatus;
+use nix::unistd::Pid;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{decode, encode};
+use crate::current;
+use crate::error::Error;
+use crate::returns::Outcome;
+use crate::sys;
+
+/// How a process is started (CPython's start methods; its third,
+/// `forkserver`, is not ported).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartMethod {
+    /// A copy of the parent (`fork(2)`): fast, sees the parent's memory as
+    /// it was, refused while the parent runs threads.
+    Fork,
+    /// A fresh run of the program (`posix_spawn(3)`): slower, sees nothing
+    /// of the parent but its argument, works from a program with threads.
+    Spawn,
+}
+
+impl fmt::Display for StartMethod {
+    /// `fork` or `spawn`, CPython's names.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StartMethod::Fork => "fork",
+            StartMethod::Spawn => "spawn",
+        })
+    }
+}
+
+/// The program-wide start method: 0 while none was set (then `fork`).
+static DEFAULT: AtomicU8 = AtomicU8::new(0);
+
+fn code(method: StartMethod) -> u8 {
+    match method {
+        StartMethod::Fork => 1,
+        StartMethod::Spawn => 2,
+    }
+}
+
+/// Set how [`Process`](crate::Process) starts children from now on
+/// (Python's `set_start_method`). Once only, as in CPython: a second call,
+/// or one after the default was used, is
+/// [`Error::ContextAlreadySet`].
+pub fn set_start_method(method: StartMethod) -> Result<(), Error> {
+    DEFAULT
+        .compare_exchange(0, code(method), Ordering::SeqCst, Ordering::SeqCst)
+        .map(drop)
+        .map_err(|_| Error::ContextAlreadySet)
+}
+
+/// The program-wide start method (Python's `get_start_method()`): `Fork`
+/// unless [`set_start_method`] said otherwise. Asking fixes it, as it does
+/// in CPython.
+pub fn get_start_method() -> StartMethod {
+    let _ = DEFAULT.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst);
+    match DEFAULT.load(Ordering::SeqCst) {
+        2 => StartMethod::Spawn,
+        _ => StartMethod::Fork,
+    }
+}
+
+/// The start methods this port has (Python's `get_all_start_methods()`,
+/// which on Linux also lists `forkserver`).
+pub fn get_all_start_methods() -> [StartMethod; 2] {
+    [StartMethod::Fork, StartMethod::Spawn]
+}
+
+/// A start method of its own for the processes it makes, whatever the
+/// program-wide one (Python's `get_context('spawn')`).
+#[derive(Clone, Copy, Debug)]
+pub struct Context(StartMethod);
+
+/// The context of `method` (Python's `get_context(method)`).
+pub fn get_context(method: StartMethod) -> Context {
+    Context(method)
+}
+
+impl Context {
+    /// Its start method.
+    pub fn start_method(&self) -> StartMethod {
+        self.0
+    }
+
+    /// A process that runs `target(args)` started by this context's method
+    /// (Python's `ctx.Process(target=f, args=(a,))`). Its default name is
+    /// CPython's for the context's class: `ForkProcess-N`, `SpawnProcess-N`.
+    pub fn process<F, A, R>(&self, target: F, args: A) -> crate::Process
+    where
+        F: Fn(A) -> R + Copy + 'static,
+        A: Serialize + DeserializeOwned + 'static,
+        R: Outcome,
+    {
+        let class = match self.0 {
+            StartMethod::Fork => "ForkProcess",
+            StartMethod::Spawn => "SpawnProcess",
+        };
+        crate::Process::with_class_args(class, target, args).start_method(self.0)
+    }
+}
+
+/// The counterpart of Python's `if __name__ == "__main__":` guard, and of
+/// its `freeze_support()`: the first line of `main` in a program that
+/// spawns. In a spawned child it runs the child's task and exits, never
+/// returning; anywhere else it returns at once.
+///
+/// ```no_run
+/// # #![allow(clippy::needless_doctest_main)]
+/// fn main() {
+///     shared::freeze_support();
+///     // ... the parent's program
+/// }
+/// ```
+pub fn freeze_support() {
+    let Some(server) = std::env::var_os(SPAWNED_BY) else {
+        return;
+    };
+    // SAFETY: called first in `main`, where no other thread runs yet to
+    // read the environment at the same time. The child's own children
+    // must not think they were spawned.
+    unsafe { std::env::remove_var(SPAWNED_BY) };
+    let code = match server
+        .to_str()
+        .ok_or(Error::Spawn("a server name not in UTF-8".into()))
+    {
+        Ok(server) => match take_call(server) {
+            Ok(call) => run(call),
+            Err(e) => {
+                eprintln!("a spawned child could not take its task: {e}");
+                1
+            }
+        },
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    };
+    current::flush_stdout();
+    sys::exit_now(code)
+}
+
+/// Refuse to start anything in a spawned child whose `main` did not call
+/// [`freeze_support`] first: it is running the parent's program again.
+pub(crate) fn check_bootstrapped() -> Result<(), Error> {
+    match std::env::var_os(SPAWNED_BY) {
+        Some(_) => Err(Error::Bootstrapping),
+        None => Ok(()),
+    }
+}
+
+/// The variable that tells a child it was spawned, and by which server.
+const SPAWNED_BY: &str = "SHARED_SPAWNED_BY";
+
+/// A task for a spawned child: an `entry` (below) and its argument.
+pub(crate) struct Recipe {
+    /// The entry's distance from [`freeze_support`]: see the module docs.
+    entry: isize,
+    /// The argument, encoded when the process was made: an argument that
+    /// cannot be encoded is an error at `start`, before anything starts.
+    args: Result<Vec<u8>, Error>,
+}
+
+/// What a spawned child runs: decode the argument, call the target.
+type Entry = fn(&[u8]) -> Result<(), String>;
+
+impl Recipe {
+    pub(crate) fn new<F, A, R>(args: &A) -> Recipe
+    where
+        F: Fn(A) -> R + Copy + 'static,
+        A: Serialize + DeserializeOwned + 'static,
+        R: Outcome,
+    {
+        const {
+            assert!(
+                size_of::<F>() == 0,
+                "a process that can be spawned runs a function, or a closure that captures \
+                 nothing: a spawned child shares no memory with its parent, so what a closure \
+                 captures would not be there; pass the values as the argument instead"
+            )
+        };
+        let entry: Entry = entry::<F, A, R>;
+        Recipe {
+            entry: entry as usize as isize - anchor(),
+            args: encode(args),
+        }
+    }
+}
+
+/// Where [`freeze_support`] is in this run of the program.
+fn anchor() -> isize {
+    freeze_support as fn() as usize as isize
+}
+
+fn entry<F, A, R>(args: &[u8]) -> Result<(), String>
+where
+    F: Fn(A) -> R + Copy + 'static,
+    A: DeserializeOwned,
+    R: Outcome,
+{
+    // SAFETY: `Recipe::new` proved `F` zero-sized, and the parent held a
+    // value of it: making one holds no invalid bytes (see `pool::task`).
+    let target: F = unsafe { std::mem::zeroed() };
+    let args: A = decode(args).map_err(|e| e.to_string())?;
+    target(args).failure().map_or(Ok(()), Err)
+}
+
+/// Everything a spawned child is told.
+#[derive(Serialize, Deserialize)]
+struct Call {
+    entry: isize,
+    args: Args,
+    name: String,
+    identity: Vec<usize>,
+    daemon: bool,
+    parent_pid: u32,
+    parent_name: String,
+    logging: Option<(crate::logging::Style, usize)>,
+}
+
+/// The argument's bytes: in the message when small; over 32 KiB in shared
+/// memory (a memory file whose descriptor rides the message), because
+/// ipc-channel sends a big message over a second channel whose sender
+/// waits for ever if the child dies in the middle of reading it.
+#[derive(Serialize, Deserialize)]
+enum Args {
+    Inline(#[serde(with = "serde_bytes")] Vec<u8>),
+    Shared(IpcSharedMemory),
+}
+
+/// The parent's side of a spawn: start the child, hand it its task, and
+/// return its pid. On any failure the child, if started, is killed and
+/// reaped, and nothing is left behind.
+pub(crate) fn spawn(
+    recipe: &Recipe,
+    name: &str,
+    identity: &[usize],
+    daemon: bool,
+) -> Result<Pid, Error> {
+    let args = recipe.args.as_ref().map_err(Error::clone)?;
+    // ipc-channel panics where it meets EMFILE on a first send: check for
+    // descriptors first (the server, the child's channel, the memory file).
+    sys::check_free_fds(4)?;
+    let (server, server_name) = IpcOneShotServer::<IpcSender<Call>>::new().map_err(broken)?;
+    let me = current::current_process();
+    let call = Call {
+        entry: recipe.entry,
+        args: match args.len() {
+            0..=32768 => Args::Inline(args.clone()),
+            _ => Args::Shared(IpcSharedMemory::from_bytes(args)),
+        },
+        name: name.to_owned(),
+        identity: identity.to_vec(),
+        daemon,
+        parent_pid: me.pid(),
+        parent_name: me.name().to_owned(),
+        logging: crate::logging::style(),
+    };
+    current::flush_stdout(); // the child writes to the same stdout
+    let mut command = Command::new("/proc/self/exe");
+    command.env(SPAWNED_BY, &server_name);
+    if let Some(arg0) = std::env::args_os().next() {
+        command.arg0(arg0); // what `ps` shows, and what the child's args() start with
+    }
+    let pid = Pid::from_raw(command.spawn()?.id() as i32);
+    let sent = accept(server, &server_name, pid).and_then(|to| to.send(call).map_err(broken));
+    if let Err(e) = sent {
+        let _ = kill(pid, Signal::SIGKILL);
+        let status = nix::sys::wait::waitpid(pid, None);
+        return Err(match (e, status) {
+            (Error::Spawn(why), Ok(WaitStatus::Exited(_, code))) => {
+                Error::Spawn(format!("{why} (it exited with code {code})"))
+            }
+            (e, _) => e,
+        });
+    }
+    Ok(pid)
+}
+
+/// Wait for the child to connect, watching that it is still alive.
+///
+/// `accept` blocks and cannot be given a timeout, so it runs on a helper
+/// thread while this one watches the child's pidfd; a child that exits
+/// first (it never called `freeze_support`, or it crashed) is answered by
+/// connecting to the server ourselves, which frees the helper.
+fn accept(
+    server: IpcOneShotServer<IpcSender<Call>>,
+    name: &str,
+    pid: Pid,
+) -> Result<IpcSender<Call>, Error> {
+    let watch = sys::pidfd_open(pid.as_raw())?;
+    let (tx, rx) = mpsc::channel();
+    let helper = std::thread::spawn(move || {
+        let _ = tx.send(server.accept().map(|(_, to_child)| to_child));
+    });
+    let mut child_left = false;
+    let accepted = loop {
+        match rx.recv_timeout(Duration::from_millis(5)) {
+            Ok(accepted) => break accepted,
+            Err(_) if !child_left => {
+                let wait = sys::Wait::timeout(Duration::ZERO);
+                if sys::wait_readable(&[std::os::fd::AsFd::as_fd(&watch)], wait)?.is_empty() {
+                    continue;
+                }
+                child_left = true;
+                let (unblock, _) = ipc::channel::<Call>().map_err(broken)?;
+                let server = IpcSender::<IpcSender<Call>>::connect(name.to_owned());
+                server.map_err(broken)?.send(unblock).map_err(broken)?;
+            }
+            Err(_) => {}
+        }
+    };
+    let _ = helper.join(); // gone before we return: `thread_count` allows for the moment it takes
+    match (child_left, accepted) {
+        (false, Ok(to_child)) => Ok(to_child),
+        (true, _) => Err(Error::Spawn(
+            "the spawned child exited before taking its task: does its main call \
+             shared::freeze_support() first?"
+                .into(),
+        )),
+        (false, Err(e)) => Err(broken(e)),
+    }
+}
+
+/// The child's side: connect to the parent's server and receive the call.
+fn take_call(server: &str) -> Result<Call, Error> {
+    let to_parent = IpcSender::<IpcSender<Call>>::connect(server.to_owned()).map_err(broken)?;
+    let (to_me, calls) = ipc::channel::<Call>().map_err(broken)?;
+    to_parent.send(to_me).map_err(broken)?;
+    calls.recv().map_err(broken)
+}
+
+/// An error of ipc-channel's, which has several types of them.
+fn broken(e: impl fmt::Display) -> Error {
+    Error::Spawn(e.to_string())
+}
+
+/// Become the process the call describes, and run its task: the spawned
+/// counterpart of `process::bootstrap`.
+fn run(call: Call) -> i32 {
+    current::become_spawned(
+        call.name.clone(),
+        call.identity,
+        call.daemon,
+        call.parent_pid,
+        call.parent_name,
+    );
+    if let Some(style) = call.logging {
+        crate::logging::install_style(style);
+    }
+    sys::set_thread_name(&call.name);
+    if call.daemon {
+        crate::process::die_with_parent(call.parent_pid);
+    }
+    crate::process::capture_panics();
+    // SAFETY: the same executable as the parent's (see the module docs),
+    // so the parent's entry, moved by the distance between the two runs'
+    // anchors, is the same function of type `Entry` here.
+    let entry = unsafe { std::mem::transmute::<usize, Entry>((anchor() + call.entry) as usize) };
+    let args = match &call.args {
+        Args::Inline(bytes) => bytes.clone(),
+        Args::Shared(memory) => memory.to_vec(),
+    };
+    crate::process::run_target(&call.name, Box::new(move || entry(&args)))
+}

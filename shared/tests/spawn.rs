@@ -1,0 +1,368 @@
+//! The `spawn` start method, checked from a program that owns its only
+//! thread (`harness = false`, as `lifecycle.rs`).
+//!
+//! A spawned child is a fresh run of this test executable: `main` calls
+//! `shared::freeze_support()` first, as every spawning program must, and
+//! the child runs its task there. Each target below reports what it saw
+//! through its exit code (0 when all was as expected), since a spawned
+//! child shares no memory with this process. Checks that need a whole
+//! program of their own re-run this executable as a scenario.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use log::LevelFilter;
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+use shared::{
+    Error, Process, StartMethod, current_process, get_context, parent_process, set_start_method,
+};
+use testkit::scenario;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// The child's view of itself: its name, daemon flag and parent, as the
+/// argument says they should be; exit code 0 if so.
+fn check_identity((name, daemon, parent_pid): (String, bool, u32)) -> Result<(), String> {
+    let me = current_process();
+    let parent = parent_process().ok_or("no parent")?;
+    let seen = (
+        me.name().to_owned(),
+        me.daemon(),
+        parent.pid(),
+        parent.name().to_owned(),
+    );
+    let want = (name, daemon, parent_pid, "MainProcess".to_owned());
+    match seen == want {
+        true => Ok(()),
+        false => Err(format!("saw {seen:?}, expected {want:?}")),
+    }
+}
+
+fn exit_with(code: i32) {
+    shared::exit(code)
+}
+
+fn fail_with(message: String) -> Result<(), String> {
+    Err(message)
+}
+
+fn panic_with(message: String) {
+    panic!("{message}")
+}
+
+/// Write `path`, then sleep: the parent knows the task has begun when the
+/// file is there.
+fn mark_then_sleep(path: PathBuf) {
+    std::fs::write(&path, b"started").expect("the marker");
+    sleep(Duration::from_secs(30));
+}
+
+fn wait_for_file(path: &Path) {
+    let began = Instant::now();
+    while !path.exists() {
+        assert!(began.elapsed() < LIMIT, "{} never appeared", path.display());
+        sleep(Duration::from_millis(2));
+    }
+}
+
+fn marker(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("shared-spawn-test-{}-{name}", std::process::id()))
+}
+
+/// A global the parent changes: a forked child sees the change, a
+/// spawned one the value the program starts with.
+static GREETING: Mutex<&str> = Mutex::new("fresh");
+
+fn greeting_is(want: String) -> Result<(), String> {
+    let seen = *GREETING.lock().unwrap();
+    (seen == want).then_some(()).ok_or(format!("saw {seen:?}"))
+}
+
+fn states_and_repr() {
+    let spawn = get_context(StartMethod::Spawn);
+    let parent = std::process::id();
+    let mut p = spawn.process(exit_with, 0);
+    let name = p.name();
+    assert!(name.starts_with("SpawnProcess-"), "{name}");
+    assert_eq!(
+        p.to_string(),
+        format!("<SpawnProcess name='{name}' parent={parent} initial>")
+    );
+    p.start().unwrap();
+    let pid = p.pid().unwrap();
+    assert_eq!(
+        p.to_string(),
+        format!("<SpawnProcess name='{name}' pid={pid} parent={parent} started>")
+    );
+    p.join().unwrap();
+    assert!(!p.is_alive());
+    assert_eq!(p.exitcode(), Some(0));
+    assert_eq!(
+        p.to_string(),
+        format!("<SpawnProcess name='{name}' pid={pid} parent={parent} stopped exitcode=0>")
+    );
+    assert!(matches!(p.start(), Err(Error::AlreadyStarted)));
+}
+
+fn exit_codes() {
+    let spawn = get_context(StartMethod::Spawn);
+    let mut cases = vec![
+        (spawn.process(exit_with, 3), 3),
+        (spawn.process(fail_with, "no".to_owned()), 1),
+        (spawn.process(panic_with, "boom".to_owned()), 1),
+    ];
+    for (p, _) in &mut cases {
+        p.start().unwrap();
+    }
+    for (p, code) in &cases {
+        p.join().unwrap();
+        assert_eq!(p.exitcode(), Some(*code), "{p}");
+    }
+}
+
+fn names_daemons_and_parents() {
+    let me = std::process::id();
+    let spawn = get_context(StartMethod::Spawn);
+    let mut named = spawn
+        .process(check_identity, ("given".to_owned(), false, me))
+        .named("given");
+    let mut daemon = spawn
+        .process(check_identity, ("d".to_owned(), true, me))
+        .named("d")
+        .daemon(true);
+    named.start().unwrap();
+    daemon.start().unwrap();
+    named.join().unwrap();
+    daemon.join().unwrap();
+    assert_eq!(
+        (named.exitcode(), daemon.exitcode()),
+        (Some(0), Some(0)),
+        "{daemon}"
+    );
+}
+
+fn terminate_kill_and_join_timeout() {
+    let spawn = get_context(StartMethod::Spawn);
+    let (first, second) = (marker("terminate"), marker("kill"));
+    let mut terminated = spawn.process(mark_then_sleep, first.clone());
+    let mut killed = spawn.process(mark_then_sleep, second.clone());
+    terminated.start().unwrap();
+    killed.start().unwrap();
+    wait_for_file(&first); // mid-task, for real
+    wait_for_file(&second);
+    let began = Instant::now();
+    terminated.join_timeout(Duration::from_millis(50)).unwrap();
+    assert!(terminated.is_alive());
+    terminated.terminate().unwrap();
+    killed.kill().unwrap();
+    terminated.join().unwrap();
+    killed.join().unwrap();
+    assert!(
+        began.elapsed() < Duration::from_secs(20),
+        "the 30 s sleeps were cut short"
+    );
+    assert_eq!(
+        (terminated.exitcode(), killed.exitcode()),
+        (Some(-15), Some(-9))
+    );
+    let _ = (std::fs::remove_file(first), std::fs::remove_file(second));
+}
+
+fn spawned_children_see_a_fresh_start() {
+    *GREETING.lock().unwrap() = "changed";
+    let mut forked = get_context(StartMethod::Fork).process(greeting_is, "changed".to_owned());
+    let mut spawned = get_context(StartMethod::Spawn).process(greeting_is, "fresh".to_owned());
+    forked.start().unwrap();
+    spawned.start().unwrap();
+    forked.join().unwrap();
+    spawned.join().unwrap();
+    assert_eq!((forked.exitcode(), spawned.exitcode()), (Some(0), Some(0)));
+    *GREETING.lock().unwrap() = "fresh";
+}
+
+fn spawn_works_beside_eight_threads() {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let stopped = std::sync::Arc::new(Mutex::new(stopped));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let stopped = std::sync::Arc::clone(&stopped);
+            std::thread::spawn(move || {
+                let _ = stopped.lock().unwrap().recv();
+            })
+        })
+        .collect();
+    let mut forked = Process::with_args(exit_with, 0);
+    assert!(matches!(forked.start(), Err(Error::Threads(n)) if n >= 9));
+    let mut children: Vec<Process> = (0..4)
+        .map(|_| get_context(StartMethod::Spawn).process(exit_with, 0))
+        .collect();
+    children.iter_mut().for_each(|p| p.start().unwrap());
+    for p in &children {
+        p.join().unwrap();
+        assert_eq!(p.exitcode(), Some(0));
+    }
+    drop(stop);
+    threads.into_iter().for_each(|t| t.join().unwrap());
+}
+
+/// An argument whose encoding fails.
+#[derive(Deserialize)]
+struct Unencodable;
+
+impl Serialize for Unencodable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom(
+            "this value refuses to be encoded",
+        ))
+    }
+}
+
+fn take_unencodable(_: Unencodable) {}
+
+fn misuse_is_an_error() {
+    let mut closure = Process::new(|| ()).start_method(StartMethod::Spawn);
+    assert!(matches!(closure.start(), Err(Error::NotSpawnable)));
+    assert_eq!(closure.pid(), None);
+    let mut p = get_context(StartMethod::Spawn).process(take_unencodable, Unencodable);
+    let e = p.start().unwrap_err();
+    assert!(matches!(e, Error::Encoding(_)), "{e}");
+    assert_eq!(p.pid(), None, "nothing started");
+    assert!(matches!(p.join(), Err(Error::NotStarted(_))));
+}
+
+fn the_default_method_and_its_logging() {
+    let run = scenario("default_spawn", LIMIT);
+    assert!(run.status.success(), "{run:?}");
+    let lines = run.lines();
+    for want in [
+        "[INFO/Process-1] child process calling self.run()",
+        "[INFO/Process-1] process shutting down",
+        "[INFO/Process-1] process exiting with exitcode 0",
+        "the second set_start_method: RuntimeError: context has already been set",
+    ] {
+        assert!(lines.contains(&want), "{want:?} not in {run:?}");
+    }
+}
+
+fn a_forgotten_freeze_support_is_an_error() {
+    let run = scenario("forgotten", LIMIT);
+    assert!(run.status.success(), "{run:?}");
+    assert!(!run.left_behind, "{run:?}");
+    assert!(
+        run.output.contains(
+            "cannot spawn: the spawned child exited before taking its task: does its main call \
+             shared::freeze_support() first? (it exited with code 1)"
+        ),
+        "{run:?}"
+    );
+    // The child ran `main` again, and was refused its own spawn.
+    assert!(run.output.contains("bootstrapping phase"), "{run:?}");
+}
+
+fn daemons_die_with_a_killed_parent() {
+    let run = scenario("killed_parent", LIMIT);
+    assert!(
+        !run.left_behind,
+        "a spawned daemon outlived its SIGKILLed parent: {run:?}"
+    );
+    assert!(run.output.contains("daemon started"), "{run:?}");
+}
+
+fn nothing_left_behind() {
+    // Every check joined what it started, closed what it opened, and
+    // ipc-channel's server removed its socket's directory.
+    assert!(matches!(
+        waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)),
+        Err(nix::errno::Errno::ECHILD)
+    ));
+}
+
+/// What this process holds open, and the temporary directories there are.
+fn footprint() -> (usize, Vec<String>) {
+    let fds = std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let mut temps: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with(".tmp"))
+        .collect();
+    temps.sort();
+    (fds, temps)
+}
+
+static BEFORE: std::sync::OnceLock<(usize, Vec<String>)> = std::sync::OnceLock::new();
+
+fn no_fd_or_temporary_file_left() {
+    let before = BEFORE.get().expect("taken first in main");
+    assert_eq!(
+        &footprint(),
+        before,
+        "descriptors and temporary directories: before, after"
+    );
+}
+
+fn run_scenario(name: &str) -> Result<(), Error> {
+    match name {
+        "default_spawn" => {
+            shared::log_to_stderr(LevelFilter::Info);
+            set_start_method(StartMethod::Spawn)?;
+            let again = set_start_method(StartMethod::Fork).unwrap_err();
+            println!("the second set_start_method: {again}");
+            *GREETING.lock().unwrap() = "changed";
+            let mut p = Process::with_args(greeting_is, "fresh".to_owned());
+            p.start()?;
+            p.join()?;
+            assert_eq!(p.exitcode(), Some(0));
+        }
+        "forgotten" => {
+            // The child skips `freeze_support` (see `main`), runs this
+            // scenario again, and is refused its spawn.
+            // SAFETY: one thread runs here.
+            unsafe { std::env::set_var("SKIP_FREEZE_SUPPORT", "1") };
+            let mut p = get_context(StartMethod::Spawn).process(exit_with, 0);
+            let e = p.start().unwrap_err();
+            println!("{e}");
+            if std::env::var_os("SHARED_SPAWNED_BY").is_some() {
+                return Err(e); // the child: exit code 1
+            }
+        }
+        "killed_parent" => {
+            let path = marker("daemon");
+            let mut daemon = get_context(StartMethod::Spawn)
+                .process(mark_then_sleep, path.clone())
+                .daemon(true);
+            daemon.start()?;
+            wait_for_file(&path);
+            let _ = std::fs::remove_file(&path);
+            println!("daemon started");
+            nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL)?;
+        }
+        other => panic!("no scenario {other}"),
+    }
+    Ok(())
+}
+
+fn main() {
+    if std::env::var_os("SKIP_FREEZE_SUPPORT").is_none() {
+        shared::freeze_support();
+    }
+    BEFORE.get_or_init(footprint);
+    let checks = testkit::checks![
+        states_and_repr,
+        exit_codes,
+        names_daemons_and_parents,
+        terminate_kill_and_join_timeout,
+        spawned_children_see_a_fresh_start,
+        spawn_works_beside_eight_threads,
+        misuse_is_an_error,
+        the_default_method_and_its_logging,
+        a_forgotten_freeze_support_is_an_error,
+        daemons_die_with_a_killed_parent,
+        nothing_left_behind,
+        no_fd_or_temporary_file_left,
+    ];
+    testkit::test_main(checks, run_scenario);
+}
