@@ -68,6 +68,18 @@ def start_join(repeats):
     return statistics.median(times) * 1e6
 
 
+def spawn_start_join(repeats):
+    ctx = multiprocessing.get_context("spawn")
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        p = ctx.Process(target=empty)
+        p.start()
+        p.join()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e6
+
+
 def pool_map(items, chunksize, repeats):
     with multiprocessing.Pool(2) as pool:
         pool.map(double, range(items), chunksize)  # warm up, as the Rust side does
@@ -214,6 +226,8 @@ if __name__ == "__main__":
     mib = 1 << 20
     print(f"parallel_capacity {parallel_capacity():.2f} cores")
     print(f"process_start_join {start_join(20 if quick else 200):.0f} us")
+    # An interpreter starts for each: 20 (not 200) keep a round near a minute.
+    print(f"spawn_start_join {spawn_start_join(3 if quick else 20):.0f} us")
     print(f"pool_map_default {pool_map(items, None, 2 * repeats + 1):.0f} items/s")
     print(f"pool_map_chunksize1 {pool_map(items, 1, repeats):.0f} items/s")
     print(f"pipe_roundtrip {pipe_roundtrip(200 if quick else 10_000):.1f} us")

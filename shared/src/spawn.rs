@@ -344,9 +344,12 @@ fn accept(
 ) -> Result<IpcSender<Call>, Error> {
     let watch = sys::pidfd_open(pid.as_raw())?;
     let (tx, rx) = mpsc::channel();
-    let helper = std::thread::spawn(move || {
-        let _ = tx.send(server.accept().map(|(_, to_child)| to_child));
-    });
+    // A small stack: it only waits (the default 2 MiB is mapped for nothing).
+    let helper = std::thread::Builder::new()
+        .stack_size(64 << 10)
+        .spawn(move || {
+            let _ = tx.send(server.accept().map(|(_, to_child)| to_child));
+        })?;
     let mut child_left = false;
     let accepted = loop {
         match rx.recv_timeout(Duration::from_millis(5)) {

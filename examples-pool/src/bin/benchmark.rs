@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use examples_pool::{NUMBERS, factorize};
 use shared::pool::Pool;
-use shared::{Error, Process, Queue, cpu_count, pipe};
+use shared::{Error, Process, Queue, StartMethod, cpu_count, get_context, pipe};
 
 /// Small numbers for `--quick`.
 const QUICK_NUMBERS: [u64; 4] = [53541, 21235, 11421, 5423];
@@ -105,6 +105,38 @@ fn start_join_and_floor(repeats: usize) -> Result<(f64, f64), Error> {
     }
     Ok((median(ours) * 1e6, median(floor) * 1e6))
 }
+
+/// Microseconds to spawn a child that does nothing and join it, and the
+/// floor measured in turn with it: a bare `posix_spawn` of this program,
+/// which leaves at the top of `main`, and `waitpid` (`Command::status`).
+fn spawn_start_join_and_floor(repeats: usize) -> Result<(f64, f64), Error> {
+    let (mut ours, mut floor) = (Vec::new(), Vec::new());
+    let spawn = get_context(StartMethod::Spawn);
+    for _ in 0..repeats {
+        floor.push(seconds(|| {
+            let status = Command::new("/proc/self/exe")
+                .env(EXIT_AT_ONCE, "1")
+                .status()?;
+            match status.success() {
+                true => Ok(()),
+                false => Err(Error::Io(std::io::Error::other(format!(
+                    "the floor's child: {status}"
+                )))),
+            }
+        })?);
+        ours.push(seconds(|| {
+            let mut p = spawn.process(nothing, ());
+            p.start()?;
+            p.join()
+        })?);
+    }
+    Ok((median(ours) * 1e6, median(floor) * 1e6))
+}
+
+fn nothing(_: ()) {}
+
+/// Set for the floor's child, which then leaves before anything else.
+const EXIT_AT_ONCE: &str = "BENCHMARK_EXIT_AT_ONCE";
 
 /// Items per second of `Pool(2).map` of a doubler, after one untimed call
 /// of the same size (on both sides), so that no figure pays for first
@@ -373,10 +405,13 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
     };
     let capacity = parallel_capacity(if quick { 3_000_000 } else { 100_000_000 })?;
     let (start_join, floor) = start_join_and_floor(starts)?;
+    let (spawn_start_join, exec_floor) = spawn_start_join_and_floor(starts)?;
     let mut figures = vec![
         ("parallel_capacity", capacity, "cores"),
         ("floor_fork_join", floor, "us"),
         ("process_start_join", start_join, "us"),
+        ("floor_exec_wait", exec_floor, "us"),
+        ("spawn_start_join", spawn_start_join, "us"),
         (
             "pool_map_default",
             pool_map(items, None, 2 * repeats + 1)?,
@@ -480,6 +515,7 @@ fn against(unit: &str, rust: f64, python: f64) -> (f64, String) {
 fn floor_of(name: &str) -> Option<&'static str> {
     match name {
         "process_start_join" => Some("floor_fork_join"),
+        "spawn_start_join" => Some("floor_exec_wait"),
         n if n.ends_with("_roundtrip_1cpu") && !n.starts_with("floor") => {
             Some("floor_socketpair_roundtrip_1cpu")
         }
@@ -497,6 +533,7 @@ fn target(name: &str) -> (Option<f64>, Option<f64>) {
             (Some(2.0), None)
         }
         "process_start_join" => (None, Some(1.5)),
+        "spawn_start_join" => (Some(30.0), Some(1.25)),
         "throughput_1mib" | "throughput_100mib" => (Some(2.0), None),
         "pool_map_default" => (Some(8.0), None),
         "pool_map_chunksize1" => (Some(20.0), None),
@@ -643,6 +680,10 @@ fn parse(args: &[String]) -> Result<(bool, Option<usize>), String> {
 }
 
 fn main() -> Result<(), Error> {
+    if std::env::var_os(EXIT_AT_ONCE).is_some() {
+        return Ok(()); // the floor's child: an exec, and nothing else
+    }
+    shared::freeze_support(); // a spawned child runs its task here
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!("{USAGE}");
