@@ -43,6 +43,12 @@ pub enum Error {
     Bootstrapping,
     /// A spawned child could not be started or given its task.
     Spawn(String),
+    /// A lock released while free, or a bounded semaphore past its start.
+    ReleasedTooManyTimes,
+    /// A lock used by a thread that does not hold it; CPython's assertion.
+    NotOwned(&'static str),
+    /// A barrier that was broken (by a timeout or `abort`) or reset.
+    BrokenBarrier,
     /// `get` on an empty queue without blocking, or past its timeout.
     Empty,
     /// `put` on a full bounded queue without blocking, or past its timeout.
@@ -127,6 +133,11 @@ impl fmt::Display for Error {
                  counterpart of Python's `if __name__ == '__main__':` guard",
             ),
             Error::Spawn(why) => write!(f, "cannot spawn: {why}"),
+            Error::ReleasedTooManyTimes => {
+                f.write_str("ValueError: semaphore or lock released too many times")
+            }
+            Error::NotOwned(why) => write!(f, "AssertionError: {why}"),
+            Error::BrokenBarrier => f.write_str("BrokenBarrierError"),
             Error::Unreapable => f.write_str(
                 "the child's exit status is lost: SIGCHLD is ignored (SIG_IGN) in this \
                  process, so the kernel reaped the child itself; restore SIGCHLD's \
@@ -281,6 +292,9 @@ impl Clone for Error {
             NotSpawnable => NotSpawnable,
             Bootstrapping => Bootstrapping,
             Spawn(why) => Spawn(why.clone()),
+            ReleasedTooManyTimes => ReleasedTooManyTimes,
+            NotOwned(why) => NotOwned(why),
+            BrokenBarrier => BrokenBarrier,
             Empty => Empty,
             Full => Full,
             Closed(what) => Closed(what),

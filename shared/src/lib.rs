@@ -13,6 +13,7 @@
 //! | `log_to_stderr(level)`, `get_logger().setLevel(l)` | [`log_to_stderr(level)`](log_to_stderr), `log::set_max_level(l)` |
 //! | `Pool(n)`, `map`, `imap`, `apply_async`, `close`, `join`, `terminate` | [`Pool`] (module [`pool`]) |
 //! | a worker's exception, re-raised in `get()` | [`Error::Remote`]; whole, with [`Typed`] and [`Error::remote`] |
+//! | `Lock`, `RLock`, `Semaphore`, `Condition`, `Barrier`, `Value`, `Array` | [`Lock`], [`RLock`], [`Semaphore`], [`Condition`], [`Barrier`], [`Value`], [`Array`] (module [`sync`]) |
 //! | `Queue`, `SimpleQueue`, `JoinableQueue`, `Pipe()`, `Event` | [`Queue`], [`SimpleQueue`], [`JoinableQueue`], [`pipe`], [`Event`] (module [`ipc`]) |
 //!
 //! # How it works under the hood
@@ -82,6 +83,7 @@ pub mod process;
 pub mod py;
 mod returns;
 pub mod spawn;
+pub mod sync;
 mod sys;
 
 pub use current::{
@@ -96,4 +98,8 @@ pub use returns::{Outcome, Raised, TaskResult, Typed};
 pub use spawn::{
     Context, StartMethod, freeze_support, get_all_start_methods, get_context, get_start_method,
     set_start_method,
+};
+pub use sync::{
+    Array, Barrier, Block, BoundedSemaphore, Condition, Lock, RLock, RawArray, RawValue, Semaphore,
+    Value,
 };

@@ -141,6 +141,96 @@ impl<S: Shareable> Drop for SharedMem<S> {
     }
 }
 
+/// `n` values of type `S` in shared memory, as [`SharedMem`] holds one: a
+/// shared `Array`'s elements.
+pub(crate) struct SharedSlice<S: Shareable> {
+    ptr: NonNull<S>,
+    len: usize,
+}
+
+// SAFETY: as for `SharedMem`: only `&[S]` is handed out, and `S: Sync`.
+unsafe impl<S: Shareable> Send for SharedSlice<S> {}
+// SAFETY: as above.
+unsafe impl<S: Shareable> Sync for SharedSlice<S> {}
+
+impl<S: Shareable> SharedSlice<S> {
+    /// Map a fresh shared region for `len` values, all zeros.
+    pub(crate) fn new(len: usize) -> io::Result<Self> {
+        const { assert!(align_of::<S>() <= 4096 && size_of::<S>() > 0) };
+        let bytes = size_of::<S>()
+            .checked_mul(len.max(1))
+            .ok_or(Errno::ENOMEM)?;
+        let (prot, flags) = (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED);
+        // SAFETY: a new anonymous mapping, as in `SharedMem::new`.
+        let addr = unsafe { rustix::mm::mmap_anonymous(std::ptr::null_mut(), bytes, prot, flags) }?;
+        let ptr = NonNull::new(addr.cast::<S>()).ok_or(Errno::ENOMEM)?;
+        Ok(SharedSlice { ptr, len })
+    }
+}
+
+impl<S: Shareable> Deref for SharedSlice<S> {
+    type Target = [S];
+    fn deref(&self) -> &[S] {
+        // SAFETY: `len` zeroed (valid) values, mapped until `drop`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<S: Shareable> Drop for SharedSlice<S> {
+    fn drop(&mut self) {
+        let bytes = size_of::<S>() * self.len.max(1);
+        // SAFETY: unmapping exactly the region `new` mapped, once.
+        let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), bytes) };
+    }
+}
+
+// SAFETY: an `AtomicU64` of 0 is valid, and atomics are for shared use.
+unsafe impl Shareable for std::sync::atomic::AtomicU64 {}
+
+/// Wake at most `n` of those sleeping in [`futex_wait`] on `word`.
+pub(crate) fn futex_wake(word: &AtomicU32, n: u32) {
+    let _ = futex::wake(word, futex::Flags::empty(), n);
+}
+
+// ------------------------------------------------------------ thread ids
+
+/// This thread's id (`gettid(2)`): unique among all running threads of
+/// every process, so it names a lock's holder across processes.
+///
+/// Asked of the kernel once per thread and kept; a `fork` makes a new
+/// thread in the child, so the kept one is checked against a count of
+/// forks that a `pthread_atfork` handler raises in every child.
+pub(crate) fn thread_id() -> u32 {
+    use std::cell::Cell;
+    use std::sync::atomic::AtomicU64;
+    static FORKS: AtomicU64 = AtomicU64::new(0);
+    static HANDLER: std::sync::Once = std::sync::Once::new();
+    thread_local!(static KEPT: Cell<(u64, u32)> = const { Cell::new((0, 0)) });
+    extern "C" fn in_child() {
+        FORKS.fetch_add(1, Ordering::Relaxed);
+    }
+    HANDLER.call_once(|| {
+        // SAFETY: registers a handler that only adds to an atomic, which is
+        // async-signal-safe, as a handler run in a forked child must be.
+        unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+    });
+    let forks = FORKS.load(Ordering::Relaxed);
+    KEPT.with(|kept| match kept.get() {
+        (seen, tid) if tid != 0 && seen == forks => tid,
+        _ => {
+            let tid = rustix::thread::gettid().as_raw_nonzero().get() as u32;
+            kept.set((forks, tid));
+            tid
+        }
+    })
+}
+
+/// Whether the thread `tid` still runs (its `/proc/<tid>` is there): how
+/// a waiter learns that a lock's holder died.
+pub(crate) fn thread_alive(tid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{tid}")).exists()
+}
+
 /// Sleep while `word` still holds `expected`, for at most `timeout`
 /// (`None`: no limit). Returns early on a wake-up, on a signal, or at once
 /// if the value already differs: callers re-check their condition in a loop.

@@ -12,7 +12,7 @@ use crate::sys::{SharedMem, futex_wake_all, wait_until};
 /// Python's `multiprocessing.Event`: a flag, initially clear, that any
 /// process holding the event can set, clear, test or wait for.
 ///
-/// The flag is one 32-bit word in shared memory. [`wait`](Self::wait)
+/// The flag is one bit of a 32-bit word in shared memory. [`wait`](Self::wait)
 /// sleeps in the kernel (`futex`) until [`set`](Self::set) wakes every
 /// sleeper, in whatever process. Make the event before forking the
 /// processes that use it, and clone it into their closures.
@@ -24,7 +24,7 @@ use crate::sys::{SharedMem, futex_wake_all, wait_until};
 /// # fn main() -> Result<(), shared::Error> {
 /// let e = Event::new()?;
 /// let child_e = e.clone();
-/// let mut p = Process::new(move || child_e.wait());
+/// let mut p = Process::new(move || assert!(child_e.wait()));
 /// p.start()?;
 /// e.set(); // wakes the child
 /// p.join()?;
@@ -58,30 +58,55 @@ impl Event {
 
     /// Whether the flag is set (Python: `is_set()`).
     pub fn is_set(&self) -> bool {
-        self.flag.load(Ordering::Acquire) == 1
+        self.flag.load(Ordering::Acquire) & SET != 0
     }
 
     /// Set the flag and wake every process waiting for it (Python: `set()`).
     pub fn set(&self) {
-        self.flag.store(1, Ordering::Release);
+        // A new round: the waiters it wakes return even if the flag is
+        // cleared again before they run.
+        let _ = self
+            .flag
+            .fetch_update(Ordering::Release, Ordering::Relaxed, |word| {
+                Some((word & !SET).wrapping_add(ROUND) | SET)
+            });
         futex_wake_all(&self.flag);
     }
 
     /// Clear the flag (Python: `clear()`): `wait` blocks again until the
     /// next `set`.
     pub fn clear(&self) {
-        self.flag.store(0, Ordering::Release);
+        self.flag.fetch_and(!SET, Ordering::Release);
     }
 
     /// Wait until the flag is set (Python: `wait()`); returns at once if it
-    /// already is.
-    pub fn wait(&self) {
-        wait_until(&self.flag, |v| v == 1, Wait::Forever);
+    /// already is. As CPython's, it returns the flag as it reads once woken:
+    /// `true`, or `false` if another process cleared it between the `set`
+    /// that woke this one and this one's look.
+    pub fn wait(&self) -> bool {
+        self.wait_as(Wait::Forever)
     }
 
     /// Wait at most `timeout` for the flag (Python: `wait(timeout)`);
-    /// returns whether it is set, so `false` means the time ran out.
+    /// returns whether it is set, so `false` means the time ran out (or,
+    /// as for [`wait`](Self::wait), that it was cleared again at once).
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        wait_until(&self.flag, |v| v == 1, Wait::timeout(timeout))
+        self.wait_as(Wait::timeout(timeout))
+    }
+
+    fn wait_as(&self, wait: Wait) -> bool {
+        let start = self.flag.load(Ordering::Acquire);
+        if start & SET != 0 {
+            return true;
+        }
+        // Until a `set` starts a new round (even if a `clear` follows it
+        // before this process runs again), or the time runs out.
+        wait_until(&self.flag, |word| word & !SET != start & !SET, wait);
+        self.is_set()
     }
 }
+
+/// The flag's bit in its word; the bits above count the `set` calls, so a
+/// waiter can tell that one happened even if the flag is clear again.
+const SET: u32 = 1;
+const ROUND: u32 = 2;

@@ -1,0 +1,260 @@
+//! [`Value`], [`Array`], [`RawValue`] and [`RawArray`]: numbers in shared
+//! memory (CPython's `multiprocessing.sharedctypes`).
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::lock::RLock;
+use crate::error::Error;
+use crate::sys::{SharedMem, SharedSlice};
+
+/// A plain number (or a `bool`) that can live in shared memory: its bits
+/// are kept in a 64-bit word, so that every read and every write of one
+/// element is whole (never half another process's write).
+pub trait Plain: Copy + fmt::Display + sealed::Sealed + 'static {
+    /// ctypes' name for it, for the reprs (`c_double`, `c_int`, …).
+    const CTYPE: &'static str;
+    #[doc(hidden)]
+    fn to_bits(self) -> u64;
+    #[doc(hidden)]
+    fn from_bits(bits: u64) -> Self;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+macro_rules! plain {
+    ($($ty:ty => $ctype:literal, $to:expr, $from:expr;)*) => {$(
+        impl sealed::Sealed for $ty {}
+        impl Plain for $ty {
+            const CTYPE: &'static str = $ctype;
+            fn to_bits(self) -> u64 { $to(self) }
+            fn from_bits(bits: u64) -> Self { $from(bits) }
+        }
+    )*};
+}
+
+plain! {
+    f64 => "c_double", f64::to_bits, f64::from_bits;
+    f32 => "c_float", |v: f32| u64::from(v.to_bits()), |b| f32::from_bits(b as u32);
+    i64 => "c_long", |v| v as u64, |b| b as i64;
+    i32 => "c_int", |v| v as u64, |b| b as i32;
+    i16 => "c_short", |v| v as u64, |b| b as i16;
+    i8 => "c_byte", |v| v as u64, |b| b as i8;
+    u64 => "c_ulong", |v| v, |b| b;
+    u32 => "c_uint", u64::from, |b| b as u32;
+    u16 => "c_ushort", u64::from, |b| b as u16;
+    u8 => "c_ubyte", u64::from, |b| b as u8;
+    bool => "c_bool", u64::from, |b| b != 0;
+}
+
+/// How Python prints a number: a float always with a point (`0.0`), a
+/// bool as `True`/`False`.
+fn py_number<T: Plain>(v: T) -> String {
+    let text = v.to_string();
+    match T::CTYPE {
+        "c_double" | "c_float" if !text.contains(['.', 'e', 'N', 'i']) => format!("{text}.0"),
+        "c_bool" => crate::py::py_bool(text == "true").to_owned(),
+        _ => text,
+    }
+}
+
+/// Python's `multiprocessing.RawValue(type, v)`: one number in shared
+/// memory, with no lock. Each `get` and each `set` is whole, but
+/// `v.set(v.get() + 1)` is two steps: another process may write between
+/// them, and its update is then lost.
+#[derive(Clone)]
+pub struct RawValue<T: Plain> {
+    bits: Arc<SharedMem<AtomicU64>>,
+    _type: std::marker::PhantomData<T>,
+}
+
+impl<T: Plain> RawValue<T> {
+    /// A shared number, `value` to start with.
+    pub fn new(value: T) -> Result<RawValue<T>, Error> {
+        let bits: SharedMem<AtomicU64> = SharedMem::new()?;
+        bits.store(value.to_bits(), Ordering::Relaxed);
+        Ok(RawValue {
+            bits: Arc::new(bits),
+            _type: std::marker::PhantomData,
+        })
+    }
+
+    /// The number now (Python: `v.value`).
+    pub fn get(&self) -> T {
+        T::from_bits(self.bits.load(Ordering::Acquire))
+    }
+
+    /// Make it `value` (Python: `v.value = value`).
+    pub fn set(&self, value: T) {
+        self.bits.store(value.to_bits(), Ordering::Release);
+    }
+}
+
+/// ctypes' repr: `c_double(3.1415927)`.
+impl<T: Plain> fmt::Debug for RawValue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({})", T::CTYPE, py_number(self.get()))
+    }
+}
+
+/// Python's `multiprocessing.Value(type, v)`: a [`RawValue`] with a lock
+/// of its own, an [`RLock`] as in CPython. `get` and `set` each hold it,
+/// so neither sees half of the other; a read-modify-write such as `+= 1`
+/// is exact only inside `let _held = v.get_lock().lock();`, where no
+/// other process can come between the read and the write.
+#[derive(Clone)]
+pub struct Value<T: Plain> {
+    raw: RawValue<T>,
+    lock: RLock,
+}
+
+impl<T: Plain> Value<T> {
+    /// A shared number with its lock (Python: `Value('d', 0.0)`).
+    pub fn new(value: T) -> Result<Value<T>, Error> {
+        Ok(Value {
+            raw: RawValue::new(value)?,
+            lock: RLock::new()?,
+        })
+    }
+
+    /// The number, read holding the lock (Python: `v.value`).
+    pub fn get(&self) -> T {
+        let _held = self.lock.lock();
+        self.raw.get()
+    }
+
+    /// Write it, holding the lock (Python: `v.value = x`).
+    pub fn set(&self, value: T) {
+        let _held = self.lock.lock();
+        self.raw.set(value)
+    }
+
+    /// Its lock (Python: `get_lock()`), to make several steps one.
+    pub fn get_lock(&self) -> &RLock {
+        &self.lock
+    }
+}
+
+/// CPython's repr: `<Synchronized wrapper for c_double(0.0)>`.
+impl<T: Plain> fmt::Debug for Value<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<Synchronized wrapper for {:?}>", self.raw)
+    }
+}
+
+/// Python's `multiprocessing.RawArray(type, values)`: a fixed number of
+/// numbers in shared memory, with no lock.
+#[derive(Clone)]
+pub struct RawArray<T: Plain> {
+    bits: Arc<SharedSlice<AtomicU64>>,
+    _type: std::marker::PhantomData<T>,
+}
+
+impl<T: Plain> RawArray<T> {
+    /// A shared array holding `values` (Python: `RawArray('i', range(10))`).
+    pub fn new(values: &[T]) -> Result<RawArray<T>, Error> {
+        let bits = SharedSlice::<AtomicU64>::new(values.len())?;
+        for (word, v) in bits.iter().zip(values) {
+            word.store(v.to_bits(), Ordering::Relaxed);
+        }
+        Ok(RawArray {
+            bits: Arc::new(bits),
+            _type: std::marker::PhantomData,
+        })
+    }
+
+    /// How many numbers it holds (Python: `len(a)`).
+    pub fn len(&self) -> usize {
+        self.bits.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.bits.is_empty()
+    }
+
+    /// The `i`th number (Python: `a[i]`); panics past the end, as slices do.
+    pub fn get(&self, i: usize) -> T {
+        T::from_bits(self.bits[i].load(Ordering::Acquire))
+    }
+
+    /// Make the `i`th number `value` (Python: `a[i] = value`).
+    pub fn set(&self, i: usize, value: T) {
+        self.bits[i].store(value.to_bits(), Ordering::Release)
+    }
+
+    /// Every number, in order (Python: `a[:]`).
+    pub fn to_vec(&self) -> Vec<T> {
+        (0..self.len()).map(|i| self.get(i)).collect()
+    }
+}
+
+/// As Python prints `a[:]`: `[0, -1, -2]`.
+impl<T: Plain> fmt::Debug for RawArray<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let items: Vec<String> = self.to_vec().into_iter().map(py_number).collect();
+        write!(f, "[{}]", items.join(", "))
+    }
+}
+
+/// Python's `multiprocessing.Array(type, values)`: a [`RawArray`] with its
+/// own [`RLock`], held by each `get`, `set` and `to_vec`.
+#[derive(Clone)]
+pub struct Array<T: Plain> {
+    raw: RawArray<T>,
+    lock: RLock,
+}
+
+impl<T: Plain> Array<T> {
+    /// A shared array holding `values`, with its lock.
+    pub fn new(values: &[T]) -> Result<Array<T>, Error> {
+        Ok(Array {
+            raw: RawArray::new(values)?,
+            lock: RLock::new()?,
+        })
+    }
+
+    /// How many numbers it holds.
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// The `i`th number, read holding the lock.
+    pub fn get(&self, i: usize) -> T {
+        let _held = self.lock.lock();
+        self.raw.get(i)
+    }
+
+    /// Write the `i`th number, holding the lock.
+    pub fn set(&self, i: usize, value: T) {
+        let _held = self.lock.lock();
+        self.raw.set(i, value)
+    }
+
+    /// Every number, read in one hold of the lock (Python: `a[:]`).
+    pub fn to_vec(&self) -> Vec<T> {
+        let _held = self.lock.lock();
+        self.raw.to_vec()
+    }
+
+    /// Its lock (Python: `get_lock()`).
+    pub fn get_lock(&self) -> &RLock {
+        &self.lock
+    }
+}
+
+/// As Python prints `a[:]`.
+impl<T: Plain> fmt::Debug for Array<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let _held = self.lock.lock();
+        fmt::Debug::fmt(&self.raw, f)
+    }
+}
