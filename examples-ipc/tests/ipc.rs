@@ -92,4 +92,87 @@ fn event() {
     assert!(!out.contains("-> False"), "{out}");
 }
 
+#[test]
+fn lock() {
+    let run = run_clean(env!("CARGO_BIN_EXE_lock"));
+    let lines = run.lines();
+    assert_eq!(lines.len(), 2, "{}", run.output);
+    // Without the lock: some total no greater than 40 000 (how much less
+    // is up to the scheduler: printed, never pinned).
+    let unlocked: u32 = lines[0]
+        .strip_prefix("without the lock: ")
+        .and_then(|rest| rest.strip_suffix(" (at most 40000)"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", lines[0]));
+    assert!(unlocked <= 40_000, "{unlocked}");
+    assert_eq!(lines[1], "with the lock: 40000");
+    let twin = twin!("lock");
+    assert_eq!(twin.lines().nth(1), Some("with the lock: 40000"));
+}
+
+#[test]
+fn condition() {
+    let run = run_clean(env!("CARGO_BIN_EXE_condition"));
+    let lines = run.lines();
+    assert_eq!(sorted_lines(&run.output), sorted_lines(&twin!("condition")));
+    // Every stage-2 line after stage 1's, and stage 1 starts only once
+    // both stage-2 processes wait.
+    let done = position(&lines, "s1 done and ready for stage 2");
+    for i in [1, 2] {
+        assert!(
+            position(&lines, &format!("Starting stage_2[{i}]")) < position(&lines, "Starting s1")
+        );
+        assert!(
+            position(&lines, &format!("stage_2[{i}] running")) > done,
+            "{}",
+            run.output
+        );
+    }
+}
+
+#[test]
+fn semaphore() {
+    let run = run_clean(env!("CARGO_BIN_EXE_semaphore"));
+    let lines = run.lines();
+    assert_eq!(lines.len(), 12, "{}", run.output);
+    // Replay the lines: the count inside never passes 2, each line's count
+    // is the replayed one, and each worker enters once, then leaves once.
+    let mut inside = 0;
+    let mut state = std::collections::HashMap::new();
+    for line in &lines {
+        let (name, rest) = line.split_once(' ').unwrap();
+        let entering = rest.starts_with("enters");
+        inside += if entering { 1 } else { -1 };
+        assert!((0..=2).contains(&inside), "{}", run.output);
+        assert!(
+            rest.ends_with(&format!("({inside} inside)")),
+            "{line} in {}",
+            run.output
+        );
+        let was = state.insert(name.to_owned(), entering);
+        assert_eq!(
+            was,
+            if entering { None } else { Some(true) },
+            "{}",
+            run.output
+        );
+    }
+    assert_eq!(state.len(), 6);
+    assert!(
+        lines.iter().filter(|l| l.contains("(2 inside)")).count() >= 1,
+        "two at once, at times"
+    );
+    assert_eq!(twin!("semaphore").lines().count(), 12);
+}
+
+#[test]
+fn value_array() {
+    let run = run_clean(env!("CARGO_BIN_EXE_value_array"));
+    assert_eq!(
+        run.output,
+        "3.1415927\n[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]\n"
+    );
+    assert_eq!(run.output, twin!("value_array"));
+}
+
 testkit::chapter_checks!(skip_headers: []);

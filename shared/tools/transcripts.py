@@ -73,6 +73,10 @@ MODES = {
     "pipe": "sorted",
     "joinable_queue": "exact",
     "simple_queue": "exact",
+    "lock": "none",  # the total without the lock changes from run to run
+    "condition": "sorted",
+    "semaphore": "none",  # who enters when is the scheduler's
+    "value_array": "exact",
     "event": "sorted",
     # examples-pool
     "pool_map": "sorted",
