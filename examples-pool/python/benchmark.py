@@ -200,6 +200,59 @@ def factorize_figures(numbers):
     return sequential, in_pool, ideal
 
 
+def lock_acquire_release(repeats):
+    """Nanoseconds for one uncontended acquire and release, in one process."""
+    lock = multiprocessing.Lock()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        lock.acquire()
+        lock.release()
+    return (time.perf_counter() - start) / repeats * 1e9
+
+
+def take_turns(lock, repeats):
+    for _ in range(repeats):
+        lock.acquire()
+        lock.release()
+
+
+def add_locked(value, repeats):
+    for _ in range(repeats):
+        with value.get_lock():
+            value.value += 1
+
+
+def timed_work(start, times, i, work, *args):
+    start.wait()
+    times[2 * i] = time.time_ns()
+    work(*args)
+    times[2 * i + 1] = time.time_ns()
+
+
+def race(n, work, *args):
+    """Seconds from the first child's start of `work` to the last one's end, as the Rust side measures."""
+    start, times = multiprocessing.Barrier(n), multiprocessing.RawArray("Q", 2 * n)
+    procs = [multiprocessing.Process(target=timed_work, args=(start, times, i, work) + args) for i in range(n)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    return (max(times[1::2]) - min(times[0::2])) / 1e9
+
+
+def lock_handoff(repeats):
+    """Microseconds per acquisition while two processes contend for one lock."""
+    return race(2, take_turns, multiprocessing.Lock(), repeats) / (2 * repeats) * 1e6
+
+
+def value_add_locked(repeats):
+    """Milliseconds for 4 processes to add 1 to a Value `repeats` times each, under its lock."""
+    value = multiprocessing.Value("i", 0)
+    seconds = race(4, add_locked, value, repeats)
+    assert value.value == 4 * repeats, value.value
+    return seconds * 1e3
+
+
 def sleeper(seconds):
     time.sleep(seconds)
 
@@ -246,3 +299,6 @@ if __name__ == "__main__":
     print(f"factorize_pool {in_pool:.3f} s")
     print(f"factorize_ideal {ideal:.3f} s")
     print(f"child_uss {child_uss()} KiB")
+    print(f"lock_acquire_release {lock_acquire_release(10_000 if quick else 1_000_000):.1f} ns")
+    print(f"lock_handoff {lock_handoff(1_000 if quick else 100_000):.2f} us")
+    print(f"value_add_locked {value_add_locked(1_000 if quick else 10_000):.2f} ms")

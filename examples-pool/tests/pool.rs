@@ -150,6 +150,9 @@ fn benchmark_prints_name_value_unit() {
         "factorize_pool",
         "factorize_ideal",
         "child_uss",
+        "lock_acquire_release",
+        "lock_handoff",
+        "value_add_locked",
     ];
     assert_eq!(names, want, "{run:?}");
     for line in figures {

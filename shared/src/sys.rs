@@ -194,18 +194,14 @@ pub(crate) fn futex_wake(word: &AtomicU32, n: u32) {
 
 // ------------------------------------------------------------ thread ids
 
-/// This thread's id (`gettid(2)`): unique among all running threads of
-/// every process, so it names a lock's holder across processes.
-///
-/// Asked of the kernel once per thread and kept; a `fork` makes a new
-/// thread in the child, so the kept one is checked against a count of
-/// forks that a `pthread_atfork` handler raises in every child.
-pub(crate) fn thread_id() -> u32 {
-    use std::cell::Cell;
-    use std::sync::atomic::AtomicU64;
-    static FORKS: AtomicU64 = AtomicU64::new(0);
+/// How many times this process's line was forked: raised in every child
+/// by a `pthread_atfork` handler, installed by [`count_forks`].
+static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Install, once, the handler that keeps [`thread_id`]'s kept ids true
+/// across `fork`. Every type that calls `thread_id` calls this when made.
+pub(crate) fn count_forks() {
     static HANDLER: std::sync::Once = std::sync::Once::new();
-    thread_local!(static KEPT: Cell<(u64, u32)> = const { Cell::new((0, 0)) });
     extern "C" fn in_child() {
         FORKS.fetch_add(1, Ordering::Relaxed);
     }
@@ -214,6 +210,19 @@ pub(crate) fn thread_id() -> u32 {
         // async-signal-safe, as a handler run in a forked child must be.
         unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
     });
+}
+
+/// This thread's id (`gettid(2)`): unique among all running threads of
+/// every process, so it names a lock's holder across processes.
+///
+/// Asked of the kernel once per thread and kept (a lock is taken in a few
+/// nanoseconds, and a system call would be most of them); a `fork` makes
+/// a new thread in the child, so the kept one is valid only while the
+/// count of forks ([`count_forks`]) is the one it was kept at.
+#[inline]
+pub(crate) fn thread_id() -> u32 {
+    use std::cell::Cell;
+    thread_local!(static KEPT: Cell<(u64, u32)> = const { Cell::new((0, 0)) });
     let forks = FORKS.load(Ordering::Relaxed);
     KEPT.with(|kept| match kept.get() {
         (seen, tid) if tid != 0 && seen == forks => tid,

@@ -35,7 +35,11 @@ use std::time::{Duration, Instant};
 
 use examples_pool::{NUMBERS, factorize};
 use shared::pool::Pool;
-use shared::{Error, Process, Queue, StartMethod, cpu_count, get_context, pipe};
+use shared::sync::Block;
+use shared::{
+    Barrier, Error, Lock, Process, Queue, RawArray, StartMethod, Value, cpu_count, get_context,
+    pipe,
+};
 
 /// Small numbers for `--quick`.
 const QUICK_NUMBERS: [u64; 4] = [53541, 21235, 11421, 5423];
@@ -104,6 +108,79 @@ fn start_join_and_floor(repeats: usize) -> Result<(f64, f64), Error> {
         })?);
     }
     Ok((median(ours) * 1e6, median(floor) * 1e6))
+}
+
+/// Nanoseconds for one uncontended `acquire` and `release` of a `Lock`,
+/// in one process.
+fn lock_acquire_release(repeats: u32) -> f64 {
+    let lock = Lock::new().expect("a lock");
+    let began = std::time::Instant::now();
+    for _ in 0..repeats {
+        std::hint::black_box(&lock).acquire(Block::Forever);
+        let _ = lock.release();
+    }
+    began.elapsed().as_secs_f64() / f64::from(repeats) * 1e9
+}
+
+/// Start `n` children that wait at a barrier and then run `work`; the
+/// seconds from the first child's start of `work` to the last one's end.
+/// Each child notes both times itself (the wall clock, the same in every
+/// process), so how soon the parent is woken at the barrier does not count.
+fn race(n: u32, work: impl Fn() + Clone + 'static) -> Result<f64, Error> {
+    let now = || {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        since.map_or(0, |t| t.as_nanos() as u64)
+    };
+    let start = Barrier::new(n, None)?;
+    let times = RawArray::new(&vec![0u64; 2 * n as usize])?;
+    let mut children = Vec::new();
+    for i in 0..n as usize {
+        let (start, work, times) = (start.clone(), work.clone(), times.clone());
+        let mut p = Process::new(move || -> Result<(), Error> {
+            start.wait(None)?;
+            times.set(2 * i, now());
+            work();
+            times.set(2 * i + 1, now());
+            Ok(())
+        })
+        .daemon(true);
+        p.start()?;
+        children.push(p);
+    }
+    for p in &children {
+        p.join()?;
+    }
+    let times = times.to_vec();
+    let first = times.iter().step_by(2).min().copied().unwrap_or(0);
+    let last = times.iter().skip(1).step_by(2).max().copied().unwrap_or(0);
+    Ok(last.saturating_sub(first) as f64 / 1e9)
+}
+
+/// Microseconds per acquisition while two processes contend for one lock.
+fn lock_handoff(repeats: u32) -> Result<f64, Error> {
+    let lock = Lock::new()?;
+    let seconds = race(2, move || {
+        for _ in 0..repeats {
+            lock.acquire(Block::Forever);
+            let _ = lock.release();
+        }
+    })?;
+    Ok(seconds / f64::from(2 * repeats) * 1e6)
+}
+
+/// Milliseconds for 4 processes to add 1 to a `Value` `repeats` times
+/// each, holding its lock (Python: `with v.get_lock(): v.value += 1`).
+fn value_add_locked(repeats: u32) -> Result<f64, Error> {
+    let value = Value::new(0u32)?;
+    let shared = value.clone();
+    let seconds = race(4, move || {
+        for _ in 0..repeats {
+            let _held = shared.get_lock().lock();
+            shared.set(shared.get() + 1);
+        }
+    })?;
+    assert_eq!(value.get(), 4 * repeats, "every addition counted");
+    Ok(seconds * 1e3)
 }
 
 /// Microseconds to spawn a child that does nothing and join it, and the
@@ -465,6 +542,21 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
         ("factorize_pool", in_pool, "s"),
         ("factorize_ideal", ideal, "s"),
         ("child_uss", child_uss()?, "KiB"),
+        (
+            "lock_acquire_release",
+            lock_acquire_release(if quick { 10_000 } else { 1_000_000 }),
+            "ns",
+        ),
+        (
+            "lock_handoff",
+            lock_handoff(if quick { 1_000 } else { 100_000 })?,
+            "us",
+        ),
+        (
+            "value_add_locked",
+            value_add_locked(if quick { 1_000 } else { 10_000 })?,
+            "ms",
+        ),
     ]);
     Ok(figures)
 }
@@ -538,6 +630,9 @@ fn target(name: &str) -> (Option<f64>, Option<f64>) {
         "pool_map_default" => (Some(8.0), None),
         "pool_map_chunksize1" => (Some(20.0), None),
         "child_uss" => (Some(4.0), None),
+        "lock_acquire_release" => (Some(10.0), None),
+        "lock_handoff" => (Some(2.0), None),
+        "value_add_locked" => (Some(5.0), None),
         _ => (None, None),
     }
 }

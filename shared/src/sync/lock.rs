@@ -35,15 +35,17 @@ impl Word {
     }
 
     /// Take the lock for `me`, waiting as `wait` says; whether it was taken.
+    #[inline]
     pub(crate) fn acquire(&self, me: u32, wait: Wait) -> bool {
         // Uncontended, this one compare-and-swap is all: no system call.
-        if self
+        let free = self
             .0
-            .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-        {
-            return true;
-        }
+            .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed);
+        free.is_ok() || self.acquire_contended(me, wait)
+    }
+
+    #[cold]
+    fn acquire_contended(&self, me: u32, wait: Wait) -> bool {
         // Once we have slept we cannot know whether others sleep too, so
         // we take the lock with the WAITERS bit set: our release wakes one.
         let mut take_as = me;
@@ -97,6 +99,7 @@ impl Word {
 
     /// Free the lock, waking one sleeper if there may be one; `false` if it
     /// was not held.
+    #[inline]
     pub(crate) fn release(&self) -> bool {
         let word = self.0.swap(0, Ordering::Release);
         if word & WAITERS != 0 {
@@ -144,6 +147,7 @@ pub struct Lock {
 impl Lock {
     /// A new lock, free (Python: `Lock()`).
     pub fn new() -> Result<Lock, Error> {
+        sys::count_forks();
         Ok(Lock {
             word: Arc::new(SharedMem::new()?),
         })
@@ -151,12 +155,14 @@ impl Lock {
 
     /// Take the lock (Python: `acquire(block, timeout)`); whether it was
     /// taken, `false` meaning the time ran out or `Block::No` found it held.
+    #[inline]
     pub fn acquire(&self, block: Block) -> bool {
         self.word.acquire(thread_id(), block.into())
     }
 
     /// Release it (Python: `release()`). Releasing a free lock is CPython's
     /// `ValueError: semaphore or lock released too many times`.
+    #[inline]
     pub fn release(&self) -> Result<(), Error> {
         match self.word.release() {
             true => Ok(()),
@@ -227,6 +233,7 @@ pub struct RLock {
 impl RLock {
     /// A new re-entrant lock, free (Python: `RLock()`).
     pub fn new() -> Result<RLock, Error> {
+        sys::count_forks();
         Ok(RLock {
             shared: Arc::new(SharedMem::new()?),
         })
