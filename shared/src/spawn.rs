@@ -42,11 +42,10 @@
 //! the connection, reports that the child left without taking its task.
 
 use std::fmt;
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use ipc_channel::ipc::{self, IpcOneShotServer, IpcSender, IpcSharedMemory};
 use nix::sys::signal::{Signal, kill};
@@ -295,7 +294,7 @@ pub(crate) fn spawn(
     // ipc-channel panics where it meets EMFILE on a first send: check for
     // descriptors first (the server, the child's channel, the memory file).
     sys::check_free_fds(4)?;
-    let (server, server_name) = IpcOneShotServer::<IpcSender<Call>>::new().map_err(broken)?;
+    let (server, server_name) = IpcOneShotServer::<Hello>::new().map_err(broken)?;
     let me = current::current_process();
     let call = Call {
         entry: recipe.entry,
@@ -331,59 +330,59 @@ pub(crate) fn spawn(
     Ok(pid)
 }
 
+/// What the parent's server receives: the child's way to send it its
+/// call, or the parent's own word that the child left first.
+#[derive(Serialize, Deserialize)]
+enum Hello {
+    Child(IpcSender<Call>),
+    ChildLeft,
+}
+
 /// Wait for the child to connect, watching that it is still alive.
 ///
-/// `accept` blocks and cannot be given a timeout, so it runs on a helper
-/// thread while this one watches the child's pidfd; a child that exits
-/// first (it never called `freeze_support`, or it crashed) is answered by
-/// connecting to the server ourselves, which frees the helper.
-fn accept(
-    server: IpcOneShotServer<IpcSender<Call>>,
-    name: &str,
-    pid: Pid,
-) -> Result<IpcSender<Call>, Error> {
-    let watch = sys::pidfd_open(pid.as_raw())?;
-    let (tx, rx) = mpsc::channel();
+/// `accept` blocks and cannot be given a timeout. So a watchdog thread
+/// waits for the child's end (its pidfd) or for this thread to say it is
+/// done (a pipe it closes); a child that exits first (it never called
+/// `freeze_support`, or it crashed) is answered by the watchdog, which
+/// connects to the server itself and says so. The watchdog is not joined:
+/// it leaves on its own a moment later (`thread_count` allows for that),
+/// so that the spawn does not wait for a thread to wake up.
+fn accept(server: IpcOneShotServer<Hello>, name: &str, pid: Pid) -> Result<IpcSender<Call>, Error> {
+    let child = sys::pidfd_open(pid.as_raw())?;
+    let (done, done_sender) = std::io::pipe()?;
+    let name = name.to_owned();
     // A small stack: it only waits (the default 2 MiB is mapped for nothing).
-    let helper = std::thread::Builder::new()
+    std::thread::Builder::new()
         .stack_size(64 << 10)
         .spawn(move || {
-            let _ = tx.send(server.accept().map(|(_, to_child)| to_child));
-        })?;
-    let mut child_left = false;
-    let accepted = loop {
-        match rx.recv_timeout(Duration::from_millis(5)) {
-            Ok(accepted) => break accepted,
-            Err(_) if !child_left => {
-                let wait = sys::Wait::timeout(Duration::ZERO);
-                if sys::wait_readable(&[std::os::fd::AsFd::as_fd(&watch)], wait)?.is_empty() {
-                    continue;
-                }
-                child_left = true;
-                let (unblock, _) = ipc::channel::<Call>().map_err(broken)?;
-                let server = IpcSender::<IpcSender<Call>>::connect(name.to_owned());
-                server.map_err(broken)?.send(unblock).map_err(broken)?;
+            let fds = [child.as_fd(), done.as_fd()];
+            if let Ok(ready) = sys::wait_readable(&fds, sys::Wait::Forever)
+                && ready == [0]
+                && let Ok(server) = IpcSender::<Hello>::connect(name)
+            {
+                let _ = server.send(Hello::ChildLeft); // fails if accept is over
             }
-            Err(_) => {}
-        }
-    };
-    let _ = helper.join(); // gone before we return: `thread_count` allows for the moment it takes
-    match (child_left, accepted) {
-        (false, Ok(to_child)) => Ok(to_child),
-        (true, _) => Err(Error::Spawn(
+        })?;
+    let accepted = server.accept();
+    drop(done_sender); // the watchdog may go
+    match accepted.map_err(broken)?.1 {
+        Hello::Child(to_child) => Ok(to_child),
+        Hello::ChildLeft => Err(Error::Spawn(
             "the spawned child exited before taking its task: does its main call \
              shared::freeze_support() first?"
                 .into(),
         )),
-        (false, Err(e)) => Err(broken(e)),
     }
 }
 
 /// The child's side: connect to the parent's server and receive the call.
 fn take_call(server: &str) -> Result<Call, Error> {
-    let to_parent = IpcSender::<IpcSender<Call>>::connect(server.to_owned()).map_err(broken)?;
+    // The channel first, then connect and send at once: the parent, woken
+    // by the connection, then finds the message already there, and need
+    // not sleep a second time.
     let (to_me, calls) = ipc::channel::<Call>().map_err(broken)?;
-    to_parent.send(to_me).map_err(broken)?;
+    let to_parent = IpcSender::<Hello>::connect(server.to_owned()).map_err(broken)?;
+    to_parent.send(Hello::Child(to_me)).map_err(broken)?;
     calls.recv().map_err(broken)
 }
 

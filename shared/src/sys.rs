@@ -399,8 +399,9 @@ pub(crate) unsafe fn unmap(ptr: NonNull<u8>, len: usize) {
 /// directory would cost more, and allocate.
 ///
 /// A thread that has just been joined may still be counted for a moment
-/// (the kernel lets its joiner go before it has quite left), so a count
-/// above one is looked at again, briefly, before it is believed.
+/// (the kernel lets its joiner go before it has quite left), and so may one
+/// that is about to leave, so a count above one is looked at again, for up
+/// to 20 ms, before it is believed.
 pub(crate) fn thread_count() -> usize {
     use std::os::unix::fs::MetadataExt;
     let count = || {
@@ -408,10 +409,10 @@ pub(crate) fn thread_count() -> usize {
         links.saturating_sub(2).max(1) as usize
     };
     let mut threads = count();
-    for _ in 0..1000 {
-        if threads == 1 {
-            break;
-        }
+    let began = Instant::now();
+    // 20 ms: a spawn's watchdog thread (see `spawn::accept`) leaves this
+    // quickly even on a busy machine; a thread that really runs stays.
+    while threads > 1 && began.elapsed() < Duration::from_millis(20) {
         std::thread::yield_now();
         threads = count();
     }

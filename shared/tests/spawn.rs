@@ -108,6 +108,20 @@ fn states_and_repr() {
     assert!(matches!(p.start(), Err(Error::AlreadyStarted)));
 }
 
+/// The spawn's watchdog thread leaves on its own: a fork right after a
+/// spawn is not refused for it, a hundred times over.
+fn fork_right_after_spawn() {
+    for _ in 0..100 {
+        let mut spawned = get_context(StartMethod::Spawn).process(exit_with, 0);
+        spawned.start().unwrap();
+        let mut forked = Process::new(|| ());
+        forked.start().unwrap();
+        forked.join().unwrap();
+        spawned.join().unwrap();
+        assert_eq!((spawned.exitcode(), forked.exitcode()), (Some(0), Some(0)));
+    }
+}
+
 fn exit_codes() {
     let spawn = get_context(StartMethod::Spawn);
     let mut cases = vec![
@@ -352,6 +366,7 @@ fn main() {
     BEFORE.get_or_init(footprint);
     let checks = testkit::checks![
         states_and_repr,
+        fork_right_after_spawn,
         exit_codes,
         names_daemons_and_parents,
         terminate_kill_and_join_timeout,
