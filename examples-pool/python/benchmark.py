@@ -80,8 +80,8 @@ def spawn_start_join(repeats):
     return statistics.median(times) * 1e6
 
 
-def pool_map(items, chunksize, repeats):
-    with multiprocessing.Pool(2) as pool:
+def pool_map(items, chunksize, repeats, method="fork"):
+    with multiprocessing.get_context(method).Pool(2) as pool:
         pool.map(double, range(items), chunksize)  # warm up, as the Rust side does
         times = [timed(pool.map, double, range(items), chunksize) for _ in range(repeats)]
     return items / statistics.median(times)
@@ -282,6 +282,7 @@ if __name__ == "__main__":
     # An interpreter starts for each: 20 (not 200) keep a round near a minute.
     print(f"spawn_start_join {spawn_start_join(3 if quick else 20):.0f} us")
     print(f"pool_map_default {pool_map(items, None, 2 * repeats + 1):.0f} items/s")
+    print(f"spawn_pool_map_default {pool_map(items, None, 2 * repeats + 1, 'spawn'):.0f} items/s")
     print(f"pool_map_chunksize1 {pool_map(items, 1, repeats):.0f} items/s")
     print(f"pipe_roundtrip {pipe_roundtrip(200 if quick else 10_000):.1f} us")
     print(f"queue_roundtrip {queue_roundtrip(200 if quick else 10_000):.1f} us")

@@ -34,10 +34,13 @@
 //! Here nothing about the function is serialised at all. Each function (and
 //! each closure) has a type of its own, and the pool compiles, for that
 //! type, a small *runner*: decode the arguments, call the function, encode
-//! the result. What travels to the worker is the runner's address. The
-//! workers are `fork`s of your program: the same executable, mapped at the
-//! same addresses, so that address names the same code there. Arguments and
-//! results travel as bytes, encoded with serde, over one socket per worker.
+//! the result. What travels to the worker is where the runner is: its
+//! distance from a fixed point of the program. The workers run the same
+//! executable, forked (at the same addresses) or spawned (loaded elsewhere,
+//! but whole, so every function moved by the same amount: see
+//! [`crate::spawn`]), so that distance names the same code there. Arguments
+//! and results travel as bytes, encoded with serde, over one socket per
+//! worker; a spawned worker is handed its end as its descriptor 3.
 //!
 //! # Why a capturing closure is refused
 //!
@@ -203,7 +206,18 @@ impl PoolBuilder {
         self
     }
 
-    /// Fork the workers.
+    /// Start the workers by `method` (default: the program-wide one):
+    /// spawned ones are `SpawnPoolWorker-N`, and get their initializer,
+    /// tasks and functions as forked ones do, encoded (see
+    /// [`crate::spawn`]). Python: `get_context('spawn').Pool()`.
+    pub fn start_method(mut self, method: crate::StartMethod) -> PoolBuilder {
+        if let Ok(config) = &mut self.0 {
+            config.method = Some(method);
+        }
+        self
+    }
+
+    /// Start the workers.
     pub fn start(self) -> Result<Pool, Error> {
         let core = Rc::new(RefCell::new(Core::start(self.0?)?));
         Ok(Pool { core })
@@ -226,6 +240,7 @@ impl Pool {
             processes,
             initializer,
             maxtasks,
+            method: None,
         }))
     }
 

@@ -80,6 +80,8 @@ pub struct Process {
     recipe: Option<Recipe>,
     /// `None`: the program-wide start method, as it is at `start`.
     method: Option<StartMethod>,
+    /// A descriptor a spawned child gets (a pool worker's socket).
+    pass: Option<std::os::fd::OwnedFd>,
 }
 
 impl Process {
@@ -126,6 +128,12 @@ impl Process {
         process
     }
 
+    /// Hand a spawned child `fd` (it takes it with `spawn::take_passed_fd`).
+    pub(crate) fn passing(mut self, fd: std::os::fd::OwnedFd) -> Process {
+        self.pass = Some(fd);
+        self
+    }
+
     /// Start it by `method`, whatever the program-wide one (what a
     /// [`Context`](crate::spawn::Context) does for its processes).
     pub fn start_method(mut self, method: StartMethod) -> Process {
@@ -146,6 +154,7 @@ impl Process {
             target: Some(target),
             recipe: None,
             method: None,
+            pass: None,
         }
     }
 
@@ -155,6 +164,7 @@ impl Process {
             target: None,
             recipe: None,
             method: None,
+            pass: None,
         }
     }
 
@@ -286,7 +296,8 @@ impl Process {
         self.check_startable()?;
         let recipe = self.recipe.as_ref().ok_or(Error::NotSpawnable)?;
         let inner = &self.inner;
-        let pid = spawn::spawn(recipe, &inner.name(), &inner.identity, inner.daemon)?;
+        let pass = self.pass.as_ref().map(std::os::fd::AsFd::as_fd);
+        let pid = spawn::spawn(recipe, &inner.name(), &inner.identity, inner.daemon, pass)?;
         self.started(pid);
         Ok(())
     }
@@ -313,6 +324,7 @@ impl Process {
     fn started(&mut self, pid: nix::unistd::Pid) {
         self.target = None; // the child has its own copy; ours is spent
         self.recipe = None;
+        self.pass = None; // the child has its own descriptor for it
         self.inner.status().pid = Some(pid);
         child::add(Arc::clone(&self.inner));
     }

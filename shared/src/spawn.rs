@@ -42,9 +42,8 @@
 //! the connection, reports that the child left without taking its task.
 
 use std::fmt;
-use std::os::fd::AsFd;
-use std::os::unix::process::CommandExt;
-use std::process::Command;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use ipc_channel::ipc::{self, IpcOneShotServer, IpcSender, IpcSharedMemory};
@@ -153,6 +152,18 @@ impl Context {
     }
 }
 
+impl Context {
+    /// A pool of `processes` workers started by this context's method
+    /// (Python's `ctx.Pool(processes)`): `ForkPoolWorker-N` or
+    /// `SpawnPoolWorker-N`.
+    pub fn pool(&self, processes: usize) -> Result<crate::Pool, Error> {
+        crate::Pool::builder()
+            .processes(processes)
+            .start_method(self.0)
+            .start()
+    }
+}
+
 /// The counterpart of Python's `if __name__ == "__main__":` guard, and of
 /// its `freeze_support()`: the first line of `main` in a program that
 /// spawns. In a spawned child it runs the child's task and exits, never
@@ -234,7 +245,7 @@ impl Recipe {
         };
         let entry: Entry = entry::<F, A, R>;
         Recipe {
-            entry: entry as usize as isize - anchor(),
+            entry: distance(entry as usize),
             args: encode(args),
         }
     }
@@ -243,6 +254,18 @@ impl Recipe {
 /// Where [`freeze_support`] is in this run of the program.
 fn anchor() -> isize {
     freeze_support as fn() as usize as isize
+}
+
+/// A function's address as its distance from the anchor: the same in
+/// every run of this program (see the module docs). A pool sends its
+/// runners so, to forked and spawned workers alike.
+pub(crate) fn distance(address: usize) -> isize {
+    address as isize - anchor()
+}
+
+/// The address, in this run, of the function `distance` names.
+pub(crate) fn address(distance: isize) -> usize {
+    (anchor() + distance) as usize
 }
 
 fn entry<F, A, R>(args: &[u8]) -> Result<(), String>
@@ -269,6 +292,8 @@ struct Call {
     parent_pid: u32,
     parent_name: String,
     logging: Option<(crate::logging::Style, usize)>,
+    /// Whether the parent passed a descriptor ([`PASSED_FD`]).
+    passed: bool,
 }
 
 /// The argument's bytes: in the message when small; over 32 KiB in shared
@@ -289,6 +314,7 @@ pub(crate) fn spawn(
     name: &str,
     identity: &[usize],
     daemon: bool,
+    pass: Option<BorrowedFd<'_>>,
 ) -> Result<Pid, Error> {
     let args = recipe.args.as_ref().map_err(Error::clone)?;
     // ipc-channel panics where it meets EMFILE on a first send: check for
@@ -308,14 +334,10 @@ pub(crate) fn spawn(
         parent_pid: me.pid(),
         parent_name: me.name().to_owned(),
         logging: crate::logging::style(),
+        passed: pass.is_some(),
     };
     current::flush_stdout(); // the child writes to the same stdout
-    let mut command = Command::new("/proc/self/exe");
-    command.env(SPAWNED_BY, &server_name);
-    if let Some(arg0) = std::env::args_os().next() {
-        command.arg0(arg0); // what `ps` shows, and what the child's args() start with
-    }
-    let pid = Pid::from_raw(command.spawn()?.id() as i32);
+    let pid = posix_spawn(&server_name, pass)?;
     let sent = accept(server, &server_name, pid).and_then(|to| to.send(call).map_err(broken));
     if let Err(e) = sent {
         let _ = kill(pid, Signal::SIGKILL);
@@ -337,6 +359,48 @@ enum Hello {
     Child(IpcSender<Call>),
     ChildLeft,
 }
+
+/// Start this program afresh (`posix_spawn(3)` of `/proc/self/exe`, as the
+/// standard library's `Command` would, with this process's arguments' first
+/// and environment), telling it the server's name; `pass`, if any, becomes
+/// the child's descriptor [`PASSED_FD`] (every other one is close-on-exec).
+fn posix_spawn(server_name: &str, pass: Option<BorrowedFd<'_>>) -> Result<Pid, Error> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c_string = |bytes: &[u8]| CString::new(bytes).ok();
+    let arg0 = std::env::args_os()
+        .next()
+        .unwrap_or_else(|| "/proc/self/exe".into());
+    let argv: Vec<CString> = c_string(arg0.as_bytes()).into_iter().collect();
+    let mut envp: Vec<CString> = std::env::vars_os()
+        .filter(|(key, _)| key != SPAWNED_BY)
+        .filter_map(|(key, value)| c_string(&[key.as_bytes(), b"=", value.as_bytes()].concat()))
+        .collect();
+    envp.extend(c_string(format!("{SPAWNED_BY}={server_name}").as_bytes()));
+    let mut actions = nix::spawn::PosixSpawnFileActions::init()?;
+    if let Some(fd) = pass {
+        actions.add_dup2(fd.as_raw_fd(), PASSED_FD)?; // `dup2` clears close-on-exec
+    }
+    let attributes = nix::spawn::PosixSpawnAttr::init()?;
+    Ok(nix::spawn::posix_spawn(
+        c"/proc/self/exe",
+        &actions,
+        &attributes,
+        &argv,
+        &envp,
+    )?)
+}
+
+/// Where a spawned child finds the descriptor its parent passed it.
+const PASSED_FD: RawFd = 3;
+
+/// The descriptor the parent passed this spawned child (a pool worker's
+/// socket), taken once.
+pub(crate) fn take_passed_fd() -> Option<OwnedFd> {
+    PASSED.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+static PASSED: Mutex<Option<OwnedFd>> = Mutex::new(None);
 
 /// Wait for the child to connect, watching that it is still alive.
 ///
@@ -401,6 +465,12 @@ fn run(call: Call) -> i32 {
         call.parent_pid,
         call.parent_name,
     );
+    if call.passed {
+        // SAFETY: the parent put a descriptor there for us (`posix_spawn`'s
+        // `dup2`), and nothing else in this fresh process owns it.
+        *PASSED.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(unsafe { OwnedFd::from_raw_fd(PASSED_FD) });
+    }
     if let Some(style) = call.logging {
         crate::logging::install_style(style);
     }
@@ -412,7 +482,7 @@ fn run(call: Call) -> i32 {
     // SAFETY: the same executable as the parent's (see the module docs),
     // so the parent's entry, moved by the distance between the two runs'
     // anchors, is the same function of type `Entry` here.
-    let entry = unsafe { std::mem::transmute::<usize, Entry>((anchor() + call.entry) as usize) };
+    let entry = unsafe { std::mem::transmute::<usize, Entry>(address(call.entry)) };
     let args = match &call.args {
         Args::Inline(bytes) => bytes.clone(),
         Args::Shared(memory) => memory.to_vec(),

@@ -318,6 +318,77 @@ fn no_fd_or_temporary_file_left() {
     );
 }
 
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+fn my_name(_: u32) -> String {
+    current_process().name().to_owned()
+}
+
+/// What the pool's initializer left in this worker.
+static PREFIX: Mutex<String> = Mutex::new(String::new());
+
+fn set_prefix(prefix: String) {
+    *PREFIX.lock().unwrap() = prefix;
+}
+
+fn prefixed(x: u32) -> String {
+    format!("{}{x}", PREFIX.lock().unwrap())
+}
+
+fn die(_: u32) {
+    let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+}
+
+/// A pool of spawned workers: `map`, `imap`, `apply_async`, the names,
+/// the initializer, and a worker killed mid-task.
+fn a_pool_of_spawned_workers() {
+    let pool = get_context(StartMethod::Spawn).pool(2).unwrap();
+    let doubled = pool.map(double, 0..10_000u64).unwrap();
+    assert_eq!(doubled, (0..10_000u64).map(double).collect::<Vec<_>>());
+    let imapped: Vec<u64> = pool
+        .imap(double, 0..100u64)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(imapped, (0..100u64).map(double).collect::<Vec<_>>());
+    assert_eq!(pool.apply_async(double, (21,)).unwrap().get().unwrap(), 42);
+    let names: std::collections::HashSet<String> = pool
+        .map_chunked(my_name, 0..200u32, 1)
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert!(
+        names.iter().all(|n| n.starts_with("SpawnPoolWorker-")),
+        "{names:?}"
+    );
+    // A worker killed in the middle of a task: that call fails with
+    // WorkerLost, naming it, and the pool goes on with a replacement.
+    let lost = pool.apply(die, (0,)).unwrap_err();
+    assert!(matches!(lost, Error::WorkerLost(_)), "{lost}");
+    assert!(lost.to_string().contains("SpawnPoolWorker-"), "{lost}");
+    assert!(lost.to_string().contains("exitcode=-SIGKILL"), "{lost}");
+    assert_eq!(pool.map(double, 0..10u64).unwrap()[9], 18);
+    pool.close();
+    pool.join().unwrap();
+
+    let pool = shared::Pool::builder()
+        .processes(2)
+        .start_method(StartMethod::Spawn)
+        .initializer(set_prefix, ("spawned ".to_owned(),))
+        .maxtasksperchild(2)
+        .start()
+        .unwrap();
+    let out = pool.map_chunked(prefixed, 0..20u32, 1).unwrap();
+    assert_eq!(
+        out[7], "spawned 7",
+        "the initializer ran in each (replaced) worker"
+    );
+    pool.close();
+    pool.join().unwrap();
+}
+
 fn run_scenario(name: &str) -> Result<(), Error> {
     match name {
         "default_spawn" => {
@@ -373,6 +444,7 @@ fn main() {
         spawned_children_see_a_fresh_start,
         spawn_works_beside_eight_threads,
         misuse_is_an_error,
+        a_pool_of_spawned_workers,
         the_default_method_and_its_logging,
         a_forgotten_freeze_support_is_an_error,
         daemons_die_with_a_killed_parent,

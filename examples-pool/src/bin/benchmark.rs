@@ -219,7 +219,17 @@ const EXIT_AT_ONCE: &str = "BENCHMARK_EXIT_AT_ONCE";
 /// of the same size (on both sides), so that no figure pays for first
 /// touching the memory its buffers need.
 fn pool_map(items: u64, chunksize: Option<usize>, repeats: usize) -> Result<f64, Error> {
-    let pool = Pool::new(2)?;
+    pool_map_by(StartMethod::Fork, items, chunksize, repeats)
+}
+
+/// [`pool_map`] with workers started by `method`.
+fn pool_map_by(
+    method: StartMethod,
+    items: u64,
+    chunksize: Option<usize>,
+    repeats: usize,
+) -> Result<f64, Error> {
+    let pool = get_context(method).pool(2)?;
     let run = || match chunksize {
         None => pool.map(double, 0..items).map(drop),
         Some(chunksize) => pool.map_chunked(double, 0..items, chunksize).map(drop),
@@ -495,6 +505,11 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
             "items/s",
         ),
         (
+            "spawn_pool_map_default",
+            pool_map_by(StartMethod::Spawn, items, None, 2 * repeats + 1)?,
+            "items/s",
+        ),
+        (
             "pool_map_chunksize1",
             pool_map(items, Some(1), repeats)?,
             "items/s",
@@ -627,7 +642,7 @@ fn target(name: &str) -> (Option<f64>, Option<f64>) {
         "process_start_join" => (None, Some(1.5)),
         "spawn_start_join" => (Some(30.0), Some(1.25)),
         "throughput_1mib" | "throughput_100mib" => (Some(2.0), None),
-        "pool_map_default" => (Some(8.0), None),
+        "pool_map_default" | "spawn_pool_map_default" => (Some(8.0), None),
         "pool_map_chunksize1" => (Some(20.0), None),
         "child_uss" => (Some(4.0), None),
         "lock_acquire_release" => (Some(10.0), None),

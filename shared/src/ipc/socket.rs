@@ -61,6 +61,19 @@ const IN_MEMFD: u8 = 1; // its length (8 bytes); the memfd rides along
 #[derive(Debug)]
 pub(crate) struct Socket(OwnedFd);
 
+impl From<Socket> for OwnedFd {
+    fn from(socket: Socket) -> OwnedFd {
+        socket.0
+    }
+}
+
+impl From<OwnedFd> for Socket {
+    /// A socket descriptor handed over whole (a spawned worker's).
+    fn from(fd: OwnedFd) -> Socket {
+        Socket(fd)
+    }
+}
+
 impl Socket {
     /// Two connected ends. Both are close-on-exec; `fork` copies them.
     pub(crate) fn pair() -> io::Result<(Socket, Socket)> {

@@ -17,6 +17,7 @@ use super::task::Runner;
 use super::worker::{self, Answer, Setup, Task};
 use crate::codec::{decode, encode};
 use crate::ipc::{Connection, pipe};
+use crate::spawn::{StartMethod, distance};
 use crate::sys::{Wait, wait_readable};
 use crate::{Error, Process};
 
@@ -186,7 +187,7 @@ impl Job {
             self.cut += 1;
             match chunk {
                 Ok(args) => tasks.push(Task {
-                    runner: self.runner as usize,
+                    runner: crate::spawn::distance(self.runner as usize),
                     args: args.into(),
                 }),
                 Err(e) => {
@@ -214,6 +215,8 @@ pub(crate) struct Config {
     pub processes: usize,
     pub initializer: Option<(Runner, Vec<u8>)>,
     pub maxtasks: Option<usize>,
+    /// `None`: the program-wide start method, as it is when the pool starts.
+    pub method: Option<StartMethod>,
 }
 
 pub(crate) struct Core {
@@ -258,21 +261,44 @@ impl Core {
         Ok(core)
     }
 
-    /// Fork one worker, from the caller's thread (see the module docs).
+    /// Start one worker, from the caller's thread (see the module docs):
+    /// forked, or spawned with its end of the socket passed to it.
     fn add_worker(&mut self) -> Result<(), Error> {
         let (socket, theirs) = pipe(true)?;
-        let ours = self.workers.iter().map(|w| &w.socket).chain([&socket]);
-        let setup = Setup {
-            inherited: ours.map(|s| s.as_raw_fd()).collect(),
-            socket: theirs,
-            initializer: self.config.initializer.clone(),
-            maxtasks: self.config.maxtasks,
+        let config = &self.config;
+        let method = config.method.unwrap_or_else(crate::get_start_method);
+        let mut process = match method {
+            StartMethod::Fork => {
+                let ours = self.workers.iter().map(|w| &w.socket).chain([&socket]);
+                let setup = Setup {
+                    inherited: ours.map(|s| s.as_raw_fd()).collect(),
+                    socket: theirs,
+                    initializer: config.initializer.clone(),
+                    maxtasks: config.maxtasks,
+                };
+                let target = Box::new(move || worker::serve(setup));
+                Process::with_class("ForkPoolWorker", target)
+            }
+            StartMethod::Spawn => {
+                let initializer = config.initializer.as_ref();
+                let args = worker::Spawned {
+                    initializer: initializer
+                        .map(|(r, a)| (distance(*r as usize), a.clone().into())),
+                    maxtasks: config.maxtasks,
+                };
+                let fd = std::os::fd::OwnedFd::from(theirs.into_socket());
+                Process::with_class_args("SpawnPoolWorker", worker::spawned, args).passing(fd)
+            }
+        }
+        .start_method(method)
+        .daemon(true);
+        let socket = match method {
+            StartMethod::Fork => socket,
+            StartMethod::Spawn => socket.for_spawn(),
         };
-        let target = Box::new(move || worker::serve(setup));
-        let mut process = Process::with_class("ForkPoolWorker", target).daemon(true);
-        // `start` drops the target here, and with it our copy of the
-        // worker's end: only the worker holds it, so our end reads
-        // end-of-file exactly when the worker dies.
+        // `start` drops the target (or the passed descriptor) here, and with
+        // it our copy of the worker's end: only the worker holds it, so our
+        // end reads end-of-file exactly when the worker dies.
         process.start()?;
         let (batch, sent) = (None, 0);
         self.workers.push(Worker {

@@ -20,8 +20,9 @@ use crate::returns::Raised;
 /// `Vec<Task>`, a batch; an empty one tells it to stop (CPython's sentinel).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Task {
-    /// The address of the runner: see "How a function reaches a worker".
-    pub runner: usize,
+    /// The runner, as its distance from a fixed point of the program: see
+    /// "How a function reaches a worker".
+    pub runner: isize,
     /// The chunk's argument tuples, encoded. `ByteBuf`: serde copies the
     /// bytes in one go instead of one `u8` at a time.
     pub args: ByteBuf,
@@ -83,11 +84,12 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
         let answers: Vec<Answer> = tasks
             .into_iter()
             .map(|task| {
-                // SAFETY: `runner` is the address of a `Runner` taken in the
-                // parent and sent over this worker's own socket. The worker
-                // is a fork of the parent: the same function sits at the
-                // same address here.
-                let runner = unsafe { std::mem::transmute::<usize, Runner>(task.runner) };
+                // SAFETY: `runner` names a `Runner` of the parent, sent over
+                // this worker's own socket as its distance from the anchor
+                // (`spawn::distance`). The worker runs the same executable,
+                // forked or spawned, so the same function is at that
+                // distance from its own anchor here.
+                let runner = unsafe { runner_at(task.runner) };
                 completed += 1;
                 match &broken {
                     Some(e) => Err(e.clone()),
@@ -112,6 +114,42 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
     }
     log::debug!("worker exiting after {completed} tasks");
     Ok(())
+}
+
+/// The runner `distance` names (see [`Task::runner`]).
+///
+/// # Safety
+///
+/// `distance` must be what `spawn::distance` gave for a `Runner` in a run
+/// of this same executable.
+unsafe fn runner_at(distance: isize) -> Runner {
+    // SAFETY: the caller's promise: a `Runner`'s address in this run.
+    unsafe { std::mem::transmute::<usize, Runner>(crate::spawn::address(distance)) }
+}
+
+/// What a spawned worker is told, beside its socket: the initializer (its
+/// runner's distance, and its encoded arguments) and `maxtasksperchild`.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Spawned {
+    pub initializer: Option<(isize, ByteBuf)>,
+    pub maxtasks: Option<usize>,
+}
+
+/// A spawned worker's target: its socket is the descriptor its parent
+/// passed it; then it serves as a forked one does.
+pub(crate) fn spawned(args: Spawned) -> Result<(), String> {
+    let fd = crate::spawn::take_passed_fd().ok_or("a spawned worker without its socket")?;
+    let socket = Connection::inherited(fd).map_err(|e| e.to_string())?;
+    let initializer = args.initializer.map(|(distance, args)| {
+        // SAFETY: the parent sent the distance of the initializer's runner.
+        (unsafe { runner_at(distance) }, args.into_vec())
+    });
+    serve(Setup {
+        socket,
+        inherited: Vec::new(), // nothing but the socket crossed `exec`
+        initializer,
+        maxtasks: args.maxtasks,
+    })
 }
 
 /// Run one task, turning a panic into its message. `shared::exit` in a
