@@ -44,7 +44,10 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
     };
     match value.serialize(&mut serializer) {
         Ok(()) => Ok(bytes),
-        Err(e) => Err(Error::Encoding(format!("cannot encode the value: {e}"))),
+        Err(e) => {
+            let why = crate::sys::take_refusal().map_or_else(|| e.to_string(), str::to_owned);
+            Err(Error::Encoding(format!("cannot encode the value: {why}")))
+        }
     }
 }
 

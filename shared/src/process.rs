@@ -1,7 +1,9 @@
 //! [`Process`]: Python's `multiprocessing.Process` over `fork` and `waitpid`.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
@@ -80,8 +82,6 @@ pub struct Process {
     recipe: Option<Recipe>,
     /// `None`: the program-wide start method, as it is at `start`.
     method: Option<StartMethod>,
-    /// A descriptor a spawned child gets (a pool worker's socket).
-    pass: Option<std::os::fd::OwnedFd>,
 }
 
 impl Process {
@@ -119,19 +119,17 @@ impl Process {
         A: Serialize + DeserializeOwned + 'static,
         R: Outcome,
     {
-        let recipe = Recipe::new::<F, A, R>(&args);
-        let mut process = Process::with_class(
-            class,
-            Box::new(move || target(args).failure().map_or(Ok(()), Err)),
-        );
+        // One argument for two ways: forked, the target takes it as it is;
+        // spawned, the recipe encodes it, at `start`.
+        let args = Rc::new(RefCell::new(Some(args)));
+        let recipe = Recipe::new::<F, A, R>(Rc::clone(&args));
+        let run = move || match args.borrow_mut().take() {
+            Some(args) => target(args).failure().map_or(Ok(()), Err),
+            None => Err("the argument was taken already".to_owned()),
+        };
+        let mut process = Process::with_class(class, Box::new(run));
         process.recipe = Some(recipe);
         process
-    }
-
-    /// Hand a spawned child `fd` (it takes it with `spawn::take_passed_fd`).
-    pub(crate) fn passing(mut self, fd: std::os::fd::OwnedFd) -> Process {
-        self.pass = Some(fd);
-        self
     }
 
     /// Start it by `method`, whatever the program-wide one (what a
@@ -154,7 +152,6 @@ impl Process {
             target: Some(target),
             recipe: None,
             method: None,
-            pass: None,
         }
     }
 
@@ -164,7 +161,6 @@ impl Process {
             target: None,
             recipe: None,
             method: None,
-            pass: None,
         }
     }
 
@@ -296,8 +292,7 @@ impl Process {
         self.check_startable()?;
         let recipe = self.recipe.as_ref().ok_or(Error::NotSpawnable)?;
         let inner = &self.inner;
-        let pass = self.pass.as_ref().map(std::os::fd::AsFd::as_fd);
-        let pid = spawn::spawn(recipe, &inner.name(), &inner.identity, inner.daemon, pass)?;
+        let pid = spawn::spawn(recipe, &inner.name(), &inner.identity, inner.daemon)?;
         self.started(pid);
         Ok(())
     }
@@ -324,7 +319,6 @@ impl Process {
     fn started(&mut self, pid: nix::unistd::Pid) {
         self.target = None; // the child has its own copy; ours is spent
         self.recipe = None;
-        self.pass = None; // the child has its own descriptor for it
         self.inner.status().pid = Some(pid);
         child::add(Arc::clone(&self.inner));
     }

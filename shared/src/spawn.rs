@@ -34,6 +34,16 @@
 //! or a closure that captures nothing, as for a pool: a capturing closure
 //! is refused when the program is built.
 //!
+//! **Handing over queues, pipes, events and locks.** What such an object
+//! is made of is descriptors: a socket, and a memory file for what it keeps
+//! in shared memory (mapped `MAP_SHARED`, so a fork shares it, and a
+//! spawned child maps it again). Encoding a spawn's argument lists the
+//! descriptors it holds and writes each as its place in the list; the child
+//! gets them as its descriptors 3, 4, … (`posix_spawn` `dup2`s them there)
+//! and decoding takes them back from those places (`sys.rs`, "handing
+//! over"). CPython's spawn passes its descriptors so too, and, as here,
+//! refuses to pickle such an object anywhere else.
+//!
 //! **Forgetting `freeze_support`.** The child then runs the parent's
 //! `main` from the top, as a Python child would run an unguarded module.
 //! Its first `start` (or `Pool`) is refused with CPython's
@@ -41,9 +51,10 @@
 //! fork bomb), and the parent, which watches the child while it waits for
 //! the connection, reports that the child left without taking its task.
 
+use std::cell::RefCell;
 use std::fmt;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::Mutex;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use ipc_channel::ipc::{self, IpcOneShotServer, IpcSender, IpcSharedMemory};
@@ -220,16 +231,16 @@ const SPAWNED_BY: &str = "SHARED_SPAWNED_BY";
 pub(crate) struct Recipe {
     /// The entry's distance from [`freeze_support`]: see the module docs.
     entry: isize,
-    /// The argument, encoded when the process was made: an argument that
-    /// cannot be encoded is an error at `start`, before anything starts.
-    args: Result<Vec<u8>, Error>,
+    /// Encodes the argument, at `start`: one that cannot be encoded is an
+    /// error then, before anything starts.
+    encode: Box<dyn Fn() -> Result<Vec<u8>, Error>>,
 }
 
 /// What a spawned child runs: decode the argument, call the target.
 type Entry = fn(&[u8]) -> Result<(), String>;
 
 impl Recipe {
-    pub(crate) fn new<F, A, R>(args: &A) -> Recipe
+    pub(crate) fn new<F, A, R>(args: Rc<RefCell<Option<A>>>) -> Recipe
     where
         F: Fn(A) -> R + Copy + 'static,
         A: Serialize + DeserializeOwned + 'static,
@@ -244,9 +255,13 @@ impl Recipe {
             )
         };
         let entry: Entry = entry::<F, A, R>;
+        let encode = move || match &*args.borrow() {
+            Some(args) => encode(args),
+            None => Err(Error::AlreadyStarted),
+        };
         Recipe {
             entry: distance(entry as usize),
-            args: encode(args),
+            encode: Box::new(encode),
         }
     }
 }
@@ -278,6 +293,7 @@ where
     // value of it: making one holds no invalid bytes (see `pool::task`).
     let target: F = unsafe { std::mem::zeroed() };
     let args: A = decode(args).map_err(|e| e.to_string())?;
+    sys::handed(Vec::new()); // any descriptor the argument did not take is closed
     target(args).failure().map_or(Ok(()), Err)
 }
 
@@ -292,8 +308,8 @@ struct Call {
     parent_pid: u32,
     parent_name: String,
     logging: Option<(crate::logging::Style, usize)>,
-    /// Whether the parent passed a descriptor ([`PASSED_FD`]).
-    passed: bool,
+    /// How many descriptors the argument holds: the child's 3, 4, ….
+    handed: u32,
 }
 
 /// The argument's bytes: in the message when small; over 32 KiB in shared
@@ -314,9 +330,9 @@ pub(crate) fn spawn(
     name: &str,
     identity: &[usize],
     daemon: bool,
-    pass: Option<BorrowedFd<'_>>,
 ) -> Result<Pid, Error> {
-    let args = recipe.args.as_ref().map_err(Error::clone)?;
+    let (args, fds) = sys::encode_handing(|| (recipe.encode)());
+    let args = args?;
     // ipc-channel panics where it meets EMFILE on a first send: check for
     // descriptors first (the server, the child's channel, the memory file).
     sys::check_free_fds(4)?;
@@ -325,8 +341,8 @@ pub(crate) fn spawn(
     let call = Call {
         entry: recipe.entry,
         args: match args.len() {
-            0..=32768 => Args::Inline(args.clone()),
-            _ => Args::Shared(IpcSharedMemory::from_bytes(args)),
+            0..=32768 => Args::Inline(args),
+            _ => Args::Shared(IpcSharedMemory::from_bytes(&args)),
         },
         name: name.to_owned(),
         identity: identity.to_vec(),
@@ -334,10 +350,11 @@ pub(crate) fn spawn(
         parent_pid: me.pid(),
         parent_name: me.name().to_owned(),
         logging: crate::logging::style(),
-        passed: pass.is_some(),
+        handed: fds.len() as u32,
     };
     current::flush_stdout(); // the child writes to the same stdout
-    let pid = posix_spawn(&server_name, pass)?;
+    let pid = posix_spawn(&server_name, &fds)?;
+    drop(fds); // the child has its own copies now
     let sent = accept(server, &server_name, pid).and_then(|to| to.send(call).map_err(broken));
     if let Err(e) = sent {
         let _ = kill(pid, Signal::SIGKILL);
@@ -362,9 +379,9 @@ enum Hello {
 
 /// Start this program afresh (`posix_spawn(3)` of `/proc/self/exe`, as the
 /// standard library's `Command` would, with this process's arguments' first
-/// and environment), telling it the server's name; `pass`, if any, becomes
-/// the child's descriptor [`PASSED_FD`] (every other one is close-on-exec).
-fn posix_spawn(server_name: &str, pass: Option<BorrowedFd<'_>>) -> Result<Pid, Error> {
+/// and environment), telling it the server's name; the descriptors `fds`
+/// become the child's 3, 4, … (every other one is close-on-exec).
+fn posix_spawn(server_name: &str, fds: &[OwnedFd]) -> Result<Pid, Error> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
     let c_string = |bytes: &[u8]| CString::new(bytes).ok();
@@ -378,8 +395,8 @@ fn posix_spawn(server_name: &str, pass: Option<BorrowedFd<'_>>) -> Result<Pid, E
         .collect();
     envp.extend(c_string(format!("{SPAWNED_BY}={server_name}").as_bytes()));
     let mut actions = nix::spawn::PosixSpawnFileActions::init()?;
-    if let Some(fd) = pass {
-        actions.add_dup2(fd.as_raw_fd(), PASSED_FD)?; // `dup2` clears close-on-exec
+    for (place, fd) in (FIRST_HANDED..).zip(fds) {
+        actions.add_dup2(fd.as_raw_fd(), place)?; // `dup2` clears close-on-exec
     }
     let attributes = nix::spawn::PosixSpawnAttr::init()?;
     Ok(nix::spawn::posix_spawn(
@@ -391,16 +408,8 @@ fn posix_spawn(server_name: &str, pass: Option<BorrowedFd<'_>>) -> Result<Pid, E
     )?)
 }
 
-/// Where a spawned child finds the descriptor its parent passed it.
-const PASSED_FD: RawFd = 3;
-
-/// The descriptor the parent passed this spawned child (a pool worker's
-/// socket), taken once.
-pub(crate) fn take_passed_fd() -> Option<OwnedFd> {
-    PASSED.lock().unwrap_or_else(|p| p.into_inner()).take()
-}
-
-static PASSED: Mutex<Option<OwnedFd>> = Mutex::new(None);
+/// Where a spawned child finds the first descriptor handed over to it.
+const FIRST_HANDED: RawFd = 3;
 
 /// Wait for the child to connect, watching that it is still alive.
 ///
@@ -465,12 +474,10 @@ fn run(call: Call) -> i32 {
         call.parent_pid,
         call.parent_name,
     );
-    if call.passed {
-        // SAFETY: the parent put a descriptor there for us (`posix_spawn`'s
-        // `dup2`), and nothing else in this fresh process owns it.
-        *PASSED.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(unsafe { OwnedFd::from_raw_fd(PASSED_FD) });
-    }
+    // SAFETY: the parent put these descriptors there for us (`posix_spawn`'s
+    // `dup2`), and nothing else in this fresh process owns them.
+    let fds = (0..call.handed as RawFd).map(|i| unsafe { OwnedFd::from_raw_fd(FIRST_HANDED + i) });
+    sys::handed(fds.collect());
     if let Some(style) = call.logging {
         crate::logging::install_style(style);
     }

@@ -5,7 +5,7 @@
 //!
 //! | call | what for | used by |
 //! |---|---|---|
-//! | `mmap(MAP_SHARED \| MAP_ANONYMOUS)` | memory every forked child shares | [`SharedMem`]: a queue's counts, an event's flag |
+//! | `memfd_create` + `mmap(MAP_SHARED)` | memory every forked child shares, and a spawned one can map | [`SharedMem`]: a queue's counts, an event's flag, a lock |
 //! | `futex` | sleep until a number in that memory changes | [`wait_until`], [`futex_wake_all`] |
 //! | `poll` | sleep until a descriptor is ready | [`wait_for`]: pipes, queues, joins with a timeout |
 //! | `pidfd_open` | a descriptor that turns readable when a process exits | [`pidfd_open`]: `join_timeout`, sentinels |
@@ -92,13 +92,17 @@ unsafe impl Shareable for AtomicU32 {}
 unsafe impl<S: Shareable, const N: usize> Shareable for [S; N] {}
 
 /// A value of type `S` in memory shared with every process forked after it
-/// was made.
+/// was made, and with a spawned child it is handed to.
 ///
-/// `mmap(MAP_SHARED | MAP_ANONYMOUS)` asks the kernel for fresh zeroed pages
-/// that are *not* copied on `fork`: parent and child keep seeing the same
-/// physical memory, so a store by one is a load by the other.
+/// The memory is a memory file (`memfd_create`) mapped `MAP_SHARED`: the
+/// kernel's fresh pages, zeroed, that are *not* copied on `fork`, so parent
+/// and child keep seeing the same physical memory and a store by one is a
+/// load by the other. The file is kept open: a spawned child, which an
+/// `exec` leaves with no mapping of ours, maps it again from its
+/// descriptor ([`SharedMem::from_file`]).
 pub(crate) struct SharedMem<S: Shareable> {
     ptr: NonNull<S>,
+    file: OwnedFd,
 }
 
 // SAFETY: `SharedMem` hands out only `&S`; sending it to or sharing it with
@@ -107,26 +111,55 @@ unsafe impl<S: Shareable> Send for SharedMem<S> {}
 // SAFETY: as above.
 unsafe impl<S: Shareable> Sync for SharedMem<S> {}
 
+/// A new memory file of `bytes` zeros, for shared memory.
+fn shared_file(bytes: usize) -> io::Result<OwnedFd> {
+    let file = memfd_create("shared-memory", MFdFlags::MFD_CLOEXEC)?;
+    nix::unistd::ftruncate(&file, bytes as i64)?;
+    Ok(file)
+}
+
+/// Map `bytes` of `file`, read and write, shared; `InvalidData` if the file
+/// is shorter (a descriptor that is not what it claims).
+fn map_shared(file: &OwnedFd, bytes: usize) -> io::Result<NonNull<u8>> {
+    if File::from(file.try_clone()?).metadata()?.len() < bytes as u64 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "shared memory too short",
+        ));
+    }
+    let (prot, flags) = (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED);
+    // SAFETY: a new mapping of a file we hold, at an address the kernel
+    // picks: it touches no memory of ours.
+    let addr = unsafe { rustix::mm::mmap(std::ptr::null_mut(), bytes, prot, flags, file, 0) }?;
+    NonNull::new(addr.cast::<u8>()).ok_or(Errno::ENOMEM.into())
+}
+
 impl<S: Shareable> SharedMem<S> {
     /// Map a fresh shared region for one `S`, all zeros.
     pub(crate) fn new() -> io::Result<Self> {
+        SharedMem::from_file(shared_file(size_of::<S>())?)
+    }
+
+    /// Map the region `file` holds (made by [`new`](Self::new), in this
+    /// process or the one that handed it over).
+    pub(crate) fn from_file(file: OwnedFd) -> io::Result<Self> {
         const { assert!(align_of::<S>() <= 4096 && size_of::<S>() > 0) };
-        let (prot, flags) = (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED);
-        // SAFETY: a new anonymous mapping, at an address the kernel picks,
-        // touches no memory of ours.
-        let addr = unsafe {
-            rustix::mm::mmap_anonymous(std::ptr::null_mut(), size_of::<S>(), prot, flags)
-        }?;
-        let ptr = NonNull::new(addr.cast::<S>()).ok_or(Errno::ENOMEM)?;
-        Ok(SharedMem { ptr })
+        let ptr = map_shared(&file, size_of::<S>())?.cast::<S>();
+        Ok(SharedMem { ptr, file })
+    }
+
+    /// The memory file, to hand to a spawned child.
+    pub(crate) fn file(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
     }
 }
 
 impl<S: Shareable> Deref for SharedMem<S> {
     type Target = S;
     fn deref(&self) -> &S {
-        // SAFETY: the mapping is page-aligned and lives until `drop`; its
-        // zeros are a valid `S` (`Shareable`), which is made for shared use.
+        // SAFETY: the mapping is page-aligned and lives until `drop`; it
+        // holds a valid `S` (zeros, or what `S`'s own atomic operations
+        // stored), which is made for shared use.
         unsafe { self.ptr.as_ref() }
     }
 }
@@ -136,7 +169,7 @@ impl<S: Shareable> Drop for SharedMem<S> {
         // Only this process's view goes away; the pages live on while any
         // other process still has them mapped. `S`'s destructor is not run:
         // the value belongs to every process at once.
-        // SAFETY: unmapping exactly the region `new` mapped, once.
+        // SAFETY: unmapping exactly the region `from_file` mapped, once.
         let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), size_of::<S>()) };
     }
 }
@@ -146,6 +179,7 @@ impl<S: Shareable> Drop for SharedMem<S> {
 pub(crate) struct SharedSlice<S: Shareable> {
     ptr: NonNull<S>,
     len: usize,
+    file: OwnedFd,
 }
 
 // SAFETY: as for `SharedMem`: only `&[S]` is handed out, and `S: Sync`.
@@ -156,22 +190,32 @@ unsafe impl<S: Shareable> Sync for SharedSlice<S> {}
 impl<S: Shareable> SharedSlice<S> {
     /// Map a fresh shared region for `len` values, all zeros.
     pub(crate) fn new(len: usize) -> io::Result<Self> {
+        let bytes = size_of::<S>()
+            .checked_mul(len.max(1))
+            .ok_or(Errno::ENOMEM)?;
+        SharedSlice::from_file(shared_file(bytes)?, len)
+    }
+
+    /// Map the `len` values `file` holds.
+    pub(crate) fn from_file(file: OwnedFd, len: usize) -> io::Result<Self> {
         const { assert!(align_of::<S>() <= 4096 && size_of::<S>() > 0) };
         let bytes = size_of::<S>()
             .checked_mul(len.max(1))
             .ok_or(Errno::ENOMEM)?;
-        let (prot, flags) = (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED);
-        // SAFETY: a new anonymous mapping, as in `SharedMem::new`.
-        let addr = unsafe { rustix::mm::mmap_anonymous(std::ptr::null_mut(), bytes, prot, flags) }?;
-        let ptr = NonNull::new(addr.cast::<S>()).ok_or(Errno::ENOMEM)?;
-        Ok(SharedSlice { ptr, len })
+        let ptr = map_shared(&file, bytes)?.cast::<S>();
+        Ok(SharedSlice { ptr, len, file })
+    }
+
+    /// The memory file, to hand to a spawned child.
+    pub(crate) fn file(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
     }
 }
 
 impl<S: Shareable> Deref for SharedSlice<S> {
     type Target = [S];
     fn deref(&self) -> &[S] {
-        // SAFETY: `len` zeroed (valid) values, mapped until `drop`.
+        // SAFETY: `len` valid values, mapped until `drop`.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
@@ -179,13 +223,118 @@ impl<S: Shareable> Deref for SharedSlice<S> {
 impl<S: Shareable> Drop for SharedSlice<S> {
     fn drop(&mut self) {
         let bytes = size_of::<S>() * self.len.max(1);
-        // SAFETY: unmapping exactly the region `new` mapped, once.
+        // SAFETY: unmapping exactly the region `from_file` mapped, once.
         let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), bytes) };
     }
 }
 
 // SAFETY: an `AtomicU64` of 0 is valid, and atomics are for shared use.
 unsafe impl Shareable for std::sync::atomic::AtomicU64 {}
+
+// ------------------------------------------------------------ handing over
+
+// A spawned child gets the descriptors of what its argument holds (a
+// pipe's socket, an event's or a lock's memory file) at its start, as its
+// descriptors 3, 4, …: the parent lists them while it encodes the argument,
+// and each is encoded as its place in that list; the child takes them back
+// from the same places while it decodes. CPython's spawn passes its
+// descriptors so too, and refuses, as here, to pickle such an object
+// anywhere else ("... should only be shared between processes through
+// inheritance").
+thread_local! {
+    static HANDING: std::cell::RefCell<Option<Vec<OwnedFd>>> = const { std::cell::RefCell::new(None) };
+    static HANDED: std::cell::RefCell<Vec<Option<OwnedFd>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Encode `value` for a spawned child: its bytes, and the descriptors to
+/// hand over with them.
+pub(crate) fn encode_handing<R>(encode: impl FnOnce() -> R) -> (R, Vec<OwnedFd>) {
+    HANDING.with(|handing| *handing.borrow_mut() = Some(Vec::new()));
+    let encoded = encode();
+    (
+        encoded,
+        HANDING
+            .with(|handing| handing.borrow_mut().take())
+            .unwrap_or_default(),
+    )
+}
+
+/// Put `fd` into the argument being encoded for a spawn; its place. Outside
+/// such an encoding: CPython's refusal (kept for [`take_refusal`], since
+/// the encoder keeps only that there was an error, not its words).
+pub(crate) fn hand_over(fd: BorrowedFd<'_>) -> Result<u32, &'static str> {
+    HANDING.with(|handing| match &mut *handing.borrow_mut() {
+        Some(fds) => {
+            fds.push(
+                fd.try_clone_to_owned()
+                    .map_err(|_| "no descriptor free to hand over")?,
+            );
+            Ok(fds.len() as u32 - 1)
+        }
+        None => {
+            REFUSED.with(|refused| refused.set(Some(NOT_HERE)));
+            Err(NOT_HERE)
+        }
+    })
+}
+
+const NOT_HERE: &str = "RuntimeError: queues, pipes, events, locks and shared values should only be \
+     shared between processes through inheritance (or as the argument of a spawned process)";
+
+thread_local! {
+    static REFUSED: std::cell::Cell<Option<&'static str>> = const { std::cell::Cell::new(None) };
+}
+
+/// Why the last encoding failed, if [`hand_over`] refused it.
+pub(crate) fn take_refusal() -> Option<&'static str> {
+    REFUSED.with(std::cell::Cell::take)
+}
+
+/// In a spawned child: the descriptors it was handed, before it decodes.
+pub(crate) fn handed(fds: Vec<OwnedFd>) {
+    HANDED.with(|handed| *handed.borrow_mut() = fds.into_iter().map(Some).collect());
+}
+
+/// The descriptor handed over at `place`, taken (once).
+pub(crate) fn take_over(place: u32) -> Result<OwnedFd, String> {
+    HANDED
+        .with(|handed| {
+            handed
+                .borrow_mut()
+                .get_mut(place as usize)
+                .and_then(Option::take)
+        })
+        .ok_or_else(|| format!("no descriptor was handed over at place {place}"))
+}
+
+impl<S: Shareable> serde::Serialize for SharedMem<S> {
+    fn serialize<Z: serde::Serializer>(&self, to: Z) -> Result<Z::Ok, Z::Error> {
+        let place = hand_over(self.file()).map_err(serde::ser::Error::custom)?;
+        to.serialize_u32(place)
+    }
+}
+
+impl<'de, S: Shareable> serde::Deserialize<'de> for SharedMem<S> {
+    fn deserialize<D: serde::Deserializer<'de>>(from: D) -> Result<Self, D::Error> {
+        let file = take_over(u32::deserialize(from)?).map_err(serde::de::Error::custom)?;
+        SharedMem::from_file(file).map_err(serde::de::Error::custom)
+    }
+}
+
+impl<S: Shareable> serde::Serialize for SharedSlice<S> {
+    fn serialize<Z: serde::Serializer>(&self, to: Z) -> Result<Z::Ok, Z::Error> {
+        let place = hand_over(self.file()).map_err(serde::ser::Error::custom)?;
+        (place, self.len).serialize(to)
+    }
+}
+
+impl<'de, S: Shareable> serde::Deserialize<'de> for SharedSlice<S> {
+    fn deserialize<D: serde::Deserializer<'de>>(from: D) -> Result<Self, D::Error> {
+        let (place, len) = <(u32, usize)>::deserialize(from)?;
+        let file = take_over(place).map_err(serde::de::Error::custom)?;
+        SharedSlice::from_file(file, len).map_err(serde::de::Error::custom)
+    }
+}
 
 /// Wake at most `n` of those sleeping in [`futex_wait`] on `word`.
 pub(crate) fn futex_wake(word: &AtomicU32, n: u32) {

@@ -23,6 +23,7 @@ use shared::{
 use testkit::scenario;
 
 const LIMIT: Duration = Duration::from_secs(30);
+const LONG: Duration = LIMIT;
 
 /// The child's view of itself: its name, daemon flag and parent, as the
 /// argument says they should be; exit code 0 if so.
@@ -389,6 +390,67 @@ fn a_pool_of_spawned_workers() {
     pool.join().unwrap();
 }
 
+/// Everything a spawned child is handed: its ends of a pipe, a queue, an
+/// event, a lock, a value and an array, as CPython pickles them for spawn.
+type Handed = (
+    shared::Connection,
+    shared::Queue<String>,
+    shared::Event,
+    shared::Lock,
+    shared::Value<u32>,
+    shared::Array<i32>,
+);
+
+fn use_what_was_handed((conn, queue, event, lock, value, array): Handed) -> Result<(), Error> {
+    conn.send(&"over the pipe".to_owned())?;
+    queue.put(format!("via the queue: {}", conn.recv::<String>()?))?;
+    assert!(
+        lock.acquire(shared::Block::No),
+        "free: the parent released it"
+    );
+    value.set(value.get() + 41);
+    array.set(0, -7);
+    lock.release()?;
+    event.set();
+    Ok(())
+}
+
+fn queues_pipes_events_and_locks_reach_a_spawned_child() {
+    let (parent_end, child_end) = shared::pipe(true).unwrap();
+    let queue: shared::Queue<String> = shared::Queue::new().unwrap();
+    let event = shared::Event::new().unwrap();
+    let lock = shared::Lock::new().unwrap();
+    let value = shared::Value::new(1u32).unwrap();
+    let array = shared::Array::new(&[1i32, 2, 3]).unwrap();
+    lock.acquire(shared::Block::Forever);
+    let handed = (
+        child_end,
+        queue.clone(),
+        event.clone(),
+        lock.clone(),
+        value.clone(),
+        array.clone(),
+    );
+    let mut p = get_context(StartMethod::Spawn).process(use_what_was_handed, handed);
+    p.start().unwrap();
+    assert_eq!(parent_end.recv::<String>().unwrap(), "over the pipe");
+    lock.release().unwrap();
+    parent_end.send(&"and back".to_owned()).unwrap();
+    assert_eq!(queue.get().unwrap(), "via the queue: and back");
+    assert!(event.wait_timeout(LONG));
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(0));
+    assert_eq!((value.get(), array.to_vec()), (42, vec![-7, 2, 3]));
+    // Anywhere but a spawn's argument, such an object cannot be encoded.
+    let q: shared::Queue<shared::Lock> = shared::Queue::new().unwrap();
+    let e = q.put(lock).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("should only be shared between processes through inheritance"),
+        "{e}"
+    );
+}
+
 fn run_scenario(name: &str) -> Result<(), Error> {
     match name {
         "default_spawn" => {
@@ -445,6 +507,7 @@ fn main() {
         spawn_works_beside_eight_threads,
         misuse_is_an_error,
         a_pool_of_spawned_workers,
+        queues_pipes_events_and_locks_reach_a_spawned_child,
         the_default_method_and_its_logging,
         a_forgotten_freeze_support_is_an_error,
         daemons_die_with_a_killed_parent,

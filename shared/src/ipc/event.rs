@@ -33,7 +33,7 @@ use crate::sys::{SharedMem, futex_wake_all, wait_until};
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     flag: Arc<SharedMem<AtomicU32>>,
 }

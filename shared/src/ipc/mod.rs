@@ -28,12 +28,16 @@
 //!   writes the parent can read.
 //! - **Shared memory.** Ordinary memory is copied on `fork` (lazily, but
 //!   each process then has its own). Memory mapped with
-//!   `mmap(MAP_SHARED | MAP_ANONYMOUS)` is not: every process forked after
+//!   `mmap(MAP_SHARED)` (of a memory file) is not: every process forked after
 //!   the mapping sees the same bytes. A queue's item count and an
 //!   [`Event`]'s flag live there, as atomics; a process waits for one of
 //!   them to change with `futex`, the kernel call that puts a thread to
 //!   sleep until another thread, in any process, wakes it. (Both calls,
 //!   and `poll`, are in the crate's OS layer, `sys.rs`.)
+//!
+//! (The shared memory is a memory file mapped `MAP_SHARED`, kept open, so
+//! that a *spawned* child, a fresh program that `fork` copied nothing into,
+//! can be handed it with the sockets: see [`crate::spawn`].)
 //!
 //! That is why you clone a queue or an event into a child's closure instead
 //! of sending it: the clone is just another handle to the same descriptors

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -66,6 +66,7 @@ pub fn pipe(duplex: bool) -> Result<(Connection, Connection), Error> {
 /// [`send`](Self::send) and [`recv`](Self::recv) encode a serde value with
 /// `postcard` where Python uses `pickle`. Each message arrives whole, to
 /// one reader: if two processes read the same end, each gets some.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Connection {
     socket: Socket,
     readable: bool,
@@ -75,6 +76,7 @@ pub struct Connection {
     unread: Arc<SharedMem<[AtomicU32; 2]>>,
     /// This end's place in `unread`.
     side: usize,
+    #[serde(skip, default = "Spin::new")]
     spin: Spin,
 }
 
@@ -88,32 +90,6 @@ impl fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// This end, for a process that will not share its memory (a spawned
-    /// one): it no longer looks at the unread count before it sleeps,
-    /// since the other side's updates of it would not reach this copy.
-    pub(crate) fn for_spawn(mut self) -> Connection {
-        self.spin = Spin::never();
-        self
-    }
-
-    /// The socket of this end, for a spawned process to be handed.
-    pub(crate) fn into_socket(self) -> Socket {
-        self.socket
-    }
-
-    /// A duplex end from a socket descriptor this process was handed at
-    /// its start (a spawned pool worker's), paired with a [`for_spawn`](Self::for_spawn) end.
-    pub(crate) fn inherited(fd: OwnedFd) -> Result<Connection, Error> {
-        Ok(Connection {
-            socket: Socket::from(fd),
-            readable: true,
-            writable: true,
-            unread: Arc::new(SharedMem::new()?),
-            side: 1,
-            spin: Spin::never(),
-        })
-    }
-
     /// Send `obj`, encoded (Python: `send(obj)`).
     pub fn send<T: Serialize + ?Sized>(&self, obj: &T) -> Result<(), Error> {
         self.send_bytes(&encode(obj)?)

@@ -33,6 +33,7 @@ struct State {
 unsafe impl Shareable for State {}
 
 /// One queue as this process holds it; every clone shares it.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Inner {
     /// Producers send here; the messages come out of `reader`. Every
     /// process holding the queue holds both ends.
@@ -42,8 +43,11 @@ struct Inner {
     /// `u32::MAX` for no limit, as CPython takes `SEM_VALUE_MAX`.
     maxsize: u32,
     /// `close` was called in this process.
+    /// Not handed on: a spawned child's copy starts open, as it would in CPython.
+    #[serde(skip)]
     closed: AtomicBool,
     /// How looking for an item before sleeping went, in this process.
+    #[serde(skip, default = "Spin::new")]
     spin: Spin,
 }
 
@@ -84,6 +88,8 @@ struct Inner {
 /// producer's memory, which a feeder thread writes to the pipe later, so
 /// the items wait in the producer (and are lost if it dies) instead of in
 /// the kernel. Start your consumers before you put a lot.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(bound = "")]
 pub struct Queue<T> {
     inner: Arc<Inner>,
     item: std::marker::PhantomData<fn(T) -> T>,
@@ -336,6 +342,8 @@ impl Inner {
 /// CPython's is a pipe with a lock on each end and no feeder thread; ours
 /// is a [`Queue`] with the rest of its methods hidden (a queue here needs
 /// no lock and no feeder thread either).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(bound = "")]
 pub struct SimpleQueue<T>(Queue<T>);
 
 impl<T> Clone for SimpleQueue<T> {
@@ -382,6 +390,8 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
 /// [`join`](Self::join) waits until the count is back to zero, that is,
 /// until every item ever put has been processed. The count lives in shared
 /// memory, so producers, consumers and the joiner can be any processes.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(bound = "")]
 pub struct JoinableQueue<T>(Queue<T>);
 
 impl<T> Clone for JoinableQueue<T> {

@@ -61,16 +61,21 @@ const IN_MEMFD: u8 = 1; // its length (8 bytes); the memfd rides along
 #[derive(Debug)]
 pub(crate) struct Socket(OwnedFd);
 
-impl From<Socket> for OwnedFd {
-    fn from(socket: Socket) -> OwnedFd {
-        socket.0
+/// A socket travels to a spawned child as its descriptor, handed over
+/// (see `sys::hand_over`); anywhere else it cannot be encoded.
+impl serde::Serialize for Socket {
+    fn serialize<S: serde::Serializer>(&self, to: S) -> Result<S::Ok, S::Error> {
+        let place = sys::hand_over(self.0.as_fd()).map_err(serde::ser::Error::custom)?;
+        to.serialize_u32(place)
     }
 }
 
-impl From<OwnedFd> for Socket {
-    /// A socket descriptor handed over whole (a spawned worker's).
-    fn from(fd: OwnedFd) -> Socket {
-        Socket(fd)
+impl<'de> serde::Deserialize<'de> for Socket {
+    fn deserialize<D: serde::Deserializer<'de>>(from: D) -> Result<Socket, D::Error> {
+        let place = u32::deserialize(from)?;
+        sys::take_over(place)
+            .map(Socket)
+            .map_err(serde::de::Error::custom)
     }
 }
 

@@ -41,15 +41,6 @@ impl Spin {
         }
     }
 
-    /// One that never spins: for a connection to a spawned process, whose
-    /// counts are not in memory this process shares.
-    pub(crate) fn never() -> Spin {
-        Spin {
-            skip: AtomicU32::new(u32::MAX),
-            backoff: AtomicU32::new(0),
-        }
-    }
-
     /// Whether `ready` became true within the spin (`false` at once while
     /// skipping); the caller then waits in the kernel either way.
     pub(crate) fn until(&self, ready: impl Fn() -> bool) -> bool {

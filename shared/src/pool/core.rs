@@ -282,23 +282,19 @@ impl Core {
             StartMethod::Spawn => {
                 let initializer = config.initializer.as_ref();
                 let args = worker::Spawned {
+                    socket: theirs, // handed over as its descriptor, with the memory it shares
                     initializer: initializer
                         .map(|(r, a)| (distance(*r as usize), a.clone().into())),
                     maxtasks: config.maxtasks,
                 };
-                let fd = std::os::fd::OwnedFd::from(theirs.into_socket());
-                Process::with_class_args("SpawnPoolWorker", worker::spawned, args).passing(fd)
+                Process::with_class_args("SpawnPoolWorker", worker::spawned, args)
             }
         }
         .start_method(method)
         .daemon(true);
-        let socket = match method {
-            StartMethod::Fork => socket,
-            StartMethod::Spawn => socket.for_spawn(),
-        };
-        // `start` drops the target (or the passed descriptor) here, and with
-        // it our copy of the worker's end: only the worker holds it, so our
-        // end reads end-of-file exactly when the worker dies.
+        // `start` drops the target (or the argument) here, and with it our
+        // copy of the worker's end: only the worker holds it, so our end
+        // reads end-of-file exactly when the worker dies.
         process.start()?;
         let (batch, sent) = (None, 0);
         self.workers.push(Worker {

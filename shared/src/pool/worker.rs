@@ -127,25 +127,24 @@ unsafe fn runner_at(distance: isize) -> Runner {
     unsafe { std::mem::transmute::<usize, Runner>(crate::spawn::address(distance)) }
 }
 
-/// What a spawned worker is told, beside its socket: the initializer (its
-/// runner's distance, and its encoded arguments) and `maxtasksperchild`.
+/// What a spawned worker is told: its end of its socket (handed over as a
+/// descriptor), the initializer (its runner's distance, and its encoded
+/// arguments) and `maxtasksperchild`.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Spawned {
+    pub socket: Connection,
     pub initializer: Option<(isize, ByteBuf)>,
     pub maxtasks: Option<usize>,
 }
 
-/// A spawned worker's target: its socket is the descriptor its parent
-/// passed it; then it serves as a forked one does.
+/// A spawned worker's target: it serves as a forked one does.
 pub(crate) fn spawned(args: Spawned) -> Result<(), String> {
-    let fd = crate::spawn::take_passed_fd().ok_or("a spawned worker without its socket")?;
-    let socket = Connection::inherited(fd).map_err(|e| e.to_string())?;
     let initializer = args.initializer.map(|(distance, args)| {
         // SAFETY: the parent sent the distance of the initializer's runner.
         (unsafe { runner_at(distance) }, args.into_vec())
     });
     serve(Setup {
-        socket,
+        socket: args.socket,
         inherited: Vec::new(), // nothing but the socket crossed `exec`
         initializer,
         maxtasks: args.maxtasks,

@@ -11,7 +11,7 @@ use crate::sys::{self, SharedMem, Wait, futex_wait, futex_wake};
 
 /// The lock a condition is over (CPython: `Condition(lock=None)` makes an
 /// `RLock`).
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 enum Over {
     Lock(Lock),
     RLock(RLock),
@@ -41,7 +41,7 @@ unsafe impl sys::Shareable for Counts {}
 /// takes; the next waiter then returns at once, as from a spurious
 /// wake-up (use [`wait_for`](Self::wait_for) with a predicate, as Python
 /// advises). Nobody is ever left waiting for it.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Condition {
     over: Over,
     counts: Arc<SharedMem<Counts>>,
@@ -243,7 +243,7 @@ unsafe impl sys::Shareable for State {}
 /// once `parties` processes wait; a timeout or an `abort` breaks it, and
 /// every waiter, then and later, gets CPython's `BrokenBarrierError`
 /// until `reset`.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Barrier {
     parties: u32,
     timeout: Option<Duration>,

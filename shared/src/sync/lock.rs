@@ -139,7 +139,7 @@ impl From<Block> for Wait {
 /// killed holding it does not stay locked for ever: a waiter sees, within
 /// 20 ms, that the holder's thread is gone and takes the lock over. (The
 /// data it guarded may be half-updated: the holder died in the middle.)
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Lock {
     word: Arc<SharedMem<Word>>,
 }
@@ -225,7 +225,7 @@ unsafe impl sys::Shareable for RWord {}
 /// Python's `multiprocessing.RLock`: a lock its holder may take again and
 /// again, free once released as many times; only the holder may release.
 /// A holder killed holding it passes it on, as a [`Lock`] does.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct RLock {
     shared: Arc<SharedMem<RWord>>,
 }

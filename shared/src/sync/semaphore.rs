@@ -23,7 +23,7 @@ unsafe impl sys::Shareable for Count {}
 /// A semaphore has no owner: any process may release it. So, as in
 /// CPython, a unit that a process killed before its `release` held is
 /// lost for good: the count stays one lower.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Semaphore {
     count: Arc<SharedMem<Count>>,
     /// `Some(start)` for a [`BoundedSemaphore`].

@@ -65,7 +65,8 @@ fn py_number<T: Plain>(v: T) -> String {
 /// memory, with no lock. Each `get` and each `set` is whole, but
 /// `v.set(v.get() + 1)` is two steps: another process may write between
 /// them, and its update is then lost.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(bound = "")]
 pub struct RawValue<T: Plain> {
     bits: Arc<SharedMem<AtomicU64>>,
     _type: std::marker::PhantomData<T>,
@@ -105,7 +106,8 @@ impl<T: Plain> fmt::Debug for RawValue<T> {
 /// so neither sees half of the other; a read-modify-write such as `+= 1`
 /// is exact only inside `let _held = v.get_lock().lock();`, where no
 /// other process can come between the read and the write.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(bound = "")]
 pub struct Value<T: Plain> {
     raw: RawValue<T>,
     lock: RLock,
@@ -147,7 +149,8 @@ impl<T: Plain> fmt::Debug for Value<T> {
 
 /// Python's `multiprocessing.RawArray(type, values)`: a fixed number of
 /// numbers in shared memory, with no lock.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(bound = "")]
 pub struct RawArray<T: Plain> {
     bits: Arc<SharedSlice<AtomicU64>>,
     _type: std::marker::PhantomData<T>,
@@ -202,7 +205,8 @@ impl<T: Plain> fmt::Debug for RawArray<T> {
 
 /// Python's `multiprocessing.Array(type, values)`: a [`RawArray`] with its
 /// own [`RLock`], held by each `get`, `set` and `to_vec`.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(bound = "")]
 pub struct Array<T: Plain> {
     raw: RawArray<T>,
     lock: RLock,
