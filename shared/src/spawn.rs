@@ -14,7 +14,7 @@
 //! connection), starts the child with the server's name in the
 //! environment variable `SHARED_SPAWNED_BY`, and waits. The child's
 //! [`freeze_support`], the first line of its `main`, sees the variable,
-//! connects, and receives a [`Call`]: its name, its identity, whether it is
+//! connects, and receives a `Call`: its name, its identity, whether it is
 //! a daemon, its parent, how to log, the function and the encoded
 //! argument. It runs the function, exactly as a forked child runs its
 //! target (the same log lines, panics and exit codes), and leaves; it
