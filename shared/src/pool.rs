@@ -188,9 +188,14 @@ impl PoolBuilder {
     /// `initializer=f, initargs=args`), including workers that replace
     /// dead ones.
     pub fn initializer<F: Function<Args>, Args: Arg>(mut self, f: F, args: Args) -> PoolBuilder {
-        // A chunk of one, as the runner expects.
-        match (&mut self.0, encode(std::slice::from_ref(&args))) {
-            (Ok(config), Ok(args)) => config.initializer = Some((runner_of(f), args)),
+        // A chunk of one, as the runner expects; a queue or a lock in it
+        // leaves its descriptors beside the bytes, for the workers to take.
+        let (encoded, fds) = crate::sys::encode_handing(|| encode(std::slice::from_ref(&args)));
+        match (&mut self.0, encoded) {
+            (Ok(config), Ok(args)) => {
+                let fds = std::rc::Rc::new(crate::sys::Descriptors(fds));
+                config.initializer = Some((runner_of(f), args, fds));
+            }
             (Ok(_), Err(e)) => self.0 = Err(e),
             (Err(_), _) => {}
         }

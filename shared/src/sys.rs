@@ -307,6 +307,48 @@ pub(crate) fn take_over(place: u32) -> Result<OwnedFd, String> {
         .ok_or_else(|| format!("no descriptor was handed over at place {place}"))
 }
 
+/// Descriptors that an encoded value held (see [`encode_handing`]), kept
+/// with its bytes; in a spawn's argument, each is handed over in turn.
+#[derive(Default)]
+pub(crate) struct Descriptors(pub Vec<OwnedFd>);
+
+impl Descriptors {
+    /// Make them the ones the next decoding takes over (in the process
+    /// that decodes: a forked worker holds copies of the same ones).
+    pub(crate) fn hand_in(&self) -> io::Result<()> {
+        let copies = self
+            .0
+            .iter()
+            .map(OwnedFd::try_clone)
+            .collect::<io::Result<_>>()?;
+        handed(copies);
+        Ok(())
+    }
+
+    pub(crate) fn try_clone(&self) -> io::Result<Descriptors> {
+        self.0
+            .iter()
+            .map(OwnedFd::try_clone)
+            .collect::<io::Result<_>>()
+            .map(Descriptors)
+    }
+}
+
+impl serde::Serialize for Descriptors {
+    fn serialize<Z: serde::Serializer>(&self, to: Z) -> Result<Z::Ok, Z::Error> {
+        let places: Result<Vec<u32>, _> = self.0.iter().map(|fd| hand_over(fd.as_fd())).collect();
+        places.map_err(serde::ser::Error::custom)?.serialize(to)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Descriptors {
+    fn deserialize<D: serde::Deserializer<'de>>(from: D) -> Result<Self, D::Error> {
+        let places = Vec::<u32>::deserialize(from)?;
+        let fds: Result<Vec<OwnedFd>, String> = places.into_iter().map(take_over).collect();
+        fds.map(Descriptors).map_err(serde::de::Error::custom)
+    }
+}
+
 impl<S: Shareable> serde::Serialize for SharedMem<S> {
     fn serialize<Z: serde::Serializer>(&self, to: Z) -> Result<Z::Ok, Z::Error> {
         let place = hand_over(self.file()).map_err(serde::ser::Error::custom)?;

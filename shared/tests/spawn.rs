@@ -451,6 +451,43 @@ fn queues_pipes_events_and_locks_reach_a_spawned_child() {
     );
 }
 
+/// What a pool's initializer was handed, kept in each worker.
+static COUNTED: Mutex<Option<(shared::Lock, shared::Value<u32>)>> = Mutex::new(None);
+
+fn keep(lock: shared::Lock, counter: shared::Value<u32>) {
+    *COUNTED.lock().unwrap() = Some((lock, counter));
+}
+
+fn count(_: u32) {
+    let kept = COUNTED.lock().unwrap();
+    let (lock, counter) = kept.as_ref().expect("the initializer ran");
+    let _held = lock.lock();
+    counter.set(counter.get() + 1);
+}
+
+/// A lock and a value reach a pool's workers through its initializer
+/// (Python's `Pool(initializer=init, initargs=(lock, counter))`), forked
+/// or spawned, with workers replaced on the way.
+fn a_pools_initializer_takes_locks_and_values() {
+    for method in [StartMethod::Fork, StartMethod::Spawn] {
+        let (lock, counter) = (
+            shared::Lock::new().unwrap(),
+            shared::Value::new(0u32).unwrap(),
+        );
+        let pool = shared::Pool::builder()
+            .processes(2)
+            .start_method(method)
+            .initializer(keep, (lock, counter.clone()))
+            .maxtasksperchild(10)
+            .start()
+            .unwrap();
+        pool.map_chunked(count, 0..100u32, 1).unwrap();
+        assert_eq!(counter.get(), 100, "{method}");
+        pool.close();
+        pool.join().unwrap();
+    }
+}
+
 fn run_scenario(name: &str) -> Result<(), Error> {
     match name {
         "default_spawn" => {
@@ -508,6 +545,7 @@ fn main() {
         misuse_is_an_error,
         a_pool_of_spawned_workers,
         queues_pipes_events_and_locks_reach_a_spawned_child,
+        a_pools_initializer_takes_locks_and_values,
         the_default_method_and_its_logging,
         a_forgotten_freeze_support_is_an_error,
         daemons_die_with_a_killed_parent,

@@ -18,8 +18,10 @@ use super::worker::{self, Answer, Setup, Task};
 use crate::codec::{decode, encode};
 use crate::ipc::{Connection, pipe};
 use crate::spawn::{StartMethod, distance};
+use crate::sys::Descriptors;
 use crate::sys::{Wait, wait_readable};
 use crate::{Error, Process};
+use std::rc::Rc;
 
 /// CPython's `RUN`, `CLOSE`, `TERMINATE`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -213,7 +215,9 @@ struct Worker {
 /// How a pool is set up (kept by `PoolBuilder` until it starts the pool).
 pub(crate) struct Config {
     pub processes: usize,
-    pub initializer: Option<(Runner, Vec<u8>)>,
+    /// Its runner, its encoded arguments, and the descriptors of any queue,
+    /// pipe, event or lock among them.
+    pub initializer: Option<(Runner, Vec<u8>, Rc<Descriptors>)>,
     pub maxtasks: Option<usize>,
     /// `None`: the program-wide start method, as it is when the pool starts.
     pub method: Option<StartMethod>,
@@ -283,8 +287,12 @@ impl Core {
                 let initializer = config.initializer.as_ref();
                 let args = worker::Spawned {
                     socket: theirs, // handed over as its descriptor, with the memory it shares
-                    initializer: initializer
-                        .map(|(r, a)| (distance(*r as usize), a.clone().into())),
+                    initializer: match initializer {
+                        Some((r, a, fds)) => {
+                            Some((distance(*r as usize), a.clone().into(), fds.try_clone()?))
+                        }
+                        None => None,
+                    },
                     maxtasks: config.maxtasks,
                 };
                 Process::with_class_args("SpawnPoolWorker", worker::spawned, args)

@@ -15,6 +15,8 @@ use crate::codec::{decode, encode};
 use crate::current::ExitRequest;
 use crate::ipc::Connection;
 use crate::returns::Raised;
+use crate::sys::Descriptors;
+use std::rc::Rc;
 
 /// One chunk of a call, as the parent sends it. A message to a worker is a
 /// `Vec<Task>`, a batch; an empty one tells it to stop (CPython's sentinel).
@@ -42,8 +44,9 @@ pub(crate) struct Setup {
     /// when the parent dies (or a sibling worker does) nobody else holds
     /// its end open, and end-of-file comes.
     pub inherited: Vec<RawFd>,
-    /// The initializer's runner and its encoded arguments.
-    pub initializer: Option<(Runner, Vec<u8>)>,
+    /// The initializer's runner, its encoded arguments, and the
+    /// descriptors their queues, pipes, events or locks need.
+    pub initializer: Option<(Runner, Vec<u8>, Rc<Descriptors>)>,
     pub maxtasks: Option<usize>,
 }
 
@@ -60,7 +63,10 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
     // and answers every task with the initializer's error instead.
     let broken = setup
         .initializer
-        .and_then(|(runner, args)| run(runner, &args).err())
+        .and_then(|(runner, args, fds)| match fds.hand_in() {
+            Ok(()) => run(runner, &args).err(),
+            Err(e) => Some(Failed::Unencodable(e.to_string())),
+        })
         .map(|mut failed| {
             if let Failed::Raised(raised) = &mut failed {
                 raised
@@ -133,15 +139,19 @@ unsafe fn runner_at(distance: isize) -> Runner {
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Spawned {
     pub socket: Connection,
-    pub initializer: Option<(isize, ByteBuf)>,
+    pub initializer: Option<(isize, ByteBuf, Descriptors)>,
     pub maxtasks: Option<usize>,
 }
 
 /// A spawned worker's target: it serves as a forked one does.
 pub(crate) fn spawned(args: Spawned) -> Result<(), String> {
-    let initializer = args.initializer.map(|(distance, args)| {
+    let initializer = args.initializer.map(|(distance, args, fds)| {
         // SAFETY: the parent sent the distance of the initializer's runner.
-        (unsafe { runner_at(distance) }, args.into_vec())
+        (
+            unsafe { runner_at(distance) },
+            args.into_vec(),
+            Rc::new(fds),
+        )
     });
     serve(Setup {
         socket: args.socket,
