@@ -9,17 +9,22 @@
 //! the kernel loads the program again, and the child must be told what to
 //! run.
 //!
-//! **How the child learns its task.** The parent makes an
-//! `IpcOneShotServer` (a named socket of `ipc-channel`, which accepts one
-//! connection), starts the child with the server's name in the
-//! environment variable `SHARED_SPAWNED_BY`, and waits. The child's
-//! [`freeze_support`], the first line of its `main`, sees the variable,
-//! connects, and receives a `Call`: its name, its identity, whether it is
-//! a daemon, its parent, how to log, the function and the encoded
-//! argument. It runs the function, exactly as a forked child runs its
-//! target (the same log lines, panics and exit codes), and leaves; it
-//! never returns into `main`. Without the variable, `freeze_support`
-//! returns at once: in the parent it costs one lookup.
+//! **How the child learns its task.** The parent writes a `Call` (the
+//! child's name, its identity, whether it is a daemon, its parent, how to
+//! log, the function and the encoded argument) into a sealed memory file,
+//! makes an `IpcOneShotServer` (a named socket of `ipc-channel`, which
+//! accepts one connection), and starts the child with the file as its
+//! descriptor 3 and the server's name in the environment variable
+//! `SHARED_SPAWNED_BY`. The child's [`freeze_support`], the first line of
+//! its `main`, sees the variable, reads its call, connects and says it has
+//! taken it; the parent's `start` returns then. The child runs the
+//! function, exactly as a forked child runs its target (the same log
+//! lines, panics and exit codes), and leaves; it never returns into
+//! `main`. Without the variable, `freeze_support` returns at once: in the
+//! parent it costs one lookup. (Waiting for the child's word is what lets
+//! `start` report a child that cannot take its task; it costs the parent
+//! one sleep and wake-up, most of what a spawn costs beyond the bare
+//! `posix_spawn` and `waitpid`.)
 //!
 //! **Naming the function.** A forked child has the parent's memory, so a
 //! pool can send it a function's address. A spawned child does not: the
@@ -57,7 +62,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use ipc_channel::ipc::{self, IpcOneShotServer, IpcSender, IpcSharedMemory};
+use ipc_channel::ipc::{IpcOneShotServer, IpcSender};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
@@ -301,25 +306,16 @@ where
 #[derive(Serialize, Deserialize)]
 struct Call {
     entry: isize,
-    args: Args,
+    #[serde(with = "serde_bytes")]
+    args: Vec<u8>,
     name: String,
     identity: Vec<usize>,
     daemon: bool,
     parent_pid: u32,
     parent_name: String,
     logging: Option<(crate::logging::Style, usize)>,
-    /// How many descriptors the argument holds: the child's 3, 4, ….
+    /// How many descriptors the argument holds: the child's 4, 5, ….
     handed: u32,
-}
-
-/// The argument's bytes: in the message when small; over 32 KiB in shared
-/// memory (a memory file whose descriptor rides the message), because
-/// ipc-channel sends a big message over a second channel whose sender
-/// waits for ever if the child dies in the middle of reading it.
-#[derive(Serialize, Deserialize)]
-enum Args {
-    Inline(#[serde(with = "serde_bytes")] Vec<u8>),
-    Shared(IpcSharedMemory),
 }
 
 /// The parent's side of a spawn: start the child, hand it its task, and
@@ -334,16 +330,13 @@ pub(crate) fn spawn(
     let (args, fds) = sys::encode_handing(|| (recipe.encode)());
     let args = args?;
     // ipc-channel panics where it meets EMFILE on a first send: check for
-    // descriptors first (the server, the child's channel, the memory file).
+    // descriptors first (the server, its connection, the call's file).
     sys::check_free_fds(4)?;
     let (server, server_name) = IpcOneShotServer::<Hello>::new().map_err(broken)?;
     let me = current::current_process();
     let call = Call {
         entry: recipe.entry,
-        args: match args.len() {
-            0..=32768 => Args::Inline(args),
-            _ => Args::Shared(IpcSharedMemory::from_bytes(&args)),
-        },
+        args,
         name: name.to_owned(),
         identity: identity.to_vec(),
         daemon,
@@ -352,11 +345,14 @@ pub(crate) fn spawn(
         logging: crate::logging::style(),
         handed: fds.len() as u32,
     };
+    // The call, in a sealed memory file: the child's descriptor 3, read at
+    // its start. No message to wait for, whatever the argument's size.
+    let call = OwnedFd::from(sys::sealed_memfd(&encode(&call)?)?);
+    let fds: Vec<OwnedFd> = [call].into_iter().chain(fds).collect();
     current::flush_stdout(); // the child writes to the same stdout
     let pid = posix_spawn(&server_name, &fds)?;
     drop(fds); // the child has its own copies now
-    let sent = accept(server, &server_name, pid).and_then(|to| to.send(call).map_err(broken));
-    if let Err(e) = sent {
+    if let Err(e) = accept(server, &server_name, pid) {
         let _ = kill(pid, Signal::SIGKILL);
         let status = nix::sys::wait::waitpid(pid, None);
         return Err(match (e, status) {
@@ -369,11 +365,11 @@ pub(crate) fn spawn(
     Ok(pid)
 }
 
-/// What the parent's server receives: the child's way to send it its
-/// call, or the parent's own word that the child left first.
+/// What the parent's server receives: the child's word that it has taken
+/// its task, or the watchdog's that the child left first.
 #[derive(Serialize, Deserialize)]
 enum Hello {
-    Child(IpcSender<Call>),
+    Taken,
     ChildLeft,
 }
 
@@ -395,7 +391,7 @@ fn posix_spawn(server_name: &str, fds: &[OwnedFd]) -> Result<Pid, Error> {
         .collect();
     envp.extend(c_string(format!("{SPAWNED_BY}={server_name}").as_bytes()));
     let mut actions = nix::spawn::PosixSpawnFileActions::init()?;
-    for (place, fd) in (FIRST_HANDED..).zip(fds) {
+    for (place, fd) in (CALL_FD..).zip(fds) {
         actions.add_dup2(fd.as_raw_fd(), place)?; // `dup2` clears close-on-exec
     }
     let attributes = nix::spawn::PosixSpawnAttr::init()?;
@@ -408,8 +404,9 @@ fn posix_spawn(server_name: &str, fds: &[OwnedFd]) -> Result<Pid, Error> {
     )?)
 }
 
-/// Where a spawned child finds the first descriptor handed over to it.
-const FIRST_HANDED: RawFd = 3;
+/// Where a spawned child finds its call (a memory file); the descriptors
+/// its argument holds follow it.
+const CALL_FD: RawFd = 3;
 
 /// Wait for the child to connect, watching that it is still alive.
 ///
@@ -420,7 +417,7 @@ const FIRST_HANDED: RawFd = 3;
 /// connects to the server itself and says so. The watchdog is not joined:
 /// it leaves on its own a moment later (`thread_count` allows for that),
 /// so that the spawn does not wait for a thread to wake up.
-fn accept(server: IpcOneShotServer<Hello>, name: &str, pid: Pid) -> Result<IpcSender<Call>, Error> {
+fn accept(server: IpcOneShotServer<Hello>, name: &str, pid: Pid) -> Result<(), Error> {
     let child = sys::pidfd_open(pid.as_raw())?;
     let (done, done_sender) = std::io::pipe()?;
     let name = name.to_owned();
@@ -439,7 +436,7 @@ fn accept(server: IpcOneShotServer<Hello>, name: &str, pid: Pid) -> Result<IpcSe
     let accepted = server.accept();
     drop(done_sender); // the watchdog may go
     match accepted.map_err(broken)?.1 {
-        Hello::Child(to_child) => Ok(to_child),
+        Hello::Taken => Ok(()),
         Hello::ChildLeft => Err(Error::Spawn(
             "the spawned child exited before taking its task: does its main call \
              shared::freeze_support() first?"
@@ -448,15 +445,19 @@ fn accept(server: IpcOneShotServer<Hello>, name: &str, pid: Pid) -> Result<IpcSe
     }
 }
 
-/// The child's side: connect to the parent's server and receive the call.
+/// The child's side: read the call, and tell the parent's server it is
+/// taken.
 fn take_call(server: &str) -> Result<Call, Error> {
-    // The channel first, then connect and send at once: the parent, woken
-    // by the connection, then finds the message already there, and need
-    // not sleep a second time.
-    let (to_me, calls) = ipc::channel::<Call>().map_err(broken)?;
+    // SAFETY: the parent put the call's memory file there (`posix_spawn`'s
+    // `dup2`), and nothing else in this fresh process owns it.
+    let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(CALL_FD) });
+    let mut bytes = Vec::new();
+    std::io::Seek::rewind(&mut file)?; // the parent wrote it: its offset is at the end
+    std::io::Read::read_to_end(&mut file, &mut bytes)?;
+    let call = decode(&bytes)?;
     let to_parent = IpcSender::<Hello>::connect(server.to_owned()).map_err(broken)?;
-    to_parent.send(Hello::Child(to_me)).map_err(broken)?;
-    calls.recv().map_err(broken)
+    to_parent.send(Hello::Taken).map_err(broken)?;
+    Ok(call)
 }
 
 /// An error of ipc-channel's, which has several types of them.
@@ -476,7 +477,7 @@ fn run(call: Call) -> i32 {
     );
     // SAFETY: the parent put these descriptors there for us (`posix_spawn`'s
     // `dup2`), and nothing else in this fresh process owns them.
-    let fds = (0..call.handed as RawFd).map(|i| unsafe { OwnedFd::from_raw_fd(FIRST_HANDED + i) });
+    let fds = (1..=call.handed as RawFd).map(|i| unsafe { OwnedFd::from_raw_fd(CALL_FD + i) });
     sys::handed(fds.collect());
     if let Some(style) = call.logging {
         crate::logging::install_style(style);
@@ -490,9 +491,6 @@ fn run(call: Call) -> i32 {
     // so the parent's entry, moved by the distance between the two runs'
     // anchors, is the same function of type `Entry` here.
     let entry = unsafe { std::mem::transmute::<usize, Entry>(address(call.entry)) };
-    let args = match &call.args {
-        Args::Inline(bytes) => bytes.clone(),
-        Args::Shared(memory) => memory.to_vec(),
-    };
+    let args = call.args;
     crate::process::run_target(&call.name, Box::new(move || entry(&args)))
 }
