@@ -61,6 +61,7 @@ use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
 
 use ipc_channel::ipc::{IpcOneShotServer, IpcSender};
 use nix::sys::signal::{Signal, kill};
@@ -332,7 +333,7 @@ pub(crate) fn spawn(
     // ipc-channel panics where it meets EMFILE on a first send: check for
     // descriptors first (the server, its connection, the call's file).
     sys::check_free_fds(4)?;
-    let (server, server_name) = IpcOneShotServer::<Hello>::new().map_err(broken)?;
+    let (server, server_name) = IpcOneShotServer::<Taken>::new().map_err(broken)?;
     let me = current::current_process();
     let call = Call {
         entry: recipe.entry,
@@ -366,12 +367,9 @@ pub(crate) fn spawn(
 }
 
 /// What the parent's server receives: the child's word that it has taken
-/// its task, or the watchdog's that the child left first.
+/// its task.
 #[derive(Serialize, Deserialize)]
-enum Hello {
-    Taken,
-    ChildLeft,
-}
+struct Taken;
 
 /// Start this program afresh (`posix_spawn(3)` of `/proc/self/exe`, as the
 /// standard library's `Command` would, with this process's arguments' first
@@ -412,37 +410,64 @@ const CALL_FD: RawFd = 3;
 ///
 /// `accept` blocks and cannot be given a timeout. So a watchdog thread
 /// waits for the child's end (its pidfd) or for this thread to say it is
-/// done (a pipe it closes); a child that exits first (it never called
+/// done (a pipe it closes). A child that exits first (it never called
 /// `freeze_support`, or it crashed) is answered by the watchdog, which
-/// connects to the server itself and says so. The watchdog is not joined:
-/// it leaves on its own a moment later (`thread_count` allows for that),
-/// so that the spawn does not wait for a thread to wake up.
-fn accept(server: IpcOneShotServer<Hello>, name: &str, pid: Pid) -> Result<(), Error> {
+/// connects to the server and hangs up at once: `accept` then fails, and
+/// the child's end says why. (The watchdog connects with a plain socket of
+/// its own: ipc-channel's `connect` keeps its socket open when the server
+/// has gone in the meantime.) The watchdog is not joined: it leaves on its
+/// own a moment later (`thread_count` allows for that), so that the spawn
+/// does not wait for a thread to wake up.
+fn accept(server: IpcOneShotServer<Taken>, name: &str, pid: Pid) -> Result<(), Error> {
     let child = sys::pidfd_open(pid.as_raw())?;
     let (done, done_sender) = std::io::pipe()?;
+    let watched = child.try_clone()?;
     let name = name.to_owned();
     // A small stack: it only waits (the default 2 MiB is mapped for nothing).
     std::thread::Builder::new()
         .stack_size(64 << 10)
         .spawn(move || {
-            let fds = [child.as_fd(), done.as_fd()];
+            let fds = [watched.as_fd(), done.as_fd()];
             if let Ok(ready) = sys::wait_readable(&fds, sys::Wait::Forever)
                 && ready == [0]
-                && let Ok(server) = IpcSender::<Hello>::connect(name)
             {
-                let _ = server.send(Hello::ChildLeft); // fails if accept is over
+                let _ = hang_up_on(&name);
             }
         })?;
     let accepted = server.accept();
     drop(done_sender); // the watchdog may go
-    match accepted.map_err(broken)?.1 {
-        Hello::Taken => Ok(()),
-        Hello::ChildLeft => Err(Error::Spawn(
-            "the spawned child exited before taking its task: does its main call \
-             shared::freeze_support() first?"
-                .into(),
-        )),
+    match accepted {
+        Ok((_, Taken)) => Ok(()),
+        // The child's end closes its sockets a moment before its pidfd
+        // turns readable: look for a second at most.
+        Err(_)
+            if !sys::wait_readable(
+                &[child.as_fd()],
+                sys::Wait::timeout(Duration::from_secs(1)),
+            )?
+            .is_empty() =>
+        {
+            Err(Error::Spawn(
+                "the spawned child exited before taking its task: does its main call \
+                 shared::freeze_support() first?"
+                    .into(),
+            ))
+        }
+        Err(e) => Err(broken(e)),
     }
+}
+
+/// Connect to the server at `path` and hang up, so that its `accept`
+/// returns (with an error).
+fn hang_up_on(path: &str) -> nix::Result<()> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, socket};
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    connect(fd.as_raw_fd(), &UnixAddr::new(path)?) // `fd` is closed here, connected or not
 }
 
 /// The child's side: read the call, and tell the parent's server it is
@@ -455,8 +480,8 @@ fn take_call(server: &str) -> Result<Call, Error> {
     std::io::Seek::rewind(&mut file)?; // the parent wrote it: its offset is at the end
     std::io::Read::read_to_end(&mut file, &mut bytes)?;
     let call = decode(&bytes)?;
-    let to_parent = IpcSender::<Hello>::connect(server.to_owned()).map_err(broken)?;
-    to_parent.send(Hello::Taken).map_err(broken)?;
+    let to_parent = IpcSender::<Taken>::connect(server.to_owned()).map_err(broken)?;
+    to_parent.send(Taken).map_err(broken)?;
     Ok(call)
 }
 

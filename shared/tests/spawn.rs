@@ -83,10 +83,15 @@ fn greeting_is(want: String) -> Result<(), String> {
     (seen == want).then_some(()).ok_or(format!("saw {seen:?}"))
 }
 
+fn wait_for(event: shared::Event) {
+    assert!(event.wait());
+}
+
 fn states_and_repr() {
     let spawn = get_context(StartMethod::Spawn);
     let parent = std::process::id();
-    let mut p = spawn.process(exit_with, 0);
+    let go = shared::Event::new().unwrap();
+    let mut p = spawn.process(wait_for, go.clone());
     let name = p.name();
     assert!(name.starts_with("SpawnProcess-"), "{name}");
     assert_eq!(
@@ -99,6 +104,7 @@ fn states_and_repr() {
         p.to_string(),
         format!("<SpawnProcess name='{name}' pid={pid} parent={parent} started>")
     );
+    go.set();
     p.join().unwrap();
     assert!(!p.is_alive());
     assert_eq!(p.exitcode(), Some(0));
@@ -312,6 +318,13 @@ static BEFORE: std::sync::OnceLock<(usize, Vec<String>)> = std::sync::OnceLock::
 
 fn no_fd_or_temporary_file_left() {
     let before = BEFORE.get().expect("taken first in main");
+    // A spawn's watchdog thread leaves (with its two descriptors) a moment
+    // after the spawn returns: wait for this process to be one thread.
+    let began = Instant::now();
+    while std::fs::read_dir("/proc/self/task").unwrap().count() > 1 {
+        assert!(began.elapsed() < LIMIT, "a thread stayed");
+        std::thread::yield_now();
+    }
     assert_eq!(
         &footprint(),
         before,
