@@ -284,6 +284,49 @@ fn a_forgotten_freeze_support_is_an_error() {
     assert!(run.output.contains("bootstrapping phase"), "{run:?}");
 }
 
+fn announce_then_sleep(started: shared::Event) {
+    println!("daemon started");
+    started.set();
+    sleep(Duration::from_secs(20));
+    println!("daemon done");
+}
+
+fn nap_then_say(_: ()) {
+    sleep(Duration::from_millis(300));
+    println!("non-daemon done");
+}
+
+/// The exit steps, for spawned children: when `main` returns, the spawned
+/// daemon is terminated and the rest joined, with CPython's log lines
+/// (the same as `lifecycle.rs` checks for forked ones), and the children's
+/// own lifecycle lines come from the children, named.
+fn main_exit_terminates_spawned_daemons_and_joins_the_rest() {
+    let run = scenario("main_exit", LIMIT);
+    assert!(run.status.success(), "{run:?}");
+    assert!(!run.left_behind, "a child outlived the program: {run:?}");
+    let lines = run.lines();
+    for want in [
+        "daemon started",
+        "non-daemon done",
+        "[INFO/sleepy] child process calling self.run()",
+        "[INFO/busy] process exiting with exitcode 0",
+        "[INFO/MainProcess] calling terminate() for daemon sleepy",
+        "[INFO/MainProcess] calling join() for process busy",
+    ] {
+        assert!(lines.contains(&want), "{want:?} not in {run:?}");
+    }
+    assert!(!lines.contains(&"daemon done"), "{run:?}");
+    let done = lines.iter().position(|l| *l == "non-daemon done").unwrap();
+    let last = lines
+        .iter()
+        .rposition(|l| l.contains("/MainProcess]"))
+        .unwrap();
+    assert!(
+        done < last,
+        "main's exit steps wait for the non-daemon: {run:?}"
+    );
+}
+
 fn daemons_die_with_a_killed_parent() {
     let run = scenario("killed_parent", LIMIT);
     assert!(
@@ -526,6 +569,20 @@ fn run_scenario(name: &str) -> Result<(), Error> {
                 return Err(e); // the child: exit code 1
             }
         }
+        "main_exit" => {
+            shared::log_to_stderr(LevelFilter::Debug);
+            let started = shared::Event::new()?;
+            let spawn = get_context(StartMethod::Spawn);
+            let mut sleepy = spawn
+                .process(announce_then_sleep, started.clone())
+                .named("sleepy")
+                .daemon(true);
+            let mut busy = spawn.process(nap_then_say, ()).named("busy");
+            sleepy.start()?;
+            busy.start()?;
+            assert!(started.wait_timeout(LIMIT));
+            // Return with both alive and never joined.
+        }
         "killed_parent" => {
             let path = marker("daemon");
             let mut daemon = get_context(StartMethod::Spawn)
@@ -561,6 +618,7 @@ fn main() {
         a_pools_initializer_takes_locks_and_values,
         the_default_method_and_its_logging,
         a_forgotten_freeze_support_is_an_error,
+        main_exit_terminates_spawned_daemons_and_joins_the_rest,
         daemons_die_with_a_killed_parent,
         nothing_left_behind,
         no_fd_or_temporary_file_left,
