@@ -72,6 +72,7 @@
 //! the child's start-up); `logging.rs`; and `pool/`, built on `ipc`'s
 //! [`Connection`] and on [`Process`].
 
+mod bootstrap;
 mod child;
 mod codec;
 pub mod current;

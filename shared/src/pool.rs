@@ -526,6 +526,19 @@ impl Pool {
     }
 }
 
+/// The pools of a context (Python's `ctx.Pool`).
+impl crate::spawn::Context {
+    /// A pool of `processes` workers started by this context's method
+    /// (Python's `ctx.Pool(processes)`): `ForkPoolWorker-N` or
+    /// `SpawnPoolWorker-N`.
+    pub fn pool(&self, processes: usize) -> Result<Pool, Error> {
+        Pool::builder()
+            .processes(processes)
+            .start_method(self.start_method())
+            .start()
+    }
+}
+
 impl Drop for Pool {
     /// Terminate, as leaving CPython's `with Pool() as p:` block does.
     fn drop(&mut self) {

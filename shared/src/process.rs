@@ -2,9 +2,8 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -12,8 +11,9 @@ use nix::unistd::{ForkResult, fork};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::bootstrap::{Target, die_with_parent, ensure_panic_hook, run_target};
 use crate::child::{self, Child};
-use crate::current::{self, ExitRequest};
+use crate::current;
 use crate::error::Error;
 use crate::py::py_repr;
 use crate::returns::Outcome;
@@ -53,8 +53,6 @@ pub trait Run: Sized + 'static {
         }
     }
 }
-
-pub(crate) type Target = Box<dyn FnOnce() -> Result<(), String>>;
 
 /// A child process, started by `fork` and reaped by `waitpid`.
 ///
@@ -490,80 +488,22 @@ fn bootstrap(inner: &Child, name: &str, me: current::ChildState, target: Target)
     sys::exit_now(code)
 }
 
-/// Run the target and work out the exit code, printing and logging what
-/// CPython's `_bootstrap` prints and logs, in the same order.
-pub(crate) fn run_target(name: &str, target: Target) -> i32 {
-    log::info!("child process calling self.run()");
-    let (code, failure) = match panic::catch_unwind(AssertUnwindSafe(target)) {
-        Ok(Ok(())) => (0, None),
-        Ok(Err(message)) => (1, Some(format!("Error: {message}"))),
-        Err(payload) => match payload.downcast::<ExitRequest>() {
-            Ok(request) => (request.0, None),
-            Err(_) => (1, last_panic()),
-        },
-    };
-    let _ = panic::catch_unwind(child::exit_function);
-    if let Some(failure) = failure {
-        // One `write`: `eprintln!` writes each piece separately, and another
-        // process's line could land between `Process ` and the name.
-        let text = format!("Process {name}:\n{failure}\n");
-        let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
-    }
-    log::info!("process exiting with exitcode {code}");
-    code
-}
-
-/// A child's last panic message, for [`run_target`] to print.
-static CHILD_PANIC: Mutex<Option<String>> = Mutex::new(None);
-
-/// Install, once, the panic hook that keeps a child's panic message for
-/// later instead of printing Rust's default "thread 'main' panicked" text:
-/// CPython prints the error after the shutdown lines, under `Process
-/// <name>:`. In this process, the one that installs it, panics still go to
-/// the hook it had.
-///
-/// It is installed by the parent before the first `fork`, and inherited:
-/// setting it in each child would write a page that the child must then
-/// copy (see `current::become_child`). A hook the program sets after its
-/// first `start` takes its place: children forked after that print their
-/// panics through the program's hook instead.
-fn ensure_panic_hook() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let (installer, previous) = (std::process::id(), panic::take_hook());
-        panic::set_hook(Box::new(move |info| {
-            if std::process::id() == installer {
-                previous(info);
-            } else {
-                *CHILD_PANIC.lock().unwrap_or_else(|p| p.into_inner()) = Some(info.to_string());
-            }
-        }));
-    });
-}
-
-/// In a spawned child, which installed no hook as a parent: keep every
-/// panic's message for [`run_target`], as a forked child does.
-pub(crate) fn capture_panics() {
-    panic::set_hook(Box::new(|info| {
-        *CHILD_PANIC.lock().unwrap_or_else(|p| p.into_inner()) = Some(info.to_string());
-    }));
-}
-
-/// The message of this child's last panic, taken (a pool worker reports a
-/// task's panic with it).
-pub(crate) fn last_panic() -> Option<String> {
-    CHILD_PANIC.lock().unwrap_or_else(|p| p.into_inner()).take()
-}
-
-/// Go beyond CPython: a daemon dies with its parent even if the parent is
-/// killed and never runs its exit steps. The kernel sends SIGKILL when the
-/// parent *thread* that forked us exits, so fork daemons from a thread that
-/// lives as long as the program (the main thread here).
-pub(crate) fn die_with_parent(parent_pid: u32) {
-    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-    // The parent may have died before the line above took effect.
-    if nix::unistd::getppid().as_raw() as u32 != parent_pid {
-        sys::exit_now(1) // at once, as `bootstrap` leaves
+/// The processes of a context (Python's `ctx.Process`).
+impl crate::spawn::Context {
+    /// A process that runs `target(args)` started by this context's method
+    /// (Python's `ctx.Process(target=f, args=(a,))`). Its default name is
+    /// CPython's for the context's class: `ForkProcess-N`, `SpawnProcess-N`.
+    pub fn process<F, A, R>(&self, target: F, args: A) -> Process
+    where
+        F: Fn(A) -> R + Copy + 'static,
+        A: Serialize + DeserializeOwned + 'static,
+        R: Outcome,
+    {
+        let class = match self.start_method() {
+            StartMethod::Fork => "ForkProcess",
+            StartMethod::Spawn => "SpawnProcess",
+        };
+        Process::with_class_args(class, target, args).start_method(self.start_method())
     }
 }
 

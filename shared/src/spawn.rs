@@ -151,34 +151,6 @@ impl Context {
     pub fn start_method(&self) -> StartMethod {
         self.0
     }
-
-    /// A process that runs `target(args)` started by this context's method
-    /// (Python's `ctx.Process(target=f, args=(a,))`). Its default name is
-    /// CPython's for the context's class: `ForkProcess-N`, `SpawnProcess-N`.
-    pub fn process<F, A, R>(&self, target: F, args: A) -> crate::Process
-    where
-        F: Fn(A) -> R + Copy + 'static,
-        A: Serialize + DeserializeOwned + 'static,
-        R: Outcome,
-    {
-        let class = match self.0 {
-            StartMethod::Fork => "ForkProcess",
-            StartMethod::Spawn => "SpawnProcess",
-        };
-        crate::Process::with_class_args(class, target, args).start_method(self.0)
-    }
-}
-
-impl Context {
-    /// A pool of `processes` workers started by this context's method
-    /// (Python's `ctx.Pool(processes)`): `ForkPoolWorker-N` or
-    /// `SpawnPoolWorker-N`.
-    pub fn pool(&self, processes: usize) -> Result<crate::Pool, Error> {
-        crate::Pool::builder()
-            .processes(processes)
-            .start_method(self.0)
-            .start()
-    }
 }
 
 /// The counterpart of Python's `if __name__ == "__main__":` guard, and of
@@ -509,13 +481,13 @@ fn run(call: Call) -> i32 {
     }
     sys::set_thread_name(&call.name);
     if call.daemon {
-        crate::process::die_with_parent(call.parent_pid);
+        crate::bootstrap::die_with_parent(call.parent_pid);
     }
-    crate::process::capture_panics();
+    crate::bootstrap::capture_panics();
     // SAFETY: the same executable as the parent's (see the module docs),
     // so the parent's entry, moved by the distance between the two runs'
     // anchors, is the same function of type `Entry` here.
     let entry = unsafe { std::mem::transmute::<usize, Entry>(address(call.entry)) };
     let args = call.args;
-    crate::process::run_target(&call.name, Box::new(move || entry(&args)))
+    crate::bootstrap::run_target(&call.name, Box::new(move || entry(&args)))
 }

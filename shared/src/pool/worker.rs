@@ -170,7 +170,7 @@ fn run(runner: Runner, chunk: &[u8]) -> Result<Vec<u8>, Failed> {
         Err(_) => {
             // A task's panic is the caller's to report, as a task's exception
             // is in CPython: a child's panic hook kept its message for us.
-            let message = crate::process::last_panic();
+            let message = crate::bootstrap::last_panic();
             let message = message.unwrap_or_else(|| "a task panicked".to_owned());
             let kind = "panic".to_owned();
             Err(Failed::Raised(Raised {
