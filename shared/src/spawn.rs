@@ -64,6 +64,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use ipc_channel::ipc::{IpcOneShotServer, IpcSender};
+use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
@@ -360,8 +361,21 @@ fn posix_spawn(server_name: &str, fds: &[OwnedFd]) -> Result<Pid, Error> {
         .filter_map(|(key, value)| c_string(&[key.as_bytes(), b"=", value.as_bytes()].concat()))
         .collect();
     envp.extend(c_string(format!("{SPAWNED_BY}={server_name}").as_bytes()));
+    // Each descriptor goes to its place with a `dup2` in the child, in
+    // turn; one whose number is a place an earlier `dup2` fills would be
+    // lost. So each is first copied above every place.
+    let above = CALL_FD + fds.len() as RawFd;
+    let copy_above = |fd: &OwnedFd| {
+        let copy = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(above))?;
+        // SAFETY: `fcntl` just made this descriptor, and nothing else owns it.
+        Ok::<_, Errno>(unsafe { OwnedFd::from_raw_fd(copy) })
+    };
+    let sources = fds
+        .iter()
+        .map(copy_above)
+        .collect::<Result<Vec<OwnedFd>, _>>()?;
     let mut actions = nix::spawn::PosixSpawnFileActions::init()?;
-    for (place, fd) in (CALL_FD..).zip(fds) {
+    for (place, fd) in (CALL_FD..).zip(&sources) {
         actions.add_dup2(fd.as_raw_fd(), place)?; // `dup2` clears close-on-exec
     }
     let attributes = nix::spawn::PosixSpawnAttr::init()?;

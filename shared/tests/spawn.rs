@@ -544,6 +544,146 @@ fn a_pools_initializer_takes_locks_and_values() {
     }
 }
 
+fn sleep_for(seconds: u64) {
+    sleep(Duration::from_secs(seconds));
+}
+
+/// `lifecycle.rs`'s `sentinels_say_which_child_ended`, spawned.
+fn sentinels_say_which_spawned_child_ended() {
+    use std::os::fd::AsFd;
+    let spawn = get_context(StartMethod::Spawn);
+    let mut quick = spawn.process(exit_with, 0);
+    let mut slow = spawn.process(sleep_for, 60);
+    quick.start().unwrap();
+    slow.start().unwrap();
+    let sentinels = [quick.sentinel().unwrap(), slow.sentinel().unwrap()];
+    let fds = [sentinels[0].as_fd(), sentinels[1].as_fd()];
+    assert_eq!(shared::ipc::wait(&fds, LIMIT).unwrap(), [0]);
+    quick.join().unwrap();
+    assert!(
+        shared::ipc::wait(&fds[1..], Duration::from_millis(50))
+            .unwrap()
+            .is_empty()
+    );
+    slow.kill().unwrap();
+    assert_eq!(shared::ipc::wait(&fds[1..], LIMIT).unwrap(), [0]);
+    slow.join().unwrap();
+}
+
+/// `lifecycle.rs`'s `active_children_lists_the_live_ones`, spawned.
+fn active_children_lists_the_live_spawned_ones() {
+    let spawn = get_context(StartMethod::Spawn);
+    let mut quick = spawn.process(exit_with, 0);
+    let mut slow = spawn.process(sleep_for, 10);
+    quick.start().unwrap();
+    slow.start().unwrap();
+    quick.join().unwrap();
+    let names: Vec<String> = shared::active_children()
+        .iter()
+        .map(Process::name)
+        .collect();
+    assert_eq!(names, vec![slow.name()]);
+    slow.terminate().unwrap();
+    slow.join().unwrap();
+    assert_eq!(slow.exitcode(), Some(-15));
+    assert!(shared::active_children().is_empty());
+}
+
+/// A spawned child's own children: forked and spawned grandchildren are
+/// named under it (`SpawnProcess-N:1`, …), and see it as their parent.
+fn grandchildren_of(_: ()) -> Result<(), String> {
+    let me = current_process();
+    let check = (me.name().to_owned(), me.pid());
+    let mut forked = get_context(StartMethod::Fork).process(check_grandparent, check.clone());
+    let mut spawned = get_context(StartMethod::Spawn).process(check_grandparent, check);
+    for p in [&mut forked, &mut spawned] {
+        p.start().map_err(|e| e.to_string())?;
+        p.join().map_err(|e| e.to_string())?;
+        if p.exitcode() != Some(0) {
+            return Err(format!("{p}"));
+        }
+    }
+    let (f, s) = (forked.name(), spawned.name());
+    let prefix = format!("{}:", me.name().replace("SpawnProcess", "ForkProcess"));
+    match (
+        f.starts_with(&prefix),
+        s.starts_with(&format!("{}:", me.name())),
+    ) {
+        (true, true) => Ok(()),
+        _ => Err(format!("names {f} and {s} under {}", me.name())),
+    }
+}
+
+fn check_grandparent((name, pid): (String, u32)) -> Result<(), String> {
+    let parent = parent_process().ok_or("no parent")?;
+    match (parent.name() == name, parent.pid() == pid) {
+        (true, true) => Ok(()),
+        _ => Err(format!(
+            "parent {} {}, expected {name} {pid}",
+            parent.name(),
+            parent.pid()
+        )),
+    }
+}
+
+fn a_spawned_child_starts_children_of_its_own() {
+    let mut p = get_context(StartMethod::Spawn).process(grandchildren_of, ());
+    p.start().unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(0), "{p}");
+}
+
+/// A spawned child waits for its parent to end (`parent_process().join`).
+fn outlive_parent(report: shared::Queue<bool>) -> Result<(), Error> {
+    let parent = parent_process().expect("a parent");
+    let alive_before = parent.is_alive();
+    parent.join_timeout(LIMIT)?;
+    report.put(alive_before && !parent.is_alive())
+}
+
+fn middle(report: shared::Queue<bool>) -> Result<(), Error> {
+    let mut grandchild = get_context(StartMethod::Spawn).process(outlive_parent, report.clone());
+    grandchild.start()?;
+    report.put(true)?; // "started"
+    sleep(LIMIT); // until killed
+    Ok(())
+}
+
+fn a_spawned_child_can_wait_for_its_parent() {
+    let report: shared::Queue<bool> = shared::Queue::new().unwrap();
+    let mut m = get_context(StartMethod::Spawn).process(middle, report.clone());
+    m.start().unwrap();
+    assert!(report.get_timeout(LIMIT).unwrap(), "the grandchild started");
+    m.kill().unwrap();
+    m.join().unwrap();
+    assert!(report.get_timeout(LIMIT).unwrap(), "alive, then seen gone");
+}
+
+/// CPython's `test_many_processes`, spawned: 20 at once, let go; 20 more,
+/// terminated.
+fn many_spawned_processes() {
+    let twenty = |event: &shared::Event| -> Vec<Process> {
+        let mut procs: Vec<Process> = (0..20)
+            .map(|_| get_context(StartMethod::Spawn).process(wait_for, event.clone()))
+            .collect();
+        procs.iter_mut().for_each(|p| p.start().unwrap());
+        procs
+    };
+    let go = shared::Event::new().unwrap();
+    let procs = twenty(&go);
+    go.set();
+    for p in &procs {
+        p.join().unwrap();
+        assert_eq!(p.exitcode(), Some(0), "{p}");
+    }
+    let procs = twenty(&shared::Event::new().unwrap()); // never set
+    procs.iter().for_each(|p| p.terminate().unwrap());
+    for p in &procs {
+        p.join().unwrap();
+        assert_eq!(p.exitcode(), Some(-15), "{p}");
+    }
+}
+
 fn run_scenario(name: &str) -> Result<(), Error> {
     match name {
         "default_spawn" => {
@@ -613,6 +753,11 @@ fn main() {
         spawned_children_see_a_fresh_start,
         spawn_works_beside_eight_threads,
         misuse_is_an_error,
+        sentinels_say_which_spawned_child_ended,
+        active_children_lists_the_live_spawned_ones,
+        a_spawned_child_starts_children_of_its_own,
+        a_spawned_child_can_wait_for_its_parent,
+        many_spawned_processes,
         a_pool_of_spawned_workers,
         queues_pipes_events_and_locks_reach_a_spawned_child,
         a_pools_initializer_takes_locks_and_values,
