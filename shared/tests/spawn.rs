@@ -634,26 +634,30 @@ fn a_spawned_child_starts_children_of_its_own() {
 }
 
 /// A spawned child waits for its parent to end (`parent_process().join`).
-fn outlive_parent(report: shared::Queue<bool>) -> Result<(), Error> {
+fn outlive_parent((report, ready): (shared::Queue<bool>, shared::Event)) -> Result<(), Error> {
     let parent = parent_process().expect("a parent");
     let alive_before = parent.is_alive();
+    ready.set(); // looked: the parent may go now
     parent.join_timeout(LIMIT)?;
     report.put(alive_before && !parent.is_alive())
 }
 
-fn middle(report: shared::Queue<bool>) -> Result<(), Error> {
-    let mut grandchild = get_context(StartMethod::Spawn).process(outlive_parent, report.clone());
+fn middle(handed: (shared::Queue<bool>, shared::Event)) -> Result<(), Error> {
+    let mut grandchild = get_context(StartMethod::Spawn).process(outlive_parent, handed);
     grandchild.start()?;
-    report.put(true)?; // "started"
     sleep(LIMIT); // until killed
     Ok(())
 }
 
 fn a_spawned_child_can_wait_for_its_parent() {
     let report: shared::Queue<bool> = shared::Queue::new().unwrap();
-    let mut m = get_context(StartMethod::Spawn).process(middle, report.clone());
+    let ready = shared::Event::new().unwrap();
+    let mut m = get_context(StartMethod::Spawn).process(middle, (report.clone(), ready.clone()));
     m.start().unwrap();
-    assert!(report.get_timeout(LIMIT).unwrap(), "the grandchild started");
+    assert!(
+        ready.wait_timeout(LIMIT),
+        "the grandchild looked at its parent"
+    );
     m.kill().unwrap();
     m.join().unwrap();
     assert!(report.get_timeout(LIMIT).unwrap(), "alive, then seen gone");
