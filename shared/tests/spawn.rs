@@ -643,8 +643,12 @@ fn outlive_parent((report, ready): (shared::Queue<bool>, shared::Event)) -> Resu
 }
 
 fn middle(handed: (shared::Queue<bool>, shared::Event)) -> Result<(), Error> {
+    let report = handed.0.clone();
     let mut grandchild = get_context(StartMethod::Spawn).process(outlive_parent, handed);
     grandchild.start()?;
+    // Killed in the middle of `start`, this process would leave the
+    // server's directory in /tmp behind: say when `start` is over.
+    report.put(true)?;
     sleep(LIMIT); // until killed
     Ok(())
 }
@@ -657,6 +661,10 @@ fn a_spawned_child_can_wait_for_its_parent() {
     assert!(
         ready.wait_timeout(LIMIT),
         "the grandchild looked at its parent"
+    );
+    assert!(
+        report.get_timeout(LIMIT).unwrap(),
+        "the middle's start is over"
     );
     m.kill().unwrap();
     m.join().unwrap();
