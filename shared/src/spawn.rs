@@ -24,7 +24,10 @@
 //! parent it costs one lookup. (Waiting for the child's word is what lets
 //! `start` report a child that cannot take its task; it costs the parent
 //! one sleep and wake-up, most of what a spawn costs beyond the bare
-//! `posix_spawn` and `waitpid`.)
+//! `posix_spawn` and `waitpid`.) The server is a socket in a directory
+//! of its own under `/tmp`, removed once the child has spoken; a parent
+//! killed (SIGKILL) in the middle of `start` leaves that empty directory
+//! behind, the one trace of a spawn that nothing can clean up.
 //!
 //! **Naming the function.** A forked child has the parent's memory, so a
 //! pool can send it a function's address. A spawned child does not: the
