@@ -57,19 +57,8 @@ def run_spinners(count, iterations):
         p.join()
 
 
-def start_join(repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        p = multiprocessing.Process(target=empty)
-        p.start()
-        p.join()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e6
-
-
-def spawn_start_join(repeats):
-    ctx = multiprocessing.get_context("spawn")
+def start_join(repeats, method="fork"):
+    ctx = multiprocessing.get_context(method)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -280,7 +269,7 @@ if __name__ == "__main__":
     print(f"parallel_capacity {parallel_capacity():.2f} cores")
     print(f"process_start_join {start_join(20 if quick else 200):.0f} us")
     # An interpreter starts for each: 20 (not 200) keep a round near a minute.
-    print(f"spawn_start_join {spawn_start_join(3 if quick else 20):.0f} us")
+    print(f"spawn_start_join {start_join(3 if quick else 20, 'spawn'):.0f} us")
     print(f"pool_map_default {pool_map(items, None, 2 * repeats + 1):.0f} items/s")
     print(f"spawn_pool_map_default {pool_map(items, None, 2 * repeats + 1, 'spawn'):.0f} items/s")
     print(f"pool_map_chunksize1 {pool_map(items, 1, repeats):.0f} items/s")
