@@ -101,6 +101,7 @@ fn test_rlock() {
     assert_eq!(format!("{lock:?}"), "<RLock(MainProcess, 3)>");
     let other = lock.clone();
     let p = start(move || {
+        assert_eq!(format!("{other:?}"), "<RLock(SomeOtherProcess, nonzero)>");
         assert!(!other.acquire(Block::No), "held by the parent");
         let e = other.release().unwrap_err();
         assert_eq!(

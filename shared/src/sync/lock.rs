@@ -303,13 +303,18 @@ impl Drop for RLockGuard<'_> {
     }
 }
 
-/// CPython's repr: `<RLock(None, 0)>`, `<RLock(MainProcess, 2)>`.
+/// CPython's repr: `<RLock(None, 0)>`, `<RLock(MainProcess, 2)>`,
+/// `<RLock(SomeOtherProcess, nonzero)>`.
 impl fmt::Debug for RLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Only the holder knows its count; CPython says `nonzero` for others.
         let holder = self.shared.word.holder();
         let count = match holder {
-            Some(_) => self.shared.count.load(Ordering::Relaxed),
-            None => 0,
+            None => "0".to_owned(),
+            Some(tid) if tid == thread_id() => {
+                self.shared.count.load(Ordering::Relaxed).to_string()
+            }
+            Some(_) => "nonzero".to_owned(),
         };
         write!(f, "<RLock({}, {count})>", owner_name(holder))
     }
