@@ -601,23 +601,13 @@ pub(crate) fn thread_count() -> usize {
     };
     let mut threads = count();
     let began = Instant::now();
-    // 20 ms: a spawn's watchdog thread (see `spawn::accept`) leaves this
-    // quickly even on a busy machine; a thread that really runs stays.
+    // 20 ms: a joined thread is gone well within it even on a busy
+    // machine; a thread that really runs stays.
     while threads > 1 && began.elapsed() < Duration::from_millis(20) {
         std::thread::yield_now();
         threads = count();
     }
     threads
-}
-
-/// `Ok` if `n` descriptors could be opened now; `EMFILE` (or `ENFILE`) if
-/// not. For calls into code that does not handle running out well.
-pub(crate) fn check_free_fds(n: usize) -> io::Result<()> {
-    let held = (0..n)
-        .map(|_| File::open("/dev/null"))
-        .collect::<io::Result<Vec<File>>>()?;
-    drop(held);
-    Ok(())
 }
 
 /// Show this thread's (a child's only thread's) name in `ps` and `top`;

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use shared::{
     Error, Process, StartMethod, current_process, get_context, parent_process, set_start_method,
 };
-use testkit::scenario;
+use testkit::{scenario, scenario_with};
 
 const LIMIT: Duration = Duration::from_secs(30);
 const LONG: Duration = LIMIT;
@@ -115,8 +115,8 @@ fn states_and_repr() {
     assert!(matches!(p.start(), Err(Error::AlreadyStarted)));
 }
 
-/// The spawn's watchdog thread leaves on its own: a fork right after a
-/// spawn is not refused for it, a hundred times over.
+/// A spawn starts no thread: a fork right after a spawn is not refused,
+/// a hundred times over.
 fn fork_right_after_spawn() {
     for _ in 0..100 {
         let mut spawned = get_context(StartMethod::Spawn).process(exit_with, 0);
@@ -269,6 +269,21 @@ fn the_default_method_and_its_logging() {
     }
 }
 
+fn a_program_without_freeze_support_is_refused_at_start() {
+    let run = scenario_with("never_called", &[("SKIP_FREEZE_SUPPORT", "1")], LIMIT);
+    assert!(run.status.success(), "{run:?}");
+    assert!(!run.left_behind, "{run:?}");
+    assert!(
+        run.output.contains(
+            "cannot spawn: this program's main does not call shared::freeze_support() first, \
+             so a spawned child would run the whole program again"
+        ),
+        "{run:?}"
+    );
+    assert!(run.output.contains("nothing was started"), "{run:?}");
+}
+
+/// The parent calls `freeze_support` but the child skips it.
 fn a_forgotten_freeze_support_is_an_error() {
     let run = scenario("forgotten", LIMIT);
     assert!(run.status.success(), "{run:?}");
@@ -337,8 +352,7 @@ fn daemons_die_with_a_killed_parent() {
 }
 
 fn nothing_left_behind() {
-    // Every check joined what it started, closed what it opened, and
-    // ipc-channel's server removed its socket's directory.
+    // Every check joined what it started.
     assert!(matches!(
         waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)),
         Err(nix::errno::Errno::ECHILD)
@@ -361,8 +375,9 @@ static BEFORE: std::sync::OnceLock<(usize, Vec<String>)> = std::sync::OnceLock::
 
 fn no_fd_or_temporary_file_left() {
     let before = BEFORE.get().expect("taken first in main");
-    // A spawn's watchdog thread leaves (with its two descriptors) a moment
-    // after the spawn returns: wait for this process to be one thread.
+    // The threads of `spawn_works_beside_eight_threads` are joined, but the
+    // kernel may count one for a moment more: wait for this process to be
+    // one thread.
     let began = Instant::now();
     while std::fs::read_dir("/proc/self/task").unwrap().count() > 1 {
         assert!(began.elapsed() < LIMIT, "a thread stayed");
@@ -646,8 +661,7 @@ fn middle(handed: (shared::Queue<bool>, shared::Event)) -> Result<(), Error> {
     let report = handed.0.clone();
     let mut grandchild = get_context(StartMethod::Spawn).process(outlive_parent, handed);
     grandchild.start()?;
-    // Killed in the middle of `start`, this process would leave the
-    // server's directory in /tmp behind: say when `start` is over.
+    // Say when `start` is over: the test kills this process after it.
     report.put(true)?;
     sleep(LIMIT); // until killed
     Ok(())
@@ -721,6 +735,16 @@ fn run_scenario(name: &str) -> Result<(), Error> {
                 return Err(e); // the child: exit code 1
             }
         }
+        "never_called" => {
+            // This whole run skips `freeze_support` (see `main`).
+            let mut p = get_context(StartMethod::Spawn).process(exit_with, 0);
+            println!("{}", p.start().unwrap_err());
+            // No child was ever made: none to reap, none running.
+            assert!(shared::active_children().is_empty());
+            let none = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG));
+            assert_eq!(none, Err(nix::errno::Errno::ECHILD));
+            println!("nothing was started");
+        }
         "main_exit" => {
             shared::log_to_stderr(LevelFilter::Debug);
             let started = shared::Event::new()?;
@@ -774,6 +798,7 @@ fn main() {
         queues_pipes_events_and_locks_reach_a_spawned_child,
         a_pools_initializer_takes_locks_and_values,
         the_default_method_and_its_logging,
+        a_program_without_freeze_support_is_refused_at_start,
         a_forgotten_freeze_support_is_an_error,
         main_exit_terminates_spawned_daemons_and_joins_the_rest,
         daemons_die_with_a_killed_parent,

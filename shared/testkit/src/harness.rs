@@ -20,8 +20,17 @@ const SCENARIO: &str = "SHARED_TEST_SCENARIO";
 /// Run this test executable again as scenario `name` (see [`test_main`]),
 /// for at most `limit`.
 pub fn scenario(name: &str, limit: Duration) -> Run {
+    scenario_with(name, &[], limit)
+}
+
+/// [`scenario`] with environment variables `envs` set as well.
+pub fn scenario_with(name: &str, envs: &[(&str, &str)], limit: Duration) -> Run {
     let exe = std::env::current_exe().expect("this test's own path");
-    run_with(exe, &[], &[(SCENARIO, name)], limit)
+    let envs: Vec<(&str, &str)> = [(SCENARIO, name)]
+        .into_iter()
+        .chain(envs.iter().copied())
+        .collect();
+    run_with(exe, &[], &envs, limit)
 }
 
 /// The `main` of a `harness = false` test with scenarios: as a

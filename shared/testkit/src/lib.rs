@@ -395,7 +395,7 @@ macro_rules! chapter_checks {
 }
 
 mod harness;
-pub use harness::{Python, check, python, run_checks, scenario, test_main};
+pub use harness::{Python, check, python, run_checks, scenario, scenario_with, test_main};
 pub use libtest_mimic::Trial;
 
 #[cfg(test)]
