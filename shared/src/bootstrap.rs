@@ -35,6 +35,7 @@ pub(crate) fn run_target(name: &str, target: Target) -> i32 {
         let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
     }
     log::info!("process exiting with exitcode {code}");
+    crate::timeline::exited(code);
     code
 }
 

@@ -86,6 +86,9 @@ impl Child {
         match waitpid(status.pid?, Some(WaitPidFlag::WNOHANG)) {
             Ok(ws) => {
                 status.exitcode = exit_code(ws);
+                if let (Some(pid), Some(code)) = (status.pid, status.exitcode) {
+                    crate::timeline::reaped(pid.as_raw(), code);
+                }
                 status.exitcode
             }
             // With SIGCHLD ignored the kernel reaps children itself.
@@ -106,6 +109,7 @@ impl Child {
             }
             status.pid.ok_or(Error::NotStarted("join"))?
         };
+        let began = crate::timeline::now_if_on();
         if let Some(timeout) = timeout {
             // `waitpid` takes no timeout. A pidfd of the child turns readable
             // when it exits: sleep on it in `poll(2)`, then reap without waiting.
@@ -117,7 +121,9 @@ impl Child {
                 Err(Errno::ESRCH) => {} // the kernel reaped it already (SIGCHLD ignored)
                 Err(errno) => return Err(errno.into()),
             }
-            return match self.poll() {
+            let polled = self.poll();
+            crate::timeline::joined(pid.as_raw(), began);
+            return match polled {
                 None if self.status().lost => Err(Error::Unreapable),
                 code => Ok(code),
             };
@@ -127,6 +133,8 @@ impl Child {
                 Ok(ws) => {
                     if let Some(code) = exit_code(ws) {
                         self.status().exitcode = Some(code);
+                        crate::timeline::reaped(pid.as_raw(), code);
+                        crate::timeline::joined(pid.as_raw(), began);
                         return Ok(Some(code));
                     }
                 }
@@ -233,6 +241,7 @@ pub(crate) fn ensure_exit_hook() {
     extern "C" fn at_exit() {
         // Unwinding out of an `extern "C"` function aborts: stop it here.
         let _ = std::panic::catch_unwind(exit_function);
+        let _ = std::panic::catch_unwind(crate::timeline::finish);
         flush_stdout();
     }
     HOOK.call_once(|| sys::at_exit(at_exit));

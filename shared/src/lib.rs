@@ -86,6 +86,7 @@ mod returns;
 pub mod spawn;
 pub mod sync;
 mod sys;
+pub mod timeline;
 
 pub use current::{
     CurrentProcess, ParentProcess, cpu_count, current_process, exit, parent_process,

@@ -309,6 +309,7 @@ impl Process {
         if current::is_daemon() {
             return Err(Error::DaemonChildren);
         }
+        crate::timeline::from_env();
         child::ensure_exit_hook();
         Ok(())
     }
@@ -318,6 +319,7 @@ impl Process {
         self.target = None; // the child has its own copy; ours is spent
         self.recipe = None;
         self.inner.status().pid = Some(pid);
+        crate::timeline::started(pid.as_raw() as u32, &self.inner.name());
         child::add(Arc::clone(&self.inner));
     }
 

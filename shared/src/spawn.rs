@@ -299,8 +299,10 @@ struct Call {
     parent_pid: u32,
     parent_name: String,
     logging: Option<(crate::logging::Style, usize)>,
-    /// How many descriptors the argument holds: the child's 4, 5, ….
+    /// How many descriptors the argument holds: the child's 5, 6, ….
     handed: u32,
+    /// The timeline's events file, if the parent records one.
+    timeline: Option<String>,
 }
 
 /// The parent's side of a spawn: start the child, hand it its task, and
@@ -332,6 +334,7 @@ pub(crate) fn spawn(
         parent_name: me.name().to_owned(),
         logging: crate::logging::style(),
         handed: fds.len() as u32,
+        timeline: crate::timeline::path(),
     };
     // The call, in a sealed memory file: the child's descriptor 3, read at
     // its start. No message to wait for, whatever the argument's size.
@@ -443,6 +446,7 @@ fn run(call: Call) -> i32 {
     // `dup2`), and nothing else in this fresh process owns them.
     let fds = (1..=call.handed as RawFd).map(|i| unsafe { OwnedFd::from_raw_fd(TAKEN_FD + i) });
     sys::handed(fds.collect());
+    crate::timeline::join(call.timeline);
     if let Some(style) = call.logging {
         crate::logging::install_style(style);
     }

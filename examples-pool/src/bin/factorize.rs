@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use examples_pool::{NUMBERS, factorize};
 use shared::pool::Pool;
-use shared::{Error, Process, Queue, Run, cpu_count};
+use shared::{Error, Process, Queue, Run, cpu_count, timeline};
 
 type Factors = Vec<Vec<u64>>;
 type Variant = fn() -> Result<Factors, Error>;
@@ -50,12 +50,20 @@ struct FactorizeProcess {
 impl Run for FactorizeProcess {
     fn run(&mut self) {
         // The child's memory dies with it: send the factors back.
-        let _ = self.results.put((self.index, factorize(self.number)));
+        let factors = {
+            let _work = timeline::span("factorize"); // a bar in the timeline (TIMELINE=1)
+            factorize(self.number)
+        };
+        let _ = self.results.put((self.index, factors));
     }
 }
 
 fn sequential() -> Result<Factors, Error> {
-    Ok(NUMBERS.iter().map(|&number| factorize(number)).collect())
+    let one = |&number: &u64| {
+        let _work = timeline::span("factorize");
+        factorize(number)
+    };
+    Ok(NUMBERS.iter().map(one).collect())
 }
 
 fn one_process_per_number() -> Result<Factors, Error> {
@@ -116,6 +124,7 @@ fn main() -> Result<(), Error> {
     let mut took = Vec::new();
     for (title, variant) in variants {
         println!("{title}:");
+        timeline::part(title); // with TIMELINE=1, each variant is drawn on its own
         let start = Instant::now();
         let results = variant()?;
         let elapsed = start.elapsed();
@@ -128,6 +137,7 @@ fn main() -> Result<(), Error> {
 
     // The best any variant could do here: not before the largest number is
     // done, and not before the total work is spread over every core.
+    timeline::part("the largest number alone");
     let start = Instant::now();
     std::hint::black_box(factorize(NUMBERS[0])); // unused: keep the optimiser from skipping it
     let largest = start.elapsed();

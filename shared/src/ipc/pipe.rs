@@ -136,9 +136,11 @@ impl Connection {
             return Err(not_allowed("connection is write-only"));
         }
         let unread = &self.unread[self.side];
+        let began = crate::timeline::now_if_on();
         self.spin
             .until(|| unread.load(Ordering::Acquire) as i32 > 0);
         let got = recv(&self.socket);
+        crate::timeline::waited(crate::timeline::On::Pipe, began);
         if !matches!(got, Err(Error::Eof)) {
             unread.fetch_sub(1, Ordering::AcqRel); // may dip below 0 until the sender counts it
         }

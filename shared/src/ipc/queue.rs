@@ -214,6 +214,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         // No lock: each message is one packet, and the kernel gives each
         // packet, whole, to exactly one of the readers.
         let unread = &inner.state.unread;
+        let began = crate::timeline::now_if_on();
         if !matches!(wait, Wait::No) {
             inner
                 .spin
@@ -225,6 +226,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             Ok(Some(message)) => Ok(message),
             Err(lost) => Err(lost), // taken off the socket, but no message
         };
+        crate::timeline::waited(crate::timeline::On::Queue, began);
         // Taken, whole or lost: one item fewer either way.
         unread.fetch_sub(1, Ordering::AcqRel); // may dip below 0 until the sender counts it
         inner.taken();

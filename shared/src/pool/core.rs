@@ -57,6 +57,8 @@ const TERMINATE_GRACE: Duration = Duration::from_secs(1);
 /// One call (`apply_async`, `map`, `imap`, …) and its results so far.
 pub(crate) struct Job {
     runner: Runner,
+    /// Its number in this pool, which its tasks carry (for the timeline).
+    call: u32,
     /// The chunks not handed out yet; `None` once all are.
     source: Option<Peekable<Chunks>>,
     /// Batches that never reached a worker (it had died before the send):
@@ -78,10 +80,11 @@ pub(crate) struct Job {
 }
 
 impl Job {
-    fn new(runner: Runner, chunks: Chunks) -> Job {
+    fn new(runner: Runner, call: u32, chunks: Chunks) -> Job {
         let mut source = chunks.peekable();
         Job {
             runner,
+            call,
             source: source.peek().is_some().then_some(source),
             retry: Vec::new(),
             cut: 0,
@@ -191,6 +194,8 @@ impl Job {
                 Ok(args) => tasks.push(Task {
                     runner: crate::spawn::distance(self.runner as usize),
                     args: args.into(),
+                    call: self.call,
+                    chunk: self.cut - 1,
                 }),
                 Err(e) => {
                     self.settle(self.cut - 1, Err(e));
@@ -322,7 +327,7 @@ impl Core {
         }
         let id = self.next_job;
         self.next_job += 1;
-        self.jobs.insert(id, Job::new(runner, chunks));
+        self.jobs.insert(id, Job::new(runner, id as u32, chunks));
         // Collect what is already in, and hand out what we can.
         if let Err(e) = self.wait_until(Wait::No, |_| false) {
             self.forget(id);
@@ -427,7 +432,9 @@ impl Core {
                 return Ok(false);
             }
             let sockets: Vec<_> = self.workers.iter().map(|w| w.socket.as_fd()).collect();
+            let began = crate::timeline::now_if_on();
             let ready = wait_readable(&sockets, wait)?;
+            crate::timeline::waited(crate::timeline::On::Pool, began);
             // From the last: a worker that exited leaves the list.
             for &w in ready.iter().rev() {
                 self.receive(w)?;

@@ -28,6 +28,9 @@ pub(crate) struct Task {
     /// The chunk's argument tuples, encoded. `ByteBuf`: serde copies the
     /// bytes in one go instead of one `u8` at a time.
     pub args: ByteBuf,
+    /// Which call of the pool, and which of its chunks: for the timeline.
+    pub call: u32,
+    pub chunk: u32,
 }
 
 /// A worker's answer to one task: the encoded values, or why there are
@@ -58,6 +61,7 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
     // dropped here: a worker leaves with `_exit`).
     unsafe { crate::sys::close_all(&setup.inherited) };
     crate::sys::keep_freed_memory(); // each task's buffers reuse the last one's pages
+    crate::timeline::quiet(); // its waits for work are not the program's
     // CPython lets a failing initializer kill the worker, and then starts
     // replacements that fail the same way, forever. Here the worker stays
     // and answers every task with the initializer's error instead.
@@ -97,10 +101,13 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
                 // distance from its own anchor here.
                 let runner = unsafe { runner_at(task.runner) };
                 completed += 1;
-                match &broken {
+                let began = crate::timeline::now_if_on();
+                let answer = match &broken {
                     Some(e) => Err(e.clone()),
                     None => run(runner, &task.args).map(ByteBuf::from),
-                }
+                };
+                crate::timeline::task(task.call, task.chunk, began);
+                answer
             })
             .collect();
         let (busy, count) = (started.elapsed(), answers.len());
