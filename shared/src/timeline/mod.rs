@@ -8,9 +8,10 @@
 //!
 //! or [`record`] at the top of `main`. Every process the run starts
 //! (children, grandchildren, pool workers, spawned children) records into
-//! one file: process start and exit (pid, name, exit code), `join` waits,
-//! pool tasks (worker, call, chunk), waits on a queue or pipe longer than
-//! half a millisecond, and the program's own [`span`]s and [`part`]s.
+//! one file: process start and exit (pid, name, exit code), pool tasks
+//! (worker, call, chunk), `join`s and waits on a queue, a pipe or a pool's
+//! results that last half a millisecond or more, and the program's own
+//! [`span`]s and [`part`]s.
 //! When the main process leaves (after its exit steps), it reads the file
 //! back and writes, beside it:
 //!
@@ -270,9 +271,11 @@ pub(crate) fn reaped(pid: i32, code: i32) {
     }
 }
 
-/// This process waited for child `pid` since `began` (see [`now_if_on`]).
+/// This process waited for child `pid` since `began` (see [`now_if_on`]):
+/// recorded if it was longer than half a millisecond.
 pub(crate) fn joined(pid: i32, began: Option<u64>) {
-    const SHORTEST: u64 = 20_000; // a join that found its child gone did not wait
+    // As for waits: a join that found its child gone did not wait.
+    const SHORTEST: u64 = 500_000;
     if let Some(began) = began.filter(|_| on()) {
         let mut r = Record::new(Kind::Joined, std::process::id(), began);
         (r.other, r.dur) = (pid as u32, now().saturating_sub(began));
