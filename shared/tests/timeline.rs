@@ -318,7 +318,8 @@ fn a_killed_recorder_leaves_a_timeline_that_renders() {
     // Cut a record short, as a writer killed in the middle of one would.
     let mut bytes = std::fs::read(&events).unwrap();
     let whole = bytes.len();
-    bytes.extend_from_slice(&bytes[..30].to_vec());
+    let head: Vec<u8> = bytes[..30].into();
+    bytes.extend_from_slice(&head);
     std::fs::write(&events, &bytes).unwrap();
     let t = timeline::render(&events).unwrap();
     assert_eq!(t.torn, 1);
