@@ -199,16 +199,20 @@ pub(crate) fn svg(t: &Timeline) -> String {
         }
         y += 12.0;
     }
-    let legend_y = y + 8.0;
-    let legend = "bar: a pool task (colour: its call) · grey block: a span of the program's own · \
-                  hatched: join() waiting · dark: waiting on a queue, pipe or pool · ▶ start · ● exit \
-                  (red: non-zero) · ? end unknown · hover for details";
-    let _ = writeln!(
-        body,
-        r#"<text class="legend" x="4" y="{legend_y:.1}">{}</text>"#,
-        escape(legend)
-    );
-    let height = legend_y + 10.0;
+    let legend = [
+        "coloured bar: a pool task (colour: its call) · grey block: a span of the program's own",
+        "hatched: join() waiting · dark: waiting on a queue, pipe or pool · ▶ start · ● exit \
+         (red: not 0) · ? end unknown · hover over any of them for details",
+    ];
+    for line in legend {
+        y += 16.0;
+        let _ = writeln!(
+            body,
+            r#"<text class="legend" x="4" y="{y:.1}">{}</text>"#,
+            escape(line)
+        );
+    }
+    let height = y + 10.0;
     format!(
         r##"<?xml version="1.0" encoding="UTF-8"?>
 <svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0}" viewBox="0 0 {WIDTH} {height:.0}" font-family="sans-serif" font-size="12">
@@ -249,7 +253,7 @@ fn axis(out: &mut String, y: f64, span: u64, scale: f64) {
             r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
             NAMES + ns as f64 * scale,
             y - 3.0,
-            seconds(ns)
+            if ns == 0 { "0".to_owned() } else { seconds(ns) }
         );
     }
 }
