@@ -131,6 +131,7 @@ fn benchmark_prints_name_value_unit() {
         "parallel_capacity",
         "floor_fork_join",
         "process_start_join",
+        "process_start_join_timeline",
         "floor_exec_wait",
         "spawn_start_join",
         "pool_map_default",

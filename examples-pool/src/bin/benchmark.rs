@@ -22,7 +22,10 @@
 //! in three conditions: `quiet` (no suffix), pinned to one CPU (`_1cpu`),
 //! and while one busy-looping process per CPU competes (`_loaded`). The
 //! `floor_` figures are what the OS alone needs (a bare `fork`, a bare
-//! socketpair), measured in the same run. With `--compare`, the two
+//! socketpair), measured in the same run. `process_start_join_timeline`
+//! is `process_start_join` recording a timeline (`shared::timeline`), its
+//! "vs floor" the cost against the same with recording off, which is how
+//! every other figure is measured. With `--compare`, the two
 //! programs take turns (`--rounds N`, default 3), so both see the same
 //! machine; the table shows the medians. `--quick` measures small sizes
 //! (the CI smoke run) and judges no target. Figures vary from run to run.
@@ -108,6 +111,27 @@ fn start_join_and_floor(repeats: usize) -> Result<(f64, f64), Error> {
         })?);
     }
     Ok((median(ours) * 1e6, median(floor) * 1e6))
+}
+
+/// `process_start_join` again, recording a timeline (into a temporary
+/// directory, removed after): what recording on costs. Every other figure
+/// is measured with it off, as a program runs unless asked.
+fn start_join_recorded(repeats: usize) -> Result<f64, Error> {
+    let dir = std::env::temp_dir().join(format!("benchmark-timeline-{}", std::process::id()));
+    // SAFETY: the benchmark's one thread; nothing reads the environment now.
+    unsafe { std::env::set_var("TIMELINE_DIR", &dir) };
+    shared::timeline::record()?;
+    let mut times = Vec::new();
+    for _ in 0..repeats {
+        times.push(seconds(|| {
+            let mut p = Process::new(|| ());
+            p.start()?;
+            p.join()
+        })?);
+    }
+    shared::timeline::stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(median(times) * 1e6)
 }
 
 /// Nanoseconds for one uncontended `acquire` and `release` of a `Lock`,
@@ -492,11 +516,13 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
     };
     let capacity = parallel_capacity(if quick { 3_000_000 } else { 100_000_000 })?;
     let (start_join, floor) = start_join_and_floor(starts)?;
+    let start_join_recorded = start_join_recorded(starts)?;
     let (spawn_start_join, exec_floor) = spawn_start_join_and_floor(starts)?;
     let mut figures = vec![
         ("parallel_capacity", capacity, "cores"),
         ("floor_fork_join", floor, "us"),
         ("process_start_join", start_join, "us"),
+        ("process_start_join_timeline", start_join_recorded, "us"),
         ("floor_exec_wait", exec_floor, "us"),
         ("spawn_start_join", spawn_start_join, "us"),
         (
@@ -622,6 +648,8 @@ fn against(unit: &str, rust: f64, python: f64) -> (f64, String) {
 fn floor_of(name: &str) -> Option<&'static str> {
     match name {
         "process_start_join" => Some("floor_fork_join"),
+        // what recording a timeline adds to a start and join
+        "process_start_join_timeline" => Some("process_start_join"),
         "spawn_start_join" => Some("floor_exec_wait"),
         n if n.ends_with("_roundtrip_1cpu") && !n.starts_with("floor") => {
             Some("floor_socketpair_roundtrip_1cpu")
