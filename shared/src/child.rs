@@ -241,10 +241,15 @@ pub(crate) fn ensure_exit_hook() {
     extern "C" fn at_exit() {
         // Unwinding out of an `extern "C"` function aborts: stop it here.
         let _ = std::panic::catch_unwind(exit_function);
-        let _ = std::panic::catch_unwind(crate::timeline::finish);
         flush_stdout();
     }
-    HOOK.call_once(|| sys::at_exit(at_exit));
+    HOOK.call_once(|| {
+        // A timeline asked for by the environment registers its own first,
+        // so that it runs after these steps (the last registered runs
+        // first) and draws their joins too.
+        crate::timeline::from_env();
+        sys::at_exit(at_exit);
+    });
 }
 
 /// What a process does on its way out, in CPython 3.11's order and words:

@@ -15,6 +15,7 @@
 //! | a worker's exception, re-raised in `get()` | [`Error::Remote`]; whole, with [`Typed`] and [`Error::remote`] |
 //! | `Lock`, `RLock`, `Semaphore`, `Condition`, `Barrier`, `Value`, `Array` | [`Lock`], [`RLock`], [`Semaphore`], [`Condition`], [`Barrier`], [`Value`], [`Array`] (module [`sync`]) |
 //! | `Queue`, `SimpleQueue`, `JoinableQueue`, `Pipe()`, `Event` | [`Queue`], [`SimpleQueue`], [`JoinableQueue`], [`pipe`], [`Event`] (module [`ipc`]) |
+//! | VizTracer's multiprocess timeline (not part of CPython) | `TIMELINE=1`, or [`timeline::record`]; [`timeline::span`], [`timeline::part`] |
 //!
 //! # How it works under the hood
 //!
@@ -64,8 +65,9 @@
 //! library does not wrap: shared memory, futex, `poll`, pidfds, memory
 //! files); `error.rs` and `py.rs` (CPython's words and Python-style
 //! printing); `codec.rs` (how a value becomes the bytes of a message);
-//! `ipc/`, starting with `socket.rs` (the one message layer); `current.rs`
-//! (who am I); `child.rs` (what a parent knows of its children:
+//! `current.rs` (who am I); `timeline/` (what every process records when
+//! a run is drawn, and the drawings); `ipc/`, starting with `socket.rs`
+//! (the one message layer); `child.rs` (what a parent knows of its children:
 //! `waitpid`, `kill`, the exit steps); `returns.rs` (what a target or a
 //! task may return); `spawn.rs` (start methods: a child that is a fresh
 //! run of the program); `process.rs` (the [`Process`] object: `fork` and

@@ -42,6 +42,30 @@ fn shows_the_stored_transcript_when_python_is_missing() {
     assert_eq!(stored.matches("Worker").count(), 5, "{out}");
 }
 
+/// `--timeline`: the Rust program's chart follows its output, before the
+/// twin's.
+fn shows_the_timeline_after_the_rust_output() {
+    let (code, out) = side_by_side(&["daemon", "daemon_join", "--timeline"], "no-such-python");
+    assert_eq!(code, 0, "{out}");
+    let rust = out
+        .split("── Rust:")
+        .nth(1)
+        .and_then(|r| r.split("── Python:").next())
+        .unwrap();
+    let chart = rust
+        .split_once("Exiting : daemon\n")
+        .map(|(_, chart)| chart)
+        .unwrap_or_else(|| panic!("the chart comes after the output: {out}"));
+    assert!(chart.starts_with("timeline, "), "{out}");
+    for lane in ["MainProcess", "daemon", "non-daemon"] {
+        assert!(chart.lines().any(|l| l.starts_with(lane)), "{lane}: {out}");
+    }
+    assert!(
+        chart.contains("timeline: ") && chart.contains("daemon_join.svg"),
+        "{out}"
+    );
+}
+
 fn lists_the_sections_in_teaching_order() {
     let (code, out) = side_by_side(&["--list", "daemon"], "python3");
     assert_eq!(code, 0, "{out}");
@@ -99,6 +123,10 @@ fn main() {
         testkit::check(
             "shows_the_stored_transcript_when_python_is_missing",
             shows_the_stored_transcript_when_python_is_missing,
+        ),
+        testkit::check(
+            "shows_the_timeline_after_the_rust_output",
+            shows_the_timeline_after_the_rust_output,
         ),
         testkit::check(
             "lists_the_sections_in_teaching_order",

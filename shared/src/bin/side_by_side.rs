@@ -6,10 +6,13 @@
 //! $ cargo run -q -p shared --bin side_by_side -- examples-daemon
 //! $ cargo run -q -p shared --bin side_by_side -- examples-daemon daemon_join
 //! $ cargo run -q -p shared --bin side_by_side -- ipc --pause
+//! $ cargo run -q -p shared --bin side_by_side -- pool factorize --timeline
 //! $ cargo run -q -p shared --bin side_by_side -- --list daemon
 //! ```
 //! The sections come in the README's order, which is the teaching order;
-//! `--pause` waits for Enter between them, `--list` only names them. A
+//! `--pause` waits for Enter between them, `--list` only names them,
+//! `--timeline` runs the Rust program with `TIMELINE=1`, so that its
+//! output ends with its timeline's chart and where its pictures are. A
 //! chapter may be named without its `examples-`. Without `python3` (or the
 //! interpreter named by `PYTHON=`), it shows the twin's stored transcript
 //! (`python/NAME.out`, what CPython 3.11 printed), and says so.
@@ -22,12 +25,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-const USAGE: &str = "usage: side_by_side CHAPTER [SECTION] [--pause]
+const USAGE: &str = "usage: side_by_side CHAPTER [SECTION] [--pause] [--timeline]
        side_by_side --list [CHAPTER]
   CHAPTER   examples-basic, examples-daemon, examples-exitcode, examples-ipc or
             examples-pool (or basic, daemon, ...)
   SECTION   one section of it (default: all of them, in teaching order)
   --pause   wait for Enter after each section
+  --timeline  show the Rust program's timeline after its output (TIMELINE=1)
   --list    name the sections, in teaching order, and run nothing";
 
 /// Sections whose figures mean something only in an optimised build.
@@ -59,7 +63,7 @@ fn output_of(command: Command) -> String {
     }
 }
 
-fn show(root: &Path, chapter: &str, section: &Section, python: Option<&str>) {
+fn show(root: &Path, chapter: &str, section: &Section, python: Option<&str>, timeline: bool) {
     println!("━━ {chapter} · {} ━━", section.name);
     println!("what to notice: {}", section.notice);
     let release = RELEASE.contains(&section.name.as_str());
@@ -74,6 +78,9 @@ fn show(root: &Path, chapter: &str, section: &Section, python: Option<&str>) {
         .args(["run", "-q", "-p", chapter, "--bin", &section.name]);
     if release {
         cargo.arg("--release");
+    }
+    if timeline {
+        cargo.env("TIMELINE", "1"); // the program draws it as it leaves
     }
     print!("{}", output_of(cargo));
     let twin = Path::new(chapter)
@@ -120,6 +127,7 @@ fn main() {
     }
     let pause = args.iter().any(|a| a == "--pause");
     let list = args.iter().any(|a| a == "--list");
+    let timeline = args.iter().any(|a| a == "--timeline");
     let words: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
     let fail = |why: String| -> ! {
         eprintln!("side_by_side: {why}\n{USAGE}");
@@ -127,7 +135,7 @@ fn main() {
     };
     if let Some(flag) = args
         .iter()
-        .find(|a| a.starts_with("--") && !["--pause", "--list"].contains(&a.as_str()))
+        .find(|a| a.starts_with("--") && !["--pause", "--list", "--timeline"].contains(&a.as_str()))
     {
         fail(format!("unknown option {flag}"));
     }
@@ -190,7 +198,13 @@ fn main() {
         println!("({python} not found: showing the twins' stored transcripts)\n");
     }
     for (i, section) in chosen.iter().enumerate() {
-        show(&root, chapter, section, found.then_some(python.as_str()));
+        show(
+            &root,
+            chapter,
+            section,
+            found.then_some(python.as_str()),
+            timeline,
+        );
         if pause && i + 1 < chosen.len() {
             println!("(Enter for the next section)");
             let _ = std::io::stdin().lock().read_line(&mut String::new());

@@ -80,9 +80,10 @@ pub fn on() -> bool {
 }
 
 /// Record a timeline of this run from now on (what `TIMELINE=1` does at
-/// the first start), and draw it when `main` returns. In the main process,
-/// before the first child starts; elsewhere, or a second time, it does
-/// nothing.
+/// the first start), and draw it when `main` returns. Call it in the main
+/// process before anything else of `shared` (the first line of `main`, or
+/// after `freeze_support`): called later, the exit steps may run after
+/// the drawing. Elsewhere, or a second time, it does nothing.
 pub fn record() -> Result<(), Error> {
     if on() || crate::current::is_child() {
         return Ok(());
@@ -103,7 +104,14 @@ pub fn record() -> Result<(), Error> {
     ROOT.store(std::process::id(), Ordering::Relaxed);
     FD.store(file.into_raw_fd(), Ordering::Relaxed);
     write(Record::new(Kind::Began, std::process::id(), now()).named("MainProcess"));
-    crate::child::ensure_exit_hook();
+    // Registered before the exit steps are (`child::ensure_exit_hook`
+    // calls `from_env` first), so it runs after them: `atexit` runs the
+    // last registered first. The pictures then show the exit steps' joins.
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    extern "C" fn at_exit() {
+        let _ = std::panic::catch_unwind(finish); // no unwinding out of C
+    }
+    HOOK.call_once(|| crate::sys::at_exit(at_exit));
     Ok(())
 }
 
@@ -191,7 +199,7 @@ pub fn chart(timeline: &Timeline, width: usize, fancy: bool) -> String {
 
 /// In the main process, as it leaves (after the exit steps): end the
 /// recording, draw the files and print the chart.
-pub(crate) fn finish() {
+fn finish() {
     if !on() || ROOT.load(Ordering::Relaxed) != std::process::id() {
         return;
     }
@@ -214,6 +222,7 @@ pub(crate) fn finish() {
         }
         Err(e) => eprintln!("timeline: {}: {e}", path.display()),
     }
+    crate::current::flush_stdout(); // Rust flushed stdout before `atexit` ran
 }
 
 /// In a spawned child: record into the parent's file, at `path`.

@@ -391,7 +391,72 @@ macro_rules! chapter_checks {
         fn every_header_shows_what_its_section_prints() {
             $crate::check_headers(env!("CARGO_MANIFEST_DIR"), &[$($skip),*]);
         }
+
+        #[test]
+        fn every_section_honours_the_timeline_switch() {
+            $crate::check_timelines(env!("CARGO_MANIFEST_DIR"));
+        }
     };
+}
+
+/// Sections that start no process, so have no timeline to draw.
+const NO_PROCESS: [&str; 1] = ["thread_workers"];
+
+/// Run every section of the chapter at `manifest_dir` (but the benchmark,
+/// minutes long) with `TIMELINE=1`, all at once: each ends with its chart
+/// (no wider than 80 columns: stdout is a pipe) and the line that says
+/// where its pictures are, and they are there.
+pub fn check_timelines(manifest_dir: &str) {
+    let dir = Path::new(manifest_dir);
+    let chapter = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("a chapter folder");
+    let top = std::fs::read_to_string(dir.join("../README.md")).expect("the workspace README");
+    // The chapter's programs are beside this test's `deps/` folder.
+    let exe = std::env::current_exe().expect("this test's path");
+    let bins = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let out = std::env::temp_dir().join(format!("timelines-{chapter}-{}", std::process::id()));
+    let names: Vec<String> = sections(&top, chapter)
+        .into_iter()
+        .map(|s| s.name)
+        .filter(|n| n != "benchmark" && !NO_PROCESS.contains(&n.as_str()))
+        .collect();
+    std::thread::scope(|s| {
+        for name in &names {
+            let (bin, pictures) = (bins.join(name), out.join(name));
+            s.spawn(move || {
+                let envs = [
+                    ("TIMELINE", "1"),
+                    ("TIMELINE_DIR", pictures.to_str().unwrap()),
+                ];
+                let run = run_with(&bin, &[], &envs, Duration::from_secs(120));
+                assert!(run.status.success(), "{name}: {run:?}");
+                let chart: Vec<&str> = run
+                    .output
+                    .lines()
+                    .skip_while(|l| !l.starts_with("MainProcess "))
+                    .collect();
+                assert!(!chart.is_empty(), "{name}: no chart: {run:?}");
+                let last = chart.last().expect("a line");
+                assert!(last.starts_with("timeline: "), "{name}: {run:?}");
+                for line in &chart[..chart.len() - 1] {
+                    assert!(line.chars().count() <= 80, "{name}: {line:?}");
+                }
+                let svg = std::fs::read_to_string(pictures.join(format!("{name}.svg")));
+                assert!(svg.is_ok_and(|svg| svg.starts_with("<?xml")), "{name}");
+                let json = std::fs::read_to_string(pictures.join(format!("{name}.json")));
+                assert!(
+                    json.is_ok_and(|j| j.starts_with("{\"traceEvents\"")),
+                    "{name}"
+                );
+            });
+        }
+    });
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 mod harness;
