@@ -270,12 +270,15 @@ impl Process {
         current::flush_stdout();
         let (inner, name) = (&self.inner, self.inner.name());
         let me = current::child_state(&name, &inner.identity, inner.daemon);
+        // Its start, for a timeline: before the fork, as the child may even
+        // have ended by the time the parent is back.
+        let began = crate::timeline::now_if_on();
         // SAFETY: after `fork` the child is a copy with one thread; no other
         // thread held a lock it will take (the caller's promise, or `start`'s
         // count).
         match unsafe { fork() }? {
             ForkResult::Parent { child } => {
-                self.started(child);
+                self.started(child, began);
                 Ok(())
             }
             ForkResult::Child => {
@@ -290,8 +293,9 @@ impl Process {
         self.check_startable()?;
         let recipe = self.recipe.as_ref().ok_or(Error::NotSpawnable)?;
         let inner = &self.inner;
+        let began = crate::timeline::now_if_on();
         let pid = spawn::spawn(recipe, &inner.name(), &inner.identity, inner.daemon)?;
-        self.started(pid);
+        self.started(pid, began);
         Ok(())
     }
 
@@ -314,12 +318,13 @@ impl Process {
         Ok(())
     }
 
-    /// The child `pid` runs: record it, for `join` and the exit steps.
-    fn started(&mut self, pid: nix::unistd::Pid) {
+    /// The child `pid` runs, started at `began` (for a timeline): record
+    /// it, for `join` and the exit steps.
+    fn started(&mut self, pid: nix::unistd::Pid, began: Option<u64>) {
         self.target = None; // the child has its own copy; ours is spent
         self.recipe = None;
         self.inner.status().pid = Some(pid);
-        crate::timeline::started(pid.as_raw() as u32, &self.inner.name());
+        crate::timeline::started(pid.as_raw() as u32, &self.inner.name(), began);
         child::add(Arc::clone(&self.inner));
     }
 

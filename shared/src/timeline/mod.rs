@@ -253,10 +253,11 @@ pub(crate) fn quiet() {
     QUIET.store(1, Ordering::Relaxed);
 }
 
-/// This process started child `pid`, named `name`.
-pub(crate) fn started(pid: u32, name: &str) {
-    if on() {
-        let mut r = Record::new(Kind::Started, std::process::id(), now()).named(name);
+/// This process started child `pid`, named `name`, at `began` (taken
+/// before the fork: see [`now_if_on`]).
+pub(crate) fn started(pid: u32, name: &str, began: Option<u64>) {
+    if let Some(began) = began.filter(|_| on()) {
+        let mut r = Record::new(Kind::Started, std::process::id(), began).named(name);
         r.other = pid;
         write(r);
     }
