@@ -1,6 +1,7 @@
 """Tutorial 002's question, measured: what processes, pools, pipes and queues cost in CPython.
 
-The OS floors (a bare fork, a bare socketpair) are measured by the Rust side only.
+The OS floors (a bare fork, a bare socketpair) are measured by the Rust side only,
+as is process_start_join_timeline (what recording a timeline costs the Rust side).
 """
 
 import multiprocessing
