@@ -83,75 +83,58 @@ pub(crate) fn svg(t: &Timeline) -> String {
             );
             let pid = lane.pid;
             let visible = |start: u64, dur: u64| start <= *to && start + dur >= *from;
-            for wt in t
-                .waits
-                .iter()
-                .filter(|wt| wt.pid == pid && visible(wt.start, wt.dur))
-            {
-                let _ = writeln!(
-                    body,
-                    r#"<rect class="wait" x="{:.1}" y="{:.1}" width="{:.1}" height="8"><title>{}: waited {} for {} at {}</title></rect>"#,
-                    x(wt.start.max(*from)),
-                    mid - 4.0,
-                    w(wt.start, wt.start + wt.dur),
-                    escape(&lane.name),
+            // A bar across `start..start + dur`, `height` high, centred on
+            // the lane; `paint` is its class or fill.
+            let mut bar = |paint: String, start: u64, dur: u64, height: f64, title: String| {
+                if visible(start, dur) {
+                    let _ = writeln!(
+                        body,
+                        r#"<rect {paint} x="{:.1}" y="{:.1}" width="{:.1}" height="{height}"><title>{}: {}</title></rect>"#,
+                        x(start.max(*from)),
+                        mid - height / 2.0,
+                        w(start, start + dur),
+                        escape(&lane.name),
+                        escape(&title)
+                    );
+                }
+            };
+            for wt in t.waits.iter().filter(|wt| wt.pid == pid) {
+                let title = format!(
+                    "waited {} for {} at {}",
                     seconds(wt.dur),
                     wt.on,
                     seconds(wt.start)
                 );
+                bar(r#"class="wait""#.into(), wt.start, wt.dur, 8.0, title);
             }
-            for j in t
-                .joins
-                .iter()
-                .filter(|j| j.waiter == pid && visible(j.start, j.dur))
-            {
-                let _ = writeln!(
-                    body,
-                    r#"<rect class="join" x="{:.1}" y="{:.1}" width="{:.1}" height="10"><title>{} waited {} in join() for {}, from {}</title></rect>"#,
-                    x(j.start.max(*from)),
-                    mid - 5.0,
-                    w(j.start, j.start + j.dur),
-                    escape(&lane.name),
+            for j in t.joins.iter().filter(|j| j.waiter == pid) {
+                let child = t.name_of(j.child);
+                let title = format!(
+                    "waited {} in join() for {child}, from {}",
                     seconds(j.dur),
-                    escape(&t.name_of(j.child)),
                     seconds(j.start)
                 );
+                bar(r#"class="join""#.into(), j.start, j.dur, 10.0, title);
             }
-            for s in t
-                .spans
-                .iter()
-                .filter(|s| s.pid == pid && visible(s.start, s.dur))
-            {
-                let _ = writeln!(
-                    body,
-                    r#"<rect class="span" x="{:.1}" y="{:.1}" width="{:.1}" height="14"><title>{}: {} for {}, from {}</title></rect>"#,
-                    x(s.start.max(*from)),
-                    mid - 7.0,
-                    w(s.start, s.start + s.dur),
-                    escape(&lane.name),
-                    escape(&s.label),
+            for s in t.spans.iter().filter(|s| s.pid == pid) {
+                let title = format!(
+                    "{} for {}, from {}",
+                    s.label,
                     seconds(s.dur),
                     seconds(s.start)
                 );
+                bar(r#"class="span""#.into(), s.start, s.dur, 14.0, title);
             }
-            for k in t
-                .tasks
-                .iter()
-                .filter(|k| k.pid == pid && visible(k.start, k.dur))
-            {
-                let _ = writeln!(
-                    body,
-                    r#"<rect fill="{}" x="{:.1}" y="{:.1}" width="{:.1}" height="16"><title>{}: call {}, chunk {}, for {}, from {}</title></rect>"#,
-                    CALLS[k.call as usize % CALLS.len()],
-                    x(k.start.max(*from)),
-                    mid - 8.0,
-                    w(k.start, k.start + k.dur),
-                    escape(&lane.name),
+            for k in t.tasks.iter().filter(|k| k.pid == pid) {
+                let fill = format!(r#"fill="{}""#, CALLS[k.call as usize % CALLS.len()]);
+                let title = format!(
+                    "call {}, chunk {}, for {}, from {}",
                     k.call,
                     k.chunk,
                     seconds(k.dur),
                     seconds(k.start)
                 );
+                bar(fill, k.start, k.dur, 16.0, title);
             }
             if lane.parent.is_some() && (*from..=*to).contains(&lane.start) {
                 let sx = x(lane.start);
