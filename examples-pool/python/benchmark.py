@@ -77,6 +77,20 @@ def pool_map(items, chunksize, repeats, method="fork"):
     return items / statistics.median(times)
 
 
+def apply_async_many(calls):
+    """Milliseconds for `calls` apply_async of a tiny function, then get on each; and the ratio for twice as many."""
+    with multiprocessing.Pool(2) as pool:
+        def run(calls):
+            start = time.perf_counter()
+            results = [pool.apply_async(double, (n,)) for n in range(calls)]
+            for n, result in enumerate(results):
+                assert result.get() == 2 * n
+            return time.perf_counter() - start
+        once = statistics.median(run(calls) for _ in range(3))
+        twice = statistics.median(run(2 * calls) for _ in range(3))
+    return once * 1e3, twice / once
+
+
 def echo_pipe(conn):
     while (message := conn.recv()) is not None:
         conn.send(message)
@@ -285,6 +299,9 @@ if __name__ == "__main__":
     big = (16 if quick else 100) * mib
     print(f"throughput_100mib {throughput(big, 3 * big):.0f} MiB/s")
     print(f"throughput_100mib_into {throughput(big, 3 * big, into=True):.0f} MiB/s")
+    many, doubling = apply_async_many(500 if quick else 10_000)
+    print(f"apply_async_many {many:.1f} ms")
+    print(f"apply_async_doubling {doubling:.2f} ×")
     sequential, in_pool, ideal = factorize_figures(QUICK_NUMBERS if quick else NUMBERS)
     print(f"factorize_sequential {sequential:.3f} s")
     print(f"factorize_pool {in_pool:.3f} s")

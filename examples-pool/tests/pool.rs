@@ -148,6 +148,8 @@ fn benchmark_prints_name_value_unit() {
         "throughput_1mib",
         "throughput_100mib",
         "throughput_100mib_into",
+        "apply_async_many",
+        "apply_async_doubling",
         "factorize_sequential",
         "factorize_pool",
         "factorize_ideal",

@@ -44,10 +44,13 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
     };
     match value.serialize(&mut serializer) {
         Ok(()) => Ok(bytes),
-        Err(e) => {
-            let why = crate::sys::take_refusal().map_or_else(|| e.to_string(), str::to_owned);
-            Err(Error::Encoding(format!("cannot encode the value: {why}")))
-        }
+        // A descriptor that could not be handed over says why: with none
+        // free, CPython's `OSError: [Errno 24] Too many open files`.
+        Err(e) => Err(match crate::sys::take_refusal() {
+            Some(os) if os.raw_os_error().is_some() => Error::Io(os),
+            Some(why) => Error::Encoding(format!("cannot encode the value: {why}")),
+            None => Error::Encoding(format!("cannot encode the value: {e}")),
+        }),
     }
 }
 

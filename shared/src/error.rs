@@ -29,6 +29,9 @@ pub enum Error {
     CreatedElsewhere,
     /// `start` while the process runs this many threads.
     Threads(usize),
+    /// `start` in a process that cannot count its threads (no readable
+    /// `/proc/self/task`): as refused as one that runs several.
+    ThreadsUnknown,
     /// `join` of a child the kernel reaped itself, SIGCHLD being ignored.
     Unreapable,
     /// A daemon tried to start a child of its own.
@@ -119,6 +122,12 @@ impl fmt::Display for Error {
                  thread holds at the fork stays locked for ever in the child; start \
                  processes and pools before any thread, or spawn them (StartMethod::Spawn; \
                  see also Process::start_unchecked)"
+            ),
+            Error::ThreadsUnknown => f.write_str(
+                "cannot fork: this process cannot count its threads (/proc/self/task cannot \
+                 be read), and a lock another thread holds at the fork stays locked for ever \
+                 in the child; spawn instead (StartMethod::Spawn; see also \
+                 Process::start_unchecked)",
             ),
             Error::ContextAlreadySet => f.write_str("RuntimeError: context has already been set"),
             Error::NotSpawnable => f.write_str(
@@ -286,6 +295,7 @@ impl Clone for Error {
             NotAChild => NotAChild,
             CreatedElsewhere => CreatedElsewhere,
             Threads(n) => Threads(*n),
+            ThreadsUnknown => ThreadsUnknown,
             Unreapable => Unreapable,
             DaemonChildren => DaemonChildren,
             ContextAlreadySet => ContextAlreadySet,

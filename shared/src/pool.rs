@@ -142,7 +142,7 @@ pub use task::{Function, TaskResult, Value};
 
 use self::core::{Chunks, Config, Core, State};
 use crate::Error;
-use crate::codec::{encode, encode_seq};
+use crate::codec::encode_seq;
 use task::{Runner, runner_of};
 
 /// What can travel to a worker as an argument: any serde type that owns
@@ -188,9 +188,11 @@ impl PoolBuilder {
     /// `initializer=f, initargs=args`), including workers that replace
     /// dead ones.
     pub fn initializer<F: Function<Args>, Args: Arg>(mut self, f: F, args: Args) -> PoolBuilder {
-        // A chunk of one, as the runner expects; a queue or a lock in it
-        // leaves its descriptors beside the bytes, for the workers to take.
-        let (encoded, fds) = crate::sys::encode_handing(|| encode(std::slice::from_ref(&args)));
+        // A chunk of one, encoded as every chunk is (integers take the fast
+        // path), for the runner to decode; a queue or a lock in it leaves
+        // its descriptors beside the bytes, for the workers to take.
+        let chunk = vec![args];
+        let (encoded, fds) = crate::sys::encode_handing(|| encode_seq(&chunk, Vec::new()));
         match (&mut self.0, encoded) {
             (Ok(config), Ok(args)) => {
                 let fds = std::rc::Rc::new(crate::sys::Descriptors(fds));

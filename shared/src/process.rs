@@ -246,7 +246,7 @@ impl Process {
         if self.method.unwrap_or_else(spawn::get_start_method) == StartMethod::Spawn {
             return self.start_spawned();
         }
-        let threads = sys::thread_count();
+        let threads = sys::thread_count().map_err(|_| Error::ThreadsUnknown)?;
         if threads > 1 {
             return Err(Error::Threads(threads));
         }
@@ -483,6 +483,7 @@ impl fmt::Debug for Process {
 fn bootstrap(inner: &Child, name: &str, me: current::ChildState, target: Target) -> ! {
     let parent_pid = inner.parent_pid;
     current::become_child(me);
+    spawn::started_by(StartMethod::Fork);
     child::forget_after_fork();
     sys::set_thread_name(name); // what `ps` and `top` show
     if inner.daemon {

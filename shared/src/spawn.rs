@@ -13,19 +13,27 @@
 //! child's name, its identity, whether it is a daemon, its parent, how to
 //! log, the function and the encoded argument) into a sealed memory file,
 //! and starts the child with that file as its descriptor 3, the writing
-//! end of a pipe as its descriptor 4, and `SHARED_SPAWNED_BY` in its
-//! environment. The child's [`freeze_support`], the first line of its
-//! `main`, sees the variable, reads its call, writes one byte to the pipe
-//! and closes it; the parent's `start` returns when it reads that byte.
-//! A child that ends before (it crashed, or its `main` does not call
-//! `freeze_support`) closes the pipe unwritten, and `start` reads the end
-//! of the file instead: an error, with the child's exit code. The child
-//! then runs the function, exactly as a forked child runs its target (the
-//! same log lines, panics and exit codes), and leaves; it never returns
-//! into `main`. Without the variable, `freeze_support` returns at once:
-//! in the parent it costs one lookup. CPython's spawn tells its child
-//! where to read its task the same way, as a descriptor number on the
-//! command line (`pipe_handle=`).
+//! end of a pipe as its descriptor 4, and `--multiprocessing-fork` as its
+//! first argument, the marker CPython's spawned children carry. The
+//! child's [`freeze_support`], the first line of its `main`, sees the
+//! marker, checks that its descriptor 3 is a sealed memory file (a program
+//! run by hand with that argument has none), reads its call, writes one
+//! byte to the pipe and closes it; the parent's `start` returns when it
+//! reads that byte. A child that ends before (it crashed, or its `main`
+//! does not call `freeze_support`) never writes it, and `start`, which
+//! watches the child's end (its pidfd) beside the pipe, returns an error
+//! with the child's exit code. The child then runs the function, exactly
+//! as a forked child runs its target (the same log lines, panics and exit
+//! codes), and leaves; it never returns into `main`. Without the marker,
+//! `freeze_support` returns at once. CPython's spawn tells its child where
+//! to read its task the same way, as a descriptor number on the command
+//! line (`pipe_handle=`).
+//!
+//! The child starts with an empty signal mask and SIGPIPE at its default
+//! action, as the standard library's `Command` starts one, whatever the
+//! spawning thread blocks: a child spawned from a thread that blocks
+//! SIGTERM still ends on `terminate()`. It reports the method that
+//! started it (`get_start_method()` is `spawn` in it), as CPython's does.
 //!
 //! (This port first carried the child's word over `ipc-channel`'s
 //! `IpcOneShotServer`, a named socket made for connecting a spawned
@@ -73,12 +81,12 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use nix::errno::Errno;
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use serde::de::DeserializeOwned;
@@ -123,19 +131,30 @@ fn code(method: StartMethod) -> u8 {
 }
 
 /// Set how [`Process`](crate::Process) starts children from now on
-/// (Python's `set_start_method`). Once only, as in CPython: a second call,
-/// or one after the default was used, is
+/// (Python's `set_start_method(method, force)`). Once only unless
+/// `force`, as in CPython: a second call, or one after the default was
+/// used (or in a child, which has its own), is
 /// [`Error::ContextAlreadySet`].
-pub fn set_start_method(method: StartMethod) -> Result<(), Error> {
+pub fn set_start_method(method: StartMethod, force: bool) -> Result<(), Error> {
+    if force {
+        DEFAULT.store(code(method), Ordering::SeqCst);
+        return Ok(());
+    }
     DEFAULT
         .compare_exchange(0, code(method), Ordering::SeqCst, Ordering::SeqCst)
         .map(drop)
         .map_err(|_| Error::ContextAlreadySet)
 }
 
+/// In a child: it was started by `method`, which its own children take
+/// by default (CPython's `_force_start_method`).
+pub(crate) fn started_by(method: StartMethod) {
+    DEFAULT.store(code(method), Ordering::Relaxed);
+}
+
 /// The program-wide start method (Python's `get_start_method()`): `Fork`
-/// unless [`set_start_method`] said otherwise. Asking fixes it, as it does
-/// in CPython.
+/// unless [`set_start_method`] said otherwise; in a child, the method that
+/// started it. Asking fixes it, as it does in CPython.
 pub fn get_start_method() -> StartMethod {
     let _ = DEFAULT.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst);
     match DEFAULT.load(Ordering::SeqCst) {
@@ -181,13 +200,9 @@ impl Context {
 /// ```
 pub fn freeze_support() {
     CALLED.store(true, Ordering::Relaxed);
-    if std::env::var_os(SPAWNED_BY).is_none() {
+    if !spawned() {
         return;
     }
-    // SAFETY: called first in `main`, where no other thread runs yet to
-    // read the environment at the same time. The child's own children
-    // must not think they were spawned.
-    unsafe { std::env::remove_var(SPAWNED_BY) };
     let code = match take_call() {
         Ok(call) => run(call),
         Err(e) => {
@@ -204,18 +219,25 @@ pub fn freeze_support() {
 /// the same `main`, so it will call it too.
 static CALLED: AtomicBool = AtomicBool::new(false);
 
+/// The first argument of a spawned child, as CPython's spawned children
+/// carry it.
+const MARKER: &str = "--multiprocessing-fork";
+
+/// Whether this process was started by [`spawn`] (its first argument is
+/// the marker; a process forked from one was too).
+fn spawned() -> bool {
+    static SPAWNED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SPAWNED.get_or_init(|| std::env::args_os().nth(1).is_some_and(|arg| arg == MARKER))
+}
+
 /// Refuse to start anything in a spawned child whose `main` did not call
 /// [`freeze_support`] first: it is running the parent's program again.
 pub(crate) fn check_bootstrapped() -> Result<(), Error> {
-    match std::env::var_os(SPAWNED_BY) {
-        Some(_) => Err(Error::Bootstrapping),
-        None => Ok(()),
+    match spawned() && !CALLED.load(Ordering::Relaxed) {
+        true => Err(Error::Bootstrapping),
+        false => Ok(()),
     }
 }
-
-/// The variable that tells a child it was spawned (its value is the
-/// parent's pid, for a reader of `/proc/<pid>/environ`).
-const SPAWNED_BY: &str = "SHARED_SPAWNED_BY";
 
 /// A task for a spawned child: an `entry` (below) and its argument.
 pub(crate) struct Recipe {
@@ -342,20 +364,32 @@ pub(crate) fn spawn(
     let (mut taken, taken_sender) = std::io::pipe()?;
     let fds: Vec<OwnedFd> = [call, taken_sender.into()].into_iter().chain(fds).collect();
     current::flush_stdout(); // the child writes to the same stdout
-    let pid = posix_spawn(me.pid(), &fds)?;
+    let pid = posix_spawn(&fds)?;
     drop(fds); // the child has its own copies now: the pipe's end is its alone
+    // Its word on the pipe, or its end: a child that ends without a word
+    // may have left the pipe open in a child of its own.
+    let ended = sys::pidfd_open(pid.as_raw());
     let mut byte = [0u8];
-    let read = loop {
-        match taken.read(&mut byte) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            read => break read,
+    let said = loop {
+        let watched: Vec<_> = [Some(taken.as_fd()), ended.as_ref().ok().map(AsFd::as_fd)]
+            .into_iter()
+            .flatten()
+            .collect();
+        let ready = sys::wait_readable(&watched, sys::Wait::Forever)?;
+        if ready.first() == Some(&0) {
+            match taken.read(&mut byte) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                read => break read? == 1,
+            }
+        }
+        if !ready.is_empty() {
+            break false; // it ended, and said nothing
         }
     };
-    if read? == 1 {
+    if said {
         return Ok(pid);
     }
-    // The end of the pipe, unwritten: the child has gone (or closed it,
-    // and is killed for that).
+    // The child has gone (or closed the pipe unwritten, and is killed for that).
     let _ = kill(pid, Signal::SIGKILL);
     let why = "the spawned child exited before taking its task: does its main call \
                shared::freeze_support() first?";
@@ -366,22 +400,25 @@ pub(crate) fn spawn(
 }
 
 /// Start this program afresh (`posix_spawn(3)` of `/proc/self/exe`, as the
-/// standard library's `Command` would, with this process's arguments' first
-/// and environment), marked as spawned by `parent`; the descriptors `fds`
-/// become the child's 3, 4, … (every other one is close-on-exec).
-fn posix_spawn(parent: u32, fds: &[OwnedFd]) -> Result<Pid, Error> {
+/// standard library's `Command` would, with an empty signal mask and
+/// SIGPIPE at its default), with this process's first argument and the
+/// marker, and its environment; the descriptors `fds` become the child's
+/// 3, 4, … (every other one is close-on-exec).
+fn posix_spawn(fds: &[OwnedFd]) -> Result<Pid, Error> {
+    use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
     let c_string = |bytes: &[u8]| CString::new(bytes).ok();
     let arg0 = std::env::args_os()
         .next()
         .unwrap_or_else(|| "/proc/self/exe".into());
-    let argv: Vec<CString> = c_string(arg0.as_bytes()).into_iter().collect();
-    let mut envp: Vec<CString> = std::env::vars_os()
-        .filter(|(key, _)| key != SPAWNED_BY)
+    let argv: Vec<CString> = [arg0.as_bytes(), MARKER.as_bytes()]
+        .into_iter()
+        .filter_map(c_string)
+        .collect();
+    let envp: Vec<CString> = std::env::vars_os()
         .filter_map(|(key, value)| c_string(&[key.as_bytes(), b"=", value.as_bytes()].concat()))
         .collect();
-    envp.extend(c_string(format!("{SPAWNED_BY}={parent}").as_bytes()));
     // Each descriptor goes to its place with a `dup2` in the child, in
     // turn; one whose number is a place an earlier `dup2` fills would be
     // lost. So each is first copied above every place.
@@ -395,11 +432,18 @@ fn posix_spawn(parent: u32, fds: &[OwnedFd]) -> Result<Pid, Error> {
         .iter()
         .map(copy_above)
         .collect::<Result<Vec<OwnedFd>, _>>()?;
-    let mut actions = nix::spawn::PosixSpawnFileActions::init()?;
+    let mut actions = PosixSpawnFileActions::init()?;
     for (place, fd) in (CALL_FD..).zip(&sources) {
         actions.add_dup2(fd.as_raw_fd(), place)?; // `dup2` clears close-on-exec
     }
-    let attributes = nix::spawn::PosixSpawnAttr::init()?;
+    let mut attributes = PosixSpawnAttr::init()?;
+    let mut sigpipe = SigSet::empty();
+    sigpipe.add(Signal::SIGPIPE);
+    attributes.set_sigmask(&SigSet::empty())?;
+    attributes.set_sigdefault(&sigpipe)?;
+    attributes.set_flags(
+        PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
+    )?;
     Ok(nix::spawn::posix_spawn(
         c"/proc/self/exe",
         &actions,
@@ -417,9 +461,15 @@ const TAKEN_FD: RawFd = 4;
 
 /// The child's side: read the call, and tell the parent it is taken.
 fn take_call() -> Result<Call, Error> {
-    // SAFETY: the parent put the call's memory file and the pipe there
-    // (`posix_spawn`'s `dup2`), and nothing else in this fresh process
-    // owns them.
+    if !sys::is_sealed_memfd(CALL_FD) {
+        return Err(Error::Spawn(format!(
+            "this program was started with {MARKER} but not by a spawn: its descriptor \
+             {CALL_FD} is not a sealed memory file holding a call"
+        )));
+    }
+    // SAFETY: a sealed memory file at 3 is the call the parent put there
+    // (`posix_spawn`'s `dup2`), beside the pipe at 4, and nothing else in
+    // this fresh process owns them.
     let (mut file, mut taken) = unsafe {
         let file = std::fs::File::from(OwnedFd::from_raw_fd(CALL_FD));
         (file, std::fs::File::from(OwnedFd::from_raw_fd(TAKEN_FD)))
@@ -435,6 +485,7 @@ fn take_call() -> Result<Call, Error> {
 /// Become the process the call describes, and run its task: the spawned
 /// counterpart of `process::bootstrap`.
 fn run(call: Call) -> i32 {
+    started_by(StartMethod::Spawn);
     current::become_spawned(
         call.name.clone(),
         call.identity,

@@ -76,14 +76,18 @@ impl Wait {
 
 // ------------------------------------------------------------ shared memory
 
-/// A type that may live in [`SharedMem`]: all zeros is a valid value of it
-/// (the kernel's fresh pages are zeros), and every process may use it at
-/// once through `&self` (it is made of atomics).
+/// A type that may live in [`SharedMem`]: every process may use it at once
+/// through `&self` (it is made of atomics), and *every* bit pattern is a
+/// valid value of it: all zeros, which the kernel's fresh pages hold, is
+/// its initial value, and memory mapped from a descriptor another process
+/// handed over ([`SharedMem::from_file`]) holds whatever that process
+/// wrote there, at any moment.
 ///
 /// # Safety
 ///
-/// Implement it only for a type of atomics (or arrays or structs of them)
-/// whose all-zero bit pattern is a valid, initial value.
+/// Implement it only for a type made of integer atomics (or arrays or
+/// structs of them, padding included as none is read): no `bool`, no
+/// enum, no pointer, nothing with a bit pattern that is not a value.
 pub(crate) unsafe trait Shareable: Sync {}
 
 // SAFETY: an `AtomicU32` of 0 is valid, and atomics are for shared use.
@@ -260,21 +264,21 @@ pub(crate) fn encode_handing<R>(encode: impl FnOnce() -> R) -> (R, Vec<OwnedFd>)
 }
 
 /// Put `fd` into the argument being encoded for a spawn; its place. Outside
-/// such an encoding: CPython's refusal (kept for [`take_refusal`], since
-/// the encoder keeps only that there was an error, not its words).
-pub(crate) fn hand_over(fd: BorrowedFd<'_>) -> Result<u32, &'static str> {
-    HANDING.with(|handing| match &mut *handing.borrow_mut() {
+/// such an encoding: CPython's refusal. Either way the reason is kept for
+/// [`take_refusal`], since the encoder keeps only that there was an error,
+/// not its words: with no descriptor free, `EMFILE`.
+pub(crate) fn hand_over(fd: BorrowedFd<'_>) -> Result<u32, String> {
+    let place = HANDING.with(|handing| match &mut *handing.borrow_mut() {
         Some(fds) => {
-            fds.push(
-                fd.try_clone_to_owned()
-                    .map_err(|_| "no descriptor free to hand over")?,
-            );
+            fds.push(fd.try_clone_to_owned()?);
             Ok(fds.len() as u32 - 1)
         }
-        None => {
-            REFUSED.with(|refused| refused.set(Some(NOT_HERE)));
-            Err(NOT_HERE)
-        }
+        None => Err(io::Error::other(NOT_HERE)),
+    });
+    place.map_err(|e| {
+        let why = e.to_string();
+        REFUSED.with(|refused| *refused.borrow_mut() = Some(e));
+        why
     })
 }
 
@@ -282,12 +286,12 @@ const NOT_HERE: &str = "RuntimeError: queues, pipes, events, locks and shared va
      shared between processes through inheritance (or as the argument of a spawned process)";
 
 thread_local! {
-    static REFUSED: std::cell::Cell<Option<&'static str>> = const { std::cell::Cell::new(None) };
+    static REFUSED: std::cell::RefCell<Option<io::Error>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Why the last encoding failed, if [`hand_over`] refused it.
-pub(crate) fn take_refusal() -> Option<&'static str> {
-    REFUSED.with(std::cell::Cell::take)
+pub(crate) fn take_refusal() -> Option<io::Error> {
+    REFUSED.with(|refused| refused.borrow_mut().take())
 }
 
 /// In a spawned child: the descriptors it was handed, before it decodes.
@@ -378,20 +382,72 @@ impl<'de, S: Shareable> serde::Deserialize<'de> for SharedSlice<S> {
     }
 }
 
-/// Wake at most `n` of those sleeping in [`futex_wait`] on `word`.
-pub(crate) fn futex_wake(word: &AtomicU32, n: u32) {
-    let _ = futex::wake(word, futex::Flags::empty(), n);
-}
-
-// ------------------------------------------------------------ thread ids
+// ------------------------------------------------------------ who holds, who waits
 
 /// How many times this process's line was forked: raised in every child
-/// by a `pthread_atfork` handler, installed by [`count_forks`].
+/// by a `pthread_atfork` handler, installed by the first [`me`].
 static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Install, once, the handler that keeps [`thread_id`]'s kept ids true
-/// across `fork`. Every type that calls `thread_id` calls this when made.
-pub(crate) fn count_forks() {
+/// The thread asking, as a lock's holder or a condition's waiter: its id,
+/// which a lock's word holds, and its *stamp*, by which another process
+/// can tell whether it still runs (see [`fate`]).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Me {
+    /// Its thread id (`gettid(2)`): unique among the running threads of
+    /// every process (of one pid namespace).
+    pub tid: u32,
+    /// Bits 0–21 the process id (Linux's largest is 2^22), 22–31 the
+    /// thread id's low 10 bits (so a stamp is known to go with the id in
+    /// the word), 32–63 the process's start time in clock ticks since boot
+    /// (so a reused process id is not taken for the holder). 0 if this
+    /// process cannot read its own `/proc`: take-over is then off.
+    stamp: u64,
+    /// This process's pid namespace (the inode of `/proc/self/ns/pid`);
+    /// ids and stamps mean something only within one. 0 if unknown.
+    pub ns: u32,
+}
+
+impl Me {
+    /// Its stamp, for a lock or condition whose ids are those of pid
+    /// namespace `ns` (its creator's); 0, "unknown", for any other.
+    #[inline]
+    pub(crate) fn stamp_in(&self, ns: u32) -> u64 {
+        if ns == self.ns { self.stamp } else { 0 }
+    }
+}
+
+/// Whether `stamp` goes with the thread id `tid` (a holder that has taken
+/// a lock but not yet stamped it has the last holder's stamp beside it).
+pub(crate) fn stamp_of(stamp: u64, tid: u32) -> bool {
+    stamp != 0 && (stamp >> 22) & 0x3ff == u64::from(tid & 0x3ff)
+}
+
+/// This thread as [`Me`].
+///
+/// Asked of the kernel once per thread and kept (a lock is taken in a few
+/// nanoseconds, and a system call would be most of them); a `fork` makes
+/// a new thread (and process) in the child, so the kept one is valid only
+/// while the count of forks is the one it was kept at. The handler that
+/// counts them is installed here, before any is kept: however a lock
+/// reached this process (made here, inherited, or handed to a spawned
+/// child), its first use installs it.
+#[inline]
+pub(crate) fn me() -> Me {
+    use std::cell::Cell;
+    thread_local!(static KEPT: Cell<(u64, Me)> = const { Cell::new((0, Me { tid: 0, stamp: 0, ns: 0 })) });
+    let forks = FORKS.load(Ordering::Relaxed);
+    KEPT.with(|kept| match kept.get() {
+        (seen, me) if me.tid != 0 && seen == forks => me,
+        _ => {
+            let me = ask_who_i_am();
+            kept.set((FORKS.load(Ordering::Relaxed), me));
+            me
+        }
+    })
+}
+
+#[cold]
+fn ask_who_i_am() -> Me {
     static HANDLER: std::sync::Once = std::sync::Once::new();
     extern "C" fn in_child() {
         FORKS.fetch_add(1, Ordering::Relaxed);
@@ -401,34 +457,83 @@ pub(crate) fn count_forks() {
         // async-signal-safe, as a handler run in a forked child must be.
         unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
     });
+    let tid = rustix::thread::gettid().as_raw_nonzero().get() as u32;
+    let pid = std::process::id();
+    // `/proc/self` is ours only if it names us: a `/proc` of another pid
+    // namespace, or none, and take-over is off.
+    let seen = started("self").filter(|&(proc_pid, _)| proc_pid == pid);
+    let ns = std::fs::metadata("/proc/self/ns/pid").map(|ns| {
+        use std::os::unix::fs::MetadataExt;
+        ns.ino() as u32
+    });
+    match (seen, ns) {
+        (Some((_, start)), Ok(ns)) if ns != 0 => Me {
+            tid,
+            stamp: u64::from(pid & 0x3f_ffff)
+                | u64::from(tid & 0x3ff) << 22
+                | (start as u32 as u64) << 32,
+            ns,
+        },
+        _ => Me {
+            tid,
+            stamp: 0,
+            ns: 0,
+        },
+    }
 }
 
-/// This thread's id (`gettid(2)`): unique among all running threads of
-/// every process, so it names a lock's holder across processes.
+/// The process id and start time (clock ticks since boot) that
+/// `/proc/<pid>/stat` gives; `None` if it cannot be read.
+fn started(pid: &str) -> Option<(u32, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid …": the name may hold spaces and parentheses,
+    // so count the fields from the last `)`; the start time is field 22.
+    let (head, rest) = stat.rsplit_once(')')?;
+    let proc_pid = head.split_once(' ')?.0.parse().ok()?;
+    let start = rest.split_whitespace().nth(19)?.parse().ok()?;
+    Some((proc_pid, start))
+}
+
+/// What the system says of the process a stamp names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fate {
+    /// It has ended: there is no such process, it is a zombie, or its
+    /// number is another process's now.
+    Gone,
+    /// It runs.
+    Runs,
+    /// The system does not say: no stamp, another pid namespace, a
+    /// `/proc` hidden or unreadable.
+    Unknown,
+}
+
+/// What has become of the process `stamp` names, asked by `me` about a
+/// lock or condition of pid namespace `ns`.
 ///
-/// Asked of the kernel once per thread and kept (a lock is taken in a few
-/// nanoseconds, and a system call would be most of them); a `fork` makes
-/// a new thread in the child, so the kept one is valid only while the
-/// count of forks ([`count_forks`]) is the one it was kept at.
-#[inline]
-pub(crate) fn thread_id() -> u32 {
-    use std::cell::Cell;
-    thread_local!(static KEPT: Cell<(u64, u32)> = const { Cell::new((0, 0)) });
-    let forks = FORKS.load(Ordering::Relaxed);
-    KEPT.with(|kept| match kept.get() {
-        (seen, tid) if tid != 0 && seen == forks => tid,
-        _ => {
-            let tid = rustix::thread::gettid().as_raw_nonzero().get() as u32;
-            kept.set((forks, tid));
-            tid
-        }
-    })
-}
-
-/// Whether the thread `tid` still runs (its `/proc/<tid>` is there): how
-/// a waiter learns that a lock's holder died.
-pub(crate) fn thread_alive(tid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{tid}")).exists()
+/// This *fails closed*: only what the kernel says for certain is `Gone`
+/// (`pidfd_open(2)` finds no such process; its pidfd is readable, so it
+/// has exited and is a zombie its parent has not reaped; or the process
+/// with its number started at another time). Anything the system does
+/// not answer is `Unknown`, never `Gone`: a lock whose holder runs must
+/// never be taken from it.
+pub(crate) fn fate(stamp: u64, me: &Me, ns: u32) -> Fate {
+    if stamp == 0 || me.stamp_in(ns) == 0 {
+        return Fate::Unknown;
+    }
+    let (pid, start) = ((stamp & 0x3f_ffff) as u32, (stamp >> 32) as u32);
+    let exited = match pidfd_open(pid as i32) {
+        Err(Errno::ESRCH) => return Fate::Gone,
+        Ok(pidfd) => wait_readable(&[pidfd.as_fd()], Wait::No).map(|ready| !ready.is_empty()),
+        Err(errno) => Err(errno.into()), // a thread's id now, say: its start time tells
+    };
+    if exited.as_ref().is_ok_and(|&exited| exited) {
+        return Fate::Gone;
+    }
+    match started(&pid.to_string()) {
+        Some((_, now)) if now as u32 != start => Fate::Gone,
+        Some(_) if exited.is_ok() => Fate::Runs,
+        _ => Fate::Unknown,
+    }
 }
 
 /// Sleep while `word` still holds `expected`, for at most `timeout`
@@ -451,9 +556,15 @@ pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Durati
     let _ = futex::wait(word, futex::Flags::empty(), expected, timeout.as_ref());
 }
 
+/// Wake at most `n` of those sleeping in [`futex_wait`] on `word`; how
+/// many it woke.
+pub(crate) fn futex_wake(word: &AtomicU32, n: u32) -> usize {
+    futex::wake(word, futex::Flags::empty(), n).unwrap_or(0)
+}
+
 /// Wake every process and thread sleeping in [`futex_wait`] on `word`.
 pub(crate) fn futex_wake_all(word: &AtomicU32) {
-    let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
+    futex_wake(word, i32::MAX as u32);
 }
 
 /// Wait until `ready(word's value)` holds, or as long as `wait` says;
@@ -522,8 +633,14 @@ pub(crate) fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
 
 // ------------------------------------------------------------ memory files
 
-/// `bytes` in a fresh memory file, its size sealed (a reader maps it, and a
-/// mapped file that shrinks kills its reader with SIGBUS).
+/// `bytes` in a fresh memory file, sealed: its size (a reader maps it, and
+/// a mapped file that shrinks kills its reader with SIGBUS), and its bytes
+/// (`F_SEAL_WRITE`: nobody can change them under a reader's mapping).
+///
+/// The kernel refuses the write seal (`EBUSY`) while it holds any page of
+/// the file for a moment (a benchmark run here met it once): the file then
+/// goes with its size sealed only, and its reader copies it instead of
+/// mapping it ([`map_sealed`]).
 ///
 /// A memory file is a file: past the file-size limit (`ulimit -f`,
 /// `RLIMIT_FSIZE`) the kernel would kill us with SIGXFSZ mid-write, so that
@@ -536,20 +653,28 @@ pub(crate) fn sealed_memfd(bytes: &[u8]) -> io::Result<File> {
     let flags = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
     let mut file = File::from(memfd_create("shared-ipc-message", flags)?);
     file.write_all(bytes)?;
-    // Only the size: sealing writes too would cost a scan of every page,
-    // and the kernel refuses it (`EBUSY`) while it holds any page for a
-    // moment (a benchmark run here failed so).
-    let seals = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL;
-    fcntl(&file, FcntlArg::F_ADD_SEALS(seals))?;
+    let size = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW;
+    let all = size | SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_SEAL;
+    if fcntl(&file, FcntlArg::F_ADD_SEALS(all)).is_err() {
+        fcntl(&file, FcntlArg::F_ADD_SEALS(size | SealFlag::F_SEAL_SEAL))?;
+    }
     Ok(file)
 }
 
-/// The first `len` bytes of a memory file made by [`sealed_memfd`], mapped
-/// read-only; to be given back with [`unmap`]. A file that could still
-/// shrink, or is shorter than `len`, is refused (`InvalidData`).
+/// Whether `file` is a memory file sealed as [`sealed_memfd`] seals one,
+/// its bytes included: then nobody, not even its sender, can change what
+/// a reader maps.
+pub(crate) fn write_sealed(file: &File) -> bool {
+    let sealed = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_WRITE;
+    fcntl(file, FcntlArg::F_GET_SEALS)
+        .is_ok_and(|seals| SealFlag::from_bits_truncate(seals).contains(sealed))
+}
+
+/// The first `len` bytes of a memory file that [`write_sealed`] approved,
+/// mapped read-only; to be given back with [`unmap`]. A file that is not
+/// sealed so, or is shorter than `len`, is refused (`InvalidData`).
 pub(crate) fn map_sealed(file: &File, len: usize) -> io::Result<NonNull<u8>> {
-    let seals = SealFlag::from_bits_truncate(fcntl(file, FcntlArg::F_GET_SEALS)?);
-    if !seals.contains(SealFlag::F_SEAL_SHRINK) || file.metadata()?.len() < len as u64 {
+    if !write_sealed(file) || file.metadata()?.len() < len as u64 {
         let why = "not a sealed message";
         return Err(io::Error::new(io::ErrorKind::InvalidData, why));
     }
@@ -557,7 +682,8 @@ pub(crate) fn map_sealed(file: &File, len: usize) -> io::Result<NonNull<u8>> {
     // page as they are read.
     let flags = MapFlags::SHARED | MapFlags::POPULATE;
     // SAFETY: a new read-only mapping, at an address the kernel picks, of a
-    // file that cannot shrink: it touches no memory of ours.
+    // file that can neither shrink nor be written: it touches no memory of
+    // ours, and what it shows never changes.
     let addr = unsafe {
         rustix::mm::mmap(
             std::ptr::null_mut(),
@@ -569,6 +695,17 @@ pub(crate) fn map_sealed(file: &File, len: usize) -> io::Result<NonNull<u8>> {
         )
     }?;
     NonNull::new(addr.cast::<u8>()).ok_or_else(|| Errno::ENOMEM.into())
+}
+
+/// Whether descriptor `fd` is open and a memory file whose size is sealed:
+/// a spawned child's descriptor 3 must be, before it is trusted.
+pub(crate) fn is_sealed_memfd(fd: std::os::fd::RawFd) -> bool {
+    // SAFETY: `F_GET_SEALS` only asks about a descriptor number: one that
+    // is not open, or not a memory file, is an error (`EBADF`, `EINVAL`),
+    // and nothing is touched.
+    let seals = unsafe { libc::fcntl(fd, libc::F_GET_SEALS) };
+    let size = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW;
+    seals >= 0 && seals & size == size
 }
 
 /// Give back a mapping that [`map_sealed`] made.
@@ -587,27 +724,32 @@ pub(crate) unsafe fn unmap(ptr: NonNull<u8>, len: usize) {
 /// How many threads this process runs. The kernel counts the links of a
 /// process's `/proc/<pid>/task` directory as two (itself and `.`) plus one
 /// per thread (one `stat` call; Linux's `proc_task_getattr`); listing the
-/// directory would cost more, and allocate.
+/// directory would cost more, and allocate. A `/proc` that cannot be read
+/// is an error, never "one": the caller must not fork beside a thread it
+/// could not see.
 ///
 /// A thread that has just been joined may still be counted for a moment
 /// (the kernel lets its joiner go before it has quite left), and so may one
 /// that is about to leave, so a count above one is looked at again, for up
 /// to 20 ms, before it is believed.
-pub(crate) fn thread_count() -> usize {
+pub(crate) fn thread_count() -> io::Result<usize> {
     use std::os::unix::fs::MetadataExt;
-    let count = || {
-        let links = std::fs::metadata("/proc/self/task").map_or(3, |task| task.nlink());
-        links.saturating_sub(2).max(1) as usize
+    let count = || -> io::Result<usize> {
+        let links = std::fs::metadata("/proc/self/task")?.nlink();
+        match links.checked_sub(2) {
+            Some(threads) if threads > 0 => Ok(threads as usize),
+            _ => Err(io::Error::other("/proc/self/task counts no thread")),
+        }
     };
-    let mut threads = count();
+    let mut threads = count()?;
     let began = Instant::now();
     // 20 ms: a joined thread is gone well within it even on a busy
     // machine; a thread that really runs stays.
     while threads > 1 && began.elapsed() < Duration::from_millis(20) {
         std::thread::yield_now();
-        threads = count();
+        threads = count()?;
     }
-    threads
+    Ok(threads)
 }
 
 /// Show this thread's (a child's only thread's) name in `ps` and `top`;
@@ -666,4 +808,42 @@ pub(crate) fn at_exit(f: extern "C" fn()) {
     // SAFETY: `atexit` only records the function, which takes no arguments
     // and may run at exit.
     unsafe { libc::atexit(f) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stamp says what the system knows for certain: this process runs;
+    /// a process with another start time under its number, or none at
+    /// all, has gone (a reused id is not the holder); a zombie has gone;
+    /// no stamp, or a stamp from another pid namespace, is unknown.
+    #[test]
+    fn fate_fails_closed() {
+        let me = me();
+        let ns = me.ns;
+        assert_ne!(me.stamp_in(ns), 0, "this test needs a readable /proc");
+        assert_eq!(fate(me.stamp_in(ns), &me, ns), Fate::Runs);
+        let reused = me.stamp_in(ns) ^ 1 << 32; // same pid, another start time
+        assert_eq!(fate(reused, &me, ns), Fate::Gone);
+        let none = (me.stamp_in(ns) & !0x3f_ffff) | 0x3f_fffe; // a pid above any pid_max in use
+        assert_eq!(fate(none, &me, ns), Fate::Gone);
+        assert_eq!(fate(0, &me, ns), Fate::Unknown);
+        assert_eq!(
+            fate(me.stamp_in(ns), &me, ns ^ 1),
+            Fate::Unknown,
+            "another namespace"
+        );
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let (_, start) = started(&pid.to_string()).unwrap();
+        let zombie = u64::from(pid) | (start as u32 as u64) << 32;
+        while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z"))
+        {
+            std::thread::yield_now();
+        }
+        assert_eq!(fate(zombie, &me, ns), Fate::Gone, "a zombie has ended");
+        child.wait().unwrap();
+        assert_eq!(fate(zombie, &me, ns), Fate::Gone, "reaped");
+    }
 }

@@ -406,6 +406,24 @@ fn join_waits_for_every_task_done() {
 
 // ----------------------------------------------------------------- Pipe
 
+/// A producer killed while its `put` waits for room in a full
+/// `JoinableQueue` leaves no task behind that will never be done: once
+/// every real item is done, `join` returns (in a child, under a limit).
+fn a_producer_killed_waiting_for_room_leaves_no_task() {
+    let q: JoinableQueue<u32> = JoinableQueue::with_maxsize(1).unwrap();
+    q.put(1).unwrap();
+    let pq = q.clone();
+    let producer = start(move || pq.put(2)); // waits for room
+    wait_in_syscall(producer.pid().unwrap(), &[libc::SYS_futex]);
+    producer.kill().unwrap();
+    finish_with(&producer, -9);
+    assert_eq!(q.get().unwrap(), 1);
+    q.task_done().unwrap();
+    let jq = q.clone();
+    let joiner = start(move || jq.join());
+    finish(&joiner); // it would hang, and be killed, were the task still counted
+}
+
 fn duplex_pipe_both_ways() {
     let (parent, child) = pipe(true).unwrap();
     let p = start(move || {
@@ -633,19 +651,27 @@ fn a_big_message_is_mapped_not_copied() {
     assert_eq!(mapped(), before, "dropped, it is unmapped");
 }
 
-/// A big message arrives as its sender's memory file, mapped. A mapped
-/// file that shrinks kills the reader with SIGBUS, so a file not sealed
-/// against shrinking, or one shorter than its packet says, is refused with
-/// an error (and the pipe goes on). The two packets here are
+/// A big message arrives as its sender's memory file, mapped only if the
+/// file is sealed against every change (a file that shrinks under a
+/// mapping kills its reader with SIGBUS, and bytes that change under a
+/// `&[u8]` break Rust's promise). A file its sender could still write or
+/// shrink is copied, and stays as it was received whatever the sender does
+/// next; one shorter than its packet says, or not a file at all, is
+/// refused with an error (and the pipe goes on). The packets here are
 /// made by hand, in the layout `socket.rs` gives a big message: the byte 1,
 /// the length as 8 little-endian bytes, and the file's descriptor.
-fn a_memory_file_that_could_shrink_is_refused() {
+fn a_memory_file_its_sender_could_change_is_copied() {
     use nix::fcntl::{FcntlArg, SealFlag, fcntl};
     use nix::sys::memfd::{MFdFlags, memfd_create};
     use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
     use std::io::IoSlice;
     use std::os::fd::{AsRawFd, OwnedFd};
+    use std::os::unix::fs::FileExt;
 
+    let mapped = || {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.matches("memfd:").count()
+    };
     let (r, w) = pipe(false).unwrap();
     let send_file = |file: &OwnedFd, claimed: u64| {
         let head: Vec<u8> = [1].into_iter().chain(claimed.to_le_bytes()).collect();
@@ -660,18 +686,33 @@ fn a_memory_file_that_could_shrink_is_refused() {
         )
         .unwrap();
     };
-    let file = |sealed: bool| {
+    let file = |seals: SealFlag| {
         let file = memfd_create("test", MFdFlags::MFD_ALLOW_SEALING).unwrap();
-        std::fs::File::from(file.try_clone().unwrap())
-            .set_len(MIB as u64)
-            .unwrap();
-        if sealed {
-            fcntl(&file, FcntlArg::F_ADD_SEALS(SealFlag::F_SEAL_SHRINK)).unwrap();
-        }
-        file
+        let written = std::fs::File::from(file.try_clone().unwrap());
+        written.write_all_at(&pattern(MIB), 0).unwrap();
+        fcntl(&file, FcntlArg::F_ADD_SEALS(seals)).unwrap();
+        (file, written)
     };
-    send_file(&file(false), MIB as u64); // could shrink
-    send_file(&file(true), 2 * MIB as u64); // sealed, but short of its length
+    for seals in [
+        SealFlag::empty(),
+        SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW,
+    ] {
+        let (file, kept) = file(seals);
+        send_file(&file, MIB as u64);
+        let before = mapped();
+        let message = r.recv_bytes().unwrap();
+        assert_eq!(
+            mapped(),
+            before,
+            "a file its sender can write is not mapped"
+        );
+        kept.write_all_at(&vec![0; MIB], 0).unwrap(); // the sender changes it
+        assert_eq!(message, pattern(MIB), "as received, whatever came after");
+    }
+    let (short, _) = file(SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_WRITE);
+    send_file(&short, 2 * MIB as u64); // sealed, but short of its length
+    let (not_a_file, _writer) = std::io::pipe().unwrap();
+    send_file(&OwnedFd::from(not_a_file), MIB as u64);
     for _ in 0..2 {
         match r.recv_bytes() {
             Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {}
@@ -926,7 +967,7 @@ fn main() {
         recv_reports_eof_once_the_other_end_is_closed_everywhere,
         big_messages_through_a_pipe,
         a_big_message_is_mapped_not_copied,
-        a_memory_file_that_could_shrink_is_refused,
+        a_memory_file_its_sender_could_change_is_copied,
         bytes_print_as_python_prints_them,
         recv_bytes_into_a_buffer,
         empty_messages_and_edges,
@@ -943,6 +984,7 @@ fn main() {
         consumer_killed_while_waiting,
         poll_waits_at_most_its_timeout,
         event_across_processes,
+        a_producer_killed_waiting_for_room_leaves_no_task,
     ];
     let unreadable = !syscalls_readable();
     checks.extend(

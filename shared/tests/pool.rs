@@ -662,6 +662,103 @@ fn initializer_runs_in_every_worker() {
     }
 }
 
+/// What an initializer of each fast-path integer type left in its worker.
+static INIT: Mutex<i128> = Mutex::new(0);
+
+fn init_u32(v: u32) {
+    *INIT.lock().unwrap() = v.into();
+}
+fn init_u64(v: u64) {
+    *INIT.lock().unwrap() = v.into();
+}
+fn init_i32(v: i32) {
+    *INIT.lock().unwrap() = v.into();
+}
+fn init_i64(v: i64) {
+    *INIT.lock().unwrap() = v.into();
+}
+fn init_left(_: u32) -> String {
+    INIT.lock().unwrap().to_string()
+}
+
+/// An initializer's argument of every integer type the codec's fast path
+/// serves reaches it (the arguments travel as a chunk of one, as a call's
+/// do), and it runs before any task: a pool of one, closed and joined with
+/// no task at all, still ran it.
+fn an_initializer_takes_every_integer_type() {
+    fn check<F: shared::pool::Function<(A,)>, A: shared::pool::Arg>(init: F, arg: A, want: &str) {
+        let pool = Pool::builder()
+            .processes(2)
+            .initializer(init, (arg,))
+            .start()
+            .unwrap();
+        let left = pool.map(init_left, 0..4u32).unwrap();
+        assert_eq!(left, vec![want; 4], "{want}");
+        pool.close();
+        pool.join().unwrap();
+    }
+    check(init_u32, 7u32, "7");
+    check(init_u64, u64::MAX, &u64::MAX.to_string());
+    check(init_i32, -7i32, "-7");
+    check(init_i64, i64::MIN, &i64::MIN.to_string());
+    // With no task, the initializer's own effect shows it ran: its queue.
+    let queue: shared::Queue<u32> = shared::Queue::new().unwrap();
+    let pool = Pool::builder()
+        .processes(1)
+        .initializer(put_one, (queue.clone(), 7u32))
+        .start()
+        .unwrap();
+    pool.close();
+    pool.join().unwrap();
+    assert_eq!(queue.get_timeout(LIMIT).unwrap(), 7);
+}
+
+fn put_one(queue: shared::Queue<u32>, v: u32) {
+    queue.put(v).unwrap();
+}
+
+/// An argument that encodes, and never decodes: a worker cannot take it.
+#[derive(serde::Serialize)]
+struct Undecodable;
+
+impl<'de> serde::Deserialize<'de> for Undecodable {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom("this value refuses to be decoded"))
+    }
+}
+
+fn take_undecodable(_: Undecodable) {}
+
+/// A worker that cannot take its initializer's arguments fails every call
+/// with that cause, not with a decoding error of the first result.
+fn an_initializer_that_cannot_take_its_arguments_fails_every_call() {
+    let pool = Pool::builder()
+        .processes(1)
+        .initializer(take_undecodable, (Undecodable,))
+        .start()
+        .unwrap();
+    let e = pool.apply(doubler, (1,)).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("the pool's initializer could not take its arguments: cannot decode"),
+        "{text}"
+    );
+    assert!(
+        pool.map(doubler, 0..3)
+            .unwrap_err()
+            .to_string()
+            .contains("initializer")
+    );
+}
+
+/// Many `apply_async` calls held at once, then `get` on each: every one
+/// comes back, in a bounded time (each turn of the pool once looked at
+/// every call, and 16,000 took a minute).
+fn apply_async_many() {
+    let run = scenario("apply_async_many", LIMIT);
+    assert!(run.status.success(), "{run:?}");
+}
+
 fn killed_worker_does_not_hang_map() {
     let run = scenario("killed_worker", LIMIT);
     assert!(run.status.success(), "{run:?}");
@@ -822,6 +919,15 @@ fn alive(pid: u32) -> bool {
 
 fn run_scenario(name: &str) -> Result<(), Error> {
     match name {
+        "apply_async_many" => {
+            let pool = Pool::new(2)?;
+            let results = (0..20_000u64)
+                .map(|n| pool.apply_async(doubler, (n,)))
+                .collect::<Result<Vec<_>, _>>()?;
+            for (n, result) in (0..20_000u64).zip(&results) {
+                assert_eq!(result.get()?, 2 * n);
+            }
+        }
         "killed_worker" => {
             let pool = Pool::new(2)?;
             let before = pool.pids();
@@ -915,6 +1021,9 @@ fn main() {
             worker_names_and_pids,
             maxtasksperchild_replaces_workers,
             initializer_runs_in_every_worker,
+            an_initializer_takes_every_integer_type,
+            an_initializer_that_cannot_take_its_arguments_fails_every_call,
+            apply_async_many,
             capture_nothing_compile_check,
             a_capturing_closure_is_refused_with_its_reason,
             killed_worker_does_not_hang_map,

@@ -14,11 +14,14 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use log::LevelFilter;
+use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
+use shared::sync::Block;
 use shared::{
-    Error, Process, StartMethod, current_process, get_context, parent_process, set_start_method,
+    Error, Event, Lock, Process, RLock, StartMethod, current_process, get_context, parent_process,
+    set_start_method,
 };
 use testkit::{scenario, scenario_with};
 
@@ -710,12 +713,209 @@ fn many_spawned_processes() {
     }
 }
 
+/// A spawned child's own forked grandchildren and its locks: the
+/// grandchild is a process of its own (its cached thread id is not its
+/// parent's), so it cannot take the `RLock` its parent holds; and a `Lock`
+/// a killed grandchild held passes back to the child.
+fn locks_in_a_spawned_childs_family(
+    (rlock, lock, taken): (RLock, Lock, Event),
+) -> Result<(), String> {
+    assert!(rlock.acquire(Block::No), "free");
+    let r = rlock.clone();
+    // Forked: in a spawned child the default method is spawn, as in CPython.
+    let mut grandchild = Process::new(move || assert!(!r.acquire(Block::No), "its parent's RLock"))
+        .start_method(StartMethod::Fork);
+    grandchild.start().map_err(|e| e.to_string())?;
+    grandchild.join().map_err(|e| e.to_string())?;
+    if grandchild.exitcode() != Some(0) {
+        return Err(format!("{grandchild}"));
+    }
+    let (l, t) = (lock.clone(), taken.clone());
+    let mut holder = Process::new(move || {
+        l.acquire(Block::Forever);
+        t.set();
+        sleep(LIMIT);
+    })
+    .start_method(StartMethod::Fork);
+    holder.start().map_err(|e| e.to_string())?;
+    assert!(taken.wait_timeout(LIMIT));
+    holder.kill().map_err(|e| e.to_string())?;
+    match lock.acquire(Block::For(LIMIT)) {
+        true => Ok(()),
+        false => Err("the killed grandchild's lock never passed on".to_owned()),
+    }
+}
+
+fn a_spawned_childs_grandchildren_and_its_locks() {
+    let handed = (
+        RLock::new().unwrap(),
+        Lock::new().unwrap(),
+        Event::new().unwrap(),
+    );
+    let mut p = get_context(StartMethod::Spawn).process(locks_in_a_spawned_childs_family, handed);
+    p.start().unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(0), "{p}");
+}
+
+/// Spawned from a thread that blocks SIGTERM, a child still starts with an
+/// empty signal mask, as std's `Command` starts one: `terminate` ends it.
+fn a_spawned_child_starts_with_an_empty_signal_mask() {
+    let code = std::thread::spawn(|| {
+        let mut term = nix::sys::signal::SigSet::empty();
+        term.add(Signal::SIGTERM);
+        term.thread_block().unwrap();
+        let mut p = get_context(StartMethod::Spawn).process(wait_for, Event::new().unwrap());
+        p.start().unwrap();
+        p.terminate().unwrap();
+        p.join_timeout(LIMIT).unwrap();
+        if p.is_alive() {
+            p.kill().unwrap(); // it ignored SIGTERM: clean up, and fail below
+            p.join().unwrap();
+        }
+        p.exitcode()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(code, Some(-15), "SIGTERM was blocked in the child");
+}
+
+/// A child reports the method that started it (CPython's
+/// `_force_start_method`), whatever the program-wide one: see the scenario.
+fn a_child_reports_the_method_that_started_it() {
+    let run = scenario("methods", LIMIT);
+    assert!(run.status.success(), "{run:?}");
+    for want in [
+        "forked child: fork",
+        "spawned child: spawn",
+        "in a child, set_start_method: RuntimeError: context has already been set",
+        "forced: spawn",
+    ] {
+        assert!(run.lines().contains(&want), "{want:?} not in {run:?}");
+    }
+}
+
+fn report_method(who: String) -> Result<(), Error> {
+    println!("{who}: {}", shared::get_start_method());
+    if who.starts_with("forked") {
+        let e = set_start_method(StartMethod::Spawn, false).unwrap_err();
+        println!("in a child, set_start_method: {e}");
+        set_start_method(StartMethod::Spawn, true)?;
+        println!("forced: {}", shared::get_start_method());
+    }
+    Ok(())
+}
+
+/// With no descriptor free to hand a queue over, `start` says so:
+/// CPython's `OSError: [Errno 24] Too many open files`.
+fn spawn_at_the_descriptor_limit_is_emfile() {
+    let run = scenario("no_descriptor_free", LIMIT);
+    assert!(run.status.success(), "{run:?}");
+    assert!(
+        run.output
+            .contains("OSError: [Errno 24] Too many open files"),
+        "{run:?}"
+    );
+}
+
+fn take_a_queue(_: shared::Queue<u32>) {}
+
+/// This executable run by hand with the marker a spawned child carries,
+/// and no call at its descriptor 3, is refused with a clear word.
+fn the_marker_alone_is_refused() {
+    let exe = std::env::current_exe().unwrap();
+    let run = testkit::run_with(exe, &["--multiprocessing-fork"], &[], LIMIT);
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    assert!(
+        run.output
+            .contains("is not a sealed memory file holding a call"),
+        "{run:?}"
+    );
+}
+
+/// A child that ends before it takes its call, leaving the pipe it should
+/// have answered on open in a child of its own: `start` returns with the
+/// child's exit code at once (it watches the child's end), while that
+/// grandchild still runs.
+fn start_returns_when_the_child_ends_without_a_word() {
+    let run = scenario("ends_without_a_word", LIMIT);
+    assert!(run.status.success(), "{run:?}");
+    assert!(run.output.contains("(it exited with code 3)"), "{run:?}");
+    assert!(run.output.contains("the grandchild still ran"), "{run:?}");
+}
+
+/// The spawned child of `ends_without_a_word`: before `freeze_support`, it
+/// forks a grandchild that keeps every descriptor (the pipe's end among
+/// them) and sleeps, writes its pid down, and exits with code 3.
+fn hold_the_pipe_and_exit() {
+    if std::env::var_os(HOLD_THE_PIPE).is_none()
+        || std::env::args().nth(1).as_deref() != Some("--multiprocessing-fork")
+    {
+        return;
+    }
+    // SAFETY: a fresh process with one thread; the grandchild only sleeps
+    // and leaves with `_exit`.
+    match unsafe { nix::unistd::fork() }.unwrap() {
+        nix::unistd::ForkResult::Child => {
+            sleep(LIMIT * 2);
+            // SAFETY: leave at once, running nothing of the parent's.
+            unsafe { libc::_exit(0) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            let path = std::env::var_os(HOLD_THE_PIPE).unwrap();
+            std::fs::write(path, child.as_raw().to_string()).unwrap();
+            std::process::exit(3);
+        }
+    }
+}
+
+const HOLD_THE_PIPE: &str = "SPAWN_TEST_HOLD_THE_PIPE";
+
 fn run_scenario(name: &str) -> Result<(), Error> {
     match name {
+        "methods" => {
+            set_start_method(StartMethod::Spawn, false)?;
+            let mut forked =
+                get_context(StartMethod::Fork).process(report_method, "forked child".to_owned());
+            let mut spawned = Process::with_args(report_method, "spawned child".to_owned());
+            for p in [&mut forked, &mut spawned] {
+                p.start()?;
+                p.join()?;
+                assert_eq!(p.exitcode(), Some(0), "{p}");
+            }
+        }
+        "no_descriptor_free" => {
+            use nix::sys::resource::{Resource, getrlimit, setrlimit};
+            let queue = shared::Queue::new()?;
+            let mut p = get_context(StartMethod::Spawn).process(take_a_queue, queue);
+            let open = std::fs::read_dir("/proc/self/fd")?.count() as u64 - 1; // less read_dir's own
+            let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+            setrlimit(Resource::RLIMIT_NOFILE, open, hard)?;
+            let e = p.start().unwrap_err();
+            setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+            assert_eq!(e.errno(), Some(nix::errno::Errno::EMFILE), "{e}");
+            println!("{e}");
+            assert_eq!(p.pid(), None, "nothing started");
+        }
+        "ends_without_a_word" => {
+            let path = marker("grandchild");
+            // SAFETY: one thread runs here.
+            unsafe { std::env::set_var(HOLD_THE_PIPE, &path) };
+            let mut p = get_context(StartMethod::Spawn).process(exit_with, 0);
+            let e = p.start().unwrap_err();
+            println!("{e}");
+            let grandchild: i32 = std::fs::read_to_string(&path)?.parse().unwrap();
+            let _ = std::fs::remove_file(&path);
+            let pid = Pid::from_raw(grandchild);
+            if nix::sys::signal::kill(pid, None).is_ok() {
+                println!("the grandchild still ran");
+                nix::sys::signal::kill(pid, Signal::SIGKILL)?;
+            }
+        }
         "default_spawn" => {
             shared::log_to_stderr(LevelFilter::Info);
-            set_start_method(StartMethod::Spawn)?;
-            let again = set_start_method(StartMethod::Fork).unwrap_err();
+            set_start_method(StartMethod::Spawn, false)?;
+            let again = set_start_method(StartMethod::Fork, false).unwrap_err();
             println!("the second set_start_method: {again}");
             *GREETING.lock().unwrap() = "changed";
             let mut p = Process::with_args(greeting_is, "fresh".to_owned());
@@ -731,7 +931,7 @@ fn run_scenario(name: &str) -> Result<(), Error> {
             let mut p = get_context(StartMethod::Spawn).process(exit_with, 0);
             let e = p.start().unwrap_err();
             println!("{e}");
-            if std::env::var_os("SHARED_SPAWNED_BY").is_some() {
+            if std::env::args().nth(1).as_deref() == Some("--multiprocessing-fork") {
                 return Err(e); // the child: exit code 1
             }
         }
@@ -776,6 +976,7 @@ fn run_scenario(name: &str) -> Result<(), Error> {
 }
 
 fn main() {
+    hold_the_pipe_and_exit();
     if std::env::var_os("SKIP_FREEZE_SUPPORT").is_none() {
         shared::freeze_support();
     }
@@ -802,6 +1003,12 @@ fn main() {
         a_forgotten_freeze_support_is_an_error,
         main_exit_terminates_spawned_daemons_and_joins_the_rest,
         daemons_die_with_a_killed_parent,
+        a_spawned_childs_grandchildren_and_its_locks,
+        a_spawned_child_starts_with_an_empty_signal_mask,
+        a_child_reports_the_method_that_started_it,
+        spawn_at_the_descriptor_limit_is_emfile,
+        the_marker_alone_is_refused,
+        start_returns_when_the_child_ends_without_a_word,
         nothing_left_behind,
         no_fd_or_temporary_file_left,
     ];

@@ -499,25 +499,354 @@ fn no_mappings_leak() {
     );
 }
 
-fn main() {
-    testkit::test_main(
-        testkit::checks![
-            test_lock,
-            test_rlock,
-            test_semaphore,
-            test_bounded_semaphore,
-            test_timeout,
-            test_notify,
-            test_condition_misuse_and_timeouts,
-            test_barrier,
-            test_value_and_array,
-            contention_is_exact_under_the_lock,
-            a_killed_holder_passes_the_lock_on,
-            a_killed_waiter_blocks_nobody,
-            a_killed_semaphore_holder_loses_its_unit,
-            event_set_then_clear_wakes_waiters_with_false,
-            no_mappings_leak,
-        ],
-        |name| -> Result<(), Error> { panic!("no scenario {name}") },
+/// The state letter of process `pid` (`R`, `S`, `T`, `Z`, …), from its
+/// `/proc/<pid>/stat`.
+fn state_of(pid: u32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or_default();
+    after_name.trim_start().chars().next().unwrap_or('?')
+}
+
+/// Send `signal` to `p`, and wait until its state shows it (`T` for
+/// SIGSTOP, `Z` for SIGKILL: a zombie, not reaped).
+fn signal_and_see(p: &Process, signal: Signal, state: char) {
+    let pid = p.pid().unwrap();
+    kill(Pid::from_raw(pid as i32), signal).unwrap();
+    let began = Instant::now();
+    while state_of(pid) != state {
+        assert!(began.elapsed() < LONG, "{p} never showed {state}");
+        std::thread::yield_now();
+    }
+}
+
+/// The commonest shape of a dead holder: a parent blocked on a lock its
+/// own child held when it was SIGKILLed. The parent cannot reap it while
+/// it waits, so the holder is a zombie, whose `/proc/<pid>` is still
+/// there: a zombie has ended, and the lock passes on.
+fn a_zombie_holder_passes_the_lock_on() {
+    let (lock, rlock, taken) = (
+        Lock::new().unwrap(),
+        RLock::new().unwrap(),
+        Event::new().unwrap(),
     );
+    let (l, r, t) = (lock.clone(), rlock.clone(), taken.clone());
+    let holder = start(move || {
+        l.acquire(Block::Forever);
+        r.acquire(Block::Forever);
+        t.set();
+        std::thread::sleep(LONG);
+    });
+    assert!(taken.wait_timeout(LONG));
+    signal_and_see(&holder, Signal::SIGKILL, 'Z');
+    assert!(
+        lock.acquire(Block::For(LONG)),
+        "the zombie's lock was taken over"
+    );
+    assert!(rlock.acquire(Block::For(LONG)), "and its re-entrant lock");
+    assert_eq!(state_of(holder.pid().unwrap()), 'Z', "not reaped meanwhile");
+    assert_eq!(exit_code(&holder), Some(-9));
+}
+
+/// A thread that ends holding a `Lock`, in a process that runs on, leaves
+/// it held, as in CPython (a `Lock` has no owner: another thread may be
+/// the one to release it); so does an `RLock`'s, whose owner is gone.
+fn a_thread_that_ends_holding_a_lock_leaves_it_held() {
+    let (lock, rlock) = (Lock::new().unwrap(), RLock::new().unwrap());
+    let (l, r) = (lock.clone(), rlock.clone());
+    std::thread::spawn(move || {
+        assert!(l.acquire(Block::No));
+        assert!(r.acquire(Block::No));
+    })
+    .join()
+    .unwrap();
+    assert!(!lock.acquire(Block::No));
+    assert!(!lock.acquire(Block::For(Duration::from_millis(100))));
+    assert_eq!(format!("{lock:?}"), "<Lock(owner=SomeOtherProcess)>");
+    lock.release().unwrap(); // the hand-off the docs allow
+    assert!(lock.acquire(Block::No));
+    lock.release().unwrap();
+    assert!(!rlock.acquire(Block::For(Duration::from_millis(100))));
+    assert!(matches!(rlock.release(), Err(Error::NotOwned(_))));
+}
+
+/// Whether this process may make a mount namespace of its own (root, say).
+fn can_hide_proc() -> bool {
+    let mut probe = Process::new(|| {
+        if !hide_proc() {
+            shared::exit(1)
+        }
+    });
+    probe.start().unwrap();
+    exit_code(&probe) == Some(0)
+}
+
+/// Hide `/proc` from this process: a mount namespace of its own, with an
+/// empty `/proc`, as a container or a sandbox may leave it. Whether it could.
+fn hide_proc() -> bool {
+    // SAFETY: `unshare` and `mount` take plain values and C strings; this
+    // child has one thread, and the new namespace is its own.
+    unsafe {
+        libc::unshare(libc::CLONE_NEWNS) == 0
+            && libc::mount(
+                c"none".as_ptr(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ) == 0
+            && libc::mount(
+                c"none".as_ptr(),
+                c"/proc".as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                std::ptr::null(),
+            ) == 0
+    }
+}
+
+/// Without a readable `/proc`, nothing can be known of a holder: locks
+/// fail closed. A child that cannot see its parent never takes the lock
+/// the parent holds; four such children count exactly; a holder that
+/// cannot stamp its lock is never taken over, whatever becomes of it; and
+/// `start` refuses to fork where it cannot count the threads.
+fn locks_fail_closed_without_proc() {
+    let lock = Lock::new().unwrap();
+    let held = lock.lock();
+    let l = lock.clone();
+    let blind = start(move || {
+        assert!(hide_proc());
+        assert!(
+            !l.acquire(Block::For(Duration::from_millis(300))),
+            "taken from a live holder"
+        );
+        let mut p = Process::new(|| ());
+        assert!(
+            matches!(p.start(), Err(Error::ThreadsUnknown)),
+            "forked beside unseen threads"
+        );
+    });
+    assert_eq!(exit_code(&blind), Some(0));
+    drop(held);
+
+    let counter = Value::with_lock(0u64, Lock::new().unwrap()).unwrap();
+    let children: Vec<Process> = (0..4)
+        .map(|_| {
+            let counter = counter.clone();
+            start(move || {
+                assert!(hide_proc());
+                for _ in 0..10_000 {
+                    let _held = counter.get_lock().lock();
+                    counter.get_obj().set(counter.get_obj().get() + 1);
+                }
+            })
+        })
+        .collect();
+    for p in &children {
+        assert_eq!(exit_code(p), Some(0));
+    }
+    assert_eq!(counter.get(), 40_000);
+
+    let (taken, l) = (Event::new().unwrap(), lock.clone());
+    let t = taken.clone();
+    let holder = start(move || {
+        assert!(hide_proc());
+        l.acquire(Block::Forever);
+        t.set();
+        std::thread::sleep(LONG);
+    });
+    assert!(taken.wait_timeout(LONG));
+    holder.kill().unwrap();
+    assert_eq!(exit_code(&holder), Some(-9));
+    assert!(
+        !lock.acquire(Block::For(Duration::from_millis(100))),
+        "a holder that could not be seen is never taken over"
+    );
+}
+
+/// A waiter that comes after `notify(1)` never takes the notification from
+/// the one that was waiting when it was made. The waiting child is held
+/// still (SIGSTOP) from the notify until the late waiter has given up.
+fn a_late_waiter_cannot_take_a_notification() {
+    let cond = Condition::new().unwrap();
+    let c = cond.clone();
+    let early = start_waiter(move || {
+        let _held = c.lock();
+        assert!(c.wait_timeout(LONG).unwrap(), "notified");
+    });
+    wait_until_asleep(&early);
+    let _held = cond.lock();
+    cond.notify(1).unwrap();
+    signal_and_see(&early.0, Signal::SIGSTOP, 'T');
+    assert!(
+        !cond.wait_timeout(Duration::from_millis(50)).unwrap(),
+        "the late waiter took it"
+    );
+    drop(_held);
+    kill(
+        Pid::from_raw(early.0.pid().unwrap() as i32),
+        Signal::SIGCONT,
+    )
+    .unwrap();
+    assert_eq!(exit_code(&early.0), Some(0));
+}
+
+/// A waiter killed while it waits leaves nothing behind: not a
+/// notification for a later waiter, not a count in the repr.
+fn a_killed_waiter_leaves_no_notification_behind() {
+    let cond = Condition::new().unwrap();
+    let c = cond.clone();
+    let doomed = start_waiter(move || {
+        let _held = c.lock();
+        c.wait().unwrap();
+    });
+    wait_until_asleep(&doomed);
+    assert_eq!(format!("{cond:?}"), "<Condition(<RLock(None, 0)>, 1)>");
+    signal_and_see(&doomed.0, Signal::SIGKILL, 'Z');
+    assert_eq!(
+        format!("{cond:?}"),
+        "<Condition(<RLock(None, 0)>, 0)>",
+        "a dead waiter counted"
+    );
+    {
+        let _held = cond.lock();
+        cond.notify(1).unwrap();
+        cond.notify_all().unwrap();
+    }
+    let _held = cond.lock();
+    for _ in 0..3 {
+        assert!(
+            !cond.wait_timeout(Duration::from_millis(20)).unwrap(),
+            "a spurious wake-up"
+        );
+    }
+    drop(_held);
+    assert_eq!(exit_code(&doomed.0), Some(-9));
+}
+
+/// A barrier used by more processes than its parties: a waiter of round 0
+/// slow to wake (held still by SIGSTOP) returns as round 0 went, although
+/// round 1 has completed meanwhile.
+fn a_barrier_with_more_processes_than_parties() {
+    let barrier = Barrier::new(2, None).unwrap();
+    let b = barrier.clone();
+    let slow = start_waiter(move || assert!(b.wait(Some(LONG)).is_ok(), "round 0 broke"));
+    wait_until_asleep(&slow);
+    signal_and_see(&slow.0, Signal::SIGSTOP, 'T');
+    barrier.wait(Some(LONG)).unwrap(); // round 0 completes
+    let b = barrier.clone();
+    let next = start(move || assert!(b.wait(Some(LONG)).is_ok()));
+    barrier.wait(Some(LONG)).unwrap(); // round 1 completes
+    assert_eq!(exit_code(&next), Some(0));
+    kill(Pid::from_raw(slow.0.pid().unwrap() as i32), Signal::SIGCONT).unwrap();
+    assert_eq!(exit_code(&slow.0), Some(0));
+}
+
+/// How many times the barrier's action ran, in whichever process: shared
+/// memory made before any child.
+static ACTIONS: std::sync::OnceLock<RawValue<u32>> = std::sync::OnceLock::new();
+
+fn count_action() {
+    let count = ACTIONS.get().expect("made first");
+    count.set(count.get() + 1); // under the barrier's lock
+}
+
+fn failing_action() {
+    panic!("the action failed");
+}
+
+/// CPython's `Barrier(parties, action)`: the action runs once a round, in
+/// the last process to arrive, before anyone goes on; one that panics
+/// breaks the barrier for the others, and its panic goes on.
+fn a_barriers_action_runs_once_a_round() {
+    let count = ACTIONS.get_or_init(|| RawValue::new(0).unwrap());
+    let barrier = Barrier::with_action(3, count_action, Some(LONG)).unwrap();
+    let children: Vec<Process> = (0..2)
+        .map(|_| {
+            let (barrier, count) = (barrier.clone(), count.clone());
+            start(move || {
+                for round in 1..=3 {
+                    barrier.wait(None).unwrap();
+                    assert_eq!(count.get(), round, "ran once before anyone went on");
+                }
+            })
+        })
+        .collect();
+    for round in 1..=3 {
+        barrier.wait(None).unwrap();
+        assert_eq!(count.get(), round);
+    }
+    for p in &children {
+        assert_eq!(exit_code(p), Some(0));
+    }
+    let breaking = Barrier::with_action(2, failing_action, Some(LONG)).unwrap();
+    let b = breaking.clone();
+    let other = start_waiter(move || assert!(matches!(b.wait(None), Err(Error::BrokenBarrier))));
+    wait_until_asleep(&other);
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {})); // the panic is expected: say nothing
+    let panicked = std::panic::catch_unwind(|| breaking.wait(None));
+    std::panic::set_hook(hook);
+    assert!(panicked.is_err(), "the action's panic goes on");
+    assert_eq!(exit_code(&other.0), Some(0));
+    assert!(breaking.broken());
+}
+
+/// CPython's `test_getobj_getlock`: a value's lock and raw object, and a
+/// lock of the caller's that guards it.
+fn test_getobj_getlock() {
+    let val1 = Value::new(5i32).unwrap();
+    assert_eq!(format!("{:?}", val1.get_lock()), "<RLock(None, 0)>");
+    assert_eq!(format!("{:?}", val1.get_obj()), "c_int(5)");
+    let lock = Lock::new().unwrap();
+    let val3 = Value::with_lock(5i32, lock.clone()).unwrap();
+    let arr = Array::with_lock(&[1u8, 2], lock.clone()).unwrap();
+    let _held = val3.get_lock().lock();
+    assert_eq!(
+        format!("{lock:?}"),
+        "<Lock(owner=MainProcess)>",
+        "the same lock"
+    );
+    assert!(!arr.get_lock().acquire(Block::No), "one lock guards both");
+    val3.get_obj().set(6); // the raw object needs no lock
+    drop(_held);
+    assert_eq!((val3.get(), arr.get_obj().get(1)), (6, 2));
+}
+
+fn main() {
+    let blind = !can_hide_proc();
+    let mut checks = testkit::checks![
+        test_lock,
+        test_rlock,
+        test_semaphore,
+        test_bounded_semaphore,
+        test_timeout,
+        test_notify,
+        test_condition_misuse_and_timeouts,
+        test_barrier,
+        test_value_and_array,
+        contention_is_exact_under_the_lock,
+        a_killed_holder_passes_the_lock_on,
+        a_killed_waiter_blocks_nobody,
+        a_killed_semaphore_holder_loses_its_unit,
+        event_set_then_clear_wakes_waiters_with_false,
+        no_mappings_leak,
+        a_zombie_holder_passes_the_lock_on,
+        a_thread_that_ends_holding_a_lock_leaves_it_held,
+        a_late_waiter_cannot_take_a_notification,
+        a_killed_waiter_leaves_no_notification_behind,
+        a_barrier_with_more_processes_than_parties,
+        a_barriers_action_runs_once_a_round,
+        test_getobj_getlock,
+    ];
+    // As root (or where user namespaces allow it); reported ignored elsewhere.
+    checks.push(
+        testkit::check(
+            "locks_fail_closed_without_proc",
+            locks_fail_closed_without_proc,
+        )
+        .with_ignored_flag(blind),
+    );
+    testkit::test_main(checks, |name| -> Result<(), Error> {
+        panic!("no scenario {name}")
+    });
 }

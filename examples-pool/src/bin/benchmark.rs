@@ -265,6 +265,30 @@ fn pool_map_by(
     Ok(items as f64 / median(times))
 }
 
+/// Milliseconds for `calls` `apply_async` of a tiny function, every handle
+/// held, then `get` on each (a program that hands out work as it finds
+/// it), and how many times longer twice the calls take: 2 where the pool
+/// keeps up, 4 where each call costs as much as the calls before it.
+/// Medians of three, on one pool of two workers.
+fn apply_async_many(calls: u64) -> Result<(f64, f64), Error> {
+    let pool = Pool::new(2)?;
+    let run = |calls: u64| {
+        seconds(|| {
+            let results = (0..calls)
+                .map(|n| pool.apply_async(double, (n,)))
+                .collect::<Result<Vec<_>, _>>()?;
+            for (n, result) in (0..calls).zip(&results) {
+                assert_eq!(result.get()?, 2 * n);
+            }
+            Ok(())
+        })
+    };
+    let median_of_three =
+        |calls| -> Result<f64, Error> { Ok(median(vec![run(calls)?, run(calls)?, run(calls)?])) };
+    let (once, twice) = (median_of_three(calls)?, median_of_three(2 * calls)?);
+    Ok((once * 1e3, twice / once))
+}
+
 /// Microseconds for a small message to go to a child and back over a pipe.
 fn pipe_roundtrip(repeats: usize) -> Result<f64, Error> {
     let (parent, child) = pipe(true)?;
@@ -576,6 +600,11 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
             "MiB/s",
         ),
     ];
+    let (many, doubling) = apply_async_many(if quick { 500 } else { 10_000 })?;
+    figures.extend([
+        ("apply_async_many", many, "ms"),
+        ("apply_async_doubling", doubling, "×"),
+    ]);
     let numbers = if quick { QUICK_NUMBERS } else { NUMBERS };
     let (sequential, in_pool, ideal) = factorize_figures(numbers, repeats)?;
     figures.extend([
@@ -672,6 +701,7 @@ fn target(name: &str) -> (Option<f64>, Option<f64>) {
         "throughput_1mib" | "throughput_100mib" => (Some(2.0), None),
         "pool_map_default" | "spawn_pool_map_default" => (Some(8.0), None),
         "pool_map_chunksize1" => (Some(20.0), None),
+        "apply_async_many" => (Some(3.0), None),
         "child_uss" => (Some(4.0), None),
         "lock_acquire_release" => (Some(10.0), None),
         "lock_handoff" => (Some(2.0), None),

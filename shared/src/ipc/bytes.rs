@@ -12,9 +12,11 @@ use std::ptr::NonNull;
 /// [`into_vec`](Self::into_vec) turns it into a `Vec<u8>`.
 ///
 /// A small message is a `Vec` of its own. A big one (over 64 KiB) is the
-/// memory file its sender wrote, *mapped* into this process rather than
-/// copied: 100 MiB cost one `mmap`, not 100 MiB of fresh pages to fill.
-/// Dropping it unmaps the file, and the memory goes back to the system.
+/// memory file its sender wrote, sealed so that nobody can change it, and
+/// *mapped* into this process rather than copied: 100 MiB cost one
+/// `mmap`, not 100 MiB of fresh pages to fill. Dropping it unmaps the
+/// file, and the memory goes back to the system. (A file its sender could
+/// still write is copied instead.)
 ///
 /// ```
 /// use shared::ipc::pipe;
@@ -47,16 +49,24 @@ unsafe impl Send for Bytes {}
 unsafe impl Sync for Bytes {}
 
 impl Bytes {
-    /// The first `len` bytes of `file`, a sender's memory file, mapped.
-    ///
-    /// A mapped file that shrinks kills the reader with `SIGBUS` when it
-    /// touches the lost pages. So the sender seals its file against
-    /// shrinking before sending it, and a file not sealed so, or shorter
-    /// than `len`, is refused here. (What keeps the bytes unchanged: see
-    /// `Deref` below.)
-    pub(crate) fn map(file: &File, len: usize) -> io::Result<Bytes> {
-        let ptr = crate::sys::map_sealed(file, len)?;
-        Ok(Bytes(Repr::Mapped { ptr, len }))
+    /// The first `len` bytes of `file`, a sender's memory file: mapped if
+    /// its bytes are sealed (nobody can change them, nor shrink the file
+    /// under the mapping, which would kill this reader with `SIGBUS`), and
+    /// copied otherwise, since what is mapped must not change under a
+    /// `&[u8]`. A file shorter than `len`, or not a file, is refused.
+    pub(crate) fn read(file: &File, len: usize) -> io::Result<Bytes> {
+        if crate::sys::write_sealed(file) {
+            let ptr = crate::sys::map_sealed(file, len)?;
+            return Ok(Bytes(Repr::Mapped { ptr, len }));
+        }
+        let meta = file.metadata()?;
+        if !meta.is_file() || meta.len() < len as u64 {
+            let why = "refused a memory file shorter than its message";
+            return Err(io::Error::new(io::ErrorKind::InvalidData, why));
+        }
+        let mut bytes = vec![0; len];
+        std::os::unix::fs::FileExt::read_exact_at(file, &mut bytes, 0)?;
+        Ok(Bytes::from(bytes))
     }
 
     /// The bytes as a `Vec` (a copy only if they are mapped).
@@ -85,15 +95,10 @@ impl Deref for Bytes {
     fn deref(&self) -> &[u8] {
         match &self.0 {
             Repr::Owned(bytes) => bytes,
-            // SAFETY: `len` bytes stay mapped until `drop`, and cannot
-            // shrink away (the file's size is sealed; `map_sealed` checked).
-            // What keeps them unchanged is how this crate sends: the sender
-            // writes the file once, keeps no mapping of it, and closes its
-            // descriptor once the packet is queued, so no process can write
-            // it any more. (The seals do not forbid writing: a program of
-            // its own that wrote a packet on our socket with a memory file
-            // it kept open could change the bytes under this slice. The
-            // sockets are shared only with this program's own children.)
+            // SAFETY: `len` bytes stay mapped until `drop`, and can neither
+            // shrink away nor change: the file's size and bytes are sealed
+            // (`read` mapped it only then, and the kernel keeps seals for
+            // good), so no process, its sender included, can write it.
             Repr::Mapped { ptr, len } => unsafe { std::slice::from_raw_parts(ptr.as_ptr(), *len) },
         }
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::Wait;
 use crate::error::Error;
-use crate::sys::{SharedMem, futex_wake_all, wait_until};
+use crate::sys::{SharedMem, futex_wait, futex_wake_all};
 
 /// Python's `multiprocessing.Event`: a flag, initially clear, that any
 /// process holding the event can set, clear, test or wait for.
@@ -65,12 +65,15 @@ impl Event {
     pub fn set(&self) {
         // A new round: the waiters it wakes return even if the flag is
         // cleared again before they run.
-        let _ = self
+        let before = self
             .flag
             .fetch_update(Ordering::Release, Ordering::Relaxed, |word| {
-                Some((word & !SET).wrapping_add(ROUND) | SET)
-            });
-        futex_wake_all(&self.flag);
+                Some((word & !(SET | SLEEPERS)).wrapping_add(ROUND) | SET)
+            })
+            .unwrap_or_default();
+        if before & SLEEPERS != 0 {
+            futex_wake_all(&self.flag); // no system call when nobody sleeps
+        }
     }
 
     /// Clear the flag (Python: `clear()`): `wait` blocks again until the
@@ -100,13 +103,34 @@ impl Event {
             return true;
         }
         // Until a `set` starts a new round (even if a `clear` follows it
-        // before this process runs again), or the time runs out.
-        wait_until(&self.flag, |word| word & !SET != start & !SET, wait);
-        self.is_set()
+        // before this process runs again), or the time runs out. A sleeper
+        // raises SLEEPERS first, so that `set` knows to wake it.
+        let round = |word: u32| word & !(SET | SLEEPERS);
+        loop {
+            let word = self.flag.load(Ordering::Acquire);
+            let left = wait.left();
+            if round(word) != round(start) || left.is_some_and(|left| left.is_zero()) {
+                return self.is_set();
+            }
+            if word & SLEEPERS == 0 {
+                let raised = self.flag.compare_exchange(
+                    word,
+                    word | SLEEPERS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+                if raised.is_err() {
+                    continue;
+                }
+            }
+            futex_wait(&self.flag, word | SLEEPERS, left);
+        }
     }
 }
 
-/// The flag's bit in its word; the bits above count the `set` calls, so a
-/// waiter can tell that one happened even if the flag is clear again.
+/// The flag's bit in its word; the next says someone may sleep on it;
+/// the bits above count the `set` calls, so a waiter can tell that one
+/// happened even if the flag is clear again.
 const SET: u32 = 1;
-const ROUND: u32 = 2;
+const SLEEPERS: u32 = 2;
+const ROUND: u32 = 4;

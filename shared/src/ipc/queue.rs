@@ -192,16 +192,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         // queue is touched: a producer killed meanwhile leaves no trace.
         let bytes = encode(&item)?;
         let message = Outgoing::new(&bytes)?;
-        // A `JoinableQueue` counts the task before it can be taken, so a
-        // quick consumer's `task_done` never comes first.
-        if self.joinable {
-            inner.state.unfinished.fetch_add(1, Ordering::AcqRel);
-        }
-        let sent = inner.send(&message, wait);
+        let sent = inner.send(&message, wait, self.joinable);
         if sent.is_ok() {
             inner.state.unread.fetch_add(1, Ordering::Release);
-        } else if self.joinable {
-            let _ = self.mark_done(); // it never went in
         }
         sent
     }
@@ -239,7 +232,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// before its `put` sends it until a `get` has taken it. A producer
     /// killed in that instant (a few instructions: its item encoded, its
     /// place taken, the send not yet begun), or a consumer killed as its
-    /// receive returns, leaves the count one too high for good, and a
+    /// receive returns, leaves the count one too high for good (and a
+    /// `JoinableQueue`'s count of tasks, which moves with it), and a
     /// bounded queue one place short; killed anywhere else in `put`
     /// (encoding, writing a big item, waiting for room), it leaves no trace.
     /// CPython's count is off after any kill between its semaphore and its
@@ -272,18 +266,6 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     pub fn close(&self) {
         self.inner.closed.store(true, Ordering::Release);
     }
-
-    /// `JoinableQueue::task_done`: one unfinished item fewer.
-    fn mark_done(&self) -> Result<(), Error> {
-        let unfinished = &self.inner.state.unfinished;
-        let before = unfinished
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .map_err(|_| Error::TaskDoneTooManyTimes)?;
-        if before == 1 {
-            futex_wake_all(unfinished);
-        }
-        Ok(())
-    }
 }
 
 impl Inner {
@@ -293,18 +275,32 @@ impl Inner {
     /// some. So a producer killed at any point holds a place only between
     /// the reservation and the send, a few instructions, and a timed `put`
     /// never outstays its time. `Full` if no room came in time.
-    fn send(&self, message: &Outgoing<'_>, wait: Wait) -> Result<(), Error> {
+    ///
+    /// A `JoinableQueue`'s item (`joinable`) counts as a task from the same
+    /// moment as it counts in the queue, once its place is reserved, as
+    /// CPython counts it once its semaphore is taken: a producer killed
+    /// while it waits for room leaves no task that will never be done.
+    /// (Counted before the send, so a quick consumer's `task_done` never
+    /// comes first.)
+    fn send(&self, message: &Outgoing<'_>, wait: Wait, joinable: bool) -> Result<(), Error> {
         loop {
             if !self.reserve(wait) {
                 return Err(Error::Full);
             }
-            match self.writer.try_send(message) {
-                Ok(true) => return Ok(()),
-                Ok(false) => self.taken(),
-                Err(e) => {
-                    self.taken(); // the item never went in
-                    return Err(e.into());
+            if joinable {
+                self.state.unfinished.fetch_add(1, Ordering::AcqRel);
+            }
+            let sent = self.writer.try_send(message);
+            if !matches!(sent, Ok(true)) {
+                self.taken(); // the item never went in
+                if joinable {
+                    let _ = self.done();
                 }
+            }
+            match sent {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) => return Err(e.into()),
             }
             if !self.writer.wait_writable(wait)? {
                 return Err(Error::Full); // no room in the socket in time
@@ -326,6 +322,18 @@ impl Inner {
             }
         }
         true
+    }
+
+    /// `JoinableQueue::task_done`: one unfinished item fewer.
+    fn done(&self) -> Result<(), Error> {
+        let unfinished = &self.state.unfinished;
+        let before = unfinished
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .map_err(|_| Error::TaskDoneTooManyTimes)?;
+        if before == 1 {
+            futex_wake_all(unfinished);
+        }
+        Ok(())
     }
 
     /// One item fewer in the queue: count it, and wake a waiting `put`.
@@ -434,7 +442,7 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     /// (Python: `task_done()`). Called more often than items were put, it
     /// fails with [`Error::TaskDoneTooManyTimes`].
     pub fn task_done(&self) -> Result<(), Error> {
-        self.0.mark_done()
+        self.0.inner.done()
     }
 
     /// Wait until every item put has been marked done (Python: `join()`).

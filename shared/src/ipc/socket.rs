@@ -18,8 +18,8 @@
 //! send is done once the packet is queued: it never waits for a reader to
 //! read the bytes, so a reader that dies mid-message cannot leave the
 //! sender stuck, and a sender killed while writing the file sends nothing.
-//! The sender seals the file's size before sending it, and the reader maps
-//! it instead of copying it: see [`Bytes`].
+//! The sender seals the file's size and bytes before sending it, and the
+//! reader maps it instead of copying it: see [`Bytes`].
 //!
 //! **Waiting is `poll(2)`.** [`Socket::poll`] asks the kernel whether a
 //! packet (or end-of-file) is there, and sleeps until one comes or the time
@@ -291,13 +291,13 @@ enum Packet {
 }
 
 impl Packet {
-    /// The message; one in a memory file is mapped, not copied.
+    /// The message; one in a sealed memory file is mapped, not copied.
     fn into_bytes(self) -> io::Result<Bytes> {
         match self {
             Packet::Inline(bytes) => Ok(Bytes::from(bytes)),
             Packet::InMemfd(file, size) => {
                 let len = usize::try_from(size).map_err(|_| io::Error::from(Errno::EFBIG))?;
-                Bytes::map(&file, len) // the mapping keeps the file; its descriptor closes here
+                Bytes::read(&file, len) // a mapping keeps the file; its descriptor closes here
             }
         }
     }

@@ -4,7 +4,7 @@
 //! batches to idle workers, reads their answers, and replaces dead workers.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io;
 use std::iter::Peekable;
 use std::ops::Range;
@@ -45,8 +45,8 @@ pub(crate) type Callback = Box<dyn FnOnce(&Job) -> Option<Box<dyn FnOnce()>>>;
 
 /// A batch whose tasks kept the worker busy for less than this was too
 /// small to be worth a message (whose round trip costs about as much): the
-/// call's next batch is twice as big, up to [`MAX_BATCH`] chunks; one ten
-/// times longer halves it.
+/// next batch of the same function is twice as big, up to [`MAX_BATCH`]
+/// chunks; one ten times longer halves it.
 const BATCH_WORK: Duration = Duration::from_micros(100);
 const MAX_BATCH: usize = 1024;
 
@@ -72,8 +72,6 @@ pub(crate) struct Job {
     settled: u32,
     /// The chunk whose failure arrived first: a `map` fails with it.
     first_failure: Option<u32>,
-    /// How many chunks a worker gets at once (see [`BATCH_WORK`]).
-    batch: usize,
     callbacks: Vec<Callback>,
     /// Its handle is gone: drop it once finished.
     orphan: bool,
@@ -92,7 +90,6 @@ impl Job {
             arrivals: VecDeque::new(),
             settled: 0,
             first_failure: None,
-            batch: 1,
             callbacks: Vec::new(),
             orphan: false,
         }
@@ -211,10 +208,20 @@ struct Worker {
     process: Process,
     /// The parent's end of this worker's own pipe.
     socket: Connection,
-    /// The batch it is working on: its call, and which of its chunks.
-    batch: Option<(u64, Range<u32>)>,
+    /// The batch it is working on, if any.
+    batch: Option<Batch>,
     /// Tasks sent to it in all (for `maxtasksperchild`).
     sent: usize,
+}
+
+/// What a worker was given in one message: chunks of one or more calls of
+/// the same function, in a row.
+struct Batch {
+    /// The function's runner (its address): what the batch's size is
+    /// learned for.
+    runner: usize,
+    /// Each call, and which of its chunks, in the order of the tasks.
+    parts: Vec<(u64, Range<u32>)>,
 }
 
 /// How a pool is set up (kept by `PoolBuilder` until it starts the pool).
@@ -234,6 +241,18 @@ pub(crate) struct Core {
     workers: Vec<Worker>,
     /// Every call still wanted, oldest first.
     pub jobs: BTreeMap<u64, Job>,
+    /// The calls with chunks still to hand out, oldest first: what
+    /// `dispatch` looks at, never the thousands of calls merely waiting
+    /// for their results (CPython's task queue).
+    pending: BTreeSet<u64>,
+    /// The calls that had a chunk settled, or a callback added, since the
+    /// callbacks were last collected: the only ones that can be due.
+    touched: Vec<u64>,
+    /// How many chunks of each function (by its runner's address) a worker
+    /// is given at once, as learned from how long batches took (see
+    /// [`BATCH_WORK`]): so a thousand `apply_async` of a tiny function
+    /// travel many to a message, as the chunks of one `map` do.
+    sizes: HashMap<usize, usize>,
     next_job: u64,
     /// Callbacks of calls now complete, to run once the core is free (a
     /// callback may use the pool): see [`drive`].
@@ -257,6 +276,9 @@ impl Core {
             workers: Vec::new(),
             config,
             jobs: BTreeMap::new(),
+            pending: BTreeSet::new(),
+            touched: Vec::new(),
+            sizes: HashMap::new(),
             next_job: 0,
             ready: VecDeque::new(),
             fork_failed: None,
@@ -327,7 +349,12 @@ impl Core {
         }
         let id = self.next_job;
         self.next_job += 1;
-        self.jobs.insert(id, Job::new(runner, id as u32, chunks));
+        let job = Job::new(runner, id as u32, chunks);
+        if job.pending() {
+            self.pending.insert(id);
+        }
+        self.jobs.insert(id, job);
+        self.touched.push(id); // an empty call is complete at once
         // Collect what is already in, and hand out what we can.
         if let Err(e) = self.wait_until(Wait::No, |_| false) {
             self.forget(id);
@@ -345,14 +372,30 @@ impl Core {
         }
     }
 
-    /// Hand the callbacks of every complete call their due, exactly once.
-    fn collect_callbacks(&mut self) {
-        let ready = &mut self.ready;
-        for job in self.jobs.values_mut().filter(|j| j.complete()) {
-            let callbacks = std::mem::take(&mut job.callbacks);
-            ready.extend(callbacks.into_iter().filter_map(|callback| callback(job)));
+    /// Run `callback` once call `id` is complete.
+    pub fn when_complete(&mut self, id: u64, callback: Callback) {
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.when_complete(callback);
+            self.touched.push(id);
         }
-        self.jobs.retain(|_, job| !(job.orphan && job.finished()));
+    }
+
+    /// Hand the callbacks of every call that became complete their due,
+    /// exactly once, and let go of finished calls nobody will ask about.
+    fn collect_callbacks(&mut self) {
+        for id in std::mem::take(&mut self.touched) {
+            let Some(job) = self.jobs.get_mut(&id) else {
+                continue;
+            };
+            if job.complete() {
+                let callbacks = std::mem::take(&mut job.callbacks);
+                let due = callbacks.into_iter().filter_map(|callback| callback(job));
+                self.ready.extend(due);
+            }
+            if job.orphan && job.finished() {
+                self.jobs.remove(&id);
+            }
+        }
     }
 
     pub fn pids(&self) -> Vec<u32> {
@@ -366,41 +409,78 @@ impl Core {
         self.config.processes
     }
 
-    /// Give each idle worker a batch of the oldest call's chunks, in one
-    /// message. A worker has one batch at a time, so neither side ever
-    /// waits for the other to read.
+    /// Give each idle worker a batch of the oldest calls' chunks, in one
+    /// message: as many as their function's learned size, from one call
+    /// or from several in a row, so long as they run the same function. A
+    /// worker has one batch at a time, so neither side ever waits for the
+    /// other to read.
     fn dispatch(&mut self) {
         for worker in &mut self.workers {
-            let Some((&id, job)) = self.jobs.iter_mut().find(|(_, j)| j.pending()) else {
+            let Some(first) = self.pending.first().and_then(|id| self.jobs.get(id)) else {
                 return; // nothing to hand out
             };
             let left = (self.config.maxtasks).map_or(MAX_BATCH, |max| max - worker.sent);
             if worker.batch.is_some() || left == 0 {
                 continue;
             }
-            let (chunks, tasks) = job.next_batch(job.batch.min(left));
+            let runner = first.runner as usize;
+            let size = self.sizes.get(&runner).map_or(1, |&size| size.min(left));
+            let (mut parts, mut tasks) = (Vec::new(), Vec::new());
+            let oldest: Vec<u64> = self.pending.iter().copied().take(size).collect();
+            for id in oldest {
+                let Some(job) = self.jobs.get_mut(&id) else {
+                    self.pending.remove(&id); // (a call leaves only once finished)
+                    continue;
+                };
+                if job.runner as usize != runner {
+                    break; // another function's call waits its turn
+                }
+                let (chunks, mut more) = job.next_batch(size - tasks.len());
+                // Cut and encode its next chunk now, while the workers
+                // work, and learn whether that was the last.
+                if job.source.as_mut().is_some_and(|s| s.peek().is_none()) {
+                    job.source = None;
+                }
+                self.touched.push(id);
+                if !more.is_empty() {
+                    parts.push((id, chunks));
+                    tasks.append(&mut more);
+                }
+                if job.pending() {
+                    break; // the batch is full, or a chunk failed to be cut
+                }
+                self.pending.remove(&id);
+            }
             if tasks.is_empty() {
-                continue; // its next chunk failed before it could be sent (an empty batch means stop)
+                continue; // the chunks failed before they could be sent (an empty batch means stop)
             }
             match encode(&tasks).and_then(|bytes| worker.socket.send_bytes(&bytes)) {
                 Ok(()) => {
-                    worker.batch = Some((id, chunks));
                     worker.sent += tasks.len();
+                    worker.batch = Some(Batch { runner, parts });
                 }
                 // The worker has died, before it could be given anything:
                 // its socket will say so, and a replacement gets the batch.
                 Err(Error::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
-                    job.retry.push((chunks, tasks));
+                    let mut tasks = tasks.into_iter();
+                    for (id, chunks) in parts {
+                        let mine = tasks.by_ref().take(chunks.len()).collect();
+                        if let Some(job) = self.jobs.get_mut(&id) {
+                            job.retry.push((chunks, mine));
+                        }
+                        self.pending.insert(id);
+                    }
                 }
                 // The batch could not go (no descriptor free for a big one,
                 // or past the file-size limit): its tasks fail with that
                 // error, and the worker is as free as before.
-                Err(e) => chunks.for_each(|index| job.settle(index, Err(e.clone()))),
-            }
-            // Cut and encode the next chunk now, while the workers work,
-            // and learn whether that was the last.
-            if job.source.as_mut().is_some_and(|s| s.peek().is_none()) {
-                job.source = None;
+                Err(e) => {
+                    for (id, chunks) in parts {
+                        if let Some(job) = self.jobs.get_mut(&id) {
+                            chunks.for_each(|index| job.settle(index, Err(e.clone())));
+                        }
+                    }
+                }
             }
         }
     }
@@ -416,7 +496,12 @@ impl Core {
                 // No worker, and none could be forked: what is waiting to
                 // run fails with the fork's error (the next call tries again).
                 let why = self.fork_failed.clone().unwrap_or(Error::PoolNotRunning);
-                self.jobs.values_mut().for_each(|job| job.abandon(&why));
+                for id in std::mem::take(&mut self.pending) {
+                    if let Some(job) = self.jobs.get_mut(&id) {
+                        job.abandon(&why);
+                    }
+                    self.touched.push(id);
+                }
                 self.collect_callbacks();
                 return if done(self) { Ok(true) } else { Err(why) };
             }
@@ -452,29 +537,37 @@ impl Core {
             Err(Error::Eof) => return self.worker_exited(w),
             Err(e) => Err(e),
         };
-        let Some((id, chunks)) = worker.batch.take() else {
+        let Some(Batch { runner, parts }) = worker.batch.take() else {
             return Ok(()); // nothing asked of it (an error reading it, say)
         };
-        let Some(job) = self.jobs.get_mut(&id) else {
-            return Ok(()); // a job leaves only once finished
-        };
-        match answers {
+        let mut answers = match answers {
             Ok((busy, answers)) => {
-                if busy < BATCH_WORK && chunks.len() == job.batch {
-                    job.batch = (job.batch * 2).min(MAX_BATCH);
+                let size = self.sizes.entry(runner).or_insert(1);
+                let tasks: usize = parts.iter().map(|(_, chunks)| chunks.len()).sum();
+                if busy < BATCH_WORK && tasks == *size {
+                    *size = (*size * 2).min(MAX_BATCH);
                 } else if busy > BATCH_WORK * 10 {
-                    job.batch = (job.batch / 2).max(1);
+                    *size = (*size / 2).max(1);
                 }
-                // One answer per task, in the batch's order.
-                let mut answers = answers.into_iter();
-                for index in chunks {
-                    let answer = answers.next().ok_or(Error::Ipc("a short answer".into()));
-                    job.settle(index, answer.and_then(|a| Ok(a.map(ByteBuf::into_vec)?)));
-                }
+                Ok(answers.into_iter())
             }
             // An answer we could not read (no descriptor free to receive it,
             // say) fails its batch rather than leave the caller waiting.
-            Err(e) => chunks.for_each(|index| job.settle(index, Err(e.clone()))),
+            Err(e) => Err(e),
+        };
+        // One answer per task, in the batch's order.
+        for (id, chunks) in parts {
+            let mut job = self.jobs.get_mut(&id);
+            for index in chunks {
+                let answer = match &mut answers {
+                    Ok(answers) => answers.next().ok_or(Error::Ipc("a short answer".into())),
+                    Err(e) => Err(e.clone()),
+                };
+                if let Some(job) = &mut job {
+                    job.settle(index, answer.and_then(|a| Ok(a.map(ByteBuf::into_vec)?)));
+                }
+            }
+            self.touched.push(id); // a call leaves only once finished: it is there
         }
         Ok(())
     }
@@ -491,10 +584,13 @@ impl Core {
         drop(socket); // now, before a replacement is forked with a copy of it
         process.join()?; // quick: its socket closed on its way out
         log::debug!("cleaning up worker {w}");
-        if let Some((job, chunks)) = batch.and_then(|(id, c)| Some((self.jobs.get_mut(&id)?, c))) {
-            // Its repr says how it ended: `stopped exitcode=-SIGKILL`.
-            let why = format!("{process} died in the middle of a task");
-            chunks.for_each(|index| job.settle(index, Err(Error::WorkerLost(why.clone()))));
+        // Its repr says how it ended: `stopped exitcode=-SIGKILL`.
+        let why = format!("{process} died in the middle of a task");
+        for (id, chunks) in batch.map(|batch| batch.parts).unwrap_or_default() {
+            if let Some(job) = self.jobs.get_mut(&id) {
+                chunks.for_each(|index| job.settle(index, Err(Error::WorkerLost(why.clone()))));
+                self.touched.push(id);
+            }
         }
         self.refill();
         Ok(())
@@ -505,7 +601,7 @@ impl Core {
     /// reached, say) is remembered, and tried again on the next call or
     /// the next worker's exit, never in a loop.
     fn refill(&mut self) {
-        let wanted = self.state == State::Running || self.jobs.values().any(Job::pending);
+        let wanted = self.state == State::Running || !self.pending.is_empty();
         while wanted && self.state != State::Terminated && self.workers.len() < self.processes() {
             if let Err(e) = self.add_worker() {
                 log::debug!("could not replace a worker: {e}");
@@ -534,7 +630,7 @@ impl Core {
             State::Closed => {}
         }
         self.wait_until(Wait::Forever, |core| {
-            !core.jobs.values().any(Job::pending) && core.workers.iter().all(|w| w.batch.is_none())
+            core.pending.is_empty() && core.workers.iter().all(|w| w.batch.is_none())
         })?;
         let stop = encode(&Vec::<Task>::new())?; // CPython's sentinel
         for w in &self.workers {

@@ -111,9 +111,7 @@ impl<T> AsyncResult<T> {
     }
 
     fn when_complete(self, callback: Callback) -> Self {
-        if let Some(job) = self.call.core.borrow_mut().jobs.get_mut(&self.call.job) {
-            job.when_complete(callback);
-        }
+        (self.call.core.borrow_mut()).when_complete(self.call.job, callback);
         let _ = drive(&self.call.core, Wait::No, |_| false); // it may be complete already
         self
     }

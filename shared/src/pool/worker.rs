@@ -71,13 +71,21 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
             Ok(()) => run(runner, &args).err(),
             Err(e) => Some(Failed::Unencodable(e.to_string())),
         })
-        .map(|mut failed| {
-            if let Failed::Raised(raised) = &mut failed {
-                raised
-                    .message
-                    .insert_str(0, "the pool's initializer failed: ");
-            }
-            failed
+        .map(|failed| {
+            // Every task fails with this: say it is the initializer's.
+            Failed::Raised(match failed {
+                Failed::Raised(mut raised) => {
+                    raised
+                        .message
+                        .insert_str(0, "the pool's initializer failed: ");
+                    raised
+                }
+                Failed::Unencodable(why) => Raised {
+                    kind: "InitializerError".to_owned(),
+                    message: format!("the pool's initializer could not take its arguments: {why}"),
+                    value: None,
+                },
+            })
         });
     let mut completed = 0;
     while setup.maxtasks.is_none_or(|max| completed < max) {

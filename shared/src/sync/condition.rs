@@ -1,161 +1,214 @@
-//! [`Condition`] and [`Barrier`].
+//! [`Condition`] and [`Barrier`]: waiters in numbered seats, so that a
+//! notification goes to a waiter that was there when it was made.
 
 use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::lock::{Block, Lock, RLock};
+use super::lock::{AnyLock, Block, Guard, RLock, Release, sealed};
 use crate::error::Error;
-use crate::sys::{self, SharedMem, Wait, futex_wait, futex_wake};
+use crate::sys::{self, Fate, Me, SharedMem, Wait, futex_wait, futex_wake};
 
-/// The lock a condition is over (CPython: `Condition(lock=None)` makes an
-/// `RLock`).
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
-enum Over {
-    Lock(Lock),
-    RLock(RLock),
+/// How many may wait on one condition at once. One more waits for a seat
+/// first (it has not arrived yet: a notify meanwhile is not for it).
+const SEATS: usize = 1023;
+
+/// A seat's state, its futex word: free, waiting (its arrival number,
+/// shifted left), or notified (the notification's tag, shifted, and 1).
+const FREE: u32 = 0;
+const NOTIFIED: u32 = 1;
+const ARRIVAL: u32 = u32::MAX >> 1;
+
+/// Where the waiters of a condition sit, in shared memory. Seats are taken,
+/// notified and freed holding the condition's lock; a waiter looks at its
+/// own seat, and sleeps on it, without.
+struct Seats {
+    /// The pid namespace of the stamps (see `sys::Me`).
+    ns: AtomicU32,
+    /// Counts the arrivals: a waiter's number says who came first.
+    arrivals: AtomicU32,
+    /// How many seats have ever been taken: no scan looks further.
+    used: AtomicU32,
+    seats: [Seat; SEATS],
 }
 
-/// A condition's counts, in shared memory. Every change to `waiters` and
-/// `tickets` is made holding the condition's lock, so they always agree.
-struct Counts {
-    /// Waiters not yet notified.
-    waiters: AtomicU32,
-    /// Notifications not yet taken: `notify(n)` hands out up to `n`.
-    tickets: AtomicU32,
-    /// Raised by each notify: the futex word waiters sleep on.
-    seq: AtomicU32,
+struct Seat {
+    state: AtomicU32,
+    /// Its waiter's stamp, to ask whether its process still runs.
+    who: AtomicU64,
 }
 
-// SAFETY: atomics, zeros (no waiters, no tickets) valid.
-unsafe impl sys::Shareable for Counts {}
+// SAFETY: atomics; all zeros is no waiter, every seat free.
+unsafe impl sys::Shareable for Seat {}
+// SAFETY: as above.
+unsafe impl sys::Shareable for Seats {}
+
+impl Seats {
+    fn new() -> std::io::Result<SharedMem<Seats>> {
+        let seats: SharedMem<Seats> = SharedMem::new()?;
+        seats.ns.store(sys::me().ns, Ordering::Relaxed);
+        Ok(seats)
+    }
+
+    fn in_use(&self) -> &[Seat] {
+        &self.seats[..(self.used.load(Ordering::Relaxed) as usize).min(SEATS)]
+    }
+
+    /// A seat for `me`, now waiting; `None` if every seat is taken by a
+    /// waiter that may still run.
+    fn take(&self, me: &Me) -> Option<&Seat> {
+        let used = self.used.load(Ordering::Relaxed) as usize;
+        let seat = self
+            .in_use()
+            .iter()
+            .find(|s| s.state.load(Ordering::Relaxed) == FREE);
+        let seat = seat
+            .or_else(|| {
+                let fresh = self.seats.get(used)?;
+                self.used.store(used as u32 + 1, Ordering::Relaxed);
+                Some(fresh)
+            })
+            .or_else(|| self.reclaim(me))?;
+        let arrival = self
+            .arrivals
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1);
+        let arrival = (arrival & ARRIVAL).max(1); // 31 bits, and never 0 (free)
+        seat.who.store(me.stamp_in(self.ns()), Ordering::Relaxed);
+        seat.state.store(arrival << 1, Ordering::Release);
+        Some(seat)
+    }
+
+    /// Free the seats of waiters whose process has ended; the first.
+    fn reclaim(&self, me: &Me) -> Option<&Seat> {
+        let gone =
+            |s: &&Seat| sys::fate(s.who.load(Ordering::Relaxed), me, self.ns()) == Fate::Gone;
+        let dead: Vec<&Seat> = self.in_use().iter().filter(gone).collect();
+        dead.iter()
+            .for_each(|s| s.state.store(FREE, Ordering::Relaxed));
+        dead.first().copied()
+    }
+
+    /// The seats of waiters not yet notified, oldest first.
+    fn waiting(&self) -> Vec<&Seat> {
+        let now = self.arrivals.load(Ordering::Relaxed);
+        let mut waiting: Vec<(u32, &Seat)> = (self.in_use().iter())
+            .filter_map(|seat| match seat.state.load(Ordering::Relaxed) {
+                state if state == FREE || state & NOTIFIED != 0 => None,
+                state => Some((now.wrapping_sub(state >> 1) & ARRIVAL, seat)),
+            })
+            .collect();
+        waiting.sort_by_key(|&(age, _)| std::cmp::Reverse(age));
+        waiting.into_iter().map(|(_, seat)| seat).collect()
+    }
+
+    fn ns(&self) -> u32 {
+        self.ns.load(Ordering::Relaxed)
+    }
+}
 
 /// Python's `multiprocessing.Condition`: wait, holding its lock, until
 /// another process notifies.
 ///
-/// `wait` releases the lock, sleeps until a `notify` hands it a ticket,
-/// and takes the lock back before it returns. `notify(n)` wakes at most
-/// `n` of the waiters there are. A waiter killed while it waits still
-/// counts as one until a later `notify` hands it a ticket that nobody
-/// takes; the next waiter then returns at once, as from a spurious
-/// wake-up (use [`wait_for`](Self::wait_for) with a predicate, as Python
-/// advises). Nobody is ever left waiting for it.
+/// `wait` takes a numbered seat, releases the lock, sleeps on its seat
+/// until a `notify` marks it, and takes the lock back before it returns.
+/// `notify(n)` marks the `n` oldest waiters' seats and wakes each, so a
+/// notification goes only to a waiter that was waiting when it was made:
+/// one that comes later never takes it from them, and none returns `true`
+/// without one (no spurious wake-ups). A waiter killed while it waits
+/// keeps its seat until a `notify` finds it asleep nowhere and asks the
+/// system: if its process has ended, the seat is freed and the
+/// notification goes to the next waiter; where the system cannot say, the
+/// next waiter is notified too, a wake-up too many rather than one lost.
+/// Nobody is ever left waiting for a dead waiter, and the repr counts
+/// only waiters whose process still runs. At most 1,023 wait at once.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Condition {
-    over: Over,
-    counts: Arc<SharedMem<Counts>>,
+    lock: AnyLock,
+    seats: Arc<SharedMem<Seats>>,
 }
 
 impl Condition {
     /// A condition over a new `RLock` (Python: `Condition()`).
     pub fn new() -> Result<Condition, Error> {
-        Condition::over(Over::RLock(RLock::new()?))
+        Condition::with_lock(RLock::new()?)
     }
 
-    /// A condition over `lock` (Python: `Condition(lock)`).
-    pub fn with_lock(lock: Lock) -> Result<Condition, Error> {
-        Condition::over(Over::Lock(lock))
-    }
-
-    /// A condition over the re-entrant `lock`.
-    pub fn with_rlock(lock: RLock) -> Result<Condition, Error> {
-        Condition::over(Over::RLock(lock))
-    }
-
-    fn over(over: Over) -> Result<Condition, Error> {
+    /// A condition over `lock`, a [`Lock`](super::Lock) or an [`RLock`]
+    /// (Python: `Condition(lock)`).
+    pub fn with_lock(lock: impl Into<AnyLock>) -> Result<Condition, Error> {
         Ok(Condition {
-            over,
-            counts: Arc::new(SharedMem::new()?),
+            lock: lock.into(),
+            seats: Arc::new(Seats::new()?),
         })
     }
 
     /// Take the condition's lock (Python: `acquire`, or `with cond:`).
     pub fn acquire(&self, block: Block) -> bool {
-        match &self.over {
-            Over::Lock(lock) => lock.acquire(block),
-            Over::RLock(lock) => lock.acquire(block),
-        }
+        self.lock.acquire(block)
     }
 
     /// Release the condition's lock.
     pub fn release(&self) -> Result<(), Error> {
-        match &self.over {
-            Over::Lock(lock) => lock.release(),
-            Over::RLock(lock) => lock.release(),
-        }
+        self.lock.release()
     }
 
     /// Hold the lock until the guard is dropped (Python: `with cond:`).
     pub fn lock(&self) -> ConditionGuard<'_> {
         self.acquire(Block::Forever);
-        ConditionGuard { cond: self }
-    }
-
-    fn is_mine(&self) -> bool {
-        match &self.over {
-            Over::Lock(lock) => lock.word().holder() == Some(sys::thread_id()),
-            Over::RLock(lock) => lock.is_mine(),
-        }
-    }
-
-    /// Release the lock however many times it is held; the count to restore.
-    fn release_all(&self) -> u32 {
-        match &self.over {
-            Over::Lock(lock) => {
-                let _ = lock.release();
-                1
-            }
-            Over::RLock(lock) => lock.release_all(),
-        }
-    }
-
-    fn restore(&self, count: u32) {
-        match &self.over {
-            Over::Lock(lock) => {
-                lock.acquire(Block::Forever);
-            }
-            Over::RLock(lock) => lock.restore(count),
-        }
+        Guard::new(self)
     }
 
     /// Wait until notified (Python: `wait()`), holding the lock before and
     /// after; `Ok(true)`. Without the lock: CPython's `AssertionError`.
     pub fn wait(&self) -> Result<bool, Error> {
-        self.wait_as(Wait::Forever)
+        Ok(self.wait_tagged(Wait::Forever)?.is_some())
     }
 
     /// Wait at most `timeout` (Python: `wait(timeout)`); whether notified.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
-        self.wait_as(Wait::timeout(timeout))
+        Ok(self.wait_tagged(Wait::timeout(timeout))?.is_some())
     }
 
-    fn wait_as(&self, wait: Wait) -> Result<bool, Error> {
-        if !self.is_mine() {
+    /// Wait as `wait` says; the tag of the notification, `None` if the
+    /// time ran out first.
+    fn wait_tagged(&self, wait: Wait) -> Result<Option<u32>, Error> {
+        if !self.lock.is_mine() {
             return Err(Error::NotOwned(
                 "must acquire() condition before using wait()",
             ));
         }
-        let counts = &self.counts;
-        counts.waiters.fetch_add(1, Ordering::Relaxed);
+        let me = sys::me();
+        let seat = loop {
+            if let Some(seat) = self.seats.take(&me) {
+                break seat;
+            }
+            // Every seat is taken: wait for one, outside the lock.
+            let nap = wait
+                .left()
+                .map_or(WAIT_FOR_A_SEAT, |l| l.min(WAIT_FOR_A_SEAT));
+            if nap.is_zero() {
+                return Ok(None);
+            }
+            let held = self.lock.release_all();
+            std::thread::sleep(nap);
+            self.lock.restore(held);
+        };
+        let held = self.lock.release_all();
         loop {
-            let seq = counts.seq.load(Ordering::Acquire);
-            let held = self.release_all();
+            let state = seat.state.load(Ordering::Acquire);
             let left = wait.left();
-            if !left.is_some_and(|left| left.is_zero()) {
-                futex_wait(&counts.seq, seq, left);
+            if state & NOTIFIED != 0 || left.is_some_and(|left| left.is_zero()) {
+                break;
             }
-            self.restore(held);
-            if counts.tickets.load(Ordering::Relaxed) > 0 {
-                counts.tickets.fetch_sub(1, Ordering::Relaxed);
-                counts.waiters.fetch_sub(1, Ordering::Relaxed);
-                return Ok(true);
-            }
-            if wait.expired() {
-                counts.waiters.fetch_sub(1, Ordering::Relaxed);
-                return Ok(false);
-            }
+            futex_wait(&seat.state, state, left);
         }
+        self.lock.restore(held);
+        // The lock again: a notify that came meanwhile shows here.
+        let state = seat.state.swap(FREE, Ordering::Acquire);
+        Ok((state & NOTIFIED != 0).then_some(state >> 1))
     }
 
     /// Wait until `predicate()` holds, checking it first and after each
@@ -173,82 +226,107 @@ impl Condition {
             if wait.expired() {
                 return Ok(false);
             }
-            self.wait_as(wait)?;
+            self.wait_tagged(wait)?;
         }
     }
 
-    /// Wake at most `n` waiters (Python: `notify(n)`); needs the lock.
+    /// Wake at most `n` waiters, the longest waiting first (Python:
+    /// `notify(n)`); needs the lock.
     pub fn notify(&self, n: u32) -> Result<(), Error> {
-        if !self.is_mine() {
-            return Err(Error::NotOwned("lock is not owned"));
-        }
-        let counts = &self.counts;
-        let waiting =
-            counts.waiters.load(Ordering::Relaxed) - counts.tickets.load(Ordering::Relaxed);
-        let n = n.min(waiting);
-        if n > 0 {
-            counts.tickets.fetch_add(n, Ordering::Relaxed);
-            counts.seq.fetch_add(1, Ordering::Release);
-            futex_wake(&counts.seq, n);
-        }
-        Ok(())
+        self.notify_tagged(n, 0)
     }
 
     /// Wake every waiter (Python: `notify_all()`).
     pub fn notify_all(&self) -> Result<(), Error> {
         self.notify(u32::MAX)
     }
-}
 
-/// The condition's lock held, until dropped.
-pub struct ConditionGuard<'a> {
-    cond: &'a Condition,
-}
-
-impl Drop for ConditionGuard<'_> {
-    fn drop(&mut self) {
-        let _ = self.cond.release();
+    /// Notify `n` waiters with `tag`, which their wait returns.
+    fn notify_tagged(&self, n: u32, tag: u32) -> Result<(), Error> {
+        if !self.lock.is_mine() {
+            return Err(Error::NotOwned("lock is not owned"));
+        }
+        let (me, ns) = (sys::me(), self.seats.ns());
+        let mut notified = 0;
+        for seat in self.seats.waiting() {
+            if notified == n {
+                break;
+            }
+            seat.state.store(tag << 1 | NOTIFIED, Ordering::Release);
+            if futex_wake(&seat.state, 1) == 1 {
+                notified += 1;
+                continue;
+            }
+            // Not asleep: on its way to sleep, or awake (its time ran out)
+            // and coming back for the lock; either way it will see the mark.
+            // Unless its process has ended: then the next waiter gets it.
+            match sys::fate(seat.who.load(Ordering::Relaxed), &me, ns) {
+                Fate::Runs => notified += 1,
+                Fate::Gone => seat.state.store(FREE, Ordering::Relaxed),
+                Fate::Unknown => {} // one more, lest a live waiter miss it
+            }
+        }
+        Ok(())
     }
 }
 
+/// How long a waiter that found every seat taken waits before it looks
+/// again.
+const WAIT_FOR_A_SEAT: Duration = Duration::from_millis(20);
+
+impl sealed::Sealed for Condition {}
+impl Release for Condition {
+    fn release_once(&self) {
+        let _ = self.release();
+    }
+}
+
+/// The condition's lock held, until dropped.
+pub type ConditionGuard<'a> = Guard<'a, Condition>;
+
 /// CPython's repr: `<Condition(<RLock(None, 0)>, 0)>`, the number being
-/// the waiters not yet notified.
+/// the waiters not yet notified (of processes that still run).
 impl fmt::Debug for Condition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let waiting = self.counts.waiters.load(Ordering::Relaxed)
-            - self.counts.tickets.load(Ordering::Relaxed);
-        match &self.over {
-            Over::Lock(lock) => write!(f, "<Condition({lock:?}, {waiting})>"),
-            Over::RLock(lock) => write!(f, "<Condition({lock:?}, {waiting})>"),
-        }
+        let (me, ns) = (sys::me(), self.seats.ns());
+        let alive = |s: &&Seat| sys::fate(s.who.load(Ordering::Relaxed), &me, ns) != Fate::Gone;
+        let waiting = self.seats.waiting().into_iter().filter(alive).count();
+        write!(f, "<Condition({:?}, {waiting})>", self.lock)
     }
 }
 
 /// A barrier's state, in shared memory, changed under its condition's lock.
-struct State {
-    /// How many have arrived in this round.
+struct Gate {
+    /// How many wait in this round.
     count: AtomicU32,
-    /// Raised when a round completes (or the barrier is reset).
-    round: AtomicU32,
-    /// The last round that completed, plus one (so 0 is none).
-    completed: AtomicU32,
     /// 1 while broken.
     broken: AtomicU32,
 }
 
-// SAFETY: atomics, zeros valid (no one arrived, round 0, not broken).
-unsafe impl sys::Shareable for State {}
+// SAFETY: atomics, zeros valid (nobody waits, not broken).
+unsafe impl sys::Shareable for Gate {}
 
-/// Python's `multiprocessing.Barrier(parties, timeout)`: `wait` returns
-/// once `parties` processes wait; a timeout or an `abort` breaks it, and
-/// every waiter, then and later, gets CPython's `BrokenBarrierError`
-/// until `reset`.
+/// How a round ended for its waiters: the tag of their notification.
+const PASSED: u32 = 0;
+const BROKEN: u32 = 1;
+
+/// Python's `multiprocessing.Barrier(parties, action, timeout)`: `wait`
+/// returns once `parties` processes wait; a timeout or an `abort` breaks
+/// it, and every waiter, then and later, gets CPython's
+/// `BrokenBarrierError` until `reset`.
+///
+/// A round ends for its waiters by their notification, which says how it
+/// ended (passed or broken): a waiter slow to wake returns as its own
+/// round went, however many rounds others have gone through meanwhile.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Barrier {
     parties: u32,
     timeout: Option<Duration>,
+    /// The action's distance from a fixed point of the program (see
+    /// [`crate::spawn`]), so that a spawned child runs it too.
+    action: Option<isize>,
     cond: Condition,
-    state: Arc<SharedMem<State>>,
+    gate: Arc<SharedMem<Gate>>,
 }
 
 impl Barrier {
@@ -261,9 +339,24 @@ impl Barrier {
         Ok(Barrier {
             parties,
             timeout,
-            cond: Condition::with_lock(Lock::new()?)?,
-            state: Arc::new(SharedMem::new()?),
+            action: None,
+            cond: Condition::with_lock(super::Lock::new()?)?,
+            gate: Arc::new(SharedMem::new()?),
         })
+    }
+
+    /// A barrier that runs `action` once each round, in the last process to
+    /// arrive, before any waiter is let go (Python:
+    /// `Barrier(parties, action, timeout)`). An action that panics breaks
+    /// the barrier, and its panic goes on in that process.
+    pub fn with_action(
+        parties: u32,
+        action: fn(),
+        timeout: Option<Duration>,
+    ) -> Result<Barrier, Error> {
+        let mut barrier = Barrier::new(parties, timeout)?;
+        barrier.action = Some(crate::spawn::distance(action as usize));
+        Ok(barrier)
     }
 
     /// How many must wait for it to let them go (Python: `parties`).
@@ -273,12 +366,12 @@ impl Barrier {
 
     /// How many wait now (Python: `n_waiting`).
     pub fn n_waiting(&self) -> u32 {
-        self.state.count.load(Ordering::Relaxed)
+        self.gate.count.load(Ordering::Relaxed)
     }
 
     /// Whether it is broken (Python: `broken`).
     pub fn broken(&self) -> bool {
-        self.state.broken.load(Ordering::Relaxed) == 1
+        self.gate.broken.load(Ordering::Relaxed) == 1
     }
 
     /// Wait for the others (Python: `wait(timeout)`, `None` taking the
@@ -289,31 +382,34 @@ impl Barrier {
             .or(self.timeout)
             .map_or(Wait::Forever, Wait::timeout);
         let _held = self.cond.lock();
-        let state = &self.state;
         if self.broken() {
             return Err(Error::BrokenBarrier);
         }
-        let round = state.round.load(Ordering::Relaxed);
-        let index = state.count.fetch_add(1, Ordering::Relaxed);
+        let index = self.gate.count.fetch_add(1, Ordering::Relaxed);
         if index + 1 == self.parties {
-            state.count.store(0, Ordering::Relaxed);
-            state.completed.store(round + 1, Ordering::Relaxed);
-            state.round.fetch_add(1, Ordering::Relaxed);
-            self.cond.notify_all()?;
+            self.gate.count.store(0, Ordering::Relaxed);
+            if let Some(distance) = self.action {
+                // SAFETY: `with_action` made the distance from a `fn()` of
+                // this same executable, and a `Barrier` is only ever decoded
+                // from what its maker encoded (its lock and memory must be
+                // handed over with it): the same function is there.
+                let action =
+                    unsafe { std::mem::transmute::<usize, fn()>(crate::spawn::address(distance)) };
+                if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(action)) {
+                    self.break_it()?;
+                    panic::resume_unwind(panic);
+                }
+            }
+            self.cond.notify_tagged(u32::MAX, PASSED)?;
             return Ok(index);
         }
-        loop {
-            let notified = self.cond.wait_as(wait)?;
-            if state.completed.load(Ordering::Relaxed) == round + 1 {
-                return Ok(index);
-            }
-            // Broken, or reset while we waited: our round will never come.
-            if self.broken() || state.round.load(Ordering::Relaxed) != round {
-                return Err(Error::BrokenBarrier);
-            }
-            if !notified && wait.expired() {
+        match self.cond.wait_tagged(wait)? {
+            Some(PASSED) => Ok(index),
+            Some(_) => Err(Error::BrokenBarrier),
+            None => {
+                // Its time ran out: it breaks the barrier, as CPython's does.
                 self.break_it()?;
-                return Err(Error::BrokenBarrier);
+                Err(Error::BrokenBarrier)
             }
         }
     }
@@ -325,20 +421,19 @@ impl Barrier {
     }
 
     fn break_it(&self) -> Result<(), Error> {
-        self.state.broken.store(1, Ordering::Relaxed);
-        self.state.count.store(0, Ordering::Relaxed);
-        self.cond.notify_all()
+        self.gate.broken.store(1, Ordering::Relaxed);
+        self.gate.count.store(0, Ordering::Relaxed);
+        self.cond.notify_tagged(u32::MAX, BROKEN)
     }
 
     /// Mend it (Python: `reset()`): a new round; anyone waiting now gets
     /// `BrokenBarrierError`.
     pub fn reset(&self) -> Result<(), Error> {
         let _held = self.cond.lock();
-        if self.state.count.load(Ordering::Relaxed) > 0 {
+        if self.gate.count.load(Ordering::Relaxed) > 0 {
             self.break_it()?;
         }
-        self.state.broken.store(0, Ordering::Relaxed);
-        self.state.round.fetch_add(1, Ordering::Relaxed);
+        self.gate.broken.store(0, Ordering::Relaxed);
         Ok(())
     }
 }

@@ -1,112 +1,176 @@
-//! [`Lock`] and [`RLock`]: one futex word in shared memory that holds the
-//! holder's thread id.
+//! [`Lock`] and [`RLock`]: a futex word in shared memory that holds the
+//! holder's thread id, and beside it the holder's *stamp*, by which a
+//! waiter can tell whether the holder's process has ended.
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::io;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
-use crate::sys::{self, SharedMem, Wait, futex_wait, futex_wake, thread_id};
+use crate::sys::{self, Fate, Me, SharedMem, Wait, futex_wait, futex_wake};
 
 /// The word's top bit: a thread may sleep on it, so `release` must wake one.
 /// (Thread ids fit in 22 bits: Linux's largest `pid_max` is 2^22.)
 const WAITERS: u32 = 1 << 31;
 
-/// How long a waiter sleeps before it looks whether the holder still runs.
+/// How long a waiter waits on one holder before it asks whether the
+/// holder's process still runs.
 const CHECK_EVERY: Duration = Duration::from_millis(20);
 
-/// The word of a lock: 0 when free, else the holder's thread id (and the
-/// [`WAITERS`] bit). The algorithm is the classic futex mutex ("Futexes
-/// are tricky", Drepper, mutex 3), with the holder's id in the word so
-/// that a waiter can tell when the holder has died.
-pub(crate) struct Word(AtomicU32);
+/// How many times a taker looks at a held lock nobody sleeps on before it
+/// sleeps itself (Mara Bos's `mutex_3`): a holder about to release frees it
+/// sooner than a sleep and a wake-up would. Never on one CPU, where the
+/// holder cannot run while we look.
+const SPINS: u32 = 100;
 
-// SAFETY: a `Word` is an `AtomicU32`, whose zeros (a free lock) are valid.
+/// A lock in shared memory. The algorithm is the classic futex mutex
+/// ("Futexes are tricky", Drepper, mutex 3), with the holder's id in the
+/// word so that a waiter can tell who holds it.
+pub(crate) struct Word {
+    /// 0 when free, else the holder's thread id (and the [`WAITERS`] bit).
+    word: AtomicU32,
+    /// The pid namespace the ids are those of: the creator's (`sys::Me`).
+    ns: AtomicU32,
+    /// The holder's stamp, stored just after it took the lock, cleared
+    /// just before it lets go: 0 while unknown (see `sys::fate`).
+    owner: AtomicU64,
+}
+
+// SAFETY: atomics; all zeros is a free lock with no stamp.
 unsafe impl sys::Shareable for Word {}
 
 impl Word {
+    fn new() -> io::Result<SharedMem<Word>> {
+        let word: SharedMem<Word> = SharedMem::new()?;
+        word.ns.store(sys::me().ns, Ordering::Relaxed);
+        Ok(word)
+    }
+
     /// The holder's thread id, or `None` while free.
     pub(crate) fn holder(&self) -> Option<u32> {
-        match self.0.load(Ordering::Relaxed) & !WAITERS {
+        match self.word.load(Ordering::Relaxed) & !WAITERS {
             0 => None,
             tid => Some(tid),
         }
     }
 
+    /// Whether `me` holds it: its thread id, and its stamp (a dead
+    /// holder's id can be a live thread's later).
+    pub(crate) fn held_by(&self, me: &Me) -> bool {
+        self.holder() == Some(me.tid) && self.owner.load(Ordering::Relaxed) == self.stamp(me)
+    }
+
+    fn stamp(&self, me: &Me) -> u64 {
+        me.stamp_in(self.ns.load(Ordering::Relaxed))
+    }
+
     /// Take the lock for `me`, waiting as `wait` says; whether it was taken.
     #[inline]
-    pub(crate) fn acquire(&self, me: u32, wait: Wait) -> bool {
-        // Uncontended, this one compare-and-swap is all: no system call.
-        let free = self
-            .0
-            .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed);
-        free.is_ok() || self.acquire_contended(me, wait)
+    pub(crate) fn acquire(&self, me: &Me, wait: Wait) -> bool {
+        // Uncontended, this compare-and-swap and the stamp are all: no
+        // system call.
+        self.take(0, me, 0) || self.acquire_contended(me, wait)
+    }
+
+    /// Change the word from `word` to `me` (with `bits`); whether it did.
+    #[inline]
+    fn take(&self, word: u32, me: &Me, bits: u32) -> bool {
+        let taken =
+            self.word
+                .compare_exchange(word, me.tid | bits, Ordering::Acquire, Ordering::Relaxed);
+        if taken.is_ok() {
+            self.owner.store(self.stamp(me), Ordering::Release);
+        }
+        taken.is_ok()
     }
 
     #[cold]
-    fn acquire_contended(&self, me: u32, wait: Wait) -> bool {
+    fn acquire_contended(&self, me: &Me, wait: Wait) -> bool {
         // Once we have slept we cannot know whether others sleep too, so
         // we take the lock with the WAITERS bit set: our release wakes one.
-        let mut take_as = me;
+        let mut slept = 0;
+        let mut spins = if matches!(wait, Wait::No) || one_cpu() {
+            0
+        } else {
+            SPINS
+        };
+        // The holder we wait on, since when, and whether its process ended.
+        let mut watch = (0, Instant::now(), false);
         loop {
-            let word = self.0.load(Ordering::Relaxed);
+            let word = self.word.load(Ordering::Relaxed);
             let holder = word & !WAITERS;
             if holder == 0 {
-                let taken = self.0.compare_exchange(
-                    word,
-                    take_as | (word & WAITERS),
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                );
-                if taken.is_ok() {
+                if self.take(word, me, word & WAITERS | slept) {
                     return true;
                 }
                 continue;
             }
-            if !sys::thread_alive(holder) {
-                // The holder was killed holding it: take it over, keeping
-                // the bit for any other sleeper. (CPython's lock would stay
-                // locked for ever.)
-                let taken = self.0.compare_exchange(
-                    word,
-                    me | (word & WAITERS),
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                );
-                if taken.is_ok() {
-                    return true;
-                }
+            if word & WAITERS == 0 && spins > 0 {
+                spins -= 1;
+                std::hint::spin_loop();
                 continue;
             }
-            if word & WAITERS == 0
-                && self
-                    .0
-                    .compare_exchange(word, word | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_err()
-            {
+            if holder != watch.0 {
+                watch = (holder, Instant::now(), false);
+            } else if !watch.2 && watch.1.elapsed() >= CHECK_EVERY {
+                watch = (holder, Instant::now(), self.holder_ended(holder, me));
+            }
+            if watch.2 {
+                // Its process ended holding it: take it over, keeping the
+                // bit for any other sleeper. (CPython's would stay locked.)
+                if self.take(word, me, word & WAITERS) {
+                    return true;
+                }
                 continue;
             }
             let left = wait.left();
             if left.is_some_and(|left| left.is_zero()) {
                 return false;
             }
+            if word & WAITERS == 0
+                && self
+                    .word
+                    .compare_exchange(word, word | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
             let nap = left.map_or(CHECK_EVERY, |left| left.min(CHECK_EVERY));
-            futex_wait(&self.0, word | WAITERS, Some(nap));
-            take_as = me | WAITERS;
+            futex_wait(&self.word, word | WAITERS, Some(nap));
+            slept = WAITERS;
         }
+    }
+
+    /// Whether the process of `holder` (the thread in the word) has ended:
+    /// only when the system says so for certain, never because it could
+    /// not be seen (see `sys::fate`). A thread that ended in a process
+    /// that still runs does not free the lock: a `Lock` has no owner, and
+    /// another thread of that process may be the one to release it.
+    fn holder_ended(&self, holder: u32, me: &Me) -> bool {
+        let owner = self.owner.load(Ordering::Acquire);
+        let ns = self.ns.load(Ordering::Relaxed);
+        sys::stamp_of(owner, holder) && sys::fate(owner, me, ns) == Fate::Gone
     }
 
     /// Free the lock, waking one sleeper if there may be one; `false` if it
     /// was not held.
     #[inline]
     pub(crate) fn release(&self) -> bool {
-        let word = self.0.swap(0, Ordering::Release);
+        self.owner.store(0, Ordering::Relaxed);
+        let word = self.word.swap(0, Ordering::Release);
         if word & WAITERS != 0 {
-            futex_wake(&self.0, 1);
+            futex_wake(&self.word, 1);
         }
         word != 0
     }
+}
+
+/// Whether this process runs on one CPU only (asked once).
+fn one_cpu() -> bool {
+    static ONE: OnceLock<bool> = OnceLock::new();
+    *ONE.get_or_init(|| std::thread::available_parallelism().map_or(true, |n| n.get() == 1))
 }
 
 /// How long `acquire` waits: CPython's `acquire(block=True, timeout=None)`.
@@ -124,9 +188,38 @@ impl From<Block> for Wait {
     fn from(block: Block) -> Wait {
         match block {
             Block::Forever => Wait::Forever,
-            Block::No => Wait::timeout(Duration::ZERO),
+            Block::No => Wait::No,
             Block::For(timeout) => Wait::timeout(timeout),
         }
+    }
+}
+
+/// Held until dropped: the scope of Python's `with lock:`, for a [`Lock`],
+/// an [`RLock`], an [`AnyLock`], a [`Semaphore`](super::Semaphore) or a
+/// [`Condition`](super::Condition)'s lock.
+#[must_use = "dropped at once, it releases at once"]
+pub struct Guard<'a, L: Release + ?Sized>(&'a L);
+
+/// What a [`Guard`] gives back when it is dropped (sealed: the types of
+/// this module).
+pub trait Release: sealed::Sealed {
+    #[doc(hidden)]
+    fn release_once(&self);
+}
+
+pub(crate) mod sealed {
+    pub trait Sealed {}
+}
+
+impl<L: Release + ?Sized> Drop for Guard<'_, L> {
+    fn drop(&mut self) {
+        self.0.release_once();
+    }
+}
+
+impl<'a, L: Release + ?Sized> Guard<'a, L> {
+    pub(crate) fn new(held: &'a L) -> Self {
+        Guard(held)
     }
 }
 
@@ -135,10 +228,19 @@ impl From<Block> for Wait {
 /// its holder acquiring it again waits for ever, as in CPython).
 ///
 /// Make it before starting the processes that use it, and clone it into
-/// their closures, as a queue. Unlike CPython's, a lock whose holder is
-/// killed holding it does not stay locked for ever: a waiter sees, within
-/// 20 ms, that the holder's thread is gone and takes the lock over. (The
-/// data it guarded may be half-updated: the holder died in the middle.)
+/// their closures, as a queue.
+///
+/// **A killed holder.** Unlike CPython's, a lock whose holder's process
+/// ends holding it (killed, say) does not stay locked for ever: a waiter
+/// sees within 20 ms that the process has gone (or is a zombie its parent
+/// has not reaped yet) and takes the lock over. The data it guarded may be
+/// half-updated: the holder died in the middle. This needs a readable
+/// `/proc` in the holder's process and the waiter's, both in the pid
+/// namespace the lock was made in; where the system cannot say for
+/// certain that the holder has gone, the lock stays held (it fails
+/// closed), as CPython's does. A *thread* that ends holding it, in a
+/// process that still runs, leaves it held, as in CPython: another thread
+/// may release it.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Lock {
     word: Arc<SharedMem<Word>>,
@@ -147,9 +249,8 @@ pub struct Lock {
 impl Lock {
     /// A new lock, free (Python: `Lock()`).
     pub fn new() -> Result<Lock, Error> {
-        sys::count_forks();
         Ok(Lock {
-            word: Arc::new(SharedMem::new()?),
+            word: Arc::new(Word::new()?),
         })
     }
 
@@ -157,7 +258,7 @@ impl Lock {
     /// taken, `false` meaning the time ran out or `Block::No` found it held.
     #[inline]
     pub fn acquire(&self, block: Block) -> bool {
-        self.word.acquire(thread_id(), block.into())
+        self.word.acquire(&sys::me(), block.into())
     }
 
     /// Release it (Python: `release()`). Releasing a free lock is CPython's
@@ -173,7 +274,7 @@ impl Lock {
     /// Take it until the guard is dropped (Python: `with lock:`).
     pub fn lock(&self) -> LockGuard<'_> {
         self.acquire(Block::Forever);
-        LockGuard { lock: self }
+        Guard(self)
     }
 
     pub(crate) fn word(&self) -> &Word {
@@ -181,30 +282,29 @@ impl Lock {
     }
 }
 
-/// The lock held, until dropped: the scope of Python's `with lock:`.
-pub struct LockGuard<'a> {
-    lock: &'a Lock,
-}
-
-impl Drop for LockGuard<'_> {
-    fn drop(&mut self) {
-        let _ = self.lock.release();
+impl sealed::Sealed for Lock {}
+impl Release for Lock {
+    fn release_once(&self) {
+        let _ = self.release();
     }
 }
+
+/// A [`Lock`] held, until dropped.
+pub type LockGuard<'a> = Guard<'a, Lock>;
 
 /// CPython's repr: `<Lock(owner=None)>`, `<Lock(owner=MainProcess)>`,
 /// `<Lock(owner=SomeOtherThread)>`, `<Lock(owner=SomeOtherProcess)>`.
 impl fmt::Debug for Lock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<Lock(owner={})>", owner_name(self.word.holder()))
+        write!(f, "<Lock(owner={})>", owner_name(&self.word))
     }
 }
 
 /// Who holds a lock, as CPython's reprs say it.
-pub(crate) fn owner_name(holder: Option<u32>) -> String {
-    match holder {
+fn owner_name(word: &Word) -> String {
+    match word.holder() {
         None => "None".to_owned(),
-        Some(tid) if tid == thread_id() => crate::current_process().name().to_owned(),
+        Some(_) if word.held_by(&sys::me()) => crate::current_process().name().to_owned(),
         Some(tid) if std::path::Path::new(&format!("/proc/self/task/{tid}")).exists() => {
             "SomeOtherThread".to_owned()
         }
@@ -219,12 +319,13 @@ pub(crate) struct RWord {
     count: AtomicU32,
 }
 
-// SAFETY: two atomics, zeros (free, taken no times) valid.
+// SAFETY: atomics, zeros (free, taken no times) valid.
 unsafe impl sys::Shareable for RWord {}
 
 /// Python's `multiprocessing.RLock`: a lock its holder may take again and
 /// again, free once released as many times; only the holder may release.
-/// A holder killed holding it passes it on, as a [`Lock`] does.
+/// A holder whose process ends holding it passes it on, as a [`Lock`]'s
+/// does; a thread that ends holding it leaves it held, as in CPython.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct RLock {
     shared: Arc<SharedMem<RWord>>,
@@ -233,20 +334,21 @@ pub struct RLock {
 impl RLock {
     /// A new re-entrant lock, free (Python: `RLock()`).
     pub fn new() -> Result<RLock, Error> {
-        sys::count_forks();
+        let shared: SharedMem<RWord> = SharedMem::new()?;
+        shared.word.ns.store(sys::me().ns, Ordering::Relaxed);
         Ok(RLock {
-            shared: Arc::new(SharedMem::new()?),
+            shared: Arc::new(shared),
         })
     }
 
     /// Take it, or take it once more if this thread holds it already.
     pub fn acquire(&self, block: Block) -> bool {
-        let me = thread_id();
-        if self.shared.word.holder() == Some(me) {
+        let me = sys::me();
+        if self.shared.word.held_by(&me) {
             self.shared.count.fetch_add(1, Ordering::Relaxed);
             return true;
         }
-        let taken = self.shared.word.acquire(me, block.into());
+        let taken = self.shared.word.acquire(&me, block.into());
         if taken {
             self.shared.count.store(1, Ordering::Relaxed); // 1 even after a dead holder's count
         }
@@ -256,7 +358,7 @@ impl RLock {
     /// Release it once; refused unless this thread holds it (CPython's
     /// `AssertionError: attempt to release recursive lock not owned by thread`).
     pub fn release(&self) -> Result<(), Error> {
-        if self.shared.word.holder() != Some(thread_id()) {
+        if !self.is_mine() {
             return Err(Error::NotOwned(
                 "attempt to release recursive lock not owned by thread",
             ));
@@ -270,12 +372,12 @@ impl RLock {
     /// Take it until the guard is dropped (Python: `with rlock:`).
     pub fn lock(&self) -> RLockGuard<'_> {
         self.acquire(Block::Forever);
-        RLockGuard { lock: self }
+        Guard(self)
     }
 
     /// Whether this thread holds it.
     pub(crate) fn is_mine(&self) -> bool {
-        self.shared.word.holder() == Some(thread_id())
+        self.shared.word.held_by(&sys::me())
     }
 
     /// Release it entirely, returning how many times it was held (for a
@@ -287,35 +389,122 @@ impl RLock {
     }
 
     pub(crate) fn restore(&self, count: u32) {
-        self.shared.word.acquire(thread_id(), Wait::Forever);
+        self.shared.word.acquire(&sys::me(), Wait::Forever);
         self.shared.count.store(count, Ordering::Relaxed);
     }
 }
 
-/// The re-entrant lock held once, until dropped.
-pub struct RLockGuard<'a> {
-    lock: &'a RLock,
-}
-
-impl Drop for RLockGuard<'_> {
-    fn drop(&mut self) {
-        let _ = self.lock.release();
+impl sealed::Sealed for RLock {}
+impl Release for RLock {
+    fn release_once(&self) {
+        let _ = self.release();
     }
 }
+
+/// An [`RLock`] held once, until dropped.
+pub type RLockGuard<'a> = Guard<'a, RLock>;
 
 /// CPython's repr: `<RLock(None, 0)>`, `<RLock(MainProcess, 2)>`,
 /// `<RLock(SomeOtherProcess, nonzero)>`.
 impl fmt::Debug for RLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Only the holder knows its count; CPython says `nonzero` for others.
-        let holder = self.shared.word.holder();
-        let count = match holder {
+        let word = &self.shared.word;
+        let count = match word.holder() {
             None => "0".to_owned(),
-            Some(tid) if tid == thread_id() => {
-                self.shared.count.load(Ordering::Relaxed).to_string()
-            }
+            Some(_) if self.is_mine() => self.shared.count.load(Ordering::Relaxed).to_string(),
             Some(_) => "nonzero".to_owned(),
         };
-        write!(f, "<RLock({}, {count})>", owner_name(holder))
+        write!(f, "<RLock({}, {count})>", owner_name(word))
+    }
+}
+
+/// A [`Lock`] or an [`RLock`]: what a [`Condition`](super::Condition) is
+/// over, and what guards a [`Value`](super::Value) or an
+/// [`Array`](super::Array) (CPython's `Condition(lock)`, `Value(…, lock=l)`).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub enum AnyLock {
+    /// A plain lock.
+    Lock(Lock),
+    /// A re-entrant lock.
+    RLock(RLock),
+}
+
+impl AnyLock {
+    /// Take it (see [`Lock::acquire`], [`RLock::acquire`]).
+    pub fn acquire(&self, block: Block) -> bool {
+        match self {
+            AnyLock::Lock(lock) => lock.acquire(block),
+            AnyLock::RLock(lock) => lock.acquire(block),
+        }
+    }
+
+    /// Release it once.
+    pub fn release(&self) -> Result<(), Error> {
+        match self {
+            AnyLock::Lock(lock) => lock.release(),
+            AnyLock::RLock(lock) => lock.release(),
+        }
+    }
+
+    /// Take it until the guard is dropped (Python: `with lock:`).
+    pub fn lock(&self) -> Guard<'_, AnyLock> {
+        self.acquire(Block::Forever);
+        Guard(self)
+    }
+
+    /// Whether this thread holds it.
+    pub(crate) fn is_mine(&self) -> bool {
+        match self {
+            AnyLock::Lock(lock) => lock.word().held_by(&sys::me()),
+            AnyLock::RLock(lock) => lock.is_mine(),
+        }
+    }
+
+    /// Release it however many times it is held; the count to restore.
+    pub(crate) fn release_all(&self) -> u32 {
+        match self {
+            AnyLock::Lock(lock) => u32::from(lock.release().is_ok()),
+            AnyLock::RLock(lock) => lock.release_all(),
+        }
+    }
+
+    /// Take it back, as many times as [`release_all`](Self::release_all) said.
+    pub(crate) fn restore(&self, count: u32) {
+        match self {
+            AnyLock::Lock(lock) => {
+                lock.acquire(Block::Forever);
+            }
+            AnyLock::RLock(lock) => lock.restore(count),
+        }
+    }
+}
+
+impl sealed::Sealed for AnyLock {}
+impl Release for AnyLock {
+    fn release_once(&self) {
+        let _ = self.release();
+    }
+}
+
+impl From<Lock> for AnyLock {
+    fn from(lock: Lock) -> AnyLock {
+        AnyLock::Lock(lock)
+    }
+}
+
+impl From<RLock> for AnyLock {
+    fn from(lock: RLock) -> AnyLock {
+        AnyLock::RLock(lock)
+    }
+}
+
+/// The lock's own repr: `<Lock(owner=None)>` or `<RLock(None, 0)>`.
+impl fmt::Debug for AnyLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnyLock::Lock(lock) => fmt::Debug::fmt(lock, f),
+            AnyLock::RLock(lock) => fmt::Debug::fmt(lock, f),
+        }
     }
 }

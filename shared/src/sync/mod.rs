@@ -36,6 +36,6 @@ mod semaphore;
 mod value;
 
 pub use condition::{Barrier, Condition, ConditionGuard};
-pub use lock::{Block, Lock, LockGuard, RLock, RLockGuard};
+pub use lock::{AnyLock, Block, Guard, Lock, LockGuard, RLock, RLockGuard, Release};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};
 pub use value::{Array, Plain, RawArray, RawValue, Value};

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::lock::Block;
+use super::lock::{Block, Guard, Release, sealed};
 use crate::error::Error;
 use crate::sys::{self, SharedMem, Wait, futex_wait, futex_wake};
 
@@ -92,20 +92,19 @@ impl Semaphore {
     /// Hold a unit until the guard is dropped (Python: `with sem:`).
     pub fn lock(&self) -> SemaphoreGuard<'_> {
         self.acquire(Block::Forever);
-        SemaphoreGuard { sem: self }
+        Guard::new(self)
+    }
+}
+
+impl sealed::Sealed for Semaphore {}
+impl Release for Semaphore {
+    fn release_once(&self) {
+        let _ = self.release();
     }
 }
 
 /// A unit held, until dropped.
-pub struct SemaphoreGuard<'a> {
-    sem: &'a Semaphore,
-}
-
-impl Drop for SemaphoreGuard<'_> {
-    fn drop(&mut self) {
-        let _ = self.sem.release();
-    }
-}
+pub type SemaphoreGuard<'a> = Guard<'a, Semaphore>;
 
 /// CPython's reprs: `<Semaphore(value=2)>`,
 /// `<BoundedSemaphore(value=1, maxvalue=1)>`.

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::lock::RLock;
+use super::lock::{AnyLock, RLock};
 use crate::error::Error;
 use crate::sys::{SharedMem, SharedSlice};
 
@@ -102,23 +102,32 @@ impl<T: Plain> fmt::Debug for RawValue<T> {
 }
 
 /// Python's `multiprocessing.Value(type, v)`: a [`RawValue`] with a lock
-/// of its own, an [`RLock`] as in CPython. `get` and `set` each hold it,
-/// so neither sees half of the other; a read-modify-write such as `+= 1`
-/// is exact only inside `let _held = v.get_lock().lock();`, where no
-/// other process can come between the read and the write.
+/// of its own, an [`RLock`] as in CPython (or the caller's, with
+/// [`with_lock`](Self::with_lock)). `get` and `set` each hold it, so
+/// neither sees half of the other; a read-modify-write such as `+= 1` is
+/// exact only inside `let _held = v.get_lock().lock();`, where no other
+/// process can come between the read and the write.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 #[serde(bound = "")]
 pub struct Value<T: Plain> {
     raw: RawValue<T>,
-    lock: RLock,
+    lock: AnyLock,
 }
 
 impl<T: Plain> Value<T> {
     /// A shared number with its lock (Python: `Value('d', 0.0)`).
     pub fn new(value: T) -> Result<Value<T>, Error> {
+        Value::with_lock(value, RLock::new()?)
+    }
+
+    /// A shared number guarded by `lock`, a [`Lock`](super::Lock) or an
+    /// [`RLock`] of the caller's (Python: `Value('i', 5, lock=lock)`): one
+    /// lock may guard several values. (With a `Lock`, `get` and `set` must
+    /// not be called while holding it: it is not re-entrant.)
+    pub fn with_lock(value: T, lock: impl Into<AnyLock>) -> Result<Value<T>, Error> {
         Ok(Value {
             raw: RawValue::new(value)?,
-            lock: RLock::new()?,
+            lock: lock.into(),
         })
     }
 
@@ -135,8 +144,14 @@ impl<T: Plain> Value<T> {
     }
 
     /// Its lock (Python: `get_lock()`), to make several steps one.
-    pub fn get_lock(&self) -> &RLock {
+    pub fn get_lock(&self) -> &AnyLock {
         &self.lock
+    }
+
+    /// The number without its lock (Python: `get_obj()`): a [`RawValue`]
+    /// sharing the same memory.
+    pub fn get_obj(&self) -> &RawValue<T> {
+        &self.raw
     }
 }
 
@@ -204,20 +219,26 @@ impl<T: Plain> fmt::Debug for RawArray<T> {
 }
 
 /// Python's `multiprocessing.Array(type, values)`: a [`RawArray`] with its
-/// own [`RLock`], held by each `get`, `set` and `to_vec`.
+/// own [`RLock`] (or the caller's lock), held by each `get`, `set` and
+/// `to_vec`.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 #[serde(bound = "")]
 pub struct Array<T: Plain> {
     raw: RawArray<T>,
-    lock: RLock,
+    lock: AnyLock,
 }
 
 impl<T: Plain> Array<T> {
     /// A shared array holding `values`, with its lock.
     pub fn new(values: &[T]) -> Result<Array<T>, Error> {
+        Array::with_lock(values, RLock::new()?)
+    }
+
+    /// A shared array guarded by `lock` (Python: `Array('i', 10, lock=lock)`).
+    pub fn with_lock(values: &[T], lock: impl Into<AnyLock>) -> Result<Array<T>, Error> {
         Ok(Array {
             raw: RawArray::new(values)?,
-            lock: RLock::new()?,
+            lock: lock.into(),
         })
     }
 
@@ -250,8 +271,13 @@ impl<T: Plain> Array<T> {
     }
 
     /// Its lock (Python: `get_lock()`).
-    pub fn get_lock(&self) -> &RLock {
+    pub fn get_lock(&self) -> &AnyLock {
         &self.lock
+    }
+
+    /// The numbers without their lock (Python: `get_obj()`).
+    pub fn get_obj(&self) -> &RawArray<T> {
+        &self.raw
     }
 }
 
