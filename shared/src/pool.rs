@@ -82,11 +82,17 @@
 //! **One socket per worker**, from the message layer of [`crate::ipc`].
 //! The parent hands an idle worker a *batch* of chunks in one message, and
 //! the worker answers the batch in one message, with how long it kept it
-//! busy. A call's first batch is one chunk; a batch under 100 µs of work
-//! doubles the next, up to 1024 chunks. So long tasks go one at a time to
-//! whichever worker is free, as from CPython's shared queue, and tiny ones
-//! travel a thousand to a message, where a message would cost more than the
-//! task (one at a time, a `map` with chunksize 1 ran slower than CPython's).
+//! busy. A function's first batch is one chunk; a batch under 100 µs of
+//! work doubles its next, up to 1024 chunks. So long tasks go one at a time
+//! to whichever worker is free, as from CPython's shared queue, and tiny
+//! ones travel a thousand to a message, where a message would cost more
+//! than the task (one at a time, a `map` with chunksize 1 ran slower than
+//! CPython's). A batch takes the chunks of the oldest calls, one call's or
+//! several calls' in a row of the same function: ten thousand
+//! `apply_async` of a tiny function travel as a few dozen messages. The
+//! calls with chunks still to hand out wait in a queue of their own, so a
+//! turn of the pool never looks at the calls that merely wait for their
+//! results, however many are held.
 //! Chunks are cut from the input, and encoded, one ahead of the workers
 //! (the next is ready while they work), so an `imap` reads its input as
 //! fast as the workers go.

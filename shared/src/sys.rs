@@ -6,11 +6,12 @@
 //! | call | what for | used by |
 //! |---|---|---|
 //! | `memfd_create` + `mmap(MAP_SHARED)` | memory every forked child shares, and a spawned one can map | [`SharedMem`]: a queue's counts, an event's flag, a lock |
-//! | `futex` | sleep until a number in that memory changes | [`wait_until`], [`futex_wake_all`] |
+//! | `futex` | sleep until a number in that memory changes | [`futex_wait`], [`futex_wake`], [`wait_until`] |
 //! | `poll` | sleep until a descriptor is ready | [`wait_for`]: pipes, queues, joins with a timeout |
-//! | `pidfd_open` | a descriptor that turns readable when a process exits | [`pidfd_open`]: `join_timeout`, sentinels |
-//! | `memfd_create`, seals, `mmap` of a file | a big message in memory, mapped by its reader | [`sealed_memfd`], [`map_sealed`] |
-//! | `stat` of `/proc/self/task` | how many threads run | [`thread_count`]: no fork while others run |
+//! | `pidfd_open` | a descriptor that turns readable when a process exits | [`pidfd_open`]: `join_timeout`, sentinels; [`fate`]: has a lock's holder ended? |
+//! | `/proc/<pid>/stat`, `/proc/self/ns/pid` | when a process started, and in which pid namespace | [`me`], [`fate`]: a lock's holder, a condition's waiter |
+//! | `memfd_create`, seals, `mmap` of a file | a big message in memory, mapped by its reader | [`sealed_memfd`], [`map_sealed`], [`is_sealed_memfd`] |
+//! | `stat` of `/proc/self/task` | how many threads run | [`thread_count`]: no fork while others run (nor where it cannot count) |
 //! | `mallopt` | keep freed memory for the next task | [`keep_freed_memory`]: pool workers |
 //! | `prctl(PR_SET_NAME)`, `_exit`, `atexit` | a child's name in `ps`, its way out, the exit steps | [`set_thread_name`], [`exit_now`], [`at_exit`] |
 

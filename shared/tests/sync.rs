@@ -442,25 +442,11 @@ fn event_set_then_clear_wakes_waiters_with_false() {
     let timed = start_waiter(move || assert!(!b.wait_timeout(LONG)));
     wait_until_asleep(&blocking);
     wait_until_asleep(&timed);
-    let stop = |p: &Process, sig| kill(Pid::from_raw(p.pid().unwrap() as i32), sig).unwrap();
-    for (p, _) in [&blocking, &timed] {
-        stop(p, Signal::SIGSTOP);
-        let stat = || std::fs::read_to_string(format!("/proc/{}/stat", p.pid().unwrap())).unwrap();
-        while !stat()
-            .rsplit(')')
-            .next()
-            .unwrap()
-            .trim_start()
-            .starts_with('T')
-        {
-            std::thread::yield_now();
-        }
-    }
+    let stopped = (stop(&blocking.0), stop(&timed.0));
     let began = Instant::now();
     e.set();
     e.clear();
-    stop(&blocking.0, Signal::SIGCONT);
-    stop(&timed.0, Signal::SIGCONT);
+    drop(stopped);
     assert_eq!(
         (exit_code(&blocking.0), exit_code(&timed.0)),
         (Some(0), Some(0))
@@ -517,6 +503,21 @@ fn signal_and_see(p: &Process, signal: Signal, state: char) {
         assert!(began.elapsed() < LONG, "{p} never showed {state}");
         std::thread::yield_now();
     }
+}
+
+/// A process held still by SIGSTOP, until this is dropped (a failed check
+/// included, so that nothing is left stopped for the exit steps to wait on).
+struct Stopped(u32);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = kill(Pid::from_raw(self.0 as i32), Signal::SIGCONT);
+    }
+}
+
+fn stop(p: &Process) -> Stopped {
+    signal_and_see(p, Signal::SIGSTOP, 'T');
+    Stopped(p.pid().unwrap())
 }
 
 /// The commonest shape of a dead holder: a parent blocked on a lock its
@@ -674,19 +675,14 @@ fn a_late_waiter_cannot_take_a_notification() {
         assert!(c.wait_timeout(LONG).unwrap(), "notified");
     });
     wait_until_asleep(&early);
-    let _held = cond.lock();
+    let held = cond.lock();
     cond.notify(1).unwrap();
-    signal_and_see(&early.0, Signal::SIGSTOP, 'T');
+    let stopped = stop(&early.0);
     assert!(
         !cond.wait_timeout(Duration::from_millis(50)).unwrap(),
         "the late waiter took it"
     );
-    drop(_held);
-    kill(
-        Pid::from_raw(early.0.pid().unwrap() as i32),
-        Signal::SIGCONT,
-    )
-    .unwrap();
+    drop((held, stopped));
     assert_eq!(exit_code(&early.0), Some(0));
 }
 
@@ -731,13 +727,13 @@ fn a_barrier_with_more_processes_than_parties() {
     let b = barrier.clone();
     let slow = start_waiter(move || assert!(b.wait(Some(LONG)).is_ok(), "round 0 broke"));
     wait_until_asleep(&slow);
-    signal_and_see(&slow.0, Signal::SIGSTOP, 'T');
+    let stopped = stop(&slow.0);
     barrier.wait(Some(LONG)).unwrap(); // round 0 completes
     let b = barrier.clone();
     let next = start(move || assert!(b.wait(Some(LONG)).is_ok()));
     barrier.wait(Some(LONG)).unwrap(); // round 1 completes
     assert_eq!(exit_code(&next), Some(0));
-    kill(Pid::from_raw(slow.0.pid().unwrap() as i32), Signal::SIGCONT).unwrap();
+    drop(stopped);
     assert_eq!(exit_code(&slow.0), Some(0));
 }
 
