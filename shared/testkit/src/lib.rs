@@ -118,7 +118,9 @@ pub fn transcript(manifest_dir: &str, bin: &str) -> String {
 /// program in `src/bin`, in the order of the chapter's table in the
 /// workspace README (the teaching order), whose first is the chapter's
 /// `default-run`; and each section asks, runs and says what to notice, in
-/// that order, with its answer and its "try this" answer folded away.
+/// that order, then asks a "try this", each question linking to its
+/// answer, folded away in the guide's `## Answers` part at the end, which
+/// links back.
 pub fn check_guide(manifest_dir: &str) {
     let dir = Path::new(manifest_dir);
     let chapter = dir
@@ -154,34 +156,64 @@ pub fn check_guide(manifest_dir: &str) {
         in_guide, order,
         "{chapter}: the guide's order against the README's table"
     );
-    for (i, part) in guide
+    let (body, answers) = guide
+        .split_once("\n## Answers\n")
+        .unwrap_or_else(|| panic!("{chapter}: no `## Answers` part at the end"));
+    for (i, part) in body
         .split("\n## ")
         .skip(1)
         .filter(|p| p.contains(". `"))
         .enumerate()
     {
-        // Ask first, then run, then say where to look; each answer folded.
+        // Ask first, then run, then say where to look; the answers are
+        // elsewhere, at the end, each linked from its question and back.
+        let (n, bin) = (i + 1, &in_guide[i]);
+        let predict = format!("([answer](#{n}-{bin}-predict))");
+        let try_this = format!("([answer](#{n}-{bin}-try-this))");
         let steps = [
             "**Predict:**",
+            &predict,
             "**Run:**",
             "**Notice:**",
-            "<details><summary>Answer</summary>",
             "**Try this:**",
-            "<details><summary>Answer</summary>",
+            &try_this,
         ];
         let mut at = 0;
         for step in steps {
             match part[at..].find(step) {
                 Some(found) => at += found + step.len(),
-                None => panic!("{chapter}, section {}: no {step} where it belongs", i + 1),
+                None => panic!("{chapter}, section {n}: no {step} where it belongs"),
             }
         }
-        assert_eq!(
-            part.matches("<details>").count(),
-            part.matches("</details>").count(),
-            "{chapter}, section {}: a fold left open",
-            i + 1
+        assert!(
+            !part.contains("<details>"),
+            "{chapter}, section {n}: an answer beside its question (answers go in `## Answers`)"
         );
+        let back = format!(
+            "[Back to the question](#{})",
+            anchor_of(headings[i].trim_start_matches("## "))
+        );
+        for kind in ["predict", "try this"] {
+            let heading = format!("\n### {n}. `{bin}`: {kind}\n");
+            let answer = answers
+                .split_once(&heading)
+                .and_then(|(_, rest)| rest.split("\n### ").next())
+                .unwrap_or_else(|| {
+                    panic!("{chapter}: no answer headed `### {n}. `{bin}`: {kind}`")
+                });
+            let folded = answer
+                .trim_start()
+                .starts_with("<details><summary>Answer</summary>")
+                && answer.contains("</details>");
+            assert!(
+                folded,
+                "{chapter}, {n}. {bin}, {kind}: the answer is not folded"
+            );
+            assert!(
+                answer.contains(&back),
+                "{chapter}, {n}. {bin}, {kind}: no link back: {back}"
+            );
+        }
     }
     assert!(
         guide.contains("](../README.md#glossary)"),
@@ -393,6 +425,11 @@ macro_rules! chapter_checks {
         }
 
         #[test]
+        fn every_answer_of_the_guide_holds_when_run() {
+            $crate::check_answers(env!("CARGO_MANIFEST_DIR"));
+        }
+
+        #[test]
         fn every_section_honours_the_timeline_switch() {
             $crate::check_timelines(env!("CARGO_MANIFEST_DIR"));
         }
@@ -459,7 +496,9 @@ pub fn check_timelines(manifest_dir: &str) {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+mod answers;
 mod harness;
+pub use answers::check_answers;
 pub use harness::{Python, check, python, run_checks, scenario, scenario_with, test_main};
 pub use libtest_mimic::Trial;
 
