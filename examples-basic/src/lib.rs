@@ -4,7 +4,7 @@
 //! section, is `examples-basic/README.md` in the repository, read on the
 //! forge or in an editor (its links are to files beside it, which these
 //! pages do not have). Its sections, in teaching order:
-//! `cargo run -q -p shared --bin side_by_side -- --list basic`.
+//! `cargo run -q -p testkit --bin side_by_side -- --list basic`.
 //!
 //! The library half of the `examples-basic` chapter: targets that live
 //! outside the program that starts them.

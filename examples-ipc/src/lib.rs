@@ -4,4 +4,4 @@
 //! section, is `examples-ipc/README.md` in the repository, read on the
 //! forge or in an editor (its links are to files beside it, which these
 //! pages do not have). Its sections, in teaching order:
-//! `cargo run -q -p shared --bin side_by_side -- --list ipc`.
+//! `cargo run -q -p testkit --bin side_by_side -- --list ipc`.

@@ -4,7 +4,7 @@
 //! section, is `examples-pool/README.md` in the repository, read on the
 //! forge or in an editor (its links are to files beside it, which these
 //! pages do not have). Its sections, in teaching order:
-//! `cargo run -q -p shared --bin side_by_side -- --list pool`.
+//! `cargo run -q -p testkit --bin side_by_side -- --list pool`.
 //!
 //! What the sections of this chapter share: tutorial 002's CPU-bound work,
 //! which both `factorize` and `benchmark` race. (Printing values the way

@@ -59,20 +59,32 @@
 //!
 //! # Reading the source
 //!
-//! Each layer uses only those below it. This page lists only the public
-//! modules, alphabetically; here is the order to read the files in, from
-//! the bottom: `sys.rs` (every call to the kernel that the standard
-//! library does not wrap: shared memory, futex, `poll`, pidfds, memory
-//! files); `error.rs` and `py.rs` (CPython's words and Python-style
-//! printing); `codec.rs` (how a value becomes the bytes of a message);
-//! `current.rs` (who am I); `timeline/` (what every process records when
-//! a run is drawn, and the drawings); `ipc/`, starting with `socket.rs`
-//! (the one message layer); `child.rs` (what a parent knows of its children:
-//! `waitpid`, `kill`, the exit steps); `returns.rs` (what a target or a
-//! task may return); `spawn.rs` (start methods: a child that is a fresh
-//! run of the program); `process.rs` (the [`Process`] object: `fork` and
-//! the child's start-up); `logging.rs`; and `pool/`, built on `ipc`'s
-//! [`Connection`] and on [`Process`].
+//! Each file uses only those listed before it (a test holds the list to
+//! the code). These pages show the public modules, alphabetically; the
+//! private files are read in an editor, or through the **Source** link at
+//! the top of each page. From the bottom:
+//!
+//! 1. `sys.rs`: every call to the kernel that the standard library does not
+//!    wrap: shared memory, futex, `poll`, pidfds, memory files, who holds
+//!    a lock.
+//! 2. `error.rs` and `py.rs`: CPython's words, and Python-style printing.
+//! 3. `codec.rs`: how a value becomes the bytes of a message.
+//! 4. `current.rs`: who am I (name, identity, parent).
+//! 5. `timeline/`: what every process records when a run is drawn, and the
+//!    drawings.
+//! 6. `ipc/`, starting with `socket.rs`: the one message layer, then
+//!    pipes, queues and the event.
+//! 7. `child.rs`: what a parent knows of its children: `waitpid`, `kill`,
+//!    the exit steps.
+//! 8. `logging.rs`: CPython's `[LEVEL/Name]` lines.
+//! 9. `returns.rs`: what a target or a task may return.
+//! 10. `bootstrap.rs`: a child's side of `start`, forked or spawned.
+//! 11. `spawn.rs`: start methods, and a child that is a fresh run of the
+//!     program.
+//! 12. `sync/`: locks, conditions, semaphores, barriers and shared values.
+//! 13. `process.rs`: the [`Process`] object, `fork` and `start`.
+//! 14. `pool.rs` and `pool/`, built on `ipc`'s [`Connection`] and on
+//!     [`Process`].
 
 mod bootstrap;
 mod child;

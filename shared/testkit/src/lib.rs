@@ -7,9 +7,7 @@
 //! Each section runs in its own process group, so a test can tell whether
 //! it left any process behind, and clean up if it did.
 
-#[path = "run.rs"]
 mod run;
-#[path = "sections.rs"]
 mod sections;
 
 use std::path::Path;

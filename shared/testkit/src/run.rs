@@ -1,12 +1,8 @@
 //! One way to run a section: a command with stdout and stderr in one pipe
 //! (as a terminal shows them, interleaved), for at most a time limit, and
 //! for a test in a process group of its own (so a run can tell whether it
-//! left a process behind, and clean up).
-//!
-//! The chapter tests and `side_by_side` both run sections this way. This
-//! file is compiled into both: `testkit` is dev-only, and `side_by_side`
-//! is a bin of `shared` (so `cargo run -p shared --bin side_by_side` works),
-//! which includes it by path. It needs nothing but std, nix and rustix.
+//! left a process behind, and clean up). The chapter tests, the guide's
+//! answers and the instructor's `side_by_side` all run sections this way.
 
 use std::io::Read;
 use std::os::fd::AsFd;

@@ -1,8 +1,6 @@
 //! The one reader of the README's section tables: each chapter's table,
-//! in teaching order, with its "what to notice" cell.
-//!
-//! Compiled into both `testkit` (the guide check) and `side_by_side` (see
-//! `run.rs` for why by path). Plain std.
+//! in teaching order, with its "what to notice" cell, for the guide check
+//! and `side_by_side`. Plain std.
 
 /// One row of a chapter's table in the workspace README.
 #[derive(Debug, Clone, PartialEq, Eq)]

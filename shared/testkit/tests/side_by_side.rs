@@ -100,19 +100,70 @@ fn refuses_what_is_not_there() {
         &["examples-basic", "nope"],
         &[],
         &["--frobnicate"],
+        &["--list", "basic", "workers"],
     ] {
         let (code, out) = side_by_side(args, "python3");
         assert_eq!(code, 2, "{args:?}: {out}");
-        assert!(out.contains("usage: side_by_side"), "{out}");
+        assert!(out.contains("Usage: side_by_side"), "{out}");
     }
-    // A mistyped section: the valid ones, to choose from.
+    // A mistyped section: the valid ones, to choose from; a mistyped flag:
+    // the flag meant.
     let (_, out) = side_by_side(&["daemon", "deamon"], "python3");
     assert!(out.contains("its sections: daemon, daemon_join, "), "{out}");
+    let (_, out) = side_by_side(&["daemon", "--timelime"], "python3");
+    assert!(out.contains("--timeline"), "{out}");
+}
+
+/// A chapter in any case, as a person types it.
+fn a_chapter_in_any_case() {
+    let (code, out) = side_by_side(&["--list", "BASIC"], "python3");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("examples-basic:\n"), "{out}");
+}
+
+/// Piped into `head` and cut short: no panic, no backtrace, exit 0.
+fn a_closed_pipe_ends_it_quietly() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_side_by_side"))
+        .args(["basic"])
+        .env("PYTHON", "no-such-python")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run side_by_side");
+    let mut first = [0u8; 5];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take()); // the reader is gone, as `head -1` goes
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// `--pause` stops at `q`.
+fn q_stops_a_paused_run() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_side_by_side"))
+        .args(["basic", "--pause"])
+        .env("PYTHON", "no-such-python")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run side_by_side");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"q\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(
+        text.matches("━━ examples-basic").count(),
+        1,
+        "one section: {text}"
+    );
 }
 
 /// The top README and `shared`'s own (the chapter guides check theirs).
 fn the_readmes_have_no_dead_link() {
-    let top = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let top = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     testkit::check_links(&top.join("README.md"));
     testkit::check_links(&top.join("shared/tests/README.md"));
 }
@@ -139,6 +190,12 @@ fn main() {
         )
         .with_ignored_flag(no_python),
         testkit::check("refuses_what_is_not_there", refuses_what_is_not_there),
+        testkit::check("a_chapter_in_any_case", a_chapter_in_any_case),
+        testkit::check(
+            "a_closed_pipe_ends_it_quietly",
+            a_closed_pipe_ends_it_quietly,
+        ),
+        testkit::check("q_stops_a_paused_run", q_stops_a_paused_run),
         testkit::check(
             "the_readmes_have_no_dead_link",
             the_readmes_have_no_dead_link,

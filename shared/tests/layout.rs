@@ -1,0 +1,159 @@
+//! The crate's layout, held against its source: the reading order its
+//! docs give ("Reading the source", in `lib.rs`) names every file, and each
+//! file uses only those listed before it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The source of the crate: each file's path under `src/`, and its text.
+fn sources() -> BTreeMap<String, String> {
+    fn walk(dir: &Path, root: &Path, found: &mut BTreeMap<String, String>) {
+        for entry in std::fs::read_dir(dir).expect("src").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, root, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let name = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                found.insert(name, std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = BTreeMap::new();
+    walk(&root, &root, &mut found);
+    found
+}
+
+/// The entry of the reading order a file belongs to: `ipc/` for
+/// `ipc/queue.rs`, `pool/` for `pool.rs` and `pool/core.rs`.
+fn entry_of(file: &str) -> String {
+    match file.split_once('/') {
+        Some((dir, _)) => format!("{dir}/"),
+        None if file == "pool.rs" => "pool/".to_owned(),
+        None => file.to_owned(),
+    }
+}
+
+/// The files the order names, in order: each backticked `name.rs` or
+/// `dir/` of the numbered list under "Reading the source".
+fn reading_order(lib: &str) -> Vec<String> {
+    let docs: Vec<&str> = lib
+        .lines()
+        .skip_while(|l| !l.starts_with("//! # Reading the source"))
+        .take_while(|l| l.starts_with("//!"))
+        .collect();
+    let mut order = Vec::new();
+    for line in docs {
+        let text = line.trim_start_matches("//!").trim_start();
+        let starts_entry = text
+            .split_once(". ")
+            .is_some_and(|(n, _)| n.parse::<u32>().is_ok());
+        if !starts_entry {
+            continue;
+        }
+        let names = text.split('`').skip(1).step_by(2);
+        for name in names.filter(|n| n.ends_with(".rs") || n.ends_with('/')) {
+            let entry = entry_of(name);
+            if !order.contains(&entry) {
+                order.push(entry);
+            }
+        }
+    }
+    order
+}
+
+/// The modules a file's code (not its comments) names: `crate::ipc`,
+/// `crate::{Error, Process}` (names the crate's root re-exports, mapped
+/// to the module they come from), `super::` inside a folder.
+fn uses(text: &str, reexports: &BTreeMap<String, String>) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in text
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| !l.starts_with("//"))
+    {
+        for (i, _) in line.match_indices("crate::") {
+            let rest = &line[i + "crate::".len()..];
+            let names: Vec<&str> = match rest.strip_prefix('{') {
+                Some(group) => group
+                    .split('}')
+                    .next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .collect(),
+                None => vec![rest],
+            };
+            for name in names {
+                let name: String = name
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                let module = reexports.get(&name).cloned().unwrap_or(name);
+                if !module.is_empty() {
+                    found.push(module);
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_reading_order_names_every_file_and_each_uses_only_those_before_it() {
+    let sources = sources();
+    let lib = &sources["lib.rs"];
+    let order = reading_order(lib);
+    // The root's re-exports (`pub use current::{CurrentProcess, …};`): which
+    // module each name is.
+    let mut reexports = BTreeMap::new();
+    for line in lib.lines().filter(|l| l.starts_with("pub use ")) {
+        let (module, names) = line["pub use ".len()..].split_once("::").unwrap();
+        for name in names.trim_matches(|c| "{};".contains(c)).split(',') {
+            reexports.insert(name.trim().to_owned(), module.to_owned());
+        }
+    }
+    // Lines of a `pub use …{…}` spread over several lines.
+    let mut module = None;
+    for line in lib.lines() {
+        if let Some(rest) = line.strip_prefix("pub use ").filter(|r| r.ends_with("::{")) {
+            module = Some(rest.trim_end_matches("::{").to_owned());
+        } else if line.starts_with('}') {
+            module = None;
+        } else if let Some(module) = &module {
+            for name in line.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                reexports.insert(name.to_owned(), module.clone());
+            }
+        }
+    }
+    let position = |entry: &str| order.iter().position(|e| e == entry);
+    let mut wrong = Vec::new();
+    for (file, text) in sources.iter().filter(|(f, _)| *f != "lib.rs") {
+        let entry = entry_of(file);
+        let Some(at) = position(&entry) else {
+            wrong.push(format!("{file} is not in the reading order"));
+            continue;
+        };
+        for module in uses(text, &reexports) {
+            let used = if sources.contains_key(&format!("{module}.rs")) && module != "pool" {
+                format!("{module}.rs")
+            } else {
+                format!("{module}/")
+            };
+            match position(&used) {
+                Some(before) if before <= at => {}
+                Some(_) => wrong.push(format!("{file} uses {used}, listed after it")),
+                None => wrong.push(format!("{file} uses {used}, which the order does not name")),
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the reading order {order:?}:\n{}",
+        wrong.join("\n")
+    );
+}
