@@ -497,7 +497,7 @@ fn run(call: Call) -> i32 {
     // `dup2`), and nothing else in this fresh process owns them.
     let fds = (1..=call.handed as RawFd).map(|i| unsafe { OwnedFd::from_raw_fd(TAKEN_FD + i) });
     sys::handed(fds.collect());
-    crate::timeline::join(call.timeline);
+    crate::timeline::attach(call.timeline);
     if let Some(style) = call.logging {
         crate::logging::install_style(style);
     }

@@ -10,24 +10,90 @@ use std::time::Duration;
 
 use serde_json::Value;
 use shared::pool::Pool;
-use shared::timeline::{self, End, Timeline};
-use shared::{Error, Event, Process, StartMethod, get_context};
+use shared::sync::Block;
+use shared::timeline::{self, End, Timeline, What};
+use shared::{Error, Event, Lock, Process, Semaphore, StartMethod, get_context};
 use testkit::{Run, scenario_with};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// Run scenario `name`, recording into a fresh directory; the run, and
-/// the events file it left.
-fn recorded(name: &str) -> (Run, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("timeline-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let run = scenario_with(name, &[("TIMELINE_DIR", dir.to_str().unwrap())], LIMIT);
-    let events = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}; {run:?}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "events"))
+/// A fresh directory for a run's files, removed when dropped (a failed
+/// check included): no `/tmp/timeline-test-*` is left behind.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("timeline-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Scratch(dir)
+    }
+
+    /// Its files ending in `.extension`.
+    fn files(&self, extension: &str) -> Vec<PathBuf> {
+        files_in(&self.0, extension)
+    }
+}
+
+/// The files of `dir` ending in `.extension`, in order.
+fn files_in(dir: &Path, extension: &str) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    let mut files: Vec<PathBuf> = entries
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == extension))
+        .collect();
+    files.sort();
+    files
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Run scenario `name`, recording into a fresh directory; the run, the
+/// events file it left, and the directory (removed when dropped).
+fn recorded(name: &str) -> (Run, PathBuf, Scratch) {
+    let dir = Scratch::new(name);
+    let run = scenario_with(name, &[("TIMELINE_DIR", dir.0.to_str().unwrap())], LIMIT);
+    let events = dir
+        .files("events")
+        .pop()
         .unwrap_or_else(|| panic!("no events file: {run:?}"));
-    (run, events)
+    (run, events, dir)
+}
+
+/// The bars of one kind: tasks (pid, call, chunk, start, dur), …
+fn tasks(t: &Timeline) -> Vec<(u32, u32, u32, u64, u64)> {
+    let task = |b: &timeline::Bar| match b.what {
+        What::Task { call, chunk } => Some((b.pid, call, chunk, b.start, b.dur)),
+        _ => None,
+    };
+    t.bars.iter().filter_map(task).collect()
+}
+
+fn joins(t: &Timeline) -> Vec<(u32, u32)> {
+    let join = |b: &timeline::Bar| match b.what {
+        What::Join { child } => Some((b.pid, child)),
+        _ => None,
+    };
+    t.bars.iter().filter_map(join).collect()
+}
+
+fn spans(t: &Timeline) -> Vec<(u32, String)> {
+    let span = |b: &timeline::Bar| match &b.what {
+        What::Span(label) => Some((b.pid, label.clone())),
+        _ => None,
+    };
+    t.bars.iter().filter_map(span).collect()
+}
+
+fn waits(t: &Timeline) -> Vec<(u32, &'static str)> {
+    let wait = |b: &timeline::Bar| match b.what {
+        What::Wait(on) => Some((b.pid, on)),
+        _ => None,
+    };
+    t.bars.iter().filter_map(wait).collect()
 }
 
 fn lanes_by_name(t: &Timeline) -> BTreeMap<String, &timeline::Lane> {
@@ -37,7 +103,7 @@ fn lanes_by_name(t: &Timeline) -> BTreeMap<String, &timeline::Lane> {
 /// A known program: every process, exit code, parent, task and join it
 /// made is in the events, and nothing else.
 fn the_events_are_those_that_happened() {
-    let (run, events) = recorded("known");
+    let (run, events, _dir) = recorded("known");
     assert!(run.status.success(), "{run:?}");
     let t = timeline::read(&events).unwrap();
     assert_eq!(t.torn, 0);
@@ -79,52 +145,42 @@ fn the_events_are_those_that_happened() {
     }
     // The pool: one call of four chunks, each run once, by its workers.
     let workers = [lanes["ForkPoolWorker-4"].pid, lanes["ForkPoolWorker-5"].pid];
-    let chunks: BTreeSet<u32> = t.tasks.iter().map(|k| k.chunk).collect();
-    assert_eq!(t.tasks.len(), 4, "{:?}", t.tasks);
+    let tasks = tasks(&t);
+    let chunks: BTreeSet<u32> = tasks.iter().map(|k| k.2).collect();
+    assert_eq!(tasks.len(), 4, "{tasks:?}");
     assert_eq!(chunks, [0, 1, 2, 3].into());
-    assert!(
-        t.tasks
-            .iter()
-            .all(|k| k.call == 0 && workers.contains(&k.pid))
-    );
-    // The joins that waited, and no other: main's for a and b (still
-    // napping when joined) and c's for d (the pool's for its workers aside);
-    // not main's for c and s, which had ended long before.
+    assert!(tasks.iter().all(|k| k.1 == 0 && workers.contains(&k.0)));
+    // The joins that waited, and no other: main's for a and b (each held on
+    // an event until main is in its `join`) and c's for d (the pool's for
+    // its workers aside); not main's for c and s, which had ended before.
     let pid = |name: &str| lanes[name].pid;
-    let joins: BTreeSet<(u32, u32)> = t
-        .joins
-        .iter()
-        .map(|j| (j.waiter, j.child))
+    let joins: BTreeSet<(u32, u32)> = joins(&t)
+        .into_iter()
         .filter(|&(_, child)| !workers.contains(&child))
         .collect();
     let want: BTreeSet<(u32, u32)> =
         [(main, pid("a")), (main, pid("b")), (pid("c"), pid("d"))].into();
-    assert_eq!(joins, want, "{:?}", t.joins);
-    // Each lane begins before its tasks, joins and end.
+    assert_eq!(joins, want, "{:?}", t.bars);
+    // Each lane begins before its tasks and its end.
     for lane in &t.lanes {
         let end = t.lane_end(lane);
         assert!(lane.start <= end, "{lane:?}");
-        for k in t.tasks.iter().filter(|k| k.pid == lane.pid) {
-            assert!(
-                lane.start <= k.start && k.start + k.dur <= end,
-                "{k:?} in {lane:?}"
-            );
+        for k in tasks.iter().filter(|k| k.0 == lane.pid) {
+            assert!(lane.start <= k.3 && k.3 + k.4 <= end, "{k:?} in {lane:?}");
         }
     }
     // The spawned child's own span reached the same file.
+    let spans = spans(&t);
     assert!(
-        t.spans
-            .iter()
-            .any(|s| s.pid == lanes["s"].pid && s.label == "spawned work"),
-        "{:?}",
-        t.spans
+        spans.contains(&(pid("s"), "spawned work".to_owned())),
+        "{spans:?}"
     );
 }
 
 /// The terminal chart: every line fits 80 columns (stdout was a pipe:
 /// plain characters), a row per process, and where the files are.
 fn the_chart_reads_at_80_columns() {
-    let (run, events) = recorded("known");
+    let (run, events, _dir) = recorded("known");
     let chart: Vec<&str> = run
         .lines()
         .into_iter()
@@ -179,7 +235,7 @@ fn strip_colours(line: &str) -> String {
 /// title on every shape; the trace is trace-event JSON (parsed by
 /// `serde_json`, each event checked against the format).
 fn the_svg_and_the_trace_parse() {
-    let (_, events) = recorded("known");
+    let (_, events, _dir) = recorded("known");
     let t = timeline::read(&events).unwrap();
     check_svg(&events.with_extension("svg"), &t);
     check_trace(&events.with_extension("json"), &t);
@@ -229,11 +285,8 @@ fn check_svg(path: &Path, t: &Timeline) {
             n.tag_name().name() == "rect" && n.attribute("fill").is_some_and(|f| f.starts_with('#'))
         })
         .count();
-    assert!(
-        tasks >= t.tasks.len(),
-        "{tasks} task bars for {} tasks",
-        t.tasks.len()
-    );
+    let want = self::tasks(t).len();
+    assert!(tasks >= want, "{tasks} task bars for {want} tasks");
 }
 
 fn check_trace(path: &Path, t: &Timeline) {
@@ -264,12 +317,12 @@ fn check_trace(path: &Path, t: &Timeline) {
     }
     assert_eq!(names.len(), t.lanes.len(), "a process_name per process");
     let tasks = events.iter().filter(|e| e["cat"] == "task").count();
-    assert_eq!(tasks, t.tasks.len());
+    assert_eq!(tasks, self::tasks(t).len());
 }
 
 /// 200 processes recording at once: every event is there, whole.
 fn two_hundred_processes_lose_nothing() {
-    let (run, events) = recorded("many");
+    let (run, events, _dir) = recorded("many");
     assert!(run.status.success(), "{run:?}");
     let t = timeline::read(&events).unwrap();
     assert_eq!(t.torn, 0, "torn records");
@@ -282,9 +335,10 @@ fn two_hundred_processes_lose_nothing() {
         .filter(|l| matches!(l.end, End::Exited { code: 0, .. }))
         .count();
     assert_eq!(exited, 200);
-    assert_eq!(t.spans.len(), 200 * SPANS);
+    let spans = spans(&t);
+    assert_eq!(spans.len(), 200 * SPANS);
     for lane in &t.lanes[1..] {
-        let own = t.spans.iter().filter(|s| s.pid == lane.pid).count();
+        let own = spans.iter().filter(|s| s.0 == lane.pid).count();
         assert_eq!(own, SPANS, "{}", lane.name);
     }
 }
@@ -296,7 +350,7 @@ const SPANS: usize = 5;
 /// kill its parent saw, the grandchild's is unknown. A record cut short at
 /// the end of the file is skipped and counted.
 fn a_killed_recorder_leaves_a_timeline_that_renders() {
-    let (run, events) = recorded("killed");
+    let (run, events, _dir) = recorded("killed");
     assert!(run.status.success(), "{run:?}");
     assert!(!run.left_behind, "{run:?}");
     let t = timeline::read(&events).unwrap();
@@ -308,13 +362,8 @@ fn a_killed_recorder_leaves_a_timeline_that_renders() {
         lanes["recorder"]
     );
     assert_eq!(lanes["orphan"].end, End::Unknown);
-    assert!(
-        t.spans
-            .iter()
-            .filter(|s| s.pid == lanes["recorder"].pid)
-            .count()
-            > 10
-    );
+    let recorder = lanes["recorder"].pid;
+    assert!(spans(&t).iter().filter(|s| s.0 == recorder).count() > 10);
     // Cut a record short, as a writer killed in the middle of one would.
     let mut bytes = std::fs::read(&events).unwrap();
     let whole = bytes.len();
@@ -332,32 +381,197 @@ fn a_killed_recorder_leaves_a_timeline_that_renders() {
     assert!(whole % 64 == 0);
 }
 
-/// Without `TIMELINE` (or `timeline::record`) nothing is recorded.
+/// Without `TIMELINE` (or `timeline::record`) nothing is recorded; nor
+/// with `TIMELINE` set to 0, no, false or nothing; a value it does not
+/// know is off too, and said so.
 fn off_records_nothing() {
-    let dir = std::env::temp_dir().join(format!("timeline-test-off-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let run = scenario_with("off", &[("TIMELINE_DIR", dir.to_str().unwrap())], LIMIT);
-    assert!(run.status.success(), "{run:?}");
-    assert!(!dir.exists(), "{run:?}");
-    assert!(!run.output.contains("timeline"), "{run:?}");
+    for value in [
+        None,
+        Some("0"),
+        Some("no"),
+        Some("FALSE"),
+        Some(""),
+        Some("perhaps"),
+    ] {
+        let dir = Scratch::new("off");
+        let mut envs = vec![("TIMELINE_DIR", dir.0.to_str().unwrap())];
+        envs.extend(value.map(|v| ("TIMELINE", v)));
+        let run = scenario_with("off", &envs, LIMIT);
+        assert!(run.status.success(), "{run:?}");
+        assert!(!dir.0.exists(), "{value:?}: {run:?}");
+        let warned = run
+            .output
+            .contains("timeline: TIMELINE=\"perhaps\" is not 1, yes, true");
+        assert_eq!(warned, value == Some("perhaps"), "{run:?}");
+        assert_eq!(run.output.contains("timeline: "), warned, "{run:?}");
+    }
 }
 
-/// `TIMELINE=1` does what `record` does, from the first start.
+/// `TIMELINE=1` (or yes, or true) does what `record` does, from the first
+/// start; an empty `TIMELINE_DIR` counts as unset.
 fn the_switch_is_the_environment() {
-    let dir = std::env::temp_dir().join(format!("timeline-test-env-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let envs = [("TIMELINE", "1"), ("TIMELINE_DIR", dir.to_str().unwrap())];
-    let run = scenario_with("off", &envs, LIMIT);
+    for value in ["1", "yes", "True"] {
+        let dir = Scratch::new("env");
+        let envs = [
+            ("TIMELINE", value),
+            ("TIMELINE_DIR", dir.0.to_str().unwrap()),
+        ];
+        let run = scenario_with("off", &envs, LIMIT);
+        assert!(run.status.success(), "{run:?}");
+        assert!(run.output.contains("timeline: "), "{run:?}");
+        let events = dir.files("events").pop().expect("an events file");
+        let t = timeline::read(&events).unwrap();
+        assert_eq!(t.lanes.len(), 3, "{t:#?}");
+    }
+    // Where the program is: this test's own folder.
+    let exe = std::env::current_exe().unwrap();
+    let beside = Scratch(exe.parent().unwrap().join("timeline"));
+    let run = scenario_with("off", &[("TIMELINE", "1"), ("TIMELINE_DIR", "")], LIMIT);
     assert!(run.status.success(), "{run:?}");
-    assert!(run.output.contains("timeline: "), "{run:?}");
-    let events = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "events"))
-        .expect("an events file");
+    assert!(
+        beside.files("svg").iter().any(|p| p.starts_with(&beside.0)),
+        "{run:?}"
+    );
+}
+
+/// A folder it cannot write to: not recorded, one line naming the folder
+/// and the way out, and the program runs on to its own exit code.
+fn a_folder_it_cannot_write_is_said_plainly() {
+    let run = scenario_with(
+        "off",
+        &[("TIMELINE", "1"), ("TIMELINE_DIR", "/proc/no-such")],
+        LIMIT,
+    );
+    assert!(run.status.success(), "{run:?}");
+    assert!(run.output.contains("timeline: not recorded: "), "{run:?}");
+    assert!(run.output.contains("/proc/no-such"), "{run:?}");
+    assert!(
+        run.output.contains("TIMELINE_DIR chooses another folder"),
+        "{run:?}"
+    );
+}
+
+/// Under a file-size limit (`ulimit -f`) a record that would pass it is
+/// never written (SIGXFSZ would kill the program): recording stops, one
+/// line says so, and the program ends with its own exit code.
+fn a_file_size_limit_stops_recording_not_the_program() {
+    let dir = Scratch::new("fsize");
+    let run = scenario_with("fsize", &[("TIMELINE_DIR", dir.0.to_str().unwrap())], LIMIT);
+    assert_eq!(run.status.code(), Some(7), "its own exit code: {run:?}");
+    let said = run.output.matches("timeline: recording stopped").count();
+    assert_eq!(said, 1, "one line: {run:?}");
+    let events = dir.files("events").pop().expect("an events file");
+    assert!(std::fs::metadata(&events).unwrap().len() <= 4096);
+}
+
+/// Garbage in the middle of the file, and a record cut short there (a full
+/// disk mid-write): each is skipped and counted, and every record after it
+/// read again: no lane is lost.
+fn a_bad_write_loses_only_itself() {
+    let (run, events, _dir) = recorded("known");
+    assert!(run.status.success(), "{run:?}");
+    let bytes = std::fs::read(&events).unwrap();
+    let whole = timeline::read(&events).unwrap();
+    let half = bytes.len() / 64 / 2 * 64;
+    let mut spoiled = bytes[..half].to_vec();
+    spoiled.extend_from_slice(b"0123456789"); // 10 bytes of garbage
+    spoiled.extend_from_slice(&bytes[half..half + 64]);
+    spoiled.extend_from_slice(&bytes[half + 64..half + 84]); // a record cut to 20 bytes
+    spoiled.extend_from_slice(&bytes[half + 64..]);
+    std::fs::write(&events, &spoiled).unwrap();
     let t = timeline::read(&events).unwrap();
-    assert_eq!(t.lanes.len(), 3, "{t:#?}");
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(t.torn, 2, "two bad stretches");
+    let names = |t: &Timeline| {
+        t.lanes
+            .iter()
+            .map(|l| (l.pid, l.name.clone(), l.end))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&t), names(&whole), "every lane, as before");
+    assert_eq!(t.bars.len(), whole.bars.len());
+}
+
+/// Two runs of one program at once, into one folder: each records into a
+/// file of its own, and draws its own pictures, whole.
+fn two_runs_at_once_draw_two_clean_pictures() {
+    let dir = Scratch::new("twice");
+    let envs = [
+        ("TIMELINE_DIR", dir.0.to_str().unwrap()),
+        ("TWICE", dir.0.to_str().unwrap()),
+    ];
+    let runs = std::thread::scope(|s| {
+        let first = s.spawn(|| scenario_with("twice", &envs, LIMIT));
+        let second = s.spawn(|| scenario_with("twice", &envs, LIMIT));
+        [first.join().unwrap(), second.join().unwrap()]
+    });
+    for run in runs {
+        assert!(run.status.success(), "{run:?}");
+    }
+    let svgs = dir.files("svg");
+    assert_eq!(svgs.len(), 2, "{svgs:?}");
+    let mains: BTreeSet<u32> = dir
+        .files("events")
+        .iter()
+        .map(|events| {
+            let t = timeline::read(events).unwrap();
+            assert_eq!((t.torn, t.lanes.len()), (0, 2), "one run's: {t:#?}");
+            check_svg(&events.with_extension("svg"), &t);
+            t.lanes[0].pid
+        })
+        .collect();
+    assert_eq!(mains.len(), 2, "two runs, two main processes");
+}
+
+/// The chart into a closed pipe, or into `/dev/full`: no panic, and the
+/// program's own exit code.
+fn the_chart_into_a_closed_or_full_stdout_is_given_up() {
+    use std::process::{Command, Stdio};
+    let dir = Scratch::new("closed");
+    let exe = std::env::current_exe().unwrap();
+    let run = |stdout: Stdio| {
+        let mut child = Command::new(&exe)
+            .env("SHARED_TEST_SCENARIO", "off")
+            .env("TIMELINE", "1")
+            .env("TIMELINE_DIR", &dir.0)
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // a closed pipe, if it is one
+        child.wait_with_output().unwrap()
+    };
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    for out in [run(Stdio::piped()), run(Stdio::from(full))] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+/// Waits on a lock and on a semaphore are drawn, labelled with what was
+/// waited on, as waits on queues are.
+fn lock_and_semaphore_waits_are_drawn() {
+    let (run, events, _dir) = recorded("sync");
+    assert!(run.status.success(), "{run:?}");
+    let t = timeline::read(&events).unwrap();
+    let lanes = lanes_by_name(&t);
+    let waits = waits(&t);
+    assert!(
+        waits.contains(&(lanes["waits for the lock"].pid, "Lock acquire")),
+        "{waits:?}"
+    );
+    assert!(
+        waits.contains(&(lanes["waits for a unit"].pid, "Semaphore acquire")),
+        "{waits:?}"
+    );
+    let svg = std::fs::read_to_string(events.with_extension("svg")).unwrap();
+    assert!(
+        svg.contains("waiting on Lock acquire"),
+        "drawn with its label"
+    );
 }
 
 /// In a scenario: the events file its run records into.
@@ -368,6 +582,37 @@ fn events_file() -> PathBuf {
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|x| x == "events"))
         .expect("an events file")
+}
+
+fn held_then_exit(go: Event, code: i32) -> impl Fn() + Clone {
+    move || {
+        assert!(go.wait_timeout(LIMIT));
+        if code != 0 {
+            shared::exit(code);
+        }
+    }
+}
+
+/// The number of the system call `pid` is in (`/proc/<pid>/syscall`).
+fn syscall_of(pid: u32) -> Option<i64> {
+    let call = std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
+    call.split_whitespace().next()?.parse().ok()
+}
+
+/// Whether the main thread of `pid` sleeps in `waitpid` for `child`.
+fn in_waitpid_for(pid: u32, child: u32) -> bool {
+    let call = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    let mut words = call.split_whitespace();
+    let number = words.next().and_then(|n| n.parse::<i64>().ok());
+    let first = words
+        .next()
+        .and_then(|a| i64::from_str_radix(a.trim_start_matches("0x"), 16).ok());
+    number == Some(libc::SYS_wait4) && first == Some(i64::from(child))
+}
+
+/// Whether `pid` sleeps on a futex (a lock's or a semaphore's wait).
+fn in_futex_wait(pid: u32) -> bool {
+    syscall_of(pid) == Some(libc::SYS_futex)
 }
 
 fn nap_then_exit(code: i32, ms: u64) -> impl Fn() + Clone {
@@ -392,9 +637,12 @@ fn run_scenario(name: &str) -> Result<(), Error> {
     match name {
         "known" => {
             timeline::record()?;
-            // Joined in turn: a and b are still napping then, c is not.
-            let mut a = Process::new(nap_then_exit(0, 100)).named("a");
-            let mut b = Process::new(nap_then_exit(3, 300)).named("b");
+            // a and b each wait for their event, set once main is in its
+            // join of them; c and s end by themselves, and are joined once
+            // they have (their sentinels say so).
+            let (go_a, go_b) = (Event::new()?, Event::new()?);
+            let mut a = Process::new(held_then_exit(go_a.clone(), 0)).named("a");
+            let mut b = Process::new(held_then_exit(go_b.clone(), 3)).named("b");
             let mut c = Process::new(|| {
                 let mut d = Process::new(nap_then_exit(0, 50)).named("d");
                 d.start().unwrap();
@@ -412,9 +660,79 @@ fn run_scenario(name: &str) -> Result<(), Error> {
                 .process(spawned_work, ())
                 .named("s");
             s.start()?;
-            for p in [&a, &b, &c, &s] {
+            for p in [&c, &s] {
+                let sentinel = p.sentinel()?;
+                shared::ipc::wait(&[std::os::fd::AsFd::as_fd(&sentinel)], LIMIT)?;
                 p.join()?;
             }
+            let main = std::process::id();
+            let held = [(go_a, a.pid().unwrap()), (go_b, b.pid().unwrap())];
+            let letting_go = std::thread::spawn(move || {
+                for (go, child) in held {
+                    while !in_waitpid_for(main, child) {
+                        std::thread::yield_now();
+                    }
+                    std::thread::sleep(Duration::from_millis(1)); // a wait long enough to draw
+                    go.set();
+                }
+            });
+            a.join()?;
+            b.join()?;
+            letting_go.join().expect("the thread that lets them go");
+        }
+        "fsize" => {
+            use nix::sys::resource::{Resource, getrlimit, setrlimit};
+            let (_, hard) = getrlimit(Resource::RLIMIT_FSIZE)?;
+            setrlimit(Resource::RLIMIT_FSIZE, 4096, hard)?;
+            timeline::record()?;
+            let mut all: Vec<Process> = (0..40).map(|_| Process::new(|| ())).collect();
+            for p in &mut all {
+                p.start()?;
+            }
+            for p in &all {
+                p.join()?;
+            }
+            std::process::exit(7);
+        }
+        "twice" => {
+            timeline::record()?;
+            // Both runs record at once: each waits, bounded, for the other's
+            // events file to be there too.
+            let dir = PathBuf::from(std::env::var_os("TWICE").expect("set"));
+            let began = std::time::Instant::now();
+            while files_in(&dir, "events").len() < 2 && began.elapsed() < LIMIT {
+                std::thread::yield_now();
+            }
+            let mut p = Process::new(|| ());
+            p.start()?;
+            p.join()?;
+        }
+        "sync" => {
+            timeline::record()?;
+            let (lock, sem) = (Lock::new()?, Semaphore::new(0)?);
+            lock.acquire(Block::Forever);
+            let (l, s) = (lock.clone(), sem.clone());
+            let mut waiter = Process::new(move || {
+                l.acquire(Block::Forever);
+                l.release().unwrap();
+            })
+            .named("waits for the lock");
+            let mut taker = Process::new(move || {
+                s.acquire(Block::Forever);
+            })
+            .named("waits for a unit");
+            waiter.start()?;
+            taker.start()?;
+            for p in [&waiter, &taker] {
+                while !in_futex_wait(p.pid().unwrap()) {
+                    std::thread::yield_now();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(2)); // waits long enough to draw
+            lock.release()?;
+            sem.release()?;
+            waiter.join()?;
+            taker.join()?;
         }
         "many" => {
             timeline::record()?;
@@ -484,6 +802,12 @@ fn main() {
         a_killed_recorder_leaves_a_timeline_that_renders,
         off_records_nothing,
         the_switch_is_the_environment,
+        a_folder_it_cannot_write_is_said_plainly,
+        a_file_size_limit_stops_recording_not_the_program,
+        a_bad_write_loses_only_itself,
+        two_runs_at_once_draw_two_clean_pictures,
+        the_chart_into_a_closed_or_full_stdout_is_given_up,
+        lock_and_semaphore_waits_are_drawn,
     ];
     testkit::test_main(checks, run_scenario);
 }

@@ -106,10 +106,12 @@ impl Event {
         // before this process runs again), or the time runs out. A sleeper
         // raises SLEEPERS first, so that `set` knows to wake it.
         let round = |word: u32| word & !(SET | SLEEPERS);
+        let began = crate::timeline::now_if_on();
         loop {
             let word = self.flag.load(Ordering::Acquire);
             let left = wait.left();
             if round(word) != round(start) || left.is_some_and(|left| left.is_zero()) {
+                crate::timeline::waited(crate::timeline::On::Event, began);
                 return self.is_set();
             }
             if word & SLEEPERS == 0 {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::lock::{AnyLock, Block, Guard, RLock, Release, sealed};
 use crate::error::Error;
 use crate::sys::{self, Fate, Me, SharedMem, Wait, futex_wait, futex_wake};
+use crate::timeline::{self, On};
 
 /// How many may wait on one condition at once. One more waits for a seat
 /// first (it has not arrived yet: a notify meanwhile is not for it).
@@ -164,17 +165,19 @@ impl Condition {
     /// Wait until notified (Python: `wait()`), holding the lock before and
     /// after; `Ok(true)`. Without the lock: CPython's `AssertionError`.
     pub fn wait(&self) -> Result<bool, Error> {
-        Ok(self.wait_tagged(Wait::Forever)?.is_some())
+        Ok(self.wait_tagged(Wait::Forever, On::Condition)?.is_some())
     }
 
     /// Wait at most `timeout` (Python: `wait(timeout)`); whether notified.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
-        Ok(self.wait_tagged(Wait::timeout(timeout))?.is_some())
+        Ok(self
+            .wait_tagged(Wait::timeout(timeout), On::Condition)?
+            .is_some())
     }
 
-    /// Wait as `wait` says; the tag of the notification, `None` if the
-    /// time ran out first.
-    fn wait_tagged(&self, wait: Wait) -> Result<Option<u32>, Error> {
+    /// Wait as `wait` says (drawn in a timeline as a wait on `on`); the
+    /// tag of the notification, `None` if the time ran out first.
+    fn wait_tagged(&self, wait: Wait, on: On) -> Result<Option<u32>, Error> {
         if !self.lock.is_mine() {
             return Err(Error::NotOwned(
                 "must acquire() condition before using wait()",
@@ -196,7 +199,7 @@ impl Condition {
             std::thread::sleep(nap);
             self.lock.restore(held);
         };
-        let held = self.lock.release_all();
+        let (held, began) = (self.lock.release_all(), timeline::now_if_on());
         loop {
             let state = seat.state.load(Ordering::Acquire);
             let left = wait.left();
@@ -206,6 +209,7 @@ impl Condition {
             futex_wait(&seat.state, state, left);
         }
         self.lock.restore(held);
+        timeline::waited(on, began);
         // The lock again: a notify that came meanwhile shows here.
         let state = seat.state.swap(FREE, Ordering::Acquire);
         Ok((state & NOTIFIED != 0).then_some(state >> 1))
@@ -226,7 +230,7 @@ impl Condition {
             if wait.expired() {
                 return Ok(false);
             }
-            self.wait_tagged(wait)?;
+            self.wait_tagged(wait, On::Condition)?;
         }
     }
 
@@ -403,7 +407,7 @@ impl Barrier {
             self.cond.notify_tagged(u32::MAX, PASSED)?;
             return Ok(index);
         }
-        match self.cond.wait_tagged(wait)? {
+        match self.cond.wait_tagged(wait, On::Barrier)? {
             Some(PASSED) => Ok(index),
             Some(_) => Err(Error::BrokenBarrier),
             None => {

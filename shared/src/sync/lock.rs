@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::sys::{self, Fate, Me, SharedMem, Wait, futex_wait, futex_wake};
+use crate::timeline::{self, On};
 
 /// The word's top bit: a thread may sleep on it, so `release` must wake one.
 /// (Thread ids fit in 22 bits: Linux's largest `pid_max` is 2^22.)
@@ -66,12 +67,13 @@ impl Word {
         me.stamp_in(self.ns.load(Ordering::Relaxed))
     }
 
-    /// Take the lock for `me`, waiting as `wait` says; whether it was taken.
+    /// Take the lock for `me`, waiting as `wait` says (a wait a timeline
+    /// draws as one `on`); whether it was taken.
     #[inline]
-    pub(crate) fn acquire(&self, me: &Me, wait: Wait) -> bool {
+    pub(crate) fn acquire(&self, me: &Me, wait: Wait, on: On) -> bool {
         // Uncontended, this compare-and-swap and the stamp are all: no
         // system call.
-        self.take(0, me, 0) || self.acquire_contended(me, wait)
+        self.take(0, me, 0) || self.acquire_contended(me, wait, on)
     }
 
     /// Change the word from `word` to `me` (with `bits`); whether it did.
@@ -87,7 +89,14 @@ impl Word {
     }
 
     #[cold]
-    fn acquire_contended(&self, me: &Me, wait: Wait) -> bool {
+    fn acquire_contended(&self, me: &Me, wait: Wait, on: On) -> bool {
+        let began = timeline::now_if_on();
+        let taken = self.wait_to_take(me, wait);
+        timeline::waited(on, began);
+        taken
+    }
+
+    fn wait_to_take(&self, me: &Me, wait: Wait) -> bool {
         // Once we have slept we cannot know whether others sleep too, so
         // we take the lock with the WAITERS bit set: our release wakes one.
         let mut slept = 0;
@@ -258,7 +267,7 @@ impl Lock {
     /// taken, `false` meaning the time ran out or `Block::No` found it held.
     #[inline]
     pub fn acquire(&self, block: Block) -> bool {
-        self.word.acquire(&sys::me(), block.into())
+        self.word.acquire(&sys::me(), block.into(), On::Lock)
     }
 
     /// Release it (Python: `release()`). Releasing a free lock is CPython's
@@ -348,7 +357,7 @@ impl RLock {
             self.shared.count.fetch_add(1, Ordering::Relaxed);
             return true;
         }
-        let taken = self.shared.word.acquire(&me, block.into());
+        let taken = self.shared.word.acquire(&me, block.into(), On::RLock);
         if taken {
             self.shared.count.store(1, Ordering::Relaxed); // 1 even after a dead holder's count
         }
@@ -389,7 +398,9 @@ impl RLock {
     }
 
     pub(crate) fn restore(&self, count: u32) {
-        self.shared.word.acquire(&sys::me(), Wait::Forever);
+        self.shared
+            .word
+            .acquire(&sys::me(), Wait::Forever, On::RLock);
         self.shared.count.store(count, Ordering::Relaxed);
     }
 }

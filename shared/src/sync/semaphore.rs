@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use super::lock::{Block, Guard, Release, sealed};
 use crate::error::Error;
 use crate::sys::{self, SharedMem, Wait, futex_wait, futex_wake};
+use crate::timeline::{self, On};
 
 /// The shared part: the count, and how many sleep waiting for it.
 struct Count {
@@ -45,6 +46,7 @@ impl Semaphore {
     pub fn acquire(&self, block: Block) -> bool {
         let wait = Wait::from(block);
         let value = &self.count.value;
+        let mut began = None; // when it first had to wait, for a timeline
         loop {
             let units = value.load(Ordering::Relaxed);
             if units > 0 {
@@ -52,14 +54,17 @@ impl Semaphore {
                     .compare_exchange(units, units - 1, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
                 {
+                    timeline::waited(On::Semaphore, began);
                     return true;
                 }
                 continue;
             }
             let left = wait.left();
             if left.is_some_and(|left| left.is_zero()) {
+                timeline::waited(On::Semaphore, began);
                 return false;
             }
+            began = began.or_else(timeline::now_if_on);
             self.count.sleepers.fetch_add(1, Ordering::SeqCst);
             futex_wait(value, 0, left); // returns at once if a unit came meanwhile
             self.count.sleepers.fetch_sub(1, Ordering::SeqCst);

@@ -4,19 +4,17 @@
 
 use std::fmt::Write;
 
-use super::model::{End, Timeline};
+use super::model::{End, Timeline, What};
 
-/// What a cell shows, strongest first: the cell shows the strongest thing
-/// that happened in its slice of time.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Cell {
-    Gone,
-    Alive,
-    Waiting,
-    Joining,
-    Span,
-    Task(u32),
-}
+/// What a cell shows, strongest last: the cell shows the strongest thing
+/// that happened in its slice of time. A pool task's is its call's.
+const GONE: u32 = 0;
+const ALIVE: u32 = 1;
+const TASK: u32 = 5;
+/// How each is drawn at a terminal and in plain text: nothing, alive,
+/// waiting, joining, a span.
+const GLYPHS: [(&str, &str); 5] = [(" ", " "), ("─", "-"), ("·", "."), ("═", "="), ("▓", "+")];
+const COLOURS: [u8; 6] = [34, 33, 32, 35, 36, 31];
 
 const NAME_WIDTH: usize = 18;
 const CODE_WIDTH: usize = 6;
@@ -27,53 +25,49 @@ pub(crate) fn chart(t: &Timeline, width: usize, fancy: bool) -> String {
     let longest = sections.iter().map(|(_, a, b)| b - a).max().unwrap_or(1);
     let per_column = longest.div_ceil(columns as u64).max(1);
     let mut out = String::new();
-    for (title, from, to) in &sections {
-        let header = match title.is_empty() {
-            true => format!("timeline, {}", seconds(to - from)),
-            false => format!("{title}, {}", seconds(to - from)),
+    for (title, from, to) in sections {
+        let title = if title.is_empty() {
+            "timeline".into()
+        } else {
+            title
         };
-        let _ = writeln!(out, "{}", cut(&header, width));
+        let _ = writeln!(
+            out,
+            "{}",
+            cut(&format!("{title}, {}", seconds(to - from)), width)
+        );
         let used = ((to - from).div_ceil(per_column) as usize).clamp(1, columns);
+        let column =
+            |ns: u64| ((ns.clamp(from, to) - from) / per_column).min(used as u64 - 1) as usize;
         for lane in &t.lanes {
             let end = t.lane_end(lane);
-            if lane.start > *to || end < *from {
+            if lane.start > to || end < from {
                 continue; // not alive in this part
             }
-            let mut cells = vec![Cell::Gone; used];
-            let mut paint = |start: u64, stop: u64, cell: Cell| {
-                let (start, stop) = (start.max(*from), stop.min(*to));
-                if start > stop {
-                    return;
+            let mut cells = vec![GONE; used];
+            let bars = t.bars_of(lane.pid).map(|bar| {
+                let cell = match bar.what {
+                    What::Wait(_) => 2,
+                    What::Join { .. } => 3,
+                    What::Span(_) => 4,
+                    What::Task { call, .. } => TASK + call,
+                };
+                (bar.start, bar.start + bar.dur, cell)
+            });
+            for (start, stop, cell) in [(lane.start, end, ALIVE)].into_iter().chain(bars) {
+                if start <= to && stop >= from {
+                    for c in &mut cells[column(start)..=column(stop)] {
+                        *c = (*c).max(cell);
+                    }
                 }
-                let first = ((start - from) / per_column) as usize;
-                let last = ((stop - from) / per_column) as usize;
-                for c in &mut cells[first.min(used - 1)..=last.min(used - 1)] {
-                    *c = (*c).max(cell);
-                }
-            };
-            paint(lane.start, end, Cell::Alive);
-            let pid = lane.pid;
-            for w in t.waits.iter().filter(|w| w.pid == pid) {
-                paint(w.start, w.start + w.dur, Cell::Waiting);
             }
-            for j in t.joins.iter().filter(|j| j.waiter == pid) {
-                paint(j.start, j.start + j.dur, Cell::Joining);
-            }
-            for s in t.spans.iter().filter(|s| s.pid == pid) {
-                paint(s.start, s.start + s.dur, Cell::Span);
-            }
-            for k in t.tasks.iter().filter(|k| k.pid == pid) {
-                paint(k.start, k.start + k.dur, Cell::Task(k.call));
-            }
-            let mut row: Vec<String> = cells.iter().map(|&c| glyph(c, fancy)).collect();
+            let mut row: Vec<String> = cells.into_iter().map(|c| glyph(c, fancy)).collect();
             // Where it began and ended, if inside this part.
-            if (*from..=*to).contains(&lane.start) && lane.parent.is_some() {
-                row[(((lane.start - from) / per_column) as usize).min(used - 1)] =
-                    (if fancy { "├" } else { "[" }).into();
+            if (from..=to).contains(&lane.start) && lane.parent.is_some() {
+                row[column(lane.start)] = (if fancy { "├" } else { "[" }).into();
             }
             let code = match lane.end {
-                End::Exited { code, .. } | End::Reaped { code, .. } if end <= *to => {
-                    let last = ((end - from) / per_column) as usize;
+                End::Exited { code, .. } | End::Reaped { code, .. } if end <= to => {
                     let mark = if code < 0 {
                         "x"
                     } else if fancy {
@@ -81,31 +75,33 @@ pub(crate) fn chart(t: &Timeline, width: usize, fancy: bool) -> String {
                     } else {
                         "]"
                     };
-                    row[last.min(used - 1)] = mark.into();
+                    row[column(end)] = mark.into();
                     code.to_string()
                 }
-                End::Unknown if lane.parent.is_some() && *to == t.end => {
+                End::Unknown if lane.parent.is_some() && to == t.end => {
                     row[used - 1] = "?".into();
                     "?".into()
                 }
                 _ => String::new(),
             };
-            let name = cut(&lane.name, NAME_WIDTH);
+            let (name, row) = (cut(&lane.name, NAME_WIDTH), row.concat());
             let _ = writeln!(
                 out,
-                "{name:<NAME_WIDTH$} {} {code:>w$}",
-                row.concat(),
+                "{name:<NAME_WIDTH$} {row} {code:>w$}",
                 w = CODE_WIDTH - 1
             );
         }
         out.push('\n');
     }
-    let legend = if fancy {
-        "█ pool task (colour: call)  ▓ span  ═ join  · waiting on a queue, pipe or pool  ─ alive  \
-         ├ ┤ start, exit  x killed  ? end unknown"
-    } else {
-        "A-Z pool task (letter: call)  + span  = join  . waiting on a queue, pipe or pool  - alive  \
-         [ ] start, exit  x killed  ? end unknown"
+    let legend = match fancy {
+        true => {
+            "█ pool task (colour: call)  ▓ span  ═ join  · waiting (a queue, pipe, pool or \
+                 lock)  ─ alive  ├ ┤ start, exit  x killed  ? end unknown"
+        }
+        false => {
+            "A-Z pool task (letter: call)  + span  = join  . waiting (a queue, pipe, pool \
+                  or lock)  - alive  [ ] start, exit  x killed  ? end unknown"
+        }
     };
     for line in wrap(legend, width) {
         let _ = writeln!(out, "{line}");
@@ -118,23 +114,12 @@ pub(crate) fn chart(t: &Timeline, width: usize, fancy: bool) -> String {
     out
 }
 
-fn glyph(cell: Cell, fancy: bool) -> String {
-    const COLOURS: [u8; 6] = [34, 33, 32, 35, 36, 31];
-    match (cell, fancy) {
-        (Cell::Gone, _) => " ".into(),
-        (Cell::Alive, true) => "─".into(),
-        (Cell::Alive, false) => "-".into(),
-        (Cell::Waiting, true) => "·".into(),
-        (Cell::Waiting, false) => ".".into(),
-        (Cell::Joining, true) => "═".into(),
-        (Cell::Joining, false) => "=".into(),
-        (Cell::Span, true) => "▓".into(),
-        (Cell::Span, false) => "+".into(),
-        (Cell::Task(call), true) => {
-            let colour = COLOURS[call as usize % COLOURS.len()];
-            format!("\x1b[{colour}m█\x1b[0m")
-        }
-        (Cell::Task(call), false) => char::from(b'A' + (call % 26) as u8).to_string(),
+fn glyph(cell: u32, fancy: bool) -> String {
+    match (cell.checked_sub(TASK), fancy) {
+        (Some(call), true) => format!("\x1b[{}m█\x1b[0m", COLOURS[call as usize % COLOURS.len()]),
+        (Some(call), false) => char::from(b'A' + (call % 26) as u8).to_string(),
+        (None, true) => GLYPHS[cell as usize].0.into(),
+        (None, false) => GLYPHS[cell as usize].1.into(),
     }
 }
 
@@ -161,9 +146,7 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
         if len > 0 && len + 2 + item.chars().count() > width {
             lines.push(item.to_owned());
         } else {
-            if len > 0 {
-                last.push_str("  ");
-            }
+            last.push_str(if len > 0 { "  " } else { "" });
             last.push_str(item);
         }
     }

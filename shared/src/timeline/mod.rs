@@ -6,14 +6,16 @@
 //! $ TIMELINE=1 cargo run -p examples-pool --bin factorize
 //! ```
 //!
-//! or [`record`] at the top of `main`. Every process the run starts
-//! (children, grandchildren, pool workers, spawned children) records into
-//! one file: process start and exit (pid, name, exit code), pool tasks
-//! (worker, call, chunk), `join`s and waits on a queue, a pipe or a pool's
-//! results that last half a millisecond or more, and the program's own
-//! [`span`]s and [`part`]s.
-//! When the main process leaves (after its exit steps), it reads the file
-//! back and writes, beside it:
+//! or [`record`] at the top of `main`. (`TIMELINE` is on for `1`, `yes`
+//! or `true`, off for `0`, `no`, `false` or nothing; anything else is off,
+//! with a warning.) Every process the run starts (children,
+//! grandchildren, pool workers, spawned children) records into one file:
+//! process start and exit (pid, name, exit code), pool tasks (worker,
+//! call, chunk), `join`s and waits that last half a millisecond or more
+//! (on a queue, a pipe, a pool's results, a lock, a semaphore, a
+//! condition, a barrier or an event), and the program's own [`span`]s and
+//! [`part`]s. When the main process leaves (after its exit steps), it
+//! reads the file back and writes, beside it:
 //!
 //! - a chart on stdout, one row per process, scaled to the terminal's
 //!   width (plain characters when stdout is not a terminal);
@@ -23,10 +25,17 @@
 //!   Perfetto (<https://ui.perfetto.dev>) and `chrome://tracing` open.
 //!
 //! The files go to `$TIMELINE_DIR`, or to `timeline/` beside the program
-//! (under `target/`, which git ignores).
+//! (under `target/`, which git ignores), with the events they were drawn
+//! from, `<program>.events` (which [`render`] draws again). Each run
+//! records into a file of its own (`<program>.<pid>.events`, renamed as
+//! it ends); a run that ends while another of the same program still
+//! records keeps its pid in its files' names, so two runs never mix or
+//! overwrite each other.
 //!
 //! **How it records.** The main process opens the events file before its
-//! first child starts, with `O_APPEND`. A forked child has the same
+//! first child starts, with `O_APPEND`, and keeps it open for good (a
+//! descriptor closed under a writer could be reused by the next file
+//! opened, and a record land there). A forked child has the same
 //! descriptor; a spawned child is told the file's path and opens it. Each
 //! event is one fixed-size record written with one `write(2)`, which the
 //! kernel appends whole whoever writes at once (`record.rs`). So nothing
@@ -35,9 +44,15 @@
 //! when it reaped it; a process nobody reaped (its parent was killed
 //! first) ends "unknown" in the pictures.
 //!
+//! **It never harms the program.** Past a file-size limit (`ulimit -f`),
+//! where a write would be killed by SIGXFSZ, it stops recording with one
+//! line on stderr; a picture is written to a temporary name and renamed
+//! into place, so a full disk leaves no half picture, and says which
+//! file; the chart into a closed or full stdout is given up quietly.
+//!
 //! **Its cost.** With recording off, each place that could record tests
 //! one number ([`on`]); the benchmark's figures are measured so. On, an
-//! event costs one system call.
+//! event costs one system call (two under a file-size limit).
 
 mod chart;
 mod model;
@@ -46,27 +61,31 @@ mod svg;
 mod trace;
 
 use std::fs::{File, OpenOptions};
-use std::io;
-use std::os::fd::{AsRawFd, IntoRawFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{self, Write};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
-pub use model::{End, Join, Lane, Part, Span, Task, Timeline, Wait};
+pub use model::{Bar, End, Lane, Part, Timeline, What};
 use record::{Kind, Record};
 
 use crate::error::Error;
 
-/// The events file's descriptor while recording; -1 when not.
-static FD: AtomicI32 = AtomicI32::new(-1);
+/// The events file, open until the process ends (see the module docs).
+static FILE: OnceLock<File> = OnceLock::new();
+/// Whether this process records.
+static ON: AtomicBool = AtomicBool::new(false);
 /// The process that began recording, which draws the pictures at its exit.
 static ROOT: AtomicU32 = AtomicU32::new(0);
-/// This process records no waits (a pool worker's wait for work is not
-/// the program's).
-static QUIET: AtomicU32 = AtomicU32::new(0);
-/// The events file's path, for spawned children.
+/// This process records no waits on a pipe (a pool worker's wait for work
+/// is not the program's).
+static QUIET: AtomicBool = AtomicBool::new(false);
+/// The events file's path.
 static PATH: Mutex<Option<PathBuf>> = Mutex::new(None);
+/// The file-size limit (`RLIMIT_FSIZE`) when recording began; `u64::MAX`
+/// for none.
+static LIMIT: AtomicU64 = AtomicU64::new(u64::MAX);
 
 /// The environment variable that asks for a timeline.
 const SWITCH: &str = "TIMELINE";
@@ -76,7 +95,7 @@ const DIR: &str = "TIMELINE_DIR";
 /// Whether this process records (one load: the cost with recording off).
 #[inline]
 pub fn on() -> bool {
-    FD.load(Ordering::Relaxed) >= 0
+    ON.load(Ordering::Relaxed)
 }
 
 /// Record a timeline of this run from now on (what `TIMELINE=1` does at
@@ -85,45 +104,49 @@ pub fn on() -> bool {
 /// after `freeze_support`): called later, the exit steps may run after
 /// the drawing. Elsewhere, or a second time, it does nothing.
 pub fn record() -> Result<(), Error> {
-    if on() || crate::current::is_child() {
+    if on() || FILE.get().is_some() || crate::current::is_child() {
         return Ok(());
     }
-    let dir = match std::env::var_os(DIR) {
-        Some(dir) => PathBuf::from(dir),
-        None => beside_the_program(),
-    };
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("{}.events", program_name()));
-    let file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .custom_flags(libc::O_APPEND)
-        .open(&path)?;
-    *PATH.lock().unwrap_or_else(|p| p.into_inner()) = Some(path);
+    let dir = std::env::var_os(DIR)
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(beside_the_program, PathBuf::from);
+    let path = dir.join(format!("{}.{}.events", program_name(), std::process::id()));
+    let opened = std::fs::create_dir_all(&dir)
+        .and_then(|()| OpenOptions::new().create_new(true).append(true).open(&path));
+    let file = opened.map_err(|e| {
+        let why = format!(
+            "cannot write {}: {e} (TIMELINE_DIR chooses another folder)",
+            path.display()
+        );
+        Error::Io(io::Error::new(e.kind(), why))
+    })?;
+    keep(file, path);
     ROOT.store(std::process::id(), Ordering::Relaxed);
-    FD.store(file.into_raw_fd(), Ordering::Relaxed);
-    write(Record::new(Kind::Began, std::process::id(), now()).named("MainProcess"));
+    event(Kind::Began, Some(now()), false, |r| r.name("MainProcess"));
     // Registered before the exit steps are (`child::ensure_exit_hook`
     // calls `from_env` first), so it runs after them: `atexit` runs the
     // last registered first. The pictures then show the exit steps' joins.
-    static HOOK: std::sync::Once = std::sync::Once::new();
     extern "C" fn at_exit() {
         let _ = std::panic::catch_unwind(finish); // no unwinding out of C
     }
-    HOOK.call_once(|| crate::sys::at_exit(at_exit));
+    crate::sys::at_exit(at_exit);
     Ok(())
+}
+
+/// Keep the events file open for good, and record into it.
+fn keep(file: File, path: PathBuf) {
+    let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_FSIZE);
+    LIMIT.store(limit.map_or(u64::MAX, |(soft, _)| soft), Ordering::Relaxed);
+    if FILE.set(file).is_ok() {
+        *PATH.lock().unwrap_or_else(|p| p.into_inner()) = Some(path);
+        ON.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Stop recording in this process (and in children started from now on),
 /// drawing nothing: for a program that records only a stretch of itself.
 pub fn stop() {
-    let fd = FD.swap(-1, Ordering::Relaxed);
-    if fd >= 0 {
-        // SAFETY: `record` gave up ownership of this descriptor to `FD`,
-        // which no longer holds it.
-        drop(unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) });
-    }
+    ON.store(false, Ordering::Relaxed);
 }
 
 /// Begin recording if the environment asks for it (`TIMELINE=1`), at the
@@ -131,9 +154,16 @@ pub fn stop() {
 pub(crate) fn from_env() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        if std::env::var_os(SWITCH).is_some_and(|v| !v.is_empty() && v != "0")
-            && let Err(e) = record()
-        {
+        let value = std::env::var(SWITCH).unwrap_or_default();
+        let asked = match value.to_ascii_lowercase().as_str() {
+            "1" | "yes" | "true" => true,
+            "" | "0" | "no" | "false" => false,
+            _ => {
+                eprintln!("timeline: TIMELINE={value:?} is not 1, yes, true, 0, no or false: off");
+                false
+            }
+        };
+        if asked && let Err(e) = record() {
             eprintln!("timeline: not recorded: {e}");
         }
     });
@@ -144,9 +174,7 @@ pub(crate) fn from_env() {
 /// is drawn on its own, all at one scale.
 pub fn part(title: &str) {
     from_env(); // the run may not have started a process yet
-    if on() {
-        write(Record::new(Kind::Part, std::process::id(), now()).named(title));
-    }
+    event(Kind::Part, now_if_on(), false, |r| r.name(title));
 }
 
 /// A stretch of this process's own work, drawn in its lane, labelled
@@ -155,7 +183,7 @@ pub fn span(label: &'static str) -> SpanGuard {
     from_env();
     SpanGuard {
         label,
-        began: on().then(now),
+        began: now_if_on(),
     }
 }
 
@@ -168,11 +196,7 @@ pub struct SpanGuard {
 
 impl Drop for SpanGuard {
     fn drop(&mut self) {
-        if let Some(began) = self.began {
-            let mut r = Record::new(Kind::Span, std::process::id(), began).named(self.label);
-            r.dur = now().saturating_sub(began);
-            write(r);
-        }
+        event(Kind::Span, self.began, true, |r| r.name(self.label));
     }
 }
 
@@ -183,12 +207,37 @@ pub fn read(events: &Path) -> Result<Timeline, Error> {
 }
 
 /// Draw a run's events file as `<stem>.svg` and `<stem>.json` beside it,
-/// and return the timeline.
+/// and return the timeline. Each is written to a temporary name first and
+/// renamed into place: a failed write (a full disk) leaves no half picture
+/// behind, and its error names the file.
 pub fn render(events: &Path) -> Result<Timeline, Error> {
     let timeline = read(events)?;
-    std::fs::write(events.with_extension("svg"), svg::svg(&timeline))?;
-    std::fs::write(events.with_extension("json"), trace::trace(&timeline))?;
+    let pictures = [
+        ("svg", svg::svg(&timeline)),
+        ("json", trace::trace(&timeline)),
+    ];
+    for (extension, text) in pictures {
+        let path = events.with_extension(extension);
+        let temporary = events.with_extension(format!("{extension}.part"));
+        let written = within_limit(text.len())
+            .and_then(|()| std::fs::write(&temporary, &text))
+            .and_then(|()| std::fs::rename(&temporary, &path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&temporary);
+            let why = format!("{}: {e}", path.display());
+            return Err(Error::Io(io::Error::new(e.kind(), why)));
+        }
+    }
     Ok(timeline)
+}
+
+/// `EFBIG` if `len` bytes would pass the file-size limit (where a write
+/// would be killed by SIGXFSZ).
+fn within_limit(len: usize) -> io::Result<()> {
+    match len as u64 > LIMIT.load(Ordering::Relaxed) {
+        true => Err(io::Error::from_raw_os_error(libc::EFBIG)),
+        false => Ok(()),
+    }
 }
 
 /// The chart of a timeline at `width` columns: `fancy` for a terminal
@@ -198,43 +247,74 @@ pub fn chart(timeline: &Timeline, width: usize, fancy: bool) -> String {
 }
 
 /// In the main process, as it leaves (after the exit steps): end the
-/// recording, draw the files and print the chart.
+/// recording, name the files, draw them and print the chart.
 fn finish() {
-    if !on() || ROOT.load(Ordering::Relaxed) != std::process::id() {
+    if ROOT.load(Ordering::Relaxed) != std::process::id() || FILE.get().is_none() {
         return;
     }
-    write(Record::new(Kind::Ended, std::process::id(), now()));
+    event(Kind::Ended, Some(now()), false, |_| {});
     stop();
-    let Some(path) = PATH.lock().unwrap_or_else(|p| p.into_inner()).clone() else {
+    if at_the_limit(FILE.get().expect("checked above")) {
+        return; // said so, once: nothing is drawn from a run cut short
+    }
+    let Some(recorded) = PATH.lock().unwrap_or_else(|p| p.into_inner()).clone() else {
         return;
+    };
+    // `<program>.events` again, unless another run of it still records
+    // beside it: then this one keeps its pid in its files' names.
+    let program = recorded.with_extension("").with_extension("events");
+    let path = match another_run_beside(&recorded) {
+        true => recorded,
+        false => match std::fs::rename(&recorded, &program) {
+            Ok(()) => program,
+            Err(_) => recorded,
+        },
     };
     match render(&path) {
         Ok(timeline) => {
             use std::io::IsTerminal;
             let fancy = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             let width = if fancy { terminal_width() } else { 80 };
-            print!("{}", chart(&timeline, width, fancy));
-            println!(
-                "timeline: {} (a browser), {} (ui.perfetto.dev or chrome://tracing)",
+            let text = format!(
+                "{}timeline: {} (a browser), {} (ui.perfetto.dev or chrome://tracing)\n",
+                chart(&timeline, width, fancy),
                 path.with_extension("svg").display(),
                 path.with_extension("json").display()
             );
+            // A closed or full stdout gets nothing: the program's exit is its own.
+            let _ = io::stdout().lock().write_all(text.as_bytes());
+            let _ = io::stdout().lock().flush();
         }
-        Err(e) => eprintln!("timeline: {}: {e}", path.display()),
+        Err(e) => eprintln!("timeline: not drawn: {e}"),
     }
-    crate::current::flush_stdout(); // Rust flushed stdout before `atexit` ran
+}
+
+/// Whether another run of this program, still running, records an events
+/// file beside `ours`.
+fn another_run_beside(ours: &Path) -> bool {
+    let (Some(dir), Some(stem)) = (ours.parent(), ours.file_stem().and_then(|s| s.to_str())) else {
+        return false;
+    };
+    let program = stem.rsplit_once('.').map_or(stem, |(program, _)| program);
+    let others = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    others
+        .filter_map(|e| e.file_name().into_string().ok())
+        .any(|name| {
+            let pid = name
+                .strip_prefix(program)
+                .and_then(|rest| rest.strip_prefix('.'));
+            let pid = pid.and_then(|rest| rest.strip_suffix(".events")?.parse::<i32>().ok());
+            pid.is_some_and(|pid| {
+                pid != std::process::id() as i32 && crate::sys::pidfd_open(pid).is_ok()
+            })
+        })
 }
 
 /// In a spawned child: record into the parent's file, at `path`.
-pub(crate) fn join(path: Option<String>) {
+pub(crate) fn attach(path: Option<String>) {
     let Some(path) = path else { return };
-    let file = OpenOptions::new()
-        .append(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(&path);
-    if let Ok(file) = file {
-        FD.store(file.into_raw_fd(), Ordering::Relaxed);
-        *PATH.lock().unwrap_or_else(|p| p.into_inner()) = Some(path.into());
+    if let Ok(file) = OpenOptions::new().append(true).open(&path) {
+        keep(file, path.into());
     }
 }
 
@@ -250,81 +330,95 @@ pub(crate) fn path() -> Option<String> {
 
 /// In a pool worker: its waits for work are not the program's.
 pub(crate) fn quiet() {
-    QUIET.store(1, Ordering::Relaxed);
+    QUIET.store(true, Ordering::Relaxed);
+}
+
+/// Record a `kind` of event of this process, which began at `began` (if
+/// recording), lasted until now if `timed`, and `fill` says the rest of.
+fn event(kind: Kind, began: Option<u64>, timed: bool, fill: impl FnOnce(&mut Record)) {
+    let Some(began) = began.filter(|_| on()) else {
+        return;
+    };
+    let mut r = Record::new(kind, std::process::id(), began);
+    if timed {
+        r.dur = now().saturating_sub(began);
+    }
+    fill(&mut r);
+    // Shorter joins and waits are not drawn: a join that found its child
+    // gone, a `get` that found an item there, did not wait.
+    if !matches!(kind, Kind::Joined | Kind::Waited) || r.dur >= 500_000 {
+        write(r);
+    }
 }
 
 /// This process started child `pid`, named `name`, at `began` (taken
 /// before the fork: see [`now_if_on`]).
 pub(crate) fn started(pid: u32, name: &str, began: Option<u64>) {
-    if let Some(began) = began.filter(|_| on()) {
-        let mut r = Record::new(Kind::Started, std::process::id(), began).named(name);
+    event(Kind::Started, began, false, |r| {
         r.other = pid;
-        write(r);
-    }
+        r.name(name);
+    });
 }
 
 /// This process, a child, leaves with `code`.
 pub(crate) fn exited(code: i32) {
-    if on() {
-        let mut r = Record::new(Kind::Exited, std::process::id(), now());
-        r.a = code;
-        write(r);
-    }
+    event(Kind::Exited, now_if_on(), false, |r| r.a = code);
 }
 
 /// This process reaped child `pid`, whose exit code was `code`.
 pub(crate) fn reaped(pid: i32, code: i32) {
-    if on() {
-        let mut r = Record::new(Kind::Reaped, std::process::id(), now());
-        (r.other, r.a) = (pid as u32, code);
-        write(r);
-    }
+    event(Kind::Reaped, now_if_on(), false, |r| {
+        (r.other, r.a) = (pid as u32, code)
+    });
 }
 
-/// This process waited for child `pid` since `began` (see [`now_if_on`]):
-/// recorded if it was longer than half a millisecond.
+/// This process waited for child `pid` since `began` (see [`now_if_on`]).
 pub(crate) fn joined(pid: i32, began: Option<u64>) {
-    // As for waits: a join that found its child gone did not wait.
-    const SHORTEST: u64 = 500_000;
-    if let Some(began) = began.filter(|_| on()) {
-        let mut r = Record::new(Kind::Joined, std::process::id(), began);
-        (r.other, r.dur) = (pid as u32, now().saturating_sub(began));
-        if r.dur >= SHORTEST {
-            write(r);
-        }
-    }
+    event(Kind::Joined, began, true, |r| r.other = pid as u32);
 }
 
 /// This worker ran chunk `chunk` of call `call` since `began`.
 pub(crate) fn task(call: u32, chunk: u32, began: Option<u64>) {
-    if let Some(began) = began.filter(|_| on()) {
-        let mut r = Record::new(Kind::Task, std::process::id(), began);
-        (r.a, r.b, r.dur) = (call as i32, chunk, now().saturating_sub(began));
-        write(r);
-    }
+    event(Kind::Task, began, true, |r| {
+        (r.a, r.b) = (call as i32, chunk)
+    });
 }
 
-/// What a process waited on.
-#[derive(Clone, Copy)]
+/// What a process waited on. The numbers are the events file's format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum On {
     Queue = 1,
-    Pipe = 2,
+    Pipe,
     /// The pool's results, in the process that called it.
-    Pool = 3,
+    Pool,
+    Lock,
+    RLock,
+    Semaphore,
+    Condition,
+    Barrier,
+    Event,
 }
 
-/// This process waited on a queue or pipe since `began`: recorded if it
-/// was longer than half a millisecond.
+/// What a wait on each thing is called in the pictures, by its number.
+const WAITED_ON: [&str; 10] = [
+    "something",
+    "queue get",
+    "pipe recv",
+    "pool's results",
+    "Lock acquire",
+    "RLock acquire",
+    "Semaphore acquire",
+    "Condition wait",
+    "Barrier wait",
+    "Event wait",
+];
+
+/// This process waited on `on` since `began`.
 pub(crate) fn waited(on: On, began: Option<u64>) {
-    const SHORTEST: u64 = 500_000;
-    if let Some(began) = began.filter(|_| QUIET.load(Ordering::Relaxed) == 0) {
-        let dur = now().saturating_sub(began);
-        if dur >= SHORTEST {
-            let mut r = Record::new(Kind::Waited, std::process::id(), began);
-            (r.b, r.dur) = (on as u32, dur);
-            write(r);
-        }
-    }
+    let quiet = on == On::Pipe && QUIET.load(Ordering::Relaxed);
+    event(Kind::Waited, began.filter(|_| !quiet), true, |r| {
+        r.b = on as u32
+    });
 }
 
 /// The time now, if recording: what a span's end is measured from.
@@ -336,30 +430,44 @@ pub(crate) fn now_if_on() -> Option<u64> {
 /// The system's monotonic clock, in nanoseconds: the same clock in every
 /// process.
 fn now() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec to write to.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
-/// Append one record: one `write(2)`, from the stack.
+/// Append one record: one `write(2)`, from the stack. Under a file-size
+/// limit the file's size is looked at first: the write that would pass it
+/// is never made (it would be killed by SIGXFSZ), and recording stops.
 fn write(record: Record) {
-    let fd = FD.load(Ordering::Relaxed);
-    if fd < 0 {
+    let Some(file) = FILE.get().filter(|_| on()) else {
+        return;
+    };
+    let bytes = record.to_bytes();
+    if LIMIT.load(Ordering::Relaxed) != u64::MAX && at_the_limit(file) {
+        stop();
         return;
     }
-    let bytes = record.to_bytes();
     loop {
-        // SAFETY: `bytes` is valid for its length; `fd` is the events file
-        // (or, if `stop` raced us, a closed number: `EBADF`, ignored).
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        if n >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return;
+        match (&*file).write(&bytes) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            _ => return, // whole, or lost (a full disk): never the program's failure
         }
     }
+}
+
+/// Whether one record more would pass the file-size limit; said once, by
+/// the main process (its children stop without a word).
+fn at_the_limit(file: &File) -> bool {
+    static SAID: AtomicBool = AtomicBool::new(false);
+    let size = file.metadata().map_or(u64::MAX, |m| m.len());
+    let full = size.saturating_add(record::SIZE as u64) > LIMIT.load(Ordering::Relaxed);
+    let root = ROOT.load(Ordering::Relaxed) == std::process::id();
+    if full && root && !SAID.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "timeline: recording stopped, and nothing drawn: the events file reached the \
+             file-size limit (ulimit -f)"
+        );
+    }
+    full
 }
 
 /// `timeline/` in the program's own folder (`target/debug/` under Cargo).
@@ -376,23 +484,14 @@ fn program_name() -> String {
     let stem = exe
         .as_deref()
         .and_then(Path::file_stem)
-        .and_then(|s| s.to_str())
-        .unwrap_or("program");
-    stem.to_owned()
+        .and_then(|s| s.to_str());
+    stem.unwrap_or("program").to_owned()
 }
 
-/// The terminal's width in columns (`TIOCGWINSZ` on stdout), or 80.
+/// The terminal's width in columns, or 80.
 fn terminal_width() -> usize {
-    let mut size = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: `size` is a valid winsize for the ioctl to fill.
-    let ok = unsafe { libc::ioctl(io::stdout().as_raw_fd(), libc::TIOCGWINSZ, &mut size) } == 0;
-    match ok && size.ws_col >= 40 {
-        true => size.ws_col as usize,
-        false => 80,
+    match rustix::termios::tcgetwinsize(io::stdout().as_fd()) {
+        Ok(size) if size.ws_col >= 40 => size.ws_col.into(),
+        _ => 80,
     }
 }

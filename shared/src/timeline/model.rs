@@ -1,9 +1,10 @@
-//! The events of a run, read back as lanes and spans: what the pictures
+//! The events of a run, read back as lanes and bars: what the pictures
 //! draw and the tests check. Times are nanoseconds from the start of the
 //! recording.
 
 use std::collections::HashMap;
 
+use super::WAITED_ON;
 use super::record::{Kind, Record};
 
 /// A recorded run.
@@ -12,19 +13,15 @@ pub struct Timeline {
     /// One per process, the main process first, then in the order they
     /// started.
     pub lanes: Vec<Lane>,
-    /// Pool tasks, by the time they began.
-    pub tasks: Vec<Task>,
-    /// `join`s that waited, by the time they began.
-    pub joins: Vec<Join>,
-    /// Waits on queues and pipes of half a millisecond or more.
-    pub waits: Vec<Wait>,
-    /// The program's own spans.
-    pub spans: Vec<Span>,
+    /// What the processes did for a while (tasks, joins, waits, spans), by
+    /// the time each began.
+    pub bars: Vec<Bar>,
     /// The parts the main process began.
     pub parts: Vec<Part>,
     /// When the recording ended (or its last event, if it never did).
     pub end: u64,
-    /// Records that were not whole (cut short, overwritten): skipped.
+    /// Stretches of the file that were not whole records (cut short,
+    /// overwritten): skipped.
     pub torn: usize,
 }
 
@@ -75,58 +72,40 @@ impl End {
     }
 }
 
-/// One chunk of a pool's call, run by a worker.
+/// Something a process did for a while, drawn as a bar in its lane.
 #[derive(Clone, Debug)]
-pub struct Task {
-    /// The worker's process id.
+pub struct Bar {
+    /// Whose lane.
     pub pid: u32,
-    /// The pool's call (`map`, `apply_async`, …), numbered from 0.
-    pub call: u32,
-    /// The chunk of the call, numbered from 0.
-    pub chunk: u32,
-    /// When it began.
-    pub start: u64,
-    /// How long it ran.
-    pub dur: u64,
-}
-
-/// A `join` that waited.
-#[derive(Clone, Debug)]
-pub struct Join {
-    /// Who waited.
-    pub waiter: u32,
-    /// For whom.
-    pub child: u32,
-    /// When it began.
-    pub start: u64,
-    /// How long it waited.
-    pub dur: u64,
-}
-
-/// A wait on a queue (`get`) or a pipe (`recv`).
-#[derive(Clone, Debug)]
-pub struct Wait {
-    /// Who waited.
-    pub pid: u32,
-    /// `queue get`, `pipe recv` or `pool's results`.
-    pub on: &'static str,
-    /// When it began.
-    pub start: u64,
-    /// How long it waited.
-    pub dur: u64,
-}
-
-/// A stretch of a program's own work (`timeline::span`).
-#[derive(Clone, Debug)]
-pub struct Span {
-    /// Whose work.
-    pub pid: u32,
-    /// What the program called it.
-    pub label: String,
     /// When it began.
     pub start: u64,
     /// How long it lasted.
     pub dur: u64,
+    /// What it was.
+    pub what: What,
+}
+
+/// What a [`Bar`] was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum What {
+    /// A pool's task: chunk `chunk` of the pool's call `call` (`map`,
+    /// `apply_async`, …), both numbered from 0.
+    Task {
+        /// The call.
+        call: u32,
+        /// Its chunk.
+        chunk: u32,
+    },
+    /// A `join` that waited for the process `child`.
+    Join {
+        /// For whom.
+        child: u32,
+    },
+    /// A wait of half a millisecond or more: on what (`queue get`,
+    /// `Lock acquire`, …).
+    Wait(&'static str),
+    /// A stretch of the program's own work (`timeline::span`), its label.
+    Span(String),
 }
 
 /// The start of a part of the run (`timeline::part`).
@@ -155,6 +134,21 @@ impl Timeline {
         match lane.end {
             End::Exited { at, .. } | End::Reaped { at, .. } => at,
             End::Unknown => self.end,
+        }
+    }
+
+    /// The bars of process `pid`.
+    pub fn bars_of(&self, pid: u32) -> impl Iterator<Item = &Bar> {
+        self.bars.iter().filter(move |b| b.pid == pid)
+    }
+
+    /// What a bar was, in words: `call 0, chunk 3`, `join() for d`, ….
+    pub fn describe(&self, what: &What) -> String {
+        match what {
+            What::Task { call, chunk } => format!("call {call}, chunk {chunk}"),
+            What::Join { child } => format!("join() for {}", self.name_of(*child)),
+            What::Wait(on) => format!("waiting on {on}"),
+            What::Span(label) => label.clone(),
         }
     }
 
@@ -189,57 +183,62 @@ pub(crate) fn build(records: &[Record], torn: usize) -> Timeline {
         torn,
         ..Timeline::default()
     };
-    let mut exited: HashMap<u32, (u64, i32)> = HashMap::new();
-    let mut reaped: HashMap<u32, (u64, i32)> = HashMap::new();
+    let mut ends: HashMap<u32, End> = HashMap::new();
     for r in &sorted {
         t.end = t.end.max(at(r.t + r.dur));
-        match r.kind {
-            Kind::Began => t.lanes.insert(0, lane(r.pid, r.name(), None, at(r.t))),
-            Kind::Started => t.lanes.push(lane(r.other, r.name(), Some(r.pid), at(r.t))),
-            Kind::Exited => drop(exited.insert(r.pid, (at(r.t), r.a))),
-            Kind::Reaped => drop(reaped.insert(r.other, (at(r.t), r.a))),
-            Kind::Joined => t.joins.push(Join {
-                waiter: r.pid,
-                child: r.other,
-                start: at(r.t),
-                dur: r.dur,
-            }),
-            Kind::Task => t.tasks.push(Task {
-                pid: r.pid,
+        let what = match r.kind {
+            Kind::Began => {
+                t.lanes.insert(0, lane(r.pid, r.named(), None, at(r.t)));
+                continue;
+            }
+            Kind::Started => {
+                t.lanes.push(lane(r.other, r.named(), Some(r.pid), at(r.t)));
+                continue;
+            }
+            Kind::Exited => {
+                ends.insert(
+                    r.pid,
+                    End::Exited {
+                        at: at(r.t),
+                        code: r.a,
+                    },
+                );
+                continue;
+            }
+            // What a process said of itself comes first.
+            Kind::Reaped => {
+                let reaped = End::Reaped {
+                    at: at(r.t),
+                    code: r.a,
+                };
+                ends.entry(r.other).or_insert(reaped);
+                continue;
+            }
+            Kind::Part => {
+                t.parts.push(Part {
+                    title: r.named(),
+                    at: at(r.t),
+                });
+                continue;
+            }
+            Kind::Ended => continue,
+            Kind::Joined => What::Join { child: r.other },
+            Kind::Task => What::Task {
                 call: r.a as u32,
                 chunk: r.b,
-                start: at(r.t),
-                dur: r.dur,
-            }),
-            Kind::Waited => t.waits.push(Wait {
-                pid: r.pid,
-                on: match r.b {
-                    1 => "queue get",
-                    2 => "pipe recv",
-                    _ => "pool's results",
-                },
-                start: at(r.t),
-                dur: r.dur,
-            }),
-            Kind::Span => t.spans.push(Span {
-                pid: r.pid,
-                label: r.name(),
-                start: at(r.t),
-                dur: r.dur,
-            }),
-            Kind::Part => t.parts.push(Part {
-                title: r.name(),
-                at: at(r.t),
-            }),
-            Kind::Ended => {}
-        }
+            },
+            Kind::Waited => What::Wait(WAITED_ON.get(r.b as usize).unwrap_or(&WAITED_ON[0])),
+            Kind::Span => What::Span(r.named()),
+        };
+        t.bars.push(Bar {
+            pid: r.pid,
+            start: at(r.t),
+            dur: r.dur,
+            what,
+        });
     }
     for lane in &mut t.lanes {
-        lane.end = match (exited.get(&lane.pid), reaped.get(&lane.pid)) {
-            (Some(&(at, code)), _) => End::Exited { at, code },
-            (None, Some(&(at, code))) => End::Reaped { at, code },
-            (None, None) => End::Unknown,
-        };
+        lane.end = ends.get(&lane.pid).copied().unwrap_or(End::Unknown);
     }
     t
 }

@@ -9,7 +9,7 @@
 //!
 //! A record is checked when read: it starts with a magic byte and carries
 //! a checksum, so a record cut short or overwritten is skipped and
-//! counted, not misread.
+//! counted, not misread, and the records after it are found again.
 
 /// What happened. The numbers are the file's format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,8 +26,7 @@ pub(crate) enum Kind {
     Joined = 5,
     /// Worker `pid` ran chunk `b` of the pool's call `a` for `dur`.
     Task = 6,
-    /// `pid` waited `dur` on a queue (`b` = 1), a pipe (2) or its pool's
-    /// results (3).
+    /// `pid` waited `dur` on what `b` says (`timeline::On`).
     Waited = 7,
     /// `pid` ran a span of its own code, labelled `name`, for `dur`.
     Span = 8,
@@ -40,11 +39,10 @@ pub(crate) enum Kind {
 impl Kind {
     fn from_byte(b: u8) -> Option<Kind> {
         use Kind::*;
-        [
+        let kinds = [
             Began, Started, Exited, Reaped, Joined, Task, Waited, Span, Part, Ended,
-        ]
-        .into_iter()
-        .find(|k| *k as u8 == b)
+        ];
+        kinds.get(usize::from(b).checked_sub(1)?).copied()
     }
 }
 
@@ -81,17 +79,17 @@ impl Record {
         }
     }
 
-    /// `self` with `name`'s first bytes (cut at a character's boundary).
-    pub fn named(mut self, name: &str) -> Record {
+    /// Give it `name`'s first bytes (cut at a character's boundary).
+    pub fn name(&mut self, name: &str) {
         let mut end = name.len().min(NAME);
         while !name.is_char_boundary(end) {
             end -= 1;
         }
         self.name[..end].copy_from_slice(&name.as_bytes()[..end]);
-        self
     }
 
-    pub fn name(&self) -> String {
+    /// Its name or label.
+    pub fn named(&self) -> String {
         let end = self.name.iter().position(|&b| b == 0).unwrap_or(NAME);
         String::from_utf8_lossy(&self.name[..end]).into_owned()
     }
@@ -145,14 +143,27 @@ fn checksum(bytes: &[u8; SIZE]) -> u8 {
     (sum % 251) as u8
 }
 
-/// Every whole record in `bytes`, and how many were not whole.
+/// Every whole record in `bytes`, and how many stretches were not (a
+/// record cut short by a full disk, a few bytes of something else). After
+/// such a stretch, reading goes on at the next byte where a whole record
+/// starts (its magic byte and checksum hold), so one bad write loses only
+/// itself, never the records after it.
 pub(crate) fn parse(bytes: &[u8]) -> (Vec<Record>, usize) {
-    let chunks = bytes.chunks(SIZE);
     let (mut records, mut torn) = (Vec::with_capacity(bytes.len() / SIZE), 0);
-    for chunk in chunks {
-        match Record::from_bytes(chunk) {
-            Some(record) => records.push(record),
-            None => torn += 1,
+    let (mut at, mut lost) = (0, false);
+    while at < bytes.len() {
+        let record = (bytes[at] == MAGIC)
+            .then(|| bytes.get(at..at + SIZE).and_then(Record::from_bytes))
+            .flatten();
+        match record {
+            Some(record) => {
+                records.push(record);
+                (at, lost) = (at + SIZE, false);
+            }
+            None => {
+                torn += usize::from(!lost); // one stretch, one torn record
+                (at, lost) = (at + 1, true);
+            }
         }
     }
     (records, torn)

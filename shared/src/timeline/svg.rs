@@ -1,11 +1,12 @@
 //! The picture for a browser: one self-contained SVG (no script, nothing
 //! fetched), a lane per process, a panel per part of the run, all at one
-//! scale. Each shape's `<title>` is what a browser shows on hover.
+//! scale. Each shape's `<title>` is what a browser shows on hover; its
+//! times, as the panel's axis, count from the panel's start.
 
 use std::fmt::Write;
 
 use super::chart::seconds;
-use super::model::{End, Timeline};
+use super::model::{End, Lane, Timeline, What};
 
 const WIDTH: f64 = 960.0;
 const NAMES: f64 = 170.0;
@@ -17,21 +18,59 @@ const CALLS: [&str; 6] = [
     "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#e15759",
 ];
 
+const STYLE: &str = r##"<defs><pattern id="hatch" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="2" height="4" fill="#9c755f"/></pattern></defs>
+<style>
+.part { font-weight: bold; font-size: 13px; }
+.name, .code { fill: #222; }
+.axis { stroke: #bbb; }
+.tick { fill: #777; font-size: 10px; }
+.life { fill: #c8c8c8; }
+.wait { fill: #555; }
+.join { fill: url(#hatch); stroke: #9c755f; }
+.span { fill: #8c8c8c; }
+.start { fill: #333; }
+.ok { fill: #59a14f; }
+.bad { fill: #e15759; }
+.unknown { fill: #e15759; font-weight: bold; font-size: 14px; }
+.legend { fill: #555; font-size: 11px; }
+</style>
+<rect width="100%" height="100%" fill="white"/>
+"##;
+
+/// One panel's place in the picture: the part it draws, and the scale.
+struct Panel {
+    from: u64,
+    to: u64,
+    /// Pixels per nanosecond.
+    scale: f64,
+}
+
+impl Panel {
+    fn x(&self, ns: u64) -> f64 {
+        NAMES + ns.clamp(self.from, self.to).saturating_sub(self.from) as f64 * self.scale
+    }
+
+    fn width(&self, start: u64, end: u64) -> f64 {
+        (self.x(end) - self.x(start)).max(1.0)
+    }
+
+    /// A time of the run, as this panel's axis counts it.
+    fn time(&self, ns: u64) -> String {
+        seconds(ns.saturating_sub(self.from))
+    }
+}
+
 pub(crate) fn svg(t: &Timeline) -> String {
     let sections = t.sections();
-    let longest = sections
-        .iter()
-        .map(|(_, a, b)| b - a)
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let scale = (WIDTH - NAMES - CODES - 10.0) / longest as f64; // px per ns
+    let longest = sections.iter().map(|(_, a, b)| b - a).max().unwrap_or(1);
+    let scale = (WIDTH - NAMES - CODES - 10.0) / longest.max(1) as f64;
     let mut body = String::new();
     let mut y = 10.0;
-    for (title, from, to) in &sections {
+    for (title, from, to) in sections {
+        let panel = Panel { from, to, scale };
         let heading = match title.is_empty() {
             true => format!("the whole run, {}", seconds(to - from)),
-            false => format!("{}, {}", escape(title), seconds(to - from)),
+            false => format!("{}, {}", escape(&title), seconds(to - from)),
         };
         let _ = writeln!(
             body,
@@ -40,186 +79,156 @@ pub(crate) fn svg(t: &Timeline) -> String {
         );
         axis(&mut body, y + 28.0, to - from, scale);
         y += HEADER;
-        let x = |ns: u64| NAMES + (ns.saturating_sub(*from)) as f64 * scale;
-        let w =
-            |a: u64, b: u64| ((b.min(*to).saturating_sub(a.max(*from))) as f64 * scale).max(1.0);
         for lane in &t.lanes {
-            let end = t.lane_end(lane);
-            if lane.start > *to || end < *from {
-                continue;
+            if lane.start <= to && t.lane_end(lane) >= from {
+                self::lane(&mut body, t, lane, &panel, y + LANE / 2.0);
+                y += LANE;
             }
-            let mid = y + LANE / 2.0;
-            let _ = writeln!(
-                body,
-                r#"<text class="name" x="4" y="{}">{}</text>"#,
-                mid + 4.0,
-                escape(&lane.name)
-            );
-            let life = match lane.end {
-                End::Exited { code, .. } => format!("exited with code {code}"),
-                End::Reaped { code, .. } if code < 0 => {
-                    format!("killed by signal {} (exit code {code})", -code)
-                }
-                End::Reaped { code, .. } => format!("exit code {code}, seen when reaped"),
-                End::Unknown if lane.parent.is_none() => "the main process".into(),
-                End::Unknown => "end unknown: no exit was recorded (its parent died first)".into(),
-            };
-            let parent = lane
-                .parent
-                .map(|p| format!(", started by {}", t.name_of(p)))
-                .unwrap_or_default();
-            let _ = writeln!(
-                body,
-                r#"<rect class="life" x="{:.1}" y="{:.1}" width="{:.1}" height="4"><title>{} (pid {}{}), from {} to {}: {}</title></rect>"#,
-                x(lane.start.max(*from)),
-                mid - 2.0,
-                w(lane.start, end),
-                escape(&lane.name),
-                lane.pid,
-                escape(&parent),
-                seconds(lane.start),
-                seconds(end),
-                escape(&life)
-            );
-            let pid = lane.pid;
-            let visible = |start: u64, dur: u64| start <= *to && start + dur >= *from;
-            // A bar across `start..start + dur`, `height` high, centred on
-            // the lane; `paint` is its class or fill.
-            let mut bar = |paint: String, start: u64, dur: u64, height: f64, title: String| {
-                if visible(start, dur) {
-                    let _ = writeln!(
-                        body,
-                        r#"<rect {paint} x="{:.1}" y="{:.1}" width="{:.1}" height="{height}"><title>{}: {}</title></rect>"#,
-                        x(start.max(*from)),
-                        mid - height / 2.0,
-                        w(start, start + dur),
-                        escape(&lane.name),
-                        escape(&title)
-                    );
-                }
-            };
-            for wt in t.waits.iter().filter(|wt| wt.pid == pid) {
-                let title = format!(
-                    "waited {} for {} at {}",
-                    seconds(wt.dur),
-                    wt.on,
-                    seconds(wt.start)
-                );
-                bar(r#"class="wait""#.into(), wt.start, wt.dur, 8.0, title);
-            }
-            for j in t.joins.iter().filter(|j| j.waiter == pid) {
-                let child = t.name_of(j.child);
-                let title = format!(
-                    "waited {} in join() for {child}, from {}",
-                    seconds(j.dur),
-                    seconds(j.start)
-                );
-                bar(r#"class="join""#.into(), j.start, j.dur, 10.0, title);
-            }
-            for s in t.spans.iter().filter(|s| s.pid == pid) {
-                let title = format!(
-                    "{} for {}, from {}",
-                    s.label,
-                    seconds(s.dur),
-                    seconds(s.start)
-                );
-                bar(r#"class="span""#.into(), s.start, s.dur, 14.0, title);
-            }
-            for k in t.tasks.iter().filter(|k| k.pid == pid) {
-                let fill = format!(r#"fill="{}""#, CALLS[k.call as usize % CALLS.len()]);
-                let title = format!(
-                    "call {}, chunk {}, for {}, from {}",
-                    k.call,
-                    k.chunk,
-                    seconds(k.dur),
-                    seconds(k.start)
-                );
-                bar(fill, k.start, k.dur, 16.0, title);
-            }
-            if lane.parent.is_some() && (*from..=*to).contains(&lane.start) {
-                let sx = x(lane.start);
-                let _ = writeln!(
-                    body,
-                    r#"<path class="start" d="M{sx:.1} {:.1} l6 6 l-6 6 z"><title>{} started at {}</title></path>"#,
-                    mid - 6.0,
-                    escape(&lane.name),
-                    seconds(lane.start)
-                );
-            }
-            let (mark, code) = match lane.end {
-                End::Exited { code, .. } | End::Reaped { code, .. } if end <= *to => {
-                    let class = if code == 0 { "ok" } else { "bad" };
-                    (
-                        format!(
-                            r#"<circle class="{class}" cx="{:.1}" cy="{mid:.1}" r="4"><title>{}: {}</title></circle>"#,
-                            x(end),
-                            escape(&lane.name),
-                            escape(&life)
-                        ),
-                        code.to_string(),
-                    )
-                }
-                End::Unknown if lane.parent.is_some() && *to == t.end => (
-                    format!(
-                        r#"<text class="unknown" x="{:.1}" y="{:.1}">?<title>{}: {}</title></text>"#,
-                        x(end) - 8.0,
-                        mid + 5.0,
-                        escape(&lane.name),
-                        escape(&life)
-                    ),
-                    "?".into(),
-                ),
-                _ => (String::new(), String::new()),
-            };
-            body.push_str(&mark);
-            let _ = writeln!(
-                body,
-                r#"<text class="code" x="{:.1}" y="{:.1}">{code}</text>"#,
-                WIDTH - CODES + 4.0,
-                mid + 4.0
-            );
-            y += LANE;
         }
         y += 12.0;
     }
-    let legend = [
+    y = legend(&mut body, y);
+    let height = y + 10.0;
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0}" viewBox="0 0 {WIDTH} {height:.0}" font-family="sans-serif" font-size="12">
+<title>timeline of a run: one lane per process</title>
+{STYLE}{body}</svg>
+"#
+    )
+}
+
+/// A shape with its hover title: `<tag attributes><title>…</title></tag>`.
+fn shape(out: &mut String, tag: &str, attributes: String, title: &str) {
+    let _ = writeln!(
+        out,
+        "<{tag} {attributes}><title>{}</title></{tag}>",
+        escape(title)
+    );
+}
+
+/// One process's lane, centred on `mid`: its name, its life, its bars,
+/// its start and its end.
+fn lane(out: &mut String, t: &Timeline, lane: &Lane, panel: &Panel, mid: f64) {
+    let (name, end) = (&lane.name, t.lane_end(lane));
+    let _ = writeln!(
+        out,
+        r#"<text class="name" x="4" y="{}">{}</text>"#,
+        mid + 4.0,
+        escape(name)
+    );
+    let life = match lane.end {
+        End::Exited { code, .. } => format!("exited with code {code}"),
+        End::Reaped { code, .. } if code < 0 => {
+            format!("killed by signal {} (exit code {code})", -code)
+        }
+        End::Reaped { code, .. } => format!("exit code {code}, seen when reaped"),
+        End::Unknown if lane.parent.is_none() => "the main process".into(),
+        End::Unknown => "end unknown: no exit was recorded (its parent died first)".into(),
+    };
+    let parent = lane
+        .parent
+        .map(|p| format!(", started by {}", t.name_of(p)))
+        .unwrap_or_default();
+    let (x, width) = (panel.x(lane.start), panel.width(lane.start, end));
+    let (from, to) = (panel.time(lane.start), panel.time(end));
+    let title = format!(
+        "{name} (pid {}{parent}), from {from} to {to}: {life}",
+        lane.pid
+    );
+    let attributes = format!(
+        r#"class="life" x="{x:.1}" y="{:.1}" width="{width:.1}" height="4""#,
+        mid - 2.0
+    );
+    shape(out, "rect", attributes, &title);
+    for bar in t
+        .bars_of(lane.pid)
+        .filter(|b| b.start <= panel.to && b.start + b.dur >= panel.from)
+    {
+        let (paint, height) = match bar.what {
+            What::Wait(_) => (r#"class="wait""#.to_owned(), 8.0),
+            What::Join { .. } => (r#"class="join""#.to_owned(), 10.0),
+            What::Span(_) => (r#"class="span""#.to_owned(), 14.0),
+            What::Task { call, .. } => (
+                format!(r#"fill="{}""#, CALLS[call as usize % CALLS.len()]),
+                16.0,
+            ),
+        };
+        let (x, width) = (
+            panel.x(bar.start),
+            panel.width(bar.start, bar.start + bar.dur),
+        );
+        let y = mid - height / 2.0;
+        let attributes =
+            format!(r#"{paint} x="{x:.1}" y="{y:.1}" width="{width:.1}" height="{height}""#);
+        let (what, long) = (t.describe(&bar.what), seconds(bar.dur));
+        shape(
+            out,
+            "rect",
+            attributes,
+            &format!("{name}: {what} for {long}, from {}", panel.time(bar.start)),
+        );
+    }
+    // Its start, a triangle; its end, a dot or a `?`, never on the triangle.
+    let started_here = lane.parent.is_some() && (panel.from..=panel.to).contains(&lane.start);
+    let start = panel.x(lane.start);
+    if started_here {
+        let d = format!(
+            r#"class="start" d="M{start:.1} {:.1} l6 6 l-6 6 z""#,
+            mid - 6.0
+        );
+        shape(out, "path", d, &format!("{name} started at {from}"));
+    }
+    let after_start = |x: f64| if started_here { x.max(start + 10.0) } else { x };
+    let code = match lane.end {
+        End::Exited { code, .. } | End::Reaped { code, .. } if end <= panel.to => {
+            let class = if code == 0 { "ok" } else { "bad" };
+            let dot = format!(
+                r#"class="{class}" cx="{:.1}" cy="{mid:.1}" r="4""#,
+                after_start(panel.x(end))
+            );
+            shape(out, "circle", dot, &format!("{name}: {life} at {to}"));
+            code.to_string()
+        }
+        End::Unknown if lane.parent.is_some() && panel.to == t.end => {
+            let mark = format!(
+                r#"class="unknown" x="{:.1}" y="{:.1}""#,
+                after_start(panel.x(end) - 8.0),
+                mid + 5.0
+            );
+            let _ = writeln!(
+                out,
+                "<text {mark}>?<title>{}</title></text>",
+                escape(&format!("{name}: {life}"))
+            );
+            "?".into()
+        }
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        r#"<text class="code" x="{:.1}" y="{:.1}">{code}</text>"#,
+        WIDTH - CODES + 4.0,
+        mid + 4.0
+    );
+}
+
+/// The legend, two lines from `y`; the `y` under it.
+fn legend(out: &mut String, mut y: f64) -> f64 {
+    let lines = [
         "coloured bar: a pool task (colour: its call) · grey block: a span of the program's own",
-        "hatched: join() waiting · dark: waiting on a queue, pipe or pool · ▶ start · ● exit \
-         (red: not 0) · ? end unknown · hover over any of them for details",
+        "hatched: join() waiting · dark: waiting on a queue, pipe, pool or lock · ▶ start · \
+         ● exit (red: not 0) · ? end unknown · hover for details",
     ];
-    for line in legend {
+    for line in lines {
         y += 16.0;
         let _ = writeln!(
-            body,
+            out,
             r#"<text class="legend" x="4" y="{y:.1}">{}</text>"#,
             escape(line)
         );
     }
-    let height = y + 10.0;
-    format!(
-        r##"<?xml version="1.0" encoding="UTF-8"?>
-<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0}" viewBox="0 0 {WIDTH} {height:.0}" font-family="sans-serif" font-size="12">
-<title>timeline of a run: one lane per process</title>
-<defs><pattern id="hatch" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="2" height="4" fill="#9c755f"/></pattern></defs>
-<style>
-.part {{ font-weight: bold; font-size: 13px; }}
-.name, .code {{ fill: #222; }}
-.axis {{ stroke: #bbb; }}
-.tick {{ fill: #777; font-size: 10px; }}
-.life {{ fill: #c8c8c8; }}
-.wait {{ fill: #555; }}
-.join {{ fill: url(#hatch); stroke: #9c755f; }}
-.span {{ fill: #8c8c8c; }}
-.start {{ fill: #333; }}
-.ok {{ fill: #59a14f; }}
-.bad {{ fill: #e15759; }}
-.unknown {{ fill: #e15759; font-weight: bold; font-size: 14px; }}
-.legend {{ fill: #555; font-size: 11px; }}
-</style>
-<rect width="100%" height="100%" fill="white"/>
-{body}</svg>
-"##
-    )
+    y
 }
 
 /// A time axis at `y`: five ticks across `span` nanoseconds.
@@ -231,12 +240,12 @@ fn axis(out: &mut String, y: f64, span: u64, scale: f64) {
     );
     for i in 0..=4 {
         let ns = span * i / 4;
+        let label = if ns == 0 { "0".to_owned() } else { seconds(ns) };
         let _ = writeln!(
             out,
-            r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="middle">{label}</text>"#,
             NAMES + ns as f64 * scale,
-            y - 3.0,
-            if ns == 0 { "0".to_owned() } else { seconds(ns) }
+            y - 3.0
         );
     }
 }

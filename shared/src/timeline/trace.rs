@@ -5,94 +5,59 @@
 //! process of the trace, named by a `process_name` event, and its life a
 //! span that the rest nest in.
 
-use std::fmt::Write;
+use serde_json::{Value, json};
 
-use super::model::{End, Timeline};
+use super::model::{End, Timeline, What};
+
+/// The file: its events, and how to show their times.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Trace {
+    trace_events: Vec<Value>,
+    display_time_unit: &'static str,
+}
+
+/// A complete event (`X`): `pid` did `name` from `start` for `dur`.
+fn complete(name: &str, cat: &str, pid: u32, start: u64, dur: u64, args: Value) -> Value {
+    let (ts, dur) = (start as f64 / 1e3, dur as f64 / 1e3);
+    json!({"name": name, "cat": cat, "ph": "X", "pid": pid, "tid": pid, "ts": ts, "dur": dur, "args": args})
+}
 
 pub(crate) fn trace(t: &Timeline) -> String {
-    let mut events: Vec<String> = Vec::new();
-    let us = |ns: u64| ns as f64 / 1e3;
+    let mut events = Vec::new();
     for lane in &t.lanes {
-        let (pid, name) = (lane.pid, string(&lane.name));
-        events.push(format!(
-            r#"{{"name":"process_name","ph":"M","pid":{pid},"tid":{pid},"args":{{"name":{name}}}}}"#
-        ));
-        let end = t.lane_end(lane);
-        let exit = match lane.end {
-            End::Exited { code, .. } => format!(r#""exitcode":{code},"end":"exited""#),
-            End::Reaped { code, .. } => format!(r#""exitcode":{code},"end":"reaped""#),
-            End::Unknown => r#""end":"unknown""#.to_owned(),
+        let pid = lane.pid;
+        events.push(json!({"name": "process_name", "ph": "M", "pid": pid, "tid": pid, "args": {"name": lane.name}}));
+        let (end, code) = match lane.end {
+            End::Exited { code, .. } => ("exited", Some(code)),
+            End::Reaped { code, .. } => ("reaped", Some(code)),
+            End::Unknown => ("unknown", None),
         };
-        let parent = lane.parent.map_or("null".to_owned(), |p| p.to_string());
-        events.push(format!(
-            r#"{{"name":{name},"cat":"process","ph":"X","pid":{pid},"tid":{pid},"ts":{:.3},"dur":{:.3},"args":{{"parent":{parent},{exit}}}}}"#,
-            us(lane.start),
-            us(end.saturating_sub(lane.start))
-        ));
+        let args = json!({"parent": lane.parent, "exitcode": code, "end": end});
+        let dur = t.lane_end(lane).saturating_sub(lane.start);
+        events.push(complete(&lane.name, "process", pid, lane.start, dur, args));
     }
-    for k in &t.tasks {
-        events.push(complete(
-            &format!("call {} chunk {}", k.call, k.chunk),
-            "task",
-            k.pid,
-            k.start,
-            k.dur,
-            &format!(r#""call":{},"chunk":{}"#, k.call, k.chunk),
-        ));
-    }
-    for j in &t.joins {
-        let child = t.name_of(j.child);
-        events.push(complete(
-            &format!("join {child}"),
-            "join",
-            j.waiter,
-            j.start,
-            j.dur,
-            &format!(r#""child":{},"child_pid":{}"#, string(&child), j.child),
-        ));
-    }
-    for w in &t.waits {
-        events.push(complete(w.on, "wait", w.pid, w.start, w.dur, ""));
-    }
-    for s in &t.spans {
-        events.push(complete(&s.label, "span", s.pid, s.start, s.dur, ""));
+    for bar in &t.bars {
+        let (cat, args) = match bar.what {
+            What::Task { call, chunk } => ("task", json!({"call": call, "chunk": chunk})),
+            What::Join { child } => (
+                "join",
+                json!({"child": t.name_of(child), "child_pid": child}),
+            ),
+            What::Wait(_) => ("wait", json!({})),
+            What::Span(_) => ("span", json!({})),
+        };
+        let name = t.describe(&bar.what);
+        events.push(complete(&name, cat, bar.pid, bar.start, bar.dur, args));
     }
     let root = t.lanes.first().map_or(0, |l| l.pid);
-    for p in &t.parts {
-        events.push(format!(
-            r#"{{"name":{},"cat":"part","ph":"i","s":"g","pid":{root},"tid":{root},"ts":{:.3}}}"#,
-            string(&p.title),
-            us(p.at)
-        ));
+    for part in &t.parts {
+        let ts = part.at as f64 / 1e3;
+        events.push(json!({"name": part.title, "cat": "part", "ph": "i", "s": "g", "pid": root, "tid": root, "ts": ts}));
     }
-    let mut out = String::from("{\"traceEvents\":[\n");
-    out.push_str(&events.join(",\n"));
-    let _ = write!(out, "\n],\"displayTimeUnit\":\"ms\"}}\n");
-    out
-}
-
-fn complete(name: &str, cat: &str, pid: u32, start: u64, dur: u64, args: &str) -> String {
-    format!(
-        r#"{{"name":{},"cat":"{cat}","ph":"X","pid":{pid},"tid":{pid},"ts":{:.3},"dur":{:.3},"args":{{{args}}}}}"#,
-        string(name),
-        start as f64 / 1e3,
-        dur as f64 / 1e3
-    )
-}
-
-/// `text` as a JSON string.
-fn string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    let trace = Trace {
+        trace_events: events,
+        display_time_unit: "ms",
+    };
+    serde_json::to_string(&trace).unwrap_or_default() + "\n"
 }
