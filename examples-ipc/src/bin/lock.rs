@@ -11,10 +11,11 @@
 //! ```
 //! `counter.set(counter.get() + 1)` is a read, then a write: between the
 //! two another process may write, and its update is lost, so the first
-//! total is usually less than 40 000, by a different amount each run. With
-//! the lock held across the read and the write, no other process can come
-//! between them, and the total is exact. A `Barrier` starts the four
-//! together, so that they really overlap.
+//! total is often less than 40 000, by a different amount each run (and
+//! often exactly 40 000: four workers done in under a millisecond may not
+//! overlap at all). With the lock held across the read and the write, no
+//! other process can come between them, and the total is exact. A
+//! `Barrier` starts the four together, so that they overlap when they can.
 
 use shared::{Barrier, Error, Lock, Process, RawValue};
 

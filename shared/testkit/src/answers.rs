@@ -14,8 +14,8 @@
 //! | ` ```text in order ` | appear in every run, in this order (others may come between) |
 //! | ` ```text whole ` | are the whole output of every run (a line `...` for any lines) |
 //! | ` ```text absent ` | appear in no run |
-//! | ` ```text varies ` | each appears in at least one of ten runs: timing decides |
-//! | ` ```text not always ` | each is missing from at least one of ten runs: timing decides |
+//! | ` ```text varies ` | each appears in at least one of twenty runs: timing decides |
+//! | ` ```text not always ` | each is missing from at least one of twenty runs: timing decides |
 //! | ` ```text compile ` | the edit does not build, and the compiler says these |
 //!
 //! A block whose first line is `$ ` and a command checks that command's
@@ -38,7 +38,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 /// How many runs a `varies` block gets to show each of its lines, and a
 /// `not always` block to miss each (the runs stop once all have).
-const TRIES: usize = 10;
+const TRIES: usize = 20;
 
 /// What one question of the guide says and asks.
 struct Question {

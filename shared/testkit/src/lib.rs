@@ -183,6 +183,13 @@ pub fn check_guide(manifest_dir: &str) {
                 None => panic!("{chapter}, section {n}: no {step} where it belongs"),
             }
         }
+        for link in [&predict, &try_this] {
+            assert_eq!(
+                part.matches(link.as_str()).count(),
+                1,
+                "{chapter}, section {n}: {link}"
+            );
+        }
         assert!(
             !part.contains("<details>"),
             "{chapter}, section {n}: an answer beside its question (answers go in `## Answers`)"
