@@ -370,12 +370,16 @@ pub(crate) fn spawn(
     // may have left the pipe open in a child of its own.
     let ended = sys::pidfd_open(pid.as_raw());
     let mut byte = [0u8];
+    let wait = sys::Wait::timeout(TAKING_ITS_TASK);
     let said = loop {
         let watched: Vec<_> = [Some(taken.as_fd()), ended.as_ref().ok().map(AsFd::as_fd)]
             .into_iter()
             .flatten()
             .collect();
-        let ready = sys::wait_readable(&watched, sys::Wait::Forever)?;
+        let ready = sys::wait_readable(&watched, wait)?;
+        if ready.is_empty() {
+            break false; // its time ran out: it is killed below
+        }
         if ready.first() == Some(&0) {
             match taken.read(&mut byte) {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -389,10 +393,11 @@ pub(crate) fn spawn(
     if said {
         return Ok(pid);
     }
-    // The child has gone (or closed the pipe unwritten, and is killed for that).
+    // The child has gone (or closed the pipe unwritten, or took more than
+    // a minute, and is killed for that).
     let _ = kill(pid, Signal::SIGKILL);
-    let why = "the spawned child exited before taking its task: does its main call \
-               shared::freeze_support() first?";
+    let why = "the spawned child exited (or was stopped, after a minute) before taking its \
+               task: does its main call shared::freeze_support() first?";
     Err(Error::Spawn(match nix::sys::wait::waitpid(pid, None) {
         Ok(WaitStatus::Exited(_, code)) => format!("{why} (it exited with code {code})"),
         _ => why.to_owned(),
@@ -453,6 +458,11 @@ fn posix_spawn(fds: &[OwnedFd]) -> Result<Pid, Error> {
     )?)
 }
 
+/// How long a spawned child may take to take its task: a fresh program
+/// takes a millisecond or so; one that takes a minute is stuck (blocked
+/// before its `freeze_support`, say), and `start` gives up on it.
+const TAKING_ITS_TASK: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Where a spawned child finds its call (a memory file), and where it
 /// says it has taken it (a pipe); the descriptors its argument holds
 /// follow them.
@@ -461,15 +471,15 @@ const TAKEN_FD: RawFd = 4;
 
 /// The child's side: read the call, and tell the parent it is taken.
 fn take_call() -> Result<Call, Error> {
-    if !sys::is_sealed_memfd(CALL_FD) {
+    if !sys::is_sealed_memfd(CALL_FD) || !sys::is_pipe(TAKEN_FD) {
         return Err(Error::Spawn(format!(
             "this program was started with {MARKER} but not by a spawn: its descriptor \
-             {CALL_FD} is not a sealed memory file holding a call"
+             {CALL_FD} is not a sealed memory file holding a call, or its {TAKEN_FD} not a pipe"
         )));
     }
-    // SAFETY: a sealed memory file at 3 is the call the parent put there
-    // (`posix_spawn`'s `dup2`), beside the pipe at 4, and nothing else in
-    // this fresh process owns them.
+    // SAFETY: a sealed memory file at 3 and a pipe at 4 are the call and
+    // the pipe the parent put there (`posix_spawn`'s `dup2`), and nothing
+    // else in this fresh process owns them.
     let (mut file, mut taken) = unsafe {
         let file = std::fs::File::from(OwnedFd::from_raw_fd(CALL_FD));
         (file, std::fs::File::from(OwnedFd::from_raw_fd(TAKEN_FD)))

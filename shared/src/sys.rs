@@ -389,39 +389,38 @@ impl<'de, S: Shareable> serde::Deserialize<'de> for SharedSlice<S> {
 /// by a `pthread_atfork` handler, installed by the first [`me`].
 static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// The thread asking, as a lock's holder or a condition's waiter: its id,
-/// which a lock's word holds, and its *stamp*, by which another process
-/// can tell whether it still runs (see [`fate`]).
+/// The thread asking, as a lock's holder or a condition's waiter: its
+/// process id (what a lock's word holds, so that a waiter can ask the
+/// kernel about the holder whatever moment the holder was killed at), a
+/// token of its own, and its *stamp*, the process id beside the time the
+/// process started (see [`fate`]).
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Me {
-    /// Its thread id (`gettid(2)`): unique among the running threads of
-    /// every process (of one pid namespace).
-    pub tid: u32,
-    /// Bits 0–21 the process id (Linux's largest is 2^22), 22–31 the
-    /// thread id's low 10 bits (so a stamp is known to go with the id in
-    /// the word), 32–63 the process's start time in clock ticks since boot
-    /// (so a reused process id is not taken for the holder). 0 if this
-    /// process cannot read its own `/proc`: take-over is then off.
-    stamp: u64,
-    /// This process's pid namespace (the inode of `/proc/self/ns/pid`);
+    /// Its process id (`getpid(2)`): Linux's largest is below 2^22.
+    pub pid: u32,
+    /// Random, one per thread of each process, never 0: names the holder of
+    /// a re-entrant lock, whatever its numbers in whatever namespace.
+    pub token: u64,
+    /// Bits 0–21 the process id, 22–63 the process's start time in clock
+    /// ticks since boot (so a reused process id is not taken for it). 0 if
+    /// this process cannot read its own `/proc`.
+    pub stamp: u64,
+    /// This process's pid namespace (the inode of `/proc/self/ns/pid`):
     /// ids and stamps mean something only within one. 0 if unknown.
     pub ns: u32,
 }
 
 impl Me {
-    /// Its stamp, for a lock or condition whose ids are those of pid
-    /// namespace `ns` (its creator's); 0, "unknown", for any other.
+    /// Whether its ids are those of pid namespace `ns`, known for certain:
+    /// only then may it judge another process, or be judged, by them.
     #[inline]
-    pub(crate) fn stamp_in(&self, ns: u32) -> u64 {
-        if ns == self.ns { self.stamp } else { 0 }
+    pub(crate) fn in_ns(&self, ns: u32) -> bool {
+        self.ns != 0 && self.ns == ns && self.stamp != 0
     }
 }
 
-/// Whether `stamp` goes with the thread id `tid` (a holder that has taken
-/// a lock but not yet stamped it has the last holder's stamp beside it).
-pub(crate) fn stamp_of(stamp: u64, tid: u32) -> bool {
-    stamp != 0 && (stamp >> 22) & 0x3ff == u64::from(tid & 0x3ff)
-}
+/// The process id bits of a stamp.
+pub(crate) const PID: u64 = 0x3f_ffff;
 
 /// This thread as [`Me`].
 ///
@@ -435,10 +434,10 @@ pub(crate) fn stamp_of(stamp: u64, tid: u32) -> bool {
 #[inline]
 pub(crate) fn me() -> Me {
     use std::cell::Cell;
-    thread_local!(static KEPT: Cell<(u64, Me)> = const { Cell::new((0, Me { tid: 0, stamp: 0, ns: 0 })) });
+    thread_local!(static KEPT: Cell<(u64, Me)> = const { Cell::new((0, Me { pid: 0, token: 0, stamp: 0, ns: 0 })) });
     let forks = FORKS.load(Ordering::Relaxed);
     KEPT.with(|kept| match kept.get() {
-        (seen, me) if me.tid != 0 && seen == forks => me,
+        (seen, me) if me.token != 0 && seen == forks => me,
         _ => {
             let me = ask_who_i_am();
             kept.set((FORKS.load(Ordering::Relaxed), me));
@@ -458,10 +457,12 @@ fn ask_who_i_am() -> Me {
         // async-signal-safe, as a handler run in a forked child must be.
         unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
     });
-    let tid = rustix::thread::gettid().as_raw_nonzero().get() as u32;
     let pid = std::process::id();
+    let mut token = [0u8; 8];
+    while rustix::rand::getrandom(&mut token, rustix::rand::GetRandomFlags::empty()).is_err() {}
+    let token = u64::from_ne_bytes(token).max(1);
     // `/proc/self` is ours only if it names us: a `/proc` of another pid
-    // namespace, or none, and take-over is off.
+    // namespace, or none, and nothing is judged by our ids.
     let seen = started("self").filter(|&(proc_pid, _)| proc_pid == pid);
     let ns = std::fs::metadata("/proc/self/ns/pid").map(|ns| {
         use std::os::unix::fs::MetadataExt;
@@ -469,14 +470,14 @@ fn ask_who_i_am() -> Me {
     });
     match (seen, ns) {
         (Some((_, start)), Ok(ns)) if ns != 0 => Me {
-            tid,
-            stamp: u64::from(pid & 0x3f_ffff)
-                | u64::from(tid & 0x3ff) << 22
-                | (start as u32 as u64) << 32,
+            pid,
+            token,
+            stamp: u64::from(pid) | start << 22,
             ns,
         },
         _ => Me {
-            tid,
+            pid,
+            token,
             stamp: 0,
             ns: 0,
         },
@@ -495,33 +496,34 @@ fn started(pid: &str) -> Option<(u32, u64)> {
     Some((proc_pid, start))
 }
 
-/// What the system says of the process a stamp names.
+/// What the system says of a process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Fate {
     /// It has ended: there is no such process, it is a zombie, or its
     /// number is another process's now.
     Gone,
-    /// It runs.
+    /// It runs: the process that has its number started when its stamp
+    /// says.
     Runs,
-    /// The system does not say: no stamp, another pid namespace, a
-    /// `/proc` hidden or unreadable.
+    /// The system does not say for certain: no stamp, another pid
+    /// namespace, a `/proc` hidden or unreadable.
     Unknown,
 }
 
-/// What has become of the process `stamp` names, asked by `me` about a
-/// lock or condition of pid namespace `ns`.
+/// What has become of process `pid` (in `ns`, the pid namespace of a lock
+/// or condition), whose stamp is `stamp` if its low bits are `pid` (a
+/// stamp of another process, or 0, is no stamp), asked by `me`.
 ///
 /// This *fails closed*: only what the kernel says for certain is `Gone`
 /// (`pidfd_open(2)` finds no such process; its pidfd is readable, so it
 /// has exited and is a zombie its parent has not reaped; or the process
-/// with its number started at another time). Anything the system does
-/// not answer is `Unknown`, never `Gone`: a lock whose holder runs must
-/// never be taken from it.
-pub(crate) fn fate(stamp: u64, me: &Me, ns: u32) -> Fate {
-    if stamp == 0 || me.stamp_in(ns) == 0 {
+/// with its number started at another time than its stamp says). Anything
+/// the system does not answer is `Unknown`, never `Gone`: a lock whose
+/// holder runs must never be taken from it.
+pub(crate) fn fate(pid: u32, stamp: u64, me: &Me, ns: u32) -> Fate {
+    if pid == 0 || !me.in_ns(ns) {
         return Fate::Unknown;
     }
-    let (pid, start) = ((stamp & 0x3f_ffff) as u32, (stamp >> 32) as u32);
     let exited = match pidfd_open(pid as i32) {
         Err(Errno::ESRCH) => return Fate::Gone,
         Ok(pidfd) => wait_readable(&[pidfd.as_fd()], Wait::No).map(|ready| !ready.is_empty()),
@@ -530,9 +532,10 @@ pub(crate) fn fate(stamp: u64, me: &Me, ns: u32) -> Fate {
     if exited.as_ref().is_ok_and(|&exited| exited) {
         return Fate::Gone;
     }
-    match started(&pid.to_string()) {
-        Some((_, now)) if now as u32 != start => Fate::Gone,
-        Some(_) if exited.is_ok() => Fate::Runs,
+    let stamped = (stamp & PID == u64::from(pid)).then_some(stamp >> 22);
+    match (started(&pid.to_string()), stamped) {
+        (Some((_, now)), Some(start)) if now != start => Fate::Gone,
+        (Some(_), Some(_)) if exited.is_ok() => Fate::Runs,
         _ => Fate::Unknown,
     }
 }
@@ -709,6 +712,17 @@ pub(crate) fn is_sealed_memfd(fd: std::os::fd::RawFd) -> bool {
     seals >= 0 && seals & size == size
 }
 
+/// Whether descriptor `fd` is open and a pipe: a spawned child's
+/// descriptor 4 must be, before it is owned.
+pub(crate) fn is_pipe(fd: std::os::fd::RawFd) -> bool {
+    // SAFETY: `fstat` only asks about a descriptor number, into a struct of
+    // ours: one that is not open is an error (`EBADF`), and nothing is touched.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let ok = unsafe { libc::fstat(fd, &mut stat) } == 0;
+    ok && stat.st_mode & libc::S_IFMT == libc::S_IFIFO
+}
+
 /// Give back a mapping that [`map_sealed`] made.
 ///
 /// # Safety
@@ -818,33 +832,30 @@ mod tests {
     /// A stamp says what the system knows for certain: this process runs;
     /// a process with another start time under its number, or none at
     /// all, has gone (a reused id is not the holder); a zombie has gone;
-    /// no stamp, or a stamp from another pid namespace, is unknown.
+    /// no stamp, or another pid namespace, is unknown.
     #[test]
     fn fate_fails_closed() {
         let me = me();
         let ns = me.ns;
-        assert_ne!(me.stamp_in(ns), 0, "this test needs a readable /proc");
-        assert_eq!(fate(me.stamp_in(ns), &me, ns), Fate::Runs);
-        let reused = me.stamp_in(ns) ^ 1 << 32; // same pid, another start time
-        assert_eq!(fate(reused, &me, ns), Fate::Gone);
-        let none = (me.stamp_in(ns) & !0x3f_ffff) | 0x3f_fffe; // a pid above any pid_max in use
-        assert_eq!(fate(none, &me, ns), Fate::Gone);
-        assert_eq!(fate(0, &me, ns), Fate::Unknown);
+        assert!(me.in_ns(ns), "this test needs a readable /proc");
+        assert_eq!(fate(me.pid, me.stamp, &me, ns), Fate::Runs);
+        let reused = me.stamp ^ 1 << 22; // same pid, another start time
+        assert_eq!(fate(me.pid, reused, &me, ns), Fate::Gone);
+        assert_eq!(fate(0x3f_fffe, 0, &me, ns), Fate::Gone, "no such process");
+        assert_eq!(fate(me.pid, 0, &me, ns), Fate::Unknown, "no stamp");
         assert_eq!(
-            fate(me.stamp_in(ns), &me, ns ^ 1),
+            fate(me.pid, me.stamp, &me, ns ^ 1),
             Fate::Unknown,
             "another namespace"
         );
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id();
-        let (_, start) = started(&pid.to_string()).unwrap();
-        let zombie = u64::from(pid) | (start as u32 as u64) << 32;
         while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z"))
         {
             std::thread::yield_now();
         }
-        assert_eq!(fate(zombie, &me, ns), Fate::Gone, "a zombie has ended");
+        assert_eq!(fate(pid, 0, &me, ns), Fate::Gone, "a zombie has ended");
         child.wait().unwrap();
-        assert_eq!(fate(zombie, &me, ns), Fate::Gone, "reaped");
+        assert_eq!(fate(pid, 0, &me, ns), Fate::Gone, "reaped");
     }
 }

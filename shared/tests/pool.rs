@@ -759,6 +759,56 @@ fn apply_async_many() {
     assert!(run.status.success(), "{run:?}");
 }
 
+fn my_pid_after(ms: u64) -> u32 {
+    sleep(Duration::from_millis(ms));
+    std::process::id()
+}
+
+fn abort_at(n: u32, at: u32) -> u32 {
+    if n == at {
+        std::process::abort(); // a worker that dies mid-task, not a panic
+    }
+    n
+}
+
+/// Calls of one function share a message only up to a fair share of those
+/// waiting: after thousands of quick calls, slow calls of the same
+/// function still spread over the workers.
+fn slow_calls_after_quick_ones_spread_over_the_workers() {
+    let pool = Pool::new(2).unwrap();
+    let quick: Vec<_> = (0..4000)
+        .map(|_| pool.apply_async(my_pid_after, (0,)).unwrap())
+        .collect();
+    quick.iter().for_each(|r| assert!(r.get().is_ok()));
+    let slow: Vec<_> = (0..40)
+        .map(|_| pool.apply_async(my_pid_after, (20,)).unwrap())
+        .collect();
+    let mut by_worker = std::collections::HashMap::new();
+    for r in &slow {
+        *by_worker.entry(r.get().unwrap()).or_insert(0) += 1;
+    }
+    let most = by_worker.values().max().copied().unwrap_or(0);
+    assert!(most <= 25, "{most} of 40 on one worker: {by_worker:?}");
+}
+
+/// A worker that dies in the middle of one call of a batch fails that
+/// call only: those it had answered keep their values, those it had not
+/// begun run in its replacement.
+fn a_crash_fails_only_its_own_call() {
+    let pool = Pool::new(1).unwrap();
+    assert_eq!(pool.map(doubler, 0..100u64).unwrap().len(), 100); // warm up
+    let calls: Vec<_> = (0..20)
+        .map(|n| pool.apply_async(abort_at, (n, 5)).unwrap())
+        .collect();
+    for (n, call) in (0..20u32).zip(&calls) {
+        match (n, call.get()) {
+            (5, Err(Error::WorkerLost(_))) => {}
+            (5, other) => panic!("call 5: {other:?}"),
+            (n, result) => assert_eq!(result.unwrap(), n, "call {n}"),
+        }
+    }
+}
+
 fn killed_worker_does_not_hang_map() {
     let run = scenario("killed_worker", LIMIT);
     assert!(run.status.success(), "{run:?}");
@@ -1024,6 +1074,8 @@ fn main() {
             an_initializer_takes_every_integer_type,
             an_initializer_that_cannot_take_its_arguments_fails_every_call,
             apply_async_many,
+            slow_calls_after_quick_ones_spread_over_the_workers,
+            a_crash_fails_only_its_own_call,
             capture_nothing_compile_check,
             a_capturing_closure_is_refused_with_its_reason,
             killed_worker_does_not_hang_map,

@@ -562,7 +562,7 @@ fn a_thread_that_ends_holding_a_lock_leaves_it_held() {
     .unwrap();
     assert!(!lock.acquire(Block::No));
     assert!(!lock.acquire(Block::For(Duration::from_millis(100))));
-    assert_eq!(format!("{lock:?}"), "<Lock(owner=SomeOtherProcess)>");
+    assert_eq!(format!("{lock:?}"), "<Lock(owner=SomeOtherThread)>");
     lock.release().unwrap(); // the hand-off the docs allow
     assert!(lock.acquire(Block::No));
     lock.release().unwrap();
@@ -808,6 +808,136 @@ fn test_getobj_getlock() {
     assert_eq!((val3.get(), arr.get_obj().get(1)), (6, 2));
 }
 
+/// Contenders taking a lock while holders are SIGKILLed at random moments,
+/// wherever each is (taking it, holding it, letting it go): the lock goes
+/// on passing, and once the killing stops every contender gets it again.
+fn a_storm_of_kills_never_wedges_a_lock() {
+    let lock = Lock::new().unwrap();
+    let turns = RawValue::new(0u64).unwrap();
+    let contender = |lock: Lock, turns: RawValue<u64>| {
+        start(move || {
+            loop {
+                lock.acquire(Block::Forever);
+                turns.set(turns.get() + 1);
+                lock.release().unwrap();
+            }
+        })
+    };
+    let mut contenders: Vec<Process> = (0..4)
+        .map(|_| contender(lock.clone(), turns.clone()))
+        .collect();
+    let began = Instant::now();
+    let mut kills = 0u32;
+    while began.elapsed() < Duration::from_secs(2) {
+        let victim = contenders.remove(kills as usize % contenders.len());
+        victim.kill().unwrap();
+        assert_eq!(exit_code(&victim), Some(-9));
+        contenders.push(contender(lock.clone(), turns.clone()));
+        kills += 1;
+    }
+    // The storm is over: the lock must still pass, within a bound.
+    let before = turns.get();
+    let calm = Instant::now();
+    while turns.get() < before + 1000 {
+        assert!(
+            calm.elapsed() < LONG,
+            "wedged after {kills} kills: {lock:?}"
+        );
+        std::thread::yield_now();
+    }
+    for p in &contenders {
+        p.kill().unwrap();
+        exit_code(p);
+    }
+    assert!(
+        lock.acquire(Block::For(LONG)),
+        "the last holder was killed too: passed on"
+    );
+}
+
+/// More waiters than a condition has seats (1,023): `notify_all` wakes
+/// every one, and a barrier of 1,100 parties completes. (Threads of this
+/// process, here: a thread waits on a condition as a process does.)
+fn more_waiters_than_seats() {
+    const MANY: u32 = 1100;
+    let cond = Condition::new().unwrap();
+    let (ready, woken) = (RawValue::new(0u32).unwrap(), RawValue::new(0u32).unwrap());
+    let threads: Vec<_> = (0..MANY)
+        .map(|_| {
+            let (cond, ready, woken) = (cond.clone(), ready.clone(), woken.clone());
+            std::thread::spawn(move || {
+                let _held = cond.lock();
+                ready.set(ready.get() + 1);
+                assert!(cond.wait_timeout(LONG).unwrap(), "notified");
+                woken.set(woken.get() + 1);
+            })
+        })
+        .collect();
+    let began = Instant::now();
+    loop {
+        let _held = cond.lock();
+        if ready.get() == MANY {
+            cond.notify_all().unwrap();
+            break;
+        }
+        assert!(began.elapsed() < LONG);
+    }
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    assert_eq!(woken.get(), MANY);
+    let barrier = Barrier::new(MANY, Some(LONG)).unwrap();
+    let threads: Vec<_> = (1..MANY)
+        .map(|_| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || barrier.wait(None).map(drop))
+        })
+        .collect();
+    barrier.wait(None).unwrap();
+    for t in threads {
+        t.join().unwrap().unwrap();
+    }
+}
+
+/// Two processes in pid namespaces of their own, each pid 1 there: one
+/// holds an `RLock`; the other, whose numbers are the same, neither takes
+/// it nor releases it.
+fn an_rlock_across_pid_namespaces() {
+    let (rlock, held, done) = (
+        RLock::new().unwrap(),
+        Event::new().unwrap(),
+        Event::new().unwrap(),
+    );
+    let in_a_namespace = |target: Box<dyn FnOnce()>| {
+        start(move || {
+            // SAFETY: `unshare` takes a flag; this child has one thread.
+            assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWPID) }, 0);
+            let mut first = Process::new(target); // pid 1 of the new namespace
+            first.start().unwrap();
+            assert_eq!(exit_code(&first), Some(0));
+        })
+    };
+    let (r, h, d) = (rlock.clone(), held.clone(), done.clone());
+    let holder = in_a_namespace(Box::new(move || {
+        assert_eq!(std::process::id(), 1);
+        assert!(r.acquire(Block::No));
+        h.set();
+        assert!(d.wait_timeout(LONG));
+        r.release().unwrap();
+    }));
+    assert!(held.wait_timeout(LONG));
+    let r = rlock.clone();
+    let other = in_a_namespace(Box::new(move || {
+        assert_eq!(std::process::id(), 1);
+        assert!(
+            !r.acquire(Block::No),
+            "taken by the same numbers in another namespace"
+        );
+        assert!(matches!(r.release(), Err(Error::NotOwned(_))));
+    }));
+    assert_eq!(exit_code(&other), Some(0));
+    done.set();
+    assert_eq!(exit_code(&holder), Some(0));
+}
+
 fn main() {
     let blind = !can_hide_proc();
     let mut checks = testkit::checks![
@@ -833,12 +963,21 @@ fn main() {
         a_barrier_with_more_processes_than_parties,
         a_barriers_action_runs_once_a_round,
         test_getobj_getlock,
+        a_storm_of_kills_never_wedges_a_lock,
+        more_waiters_than_seats,
     ];
     // As root (or where user namespaces allow it); reported ignored elsewhere.
     checks.push(
         testkit::check(
             "locks_fail_closed_without_proc",
             locks_fail_closed_without_proc,
+        )
+        .with_ignored_flag(blind),
+    );
+    checks.push(
+        testkit::check(
+            "an_rlock_across_pid_namespaces",
+            an_rlock_across_pid_namespaces,
         )
         .with_ignored_flag(blind),
     );

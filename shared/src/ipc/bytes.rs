@@ -64,7 +64,13 @@ impl Bytes {
             let why = "refused a memory file shorter than its message";
             return Err(io::Error::new(io::ErrorKind::InvalidData, why));
         }
-        let mut bytes = vec![0; len];
+        // Room asked for, not assumed: a peer's file may claim more than
+        // this process can hold, which must be an error, not an abort.
+        let mut bytes = Vec::new();
+        bytes
+            .try_reserve_exact(len)
+            .map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
+        bytes.resize(len, 0);
         std::os::unix::fs::FileExt::read_exact_at(file, &mut bytes, 0)?;
         Ok(Bytes::from(bytes))
     }

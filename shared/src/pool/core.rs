@@ -215,13 +215,18 @@ struct Worker {
 }
 
 /// What a worker was given in one message: chunks of one or more calls of
-/// the same function, in a row.
+/// the same function, in a row. It answers each call in a message of its
+/// own.
 struct Batch {
     /// The function's runner (its address): what the batch's size is
     /// learned for.
     runner: usize,
-    /// Each call, and which of its chunks, in the order of the tasks.
-    parts: Vec<(u64, Range<u32>)>,
+    /// Each call, which of its chunks, and (but the first's) its tasks,
+    /// in order: what is not answered yet.
+    parts: VecDeque<(u64, Range<u32>, Vec<Task>)>,
+    /// Its tasks, and how long those answered so far kept the worker busy.
+    tasks: usize,
+    busy: Duration,
 }
 
 /// How a pool is set up (kept by `PoolBuilder` until it starts the pool).
@@ -425,8 +430,11 @@ impl Core {
             }
             let runner = first.runner as usize;
             let size = self.sizes.get(&runner).map_or(1, |&size| size.min(left));
+            // Several calls in one batch: never more than this worker's
+            // share of those waiting, so that the others get theirs.
+            let share = self.pending.len().div_ceil(self.config.processes).max(1);
             let (mut parts, mut tasks) = (Vec::new(), Vec::new());
-            let oldest: Vec<u64> = self.pending.iter().copied().take(size).collect();
+            let oldest: Vec<u64> = self.pending.iter().copied().take(size.min(share)).collect();
             for id in oldest {
                 let Some(job) = self.jobs.get_mut(&id) else {
                     self.pending.remove(&id); // (a call leaves only once finished)
@@ -457,7 +465,19 @@ impl Core {
             match encode(&tasks).and_then(|bytes| worker.socket.send_bytes(&bytes)) {
                 Ok(()) => {
                     worker.sent += tasks.len();
-                    worker.batch = Some(Batch { runner, parts });
+                    let count = tasks.len();
+                    let mut tasks = tasks.into_iter();
+                    let parts = parts.into_iter().enumerate().map(|(i, (id, chunks))| {
+                        let mine: Vec<Task> = tasks.by_ref().take(chunks.len()).collect();
+                        (id, chunks, if i == 0 { Vec::new() } else { mine })
+                    });
+                    let (parts, busy) = (parts.collect(), Duration::ZERO);
+                    worker.batch = Some(Batch {
+                        runner,
+                        parts,
+                        tasks: count,
+                        busy,
+                    });
                 }
                 // The worker has died, before it could be given anything:
                 // its socket will say so, and a replacement gets the batch.
@@ -533,41 +553,58 @@ impl Core {
         let worker = &mut self.workers[w];
         // `poll` said there is something: a message, or end-of-file.
         let answers = match worker.socket.recv_bytes() {
-            Ok(bytes) => decode::<(Duration, Vec<Answer>)>(&bytes),
+            Ok(bytes) => decode::<(Duration, Vec<Answer>, bool)>(&bytes),
             Err(Error::Eof) => return self.worker_exited(w),
             Err(e) => Err(e),
         };
-        let Some(Batch { runner, parts }) = worker.batch.take() else {
+        let Some(mut batch) = worker.batch.take() else {
             return Ok(()); // nothing asked of it (an error reading it, say)
         };
-        let mut answers = match answers {
-            Ok((busy, answers)) => {
-                let size = self.sizes.entry(runner).or_insert(1);
-                let tasks: usize = parts.iter().map(|(_, chunks)| chunks.len()).sum();
-                if busy < BATCH_WORK && tasks == *size {
-                    *size = (*size * 2).min(MAX_BATCH);
-                } else if busy > BATCH_WORK * 10 {
-                    *size = (*size / 2).max(1);
-                }
-                Ok(answers.into_iter())
+        // The answers to the batch's next call, in order; or an answer we
+        // could not read (no descriptor free to receive it, say), which
+        // fails the rest of the batch rather than leave its callers waiting.
+        let (answers, last) = match answers {
+            Ok((busy, answers, last)) => {
+                batch.busy += busy;
+                (answers.into_iter().map(Ok).collect::<Vec<_>>(), last)
             }
-            // An answer we could not read (no descriptor free to receive it,
-            // say) fails its batch rather than leave the caller waiting.
-            Err(e) => Err(e),
+            Err(e) => (vec![Err(e); batch.tasks], true),
         };
-        // One answer per task, in the batch's order.
-        for (id, chunks) in parts {
-            let mut job = self.jobs.get_mut(&id);
-            for index in chunks {
-                let answer = match &mut answers {
-                    Ok(answers) => answers.next().ok_or(Error::Ipc("a short answer".into())),
-                    Err(e) => Err(e.clone()),
-                };
-                if let Some(job) = &mut job {
-                    job.settle(index, answer.and_then(|a| Ok(a.map(ByteBuf::into_vec)?)));
-                }
+        let mut answers = answers.into_iter();
+        while let Some((id, chunks, _)) = batch.parts.front_mut() {
+            let Some(answer) = answers.next() else {
+                break;
+            };
+            let index = chunks.start;
+            chunks.start += 1;
+            let answer = answer.and_then(|a| Ok(a.map(ByteBuf::into_vec)?));
+            if let Some(job) = self.jobs.get_mut(id) {
+                job.settle(index, answer);
             }
-            self.touched.push(id); // a call leaves only once finished: it is there
+            self.touched.push(*id); // a call leaves only once finished: it is there
+            if chunks.start == chunks.end {
+                batch.parts.pop_front();
+            }
+        }
+        if !last {
+            self.workers[w].batch = Some(batch);
+            return Ok(());
+        }
+        let short = Error::Ipc("a short answer".into());
+        for (id, chunks, _) in batch.parts.drain(..) {
+            if let Some(job) = self.jobs.get_mut(&id) {
+                chunks.for_each(|index| job.settle(index, Err(short.clone())));
+            }
+        }
+        // Learn how big this function's batches should be: twice as big
+        // after a quick one; after a slow one, what takes about 400 µs.
+        let size = self.sizes.entry(batch.runner).or_insert(1);
+        let per_task = batch.busy / batch.tasks.max(1) as u32;
+        if batch.busy < BATCH_WORK && batch.tasks == *size {
+            *size = (*size * 2).min(MAX_BATCH);
+        } else if batch.busy > BATCH_WORK * 10 {
+            let fits = (BATCH_WORK * 4).as_nanos() / per_task.as_nanos().max(1);
+            *size = (fits as usize).clamp(1, *size);
         }
         Ok(())
     }
@@ -584,12 +621,22 @@ impl Core {
         drop(socket); // now, before a replacement is forked with a copy of it
         process.join()?; // quick: its socket closed on its way out
         log::debug!("cleaning up worker {w}");
-        // Its repr says how it ended: `stopped exitcode=-SIGKILL`.
-        let why = format!("{process} died in the middle of a task");
-        for (id, chunks) in batch.map(|batch| batch.parts).unwrap_or_default() {
-            if let Some(job) = self.jobs.get_mut(&id) {
-                chunks.for_each(|index| job.settle(index, Err(Error::WorkerLost(why.clone()))));
-                self.touched.push(id);
+        // The call it was running fails (its repr says how it ended:
+        // `stopped exitcode=-SIGKILL`); the calls after it in its batch never
+        // began, and go to another worker.
+        let why = Error::WorkerLost(format!("{process} died in the middle of a task"));
+        let parts = batch.map(|batch| batch.parts).unwrap_or_default();
+        for (i, (id, chunks, tasks)) in parts.into_iter().enumerate() {
+            let Some(job) = self.jobs.get_mut(&id) else {
+                continue;
+            };
+            self.touched.push(id);
+            match i {
+                0 => chunks.for_each(|index| job.settle(index, Err(why.clone()))),
+                _ => {
+                    job.retry.push((chunks, tasks));
+                    self.pending.insert(id);
+                }
             }
         }
         self.refill();

@@ -4,7 +4,7 @@
 use std::io;
 use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
@@ -34,8 +34,9 @@ pub(crate) struct Task {
 }
 
 /// A worker's answer to one task: the encoded values, or why there are
-/// none. It answers a batch with how long the batch kept it busy and one
-/// answer per task, in order: the parent knows which chunks it sent.
+/// none. It answers each call of a batch in one message, with how long its
+/// tasks kept it busy, one answer per task in order (the parent knows
+/// which chunks it sent), and whether the batch is done.
 pub(crate) type Answer = Result<ByteBuf, Failed>;
 
 /// What a worker needs to start.
@@ -98,43 +99,55 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
             log::debug!("worker got sentinel -- exiting");
             break;
         }
-        let started = Instant::now();
-        let answers: Vec<Answer> = tasks
-            .into_iter()
-            .map(|task| {
-                // SAFETY: `runner` names a `Runner` of the parent, sent over
-                // this worker's own socket as its distance from the anchor
-                // (`spawn::distance`). The worker runs the same executable,
-                // forked or spawned, so the same function is at that
-                // distance from its own anchor here.
-                let runner = unsafe { runner_at(task.runner) };
-                completed += 1;
-                let began = crate::timeline::now_if_on();
-                let answer = match &broken {
-                    Some(e) => Err(e.clone()),
-                    None => run(runner, &task.args).map(ByteBuf::from),
-                };
-                crate::timeline::task(task.call, task.chunk, began);
-                answer
-            })
-            .collect();
-        let (busy, count) = (started.elapsed(), answers.len());
-        let mut sent = encode(&(busy, answers)).and_then(|bytes| setup.socket.send_bytes(&bytes));
-        if let Err(e) = &sent
-            && !matches!(e, Error::Io(e) if e.kind() == io::ErrorKind::BrokenPipe)
-        {
-            // The answer could not go (too big for the file-size limit, no
-            // descriptor free): say so instead, in a message that can.
-            let why = Failed::Unencodable(format!("the answer could not be sent: {e}"));
-            let answers: Vec<Answer> = vec![Err(why); count];
-            sent = encode(&(busy, answers)).and_then(|bytes| setup.socket.send_bytes(&bytes));
-        }
-        if sent.is_err() {
-            break; // the parent is gone
+        // The answers go back a call at a time: a batch may hold several
+        // calls of one function, and a call's answers must not wait on (or
+        // be lost with) the next call's tasks.
+        let calls: Vec<u32> = tasks.iter().map(|task| task.call).collect();
+        let (mut started, mut answers) = (Instant::now(), Vec::new());
+        for (i, task) in tasks.into_iter().enumerate() {
+            // SAFETY: `runner` names a `Runner` of the parent, sent over
+            // this worker's own socket as its distance from the anchor
+            // (`spawn::distance`). The worker runs the same executable,
+            // forked or spawned, so the same function is at that distance
+            // from its own anchor here.
+            let runner = unsafe { runner_at(task.runner) };
+            completed += 1;
+            let began = crate::timeline::now_if_on();
+            answers.push(match &broken {
+                Some(e) => Err(e.clone()),
+                None => run(runner, &task.args).map(ByteBuf::from),
+            });
+            crate::timeline::task(task.call, task.chunk, began);
+            let last = i + 1 == calls.len();
+            if last || calls[i + 1] != task.call {
+                let answered = std::mem::take(&mut answers);
+                if !answer(&setup.socket, started.elapsed(), answered, last) {
+                    log::debug!("worker exiting after {completed} tasks");
+                    return Ok(()); // the parent is gone
+                }
+                started = Instant::now();
+            }
         }
     }
     log::debug!("worker exiting after {completed} tasks");
     Ok(())
+}
+
+/// Send the answers to a call's tasks, with how long they kept the worker
+/// busy and whether they end the batch; `false` if the parent is gone. An
+/// answer that cannot go (too big for the file-size limit, no descriptor
+/// free) is said instead, in a message that can.
+fn answer(socket: &Connection, busy: Duration, answers: Vec<Answer>, last: bool) -> bool {
+    let count = answers.len();
+    let send = |answers| encode(&(busy, answers, last)).and_then(|b| socket.send_bytes(&b));
+    match send(answers) {
+        Err(Error::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => false,
+        Err(e) => {
+            let why = Failed::Unencodable(format!("the answer could not be sent: {e}"));
+            send(vec![Err(why); count]).is_ok()
+        }
+        Ok(()) => true,
+    }
 }
 
 /// The runner `distance` names (see [`Task::runner`]).

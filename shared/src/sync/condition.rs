@@ -2,18 +2,19 @@
 //! notification goes to a waiter that was there when it was made.
 
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
+use std::marker::PhantomData;
+use std::panic;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::lock::{AnyLock, Block, Guard, RLock, Release, sealed};
 use crate::error::Error;
-use crate::sys::{self, Fate, Me, SharedMem, Wait, futex_wait, futex_wake};
+use crate::sys::{self, Fate, Me, SharedMem, Wait, futex_wait, futex_wake, futex_wake_all};
 use crate::timeline::{self, On};
 
-/// How many may wait on one condition at once. One more waits for a seat
-/// first (it has not arrived yet: a notify meanwhile is not for it).
+/// How many may wait in a seat at once. More wait at the door (see
+/// [`Condition`]).
 const SEATS: usize = 1023;
 
 /// A seat's state, its futex word: free, waiting (its arrival number,
@@ -32,6 +33,12 @@ struct Seats {
     arrivals: AtomicU32,
     /// How many seats have ever been taken: no scan looks further.
     used: AtomicU32,
+    /// How many wait at the door, every seat being taken; the futex word
+    /// they sleep on, raised to let them all in; and the tag it let them
+    /// in with.
+    door: AtomicU32,
+    doorbell: AtomicU32,
+    door_tag: AtomicU32,
     seats: [Seat; SEATS],
 }
 
@@ -77,15 +84,15 @@ impl Seats {
             .fetch_add(1, Ordering::Relaxed)
             .wrapping_add(1);
         let arrival = (arrival & ARRIVAL).max(1); // 31 bits, and never 0 (free)
-        seat.who.store(me.stamp_in(self.ns()), Ordering::Relaxed);
+        let who = if me.in_ns(self.ns()) { me.stamp } else { 0 };
+        seat.who.store(who, Ordering::Relaxed);
         seat.state.store(arrival << 1, Ordering::Release);
         Some(seat)
     }
 
     /// Free the seats of waiters whose process has ended; the first.
     fn reclaim(&self, me: &Me) -> Option<&Seat> {
-        let gone =
-            |s: &&Seat| sys::fate(s.who.load(Ordering::Relaxed), me, self.ns()) == Fate::Gone;
+        let gone = |s: &&Seat| self.fate(s, me) == Fate::Gone;
         let dead: Vec<&Seat> = self.in_use().iter().filter(gone).collect();
         dead.iter()
             .for_each(|s| s.state.store(FREE, Ordering::Relaxed));
@@ -108,6 +115,12 @@ impl Seats {
     fn ns(&self) -> u32 {
         self.ns.load(Ordering::Relaxed)
     }
+
+    /// What has become of the waiter in `seat`.
+    fn fate(&self, seat: &Seat, me: &Me) -> Fate {
+        let who = seat.who.load(Ordering::Relaxed);
+        sys::fate((who & sys::PID) as u32, who, me, self.ns())
+    }
 }
 
 /// Python's `multiprocessing.Condition`: wait, holding its lock, until
@@ -124,7 +137,10 @@ impl Seats {
 /// notification goes to the next waiter; where the system cannot say, the
 /// next waiter is notified too, a wake-up too many rather than one lost.
 /// Nobody is ever left waiting for a dead waiter, and the repr counts
-/// only waiters whose process still runs. At most 1,023 wait at once.
+/// only waiters whose process still runs. Beyond 1,023 waiting at once,
+/// the others wait at the door, without a number: a notify that finds no
+/// seated waiter left to notify lets them all in (`notify_all` always
+/// does), so none is ever left asleep, at the price of a wake-up too many.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Condition {
     lock: AnyLock,
@@ -183,21 +199,8 @@ impl Condition {
                 "must acquire() condition before using wait()",
             ));
         }
-        let me = sys::me();
-        let seat = loop {
-            if let Some(seat) = self.seats.take(&me) {
-                break seat;
-            }
-            // Every seat is taken: wait for one, outside the lock.
-            let nap = wait
-                .left()
-                .map_or(WAIT_FOR_A_SEAT, |l| l.min(WAIT_FOR_A_SEAT));
-            if nap.is_zero() {
-                return Ok(None);
-            }
-            let held = self.lock.release_all();
-            std::thread::sleep(nap);
-            self.lock.restore(held);
+        let Some(seat) = self.seats.take(&sys::me()) else {
+            return Ok(self.wait_at_the_door(wait, on));
         };
         let (held, began) = (self.lock.release_all(), timeline::now_if_on());
         loop {
@@ -213,6 +216,28 @@ impl Condition {
         // The lock again: a notify that came meanwhile shows here.
         let state = seat.state.swap(FREE, Ordering::Acquire);
         Ok((state & NOTIFIED != 0).then_some(state >> 1))
+    }
+
+    /// Every seat is taken: wait at the door, until a notify that finds no
+    /// seated waiter left to notify lets everyone at the door in (a
+    /// wake-up too many, rather than one lost).
+    fn wait_at_the_door(&self, wait: Wait, on: On) -> Option<u32> {
+        let seats = &*self.seats;
+        let bell = seats.doorbell.load(Ordering::Acquire);
+        seats.door.fetch_add(1, Ordering::Relaxed);
+        let (held, began) = (self.lock.release_all(), timeline::now_if_on());
+        loop {
+            let left = wait.left();
+            if seats.doorbell.load(Ordering::Acquire) != bell || left.is_some_and(|l| l.is_zero()) {
+                break;
+            }
+            futex_wait(&seats.doorbell, bell, left);
+        }
+        self.lock.restore(held);
+        timeline::waited(on, began);
+        seats.door.fetch_sub(1, Ordering::Relaxed);
+        let rang = seats.doorbell.load(Ordering::Acquire) != bell;
+        rang.then(|| seats.door_tag.load(Ordering::Relaxed))
     }
 
     /// Wait until `predicate()` holds, checking it first and after each
@@ -250,7 +275,7 @@ impl Condition {
         if !self.lock.is_mine() {
             return Err(Error::NotOwned("lock is not owned"));
         }
-        let (me, ns) = (sys::me(), self.seats.ns());
+        let me = sys::me();
         let mut notified = 0;
         for seat in self.seats.waiting() {
             if notified == n {
@@ -264,19 +289,21 @@ impl Condition {
             // Not asleep: on its way to sleep, or awake (its time ran out)
             // and coming back for the lock; either way it will see the mark.
             // Unless its process has ended: then the next waiter gets it.
-            match sys::fate(seat.who.load(Ordering::Relaxed), &me, ns) {
+            match self.seats.fate(seat, &me) {
                 Fate::Runs => notified += 1,
                 Fate::Gone => seat.state.store(FREE, Ordering::Relaxed),
                 Fate::Unknown => {} // one more, lest a live waiter miss it
             }
         }
+        let seats = &*self.seats;
+        if notified < n && seats.door.load(Ordering::Relaxed) > 0 {
+            seats.door_tag.store(tag, Ordering::Relaxed);
+            seats.doorbell.fetch_add(1, Ordering::Release);
+            futex_wake_all(&seats.doorbell);
+        }
         Ok(())
     }
 }
-
-/// How long a waiter that found every seat taken waits before it looks
-/// again.
-const WAIT_FOR_A_SEAT: Duration = Duration::from_millis(20);
 
 impl sealed::Sealed for Condition {}
 impl Release for Condition {
@@ -292,9 +319,10 @@ pub type ConditionGuard<'a> = Guard<'a, Condition>;
 /// the waiters not yet notified (of processes that still run).
 impl fmt::Debug for Condition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (me, ns) = (sys::me(), self.seats.ns());
-        let alive = |s: &&Seat| sys::fate(s.who.load(Ordering::Relaxed), &me, ns) != Fate::Gone;
-        let waiting = self.seats.waiting().into_iter().filter(alive).count();
+        let me = sys::me();
+        let alive = |s: &&Seat| self.seats.fate(s, &me) != Fate::Gone;
+        let seated = self.seats.waiting().into_iter().filter(alive).count();
+        let waiting = seated + self.seats.door.load(Ordering::Relaxed) as usize;
         write!(f, "<Condition({:?}, {waiting})>", self.lock)
     }
 }
@@ -322,45 +350,88 @@ const BROKEN: u32 = 1;
 /// A round ends for its waiters by their notification, which says how it
 /// ended (passed or broken): a waiter slow to wake returns as its own
 /// round went, however many rounds others have gone through meanwhile.
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
-pub struct Barrier {
+/// Its action, if it has one ([`with_action`](Barrier::with_action)), is
+/// part of its type, as a pool's function is: nothing about it travels,
+/// so a spawned child that is handed the barrier runs the same code.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(bound = "")]
+pub struct Barrier<A: Action = NoAction> {
     parties: u32,
     timeout: Option<Duration>,
-    /// The action's distance from a fixed point of the program (see
-    /// [`crate::spawn`]), so that a spawned child runs it too.
-    action: Option<isize>,
     cond: Condition,
     gate: Arc<SharedMem<Gate>>,
+    #[serde(skip)]
+    action: PhantomData<A>,
+}
+
+/// What a [`Barrier`] runs once each round, in the last process to arrive:
+/// nothing ([`NoAction`]), or a function named by its path (or a closure
+/// that captures nothing: its type is the whole of it).
+pub trait Action: Copy + 'static {
+    #[doc(hidden)]
+    fn run();
+}
+
+/// A barrier's action when it has none.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoAction;
+
+impl Action for NoAction {
+    fn run() {}
+}
+
+impl<F: Fn() + Copy + 'static> Action for F {
+    fn run() {
+        const {
+            assert!(
+                size_of::<F>() == 0,
+                "a barrier's action is a function, or a closure that captures nothing"
+            )
+        };
+        // SAFETY: `F` is zero-sized (checked above, as the program is
+        // built), so a value of it has no bytes that could be invalid, and
+        // `F: Copy`: `with_action` held one, so the type is inhabited.
+        let action: F = unsafe { std::mem::zeroed() };
+        action()
+    }
+}
+
+impl<A: Action> Clone for Barrier<A> {
+    fn clone(&self) -> Self {
+        Barrier {
+            parties: self.parties,
+            timeout: self.timeout,
+            cond: self.cond.clone(),
+            gate: Arc::clone(&self.gate),
+            action: PhantomData,
+        }
+    }
 }
 
 impl Barrier {
     /// A barrier for `parties` (at least 1), with a default timeout for
     /// each `wait` (`None`: none).
     pub fn new(parties: u32, timeout: Option<Duration>) -> Result<Barrier, Error> {
+        Barrier::with_action(parties, NoAction, timeout)
+    }
+}
+
+impl<A: Action> Barrier<A> {
+    /// A barrier that runs `action` once each round, in the last process to
+    /// arrive, before any waiter is let go (Python:
+    /// `Barrier(parties, action, timeout)`). An action that panics breaks
+    /// the barrier, and its panic goes on in that process.
+    pub fn with_action(parties: u32, _action: A, timeout: Option<Duration>) -> Result<Self, Error> {
         if parties == 0 {
             return Err(Error::InvalidArgument("parties must be at least 1"));
         }
         Ok(Barrier {
             parties,
             timeout,
-            action: None,
             cond: Condition::with_lock(super::Lock::new()?)?,
             gate: Arc::new(SharedMem::new()?),
+            action: PhantomData,
         })
-    }
-
-    /// A barrier that runs `action` once each round, in the last process to
-    /// arrive, before any waiter is let go (Python:
-    /// `Barrier(parties, action, timeout)`). An action that panics breaks
-    /// the barrier, and its panic goes on in that process.
-    pub fn with_action(
-        parties: u32,
-        action: fn(),
-        timeout: Option<Duration>,
-    ) -> Result<Barrier, Error> {
-        let mut barrier = Barrier::new(parties, timeout)?;
-        barrier.action = Some(crate::spawn::distance(action as usize));
-        Ok(barrier)
     }
 
     /// How many must wait for it to let them go (Python: `parties`).
@@ -392,17 +463,9 @@ impl Barrier {
         let index = self.gate.count.fetch_add(1, Ordering::Relaxed);
         if index + 1 == self.parties {
             self.gate.count.store(0, Ordering::Relaxed);
-            if let Some(distance) = self.action {
-                // SAFETY: `with_action` made the distance from a `fn()` of
-                // this same executable, and a `Barrier` is only ever decoded
-                // from what its maker encoded (its lock and memory must be
-                // handed over with it): the same function is there.
-                let action =
-                    unsafe { std::mem::transmute::<usize, fn()>(crate::spawn::address(distance)) };
-                if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(action)) {
-                    self.break_it()?;
-                    panic::resume_unwind(panic);
-                }
+            if let Err(panic) = panic::catch_unwind(A::run) {
+                self.break_it()?;
+                panic::resume_unwind(panic);
             }
             self.cond.notify_tagged(u32::MAX, PASSED)?;
             return Ok(index);

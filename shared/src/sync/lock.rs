@@ -1,6 +1,6 @@
 //! [`Lock`] and [`RLock`]: a futex word in shared memory that holds the
-//! holder's thread id, and beside it the holder's *stamp*, by which a
-//! waiter can tell whether the holder's process has ended.
+//! holder's process id, so that a waiter can always ask the kernel about
+//! the holder, and beside it who holds it and since when.
 
 use std::fmt;
 use std::io;
@@ -13,8 +13,12 @@ use crate::sys::{self, Fate, Me, SharedMem, Wait, futex_wait, futex_wake};
 use crate::timeline::{self, On};
 
 /// The word's top bit: a thread may sleep on it, so `release` must wake one.
-/// (Thread ids fit in 22 bits: Linux's largest `pid_max` is 2^22.)
 const WAITERS: u32 = 1 << 31;
+/// The holder's id is not of the lock's pid namespace (or not known to
+/// be): nobody judges it, and the lock is never taken from it.
+const FOREIGN: u32 = 1 << 30;
+/// The process id bits (Linux's largest is below 2^22).
+const PID: u32 = 0x3f_ffff;
 
 /// How long a waiter waits on one holder before it asks whether the
 /// holder's process still runs.
@@ -27,19 +31,26 @@ const CHECK_EVERY: Duration = Duration::from_millis(20);
 const SPINS: u32 = 100;
 
 /// A lock in shared memory. The algorithm is the classic futex mutex
-/// ("Futexes are tricky", Drepper, mutex 3), with the holder's id in the
-/// word so that a waiter can tell who holds it.
+/// ("Futexes are tricky", Drepper, mutex 3), with the holder's process id
+/// in the word: it is set by the very compare-and-swap that takes the
+/// lock, so a holder killed at any instant has left its id there.
 pub(crate) struct Word {
-    /// 0 when free, else the holder's thread id (and the [`WAITERS`] bit).
+    /// 0 when free, else the holder's process id, with [`FOREIGN`] and
+    /// [`WAITERS`].
     word: AtomicU32,
     /// The pid namespace the ids are those of: the creator's (`sys::Me`).
     ns: AtomicU32,
-    /// The holder's stamp, stored just after it took the lock, cleared
-    /// just before it lets go: 0 while unknown (see `sys::fate`).
-    owner: AtomicU64,
+    /// The holding thread's token (`sys::Me`), which names it for an
+    /// `RLock` and the reprs; stored just after taking, cleared just
+    /// before letting go, so never another thread's while it holds.
+    holder: AtomicU64,
+    /// The holder's stamp (its pid and start time), stored and cleared
+    /// likewise: so that a process that took the dead holder's number is
+    /// not taken for it.
+    since: AtomicU64,
 }
 
-// SAFETY: atomics; all zeros is a free lock with no stamp.
+// SAFETY: atomics; all zeros is a free lock, and any bits are a value.
 unsafe impl sys::Shareable for Word {}
 
 impl Word {
@@ -49,29 +60,21 @@ impl Word {
         Ok(word)
     }
 
-    /// The holder's thread id, or `None` while free.
-    pub(crate) fn holder(&self) -> Option<u32> {
-        match self.word.load(Ordering::Relaxed) & !WAITERS {
-            0 => None,
-            tid => Some(tid),
-        }
+    /// Whether it is held.
+    fn held(&self) -> bool {
+        self.word.load(Ordering::Relaxed) & !WAITERS != 0
     }
 
-    /// Whether `me` holds it: its thread id, and its stamp (a dead
-    /// holder's id can be a live thread's later).
+    /// Whether `me` holds it.
     pub(crate) fn held_by(&self, me: &Me) -> bool {
-        self.holder() == Some(me.tid) && self.owner.load(Ordering::Relaxed) == self.stamp(me)
-    }
-
-    fn stamp(&self, me: &Me) -> u64 {
-        me.stamp_in(self.ns.load(Ordering::Relaxed))
+        self.held() && self.holder.load(Ordering::Relaxed) == me.token
     }
 
     /// Take the lock for `me`, waiting as `wait` says (a wait a timeline
     /// draws as one `on`); whether it was taken.
     #[inline]
     pub(crate) fn acquire(&self, me: &Me, wait: Wait, on: On) -> bool {
-        // Uncontended, this compare-and-swap and the stamp are all: no
+        // Uncontended, this compare-and-swap and two stores are all: no
         // system call.
         self.take(0, me, 0) || self.acquire_contended(me, wait, on)
     }
@@ -79,11 +82,18 @@ impl Word {
     /// Change the word from `word` to `me` (with `bits`); whether it did.
     #[inline]
     fn take(&self, word: u32, me: &Me, bits: u32) -> bool {
+        let ns = self.ns.load(Ordering::Relaxed);
+        let id = if me.in_ns(ns) {
+            me.pid
+        } else {
+            me.pid & PID | FOREIGN
+        };
         let taken =
             self.word
-                .compare_exchange(word, me.tid | bits, Ordering::Acquire, Ordering::Relaxed);
+                .compare_exchange(word, id | bits, Ordering::Acquire, Ordering::Relaxed);
         if taken.is_ok() {
-            self.owner.store(self.stamp(me), Ordering::Release);
+            self.holder.store(me.token, Ordering::Relaxed);
+            self.since.store(me.stamp, Ordering::Release);
         }
         taken.is_ok()
     }
@@ -105,8 +115,9 @@ impl Word {
         } else {
             SPINS
         };
-        // The holder we wait on, since when, and whether its process ended.
-        let mut watch = (0, Instant::now(), false);
+        // The holder we wait on, since when, and the stamp by which its
+        // process was seen to have ended, if it was.
+        let mut watch: (u32, Instant, Option<u64>) = (0, Instant::now(), None);
         loop {
             let word = self.word.load(Ordering::Relaxed);
             let holder = word & !WAITERS;
@@ -122,13 +133,17 @@ impl Word {
                 continue;
             }
             if holder != watch.0 {
-                watch = (holder, Instant::now(), false);
-            } else if !watch.2 && watch.1.elapsed() >= CHECK_EVERY {
-                watch = (holder, Instant::now(), self.holder_ended(holder, me));
+                watch = (holder, Instant::now(), None);
+            } else if watch.2.is_none() && watch.1.elapsed() >= CHECK_EVERY {
+                watch = (holder, Instant::now(), self.ended(holder, me));
             }
-            if watch.2 {
+            if let Some(stamp) = watch.2 {
                 // Its process ended holding it: take it over, keeping the
                 // bit for any other sleeper. (CPython's would stay locked.)
+                // Its stamp goes first, so that a taker that has its number
+                // is never judged by it.
+                let _ =
+                    (self.since).compare_exchange(stamp, 0, Ordering::Relaxed, Ordering::Relaxed);
                 if self.take(word, me, word & WAITERS) {
                     return true;
                 }
@@ -152,27 +167,42 @@ impl Word {
         }
     }
 
-    /// Whether the process of `holder` (the thread in the word) has ended:
-    /// only when the system says so for certain, never because it could
-    /// not be seen (see `sys::fate`). A thread that ended in a process
-    /// that still runs does not free the lock: a `Lock` has no owner, and
-    /// another thread of that process may be the one to release it.
-    fn holder_ended(&self, holder: u32, me: &Me) -> bool {
-        let owner = self.owner.load(Ordering::Acquire);
+    /// Whether the process of `holder` (the id in the word) has ended,
+    /// and if so its stamp then: only when the system says so for certain,
+    /// never because it could not be seen (see `sys::fate`). A thread that
+    /// ended in a process that still runs does not free the lock: a `Lock`
+    /// has no owner, and another thread of that process may release it.
+    fn ended(&self, holder: u32, me: &Me) -> Option<u64> {
+        if holder & FOREIGN != 0 {
+            return None;
+        }
+        let stamp = self.since.load(Ordering::Acquire);
         let ns = self.ns.load(Ordering::Relaxed);
-        sys::stamp_of(owner, holder) && sys::fate(owner, me, ns) == Fate::Gone
+        (sys::fate(holder, stamp, me, ns) == Fate::Gone).then_some(stamp)
     }
 
     /// Free the lock, waking one sleeper if there may be one; `false` if it
     /// was not held.
     #[inline]
     pub(crate) fn release(&self) -> bool {
-        self.owner.store(0, Ordering::Relaxed);
+        self.holder.store(0, Ordering::Relaxed);
+        self.since.store(0, Ordering::Relaxed);
         let word = self.word.swap(0, Ordering::Release);
         if word & WAITERS != 0 {
             futex_wake(&self.word, 1);
         }
         word != 0
+    }
+
+    /// Who holds it, as CPython's reprs say it.
+    fn owner_name(&self) -> String {
+        let word = self.word.load(Ordering::Relaxed) & !WAITERS;
+        match word {
+            0 => "None".to_owned(),
+            _ if self.held_by(&sys::me()) => crate::current_process().name().to_owned(),
+            pid if pid == std::process::id() => "SomeOtherThread".to_owned(),
+            _ => "SomeOtherProcess".to_owned(),
+        }
     }
 }
 
@@ -305,19 +335,7 @@ pub type LockGuard<'a> = Guard<'a, Lock>;
 /// `<Lock(owner=SomeOtherThread)>`, `<Lock(owner=SomeOtherProcess)>`.
 impl fmt::Debug for Lock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<Lock(owner={})>", owner_name(&self.word))
-    }
-}
-
-/// Who holds a lock, as CPython's reprs say it.
-fn owner_name(word: &Word) -> String {
-    match word.holder() {
-        None => "None".to_owned(),
-        Some(_) if word.held_by(&sys::me()) => crate::current_process().name().to_owned(),
-        Some(tid) if std::path::Path::new(&format!("/proc/self/task/{tid}")).exists() => {
-            "SomeOtherThread".to_owned()
-        }
-        Some(_) => "SomeOtherProcess".to_owned(),
+        write!(f, "<Lock(owner={})>", self.word.owner_name())
     }
 }
 
@@ -421,12 +439,12 @@ impl fmt::Debug for RLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Only the holder knows its count; CPython says `nonzero` for others.
         let word = &self.shared.word;
-        let count = match word.holder() {
-            None => "0".to_owned(),
-            Some(_) if self.is_mine() => self.shared.count.load(Ordering::Relaxed).to_string(),
-            Some(_) => "nonzero".to_owned(),
+        let count = match word.held() {
+            false => "0".to_owned(),
+            true if self.is_mine() => self.shared.count.load(Ordering::Relaxed).to_string(),
+            true => "nonzero".to_owned(),
         };
-        write!(f, "<RLock({}, {count})>", owner_name(word))
+        write!(f, "<RLock({}, {count})>", word.owner_name())
     }
 }
 

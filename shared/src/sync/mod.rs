@@ -56,7 +56,7 @@ mod lock;
 mod semaphore;
 mod value;
 
-pub use condition::{Barrier, Condition, ConditionGuard};
+pub use condition::{Action, Barrier, Condition, ConditionGuard, NoAction};
 pub use lock::{AnyLock, Block, Guard, Lock, LockGuard, RLock, RLockGuard, Release};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};
 pub use value::{Array, Plain, RawArray, RawValue, Value};
