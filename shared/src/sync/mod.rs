@@ -21,25 +21,31 @@
 //! wait looks a hundred times first (on more than one CPU), then sleeps in
 //! the kernel with `futex`, and the release wakes it.
 //!
-//! **A killed holder.** A lock's word holds its holder's thread id, and
-//! beside it the holder's *stamp*: its process id and the time that process
-//! started. A waiter that has waited 20 ms on one holder asks the system
-//! about it, and takes the lock over (a *robust* lock, as pthread's robust
-//! mutexes are) only if the system says for certain that the holder's
-//! process has ended: there is no such process (`pidfd_open` says so), it
-//! is a zombie its parent has not reaped yet (its pidfd is readable: the
-//! commonest case, a parent waiting on a lock its own killed child held),
-//! or the process with its number started at another time (the number was
-//! reused). Anything the system will not answer counts as alive: without a
-//! readable `/proc` (a container's private mount, `hidepid`), or across pid
-//! namespaces, take-over is off and the lock simply stays held, as
-//! CPython's would; it never lets a second holder in. A *thread* that ends
-//! holding a lock, in a process that runs on, leaves it held, as in
-//! CPython: a [`Lock`] has no owner (another thread may release it), and an
-//! [`RLock`] whose owner thread is gone stays held for good. CPython's lock
-//! stays locked for ever in every one of these cases.
+//! **A killed holder.** A lock's word holds its holder's process id, set
+//! by the very compare-and-swap that takes it, so that whatever instant
+//! the holder is killed at, the word names it; beside it are the holder's
+//! start time (so that a process that took a dead holder's number is not
+//! taken for it) and a random token of the holding thread (which names
+//! the holder of an [`RLock`]). A waiter that has waited 20 ms on one
+//! holder asks the system about it, and takes the lock over (a *robust*
+//! lock, as pthread's robust mutexes are) only if the system says for
+//! certain that the holder's process has ended: there is no such process
+//! (`pidfd_open` says so), it is a zombie its parent has not reaped yet
+//! (its pidfd is readable: the commonest case, a parent waiting on a lock
+//! its own killed child held), or the process with its number started at
+//! another time. Anything the system will not answer counts as alive:
+//! without a readable `/proc` (a container's private mount, `hidepid`),
+//! or from another pid namespace than the lock's, take-over is off and
+//! the lock simply stays held, as CPython's would; it never lets a second
+//! holder in. A *thread* that ends holding a lock, in a process that runs
+//! on, leaves it held, as in CPython: a [`Lock`] has no owner (another
+//! thread may release it), and an [`RLock`] whose owner thread is gone
+//! stays held for good. CPython's lock stays locked for ever in every one
+//! of these cases.
 //!
-//! **A condition's waiters sit in numbered seats** (up to 1,023 at once).
+//! **A condition's waiters sit in numbered seats** (1,023 of them; more
+//! wait at the door, and a notify that finds no seated waiter left lets
+//! them all in).
 //! `notify(n)` marks the seats of the `n` longest waiting and wakes each,
 //! so a notification goes only to a waiter that was there when it was made,
 //! never to one that comes later; a waiter killed while it waits is passed
