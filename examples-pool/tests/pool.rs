@@ -186,23 +186,23 @@ fn benchmark_explains_itself_and_refuses_bad_arguments() {
     for help in ["--help", "-h"] {
         let run = run_with(exe, &[help], &[], limit);
         assert!(run.status.success(), "{run:?}");
-        assert!(run.output.starts_with("usage: benchmark"), "{run:?}");
+        assert!(run.output.contains("Usage: benchmark [OPTIONS]"), "{run:?}");
     }
     let bad: [(&[&str], &str); 5] = [
-        (&["--fast"], "unknown argument '--fast'"),
-        (&["--compare", "--rounds"], "--rounds needs a number"),
-        (&["--compare", "--rounds", "0"], "not '0'"),
-        (&["--compare", "--rounds", "two"], "not 'two'"),
+        (&["--fast"], "unexpected argument '--fast'"),
         (
-            &["--quick", "--rounds", "2"],
-            "--rounds goes with --compare",
+            &["--compare", "--rounds"],
+            "a value is required for '--rounds <N>'",
         ),
+        (&["--compare", "--rounds", "0"], "invalid value '0'"),
+        (&["--compare", "--rounds", "two"], "invalid value 'two'"),
+        (&["--quick", "--rounds", "2"], "--compare"),
     ];
     for (args, why) in bad {
         let run = run_with(exe, args, &[], limit);
         assert_eq!(run.status.code(), Some(2), "{args:?}: {run:?}");
         assert!(run.output.contains(why), "{args:?}: {run:?}");
-        assert!(run.output.contains("usage: benchmark"), "{args:?}: {run:?}");
+        assert!(run.output.contains("--help"), "{args:?}: {run:?}");
     }
     // No CPython to compare with: said so, and exit 2.
     let run = run_with(exe, &["--compare"], &[("PYTHON", "no-such-python")], limit);

@@ -147,6 +147,7 @@ fn keep(file: File, path: PathBuf) {
 /// drawing nothing: for a program that records only a stretch of itself.
 pub fn stop() {
     ON.store(false, Ordering::Relaxed);
+    ROOT.store(0, Ordering::Relaxed); // nothing to draw at exit
 }
 
 /// Begin recording if the environment asks for it (`TIMELINE=1`), at the
