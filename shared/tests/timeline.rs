@@ -560,16 +560,16 @@ fn lock_and_semaphore_waits_are_drawn() {
     let lanes = lanes_by_name(&t);
     let waits = waits(&t);
     assert!(
-        waits.contains(&(lanes["waits for the lock"].pid, "Lock acquire")),
+        waits.contains(&(lanes["waits for the lock"].pid, "waiting for a Lock")),
         "{waits:?}"
     );
     assert!(
-        waits.contains(&(lanes["waits for a unit"].pid, "Semaphore acquire")),
+        waits.contains(&(lanes["waits for a unit"].pid, "waiting for a Semaphore")),
         "{waits:?}"
     );
     let svg = std::fs::read_to_string(events.with_extension("svg")).unwrap();
     assert!(
-        svg.contains("waiting on Lock acquire"),
+        svg.contains("waiting for a Lock"),
         "drawn with its label"
     );
 }

@@ -402,16 +402,16 @@ pub(crate) enum On {
 
 /// What a wait on each thing is called in the pictures, by its number.
 const WAITED_ON: [&str; 10] = [
-    "something",
-    "queue get",
-    "pipe recv",
-    "pool's results",
-    "Lock acquire",
-    "RLock acquire",
-    "Semaphore acquire",
-    "Condition wait",
-    "Barrier wait",
-    "Event wait",
+    "waiting",
+    "waiting on a queue (get)",
+    "waiting on a pipe (recv)",
+    "waiting for the pool's results",
+    "waiting for a Lock",
+    "waiting for an RLock",
+    "waiting for a Semaphore",
+    "waiting on a Condition",
+    "waiting at a Barrier",
+    "waiting for an Event",
 ];
 
 /// This process waited on `on` since `began`.

@@ -101,8 +101,8 @@ pub enum What {
         /// For whom.
         child: u32,
     },
-    /// A wait of half a millisecond or more: on what (`queue get`,
-    /// `Lock acquire`, …).
+    /// A wait of half a millisecond or more, and on what: `waiting on a
+    /// queue (get)`, `waiting for a Lock`, ….
     Wait(&'static str),
     /// A stretch of the program's own work (`timeline::span`), its label.
     Span(String),
@@ -147,7 +147,7 @@ impl Timeline {
         match what {
             What::Task { call, chunk } => format!("call {call}, chunk {chunk}"),
             What::Join { child } => format!("join() for {}", self.name_of(*child)),
-            What::Wait(on) => format!("waiting on {on}"),
+            What::Wait(on) => (*on).to_owned(),
             What::Span(label) => label.clone(),
         }
     }
