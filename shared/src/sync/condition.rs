@@ -178,22 +178,32 @@ impl Condition {
         Guard::new(self)
     }
 
+    /// Hold the lock, as part of a wait that a timeline draws whole (a
+    /// barrier's).
+    fn lock_unrecorded(&self) -> ConditionGuard<'_> {
+        self.lock.restore(1);
+        Guard::new(self)
+    }
+
     /// Wait until notified (Python: `wait()`), holding the lock before and
     /// after; `Ok(true)`. Without the lock: CPython's `AssertionError`.
     pub fn wait(&self) -> Result<bool, Error> {
-        Ok(self.wait_tagged(Wait::Forever, On::Condition)?.is_some())
+        Ok(self
+            .wait_tagged(Wait::Forever, Some(On::Condition))?
+            .is_some())
     }
 
     /// Wait at most `timeout` (Python: `wait(timeout)`); whether notified.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
         Ok(self
-            .wait_tagged(Wait::timeout(timeout), On::Condition)?
+            .wait_tagged(Wait::timeout(timeout), Some(On::Condition))?
             .is_some())
     }
 
-    /// Wait as `wait` says (drawn in a timeline as a wait on `on`); the
-    /// tag of the notification, `None` if the time ran out first.
-    fn wait_tagged(&self, wait: Wait, on: On) -> Result<Option<u32>, Error> {
+    /// Wait as `wait` says (drawn in a timeline as a wait on `on`, or not
+    /// at all inside a wait drawn whole, a barrier's); the tag of the
+    /// notification, `None` if the time ran out first.
+    fn wait_tagged(&self, wait: Wait, on: Option<On>) -> Result<Option<u32>, Error> {
         if !self.lock.is_mine() {
             return Err(Error::NotOwned(
                 "must acquire() condition before using wait()",
@@ -202,7 +212,10 @@ impl Condition {
         let Some(seat) = self.seats.take(&sys::me()) else {
             return Ok(self.wait_at_the_door(wait, on));
         };
-        let (held, began) = (self.lock.release_all(), timeline::now_if_on());
+        let (held, began) = (
+            self.lock.release_all(),
+            on.and_then(|_| timeline::now_if_on()),
+        );
         loop {
             let state = seat.state.load(Ordering::Acquire);
             let left = wait.left();
@@ -212,7 +225,9 @@ impl Condition {
             futex_wait(&seat.state, state, left);
         }
         self.lock.restore(held);
-        timeline::waited(on, began);
+        if let Some(on) = on {
+            timeline::waited(on, began);
+        }
         // The lock again: a notify that came meanwhile shows here.
         let state = seat.state.swap(FREE, Ordering::Acquire);
         Ok((state & NOTIFIED != 0).then_some(state >> 1))
@@ -221,11 +236,14 @@ impl Condition {
     /// Every seat is taken: wait at the door, until a notify that finds no
     /// seated waiter left to notify lets everyone at the door in (a
     /// wake-up too many, rather than one lost).
-    fn wait_at_the_door(&self, wait: Wait, on: On) -> Option<u32> {
+    fn wait_at_the_door(&self, wait: Wait, on: Option<On>) -> Option<u32> {
         let seats = &*self.seats;
         let bell = seats.doorbell.load(Ordering::Acquire);
         seats.door.fetch_add(1, Ordering::Relaxed);
-        let (held, began) = (self.lock.release_all(), timeline::now_if_on());
+        let (held, began) = (
+            self.lock.release_all(),
+            on.and_then(|_| timeline::now_if_on()),
+        );
         loop {
             let left = wait.left();
             if seats.doorbell.load(Ordering::Acquire) != bell || left.is_some_and(|l| l.is_zero()) {
@@ -234,7 +252,9 @@ impl Condition {
             futex_wait(&seats.doorbell, bell, left);
         }
         self.lock.restore(held);
-        timeline::waited(on, began);
+        if let Some(on) = on {
+            timeline::waited(on, began);
+        }
         seats.door.fetch_sub(1, Ordering::Relaxed);
         let rang = seats.doorbell.load(Ordering::Acquire) != bell;
         rang.then(|| seats.door_tag.load(Ordering::Relaxed))
@@ -255,7 +275,7 @@ impl Condition {
             if wait.expired() {
                 return Ok(false);
             }
-            self.wait_tagged(wait, On::Condition)?;
+            self.wait_tagged(wait, Some(On::Condition))?;
         }
     }
 
@@ -456,7 +476,15 @@ impl<A: Action> Barrier<A> {
         let wait = timeout
             .or(self.timeout)
             .map_or(Wait::Forever, Wait::timeout);
-        let _held = self.cond.lock();
+        // Drawn in a timeline as one wait, the inner lock's included.
+        let began = timeline::now_if_on();
+        let passed = self.pass(wait);
+        timeline::waited(On::Barrier, began);
+        passed
+    }
+
+    fn pass(&self, wait: Wait) -> Result<u32, Error> {
+        let _held = self.cond.lock_unrecorded();
         if self.broken() {
             return Err(Error::BrokenBarrier);
         }
@@ -470,7 +498,7 @@ impl<A: Action> Barrier<A> {
             self.cond.notify_tagged(u32::MAX, PASSED)?;
             return Ok(index);
         }
-        match self.cond.wait_tagged(wait, On::Barrier)? {
+        match self.cond.wait_tagged(wait, None)? {
             Some(PASSED) => Ok(index),
             Some(_) => Err(Error::BrokenBarrier),
             None => {

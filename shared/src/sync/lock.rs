@@ -71,9 +71,10 @@ impl Word {
     }
 
     /// Take the lock for `me`, waiting as `wait` says (a wait a timeline
-    /// draws as one `on`); whether it was taken.
+    /// draws as one `on`; `None` inside a wait it already draws, such as a
+    /// condition's); whether it was taken.
     #[inline]
-    pub(crate) fn acquire(&self, me: &Me, wait: Wait, on: On) -> bool {
+    pub(crate) fn acquire(&self, me: &Me, wait: Wait, on: Option<On>) -> bool {
         // Uncontended, this compare-and-swap and two stores are all: no
         // system call.
         self.take(0, me, 0) || self.acquire_contended(me, wait, on)
@@ -99,10 +100,12 @@ impl Word {
     }
 
     #[cold]
-    fn acquire_contended(&self, me: &Me, wait: Wait, on: On) -> bool {
-        let began = timeline::now_if_on();
+    fn acquire_contended(&self, me: &Me, wait: Wait, on: Option<On>) -> bool {
+        let began = on.and_then(|_| timeline::now_if_on());
         let taken = self.wait_to_take(me, wait);
-        timeline::waited(on, began);
+        if let Some(on) = on {
+            timeline::waited(on, began);
+        }
         taken
     }
 
@@ -297,7 +300,7 @@ impl Lock {
     /// taken, `false` meaning the time ran out or `Block::No` found it held.
     #[inline]
     pub fn acquire(&self, block: Block) -> bool {
-        self.word.acquire(&sys::me(), block.into(), On::Lock)
+        self.word.acquire(&sys::me(), block.into(), Some(On::Lock))
     }
 
     /// Release it (Python: `release()`). Releasing a free lock is CPython's
@@ -375,7 +378,7 @@ impl RLock {
             self.shared.count.fetch_add(1, Ordering::Relaxed);
             return true;
         }
-        let taken = self.shared.word.acquire(&me, block.into(), On::RLock);
+        let taken = self.shared.word.acquire(&me, block.into(), Some(On::RLock));
         if taken {
             self.shared.count.store(1, Ordering::Relaxed); // 1 even after a dead holder's count
         }
@@ -416,9 +419,8 @@ impl RLock {
     }
 
     pub(crate) fn restore(&self, count: u32) {
-        self.shared
-            .word
-            .acquire(&sys::me(), Wait::Forever, On::RLock);
+        // Part of the condition's wait, which the timeline draws whole.
+        self.shared.word.acquire(&sys::me(), Wait::Forever, None);
         self.shared.count.store(count, Ordering::Relaxed);
     }
 }
@@ -498,11 +500,12 @@ impl AnyLock {
         }
     }
 
-    /// Take it back, as many times as [`release_all`](Self::release_all) said.
+    /// Take it back, as many times as [`release_all`](Self::release_all)
+    /// said, inside a wait the timeline draws whole (so not drawn itself).
     pub(crate) fn restore(&self, count: u32) {
         match self {
             AnyLock::Lock(lock) => {
-                lock.acquire(Block::Forever);
+                lock.word.acquire(&sys::me(), Wait::Forever, None);
             }
             AnyLock::RLock(lock) => lock.restore(count),
         }
