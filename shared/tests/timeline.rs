@@ -568,10 +568,7 @@ fn lock_and_semaphore_waits_are_drawn() {
         "{waits:?}"
     );
     let svg = std::fs::read_to_string(events.with_extension("svg")).unwrap();
-    assert!(
-        svg.contains("waiting for a Lock"),
-        "drawn with its label"
-    );
+    assert!(svg.contains("waiting for a Lock"), "drawn with its label");
 }
 
 /// In a scenario: the events file its run records into.
