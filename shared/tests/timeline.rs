@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 use shared::pool::Pool;
 use shared::sync::Block;
-use shared::timeline::{self, End, Timeline, What};
+use shared::timeline::{self, Exit, Timeline, What};
 use shared::{Error, Event, Lock, Process, Semaphore, StartMethod, get_context};
 use testkit::{Run, scenario_with};
 
@@ -124,7 +124,11 @@ fn the_events_are_those_that_happened() {
     assert_eq!(t.lanes.len(), want.len(), "one lane per process");
     let main = lanes["MainProcess"].pid;
     let code = |name: &str| match lanes[name].end {
-        End::Exited { code, .. } => code,
+        Some(Exit {
+            reaped: false,
+            code,
+            ..
+        }) => code,
         other => panic!("{name}: {other:?}"),
     };
     assert_eq!(
@@ -133,11 +137,7 @@ fn the_events_are_those_that_happened() {
         "exit codes"
     );
     assert_eq!(code("ForkPoolWorker-4"), 0);
-    assert_eq!(
-        lanes["MainProcess"].end,
-        End::Unknown,
-        "its end is the recording's"
-    );
+    assert_eq!(lanes["MainProcess"].end, None, "its end is the recording's");
     // Nesting: d is c's child; the rest are the main process's.
     assert_eq!(lanes["d"].parent, Some(lanes["c"].pid));
     for name in ["a", "b", "c", "s", "ForkPoolWorker-4", "ForkPoolWorker-5"] {
@@ -332,7 +332,16 @@ fn two_hundred_processes_lose_nothing() {
     let exited = t
         .lanes
         .iter()
-        .filter(|l| matches!(l.end, End::Exited { code: 0, .. }))
+        .filter(|l| {
+            matches!(
+                l.end,
+                Some(Exit {
+                    code: 0,
+                    reaped: false,
+                    ..
+                })
+            )
+        })
         .count();
     assert_eq!(exited, 200);
     let spans = spans(&t);
@@ -356,12 +365,12 @@ fn a_killed_recorder_leaves_a_timeline_that_renders() {
     let t = timeline::read(&events).unwrap();
     let lanes = lanes_by_name(&t);
     assert_eq!(
-        lanes["recorder"].end.code(),
+        lanes["recorder"].end.map(|e| e.code),
         Some(-9),
         "{:?}",
         lanes["recorder"]
     );
-    assert_eq!(lanes["orphan"].end, End::Unknown);
+    assert_eq!(lanes["orphan"].end, None);
     let recorder = lanes["recorder"].pid;
     assert!(spans(&t).iter().filter(|s| s.0 == recorder).count() > 10);
     // Cut a record short, as a writer killed in the middle of one would.

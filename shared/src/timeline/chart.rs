@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::model::{End, Timeline, What};
+use super::model::{Exit, Timeline, What};
 
 /// What a cell shows, strongest last: the cell shows the strongest thing
 /// that happened in its slice of time. A pool task's is its call's.
@@ -67,7 +67,7 @@ pub(crate) fn chart(t: &Timeline, width: usize, fancy: bool) -> String {
                 row[column(lane.start)] = (if fancy { "├" } else { "[" }).into();
             }
             let code = match lane.end {
-                End::Exited { code, .. } | End::Reaped { code, .. } if end <= to => {
+                Some(Exit { code, .. }) if end <= to => {
                     let mark = if code < 0 {
                         "x"
                     } else if fancy {
@@ -78,7 +78,7 @@ pub(crate) fn chart(t: &Timeline, width: usize, fancy: bool) -> String {
                     row[column(end)] = mark.into();
                     code.to_string()
                 }
-                End::Unknown if lane.parent.is_some() && to == t.end => {
+                None if lane.parent.is_some() && to == t.end => {
                     row[used - 1] = "?".into();
                     "?".into()
                 }

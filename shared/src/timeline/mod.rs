@@ -67,7 +67,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-pub use model::{Bar, End, Lane, Part, Timeline, What};
+pub use model::{Bar, Exit, Lane, Part, Timeline, What};
 use record::{Kind, Record};
 
 use crate::error::Error;

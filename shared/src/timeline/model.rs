@@ -36,40 +36,22 @@ pub struct Lane {
     pub parent: Option<u32>,
     /// When it was started (the main process: when recording began).
     pub start: u64,
-    /// How it ended.
-    pub end: End,
+    /// How it ended; `None` if no exit was recorded: nobody reaped it
+    /// (its parent died first), or the main process, whose end is the
+    /// recording's.
+    pub end: Option<Exit>,
 }
 
-/// How a process's life ended, as far as the recording knows.
+/// How a process's life ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum End {
-    /// It said so itself, as it left.
-    Exited {
-        /// When.
-        at: u64,
-        /// Its exit code.
-        code: i32,
-    },
-    /// Its parent reaped it, and it had not said so: killed, or a signal.
-    Reaped {
-        /// When.
-        at: u64,
-        /// Its exit code: `-N` for signal N.
-        code: i32,
-    },
-    /// No exit was recorded: nobody reaped it (its parent died first), or
-    /// the main process itself, whose end is the recording's.
-    Unknown,
-}
-
-impl End {
-    /// The exit code, if known.
-    pub fn code(&self) -> Option<i32> {
-        match *self {
-            End::Exited { code, .. } | End::Reaped { code, .. } => Some(code),
-            End::Unknown => None,
-        }
-    }
+pub struct Exit {
+    /// When.
+    pub at: u64,
+    /// Its exit code: `-N` for signal N.
+    pub code: i32,
+    /// Whether only its parent saw it, reaping it (killed, or a signal),
+    /// rather than the process itself as it left.
+    pub reaped: bool,
 }
 
 /// Something a process did for a while, drawn as a bar in its lane.
@@ -131,10 +113,7 @@ impl Timeline {
 
     /// When a lane's line ends in the pictures: its exit, or the end.
     pub fn lane_end(&self, lane: &Lane) -> u64 {
-        match lane.end {
-            End::Exited { at, .. } | End::Reaped { at, .. } => at,
-            End::Unknown => self.end,
-        }
+        lane.end.map_or(self.end, |exit| exit.at)
     }
 
     /// The bars of process `pid`.
@@ -183,7 +162,7 @@ pub(crate) fn build(records: &[Record], torn: usize) -> Timeline {
         torn,
         ..Timeline::default()
     };
-    let mut ends: HashMap<u32, End> = HashMap::new();
+    let mut ends: HashMap<u32, Exit> = HashMap::new();
     for r in &sorted {
         t.end = t.end.max(at(r.t + r.dur));
         let what = match r.kind {
@@ -198,18 +177,20 @@ pub(crate) fn build(records: &[Record], torn: usize) -> Timeline {
             Kind::Exited => {
                 ends.insert(
                     r.pid,
-                    End::Exited {
+                    Exit {
                         at: at(r.t),
                         code: r.a,
+                        reaped: false,
                     },
                 );
                 continue;
             }
             // What a process said of itself comes first.
             Kind::Reaped => {
-                let reaped = End::Reaped {
+                let reaped = Exit {
                     at: at(r.t),
                     code: r.a,
+                    reaped: true,
                 };
                 ends.entry(r.other).or_insert(reaped);
                 continue;
@@ -238,17 +219,18 @@ pub(crate) fn build(records: &[Record], torn: usize) -> Timeline {
         });
     }
     for lane in &mut t.lanes {
-        lane.end = ends.get(&lane.pid).copied().unwrap_or(End::Unknown);
+        lane.end = ends.get(&lane.pid).copied();
     }
     t
 }
 
 fn lane(pid: u32, name: String, parent: Option<u32>, start: u64) -> Lane {
+    let end = None;
     Lane {
         pid,
         name,
         parent,
         start,
-        end: End::Unknown,
+        end,
     }
 }

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use super::chart::seconds;
-use super::model::{End, Lane, Timeline, What};
+use super::model::{Exit, Lane, Timeline, What};
 
 const WIDTH: f64 = 960.0;
 const NAMES: f64 = 170.0;
@@ -118,13 +118,17 @@ fn lane(out: &mut String, t: &Timeline, lane: &Lane, panel: &Panel, mid: f64) {
         escape(name)
     );
     let life = match lane.end {
-        End::Exited { code, .. } => format!("exited with code {code}"),
-        End::Reaped { code, .. } if code < 0 => {
+        Some(Exit {
+            reaped: false,
+            code,
+            ..
+        }) => format!("exited with code {code}"),
+        Some(Exit { code, .. }) if code < 0 => {
             format!("killed by signal {} (exit code {code})", -code)
         }
-        End::Reaped { code, .. } => format!("exit code {code}, seen when reaped"),
-        End::Unknown if lane.parent.is_none() => "the main process".into(),
-        End::Unknown => "end unknown: no exit was recorded (its parent died first)".into(),
+        Some(Exit { code, .. }) => format!("exit code {code}, seen when reaped"),
+        None if lane.parent.is_none() => "the main process".into(),
+        None => "end unknown: no exit was recorded (its parent died first)".into(),
     };
     let parent = lane
         .parent
@@ -181,7 +185,7 @@ fn lane(out: &mut String, t: &Timeline, lane: &Lane, panel: &Panel, mid: f64) {
     }
     let after_start = |x: f64| if started_here { x.max(start + 10.0) } else { x };
     let code = match lane.end {
-        End::Exited { code, .. } | End::Reaped { code, .. } if end <= panel.to => {
+        Some(Exit { code, .. }) if end <= panel.to => {
             let class = if code == 0 { "ok" } else { "bad" };
             let dot = format!(
                 r#"class="{class}" cx="{:.1}" cy="{mid:.1}" r="4""#,
@@ -190,7 +194,7 @@ fn lane(out: &mut String, t: &Timeline, lane: &Lane, panel: &Panel, mid: f64) {
             shape(out, "circle", dot, &format!("{name}: {life} at {to}"));
             code.to_string()
         }
-        End::Unknown if lane.parent.is_some() && panel.to == t.end => {
+        None if lane.parent.is_some() && panel.to == t.end => {
             let mark = format!(
                 r#"class="unknown" x="{:.1}" y="{:.1}""#,
                 after_start(panel.x(end) - 8.0),

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use super::model::{End, Timeline, What};
+use super::model::{Timeline, What};
 
 /// The file: its events, and how to show their times.
 #[derive(serde::Serialize)]
@@ -29,9 +29,11 @@ pub(crate) fn trace(t: &Timeline) -> String {
         let pid = lane.pid;
         events.push(json!({"name": "process_name", "ph": "M", "pid": pid, "tid": pid, "args": {"name": lane.name}}));
         let (end, code) = match lane.end {
-            End::Exited { code, .. } => ("exited", Some(code)),
-            End::Reaped { code, .. } => ("reaped", Some(code)),
-            End::Unknown => ("unknown", None),
+            Some(exit) => (
+                if exit.reaped { "reaped" } else { "exited" },
+                Some(exit.code),
+            ),
+            None => ("unknown", None),
         };
         let args = json!({"parent": lane.parent, "exitcode": code, "end": end});
         let dur = t.lane_end(lane).saturating_sub(lane.start);
