@@ -51,10 +51,10 @@ def main():
             print(f"Terminate process : {p}")
             p.terminate()
 
-    # terminate() only sends SIGTERM: kill_job has not been reaped, so its
-    # exitcode still reads None. (A race in CPython: exitcode polls, and a
-    # child that has already died reads -15. The Rust port reaps a
-    # terminated child only in join, so there it is always None.)
+    # terminate() only sends SIGTERM: kill_job has usually not died yet, so
+    # its exitcode still reads None. Now and then it has, and reads -15:
+    # exitcode asks the kernel each time, here and in the Rust port alike,
+    # and the scheduler decides which comes first.
     for p in process_list:
         print(f"Process name: {p.name}, exit code : {p.exitcode}")
 
