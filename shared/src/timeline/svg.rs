@@ -175,7 +175,8 @@ fn lane(out: &mut String, t: &Timeline, lane: &Lane, panel: &Panel, mid: f64) {
     }
     // Its start, a triangle; its end, a dot or a `?`, never on the triangle.
     let started_here = lane.parent.is_some() && (panel.from..=panel.to).contains(&lane.start);
-    let start = panel.x(lane.start);
+    // (At the panel's right edge, the triangle steps left to make room.)
+    let start = panel.x(lane.start).min(panel.x(panel.to) - 10.0);
     if started_here {
         let d = format!(
             r#"class="start" d="M{start:.1} {:.1} l6 6 l-6 6 z""#,
