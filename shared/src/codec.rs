@@ -46,8 +46,8 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
         Ok(()) => Ok(bytes),
         // A descriptor that could not be handed over says why: with none
         // free, CPython's `OSError: [Errno 24] Too many open files`.
-        Err(e) => Err(match crate::sys::take_refusal() {
-            Some(os) if os.raw_os_error().is_some() => Error::Io(os),
+        Err(e) => Err(match crate::handover::take_refusal() {
+            Some(os) if os.raw_os_error().is_some() => Error::from(os),
             Some(why) => Error::Encoding(format!("cannot encode the value: {why}")),
             None => Error::Encoding(format!("cannot encode the value: {e}")),
         }),

@@ -6,11 +6,14 @@
 //! languages, and `main() -> Result<(), shared::Error>` prints it cleanly.
 
 use std::fmt;
+use std::sync::Arc;
 
 use nix::errno::Errno;
 
-/// Everything that can go wrong in `shared`.
+/// Everything that can go wrong in `shared`. It is `Clone`, for a pool
+/// result asked for twice: an I/O error is shared, not copied.
 #[non_exhaustive]
+#[derive(Clone)]
 pub enum Error {
     /// `start` called on a process that was already started.
     AlreadyStarted,
@@ -101,7 +104,7 @@ pub enum Error {
     Ipc(String),
     /// A system call failed (CPython's `OSError`): its errno, if it has
     /// one, is [`Error::errno`]. Match on that, never on the text.
-    Io(std::io::Error),
+    Io(Arc<std::io::Error>),
 }
 
 impl fmt::Display for Error {
@@ -271,70 +274,12 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// A failed system call, as nix reports it: an [`Error::Io`] with its errno.
 impl From<Errno> for Error {
     fn from(errno: Errno) -> Self {
-        Error::Io(errno.into())
+        Error::from(std::io::Error::from(errno))
     }
 }
 
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Self {
-        Error::Io(err)
-    }
-}
-
-/// The same error again, for a pool result asked for twice (an I/O error
-/// comes back with the same errno, or else the same kind and text).
-impl Clone for Error {
-    fn clone(&self) -> Self {
-        use Error::*;
-        match self {
-            AlreadyStarted => AlreadyStarted,
-            HasStarted => HasStarted,
-            StillRunning => StillRunning,
-            ProcessClosed => ProcessClosed,
-            NotStarted(verb) => NotStarted(verb),
-            NotAChild => NotAChild,
-            CreatedElsewhere => CreatedElsewhere,
-            Threads(n) => Threads(*n),
-            ThreadsUnknown => ThreadsUnknown,
-            Unreapable => Unreapable,
-            DaemonChildren => DaemonChildren,
-            ContextAlreadySet => ContextAlreadySet,
-            NotSpawnable => NotSpawnable,
-            Bootstrapping => Bootstrapping,
-            Spawn(why) => Spawn(why.clone()),
-            ReleasedTooManyTimes => ReleasedTooManyTimes,
-            NotOwned(why) => NotOwned(why),
-            BrokenBarrier => BrokenBarrier,
-            Empty => Empty,
-            Full => Full,
-            Closed(what) => Closed(what),
-            Eof => Eof,
-            BufferTooShort(message) => BufferTooShort(message.clone()),
-            TaskDoneTooManyTimes => TaskDoneTooManyTimes,
-            PoolNotRunning => PoolNotRunning,
-            PoolStillRunning => PoolStillRunning,
-            NoProcesses => NoProcesses,
-            Timeout => Timeout,
-            NotReady => NotReady,
-            InvalidArgument(message) => InvalidArgument(message),
-            Remote {
-                kind,
-                message,
-                value,
-            } => Remote {
-                kind: kind.clone(),
-                message: message.clone(),
-                value: value.clone(),
-            },
-            Encoding(why) => Encoding(why.clone()),
-            WorkerLost(why) => WorkerLost(why.clone()),
-            Input(why) => Input(why.clone()),
-            Ipc(why) => Ipc(why.clone()),
-            // The errno, if it has one, is the whole of it: keep it.
-            Io(e) => Io(match e.raw_os_error() {
-                Some(errno) => std::io::Error::from_raw_os_error(errno),
-                None => std::io::Error::new(e.kind(), e.to_string()),
-            }),
-        }
+        Error::Io(Arc::new(err))
     }
 }

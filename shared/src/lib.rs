@@ -67,55 +67,67 @@
 //! 1. `sys.rs`: every call to the kernel that the standard library does not
 //!    wrap: shared memory, futex, `poll`, pidfds, memory files, who holds
 //!    a lock.
-//! 2. `error.rs` and `py.rs`: CPython's words, and Python-style printing.
-//! 3. `codec.rs`: how a value becomes the bytes of a message.
-//! 4. `current.rs`: who am I (name, identity, parent).
-//! 5. `timeline/`: what every process records when a run is drawn, and the
+//! 2. `handover.rs` and `functions.rs`: what crosses to a spawned child
+//!    without being sent in its message: the descriptors its argument
+//!    holds, and the function it runs.
+//! 3. `error.rs` and `py.rs`: CPython's words, and Python-style printing.
+//! 4. `codec.rs`: how a value becomes the bytes of a message.
+//! 5. `process/current.rs`: who am I (name, identity, parent).
+//! 6. `timeline/`: what every process records when a run is drawn, and the
 //!    drawings.
-//! 6. `ipc/`, starting with `socket.rs`: the one message layer, then
+//! 7. `ipc/`, starting with `socket.rs`: the one message layer, then
 //!    pipes, queues and the event.
-//! 7. `child.rs`: what a parent knows of its children: `waitpid`, `kill`,
-//!    the exit steps.
-//! 8. `logging.rs`: CPython's `[LEVEL/Name]` lines.
-//! 9. `returns.rs`: what a target or a task may return.
-//! 10. `bootstrap.rs`: a child's side of `start`, forked or spawned.
-//! 11. `spawn.rs`: start methods, and a child that is a fresh run of the
-//!     program.
-//! 12. `sync/`: locks, conditions, semaphores, barriers and shared values.
-//! 13. `process.rs`: the [`Process`] object, `fork` and `start`.
-//! 14. `pool.rs` and `pool/`, built on `ipc`'s [`Connection`] and on
+//! 8. `process/parent_side.rs`: what a parent knows of its children:
+//!    `waitpid`, `kill`, the exit steps.
+//! 9. `logging.rs`: CPython's `[LEVEL/Name]` lines.
+//! 10. `returns.rs`: what a target or a task may return.
+//! 11. `process/child_side.rs`: a child's side of `start`, forked or
+//!     spawned.
+//! 12. `process/spawn.rs`: start methods, and a child that is a fresh run
+//!     of the program.
+//! 13. `sync/`: locks, conditions, semaphores, barriers and shared values.
+//! 14. `process/mod.rs`: the [`Process`] object, `fork` and `start`.
+//! 15. `pool.rs` and `pool/`, built on `ipc`'s [`Connection`] and on
 //!     [`Process`].
 
-mod bootstrap;
-mod child;
 mod codec;
-pub mod current;
 pub mod error;
+mod functions;
+mod handover;
 pub mod ipc;
 pub mod logging;
 pub mod pool;
 pub mod process;
 pub mod py;
 mod returns;
-pub mod spawn;
 pub mod sync;
 mod sys;
 pub mod timeline;
 
-pub use current::{
-    CurrentProcess, ParentProcess, cpu_count, current_process, exit, parent_process,
-};
 pub use error::Error;
 pub use ipc::{Bytes, Connection, Event, JoinableQueue, Queue, SimpleQueue, pipe};
 pub use logging::{basic_config, log_to_stderr};
 pub use pool::{AsyncResult, Pool};
-pub use process::{Process, Run, active_children};
-pub use returns::{Outcome, Raised, TaskResult, Typed};
-pub use spawn::{
+pub use process::current::{
+    CurrentProcess, ParentProcess, cpu_count, current_process, exit, parent_process,
+};
+pub use process::spawn::{
     Context, StartMethod, freeze_support, get_all_start_methods, get_context, get_start_method,
     set_start_method,
 };
+pub use process::{Process, Run, active_children};
+pub use returns::{Outcome, Raised, TaskResult, Typed};
 pub use sync::{
     Array, Barrier, Block, BoundedSemaphore, Condition, Lock, RLock, RawArray, RawValue, Semaphore,
     Value,
 };
+
+/// What only this crate may do. `Sealed` is implemented by its types
+/// alone, so the public traits that require it (a guard's `Release`, a
+/// shared value's `Plain`, a pool's `Function`) cannot be implemented
+/// elsewhere; `Only` is an argument only it can make, so a public method
+/// that takes one (a barrier's `Action::run`) is called only by it.
+mod sealed {
+    pub trait Sealed<Marker = ()> {}
+    pub struct Only(pub(crate) ());
+}

@@ -9,8 +9,8 @@ use std::io::Write;
 
 use log::{Level, LevelFilter};
 
-use crate::child::ensure_exit_hook;
-use crate::current::current_process;
+use crate::process::current::current_process;
+use crate::process::parent_side::ensure_exit_hook;
 
 /// Python's `multiprocessing.log_to_stderr(level)`: every record goes to
 /// stderr as `[LEVEL/ProcessName] message`, and the process lifecycle logs

@@ -38,7 +38,7 @@
 //! distance from a fixed point of the program. The workers run the same
 //! executable, forked (at the same addresses) or spawned (loaded elsewhere,
 //! but whole, so every function moved by the same amount: see
-//! [`crate::spawn`]), so that distance names the same code there. Arguments
+//! [`crate::process::spawn`]), so that distance names the same code there. Arguments
 //! and results travel as bytes, encoded with serde, over one socket per
 //! worker; a spawned worker is handed its end as its descriptor 3.
 //!
@@ -60,7 +60,7 @@
 //! # fn main() -> Result<(), shared::Error> {
 //! let pool = shared::pool::Pool::new(2)?;
 //! let factor = 3;
-//! // error: "a Pool runs a function, or a closure that captures nothing"
+//! // error: "another process runs this: pass a function, or a closure that captures nothing …"
 //! let tripled = pool.map(move |n: u64| n * factor, 0..10)?;
 //! # Ok(())
 //! # }
@@ -198,10 +198,10 @@ impl PoolBuilder {
         // path), for the runner to decode; a queue or a lock in it leaves
         // its descriptors beside the bytes, for the workers to take.
         let chunk = vec![args];
-        let (encoded, fds) = crate::sys::encode_handing(|| encode_seq(&chunk, Vec::new()));
+        let (encoded, fds) = crate::handover::encode_handing(|| encode_seq(&chunk, Vec::new()));
         match (&mut self.0, encoded) {
             (Ok(config), Ok(args)) => {
-                let fds = std::rc::Rc::new(crate::sys::Descriptors(fds));
+                let fds = std::rc::Rc::new(crate::handover::Descriptors(fds));
                 config.initializer = Some((runner_of(f), args, fds));
             }
             (Ok(_), Err(e)) => self.0 = Err(e),
@@ -222,7 +222,7 @@ impl PoolBuilder {
     /// Start the workers by `method` (default: the program-wide one):
     /// spawned ones are `SpawnPoolWorker-N`, and get their initializer,
     /// tasks and functions as forked ones do, encoded (see
-    /// [`crate::spawn`]). Python: `get_context('spawn').Pool()`.
+    /// [`crate::process::spawn`]). Python: `get_context('spawn').Pool()`.
     pub fn start_method(mut self, method: crate::StartMethod) -> PoolBuilder {
         if let Ok(config) = &mut self.0 {
             config.method = Some(method);
@@ -535,7 +535,7 @@ impl Pool {
 }
 
 /// The pools of a context (Python's `ctx.Pool`).
-impl crate::spawn::Context {
+impl crate::process::spawn::Context {
     /// A pool of `processes` workers started by this context's method
     /// (Python's `ctx.Pool(processes)`): `ForkPoolWorker-N` or
     /// `SpawnPoolWorker-N`.

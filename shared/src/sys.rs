@@ -5,15 +5,15 @@
 //!
 //! | call | what for | used by |
 //! |---|---|---|
-//! | `memfd_create` + `mmap(MAP_SHARED)` | memory every forked child shares, and a spawned one can map | [`SharedMem`]: a queue's counts, an event's flag, a lock |
+//! | `memfd_create` + `mmap(MAP_SHARED)` | memory every forked child shares, and a spawned one can map | [`SharedMem`], [`SharedSlice`]: a queue's counts, an event's flag, a lock, a shared value |
 //! | `futex` | sleep until a number in that memory changes | [`futex_wait`], [`futex_wake`], [`wait_until`] |
-//! | `poll` | sleep until a descriptor is ready | [`wait_for`]: pipes, queues, joins with a timeout |
-//! | `pidfd_open` | a descriptor that turns readable when a process exits | [`pidfd_open`]: `join_timeout`, sentinels; [`fate`]: has a lock's holder ended? |
-//! | `/proc/<pid>/stat`, `/proc/self/ns/pid` | when a process started, and in which pid namespace | [`me`], [`fate`]: a lock's holder, a condition's waiter |
-//! | `memfd_create`, seals, `mmap` of a file | a big message in memory, mapped by its reader | [`sealed_memfd`], [`map_sealed`], [`is_sealed_memfd`] |
+//! | `poll` | sleep until a descriptor is ready | [`wait_readable`], [`wait_for`]: pipes, queues, joins with a timeout |
+//! | `pidfd_open` | a descriptor that turns readable when a process exits | [`pidfd_open`]: `join_timeout`, sentinels |
+//! | `/proc/<pid>/stat`, `/proc/self/ns/pid`, `getrandom` | who a thread is, and whether a process has ended | [`me`], [`fate`]: a lock's holder, a condition's waiter |
+//! | `memfd_create`, seals, `mmap` of a file, `fstat` | a big message in memory, mapped by its reader; a spawned child's descriptors checked | [`sealed_memfd`], [`map_sealed`], [`is_sealed_memfd`], [`is_pipe`] |
 //! | `stat` of `/proc/self/task` | how many threads run | [`thread_count`]: no fork while others run (nor where it cannot count) |
-//! | `mallopt` | keep freed memory for the next task | [`keep_freed_memory`]: pool workers |
-//! | `prctl(PR_SET_NAME)`, `_exit`, `atexit` | a child's name in `ps`, its way out, the exit steps | [`set_thread_name`], [`exit_now`], [`at_exit`] |
+//! | `prctl(PR_SET_NAME)`, `mallopt` | a child's name in `ps`; freed memory kept for the next task | [`set_thread_name`], [`keep_freed_memory`] |
+//! | `_exit`, `close`, `atexit` | a child's way out, the exit steps | [`exit_now`], [`close_all`], [`at_exit`] |
 
 use std::ffi::CStr;
 use std::fs::File;
@@ -236,309 +236,7 @@ impl<S: Shareable> Drop for SharedSlice<S> {
 // SAFETY: an `AtomicU64` of 0 is valid, and atomics are for shared use.
 unsafe impl Shareable for std::sync::atomic::AtomicU64 {}
 
-// ------------------------------------------------------------ handing over
-
-// A spawned child gets the descriptors of what its argument holds (a
-// pipe's socket, an event's or a lock's memory file) at its start, as its
-// descriptors 3, 4, …: the parent lists them while it encodes the argument,
-// and each is encoded as its place in that list; the child takes them back
-// from the same places while it decodes. CPython's spawn passes its
-// descriptors so too, and refuses, as here, to pickle such an object
-// anywhere else ("... should only be shared between processes through
-// inheritance").
-thread_local! {
-    static HANDING: std::cell::RefCell<Option<Vec<OwnedFd>>> = const { std::cell::RefCell::new(None) };
-    static HANDED: std::cell::RefCell<Vec<Option<OwnedFd>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Encode `value` for a spawned child: its bytes, and the descriptors to
-/// hand over with them.
-pub(crate) fn encode_handing<R>(encode: impl FnOnce() -> R) -> (R, Vec<OwnedFd>) {
-    HANDING.with(|handing| *handing.borrow_mut() = Some(Vec::new()));
-    let encoded = encode();
-    (
-        encoded,
-        HANDING
-            .with(|handing| handing.borrow_mut().take())
-            .unwrap_or_default(),
-    )
-}
-
-/// Put `fd` into the argument being encoded for a spawn; its place. Outside
-/// such an encoding: CPython's refusal. Either way the reason is kept for
-/// [`take_refusal`], since the encoder keeps only that there was an error,
-/// not its words: with no descriptor free, `EMFILE`.
-pub(crate) fn hand_over(fd: BorrowedFd<'_>) -> Result<u32, String> {
-    let place = HANDING.with(|handing| match &mut *handing.borrow_mut() {
-        Some(fds) => {
-            fds.push(fd.try_clone_to_owned()?);
-            Ok(fds.len() as u32 - 1)
-        }
-        None => Err(io::Error::other(NOT_HERE)),
-    });
-    place.map_err(|e| {
-        let why = e.to_string();
-        REFUSED.with(|refused| *refused.borrow_mut() = Some(e));
-        why
-    })
-}
-
-const NOT_HERE: &str = "RuntimeError: queues, pipes, events, locks and shared values should only be \
-     shared between processes through inheritance (or as the argument of a spawned process)";
-
-thread_local! {
-    static REFUSED: std::cell::RefCell<Option<io::Error>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Why the last encoding failed, if [`hand_over`] refused it.
-pub(crate) fn take_refusal() -> Option<io::Error> {
-    REFUSED.with(|refused| refused.borrow_mut().take())
-}
-
-/// In a spawned child: the descriptors it was handed, before it decodes.
-pub(crate) fn handed(fds: Vec<OwnedFd>) {
-    HANDED.with(|handed| *handed.borrow_mut() = fds.into_iter().map(Some).collect());
-}
-
-/// The descriptor handed over at `place`, taken (once).
-pub(crate) fn take_over(place: u32) -> Result<OwnedFd, String> {
-    HANDED
-        .with(|handed| {
-            handed
-                .borrow_mut()
-                .get_mut(place as usize)
-                .and_then(Option::take)
-        })
-        .ok_or_else(|| format!("no descriptor was handed over at place {place}"))
-}
-
-/// Descriptors that an encoded value held (see [`encode_handing`]), kept
-/// with its bytes; in a spawn's argument, each is handed over in turn.
-#[derive(Default)]
-pub(crate) struct Descriptors(pub Vec<OwnedFd>);
-
-impl Descriptors {
-    /// Make them the ones the next decoding takes over (in the process
-    /// that decodes: a forked worker holds copies of the same ones).
-    pub(crate) fn hand_in(&self) -> io::Result<()> {
-        let copies = self
-            .0
-            .iter()
-            .map(OwnedFd::try_clone)
-            .collect::<io::Result<_>>()?;
-        handed(copies);
-        Ok(())
-    }
-
-    pub(crate) fn try_clone(&self) -> io::Result<Descriptors> {
-        self.0
-            .iter()
-            .map(OwnedFd::try_clone)
-            .collect::<io::Result<_>>()
-            .map(Descriptors)
-    }
-}
-
-impl serde::Serialize for Descriptors {
-    fn serialize<Z: serde::Serializer>(&self, to: Z) -> Result<Z::Ok, Z::Error> {
-        let places: Result<Vec<u32>, _> = self.0.iter().map(|fd| hand_over(fd.as_fd())).collect();
-        places.map_err(serde::ser::Error::custom)?.serialize(to)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Descriptors {
-    fn deserialize<D: serde::Deserializer<'de>>(from: D) -> Result<Self, D::Error> {
-        let places = Vec::<u32>::deserialize(from)?;
-        let fds: Result<Vec<OwnedFd>, String> = places.into_iter().map(take_over).collect();
-        fds.map(Descriptors).map_err(serde::de::Error::custom)
-    }
-}
-
-impl<S: Shareable> serde::Serialize for SharedMem<S> {
-    fn serialize<Z: serde::Serializer>(&self, to: Z) -> Result<Z::Ok, Z::Error> {
-        let place = hand_over(self.file()).map_err(serde::ser::Error::custom)?;
-        to.serialize_u32(place)
-    }
-}
-
-impl<'de, S: Shareable> serde::Deserialize<'de> for SharedMem<S> {
-    fn deserialize<D: serde::Deserializer<'de>>(from: D) -> Result<Self, D::Error> {
-        let file = take_over(u32::deserialize(from)?).map_err(serde::de::Error::custom)?;
-        SharedMem::from_file(file).map_err(serde::de::Error::custom)
-    }
-}
-
-impl<S: Shareable> serde::Serialize for SharedSlice<S> {
-    fn serialize<Z: serde::Serializer>(&self, to: Z) -> Result<Z::Ok, Z::Error> {
-        let place = hand_over(self.file()).map_err(serde::ser::Error::custom)?;
-        (place, self.len).serialize(to)
-    }
-}
-
-impl<'de, S: Shareable> serde::Deserialize<'de> for SharedSlice<S> {
-    fn deserialize<D: serde::Deserializer<'de>>(from: D) -> Result<Self, D::Error> {
-        let (place, len) = <(u32, usize)>::deserialize(from)?;
-        let file = take_over(place).map_err(serde::de::Error::custom)?;
-        SharedSlice::from_file(file, len).map_err(serde::de::Error::custom)
-    }
-}
-
-// ------------------------------------------------------------ who holds, who waits
-
-/// How many times this process's line was forked: raised in every child
-/// by a `pthread_atfork` handler, installed by the first [`me`].
-static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// The thread asking, as a lock's holder or a condition's waiter: its
-/// process id (what a lock's word holds, so that a waiter can ask the
-/// kernel about the holder whatever moment the holder was killed at), a
-/// token of its own, and its *stamp*, the process id beside the time the
-/// process started (see [`fate`]).
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Me {
-    /// Its process id (`getpid(2)`): Linux's largest is below 2^22.
-    pub pid: u32,
-    /// Random, one per thread of each process, never 0: names the holder of
-    /// a re-entrant lock, whatever its numbers in whatever namespace.
-    pub token: u64,
-    /// Bits 0–21 the process id, 22–63 the process's start time in clock
-    /// ticks since boot (so a reused process id is not taken for it). 0 if
-    /// this process cannot read its own `/proc`.
-    pub stamp: u64,
-    /// This process's pid namespace (the inode of `/proc/self/ns/pid`):
-    /// ids and stamps mean something only within one. 0 if unknown.
-    pub ns: u32,
-}
-
-impl Me {
-    /// Whether its ids are those of pid namespace `ns`, known for certain:
-    /// only then may it judge another process, or be judged, by them.
-    #[inline]
-    pub(crate) fn in_ns(&self, ns: u32) -> bool {
-        self.ns != 0 && self.ns == ns && self.stamp != 0
-    }
-}
-
-/// The process id bits of a stamp.
-pub(crate) const PID: u64 = 0x3f_ffff;
-
-/// This thread as [`Me`].
-///
-/// Asked of the kernel once per thread and kept (a lock is taken in a few
-/// nanoseconds, and a system call would be most of them); a `fork` makes
-/// a new thread (and process) in the child, so the kept one is valid only
-/// while the count of forks is the one it was kept at. The handler that
-/// counts them is installed here, before any is kept: however a lock
-/// reached this process (made here, inherited, or handed to a spawned
-/// child), its first use installs it.
-#[inline]
-pub(crate) fn me() -> Me {
-    use std::cell::Cell;
-    thread_local!(static KEPT: Cell<(u64, Me)> = const { Cell::new((0, Me { pid: 0, token: 0, stamp: 0, ns: 0 })) });
-    let forks = FORKS.load(Ordering::Relaxed);
-    KEPT.with(|kept| match kept.get() {
-        (seen, me) if me.token != 0 && seen == forks => me,
-        _ => {
-            let me = ask_who_i_am();
-            kept.set((FORKS.load(Ordering::Relaxed), me));
-            me
-        }
-    })
-}
-
-#[cold]
-fn ask_who_i_am() -> Me {
-    static HANDLER: std::sync::Once = std::sync::Once::new();
-    extern "C" fn in_child() {
-        FORKS.fetch_add(1, Ordering::Relaxed);
-    }
-    HANDLER.call_once(|| {
-        // SAFETY: registers a handler that only adds to an atomic, which is
-        // async-signal-safe, as a handler run in a forked child must be.
-        unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
-    });
-    let pid = std::process::id();
-    let mut token = [0u8; 8];
-    while rustix::rand::getrandom(&mut token, rustix::rand::GetRandomFlags::empty()).is_err() {}
-    let token = u64::from_ne_bytes(token).max(1);
-    // `/proc/self` is ours only if it names us: a `/proc` of another pid
-    // namespace, or none, and nothing is judged by our ids.
-    let seen = started("self").filter(|&(proc_pid, _)| proc_pid == pid);
-    let ns = std::fs::metadata("/proc/self/ns/pid").map(|ns| {
-        use std::os::unix::fs::MetadataExt;
-        ns.ino() as u32
-    });
-    match (seen, ns) {
-        (Some((_, start)), Ok(ns)) if ns != 0 => Me {
-            pid,
-            token,
-            stamp: u64::from(pid) | start << 22,
-            ns,
-        },
-        _ => Me {
-            pid,
-            token,
-            stamp: 0,
-            ns: 0,
-        },
-    }
-}
-
-/// The process id and start time (clock ticks since boot) that
-/// `/proc/<pid>/stat` gives; `None` if it cannot be read.
-fn started(pid: &str) -> Option<(u32, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // "pid (comm) state ppid …": the name may hold spaces and parentheses,
-    // so count the fields from the last `)`; the start time is field 22.
-    let (head, rest) = stat.rsplit_once(')')?;
-    let proc_pid = head.split_once(' ')?.0.parse().ok()?;
-    let start = rest.split_whitespace().nth(19)?.parse().ok()?;
-    Some((proc_pid, start))
-}
-
-/// What the system says of a process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Fate {
-    /// It has ended: there is no such process, it is a zombie, or its
-    /// number is another process's now.
-    Gone,
-    /// It runs: the process that has its number started when its stamp
-    /// says.
-    Runs,
-    /// The system does not say for certain: no stamp, another pid
-    /// namespace, a `/proc` hidden or unreadable.
-    Unknown,
-}
-
-/// What has become of process `pid` (in `ns`, the pid namespace of a lock
-/// or condition), whose stamp is `stamp` if its low bits are `pid` (a
-/// stamp of another process, or 0, is no stamp), asked by `me`.
-///
-/// This *fails closed*: only what the kernel says for certain is `Gone`
-/// (`pidfd_open(2)` finds no such process; its pidfd is readable, so it
-/// has exited and is a zombie its parent has not reaped; or the process
-/// with its number started at another time than its stamp says). Anything
-/// the system does not answer is `Unknown`, never `Gone`: a lock whose
-/// holder runs must never be taken from it.
-pub(crate) fn fate(pid: u32, stamp: u64, me: &Me, ns: u32) -> Fate {
-    if pid == 0 || !me.in_ns(ns) {
-        return Fate::Unknown;
-    }
-    let exited = match pidfd_open(pid as i32) {
-        Err(Errno::ESRCH) => return Fate::Gone,
-        Ok(pidfd) => wait_readable(&[pidfd.as_fd()], Wait::No).map(|ready| !ready.is_empty()),
-        Err(errno) => Err(errno.into()), // a thread's id now, say: its start time tells
-    };
-    if exited.as_ref().is_ok_and(|&exited| exited) {
-        return Fate::Gone;
-    }
-    let stamped = (stamp & PID == u64::from(pid)).then_some(stamp >> 22);
-    match (started(&pid.to_string()), stamped) {
-        (Some((_, now)), Some(start)) if now != start => Fate::Gone,
-        (Some(_), Some(_)) if exited.is_ok() => Fate::Runs,
-        _ => Fate::Unknown,
-    }
-}
+// ------------------------------------------------------------ futex
 
 /// Sleep while `word` still holds `expected`, for at most `timeout`
 /// (`None`: no limit). Returns early on a wake-up, on a signal, or at once
@@ -587,7 +285,7 @@ pub(crate) fn wait_until(word: &AtomicU32, ready: impl Fn(u32) -> bool, wait: Wa
     }
 }
 
-// ------------------------------------------------------------ descriptors
+// ------------------------------------------------------------ poll
 
 /// Wait until at least one of `fds` has something to read (a message, or
 /// end-of-file, or a process's end for a pidfd), as `wait` says; returns
@@ -627,12 +325,203 @@ pub(crate) fn wait_for(
     }
 }
 
+// ------------------------------------------------------------ pidfds
+
 /// A *pidfd* of process `pid` (`pidfd_open(2)`): the kernel's handle on a
 /// process, which turns readable when the process exits.
 pub(crate) fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
     let pid = rustix::process::Pid::from_raw(pid).ok_or(Errno::ESRCH)?;
     rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
         .map_err(|e| Errno::from_raw(e.raw_os_error()))
+}
+
+// ------------------------------------------------------------ /proc: who holds, who waits
+
+/// How many times this process's line was forked: raised in every child
+/// by a `pthread_atfork` handler, installed by the first [`me`].
+static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The thread asking, as a lock's holder or a condition's waiter: its
+/// process id (what a lock's word holds, so that a waiter can ask the
+/// kernel about the holder whatever moment the holder was killed at), a
+/// token of its own, and its *stamp*, the process id beside the time the
+/// process started (see [`fate`]).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Me {
+    /// Its process id (`getpid(2)`): Linux's largest is below 2^22.
+    pub pid: u32,
+    /// Random, one per thread of each process, never 0: names the holder of
+    /// a re-entrant lock, whatever its numbers in whatever namespace.
+    pub token: u64,
+    /// What tells this process from any other that has, or will have, its
+    /// number: where the kernel has a pidfs (Linux 6.9 on), [`PIDFS`] and
+    /// the inode of its pidfd, never reused while the system runs; else
+    /// bits 0–21 the process id and 22–62 its start time in clock ticks
+    /// since boot (a process that gets the number in the same tick, 10 ms,
+    /// is taken for it: a lock then waits for it to end, never the
+    /// reverse). 0 if this process cannot read its own `/proc`.
+    pub stamp: u64,
+    /// This process's pid namespace (the inode of `/proc/self/ns/pid`):
+    /// ids and stamps mean something only within one. 0 if unknown.
+    pub ns: u32,
+}
+
+impl Me {
+    /// Whether its ids are those of pid namespace `ns`, known for certain:
+    /// only then may it judge another process, or be judged, by them.
+    #[inline]
+    pub(crate) fn in_ns(&self, ns: u32) -> bool {
+        self.ns != 0 && self.ns == ns && self.stamp != 0
+    }
+}
+
+/// The process id bits of a stamp made of a start time.
+const PID: u64 = 0x3f_ffff;
+/// A stamp's top bit: the rest is a pidfs inode.
+const PIDFS: u64 = 1 << 63;
+
+/// This thread as [`Me`].
+///
+/// Asked of the kernel once per thread and kept (a lock is taken in a few
+/// nanoseconds, and a system call would be most of them); a `fork` makes
+/// a new thread (and process) in the child, so the kept one is valid only
+/// while the count of forks is the one it was kept at. The handler that
+/// counts them is installed here, before any is kept: however a lock
+/// reached this process (made here, inherited, or handed to a spawned
+/// child), its first use installs it.
+#[inline]
+pub(crate) fn me() -> Me {
+    use std::cell::Cell;
+    thread_local!(static KEPT: Cell<(u64, Me)> = const { Cell::new((0, Me { pid: 0, token: 0, stamp: 0, ns: 0 })) });
+    let forks = FORKS.load(Ordering::Relaxed);
+    KEPT.with(|kept| match kept.get() {
+        (seen, me) if me.token != 0 && seen == forks => me,
+        _ => {
+            let me = ask_who_i_am();
+            kept.set((FORKS.load(Ordering::Relaxed), me));
+            me
+        }
+    })
+}
+
+#[cold]
+fn ask_who_i_am() -> Me {
+    static HANDLER: std::sync::Once = std::sync::Once::new();
+    extern "C" fn in_child() {
+        FORKS.fetch_add(1, Ordering::Relaxed);
+    }
+    HANDLER.call_once(|| {
+        // SAFETY: registers a handler that only adds to an atomic, which is
+        // async-signal-safe, as a handler run in a forked child must be.
+        unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+    });
+    let pid = std::process::id();
+    let mut token = [0u8; 8];
+    while rustix::rand::getrandom(&mut token, rustix::rand::GetRandomFlags::empty()).is_err() {}
+    let token = u64::from_ne_bytes(token).max(1);
+    // `/proc/self` is ours only if it names us: a `/proc` of another pid
+    // namespace, or none, and nothing is judged by our ids.
+    let seen = started("self").filter(|&(proc_pid, _)| proc_pid == pid);
+    let ns = std::fs::metadata("/proc/self/ns/pid").map(|ns| {
+        use std::os::unix::fs::MetadataExt;
+        ns.ino() as u32
+    });
+    let pidfs = pidfd_open(pid as i32)
+        .ok()
+        .and_then(|pidfd| pidfs_inode(&pidfd));
+    match (seen, ns) {
+        (Some((_, start)), Ok(ns)) if ns != 0 => Me {
+            pid,
+            token,
+            stamp: pidfs.map_or(u64::from(pid) | start << 22, |inode| inode | PIDFS),
+            ns,
+        },
+        _ => Me {
+            pid,
+            token,
+            stamp: 0,
+            ns: 0,
+        },
+    }
+}
+
+/// The process id and start time (clock ticks since boot) that
+/// `/proc/<pid>/stat` gives; `None` if it cannot be read.
+fn started(pid: &str) -> Option<(u32, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid …": the name may hold spaces and parentheses,
+    // so count the fields from the last `)`; the start time is field 22.
+    let (head, rest) = stat.rsplit_once(')')?;
+    let proc_pid = head.split_once(' ')?.0.parse().ok()?;
+    let start = rest.split_whitespace().nth(19)?.parse().ok()?;
+    Some((proc_pid, start))
+}
+
+/// What the system says of a process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fate {
+    /// It has ended: there is no such process, it is a zombie, or its
+    /// number is another process's now.
+    Gone,
+    /// It runs: the process that has its number started when its stamp
+    /// says.
+    Runs,
+    /// The system does not say for certain: no stamp, another pid
+    /// namespace, a `/proc` hidden or unreadable.
+    Unknown,
+}
+
+/// What has become of process `pid` (in `ns`, the pid namespace of a lock
+/// or condition), whose stamp is `stamp` (0, or a start-time stamp of
+/// another number, is no stamp), asked by `me`.
+///
+/// This *fails closed*: only what the kernel says for certain is `Gone`
+/// (`pidfd_open(2)` finds no such process; its pidfd is readable, so it
+/// has exited and is a zombie its parent has not reaped; or the process
+/// with its number is another than its stamp says). Anything the system
+/// does not answer is `Unknown`, never `Gone`: a lock whose holder runs
+/// must never be taken from it.
+pub(crate) fn fate(pid: u32, stamp: u64, me: &Me, ns: u32) -> Fate {
+    if pid == 0 || !me.in_ns(ns) {
+        return Fate::Unknown;
+    }
+    let pidfd = match pidfd_open(pid as i32) {
+        Err(Errno::ESRCH) => return Fate::Gone,
+        pidfd => pidfd, // an error: a thread's id now, say; its stamp tells
+    };
+    let exited = match &pidfd {
+        Ok(pidfd) => wait_readable(&[pidfd.as_fd()], Wait::No).map(|ready| !ready.is_empty()),
+        Err(errno) => Err(io::Error::from(*errno)),
+    };
+    if exited.as_ref().is_ok_and(|&exited| exited) {
+        return Fate::Gone;
+    }
+    if stamp & PIDFS != 0 {
+        return match pidfd.ok().as_ref().and_then(pidfs_inode) {
+            Some(inode) if inode | PIDFS != stamp => Fate::Gone, // its number is another's
+            Some(_) if exited.is_ok() => Fate::Runs,
+            _ => Fate::Unknown,
+        };
+    }
+    let stamped = (stamp & PID == u64::from(pid)).then_some(stamp >> 22);
+    match (started(&pid.to_string()), stamped) {
+        (Some((_, now)), Some(start)) if now != start => Fate::Gone,
+        (Some(_), Some(_)) if exited.is_ok() => Fate::Runs,
+        _ => Fate::Unknown,
+    }
+}
+
+/// The inode of a pidfd, if the kernel has a pidfs (its inodes name one
+/// process each, for as long as the system runs; an older kernel's
+/// pidfds all share one inode).
+fn pidfs_inode(pidfd: &OwnedFd) -> Option<u64> {
+    const PIDFS_MAGIC: i64 = 0x5049_4446;
+    let fs = nix::sys::statfs::fstatfs(pidfd).ok()?;
+    if fs.filesystem_type().0 != PIDFS_MAGIC {
+        return None;
+    }
+    let inode = nix::sys::stat::fstat(pidfd).ok()?.st_ino;
+    (inode & PIDFS == 0).then_some(inode)
 }
 
 // ------------------------------------------------------------ memory files
@@ -839,7 +728,8 @@ mod tests {
         let ns = me.ns;
         assert!(me.in_ns(ns), "this test needs a readable /proc");
         assert_eq!(fate(me.pid, me.stamp, &me, ns), Fate::Runs);
-        let reused = me.stamp ^ 1 << 22; // same pid, another start time
+        // Same pid, another process: another pidfs inode, or start time.
+        let reused = me.stamp ^ if me.stamp & PIDFS != 0 { 1 } else { 1 << 22 };
         assert_eq!(fate(me.pid, reused, &me, ns), Fate::Gone);
         assert_eq!(fate(0x3f_fffe, 0, &me, ns), Fate::Gone, "no such process");
         assert_eq!(fate(me.pid, 0, &me, ns), Fate::Unknown, "no stamp");

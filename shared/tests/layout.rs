@@ -1,6 +1,7 @@
 //! The crate's layout, held against its source: the reading order its
 //! docs give ("Reading the source", in `lib.rs`) names every file, and each
-//! file uses only those listed before it.
+//! file uses only those listed before it. A folder is one entry, unless the
+//! order names its files one by one (`process/current.rs`, …).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -28,9 +29,13 @@ fn sources() -> BTreeMap<String, String> {
     found
 }
 
-/// The entry of the reading order a file belongs to: `ipc/` for
-/// `ipc/queue.rs`, `pool/` for `pool.rs` and `pool/core.rs`.
-fn entry_of(file: &str) -> String {
+/// The entry of the reading order a file belongs to: the file itself if
+/// the order names it (`process/current.rs`), else its folder (`ipc/` for
+/// `ipc/queue.rs`, `pool/` for `pool.rs` and `pool/core.rs`).
+fn entry_of(file: &str, order: &[String]) -> String {
+    if order.iter().any(|e| e == file) {
+        return file.to_owned();
+    }
     match file.split_once('/') {
         Some((dir, _)) => format!("{dir}/"),
         None if file == "pool.rs" => "pool/".to_owned(),
@@ -57,9 +62,8 @@ fn reading_order(lib: &str) -> Vec<String> {
         }
         let names = text.split('`').skip(1).step_by(2);
         for name in names.filter(|n| n.ends_with(".rs") || n.ends_with('/')) {
-            let entry = entry_of(name);
-            if !order.contains(&entry) {
-                order.push(entry);
+            if !order.iter().any(|e| e == name) {
+                order.push(name.to_owned());
             }
         }
     }
@@ -88,14 +92,17 @@ fn uses(text: &str, reexports: &BTreeMap<String, String>) -> Vec<String> {
                 None => vec![rest],
             };
             for name in names {
-                let name: String = name
+                let path: String = name
                     .trim()
                     .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
                     .collect();
-                let module = reexports.get(&name).cloned().unwrap_or(name);
-                if !module.is_empty() {
-                    found.push(module);
+                let path = path.trim_end_matches(':');
+                let first = path.split("::").next().unwrap_or_default();
+                match reexports.get(first) {
+                    Some(module) => found.push(module.clone()),
+                    None if !path.is_empty() => found.push(path.to_owned()),
+                    None => {}
                 }
             }
         }
@@ -112,7 +119,7 @@ fn the_reading_order_names_every_file_and_each_uses_only_those_before_it() {
     // module each name is.
     let mut reexports = BTreeMap::new();
     for line in lib.lines().filter(|l| l.starts_with("pub use ")) {
-        let (module, names) = line["pub use ".len()..].split_once("::").unwrap();
+        let (module, names) = line["pub use ".len()..].rsplit_once("::").unwrap();
         for name in names.trim_matches(|c| "{};".contains(c)).split(',') {
             reexports.insert(name.trim().to_owned(), module.to_owned());
         }
@@ -131,19 +138,46 @@ fn the_reading_order_names_every_file_and_each_uses_only_those_before_it() {
         }
     }
     let position = |entry: &str| order.iter().position(|e| e == entry);
+    // The entry of the file a module path names (`sys`, `process::current`,
+    // `ipc::Queue`): its longest prefix that is a file.
+    let file_of = |path: &str| -> String {
+        let segments: Vec<&str> = path.split("::").collect();
+        for n in (1..=segments.len()).rev() {
+            let stem = segments[..n].join("/");
+            for file in [format!("{stem}.rs"), format!("{stem}/mod.rs")] {
+                if sources.contains_key(&file) {
+                    return entry_of(&file, &order);
+                }
+            }
+        }
+        format!("{}/", segments[0])
+    };
+    // Modules written inside `lib.rs` itself (`mod sealed { … }`): any file
+    // may use them.
+    let inline: Vec<&str> = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("mod ")?.strip_suffix(" {"))
+        .collect();
     let mut wrong = Vec::new();
     for (file, text) in sources.iter().filter(|(f, _)| *f != "lib.rs") {
-        let entry = entry_of(file);
+        // `super::` in a folder's file is the folder.
+        let text = match file.rsplit_once('/') {
+            Some((dir, name)) if name != "mod.rs" => {
+                text.replace("super::", &format!("crate::{dir}::"))
+            }
+            _ => text.clone(),
+        };
+        let text = &text;
+        let entry = entry_of(file, &order);
         let Some(at) = position(&entry) else {
             wrong.push(format!("{file} is not in the reading order"));
             continue;
         };
         for module in uses(text, &reexports) {
-            let used = if sources.contains_key(&format!("{module}.rs")) && module != "pool" {
-                format!("{module}.rs")
-            } else {
-                format!("{module}/")
-            };
+            if inline.contains(&module.split("::").next().unwrap_or_default()) {
+                continue;
+            }
+            let used = file_of(&module);
             match position(&used) {
                 Some(before) if before <= at => {}
                 Some(_) => wrong.push(format!("{file} uses {used}, listed after it")),

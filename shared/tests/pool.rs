@@ -905,7 +905,7 @@ fn a_capturing_closure_is_refused_with_its_reason() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(!built, "a capturing closure was accepted");
     assert!(
-        errors.contains("a Pool runs a function, or a closure that captures nothing"),
+        errors.contains("pass a function, or a closure that captures nothing"),
         "refused, but not for its capture: {errors}"
     );
 }

@@ -828,7 +828,7 @@ fn the_marker_alone_is_refused() {
     assert_eq!(run.status.code(), Some(1), "{run:?}");
     assert!(
         run.output
-            .contains("is not a sealed memory file holding a call"),
+            .contains("is not a sealed memory file holding a briefing"),
         "{run:?}"
     );
 }

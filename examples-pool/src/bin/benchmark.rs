@@ -220,7 +220,7 @@ fn spawn_start_join_and_floor(repeats: usize) -> Result<(f64, f64), Error> {
                 .status()?;
             match status.success() {
                 true => Ok(()),
-                false => Err(Error::Io(std::io::Error::other(format!(
+                false => Err(Error::from(std::io::Error::other(format!(
                     "the floor's child: {status}"
                 )))),
             }
@@ -636,7 +636,7 @@ fn figures_of(command: &mut Command) -> Result<Vec<(String, f64, String)>, Error
     let output = command.output()?;
     if !output.status.success() {
         let why = String::from_utf8_lossy(&output.stderr).into_owned();
-        return Err(Error::Io(std::io::Error::other(why)));
+        return Err(Error::from(std::io::Error::other(why)));
     }
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     let parse = |line: &str| {

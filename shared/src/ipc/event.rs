@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::Wait;
-use crate::error::Error;
+use crate::Error;
 use crate::sys::{SharedMem, futex_wait, futex_wake_all};
 
 /// Python's `multiprocessing.Event`: a flag, initially clear, that any

@@ -37,7 +37,7 @@
 //!
 //! (The shared memory is a memory file mapped `MAP_SHARED`, kept open, so
 //! that a *spawned* child, a fresh program that `fork` copied nothing into,
-//! can be handed it with the sockets: see [`crate::spawn`].)
+//! can be handed it with the sockets: see [`crate::process::spawn`].)
 //!
 //! That is why you clone a queue or an event into a child's closure instead
 //! of sending it: the clone is just another handle to the same descriptors

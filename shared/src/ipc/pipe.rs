@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 use super::socket::Socket;
 use super::spin::Spin;
 use super::{Bytes, Wait};
+use crate::Error;
 use crate::codec::{decode, encode};
-use crate::error::Error;
 use crate::sys::SharedMem;
 
 /// Python's `multiprocessing.Pipe(duplex)`: two connected [`Connection`]s.
@@ -110,7 +110,7 @@ impl Connection {
         if !self.writable {
             return Err(not_allowed("connection is read-only"));
         }
-        self.socket.send(buf).map_err(Error::Io)?;
+        self.socket.send(buf).map_err(Error::from)?;
         self.unread[1 - self.side].fetch_add(1, Ordering::Release);
         Ok(())
     }
@@ -203,5 +203,5 @@ impl AsRawFd for Connection {
 
 /// CPython raises `OSError` with these words for the wrong direction.
 fn not_allowed(what: &'static str) -> Error {
-    Error::Io(io::Error::new(io::ErrorKind::Unsupported, what))
+    Error::from(io::Error::new(io::ErrorKind::Unsupported, what))
 }

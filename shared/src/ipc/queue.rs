@@ -12,12 +12,12 @@ use serde::de::DeserializeOwned;
 use super::Wait;
 use super::socket::{Outgoing, Socket};
 use super::spin::Spin;
+use crate::Error;
 use crate::codec::{decode, encode};
-use crate::error::Error;
 use crate::sys::{Shareable, SharedMem, futex_wake_all, wait_until};
 
 /// What a queue keeps in memory shared by every process that has it.
-struct State {
+struct QueueCounts {
     /// Items put and not yet taken: `qsize`. Also what a `put` on a full
     /// bounded queue sleeps on.
     count: AtomicU32,
@@ -30,7 +30,7 @@ struct State {
 }
 
 // SAFETY: three atomics, all zero for an empty queue.
-unsafe impl Shareable for State {}
+unsafe impl Shareable for QueueCounts {}
 
 /// One queue as this process holds it; every clone shares it.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -39,7 +39,7 @@ struct Inner {
     /// process holding the queue holds both ends.
     writer: Socket,
     reader: Socket,
-    state: SharedMem<State>,
+    state: SharedMem<QueueCounts>,
     /// `u32::MAX` for no limit, as CPython takes `SEM_VALUE_MAX`.
     maxsize: u32,
     /// `close` was called in this process.

@@ -62,10 +62,11 @@ const IN_MEMFD: u8 = 1; // its length (8 bytes); the memfd rides along
 pub(crate) struct Socket(OwnedFd);
 
 /// A socket travels to a spawned child as its descriptor, handed over
-/// (see `sys::hand_over`); anywhere else it cannot be encoded.
+/// (see `handover::hand_over`); anywhere else it cannot be encoded.
 impl serde::Serialize for Socket {
     fn serialize<S: serde::Serializer>(&self, to: S) -> Result<S::Ok, S::Error> {
-        let place = sys::hand_over(self.0.as_fd()).map_err(serde::ser::Error::custom)?;
+        let place =
+            crate::handover::hand_over(self.0.as_fd()).map_err(serde::ser::Error::custom)?;
         to.serialize_u32(place)
     }
 }
@@ -73,7 +74,7 @@ impl serde::Serialize for Socket {
 impl<'de> serde::Deserialize<'de> for Socket {
     fn deserialize<D: serde::Deserializer<'de>>(from: D) -> Result<Socket, D::Error> {
         let place = u32::deserialize(from)?;
-        sys::take_over(place)
+        crate::handover::take_over(place)
             .map(Socket)
             .map_err(serde::de::Error::custom)
     }
@@ -312,6 +313,6 @@ fn refused(why: &str) -> io::Error {
 fn eof_or_io(e: io::Error) -> Error {
     match e.kind() {
         io::ErrorKind::UnexpectedEof => Error::Eof,
-        _ => Error::Io(e),
+        _ => Error::from(e),
     }
 }

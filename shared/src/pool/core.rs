@@ -16,9 +16,10 @@ use serde_bytes::ByteBuf;
 use super::task::Runner;
 use super::worker::{self, Answer, Setup, Task};
 use crate::codec::{decode, encode};
+use crate::functions::distance;
+use crate::handover::Descriptors;
 use crate::ipc::{Connection, pipe};
-use crate::spawn::{StartMethod, distance};
-use crate::sys::Descriptors;
+use crate::process::spawn::StartMethod;
 use crate::sys::{Wait, wait_readable};
 use crate::{Error, Process};
 use std::rc::Rc;
@@ -189,7 +190,7 @@ impl Job {
             self.cut += 1;
             match chunk {
                 Ok(args) => tasks.push(Task {
-                    runner: crate::spawn::distance(self.runner as usize),
+                    runner: distance(self.runner as usize),
                     args: args.into(),
                     call: self.call,
                     chunk: self.cut - 1,

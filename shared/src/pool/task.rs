@@ -1,6 +1,7 @@
 //! What a pool runs: a function, its arguments as a tuple, and what it
 //! returns; and the *runner* that carries a call across to a worker.
 
+use crate::sealed::Sealed;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -16,21 +17,16 @@ pub use crate::returns::{Raised, TaskResult};
 /// held in a variable of `fn` pointer type, or a closure that captures
 /// something, is refused when the program is built; see
 /// ["Why a capturing closure is refused"](super#why-a-capturing-closure-is-refused).
-pub trait Function<Args>: sealed::Sealed<Args> + Copy + 'static {
+pub trait Function<Args>: Sealed<fn(Args)> + Copy + 'static {
     /// What the function returns.
     type Output: TaskResult;
     /// Call it with the arguments unpacked (Python's `func(*args)`).
     fn call(self, args: Args) -> Self::Output;
 }
 
-mod sealed {
-    /// Only the implementations below: the pool relies on them.
-    pub trait Sealed<Args> {}
-}
-
 macro_rules! function_of_arity {
     ($($arg:ident),*) => {
-        impl<F, R, $($arg,)*> sealed::Sealed<($($arg,)*)> for F
+        impl<F, R, $($arg,)*> Sealed<fn(($($arg,)*))> for F
         where
             F: Fn($($arg),*) -> R + Copy + 'static,
         {
@@ -92,36 +88,16 @@ impl From<Failed> for Error {
     }
 }
 
-/// The runner for `F`: the only thing about `F` that travels to a worker.
-///
-/// `F` is zero-sized, so its type alone says which code to run, and
-/// `run_chunk::<F, Args>` is an ordinary function compiled into this
-/// program. A worker is a `fork` of this process: same program, loaded at
-/// the same addresses, so the runner's address means the same function
-/// there. The check below is evaluated when the program is built.
-pub(crate) fn runner<F, Args>() -> Runner
+/// The runner for the function `f`: the only thing about it that travels
+/// to a worker. `F` is zero-sized, so its type alone says which code to
+/// run, and `run_chunk::<F, Args>` is an ordinary function compiled into
+/// this program, sent as its distance (see `functions.rs`).
+pub(crate) fn runner_of<F, Args>(_made_from: F) -> Runner
 where
     F: Function<Args>,
     Args: Serialize + DeserializeOwned + 'static,
 {
-    const {
-        assert!(
-            size_of::<F>() == 0,
-            "a Pool runs a function, or a closure that captures nothing: what a closure \
-             captures lives in this process's memory, which the pool's workers (forked \
-             earlier) do not share; pass the values as arguments instead"
-        )
-    };
     run_chunk::<F, Args>
-}
-
-/// [`runner`] for the function `f`, its type inferred.
-pub(crate) fn runner_of<F, Args>(_f: F) -> Runner
-where
-    F: Function<Args>,
-    Args: Serialize + DeserializeOwned + 'static,
-{
-    runner::<F, Args>()
 }
 
 fn run_chunk<F, Args>(chunk: &[u8]) -> Result<Vec<u8>, Failed>
@@ -129,12 +105,8 @@ where
     F: Function<Args>,
     Args: Serialize + DeserializeOwned + 'static,
 {
-    // SAFETY: `runner` proved `F` zero-sized, so a value of it has no bytes
-    // that could be invalid, and `F: Copy`, so making another value of it is
-    // allowed; the parent held one (it passed it to the pool), so the type
-    // is inhabited. This is how a worker gets hold of a function that was
-    // never sent: its type is the whole of it.
-    let f: F = unsafe { std::mem::zeroed() };
+    // SAFETY: the parent made this runner from a value of `F` (`runner_of`).
+    let f: F = unsafe { crate::functions::conjure() };
     let mut args: Vec<Args> = Vec::new();
     decode_onto(chunk, &mut args).map_err(unencodable)?;
     // Stop at the first error, as CPython's `list(map(f, chunk))` does.

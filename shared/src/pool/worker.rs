@@ -12,10 +12,10 @@ use serde_bytes::ByteBuf;
 use super::task::{Failed, Runner};
 use crate::Error;
 use crate::codec::{decode, encode};
-use crate::current::ExitRequest;
+use crate::handover::Descriptors;
 use crate::ipc::Connection;
+use crate::process::current::ExitRequest;
 use crate::returns::Raised;
-use crate::sys::Descriptors;
 use std::rc::Rc;
 
 /// One chunk of a call, as the parent sends it. A message to a worker is a
@@ -105,12 +105,10 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
         let calls: Vec<u32> = tasks.iter().map(|task| task.call).collect();
         let (mut started, mut answers) = (Instant::now(), Vec::new());
         for (i, task) in tasks.into_iter().enumerate() {
-            // SAFETY: `runner` names a `Runner` of the parent, sent over
-            // this worker's own socket as its distance from the anchor
-            // (`spawn::distance`). The worker runs the same executable,
-            // forked or spawned, so the same function is at that distance
-            // from its own anchor here.
-            let runner = unsafe { runner_at(task.runner) };
+            // SAFETY: the parent sent a `Runner`'s distance over this
+            // worker's own socket, and the worker runs the same executable,
+            // forked or spawned.
+            let runner: Runner = unsafe { crate::functions::at(task.runner) };
             completed += 1;
             let began = crate::timeline::now_if_on();
             answers.push(match &broken {
@@ -150,17 +148,6 @@ fn answer(socket: &Connection, busy: Duration, answers: Vec<Answer>, last: bool)
     }
 }
 
-/// The runner `distance` names (see [`Task::runner`]).
-///
-/// # Safety
-///
-/// `distance` must be what `spawn::distance` gave for a `Runner` in a run
-/// of this same executable.
-unsafe fn runner_at(distance: isize) -> Runner {
-    // SAFETY: the caller's promise: a `Runner`'s address in this run.
-    unsafe { std::mem::transmute::<usize, Runner>(crate::spawn::address(distance)) }
-}
-
 /// What a spawned worker is told: its end of its socket (handed over as a
 /// descriptor), the initializer (its runner's distance, and its encoded
 /// arguments) and `maxtasksperchild`.
@@ -176,7 +163,7 @@ pub(crate) fn spawned(args: Spawned) -> Result<(), String> {
     let initializer = args.initializer.map(|(distance, args, fds)| {
         // SAFETY: the parent sent the distance of the initializer's runner.
         (
-            unsafe { runner_at(distance) },
+            unsafe { crate::functions::at::<Runner>(distance) },
             args.into_vec(),
             Rc::new(fds),
         )
@@ -198,7 +185,7 @@ fn run(runner: Runner, chunk: &[u8]) -> Result<Vec<u8>, Failed> {
         Err(_) => {
             // A task's panic is the caller's to report, as a task's exception
             // is in CPython: a child's panic hook kept its message for us.
-            let message = crate::bootstrap::last_panic();
+            let message = crate::process::child_side::last_panic();
             let message = message.unwrap_or_else(|| "a task panicked".to_owned());
             let kind = "panic".to_owned();
             Err(Failed::Raised(Raised {

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::lock::{AnyLock, Block, Guard, RLock, Release, sealed};
-use crate::error::Error;
+use super::lock::{AnyLock, Block, Guard, RLock, Release};
+use crate::Error;
+use crate::sealed::{Only, Sealed};
 use crate::sys::{self, Fate, Me, SharedMem, Wait, futex_wait, futex_wake, futex_wake_all};
 use crate::timeline::{self, On};
 
@@ -44,7 +45,9 @@ struct Seats {
 
 struct Seat {
     state: AtomicU32,
-    /// Its waiter's stamp, to ask whether its process still runs.
+    /// Its waiter's process id and stamp (`sys::Me`), to ask whether its
+    /// process still runs; 0 where they mean nothing here.
+    pid: AtomicU32,
     who: AtomicU64,
 }
 
@@ -84,7 +87,12 @@ impl Seats {
             .fetch_add(1, Ordering::Relaxed)
             .wrapping_add(1);
         let arrival = (arrival & ARRIVAL).max(1); // 31 bits, and never 0 (free)
-        let who = if me.in_ns(self.ns()) { me.stamp } else { 0 };
+        let (pid, who) = if me.in_ns(self.ns()) {
+            (me.pid, me.stamp)
+        } else {
+            (0, 0)
+        };
+        seat.pid.store(pid, Ordering::Relaxed);
         seat.who.store(who, Ordering::Relaxed);
         seat.state.store(arrival << 1, Ordering::Release);
         Some(seat)
@@ -118,8 +126,11 @@ impl Seats {
 
     /// What has become of the waiter in `seat`.
     fn fate(&self, seat: &Seat, me: &Me) -> Fate {
-        let who = seat.who.load(Ordering::Relaxed);
-        sys::fate((who & sys::PID) as u32, who, me, self.ns())
+        let (pid, who) = (
+            seat.pid.load(Ordering::Relaxed),
+            seat.who.load(Ordering::Relaxed),
+        );
+        sys::fate(pid, who, me, self.ns())
     }
 }
 
@@ -325,7 +336,7 @@ impl Condition {
     }
 }
 
-impl sealed::Sealed for Condition {}
+impl Sealed for Condition {}
 impl Release for Condition {
     fn release_once(&self) {
         let _ = self.release();
@@ -389,7 +400,7 @@ pub struct Barrier<A: Action = NoAction> {
 /// that captures nothing: its type is the whole of it).
 pub trait Action: Copy + 'static {
     #[doc(hidden)]
-    fn run();
+    fn run(_: Only) -> Result<(), Error>;
 }
 
 /// A barrier's action when it has none.
@@ -397,22 +408,16 @@ pub trait Action: Copy + 'static {
 pub struct NoAction;
 
 impl Action for NoAction {
-    fn run() {}
+    fn run(_: Only) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 impl<F: Fn() + Copy + 'static> Action for F {
-    fn run() {
-        const {
-            assert!(
-                size_of::<F>() == 0,
-                "a barrier's action is a function, or a closure that captures nothing"
-            )
-        };
-        // SAFETY: `F` is zero-sized (checked above, as the program is
-        // built), so a value of it has no bytes that could be invalid, and
-        // `F: Copy`: `with_action` held one, so the type is inhabited.
-        let action: F = unsafe { std::mem::zeroed() };
-        action()
+    fn run(_: Only) -> Result<(), Error> {
+        let never = "the barrier's action was never made in this program";
+        crate::functions::conjure_seen::<F>().ok_or(Error::InvalidArgument(never))?();
+        Ok(())
     }
 }
 
@@ -441,7 +446,8 @@ impl<A: Action> Barrier<A> {
     /// arrive, before any waiter is let go (Python:
     /// `Barrier(parties, action, timeout)`). An action that panics breaks
     /// the barrier, and its panic goes on in that process.
-    pub fn with_action(parties: u32, _action: A, timeout: Option<Duration>) -> Result<Self, Error> {
+    pub fn with_action(parties: u32, action: A, timeout: Option<Duration>) -> Result<Self, Error> {
+        crate::functions::seen(&action);
         if parties == 0 {
             return Err(Error::InvalidArgument("parties must be at least 1"));
         }
@@ -491,9 +497,16 @@ impl<A: Action> Barrier<A> {
         let index = self.gate.count.fetch_add(1, Ordering::Relaxed);
         if index + 1 == self.parties {
             self.gate.count.store(0, Ordering::Relaxed);
-            if let Err(panic) = panic::catch_unwind(A::run) {
-                self.break_it()?;
-                panic::resume_unwind(panic);
+            match panic::catch_unwind(|| A::run(Only(()))) {
+                Ok(Ok(())) => {}
+                Ok(Err(never)) => {
+                    self.break_it()?;
+                    return Err(never);
+                }
+                Err(panic) => {
+                    self.break_it()?;
+                    panic::resume_unwind(panic);
+                }
             }
             self.cond.notify_tagged(u32::MAX, PASSED)?;
             return Ok(index);

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::error::Error;
+use crate::Error;
+use crate::sealed::Sealed;
 use crate::sys::{self, Fate, Me, SharedMem, Wait, futex_wait, futex_wake};
 use crate::timeline::{self, On};
 
@@ -19,6 +20,13 @@ const WAITERS: u32 = 1 << 31;
 const FOREIGN: u32 = 1 << 30;
 /// The process id bits (Linux's largest is below 2^22).
 const PID: u32 = 0x3f_ffff;
+/// The bits that name the holder: none of them set, the lock is free.
+const HOLDER: u32 = PID | FOREIGN;
+/// Bits 22–29: how many times it was taken, wrapping at 256, kept when it
+/// is released: a waiter that saw the word before a take never mistakes
+/// the word after it for the same (see the takeover in `wait_to_take`).
+const TAKES: u32 = 0xff << 22;
+const ONE_TAKE: u32 = 1 << 22;
 
 /// How long a waiter waits on one holder before it asks whether the
 /// holder's process still runs.
@@ -35,8 +43,8 @@ const SPINS: u32 = 100;
 /// in the word: it is set by the very compare-and-swap that takes the
 /// lock, so a holder killed at any instant has left its id there.
 pub(crate) struct Word {
-    /// 0 when free, else the holder's process id, with [`FOREIGN`] and
-    /// [`WAITERS`].
+    /// The holder's process id (0 when free), with [`FOREIGN`],
+    /// [`WAITERS`] and the count of [`TAKES`].
     word: AtomicU32,
     /// The pid namespace the ids are those of: the creator's (`sys::Me`).
     ns: AtomicU32,
@@ -44,9 +52,9 @@ pub(crate) struct Word {
     /// `RLock` and the reprs; stored just after taking, cleared just
     /// before letting go, so never another thread's while it holds.
     holder: AtomicU64,
-    /// The holder's stamp (its pid and start time), stored and cleared
-    /// likewise: so that a process that took the dead holder's number is
-    /// not taken for it.
+    /// The holder's stamp (`sys::Me`), stored and cleared likewise: so
+    /// that a process that took the dead holder's number is not taken for
+    /// it.
     since: AtomicU64,
 }
 
@@ -62,7 +70,7 @@ impl Word {
 
     /// Whether it is held.
     fn held(&self) -> bool {
-        self.word.load(Ordering::Relaxed) & !WAITERS != 0
+        self.word.load(Ordering::Relaxed) & HOLDER != 0
     }
 
     /// Whether `me` holds it.
@@ -75,12 +83,14 @@ impl Word {
     /// condition's); whether it was taken.
     #[inline]
     pub(crate) fn acquire(&self, me: &Me, wait: Wait, on: Option<On>) -> bool {
-        // Uncontended, this compare-and-swap and two stores are all: no
-        // system call.
-        self.take(0, me, 0) || self.acquire_contended(me, wait, on)
+        // Uncontended, a load, this compare-and-swap and two stores are
+        // all: no system call.
+        let word = self.word.load(Ordering::Relaxed);
+        (word & !TAKES == 0 && self.take(word, me, 0)) || self.acquire_contended(me, wait, on)
     }
 
-    /// Change the word from `word` to `me` (with `bits`); whether it did.
+    /// Change the word from `word` to `me` (with `bits`, and one take
+    /// more); whether it did.
     #[inline]
     fn take(&self, word: u32, me: &Me, bits: u32) -> bool {
         let ns = self.ns.load(Ordering::Relaxed);
@@ -89,9 +99,9 @@ impl Word {
         } else {
             me.pid & PID | FOREIGN
         };
-        let taken =
-            self.word
-                .compare_exchange(word, id | bits, Ordering::Acquire, Ordering::Relaxed);
+        let takes = (word & TAKES).wrapping_add(ONE_TAKE) & TAKES;
+        let new = id | bits | takes;
+        let taken = (self.word).compare_exchange(word, new, Ordering::Acquire, Ordering::Relaxed);
         if taken.is_ok() {
             self.holder.store(me.token, Ordering::Relaxed);
             self.since.store(me.stamp, Ordering::Release);
@@ -118,12 +128,13 @@ impl Word {
         } else {
             SPINS
         };
-        // The holder we wait on, since when, and the stamp by which its
-        // process was seen to have ended, if it was.
+        // The holding we wait on (its holder and count of takes), since
+        // when, and the stamp by which its process was seen to have ended,
+        // if it was.
         let mut watch: (u32, Instant, Option<u64>) = (0, Instant::now(), None);
         loop {
             let word = self.word.load(Ordering::Relaxed);
-            let holder = word & !WAITERS;
+            let (holder, holding) = (word & HOLDER, word & !WAITERS);
             if holder == 0 {
                 if self.take(word, me, word & WAITERS | slept) {
                     return true;
@@ -135,21 +146,25 @@ impl Word {
                 std::hint::spin_loop();
                 continue;
             }
-            if holder != watch.0 {
-                watch = (holder, Instant::now(), None);
+            if holding != watch.0 {
+                watch = (holding, Instant::now(), None);
             } else if watch.2.is_none() && watch.1.elapsed() >= CHECK_EVERY {
-                watch = (holder, Instant::now(), self.ended(holder, me));
+                watch = (holding, Instant::now(), self.ended(holder, me));
             }
             if let Some(stamp) = watch.2 {
                 // Its process ended holding it: take it over, keeping the
                 // bit for any other sleeper. (CPython's would stay locked.)
-                // Its stamp goes first, so that a taker that has its number
-                // is never judged by it.
-                let _ =
+                // Its stamp goes first, and only if it is still there: a
+                // new holder (which may have the dead one's number) has
+                // cleared it or put its own; and a take in between has
+                // changed the count of takes, so the word is not the one
+                // seen, whatever the number in it.
+                let ours =
                     (self.since).compare_exchange(stamp, 0, Ordering::Relaxed, Ordering::Relaxed);
-                if self.take(word, me, word & WAITERS) {
+                if ours.is_ok() && self.take(word, me, word & WAITERS) {
                     return true;
                 }
+                watch = (0, Instant::now(), None);
                 continue;
             }
             let left = wait.left();
@@ -190,16 +205,16 @@ impl Word {
     pub(crate) fn release(&self) -> bool {
         self.holder.store(0, Ordering::Relaxed);
         self.since.store(0, Ordering::Relaxed);
-        let word = self.word.swap(0, Ordering::Release);
+        let word = self.word.fetch_and(TAKES, Ordering::Release);
         if word & WAITERS != 0 {
             futex_wake(&self.word, 1);
         }
-        word != 0
+        word & HOLDER != 0
     }
 
     /// Who holds it, as CPython's reprs say it.
     fn owner_name(&self) -> String {
-        let word = self.word.load(Ordering::Relaxed) & !WAITERS;
+        let word = self.word.load(Ordering::Relaxed) & HOLDER;
         match word {
             0 => "None".to_owned(),
             _ if self.held_by(&sys::me()) => crate::current_process().name().to_owned(),
@@ -244,13 +259,9 @@ pub struct Guard<'a, L: Release + ?Sized>(&'a L);
 
 /// What a [`Guard`] gives back when it is dropped (sealed: the types of
 /// this module).
-pub trait Release: sealed::Sealed {
+pub trait Release: Sealed {
     #[doc(hidden)]
     fn release_once(&self);
-}
-
-pub(crate) mod sealed {
-    pub trait Sealed {}
 }
 
 impl<L: Release + ?Sized> Drop for Guard<'_, L> {
@@ -324,7 +335,7 @@ impl Lock {
     }
 }
 
-impl sealed::Sealed for Lock {}
+impl Sealed for Lock {}
 impl Release for Lock {
     fn release_once(&self) {
         let _ = self.release();
@@ -425,7 +436,7 @@ impl RLock {
     }
 }
 
-impl sealed::Sealed for RLock {}
+impl Sealed for RLock {}
 impl Release for RLock {
     fn release_once(&self) {
         let _ = self.release();
@@ -512,7 +523,7 @@ impl AnyLock {
     }
 }
 
-impl sealed::Sealed for AnyLock {}
+impl Sealed for AnyLock {}
 impl Release for AnyLock {
     fn release_once(&self) {
         let _ = self.release();

@@ -4,8 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::lock::{Block, Guard, Release, sealed};
-use crate::error::Error;
+use super::lock::{Block, Guard, Release};
+use crate::Error;
+use crate::sealed::Sealed;
 use crate::sys::{self, SharedMem, Wait, futex_wait, futex_wake};
 use crate::timeline::{self, On};
 
@@ -101,7 +102,7 @@ impl Semaphore {
     }
 }
 
-impl sealed::Sealed for Semaphore {}
+impl Sealed for Semaphore {}
 impl Release for Semaphore {
     fn release_once(&self) {
         let _ = self.release();

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::lock::{AnyLock, RLock};
-use crate::error::Error;
+use crate::Error;
 use crate::sys::{SharedMem, SharedSlice};
 
 /// A plain number (or a `bool`) that can live in shared memory: its bits
 /// are kept in a 64-bit word, so that every read and every write of one
 /// element is whole (never half another process's write).
-pub trait Plain: Copy + fmt::Display + sealed::Sealed + 'static {
+pub trait Plain: Copy + fmt::Display + crate::sealed::Sealed + 'static {
     /// ctypes' name for it, for the reprs (`c_double`, `c_int`, …).
     const CTYPE: &'static str;
     #[doc(hidden)]
@@ -21,13 +21,9 @@ pub trait Plain: Copy + fmt::Display + sealed::Sealed + 'static {
     fn from_bits(bits: u64) -> Self;
 }
 
-mod sealed {
-    pub trait Sealed {}
-}
-
 macro_rules! plain {
     ($($ty:ty => $ctype:literal, $to:expr, $from:expr;)*) => {$(
-        impl sealed::Sealed for $ty {}
+        impl crate::sealed::Sealed for $ty {}
         impl Plain for $ty {
             const CTYPE: &'static str = $ctype;
             fn to_bits(self) -> u64 { $to(self) }

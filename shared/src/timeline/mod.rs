@@ -70,7 +70,7 @@ use std::sync::{Mutex, OnceLock};
 pub use model::{Bar, Exit, Lane, Part, Timeline, What};
 use record::{Kind, Record};
 
-use crate::error::Error;
+use crate::Error;
 
 /// The events file, open until the process ends (see the module docs).
 static FILE: OnceLock<File> = OnceLock::new();
@@ -104,7 +104,7 @@ pub fn on() -> bool {
 /// after `freeze_support`): called later, the exit steps may run after
 /// the drawing. Elsewhere, or a second time, it does nothing.
 pub fn record() -> Result<(), Error> {
-    if on() || FILE.get().is_some() || crate::current::is_child() {
+    if on() || FILE.get().is_some() || crate::process::current::is_child() {
         return Ok(());
     }
     let dir = std::env::var_os(DIR)
@@ -118,7 +118,7 @@ pub fn record() -> Result<(), Error> {
             "cannot write {}: {e} (TIMELINE_DIR chooses another folder)",
             path.display()
         );
-        Error::Io(io::Error::new(e.kind(), why))
+        Error::from(io::Error::new(e.kind(), why))
     })?;
     keep(file, path);
     ROOT.store(std::process::id(), Ordering::Relaxed);
@@ -226,7 +226,7 @@ pub fn render(events: &Path) -> Result<Timeline, Error> {
         if let Err(e) = written {
             let _ = std::fs::remove_file(&temporary);
             let why = format!("{}: {e}", path.display());
-            return Err(Error::Io(io::Error::new(e.kind(), why)));
+            return Err(Error::from(io::Error::new(e.kind(), why)));
         }
     }
     Ok(timeline)

@@ -15,8 +15,8 @@ use nix::sys::signal::{self, Signal};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use crate::current::flush_stdout;
-use crate::error::Error;
+use crate::Error;
+use crate::process::current::flush_stdout;
 use crate::sys::{self, Wait, pidfd_open};
 
 /// One process object, as its creator and the exit steps see it.

@@ -8,8 +8,8 @@ use std::sync::{Mutex, Once};
 
 use nix::sys::signal::Signal;
 
-use crate::child;
-use crate::current::ExitRequest;
+use crate::process::current::ExitRequest;
+use crate::process::parent_side;
 use crate::sys;
 
 /// The code a child runs: the target, its error as text.
@@ -27,7 +27,7 @@ pub(crate) fn run_target(name: &str, target: Target) -> i32 {
             Err(_) => (1, last_panic()),
         },
     };
-    let _ = panic::catch_unwind(child::exit_function);
+    let _ = panic::catch_unwind(parent_side::exit_function);
     if let Some(failure) = failure {
         // One `write`: `eprintln!` writes each piece separately, and another
         // process's line could land between `Process ` and the name.

@@ -9,7 +9,7 @@
 //! the kernel loads the program again, and the child must be told what to
 //! run.
 //!
-//! **How the child learns its task.** The parent writes a `Call` (the
+//! **How the child learns its task.** The parent writes a `Briefing` (the
 //! child's name, its identity, whether it is a daemon, its parent, how to
 //! log, the function and the encoded argument) into a sealed memory file,
 //! and starts the child with that file as its descriptor 3, the writing
@@ -17,7 +17,7 @@
 //! first argument, the marker CPython's spawned children carry. The
 //! child's [`freeze_support`], the first line of its `main`, sees the
 //! marker, checks that its descriptor 3 is a sealed memory file (a program
-//! run by hand with that argument has none), reads its call, writes one
+//! run by hand with that argument has none), reads its briefing, writes one
 //! byte to the pipe and closes it; the parent's `start` returns when it
 //! reads that byte. A child that ends before (it crashed, or its `main`
 //! does not call `freeze_support`) never writes it, and `start`, which
@@ -44,27 +44,20 @@
 //! child that died, and left an empty directory behind a parent killed in
 //! the middle of `start`. A pipe leaves nothing behind.)
 //!
-//! **Naming the function.** A forked child has the parent's memory, so a
-//! pool can send it a function's address. A spawned child does not: the
-//! executable is position-independent, and each run loads it at another
-//! address (ASLR). But it loads it *whole*: every function moves by the
-//! same amount. So the parent sends the function's distance from a fixed
-//! point of the program ([`freeze_support`] itself), and the child adds
-//! its own address of that point. That holds because both run the same
-//! file: `/proc/self/exe` is the file the parent was started from, even
-//! if the path now names a newer build. (The `procspawn` crate does the
-//! same.) The function is a zero-sized type, a function named by its path
-//! or a closure that captures nothing, as for a pool: a capturing closure
-//! is refused when the program is built.
+//! **Naming the function.** A spawned child does not share its parent's
+//! memory, so the function it runs is named, not sent: the parent sends
+//! the distance of an `entry` (a function generic over the target's type)
+//! from a fixed point of the program, and the entry makes the target, a
+//! zero-sized type, from nothing (`functions.rs` says why both hold). A
+//! capturing closure is refused when the program is built.
 //!
 //! **Handing over queues, pipes, events and locks.** What such an object
 //! is made of is descriptors: a socket, and a memory file for what it keeps
 //! in shared memory (mapped `MAP_SHARED`, so a fork shares it, and a
 //! spawned child maps it again). Encoding a spawn's argument lists the
 //! descriptors it holds and writes each as its place in the list; the child
-//! gets them as its descriptors 3, 4, … (`posix_spawn` `dup2`s them there)
-//! and decoding takes them back from those places (`sys.rs`, "handing
-//! over"). CPython's spawn passes its descriptors so too, and, as here,
+//! gets them as its descriptors 5, 6, … (`posix_spawn` `dup2`s them there)
+//! and decoding takes them back from those places (`handover.rs`). CPython's spawn passes its descriptors so too, and, as here,
 //! refuses to pickle such an object anywhere else.
 //!
 //! **Forgetting `freeze_support`.** A spawned child runs `main` from
@@ -92,9 +85,11 @@ use nix::unistd::Pid;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::Error;
 use crate::codec::{decode, encode};
-use crate::current;
-use crate::error::Error;
+use crate::functions;
+use crate::handover;
+use crate::process::current;
 use crate::returns::Outcome;
 use crate::sys;
 
@@ -203,8 +198,8 @@ pub fn freeze_support() {
     if !spawned() {
         return;
     }
-    let code = match take_call() {
-        Ok(call) => run(call),
+    let code = match take_briefing() {
+        Ok(briefing) => run(briefing),
         Err(e) => {
             eprintln!("a spawned child could not take its task: {e}");
             1
@@ -241,7 +236,7 @@ pub(crate) fn check_bootstrapped() -> Result<(), Error> {
 
 /// A task for a spawned child: an `entry` (below) and its argument.
 pub(crate) struct Recipe {
-    /// The entry's distance from [`freeze_support`]: see the module docs.
+    /// The entry, as its distance (`functions::distance`).
     entry: isize,
     /// Encodes the argument, at `start`: one that cannot be encoded is an
     /// error then, before anything starts.
@@ -252,47 +247,22 @@ pub(crate) struct Recipe {
 type Entry = fn(&[u8]) -> Result<(), String>;
 
 impl Recipe {
-    pub(crate) fn new<F, A, R>(args: Rc<RefCell<Option<A>>>) -> Recipe
+    pub(crate) fn new<F, A, R>(_made_from: &F, args: Rc<RefCell<Option<A>>>) -> Recipe
     where
         F: Fn(A) -> R + Copy + 'static,
         A: Serialize + DeserializeOwned + 'static,
         R: Outcome,
     {
-        const {
-            assert!(
-                size_of::<F>() == 0,
-                "a process that can be spawned runs a function, or a closure that captures \
-                 nothing: a spawned child shares no memory with its parent, so what a closure \
-                 captures would not be there; pass the values as the argument instead"
-            )
-        };
         let entry: Entry = entry::<F, A, R>;
         let encode = move || match &*args.borrow() {
             Some(args) => encode(args),
             None => Err(Error::AlreadyStarted),
         };
         Recipe {
-            entry: distance(entry as usize),
+            entry: functions::distance(entry as usize),
             encode: Box::new(encode),
         }
     }
-}
-
-/// Where [`freeze_support`] is in this run of the program.
-fn anchor() -> isize {
-    freeze_support as fn() as usize as isize
-}
-
-/// A function's address as its distance from the anchor: the same in
-/// every run of this program (see the module docs). A pool sends its
-/// runners so, to forked and spawned workers alike.
-pub(crate) fn distance(address: usize) -> isize {
-    address as isize - anchor()
-}
-
-/// The address, in this run, of the function `distance` names.
-pub(crate) fn address(distance: isize) -> usize {
-    (anchor() + distance) as usize
 }
 
 fn entry<F, A, R>(args: &[u8]) -> Result<(), String>
@@ -301,17 +271,16 @@ where
     A: DeserializeOwned,
     R: Outcome,
 {
-    // SAFETY: `Recipe::new` proved `F` zero-sized, and the parent held a
-    // value of it: making one holds no invalid bytes (see `pool::task`).
-    let target: F = unsafe { std::mem::zeroed() };
+    // SAFETY: the parent made this entry from a value of `F` (`Recipe::new`).
+    let target: F = unsafe { functions::conjure() };
     let args: A = decode(args).map_err(|e| e.to_string())?;
-    sys::handed(Vec::new()); // any descriptor the argument did not take is closed
+    handover::handed(Vec::new()); // any descriptor the argument did not take is closed
     target(args).failure().map_or(Ok(()), Err)
 }
 
 /// Everything a spawned child is told.
 #[derive(Serialize, Deserialize)]
-struct Call {
+struct Briefing {
     entry: isize,
     #[serde(with = "serde_bytes")]
     args: Vec<u8>,
@@ -325,6 +294,8 @@ struct Call {
     handed: u32,
     /// The timeline's events file, if the parent records one.
     timeline: Option<String>,
+    /// The function types the parent has seen a value of (`functions.rs`).
+    seen: Vec<u64>,
 }
 
 /// The parent's side of a spawn: start the child, hand it its task, and
@@ -343,10 +314,10 @@ pub(crate) fn spawn(
                 .into(),
         ));
     }
-    let (args, fds) = sys::encode_handing(|| (recipe.encode)());
+    let (args, fds) = handover::encode_handing(|| (recipe.encode)());
     let args = args?;
     let me = current::current_process();
-    let call = Call {
+    let briefing = Briefing {
         entry: recipe.entry,
         args,
         name: name.to_owned(),
@@ -357,12 +328,16 @@ pub(crate) fn spawn(
         logging: crate::logging::style(),
         handed: fds.len() as u32,
         timeline: crate::timeline::path(),
+        seen: functions::seen_types(),
     };
-    // The call, in a sealed memory file: the child's descriptor 3, read at
+    // The briefing, in a sealed memory file: the child's descriptor 3, read at
     // its start. No message to wait for, whatever the argument's size.
-    let call = OwnedFd::from(sys::sealed_memfd(&encode(&call)?)?);
+    let briefing = OwnedFd::from(sys::sealed_memfd(&encode(&briefing)?)?);
     let (mut taken, taken_sender) = std::io::pipe()?;
-    let fds: Vec<OwnedFd> = [call, taken_sender.into()].into_iter().chain(fds).collect();
+    let fds: Vec<OwnedFd> = [briefing, taken_sender.into()]
+        .into_iter()
+        .chain(fds)
+        .collect();
     current::flush_stdout(); // the child writes to the same stdout
     let pid = posix_spawn(&fds)?;
     drop(fds); // the child has its own copies now: the pipe's end is its alone
@@ -371,37 +346,41 @@ pub(crate) fn spawn(
     let ended = sys::pidfd_open(pid.as_raw());
     let mut byte = [0u8];
     let wait = sys::Wait::timeout(TAKING_ITS_TASK);
-    let said = loop {
+    let said: Option<bool> = loop {
         let watched: Vec<_> = [Some(taken.as_fd()), ended.as_ref().ok().map(AsFd::as_fd)]
             .into_iter()
             .flatten()
             .collect();
         let ready = sys::wait_readable(&watched, wait)?;
         if ready.is_empty() {
-            break false; // its time ran out: it is killed below
+            break None; // its time ran out: it is killed below
         }
         if ready.first() == Some(&0) {
             match taken.read(&mut byte) {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                read => break read? == 1,
+                read => break Some(read? == 1),
             }
         }
-        if !ready.is_empty() {
-            break false; // it ended, and said nothing
-        }
+        break Some(false); // it ended, and said nothing
     };
-    if said {
+    if said == Some(true) {
         return Ok(pid);
     }
     // The child has gone (or closed the pipe unwritten, or took more than
     // a minute, and is killed for that).
     let _ = kill(pid, Signal::SIGKILL);
-    let why = "the spawned child exited (or was stopped, after a minute) before taking its \
-               task: does its main call shared::freeze_support() first?";
-    Err(Error::Spawn(match nix::sys::wait::waitpid(pid, None) {
-        Ok(WaitStatus::Exited(_, code)) => format!("{why} (it exited with code {code})"),
-        _ => why.to_owned(),
-    }))
+    let question = "does its main call shared::freeze_support() first?";
+    Err(Error::Spawn(
+        match (said, nix::sys::wait::waitpid(pid, None)) {
+            (None, _) => format!(
+                "the spawned child did not take its task within a minute, and was killed: {question}"
+            ),
+            (_, Ok(WaitStatus::Exited(_, code))) => format!(
+                "the spawned child exited before taking its task: {question} (it exited with code {code})"
+            ),
+            _ => format!("the spawned child ended before taking its task: {question}"),
+        },
+    ))
 }
 
 /// Start this program afresh (`posix_spawn(3)` of `/proc/self/exe`, as the
@@ -427,7 +406,7 @@ fn posix_spawn(fds: &[OwnedFd]) -> Result<Pid, Error> {
     // Each descriptor goes to its place with a `dup2` in the child, in
     // turn; one whose number is a place an earlier `dup2` fills would be
     // lost. So each is first copied above every place.
-    let above = CALL_FD + fds.len() as RawFd;
+    let above = BRIEFING_FD + fds.len() as RawFd;
     let copy_above = |fd: &OwnedFd| {
         let copy = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(above))?;
         // SAFETY: `fcntl` just made this descriptor, and nothing else owns it.
@@ -438,7 +417,7 @@ fn posix_spawn(fds: &[OwnedFd]) -> Result<Pid, Error> {
         .map(copy_above)
         .collect::<Result<Vec<OwnedFd>, _>>()?;
     let mut actions = PosixSpawnFileActions::init()?;
-    for (place, fd) in (CALL_FD..).zip(&sources) {
+    for (place, fd) in (BRIEFING_FD..).zip(&sources) {
         actions.add_dup2(fd.as_raw_fd(), place)?; // `dup2` clears close-on-exec
     }
     let mut attributes = PosixSpawnAttr::init()?;
@@ -463,63 +442,63 @@ fn posix_spawn(fds: &[OwnedFd]) -> Result<Pid, Error> {
 /// before its `freeze_support`, say), and `start` gives up on it.
 const TAKING_ITS_TASK: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Where a spawned child finds its call (a memory file), and where it
+/// Where a spawned child finds its briefing (a memory file), and where it
 /// says it has taken it (a pipe); the descriptors its argument holds
 /// follow them.
-const CALL_FD: RawFd = 3;
+const BRIEFING_FD: RawFd = 3;
 const TAKEN_FD: RawFd = 4;
 
-/// The child's side: read the call, and tell the parent it is taken.
-fn take_call() -> Result<Call, Error> {
-    if !sys::is_sealed_memfd(CALL_FD) || !sys::is_pipe(TAKEN_FD) {
+/// The child's side: read the briefing, and tell the parent it is taken.
+fn take_briefing() -> Result<Briefing, Error> {
+    if !sys::is_sealed_memfd(BRIEFING_FD) || !sys::is_pipe(TAKEN_FD) {
         return Err(Error::Spawn(format!(
             "this program was started with {MARKER} but not by a spawn: its descriptor \
-             {CALL_FD} is not a sealed memory file holding a call, or its {TAKEN_FD} not a pipe"
+             {BRIEFING_FD} is not a sealed memory file holding a briefing, or its {TAKEN_FD} not a pipe"
         )));
     }
-    // SAFETY: a sealed memory file at 3 and a pipe at 4 are the call and
+    // SAFETY: a sealed memory file at 3 and a pipe at 4 are the briefing and
     // the pipe the parent put there (`posix_spawn`'s `dup2`), and nothing
     // else in this fresh process owns them.
     let (mut file, mut taken) = unsafe {
-        let file = std::fs::File::from(OwnedFd::from_raw_fd(CALL_FD));
+        let file = std::fs::File::from(OwnedFd::from_raw_fd(BRIEFING_FD));
         (file, std::fs::File::from(OwnedFd::from_raw_fd(TAKEN_FD)))
     };
     let mut bytes = Vec::new();
     std::io::Seek::rewind(&mut file)?; // the parent wrote it: its offset is at the end
     file.read_to_end(&mut bytes)?;
-    let call = decode(&bytes)?;
+    let briefing = decode(&bytes)?;
     taken.write_all(b"!")?;
-    Ok(call)
+    Ok(briefing)
 }
 
-/// Become the process the call describes, and run its task: the spawned
+/// Become the process the briefing describes, and run its task: the spawned
 /// counterpart of `process::bootstrap`.
-fn run(call: Call) -> i32 {
+fn run(briefing: Briefing) -> i32 {
     started_by(StartMethod::Spawn);
     current::become_spawned(
-        call.name.clone(),
-        call.identity,
-        call.daemon,
-        call.parent_pid,
-        call.parent_name,
+        briefing.name.clone(),
+        briefing.identity,
+        briefing.daemon,
+        briefing.parent_pid,
+        briefing.parent_name,
     );
     // SAFETY: the parent put these descriptors there for us (`posix_spawn`'s
     // `dup2`), and nothing else in this fresh process owns them.
-    let fds = (1..=call.handed as RawFd).map(|i| unsafe { OwnedFd::from_raw_fd(TAKEN_FD + i) });
-    sys::handed(fds.collect());
-    crate::timeline::attach(call.timeline);
-    if let Some(style) = call.logging {
+    let fds = (1..=briefing.handed as RawFd).map(|i| unsafe { OwnedFd::from_raw_fd(TAKEN_FD + i) });
+    handover::handed(fds.collect());
+    crate::timeline::attach(briefing.timeline);
+    functions::inherit(briefing.seen);
+    if let Some(style) = briefing.logging {
         crate::logging::install_style(style);
     }
-    sys::set_thread_name(&call.name);
-    if call.daemon {
-        crate::bootstrap::die_with_parent(call.parent_pid);
+    sys::set_thread_name(&briefing.name);
+    if briefing.daemon {
+        crate::process::child_side::die_with_parent(briefing.parent_pid);
     }
-    crate::bootstrap::capture_panics();
-    // SAFETY: the same executable as the parent's (see the module docs),
-    // so the parent's entry, moved by the distance between the two runs'
-    // anchors, is the same function of type `Entry` here.
-    let entry = unsafe { std::mem::transmute::<usize, Entry>(address(call.entry)) };
-    let args = call.args;
-    crate::bootstrap::run_target(&call.name, Box::new(move || entry(&args)))
+    crate::process::child_side::capture_panics();
+    // SAFETY: the parent sent the distance of an `Entry`, and this child
+    // runs the same executable.
+    let entry: Entry = unsafe { functions::at(briefing.entry) };
+    let args = briefing.args;
+    crate::process::child_side::run_target(&briefing.name, Box::new(move || entry(&args)))
 }

@@ -1,4 +1,14 @@
 //! [`Process`]: Python's `multiprocessing.Process` over `fork` and `waitpid`.
+//!
+//! The process core, one file per side:
+//!
+//! - `current.rs`: this process: its name, identity and parent;
+//! - `parent_side.rs`: what a parent knows of a child it started
+//!   (`waitpid`, `kill`, the exit steps);
+//! - `child_side.rs`: a child's side of `start`, forked or spawned;
+//! - `spawn.rs`: the start methods, and a child that is a fresh run of the
+//!   program;
+//! - this file: the [`Process`] object, `fork` and `start`.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -11,13 +21,18 @@ use nix::unistd::{ForkResult, fork};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::bootstrap::{Target, die_with_parent, ensure_panic_hook, run_target};
-use crate::child::{self, Child};
-use crate::current;
-use crate::error::Error;
+pub(crate) mod child_side;
+pub mod current;
+pub(crate) mod parent_side;
+pub mod spawn;
+
+use child_side::{Target, die_with_parent, ensure_panic_hook, run_target};
+use parent_side::Child;
+use spawn::{Recipe, StartMethod};
+
+use crate::Error;
 use crate::py::py_repr;
 use crate::returns::Outcome;
-use crate::spawn::{self, Recipe, StartMethod};
 use crate::sys;
 
 /// The "subclass `Process` and override `run()`" style.
@@ -120,7 +135,7 @@ impl Process {
         // One argument for two ways: forked, the target takes it as it is;
         // spawned, the recipe encodes it, at `start`.
         let args = Rc::new(RefCell::new(Some(args)));
-        let recipe = Recipe::new::<F, A, R>(Rc::clone(&args));
+        let recipe = Recipe::new::<F, A, R>(&target, Rc::clone(&args));
         let run = move || match args.borrow_mut().take() {
             Some(args) => target(args).failure().map_or(Ok(()), Err),
             None => Err("the argument was taken already".to_owned()),
@@ -131,7 +146,7 @@ impl Process {
     }
 
     /// Start it by `method`, whatever the program-wide one (what a
-    /// [`Context`](crate::spawn::Context) does for its processes).
+    /// [`Context`](crate::process::spawn::Context) does for its processes).
     pub fn start_method(mut self, method: StartMethod) -> Process {
         self.method = Some(method);
         self
@@ -314,7 +329,7 @@ impl Process {
             return Err(Error::DaemonChildren);
         }
         crate::timeline::from_env();
-        child::ensure_exit_hook();
+        parent_side::ensure_exit_hook();
         Ok(())
     }
 
@@ -325,7 +340,7 @@ impl Process {
         self.recipe = None;
         self.inner.status().pid = Some(pid);
         crate::timeline::started(pid.as_raw() as u32, &self.inner.name(), began);
-        child::add(Arc::clone(&self.inner));
+        parent_side::add(Arc::clone(&self.inner));
     }
 
     /// Wait until the child exits (Python's `join()`).
@@ -333,7 +348,7 @@ impl Process {
         self.check_parent("join")?;
         let waited = self.inner.wait(None);
         if matches!(waited, Ok(_) | Err(Error::Unreapable)) {
-            child::remove(&self.inner); // CPython: _children.discard(self)
+            parent_side::remove(&self.inner); // CPython: _children.discard(self)
         }
         waited.map(drop)
     }
@@ -344,7 +359,7 @@ impl Process {
     pub fn join_timeout(&self, timeout: Duration) -> Result<(), Error> {
         self.check_parent("join")?;
         if self.inner.wait(Some(timeout))?.is_some() {
-            child::remove(&self.inner);
+            parent_side::remove(&self.inner);
         }
         Ok(())
     }
@@ -410,9 +425,9 @@ impl Process {
             return Err(Error::StillRunning);
         }
         self.target = None;
-        child::remove(&self.inner);
+        parent_side::remove(&self.inner);
         let mut status = self.inner.status();
-        *status = child::Status {
+        *status = parent_side::Status {
             name: std::mem::take(&mut status.name), // it keeps its name
             closed: true,
             ..Default::default()
@@ -484,7 +499,7 @@ fn bootstrap(inner: &Child, name: &str, me: current::ChildState, target: Target)
     let parent_pid = inner.parent_pid;
     current::become_child(me);
     spawn::started_by(StartMethod::Fork);
-    child::forget_after_fork();
+    parent_side::forget_after_fork();
     sys::set_thread_name(name); // what `ps` and `top` show
     if inner.daemon {
         die_with_parent(parent_pid);
@@ -497,7 +512,7 @@ fn bootstrap(inner: &Child, name: &str, me: current::ChildState, target: Target)
 }
 
 /// The processes of a context (Python's `ctx.Process`).
-impl crate::spawn::Context {
+impl crate::process::spawn::Context {
     /// A process that runs `target(args)` started by this context's method
     /// (Python's `ctx.Process(target=f, args=(a,))`). Its default name is
     /// CPython's for the context's class: `ForkProcess-N`, `SpawnProcess-N`.
@@ -519,7 +534,7 @@ impl crate::spawn::Context {
 /// `active_children()`). Like Python's, it reaps those that have finished,
 /// so calling it also clears away zombies.
 pub fn active_children() -> Vec<Process> {
-    child::alive()
+    parent_side::alive()
         .into_iter()
         .map(Process::from_inner)
         .collect()

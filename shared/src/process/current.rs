@@ -121,7 +121,7 @@ impl ParentProcess {
 /// Everything the current process knows about itself. The name and
 /// identity are `Arc`s shared with the parent's record of this child, so
 /// that a child takes them over without allocating (see [`become_child`]).
-struct State {
+struct ThisProcess {
     /// `None` in the main process: its name is `MainProcess`.
     name: Option<Arc<str>>,
     /// `[3]` in `Process-3`, `[3, 1]` in `Process-3:1`; `None` (no numbers)
@@ -133,7 +133,7 @@ struct State {
     counter: usize,
 }
 
-static STATE: Mutex<State> = Mutex::new(State {
+static STATE: Mutex<ThisProcess> = Mutex::new(ThisProcess {
     name: None,
     identity: None,
     daemon: false,
@@ -144,7 +144,7 @@ static STATE: Mutex<State> = Mutex::new(State {
 /// The main process's name, made once: a child's parent may be it.
 static MAIN_PROCESS: LazyLock<Arc<str>> = LazyLock::new(|| "MainProcess".into());
 
-fn state() -> MutexGuard<'static, State> {
+fn state() -> MutexGuard<'static, ThisProcess> {
     // A panic elsewhere while holding the lock leaves the data intact for us.
     STATE
         .lock()
@@ -192,7 +192,7 @@ pub(crate) fn is_child() -> bool {
 
 /// What a child will know of itself, made by the parent before `fork`:
 /// see [`become_child`].
-pub(crate) struct ChildState(State);
+pub(crate) struct ChildState(ThisProcess);
 
 /// The state of a child named `name`, whose parent is this process. It
 /// shares what it holds (`Arc`s): making it allocates nothing.
@@ -202,7 +202,7 @@ pub(crate) fn child_state(name: &Arc<str>, identity: &Arc<[usize]>, daemon: bool
         name: s.name.clone().unwrap_or_else(|| MAIN_PROCESS.clone()),
         pid: std::process::id(),
     };
-    ChildState(State {
+    ChildState(ThisProcess {
         name: Some(Arc::clone(name)),
         identity: Some(Arc::clone(identity)),
         daemon,
@@ -231,7 +231,7 @@ pub(crate) fn become_spawned(
     parent_pid: u32,
     parent_name: String,
 ) {
-    *state() = State {
+    *state() = ThisProcess {
         name: Some(name.into()),
         identity: Some(identity.into()),
         daemon,
