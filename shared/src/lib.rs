@@ -5,7 +5,7 @@
 //! | `Process(target=f, args=(i,), name=..., daemon=...)` | [`Process::new`]`(move \|\| f(i))` + [`named`](Process::named), [`daemon`](Process::daemon) |
 //! | `class Worker(Process): def run(self)` | `impl` [`Run`] `for Worker`, then [`Run::into_process`] |
 //! | `start`, `join`, `join(timeout)`, `is_alive`, `terminate`, `kill`, `interrupt`, `exitcode`, `pid`, `sentinel`, `close` | methods of the same names ([`Process::join_timeout`]) |
-//! | `get_context('spawn').Process(target=f, args=(a,))`, `set_start_method`, `freeze_support()` | [`get_context`]`(StartMethod::Spawn).process(f, a)`, [`set_start_method`], [`Process::with_args`], [`freeze_support`] (module [`spawn`]) |
+//! | `get_context('spawn').Process(target=f, args=(a,))`, `set_start_method`, `freeze_support()` | [`get_context`]`(StartMethod::Spawn).process(f, a)`, [`set_start_method`], [`Process::with_args`], [`freeze_support`] (module [`spawn`](process::spawn)) |
 //! | `p.name = n`, `p.daemon = True` | [`Process::set_name`], [`Process::set_daemon`] (the latter an error once started) |
 //! | `multiprocessing.connection.wait(objects, timeout)` | [`ipc::wait`] |
 //! | `current_process()`, `parent_process()`, `active_children()`, `cpu_count()` | [`current_process`], [`parent_process`], [`active_children`], [`cpu_count`] |
