@@ -28,6 +28,11 @@ use serde::de::{DeserializeOwned, DeserializeSeed, SeqAccess, Visitor};
 
 use crate::Error;
 
+/// What can travel to another process as an argument (of a spawned
+/// target, of a pool task): any serde type that owns its data.
+pub trait Arg: Serialize + DeserializeOwned + 'static {}
+impl<T: Serialize + DeserializeOwned + 'static> Arg for T {}
+
 /// A value as the bytes of a message.
 pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
     encode_into(value, Vec::new())

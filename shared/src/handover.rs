@@ -90,24 +90,9 @@ pub(crate) fn take_over(place: u32) -> Result<OwnedFd, String> {
 pub(crate) struct Descriptors(pub Vec<OwnedFd>);
 
 impl Descriptors {
-    /// Make them the ones the next decoding takes over (in the process
-    /// that decodes: a forked worker holds copies of the same ones).
-    pub(crate) fn hand_in(&self) -> io::Result<()> {
-        let copies = self
-            .0
-            .iter()
-            .map(OwnedFd::try_clone)
-            .collect::<io::Result<_>>()?;
-        handed(copies);
-        Ok(())
-    }
-
     pub(crate) fn try_clone(&self) -> io::Result<Descriptors> {
-        self.0
-            .iter()
-            .map(OwnedFd::try_clone)
-            .collect::<io::Result<_>>()
-            .map(Descriptors)
+        let copies = self.0.iter().map(OwnedFd::try_clone);
+        copies.collect::<io::Result<_>>().map(Descriptors)
     }
 }
 

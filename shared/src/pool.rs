@@ -131,30 +131,26 @@
 //! again and again): its tasks fail with the initializer's message instead.
 //! Waiting on a result of a terminated pool is an error, not a hang.
 
-mod core;
 mod handles;
+mod parent_side;
 mod task;
-mod worker;
+mod worker_side;
 
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
+pub use crate::codec::Arg;
 pub use handles::{AsyncResult, IMap};
-pub use task::{Function, TaskResult, Value};
+pub use task::{Function, Returned, TaskResult};
 
-use self::core::{Chunks, Config, Core, State};
+use self::parent_side::{Chunks, Config, Core, PoolState};
 use crate::Error;
 use crate::codec::encode_seq;
+use handles::Call;
 use task::{Runner, runner_of};
-
-/// What can travel to a worker as an argument: any serde type that owns
-/// its data.
-pub trait Arg: Serialize + DeserializeOwned + 'static {}
-impl<T: Serialize + DeserializeOwned + 'static> Arg for T {}
 
 /// What a call reads its items from: anything iterable that owns them
 /// (a range, a `Vec`, an iterator), read as the workers need them.
@@ -178,15 +174,13 @@ pub struct Pool {
 /// Settings for a [`Pool`]; from [`Pool::builder`]. A setting that cannot
 /// be used is the error of [`start`](Self::start).
 #[must_use = "call `start` to create the pool"]
-pub struct PoolBuilder(Result<Config, Error>);
+pub struct PoolBuilder(Config);
 
 impl PoolBuilder {
     /// How many workers (default: [`cpu_count`](crate::cpu_count)); 0 is
     /// [`Error::NoProcesses`] when the pool starts.
     pub fn processes(mut self, processes: usize) -> PoolBuilder {
-        if let Ok(config) = &mut self.0 {
-            config.processes = processes;
-        }
+        self.0.processes = processes;
         self
     }
 
@@ -199,23 +193,16 @@ impl PoolBuilder {
         // its descriptors beside the bytes, for the workers to take.
         let chunk = vec![args];
         let (encoded, fds) = crate::handover::encode_handing(|| encode_seq(&chunk, Vec::new()));
-        match (&mut self.0, encoded) {
-            (Ok(config), Ok(args)) => {
-                let fds = std::rc::Rc::new(crate::handover::Descriptors(fds));
-                config.initializer = Some((runner_of(f), args, fds));
-            }
-            (Ok(_), Err(e)) => self.0 = Err(e),
-            (Err(_), _) => {}
-        }
+        let runner = crate::functions::distance(runner_of(f) as usize);
+        let fds = crate::handover::Descriptors(fds);
+        self.0.initializer = Some(encoded.map(|args| (runner, args.into(), fds)));
         self
     }
 
     /// Replace each worker after it has done `n` tasks (Python's
     /// `maxtasksperchild`); 0 is an error when the pool starts.
     pub fn maxtasksperchild(mut self, n: usize) -> PoolBuilder {
-        if let Ok(config) = &mut self.0 {
-            config.maxtasks = Some(n);
-        }
+        self.0.maxtasks = Some(n);
         self
     }
 
@@ -224,21 +211,19 @@ impl PoolBuilder {
     /// tasks and functions as forked ones do, encoded (see
     /// [`crate::process::spawn`]). Python: `get_context('spawn').Pool()`.
     pub fn start_method(mut self, method: crate::StartMethod) -> PoolBuilder {
-        if let Ok(config) = &mut self.0 {
-            config.method = Some(method);
-        }
+        self.0.method = Some(method);
         self
     }
 
     /// Start the workers.
     pub fn start(self) -> Result<Pool, Error> {
-        let core = Rc::new(RefCell::new(Core::start(self.0?)?));
+        let core = Rc::new(RefCell::new(Core::start(self.0)?));
         Ok(Pool { core })
     }
 }
 
 /// What `map` of `F` over items `T` returns.
-type Values<F, T> = Vec<Value<F, (T,)>>;
+type Values<F, T> = Vec<Returned<F, (T,)>>;
 
 impl Pool {
     /// A pool of `processes` workers (Python's `Pool(processes)`).
@@ -248,13 +233,13 @@ impl Pool {
 
     /// Settings beyond the number of workers.
     pub fn builder() -> PoolBuilder {
-        let (processes, initializer, maxtasks) = (crate::cpu_count(), None, None);
-        PoolBuilder(Ok(Config {
+        let (processes, initializer, maxtasks, method) = (crate::cpu_count(), None, None, None);
+        PoolBuilder(Config {
             processes,
             initializer,
             maxtasks,
-            method: None,
-        }))
+            method,
+        })
     }
 
     /// How many workers the pool keeps.
@@ -268,154 +253,129 @@ impl Pool {
     }
 
     /// `f(args)` in a worker, waiting for the result (Python's `apply`).
-    pub fn apply<F: Function<A>, A: Arg>(&self, f: F, args: A) -> Result<Value<F, A>, Error> {
+    pub fn apply<F: Function<A>, A: Arg>(&self, f: F, args: A) -> Result<Returned<F, A>, Error> {
         self.apply_async(f, args)?.get()
     }
 
     /// Start `f(args)` in a worker (Python's `apply_async`); collect the
     /// result from the returned handle.
-    pub fn apply_async<F, A>(&self, f: F, args: A) -> Result<AsyncResult<Value<F, A>>, Error>
-    where
-        F: Function<A>,
-        A: Arg,
-    {
-        let job = self.submit(runner_of(f), [args], Some(1))?;
-        let core = Rc::clone(&self.core);
-        Ok(AsyncResult::new(
-            core,
-            job,
-            handles::collect_one,
-            handles::value_of,
-        ))
+    pub fn apply_async<F: Function<A>, A: Arg>(
+        &self,
+        f: F,
+        args: A,
+    ) -> Result<AsyncResult<Returned<F, A>>, Error> {
+        Ok(AsyncResult::one(self.call(
+            runner_of(f),
+            [args],
+            Some(1),
+        )?))
     }
 
     /// `f` on every item, results in input order (Python's `map`); the
     /// first failure fails the whole call.
-    pub fn map<F, T: Arg>(&self, f: F, items: impl Items<T>) -> Result<Values<F, T>, Error>
-    where
-        F: Function<(T,)>,
-    {
+    pub fn map<F: Function<(T,)>, T: Arg>(
+        &self,
+        f: F,
+        items: impl Items<T>,
+    ) -> Result<Values<F, T>, Error> {
         self.map_async(f, items)?.get()
     }
 
     /// [`map`](Self::map) with `chunksize` items to a task.
-    pub fn map_chunked<F, T: Arg>(
+    pub fn map_chunked<F: Function<(T,)>, T: Arg>(
         &self,
         f: F,
         items: impl Items<T>,
         chunksize: usize,
-    ) -> Result<Values<F, T>, Error>
-    where
-        F: Function<(T,)>,
-    {
-        let items = items.into_iter().map(|t| (t,));
-        self.starmap_job(runner_of(f), items, Some(chunksize))?
-            .get()
+    ) -> Result<Values<F, T>, Error> {
+        self.starmap_chunked(f, items.into_iter().map(|t| (t,)), chunksize)
     }
 
     /// [`map`](Self::map) without waiting (Python's `map_async`).
-    pub fn map_async<F, T: Arg>(
+    pub fn map_async<F: Function<(T,)>, T: Arg>(
         &self,
         f: F,
         items: impl Items<T>,
-    ) -> Result<AsyncResult<Values<F, T>>, Error>
-    where
-        F: Function<(T,)>,
-    {
-        self.starmap_job(runner_of(f), items.into_iter().map(|t| (t,)), None)
+    ) -> Result<AsyncResult<Values<F, T>>, Error> {
+        let items = items.into_iter().map(|t| (t,));
+        Ok(AsyncResult::all(self.call(runner_of(f), items, None)?))
     }
 
     /// `f(a, b, …)` for every tuple `(a, b, …)`, results in input order
     /// (Python's `starmap`).
-    pub fn starmap<F, A: Arg>(&self, f: F, items: impl Items<A>) -> Result<Vec<Value<F, A>>, Error>
-    where
-        F: Function<A>,
-    {
+    pub fn starmap<F: Function<A>, A: Arg>(
+        &self,
+        f: F,
+        items: impl Items<A>,
+    ) -> Result<Vec<Returned<F, A>>, Error> {
         self.starmap_async(f, items)?.get()
     }
 
     /// [`starmap`](Self::starmap) with `chunksize` tuples to a task.
-    pub fn starmap_chunked<F, A: Arg>(
+    pub fn starmap_chunked<F: Function<A>, A: Arg>(
         &self,
         f: F,
         items: impl Items<A>,
         chunksize: usize,
-    ) -> Result<Vec<Value<F, A>>, Error>
-    where
-        F: Function<A>,
-    {
-        self.starmap_job(runner_of(f), items, Some(chunksize))?
-            .get()
+    ) -> Result<Vec<Returned<F, A>>, Error> {
+        AsyncResult::all(self.call(runner_of(f), items, Some(chunksize))?).get()
     }
 
     /// [`starmap`](Self::starmap) without waiting (Python's `starmap_async`).
-    pub fn starmap_async<F, A: Arg>(
+    pub fn starmap_async<F: Function<A>, A: Arg>(
         &self,
         f: F,
         items: impl Items<A>,
-    ) -> Result<AsyncResult<Vec<Value<F, A>>>, Error>
-    where
-        F: Function<A>,
-    {
-        self.starmap_job(runner_of(f), items, None)
+    ) -> Result<AsyncResult<Vec<Returned<F, A>>>, Error> {
+        Ok(AsyncResult::all(self.call(runner_of(f), items, None)?))
     }
 
     /// `f` on every item, yielding results in input order as they come
     /// (Python's `imap`). The items are read only as workers need them.
-    pub fn imap<F, T: Arg>(&self, f: F, items: impl Items<T>) -> Result<IMap<Value<F, (T,)>>, Error>
-    where
-        F: Function<(T,)>,
-    {
+    pub fn imap<F: Function<(T,)>, T: Arg>(
+        &self,
+        f: F,
+        items: impl Items<T>,
+    ) -> Result<IMap<Returned<F, (T,)>>, Error> {
         self.imap_chunked(f, items, 1)
     }
 
     /// [`imap`](Self::imap) with `chunksize` items to a task.
-    pub fn imap_chunked<F, T: Arg>(
+    pub fn imap_chunked<F: Function<(T,)>, T: Arg>(
         &self,
         f: F,
         items: impl Items<T>,
         chunksize: usize,
-    ) -> Result<IMap<Value<F, (T,)>>, Error>
-    where
-        F: Function<(T,)>,
-    {
-        self.imap_job(
-            runner_of(f),
-            items.into_iter().map(|t| (t,)),
-            chunksize,
+    ) -> Result<IMap<Returned<F, (T,)>>, Error> {
+        let items = items.into_iter().map(|t| (t,));
+        Ok(IMap::new(
+            self.call(runner_of(f), items, Some(chunksize))?,
             true,
-        )
+        ))
     }
 
     /// `f` on every item, yielding results as they finish, in any order
     /// (Python's `imap_unordered`).
-    pub fn imap_unordered<F, T: Arg>(
+    pub fn imap_unordered<F: Function<(T,)>, T: Arg>(
         &self,
         f: F,
         items: impl Items<T>,
-    ) -> Result<IMap<Value<F, (T,)>>, Error>
-    where
-        F: Function<(T,)>,
-    {
+    ) -> Result<IMap<Returned<F, (T,)>>, Error> {
         self.imap_unordered_chunked(f, items, 1)
     }
 
     /// [`imap_unordered`](Self::imap_unordered) with `chunksize` items to a task.
-    pub fn imap_unordered_chunked<F, T: Arg>(
+    pub fn imap_unordered_chunked<F: Function<(T,)>, T: Arg>(
         &self,
         f: F,
         items: impl Items<T>,
         chunksize: usize,
-    ) -> Result<IMap<Value<F, (T,)>>, Error>
-    where
-        F: Function<(T,)>,
-    {
-        self.imap_job(
-            runner_of(f),
-            items.into_iter().map(|t| (t,)),
-            chunksize,
+    ) -> Result<IMap<Returned<F, (T,)>>, Error> {
+        let items = items.into_iter().map(|t| (t,));
+        Ok(IMap::new(
+            self.call(runner_of(f), items, Some(chunksize))?,
             false,
-        )
+        ))
     }
 
     /// Accept no more work (Python's `close`); what was submitted still
@@ -429,7 +389,7 @@ impl Pool {
     /// [`terminate`](Self::terminate): before, [`Error::PoolStillRunning`].
     pub fn join(&self) -> Result<(), Error> {
         let joined = self.core.borrow_mut().join();
-        core::run_callbacks(&self.core);
+        parent_side::drive(&self.core, crate::sys::Wait::No, |_| true)?; // the callbacks still due
         joined
     }
 
@@ -440,49 +400,33 @@ impl Pool {
         self.core.borrow_mut().terminate()
     }
 
-    /// A call over `items`. Without a chunksize, `map`'s default needs
-    /// their number: from the iterator if it knows it exactly, else by
-    /// reading them all first (as CPython's `map` makes a list).
-    fn submit<A>(
+    /// A new call of `runner` over `items`, in chunks of `chunksize`, each
+    /// cut and encoded one ahead of the workers. Without a chunksize,
+    /// `map`'s default needs their number: from the iterator if it knows
+    /// it exactly, else by reading them all first (as CPython's `map` makes
+    /// a list).
+    fn call<A: Serialize + 'static>(
         &self,
         runner: Runner,
         items: impl Items<A>,
         chunksize: Option<usize>,
-    ) -> Result<u64, Error>
-    where
-        A: Serialize + 'static,
-    {
+    ) -> Result<Call, Error> {
         let items = items.into_iter();
-        let chunks_of = |len: usize| len.div_ceil(self.processes() * 4).max(1); // CPython's divmod
-        match (chunksize, items.size_hint()) {
-            (Some(chunksize), _) => self.submit_lazily(runner, items, chunksize),
-            (None, (len, Some(upper))) if len == upper => {
-                self.submit_lazily(runner, items, chunks_of(len))
-            }
-            (None, _) => {
-                let items: Vec<A> = items.collect();
-                let chunksize = chunks_of(items.len());
-                self.submit_lazily(runner, items, chunksize)
-            }
-        }
-    }
-
-    /// A call over `items` in chunks of `chunksize`, each taken and encoded
-    /// one ahead of the workers.
-    fn submit_lazily<A>(
-        &self,
-        runner: Runner,
-        items: impl Items<A>,
-        chunksize: usize,
-    ) -> Result<u64, Error>
-    where
-        A: Serialize + 'static,
-    {
+        let cpython = |len: usize| len.div_ceil(self.processes() * 4).max(1); // its divmod
+        let (chunksize, mut items): (usize, Box<dyn Iterator<Item = A>>) = match chunksize {
+            Some(chunksize) => (chunksize, Box::new(items)),
+            None => match items.size_hint() {
+                (len, Some(upper)) if len == upper => (cpython(len), Box::new(items)),
+                _ => {
+                    let items: Vec<A> = items.collect();
+                    (cpython(items.len()), Box::new(items.into_iter()))
+                }
+            },
+        };
         if chunksize == 0 {
             return Err(Error::InvalidArgument("Chunksize must be 1+, not 0"));
         }
-        let (mut items, mut chunk, mut broken) = (items.into_iter(), Vec::new(), false);
-        let mut size = 0; // the last chunk's encoded size: the next is about as big
+        let (mut chunk, mut broken, mut size) = (Vec::new(), false, 0);
         let chunks: Chunks = Box::new(std::iter::from_fn(move || {
             if broken {
                 return None; // never ask a failed input for more
@@ -491,6 +435,7 @@ impl Pool {
             let cut = AssertUnwindSafe(|| chunk.extend(items.by_ref().take(chunksize)));
             match panic::catch_unwind(cut) {
                 Ok(()) => (!chunk.is_empty()).then(|| {
+                    // About as big as the last one: room made once.
                     let encoded = encode_seq(&chunk, Vec::with_capacity(size))?;
                     size = encoded.len();
                     Ok(encoded)
@@ -503,34 +448,8 @@ impl Pool {
                 }
             }
         }));
-        self.core.borrow_mut().submit(runner, chunks)
-    }
-
-    fn imap_job<A: Arg, V: DeserializeOwned + 'static>(
-        &self,
-        runner: Runner,
-        items: impl Items<A>,
-        chunksize: usize,
-        ordered: bool,
-    ) -> Result<IMap<V>, Error> {
-        let job = self.submit_lazily(runner, items, chunksize)?;
-        Ok(IMap::new(Rc::clone(&self.core), job, ordered))
-    }
-
-    fn starmap_job<A: Arg, V: DeserializeOwned + 'static>(
-        &self,
-        runner: Runner,
-        items: impl Items<A>,
-        chunksize: Option<usize>,
-    ) -> Result<AsyncResult<Vec<V>>, Error> {
-        let job = self.submit(runner, items, chunksize)?;
-        let core = Rc::clone(&self.core);
-        Ok(AsyncResult::new(
-            core,
-            job,
-            handles::collect_all,
-            handles::values_of,
-        ))
+        let job = self.core.borrow_mut().submit(runner, chunks)?;
+        Ok(Call::new(&self.core, job))
     }
 }
 
@@ -540,9 +459,10 @@ impl crate::process::spawn::Context {
     /// (Python's `ctx.Pool(processes)`): `ForkPoolWorker-N` or
     /// `SpawnPoolWorker-N`.
     pub fn pool(&self, processes: usize) -> Result<Pool, Error> {
+        let method = self.start_method();
         Pool::builder()
             .processes(processes)
-            .start_method(self.start_method())
+            .start_method(method)
             .start()
     }
 }
@@ -560,9 +480,9 @@ impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let core = self.core.borrow();
         let state = match core.state {
-            State::Running => "RUN",
-            State::Closed => "CLOSE",
-            State::Terminated => "TERMINATE",
+            PoolState::Running => "RUN",
+            PoolState::Closed => "CLOSE",
+            PoolState::Terminated => "TERMINATE",
         };
         let size = core.processes();
         write!(

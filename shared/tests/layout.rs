@@ -191,3 +191,44 @@ fn the_reading_order_names_every_file_and_each_uses_only_those_before_it() {
         wrong.join("\n")
     );
 }
+
+/// One name per idea: no two types, traits or type aliases anywhere in the
+/// crate share a name, so a reader never wonders which `State` is meant.
+#[test]
+fn no_two_items_share_a_name() {
+    fn collect(items: &[syn::Item], file: &str, found: &mut BTreeMap<String, Vec<String>>) {
+        for item in items {
+            let name = match item {
+                syn::Item::Struct(item) => &item.ident,
+                syn::Item::Enum(item) => &item.ident,
+                syn::Item::Trait(item) => &item.ident,
+                syn::Item::Type(item) => &item.ident,
+                syn::Item::Union(item) => &item.ident,
+                syn::Item::Mod(syn::ItemMod {
+                    content: Some((_, inner)),
+                    ..
+                }) => {
+                    collect(inner, file, found);
+                    continue;
+                }
+                _ => continue,
+            };
+            found
+                .entry(name.to_string())
+                .or_default()
+                .push(file.to_owned());
+        }
+    }
+    let mut found = BTreeMap::new();
+    for (file, text) in sources() {
+        let parsed = syn::parse_file(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        collect(&parsed.items, &file, &mut found);
+    }
+    let twice: Vec<String> = found
+        .iter()
+        .filter(|(_, files)| files.len() > 1)
+        .map(|(name, files)| format!("{name}: {}", files.join(", ")))
+        .collect();
+    assert!(twice.is_empty(), "names used twice:\n{}", twice.join("\n"));
+    assert!(found.contains_key("Pool"), "the items were read");
+}

@@ -3,30 +3,60 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use super::core::{Callback, Core, Job, Outcome, drive};
+use super::parent_side::{ChunkResult, Core, Job, drive};
 use crate::Error;
 use crate::codec::decode_onto;
 use crate::sys::Wait;
 
-/// One call of the pool, as its handle holds it. Dropping the handle tells
-/// the pool nobody will ask for the results (its tasks still run).
-struct Call {
-    core: Rc<RefCell<Core>>,
+/// A hold on one call of the pool: while any is held (a handle, a callback
+/// not yet run), the call's results are kept; once none is, the call goes
+/// as soon as it is finished (its tasks still all run, as in CPython). It
+/// does not keep the pool itself: once the pool is gone, asking is
+/// [`Error::PoolNotRunning`].
+pub(crate) struct Call {
+    core: Weak<RefCell<Core>>,
     job: u64,
+}
+
+impl Call {
+    /// The hold on call `job` that [`Core::submit`] made for its caller.
+    pub(crate) fn new(core: &Rc<RefCell<Core>>, job: u64) -> Call {
+        Call {
+            core: Rc::downgrade(core),
+            job,
+        }
+    }
+
+    fn core(&self) -> Result<Rc<RefCell<Core>>, Error> {
+        self.core.upgrade().ok_or(Error::PoolNotRunning)
+    }
+
+    /// Another hold on the same call.
+    fn again(&self) -> Result<Call, Error> {
+        let core = self.core()?;
+        core.borrow_mut().hold(self.job);
+        Ok(Call::new(&core, self.job))
+    }
 }
 
 impl Drop for Call {
     fn drop(&mut self) {
-        if let Ok(mut core) = self.core.try_borrow_mut() {
-            core.forget(self.job);
+        if let Some(core) = self.core.upgrade()
+            && let Ok(mut core) = core.try_borrow_mut()
+        {
+            core.let_go(self.job);
         }
     }
 }
+
+/// Waits until the call's values are in (or the wait runs out: `None`),
+/// and decodes them: what `get` and the callbacks both use.
+type Collect<T> = fn(&Call, Wait) -> Result<Option<T>, Error>;
 
 /// The result of [`Pool::apply_async`](super::Pool::apply_async) or
 /// [`Pool::map_async`](super::Pool::map_async), to collect later (CPython's
@@ -38,30 +68,34 @@ impl Drop for Call {
 /// the pool has no background thread of its own.
 pub struct AsyncResult<T> {
     call: Call,
-    /// Waits for the call's chunks and decodes them into the value;
-    /// `Ok(None)` if the wait ran out first.
     collect: Collect<T>,
-    /// The value of the call once complete (for callbacks).
-    value: fn(&Job) -> Result<T, Error>,
 }
 
-pub(crate) type Collect<T> = fn(&RefCell<Core>, u64, Wait) -> Result<Option<T>, Error>;
-
-impl<T> AsyncResult<T> {
-    pub(crate) fn new(
-        core: Rc<RefCell<Core>>,
-        job: u64,
-        collect: Collect<T>,
-        value: fn(&Job) -> Result<T, Error>,
-    ) -> Self {
-        let call = Call { core, job };
+impl<V: DeserializeOwned + 'static> AsyncResult<Vec<V>> {
+    /// Of a call's values, in input order.
+    pub(crate) fn all(call: Call) -> Self {
         AsyncResult {
             call,
-            collect,
-            value,
+            collect: collect::<V>,
         }
     }
+}
 
+impl<V: DeserializeOwned + 'static> AsyncResult<V> {
+    /// Of a one-task call's value (none would be a broken worker's answer,
+    /// never a timeout).
+    pub(crate) fn one(call: Call) -> Self {
+        let collect = |call: &Call, wait| match collect::<V>(call, wait)? {
+            Some(mut values) => (values.pop())
+                .ok_or_else(|| Error::Ipc("a task came back without its value".into()))
+                .map(Some),
+            None => Ok(None),
+        };
+        AsyncResult { call, collect }
+    }
+}
+
+impl<T: 'static> AsyncResult<T> {
     /// Run `f` on the value once the call has succeeded (Python's
     /// `callback=`): once, in this process, by whichever call is moving the
     /// pool along then (a `get` or `wait` on any result, an `imap`'s
@@ -90,29 +124,35 @@ impl<T> AsyncResult<T> {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn callback(self, f: impl FnOnce(&T) + 'static) -> Self
-    where
-        T: 'static,
-    {
-        let value = self.value;
-        self.when_complete(Box::new(move |job| {
-            let value = value(job).ok()?;
-            Some(Box::new(move || f(&value)))
-        }))
+    pub fn callback(self, f: impl FnOnce(&T) + 'static) -> Self {
+        self.when_complete(move |result| {
+            if let Ok(value) = result {
+                f(&value)
+            }
+        })
     }
 
     /// Run `f` on the error once the call has failed (Python's
     /// `error_callback=`), as [`callback`](Self::callback) runs.
     pub fn error_callback(self, f: impl FnOnce(&Error) + 'static) -> Self {
-        self.when_complete(Box::new(move |job| {
-            let error = job.failure()?;
-            Some(Box::new(move || f(&error)))
-        }))
+        self.when_complete(move |result| {
+            if let Err(error) = result {
+                f(&error)
+            }
+        })
     }
 
-    fn when_complete(self, callback: Callback) -> Self {
-        (self.call.core.borrow_mut()).when_complete(self.call.job, callback);
-        let _ = drive(&self.call.core, Wait::No, |_| false); // it may be complete already
+    /// Once the call is complete, collect it as `get` does, and hand the
+    /// result to `then`.
+    fn when_complete(self, then: impl FnOnce(Result<T, Error>) + 'static) -> Self {
+        let (Ok(call), Ok(core)) = (self.call.again(), self.call.core()) else {
+            return self; // the pool is gone: never complete
+        };
+        let collect = self.collect;
+        let run = move || then(collect(&call, Wait::No).and_then(|v| v.ok_or(Error::NotReady)));
+        core.borrow_mut()
+            .when_complete(self.call.job, Box::new(run));
+        let _ = drive(&core, Wait::No, |_| false); // it may be complete already
         self
     }
 
@@ -123,17 +163,13 @@ impl<T> AsyncResult<T> {
     /// gives [`Error::PoolNotRunning`] (where CPython would wait forever).
     /// Ask again and you get the same answer.
     pub fn get(&self) -> Result<T, Error> {
-        self.get_within(Wait::Forever)
+        (self.collect)(&self.call, Wait::Forever)?.ok_or(Error::Timeout)
     }
 
     /// Wait at most `timeout` (Python's `get(timeout)`); [`Error::Timeout`]
     /// if the result is not in by then. The task itself keeps running.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
-        self.get_within(Wait::timeout(timeout))
-    }
-
-    fn get_within(&self, wait: Wait) -> Result<T, Error> {
-        (self.collect)(&self.call.core, self.call.job, wait)?.ok_or(Error::Timeout)
+        (self.collect)(&self.call, Wait::timeout(timeout))?.ok_or(Error::Timeout)
     }
 
     /// Wait until the result is ready, or the pool is terminated (Python's `wait()`).
@@ -157,16 +193,17 @@ impl<T> AsyncResult<T> {
         if !self.ready() {
             return Err(Error::NotReady);
         }
-        let core = self.call.core.borrow();
+        let core = self.call.core()?;
+        let core = core.borrow();
         let job = core.jobs.get(&self.call.job).ok_or(Error::NotReady)?;
         Ok(job.failure().is_none())
     }
 
     fn wait_for(&self, wait: Wait) -> Result<bool, Error> {
         let job = self.call.job;
-        drive(&self.call.core, wait, |c| {
-            c.jobs.get(&job).is_none_or(Job::complete)
-        })
+        let complete = |c: &Core| c.jobs.get(&job).is_none_or(Job::complete);
+        let core = self.call.core()?;
+        drive(&core, wait, complete)
     }
 }
 
@@ -176,80 +213,39 @@ impl<T> fmt::Debug for AsyncResult<T> {
     }
 }
 
-/// Decode the call's chunks in input order, from chunk `next` on, as far
-/// as they are in, onto `values`; or its first failure, as CPython's `map`
-/// fails as a whole.
-fn decode_in_order<V: DeserializeOwned + 'static>(
-    job: &Job,
-    next: &mut u32,
-    values: &mut Vec<V>,
-) -> Result<(), Error> {
-    if let Some(failure) = job.failure() {
-        return Err(failure);
-    }
-    while let Some(outcome) = job.outcome(*next) {
-        decode_onto(outcome.as_ref().map_err(Error::clone)?, values)?;
-        if *next == 0 {
-            // Chunks are all this size but the last: make room once.
-            values.reserve(values.len() * job.chunks().saturating_sub(1) as usize);
-        }
-        *next += 1;
-    }
-    Ok(())
-}
-
 /// A call's values in input order, each chunk decoded as soon as it is in,
-/// while the workers go on with the next; `Ok(None)` if the wait ran out.
-pub(crate) fn collect_all<V: DeserializeOwned + 'static>(
-    core: &RefCell<Core>,
-    id: u64,
+/// while the workers go on with the next; its first failure as soon as it
+/// is in, as CPython's `map` fails as a whole; `Ok(None)` if the wait ran
+/// out.
+fn collect<V: DeserializeOwned + 'static>(
+    call: &Call,
     wait: Wait,
 ) -> Result<Option<Vec<V>>, Error> {
+    let (core, id) = (call.core()?, call.job);
     let (mut next, mut values) = (0, Vec::new());
     loop {
-        let in_or_done = |c: &Core| {
-            c.jobs
-                .get(&id)
-                .is_none_or(|j| j.complete() || j.has(Some(next)))
-        };
-        if !drive(core, wait, in_or_done)? {
+        let in_or_done =
+            |c: &Core| (c.jobs.get(&id)).is_none_or(|j| j.complete() || j.outcome(next).is_some());
+        if !drive(&core, wait, in_or_done)? {
             return Ok(None);
         }
         let core = core.borrow();
         let job = core.jobs.get(&id).ok_or(Error::PoolNotRunning)?;
-        decode_in_order(job, &mut next, &mut values)?;
+        if let Some(failure) = job.failure() {
+            return Err(failure);
+        }
+        while let Some(outcome) = job.outcome(next) {
+            decode_onto(outcome.as_ref().map_err(Error::clone)?, &mut values)?;
+            if next == 0 {
+                // Chunks are all this size but the last: make room once.
+                values.reserve(values.len() * job.chunks().saturating_sub(1) as usize);
+            }
+            next += 1;
+        }
         if job.finished() && next == job.chunks() {
             return Ok(Some(values));
         }
     }
-}
-
-/// The value of a one-task call.
-pub(crate) fn collect_one<V: DeserializeOwned + 'static>(
-    core: &RefCell<Core>,
-    id: u64,
-    wait: Wait,
-) -> Result<Option<V>, Error> {
-    collect_all(core, id, wait)?.map(one).transpose()
-}
-
-/// The values of a complete call, in input order, or its first failure.
-pub(crate) fn values_of<V: DeserializeOwned + 'static>(job: &Job) -> Result<Vec<V>, Error> {
-    let (mut next, mut values) = (0, Vec::new());
-    decode_in_order(job, &mut next, &mut values).map(|()| values)
-}
-
-/// The value of a complete one-task call.
-pub(crate) fn value_of<V: DeserializeOwned + 'static>(job: &Job) -> Result<V, Error> {
-    one(values_of(job)?)
-}
-
-/// The one value of a one-task call (none would be a broken worker's answer,
-/// never a timeout).
-fn one<V>(mut values: Vec<V>) -> Result<V, Error> {
-    values
-        .pop()
-        .ok_or_else(|| Error::Ipc("a task came back without its value".into()))
 }
 
 /// The results of [`Pool::imap`](super::Pool::imap) (in input order) or
@@ -269,32 +265,29 @@ pub struct IMap<T> {
 }
 
 impl<T: DeserializeOwned + 'static> IMap<T> {
-    pub(crate) fn new(core: Rc<RefCell<Core>>, job: u64, ordered: bool) -> IMap<T> {
+    pub(crate) fn new(call: Call, ordered: bool) -> IMap<T> {
         let buffer = Vec::new().into_iter();
+        let (taken, finished) = (0, false);
         IMap {
-            call: Call { core, job },
+            call,
             ordered,
-            taken: 0,
+            taken,
             buffer,
-            finished: false,
+            finished,
         }
     }
 
     /// Wait for the next chunk (the next in order, or the next to arrive);
     /// `None` when every chunk has been yielded.
-    fn next_chunk(&mut self) -> Result<Option<Outcome>, Error> {
-        let (id, taken) = (self.call.job, self.taken);
+    fn next_chunk(&mut self) -> Result<Option<ChunkResult>, Error> {
+        let (core, id, taken) = (self.call.core()?, self.call.job, self.taken);
         let next = self.ordered.then_some(taken); // or whichever comes first
         let all_taken = |j: &Job| j.finished() && taken == j.chunks();
         let ready = |c: &Core| c.jobs.get(&id).is_none_or(|j| all_taken(j) || j.has(next));
-        drive(&self.call.core, Wait::Forever, ready)?;
-        let mut core = self.call.core.borrow_mut();
+        drive(&core, Wait::Forever, ready)?;
+        let mut core = core.borrow_mut();
         let job = core.jobs.get_mut(&id).ok_or(Error::PoolNotRunning)?;
-        Ok(if all_taken(job) {
-            None
-        } else {
-            job.take_outcome(next)
-        })
+        Ok((!all_taken(job)).then(|| job.take_outcome(next)).flatten())
     }
 }
 
@@ -328,10 +321,7 @@ impl<T: DeserializeOwned + 'static> Iterator for IMap<T> {
 
 impl<T> fmt::Debug for IMap<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "IMap {{ job: {}, ordered: {} }}",
-            self.call.job, self.ordered
-        )
+        let (job, ordered) = (self.call.job, self.ordered);
+        write!(f, "IMap {{ job: {job}, ordered: {ordered} }}")
     }
 }

@@ -56,7 +56,7 @@ function_of_arity!(A, B, C, D, E, G);
 
 /// What the caller receives from `F` called with `Args`: the function's
 /// return value, or the `Ok` side of it if it returns a `Result`.
-pub type Value<F, Args> = <<F as Function<Args>>::Output as TaskResult>::Value;
+pub type Returned<F, Args> = <<F as Function<Args>>::Output as TaskResult>::Value;
 
 /// Runs one task in a worker: decodes a chunk of argument tuples, calls the
 /// function on each, and encodes the values (or returns the first error).

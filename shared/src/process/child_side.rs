@@ -13,11 +13,11 @@ use crate::process::parent_side;
 use crate::sys;
 
 /// The code a child runs: the target, its error as text.
-pub(crate) type Target = Box<dyn FnOnce() -> Result<(), String>>;
+pub(crate) type BoxedTarget = Box<dyn FnOnce() -> Result<(), String>>;
 
 /// Run the target and work out the exit code, printing and logging what
 /// CPython's `_bootstrap` prints and logs, in the same order.
-pub(crate) fn run_target(name: &str, target: Target) -> i32 {
+pub(crate) fn run_target(name: &str, target: BoxedTarget) -> i32 {
     log::info!("child process calling self.run()");
     let (code, failure) = match panic::catch_unwind(AssertUnwindSafe(target)) {
         Ok(Ok(())) => (0, None),

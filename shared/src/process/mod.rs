@@ -18,19 +18,18 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use nix::unistd::{ForkResult, fork};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 pub(crate) mod child_side;
 pub mod current;
 pub(crate) mod parent_side;
 pub mod spawn;
 
-use child_side::{Target, die_with_parent, ensure_panic_hook, run_target};
+use child_side::{BoxedTarget, die_with_parent, ensure_panic_hook, run_target};
 use parent_side::Child;
-use spawn::{Recipe, StartMethod};
+use spawn::{Recipe, StartMethod, Target};
 
 use crate::Error;
+use crate::codec::Arg;
 use crate::py::py_repr;
 use crate::returns::Outcome;
 use crate::sys;
@@ -89,7 +88,7 @@ pub trait Run: Sized + 'static {
 pub struct Process {
     inner: Arc<Child>,
     /// The code the child runs; taken by `start`.
-    target: Option<Target>,
+    target: Option<BoxedTarget>,
     /// The same as a function and its encoded argument, for a spawned
     /// child; `None` for a closure, which cannot be spawned.
     recipe: Option<Recipe>,
@@ -117,27 +116,21 @@ impl Process {
     /// several). Unlike [`new`](Self::new)'s closure, it can be spawned
     /// (see [`StartMethod`]), the argument travelling encoded, as CPython
     /// pickles it; forked, it is called with the argument as it is.
-    pub fn with_args<F, A, R>(target: F, args: A) -> Process
-    where
-        F: Fn(A) -> R + Copy + 'static,
-        A: Serialize + DeserializeOwned + 'static,
-        R: Outcome,
-    {
+    pub fn with_args<F: Target<A>, A: Arg>(target: F, args: A) -> Process {
         Process::with_class_args("Process", target, args)
     }
 
-    pub(crate) fn with_class_args<F, A, R>(class: &str, target: F, args: A) -> Process
-    where
-        F: Fn(A) -> R + Copy + 'static,
-        A: Serialize + DeserializeOwned + 'static,
-        R: Outcome,
-    {
+    pub(crate) fn with_class_args<F: Target<A>, A: Arg>(
+        class: &str,
+        target: F,
+        args: A,
+    ) -> Process {
         // One argument for two ways: forked, the target takes it as it is;
         // spawned, the recipe encodes it, at `start`.
         let args = Rc::new(RefCell::new(Some(args)));
-        let recipe = Recipe::new::<F, A, R>(&target, Rc::clone(&args));
+        let recipe = Recipe::new(&target, Rc::clone(&args));
         let run = move || match args.borrow_mut().take() {
-            Some(args) => target(args).failure().map_or(Ok(()), Err),
+            Some(args) => target.call(args).failure().map_or(Ok(()), Err),
             None => Err("the argument was taken already".to_owned()),
         };
         let mut process = Process::with_class(class, Box::new(run));
@@ -154,7 +147,7 @@ impl Process {
 
     /// A process whose default name starts with `class` (`Worker-1`,
     /// `ForkPoolWorker-3`).
-    pub(crate) fn with_class(class: &str, target: Target) -> Process {
+    pub(crate) fn with_class(class: &str, target: BoxedTarget) -> Process {
         let identity = current::next_identity();
         let numbers: Vec<String> = identity.iter().map(usize::to_string).collect();
         let name = format!("{class}-{}", numbers.join(":"));
@@ -495,7 +488,7 @@ impl fmt::Debug for Process {
 }
 
 /// The child's side of `start`: CPython's `Process._bootstrap`.
-fn bootstrap(inner: &Child, name: &str, me: current::ChildState, target: Target) -> ! {
+fn bootstrap(inner: &Child, name: &str, me: current::ChildState, target: BoxedTarget) -> ! {
     let parent_pid = inner.parent_pid;
     current::become_child(me);
     spawn::started_by(StartMethod::Fork);
@@ -516,12 +509,7 @@ impl crate::process::spawn::Context {
     /// A process that runs `target(args)` started by this context's method
     /// (Python's `ctx.Process(target=f, args=(a,))`). Its default name is
     /// CPython's for the context's class: `ForkProcess-N`, `SpawnProcess-N`.
-    pub fn process<F, A, R>(&self, target: F, args: A) -> Process
-    where
-        F: Fn(A) -> R + Copy + 'static,
-        A: Serialize + DeserializeOwned + 'static,
-        R: Outcome,
-    {
+    pub fn process<F: Target<A>, A: Arg>(&self, target: F, args: A) -> Process {
         let class = match self.start_method() {
             StartMethod::Fork => "ForkProcess",
             StartMethod::Spawn => "SpawnProcess",

@@ -82,11 +82,10 @@ use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::codec::{decode, encode};
+use crate::codec::{Arg, decode, encode};
 use crate::functions;
 use crate::handover;
 use crate::process::current;
@@ -234,6 +233,24 @@ pub(crate) fn check_bootstrapped() -> Result<(), Error> {
     }
 }
 
+/// What a process runs, given its argument: a function of one argument (a
+/// tuple for several), or a closure that captures nothing (Python's
+/// `target=f, args=(a,)`), so that it can be spawned as well as forked
+/// (see `functions.rs`). What it returns is its exit's (see [`Outcome`]).
+pub trait Target<A: Arg>: Copy + 'static {
+    /// What it returns.
+    type Returns: Outcome;
+    /// Call it (Python: `target(*args)`).
+    fn call(self, args: A) -> Self::Returns;
+}
+
+impl<F: Fn(A) -> R + Copy + 'static, A: Arg, R: Outcome> Target<A> for F {
+    type Returns = R;
+    fn call(self, args: A) -> R {
+        self(args)
+    }
+}
+
 /// A task for a spawned child: an `entry` (below) and its argument.
 pub(crate) struct Recipe {
     /// The entry, as its distance (`functions::distance`).
@@ -247,13 +264,11 @@ pub(crate) struct Recipe {
 type Entry = fn(&[u8]) -> Result<(), String>;
 
 impl Recipe {
-    pub(crate) fn new<F, A, R>(_made_from: &F, args: Rc<RefCell<Option<A>>>) -> Recipe
-    where
-        F: Fn(A) -> R + Copy + 'static,
-        A: Serialize + DeserializeOwned + 'static,
-        R: Outcome,
-    {
-        let entry: Entry = entry::<F, A, R>;
+    pub(crate) fn new<F: Target<A>, A: Arg>(
+        _made_from: &F,
+        args: Rc<RefCell<Option<A>>>,
+    ) -> Recipe {
+        let entry: Entry = entry::<F, A>;
         let encode = move || match &*args.borrow() {
             Some(args) => encode(args),
             None => Err(Error::AlreadyStarted),
@@ -265,17 +280,12 @@ impl Recipe {
     }
 }
 
-fn entry<F, A, R>(args: &[u8]) -> Result<(), String>
-where
-    F: Fn(A) -> R + Copy + 'static,
-    A: DeserializeOwned,
-    R: Outcome,
-{
+fn entry<F: Target<A>, A: Arg>(args: &[u8]) -> Result<(), String> {
     // SAFETY: the parent made this entry from a value of `F` (`Recipe::new`).
     let target: F = unsafe { functions::conjure() };
     let args: A = decode(args).map_err(|e| e.to_string())?;
     handover::handed(Vec::new()); // any descriptor the argument did not take is closed
-    target(args).failure().map_or(Ok(()), Err)
+    target.call(args).failure().map_or(Ok(()), Err)
 }
 
 /// Everything a spawned child is told.

@@ -16,7 +16,6 @@ use crate::handover::Descriptors;
 use crate::ipc::Connection;
 use crate::process::current::ExitRequest;
 use crate::returns::Raised;
-use std::rc::Rc;
 
 /// One chunk of a call, as the parent sends it. A message to a worker is a
 /// `Vec<Task>`, a batch; an empty one tells it to stop (CPython's sentinel).
@@ -39,18 +38,24 @@ pub(crate) struct Task {
 /// which chunks it sent), and whether the batch is done.
 pub(crate) type Answer = Result<ByteBuf, Failed>;
 
-/// What a worker needs to start.
+/// The initializer, as a worker is given it: its runner's distance (see
+/// `functions.rs`), its encoded arguments, and the descriptors of any
+/// queue, pipe, event or lock among them.
+pub(crate) type Initializer = (isize, ByteBuf, Descriptors);
+
+/// What a worker needs to start: the same, forked or spawned (then it is
+/// its argument, encoded, its socket and descriptors handed over).
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Setup {
     /// Its end of its own pipe with the parent.
     pub socket: Connection,
     /// The parent's ends of every worker's socket, this one's included,
     /// which `fork` copied into this process: closed first thing, so that
     /// when the parent dies (or a sibling worker does) nobody else holds
-    /// its end open, and end-of-file comes.
+    /// its end open, and end-of-file comes. (None crosses a spawn.)
+    #[serde(skip)]
     pub inherited: Vec<RawFd>,
-    /// The initializer's runner, its encoded arguments, and the
-    /// descriptors their queues, pipes, events or locks need.
-    pub initializer: Option<(Runner, Vec<u8>, Rc<Descriptors>)>,
+    pub initializer: Option<Initializer>,
     pub maxtasks: Option<usize>,
 }
 
@@ -68,9 +73,10 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
     // and answers every task with the initializer's error instead.
     let broken = setup
         .initializer
-        .and_then(|(runner, args, fds)| match fds.hand_in() {
-            Ok(()) => run(runner, &args).err(),
-            Err(e) => Some(Failed::Unencodable(e.to_string())),
+        .and_then(|(distance, args, fds)| {
+            crate::handover::handed(fds.0); // for its queues and locks to take
+            // SAFETY: the parent sent the distance of the initializer's runner.
+            run(unsafe { crate::functions::at(distance) }, &args).err()
         })
         .map(|failed| {
             // Every task fails with this: say it is the initializer's.
@@ -146,34 +152,6 @@ fn answer(socket: &Connection, busy: Duration, answers: Vec<Answer>, last: bool)
         }
         Ok(()) => true,
     }
-}
-
-/// What a spawned worker is told: its end of its socket (handed over as a
-/// descriptor), the initializer (its runner's distance, and its encoded
-/// arguments) and `maxtasksperchild`.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct Spawned {
-    pub socket: Connection,
-    pub initializer: Option<(isize, ByteBuf, Descriptors)>,
-    pub maxtasks: Option<usize>,
-}
-
-/// A spawned worker's target: it serves as a forked one does.
-pub(crate) fn spawned(args: Spawned) -> Result<(), String> {
-    let initializer = args.initializer.map(|(distance, args, fds)| {
-        // SAFETY: the parent sent the distance of the initializer's runner.
-        (
-            unsafe { crate::functions::at::<Runner>(distance) },
-            args.into_vec(),
-            Rc::new(fds),
-        )
-    });
-    serve(Setup {
-        socket: args.socket,
-        inherited: Vec::new(), // nothing but the socket crossed `exec`
-        initializer,
-        maxtasks: args.maxtasks,
-    })
 }
 
 /// Run one task, turning a panic into its message. `shared::exit` in a

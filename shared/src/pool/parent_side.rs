@@ -2,6 +2,15 @@
 //! loop that moves them along. Whatever call is waiting (`get`, `map`,
 //! `join`, an `imap`'s `next`) runs [`Core::wait_until`], which hands
 //! batches to idle workers, reads their answers, and replaces dead workers.
+//!
+//! A `map`, from call to values, crosses twelve functions of the pool:
+//! `Pool::map` → `Pool::map_async` → `Pool::call` (the chunks, cut as the
+//! workers need them) → [`Core::submit`] → [`Core::wait_until`] →
+//! `Core::dispatch` → `Job::next_batch` (a batch to each idle worker); then
+//! `AsyncResult::get` → `handles::collect` → [`drive`] → `wait_until` again
+//! → `Core::receive` → `Job::settle` (each answer in its place), and
+//! `collect` decodes each chunk as it comes. (A worker's side:
+//! `worker_side::serve`, and the task's runner, `task::run_chunk`.)
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -14,19 +23,17 @@ use std::time::Duration;
 use serde_bytes::ByteBuf;
 
 use super::task::Runner;
-use super::worker::{self, Answer, Setup, Task};
+use super::worker_side::{self, Answer, Initializer, Setup, Task};
 use crate::codec::{decode, encode};
 use crate::functions::distance;
-use crate::handover::Descriptors;
 use crate::ipc::{Connection, pipe};
 use crate::process::spawn::StartMethod;
 use crate::sys::{Wait, wait_readable};
 use crate::{Error, Process};
-use std::rc::Rc;
 
 /// CPython's `RUN`, `CLOSE`, `TERMINATE`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum State {
+pub(crate) enum PoolState {
     Running,
     Closed,
     Terminated,
@@ -34,15 +41,13 @@ pub(crate) enum State {
 
 /// One chunk's encoded values, or why there are none (cloned for whoever
 /// asks, so that asking twice gives the same answer).
-pub(crate) type Outcome = Result<Vec<u8>, Error>;
+pub(crate) type ChunkResult = Result<Vec<u8>, Error>;
 
 /// A call's chunks, each cut and encoded one ahead of the workers.
 pub(crate) type Chunks = Box<dyn Iterator<Item = Result<Vec<u8>, Error>>>;
 
-/// A `callback` or `error_callback` waiting for its call: given the call
-/// once it is complete, it decodes what it needs, and returns what to run
-/// (nothing if the call went the other way).
-pub(crate) type Callback = Box<dyn FnOnce(&Job) -> Option<Box<dyn FnOnce()>>>;
+/// A `callback` or `error_callback`, to run once its call is complete.
+pub(crate) type Callback = Box<dyn FnOnce()>;
 
 /// A batch whose tasks kept the worker busy for less than this was too
 /// small to be worth a message (whose round trip costs about as much): the
@@ -67,15 +72,16 @@ pub(crate) struct Job {
     retry: Vec<(Range<u32>, Vec<Task>)>,
     /// Chunks taken from `source` so far, numbered from 0.
     cut: u32,
-    outcomes: HashMap<u32, Outcome>,
+    outcomes: HashMap<u32, ChunkResult>,
     /// Chunks in the order their outcomes arrived (for `imap_unordered`).
     arrivals: VecDeque<u32>,
     settled: u32,
     /// The chunk whose failure arrived first: a `map` fails with it.
     first_failure: Option<u32>,
     callbacks: Vec<Callback>,
-    /// Its handle is gone: drop it once finished.
-    orphan: bool,
+    /// How many hold it (its handle, its callbacks not yet run): with
+    /// none, it goes once finished.
+    holds: u32,
 }
 
 impl Job {
@@ -92,7 +98,7 @@ impl Job {
             settled: 0,
             first_failure: None,
             callbacks: Vec::new(),
-            orphan: false,
+            holds: 1, // its caller's, from the start
         }
     }
 
@@ -118,7 +124,7 @@ impl Job {
     }
 
     /// Chunk `index`'s outcome, if it is in.
-    pub fn outcome(&self, index: u32) -> Option<&Outcome> {
+    pub fn outcome(&self, index: u32) -> Option<&ChunkResult> {
         self.outcomes.get(&index)
     }
 
@@ -129,7 +135,7 @@ impl Job {
 
     /// Take the outcome of chunk `index`, or of whichever chunk arrived
     /// first if `index` is `None` (for `imap_unordered`).
-    pub fn take_outcome(&mut self, index: Option<u32>) -> Option<Outcome> {
+    pub fn take_outcome(&mut self, index: Option<u32>) -> Option<ChunkResult> {
         let arrived = self.arrivals.pop_front(); // one taken, one arrival fewer
         self.outcomes.remove(&index.or(arrived)?)
     }
@@ -141,9 +147,10 @@ impl Job {
         })
     }
 
-    /// Run `callback` once the call is complete.
-    pub fn when_complete(&mut self, callback: Callback) {
-        self.callbacks.push(callback);
+    /// Whether its completion is awaited by more than its handle: a
+    /// callback to run, or nobody to take its results.
+    fn watched(&self) -> bool {
+        !self.callbacks.is_empty() || self.holds == 0
     }
 
     /// Fail what is left of this call with `e`: the batches waiting to be
@@ -158,7 +165,7 @@ impl Job {
         }
     }
 
-    fn settle(&mut self, index: u32, outcome: Outcome) {
+    fn settle(&mut self, index: u32, outcome: ChunkResult) {
         if outcome.is_err() && self.first_failure.is_none() {
             self.first_failure = Some(index);
         }
@@ -233,16 +240,16 @@ struct Batch {
 /// How a pool is set up (kept by `PoolBuilder` until it starts the pool).
 pub(crate) struct Config {
     pub processes: usize,
-    /// Its runner, its encoded arguments, and the descriptors of any queue,
-    /// pipe, event or lock among them.
-    pub initializer: Option<(Runner, Vec<u8>, Rc<Descriptors>)>,
+    /// Its initializer, or why it cannot be one (its arguments could not
+    /// be encoded): the error of `start`.
+    pub initializer: Option<Result<Initializer, Error>>,
     pub maxtasks: Option<usize>,
     /// `None`: the program-wide start method, as it is when the pool starts.
     pub method: Option<StartMethod>,
 }
 
 pub(crate) struct Core {
-    pub state: State,
+    pub state: PoolState,
     config: Config,
     workers: Vec<Worker>,
     /// Every call still wanted, oldest first.
@@ -277,8 +284,11 @@ impl Core {
             let why = "Maximum number of tasks per worker must be a positive int or None";
             return Err(Error::InvalidArgument(why));
         }
+        if let Some(Err(e)) = &config.initializer {
+            return Err(e.clone());
+        }
         let mut core = Core {
-            state: State::Running,
+            state: PoolState::Running,
             workers: Vec::new(),
             config,
             jobs: BTreeMap::new(),
@@ -299,43 +309,31 @@ impl Core {
     }
 
     /// Start one worker, from the caller's thread (see the module docs):
-    /// forked, or spawned with its end of the socket passed to it.
+    /// forked, or spawned with its end of the socket handed to it.
     fn add_worker(&mut self) -> Result<(), Error> {
         let (socket, theirs) = pipe(true)?;
         let config = &self.config;
         let method = config.method.unwrap_or_else(crate::get_start_method);
-        let mut process = match method {
-            StartMethod::Fork => {
-                let ours = self.workers.iter().map(|w| &w.socket).chain([&socket]);
-                let setup = Setup {
-                    inherited: ours.map(|s| s.as_raw_fd()).collect(),
-                    socket: theirs,
-                    initializer: config.initializer.clone(),
-                    maxtasks: config.maxtasks,
-                };
-                let target = Box::new(move || worker::serve(setup));
-                Process::with_class("ForkPoolWorker", target)
-            }
-            StartMethod::Spawn => {
-                let initializer = config.initializer.as_ref();
-                let args = worker::Spawned {
-                    socket: theirs, // handed over as its descriptor, with the memory it shares
-                    initializer: match initializer {
-                        Some((r, a, fds)) => {
-                            Some((distance(*r as usize), a.clone().into(), fds.try_clone()?))
-                        }
-                        None => None,
-                    },
-                    maxtasks: config.maxtasks,
-                };
-                Process::with_class_args("SpawnPoolWorker", worker::spawned, args)
-            }
-        }
-        .start_method(method)
-        .daemon(true);
-        // `start` drops the target (or the argument) here, and with it our
-        // copy of the worker's end: only the worker holds it, so our end
-        // reads end-of-file exactly when the worker dies.
+        let ours = self.workers.iter().map(|w| &w.socket).chain([&socket]);
+        let initializer = match &config.initializer {
+            Some(Ok((runner, args, fds))) => Some((*runner, args.clone(), fds.try_clone()?)),
+            _ => None,
+        };
+        let setup = Setup {
+            socket: theirs,
+            inherited: ours.map(|s| s.as_raw_fd()).collect(),
+            initializer,
+            maxtasks: config.maxtasks,
+        };
+        let class = match method {
+            StartMethod::Fork => "ForkPoolWorker",
+            StartMethod::Spawn => "SpawnPoolWorker",
+        };
+        let mut process = Process::with_class_args(class, worker_side::serve, setup);
+        // `start` drops the argument here, and with it our copy of the
+        // worker's end: only the worker holds it, so our end reads
+        // end-of-file exactly when the worker dies.
+        process = process.start_method(method).daemon(true);
         process.start()?;
         let (batch, sent) = (None, 0);
         self.workers.push(Worker {
@@ -348,9 +346,10 @@ impl Core {
         Ok(())
     }
 
-    /// A new call whose chunks `chunks` yields; returns its id.
+    /// A new call whose chunks `chunks` yields; returns its id, held once
+    /// for the caller (see [`Job::holds`]).
     pub fn submit(&mut self, runner: Runner, chunks: Chunks) -> Result<u64, Error> {
-        if self.state != State::Running {
+        if self.state != PoolState::Running {
             return Err(Error::PoolNotRunning);
         }
         let id = self.next_job;
@@ -360,45 +359,50 @@ impl Core {
             self.pending.insert(id);
         }
         self.jobs.insert(id, job);
-        self.touched.push(id); // an empty call is complete at once
         // Collect what is already in, and hand out what we can.
         if let Err(e) = self.wait_until(Wait::No, |_| false) {
-            self.forget(id);
+            self.jobs.remove(&id);
+            self.pending.remove(&id);
             return Err(e);
         }
         Ok(id)
     }
 
-    /// Nobody will ask for this call's results. As in CPython, its tasks
-    /// still all run (and its callbacks are called); it goes once finished.
-    pub fn forget(&mut self, id: u64) {
-        match self.jobs.get_mut(&id) {
-            Some(job) if !job.finished() => job.orphan = true,
-            _ => drop(self.jobs.remove(&id)),
+    /// One more holds call `id` (see [`Job::holds`]).
+    pub fn hold(&mut self, id: u64) {
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.holds += 1;
+        }
+    }
+
+    /// One fewer holds call `id`. With none left, as in CPython, its tasks
+    /// still all run; it goes once finished.
+    pub fn let_go(&mut self, id: u64) {
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.holds -= 1;
+            self.touched.push(id);
         }
     }
 
     /// Run `callback` once call `id` is complete.
     pub fn when_complete(&mut self, id: u64, callback: Callback) {
         if let Some(job) = self.jobs.get_mut(&id) {
-            job.when_complete(callback);
+            job.callbacks.push(callback);
             self.touched.push(id);
         }
     }
 
-    /// Hand the callbacks of every call that became complete their due,
-    /// exactly once, and let go of finished calls nobody will ask about.
-    fn collect_callbacks(&mut self) {
+    /// Queue the callbacks of the calls that became complete, each exactly
+    /// once, and let go of finished calls nobody holds.
+    fn tidy(&mut self) {
         for id in std::mem::take(&mut self.touched) {
             let Some(job) = self.jobs.get_mut(&id) else {
                 continue;
             };
             if job.complete() {
-                let callbacks = std::mem::take(&mut job.callbacks);
-                let due = callbacks.into_iter().filter_map(|callback| callback(job));
-                self.ready.extend(due);
+                self.ready.extend(job.callbacks.drain(..));
             }
-            if job.orphan && job.finished() {
+            if job.holds == 0 && job.finished() {
                 self.jobs.remove(&id);
             }
         }
@@ -450,7 +454,9 @@ impl Core {
                 if job.source.as_mut().is_some_and(|s| s.peek().is_none()) {
                     job.source = None;
                 }
-                self.touched.push(id);
+                if job.watched() {
+                    self.touched.push(id); // a chunk may have failed to be cut
+                }
                 if !more.is_empty() {
                     parts.push((id, chunks));
                     tasks.append(&mut more);
@@ -500,6 +506,7 @@ impl Core {
                         if let Some(job) = self.jobs.get_mut(&id) {
                             chunks.for_each(|index| job.settle(index, Err(e.clone())));
                         }
+                        self.touched.push(id);
                     }
                 }
             }
@@ -511,9 +518,11 @@ impl Core {
     /// before `done` could hold, or the fork's error if it has no workers
     /// and can fork none.
     pub fn wait_until(&mut self, wait: Wait, done: impl Fn(&Core) -> bool) -> Result<bool, Error> {
-        self.refill();
+        if self.workers.len() < self.processes() {
+            self.refill(); // a fork failed before: try again
+        }
         for looked in 0.. {
-            if self.workers.is_empty() && self.state != State::Terminated {
+            if self.workers.is_empty() && self.state != PoolState::Terminated {
                 // No worker, and none could be forked: what is waiting to
                 // run fails with the fork's error (the next call tries again).
                 let why = self.fork_failed.clone().unwrap_or(Error::PoolNotRunning);
@@ -523,15 +532,17 @@ impl Core {
                     }
                     self.touched.push(id);
                 }
-                self.collect_callbacks();
+                self.tidy();
                 return if done(self) { Ok(true) } else { Err(why) };
             }
             self.dispatch();
-            self.collect_callbacks();
+            if !self.touched.is_empty() {
+                self.tidy();
+            }
             if done(self) {
                 return Ok(true);
             }
-            if self.state == State::Terminated {
+            if self.state == PoolState::Terminated {
                 return Err(Error::PoolNotRunning);
             }
             if looked > 0 && wait.expired() {
@@ -581,8 +592,10 @@ impl Core {
             let answer = answer.and_then(|a| Ok(a.map(ByteBuf::into_vec)?));
             if let Some(job) = self.jobs.get_mut(id) {
                 job.settle(index, answer);
+                if job.watched() {
+                    self.touched.push(*id);
+                }
             }
-            self.touched.push(*id); // a call leaves only once finished: it is there
             if chunks.start == chunks.end {
                 batch.parts.pop_front();
             }
@@ -596,6 +609,7 @@ impl Core {
             if let Some(job) = self.jobs.get_mut(&id) {
                 chunks.for_each(|index| job.settle(index, Err(short.clone())));
             }
+            self.touched.push(id);
         }
         // Learn how big this function's batches should be: twice as big
         // after a quick one; after a slow one, what takes about 400 µs.
@@ -649,8 +663,9 @@ impl Core {
     /// reached, say) is remembered, and tried again on the next call or
     /// the next worker's exit, never in a loop.
     fn refill(&mut self) {
-        let wanted = self.state == State::Running || !self.pending.is_empty();
-        while wanted && self.state != State::Terminated && self.workers.len() < self.processes() {
+        let wanted = self.state == PoolState::Running || !self.pending.is_empty();
+        while wanted && self.state != PoolState::Terminated && self.workers.len() < self.processes()
+        {
             if let Err(e) = self.add_worker() {
                 log::debug!("could not replace a worker: {e}");
                 self.fork_failed = Some(e);
@@ -663,8 +678,8 @@ impl Core {
     /// CPython's `close()`: no new work; what was submitted still runs.
     pub fn close(&mut self) {
         log::debug!("closing pool");
-        if self.state == State::Running {
-            self.state = State::Closed;
+        if self.state == PoolState::Running {
+            self.state = PoolState::Closed;
         }
     }
 
@@ -672,10 +687,10 @@ impl Core {
     pub fn join(&mut self) -> Result<(), Error> {
         log::debug!("joining pool");
         match self.state {
-            State::Running => return Err(Error::PoolStillRunning),
-            State::Terminated => return Ok(()), // `terminate` reaped them
-            State::Closed if self.workers.is_empty() => return Ok(()), // joined before
-            State::Closed => {}
+            PoolState::Running => return Err(Error::PoolStillRunning),
+            PoolState::Terminated => return Ok(()), // `terminate` reaped them
+            PoolState::Closed if self.workers.is_empty() => return Ok(()), // joined before
+            PoolState::Closed => {}
         }
         self.wait_until(Wait::Forever, |core| {
             core.pending.is_empty() && core.workers.iter().all(|w| w.batch.is_none())
@@ -696,10 +711,10 @@ impl Core {
     /// SIGTERM does not act on it until it is continued, so CPython's
     /// `terminate` waits for it for ever; SIGKILL ends even a stopped one.
     pub fn terminate(&mut self) -> Result<(), Error> {
-        if self.state != State::Terminated {
+        if self.state != PoolState::Terminated {
             log::debug!("terminating pool");
         }
-        self.state = State::Terminated;
+        self.state = PoolState::Terminated;
         // Every worker signalled, then every one joined, even after an error.
         let signalled = self.workers.iter().map(|w| w.process.terminate());
         let signalled = signalled.fold(Ok(()), Result::and);
@@ -718,27 +733,22 @@ impl Core {
 }
 
 /// [`Core::wait_until`], then run the callbacks of the calls that became
-/// complete meanwhile, with the core free again. Every wait of the pool's
-/// handles goes through here, so whichever call is moving the pool along
-/// runs them (CPython runs them on its result-handler thread).
+/// complete meanwhile, one at a time, with the core free again (a callback
+/// may use the pool). Every wait of the pool's handles goes through here,
+/// so whichever call is moving the pool along runs them (CPython runs them
+/// on its result-handler thread).
 pub(crate) fn drive(
     core: &RefCell<Core>,
     wait: Wait,
     done: impl Fn(&Core) -> bool,
 ) -> Result<bool, Error> {
     let moved = core.borrow_mut().wait_until(wait, done);
-    run_callbacks(core);
-    moved
-}
-
-/// Run the callbacks due, one at a time, the core free during each.
-pub(crate) fn run_callbacks(core: &RefCell<Core>) {
     loop {
         // Taken first, so the core is not borrowed while the callback runs.
         let next = core.borrow_mut().ready.pop_front();
-        match next {
-            Some(callback) => callback(),
-            None => return,
-        }
+        let Some(callback) = next else {
+            return moved;
+        };
+        callback();
     }
 }
