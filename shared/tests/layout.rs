@@ -31,7 +31,7 @@ fn sources() -> BTreeMap<String, String> {
 
 /// The entry of the reading order a file belongs to: the file itself if
 /// the order names it (`process/current.rs`), else its folder (`ipc/` for
-/// `ipc/queue.rs`, `pool/` for `pool.rs` and `pool/core.rs`).
+/// `ipc/queue.rs`, `pool/` for `pool.rs` and `pool/parent_side.rs`).
 fn entry_of(file: &str, order: &[String]) -> String {
     if order.iter().any(|e| e == file) {
         return file.to_owned();
