@@ -449,7 +449,7 @@ impl Pool {
             }
         }));
         let job = self.core.borrow_mut().submit(runner, chunks)?;
-        Ok(Call::new(&self.core, job))
+        Call::new(&self.core, job)
     }
 }
 

@@ -395,9 +395,13 @@ pub(crate) fn me() -> Me {
     thread_local!(static KEPT: Cell<(u64, Me)> = const { Cell::new((0, Me { pid: 0, token: 0, stamp: 0, ns: 0 })) });
     let forks = FORKS.load(Ordering::Relaxed);
     KEPT.with(|kept| match kept.get() {
-        (seen, me) if me.token != 0 && seen == forks => me,
-        _ => {
-            let me = ask_who_i_am();
+        (seen, me) if me.token != 0 && me.stamp != 0 && seen == forks => me,
+        // Not known yet, or not known for certain (no descriptor free to
+        // read `/proc`, say): asked again next time, the token kept, so
+        // that a thread that was once starved is not judged blind for good.
+        (seen, me) => {
+            let token = (me.token != 0 && seen == forks).then_some(me.token);
+            let me = ask_who_i_am(token);
             kept.set((FORKS.load(Ordering::Relaxed), me));
             me
         }
@@ -405,7 +409,7 @@ pub(crate) fn me() -> Me {
 }
 
 #[cold]
-fn ask_who_i_am() -> Me {
+fn ask_who_i_am(token: Option<u64>) -> Me {
     static HANDLER: std::sync::Once = std::sync::Once::new();
     extern "C" fn in_child() {
         FORKS.fetch_add(1, Ordering::Relaxed);
@@ -416,9 +420,11 @@ fn ask_who_i_am() -> Me {
         unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
     });
     let pid = std::process::id();
-    let mut token = [0u8; 8];
-    while rustix::rand::getrandom(&mut token, rustix::rand::GetRandomFlags::empty()).is_err() {}
-    let token = u64::from_ne_bytes(token).max(1);
+    let token = token.unwrap_or_else(|| {
+        let mut token = [0u8; 8];
+        while rustix::rand::getrandom(&mut token, rustix::rand::GetRandomFlags::empty()).is_err() {}
+        u64::from_ne_bytes(token).max(1)
+    });
     // `/proc/self` is ours only if it names us: a `/proc` of another pid
     // namespace, or none, and nothing is judged by our ids.
     let seen = started("self").filter(|&(proc_pid, _)| proc_pid == pid);

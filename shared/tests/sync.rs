@@ -1142,6 +1142,34 @@ fn shared_pidfd_of_self() -> std::io::Result<std::os::fd::OwnedFd> {
     )?)
 }
 
+/// A process that once ran out of descriptors (so could not read its
+/// `/proc` to stamp its holdings) is judged again once it has them back:
+/// its lock passes on when it is killed holding it.
+fn a_holder_once_starved_of_descriptors_is_judged_again() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let lock = Lock::new().unwrap();
+    let l = lock.clone();
+    let holder = start(move || {
+        let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        setrlimit(Resource::RLIMIT_NOFILE, 64, hard).unwrap();
+        let mut files = Vec::new();
+        while let Ok(file) = std::fs::File::open("/dev/null") {
+            files.push(file);
+        }
+        assert!(l.acquire(Block::No)); // who am I? no descriptor left to ask
+        l.release().unwrap();
+        drop(files);
+        setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+        assert!(l.acquire(Block::Forever));
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    });
+    assert_eq!(exit_code(&holder), Some(-9));
+    assert!(
+        lock.acquire(Block::For(Duration::from_secs(5))),
+        "the dead holder's lock never passed on"
+    );
+}
+
 fn main() {
     let blind = !can_hide_proc();
     let mut checks = testkit::checks![
@@ -1169,6 +1197,7 @@ fn main() {
         test_getobj_getlock,
         a_storm_of_kills_never_wedges_a_lock,
         more_waiters_than_seats,
+        a_holder_once_starved_of_descriptors_is_judged_again,
     ];
     // As root (or where user namespaces allow it); reported ignored elsewhere.
     checks.push(

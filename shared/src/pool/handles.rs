@@ -1,7 +1,7 @@
 //! What an asynchronous call hands back: [`AsyncResult`] for `apply_async`
 //! and `map_async`, [`IMap`] for `imap` and `imap_unordered`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
@@ -21,15 +21,24 @@ use crate::sys::Wait;
 pub(crate) struct Call {
     core: Weak<RefCell<Core>>,
     job: u64,
+    /// The call's count of holds, and the core's list of calls let go.
+    holds: Rc<Cell<u32>>,
+    let_go: Rc<RefCell<Vec<u64>>>,
 }
 
 impl Call {
     /// The hold on call `job` that [`Core::submit`] made for its caller.
-    pub(crate) fn new(core: &Rc<RefCell<Core>>, job: u64) -> Call {
-        Call {
-            core: Rc::downgrade(core),
+    pub(crate) fn new(core: &Rc<RefCell<Core>>, job: u64) -> Result<Call, Error> {
+        let c = core.borrow();
+        let holds = Rc::clone(&c.jobs.get(&job).ok_or(Error::PoolNotRunning)?.holds);
+        let let_go = Rc::clone(&c.let_go);
+        let core = Rc::downgrade(core);
+        Ok(Call {
+            core,
             job,
-        }
+            holds,
+            let_go,
+        })
     }
 
     fn core(&self) -> Result<Rc<RefCell<Core>>, Error> {
@@ -37,19 +46,31 @@ impl Call {
     }
 
     /// Another hold on the same call.
-    fn again(&self) -> Result<Call, Error> {
-        let core = self.core()?;
-        core.borrow_mut().hold(self.job);
-        Ok(Call::new(&core, self.job))
+    fn again(&self) -> Call {
+        self.holds.set(self.holds.get() + 1);
+        let (core, job) = (Weak::clone(&self.core), self.job);
+        let (holds, let_go) = (Rc::clone(&self.holds), Rc::clone(&self.let_go));
+        Call {
+            core,
+            job,
+            holds,
+            let_go,
+        }
     }
 }
 
 impl Drop for Call {
+    /// One hold fewer; the last lets the call go, now if the core is free
+    /// (else at its next turn).
     fn drop(&mut self) {
-        if let Some(core) = self.core.upgrade()
-            && let Ok(mut core) = core.try_borrow_mut()
-        {
-            core.let_go(self.job);
+        self.holds.set(self.holds.get() - 1);
+        if self.holds.get() == 0 {
+            self.let_go.borrow_mut().push(self.job);
+            if let Some(core) = self.core.upgrade()
+                && let Ok(mut core) = core.try_borrow_mut()
+            {
+                core.tidy();
+            }
         }
     }
 }
@@ -145,9 +166,10 @@ impl<T: 'static> AsyncResult<T> {
     /// Once the call is complete, collect it as `get` does, and hand the
     /// result to `then`.
     fn when_complete(self, then: impl FnOnce(Result<T, Error>) + 'static) -> Self {
-        let (Ok(call), Ok(core)) = (self.call.again(), self.call.core()) else {
+        let Ok(core) = self.call.core() else {
             return self; // the pool is gone: never complete
         };
+        let call = self.call.again();
         let collect = self.collect;
         let run = move || then(collect(&call, Wait::No).and_then(|v| v.ok_or(Error::NotReady)));
         core.borrow_mut()

@@ -12,12 +12,13 @@
 //! `collect` decodes each chunk as it comes. (A worker's side:
 //! `worker_side::serve`, and the task's runner, `task::run_chunk`.)
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io;
 use std::iter::Peekable;
 use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd};
+use std::rc::Rc;
 use std::time::Duration;
 
 use serde_bytes::ByteBuf;
@@ -80,8 +81,10 @@ pub(crate) struct Job {
     first_failure: Option<u32>,
     callbacks: Vec<Callback>,
     /// How many hold it (its handle, its callbacks not yet run): with
-    /// none, it goes once finished.
-    holds: u32,
+    /// none, it goes once finished. Shared with the holds themselves, so
+    /// that letting go never needs the core (it may be busy: a call's
+    /// input is read, and may drop a handle, while the core works).
+    pub holds: Rc<Cell<u32>>,
 }
 
 impl Job {
@@ -98,7 +101,7 @@ impl Job {
             settled: 0,
             first_failure: None,
             callbacks: Vec::new(),
-            holds: 1, // its caller's, from the start
+            holds: Rc::new(Cell::new(1)), // its caller's, from the start
         }
     }
 
@@ -150,7 +153,7 @@ impl Job {
     /// Whether its completion is awaited by more than its handle: a
     /// callback to run, or nobody to take its results.
     fn watched(&self) -> bool {
-        !self.callbacks.is_empty() || self.holds == 0
+        !self.callbacks.is_empty() || self.holds.get() == 0
     }
 
     /// Fail what is left of this call with `e`: the batches waiting to be
@@ -261,6 +264,8 @@ pub(crate) struct Core {
     /// The calls that had a chunk settled, or a callback added, since the
     /// callbacks were last collected: the only ones that can be due.
     touched: Vec<u64>,
+    /// The calls whose last hold went: to let go of once finished.
+    pub let_go: Rc<RefCell<Vec<u64>>>,
     /// How many chunks of each function (by its runner's address) a worker
     /// is given at once, as learned from how long batches took (see
     /// [`BATCH_WORK`]): so a thousand `apply_async` of a tiny function
@@ -294,6 +299,7 @@ impl Core {
             jobs: BTreeMap::new(),
             pending: BTreeSet::new(),
             touched: Vec::new(),
+            let_go: Rc::default(),
             sizes: HashMap::new(),
             next_job: 0,
             ready: VecDeque::new(),
@@ -368,22 +374,6 @@ impl Core {
         Ok(id)
     }
 
-    /// One more holds call `id` (see [`Job::holds`]).
-    pub fn hold(&mut self, id: u64) {
-        if let Some(job) = self.jobs.get_mut(&id) {
-            job.holds += 1;
-        }
-    }
-
-    /// One fewer holds call `id`. With none left, as in CPython, its tasks
-    /// still all run; it goes once finished.
-    pub fn let_go(&mut self, id: u64) {
-        if let Some(job) = self.jobs.get_mut(&id) {
-            job.holds -= 1;
-            self.touched.push(id);
-        }
-    }
-
     /// Run `callback` once call `id` is complete.
     pub fn when_complete(&mut self, id: u64, callback: Callback) {
         if let Some(job) = self.jobs.get_mut(&id) {
@@ -394,7 +384,8 @@ impl Core {
 
     /// Queue the callbacks of the calls that became complete, each exactly
     /// once, and let go of finished calls nobody holds.
-    fn tidy(&mut self) {
+    pub fn tidy(&mut self) {
+        self.touched.append(&mut self.let_go.borrow_mut());
         for id in std::mem::take(&mut self.touched) {
             let Some(job) = self.jobs.get_mut(&id) else {
                 continue;
@@ -402,7 +393,7 @@ impl Core {
             if job.complete() {
                 self.ready.extend(job.callbacks.drain(..));
             }
-            if job.holds == 0 && job.finished() {
+            if job.holds.get() == 0 && job.finished() {
                 self.jobs.remove(&id);
             }
         }
@@ -536,7 +527,7 @@ impl Core {
                 return if done(self) { Ok(true) } else { Err(why) };
             }
             self.dispatch();
-            if !self.touched.is_empty() {
+            if !self.touched.is_empty() || !self.let_go.borrow().is_empty() {
                 self.tidy();
             }
             if done(self) {
@@ -742,10 +733,18 @@ pub(crate) fn drive(
     wait: Wait,
     done: impl Fn(&Core) -> bool,
 ) -> Result<bool, Error> {
-    let moved = core.borrow_mut().wait_until(wait, done);
+    // A call's input that waits on the same pool would wait inside it.
+    let busy = || Error::InvalidArgument("a pool call's input cannot wait on the same pool");
+    let moved = core
+        .try_borrow_mut()
+        .map_err(|_| busy())?
+        .wait_until(wait, done);
     loop {
         // Taken first, so the core is not borrowed while the callback runs.
-        let next = core.borrow_mut().ready.pop_front();
+        let next = core
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut core| core.ready.pop_front());
         let Some(callback) = next else {
             return moved;
         };

@@ -149,7 +149,7 @@ impl Word {
             if holding != watch.0 {
                 watch = (holding, Instant::now(), None);
             } else if watch.2.is_none() && watch.1.elapsed() >= CHECK_EVERY {
-                watch = (holding, Instant::now(), self.ended(holder, me));
+                watch = (holding, Instant::now(), self.ended(holding, me));
             }
             if let Some(stamp) = watch.2 {
                 // Its process ended holding it: take it over, keeping the
@@ -185,16 +185,22 @@ impl Word {
         }
     }
 
-    /// Whether the process of `holder` (the id in the word) has ended,
+    /// Whether the holder of `holding` (the word, less its WAITERS bit) has ended,
     /// and if so its stamp then: only when the system says so for certain,
     /// never because it could not be seen (see `sys::fate`). A thread that
     /// ended in a process that still runs does not free the lock: a `Lock`
     /// has no owner, and another thread of that process may release it.
-    fn ended(&self, holder: u32, me: &Me) -> Option<u64> {
-        if holder & FOREIGN != 0 {
+    fn ended(&self, holding: u32, me: &Me) -> Option<u64> {
+        if holding & FOREIGN != 0 {
             return None;
         }
         let stamp = self.since.load(Ordering::Acquire);
+        // The stamp is this holding's only if the word still is: a new
+        // holder may have come between, and put its own.
+        if self.word.load(Ordering::Acquire) & !WAITERS != holding {
+            return None;
+        }
+        let holder = holding & HOLDER;
         let ns = self.ns.load(Ordering::Relaxed);
         (sys::fate(holder, stamp, me, ns) == Fate::Gone).then_some(stamp)
     }
