@@ -213,9 +213,10 @@ fn build_edits(
 ) -> BTreeMap<String, Result<PathBuf, String>> {
     let scratch = bins.join("../guide-answers");
     let package = scratch.join(format!("answers-{chapter}"));
+    std::fs::create_dir_all(&scratch).expect("the scratch workspace");
+    write_workspace(&scratch, root);
     let _ = std::fs::remove_dir_all(package.join("src"));
     std::fs::create_dir_all(package.join("src/bin")).expect("the scratch package");
-    write_workspace(&scratch, root);
     let own = std::fs::read_to_string(dir.join("Cargo.toml")).expect("the chapter's Cargo.toml");
     let deps: String = table(&own, "[dependencies]");
     let manifest = format!(
@@ -311,9 +312,18 @@ fn write_workspace(scratch: &Path, root: &Path) {
         "[workspace]\nresolver = \"3\"\nmembers = [\"answers-*\"]\n\n[workspace.dependencies]\n{deps}\n"
     );
     std::fs::write(scratch.join("Cargo.toml"), manifest).expect("write");
-    if !scratch.join("Cargo.lock").exists() {
-        std::fs::copy(root.join("Cargo.lock"), scratch.join("Cargo.lock")).expect("the lock file");
+    // Packages left by a checkout elsewhere (a target directory copied or
+    // reused) name that checkout's crates: they go.
+    let here = root.display().to_string();
+    for entry in std::fs::read_dir(scratch).into_iter().flatten().flatten() {
+        let manifest = std::fs::read_to_string(entry.path().join("Cargo.toml"));
+        let ours = manifest.is_ok_and(|m| m.contains(&here));
+        if entry.file_name().to_string_lossy().starts_with("answers-") && !ours {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
+    // The project's own lock, each time, for the same reason.
+    std::fs::copy(root.join("Cargo.lock"), scratch.join("Cargo.lock")).expect("the lock file");
 }
 
 /// The lines of a TOML table, up to the next one.
