@@ -94,9 +94,14 @@ pub(crate) fn inherit(types: Vec<u64>) {
     seen_list().extend(types);
 }
 
-/// The fixed point of the program that distances count from.
+/// The fixed point of the program that distances count from: a static,
+/// of which there is exactly one. (A small function will not do: an
+/// optimised build may keep a copy of it in each part of the program that
+/// uses it, each at its own address.)
+static ANCHOR: u8 = 0;
+
 fn anchor() -> isize {
-    anchor as fn() -> isize as usize as isize
+    std::ptr::addr_of!(ANCHOR) as isize
 }
 
 /// A function pointer's address as its distance from the anchor: the same
