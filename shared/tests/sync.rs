@@ -967,6 +967,21 @@ fn in_a_pid_namespace(inside: fn()) -> Option<i32> {
     exit_code(&sandbox)
 }
 
+/// A child takes `lock` and is SIGKILLed holding it; its number.
+fn killed_holding(lock: &Lock) -> u32 {
+    let (l, taken) = (lock.clone(), Event::new().unwrap());
+    let t = taken.clone();
+    let holder = start(move || {
+        l.acquire(Block::Forever);
+        t.set();
+        std::thread::sleep(LONG);
+    });
+    assert!(taken.wait_timeout(LONG));
+    holder.kill().unwrap();
+    assert_eq!(exit_code(&holder), Some(-9));
+    holder.pid().unwrap()
+}
+
 /// The next child this process starts gets the number `pid`.
 fn next_pid_is(pid: u32) {
     std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).unwrap();
@@ -978,21 +993,8 @@ fn next_pid_is(pid: u32) {
 fn a_holders_number_reused_at_once_is_not_the_holder() {
     let code = in_a_pid_namespace(|| {
         for _ in 0..3 {
-            let (lock, taken, done) = (
-                Lock::new().unwrap(),
-                Event::new().unwrap(),
-                Event::new().unwrap(),
-            );
-            let (l, t) = (lock.clone(), taken.clone());
-            let holder = start(move || {
-                l.acquire(Block::Forever);
-                t.set();
-                std::thread::sleep(LONG);
-            });
-            assert!(taken.wait_timeout(LONG));
-            let pid = holder.pid().unwrap();
-            holder.kill().unwrap();
-            assert_eq!(exit_code(&holder), Some(-9));
+            let (lock, done) = (Lock::new().unwrap(), Event::new().unwrap());
+            let pid = killed_holding(&lock);
             next_pid_is(pid);
             let d = done.clone();
             let bystander = start(move || assert!(d.wait_timeout(LONG)));
@@ -1021,17 +1023,8 @@ fn a_holders_number_reused_at_once_is_not_the_holder() {
 /// the lock that process holds.
 fn a_waiter_stopped_mid_takeover_never_takes_a_new_holders_lock() {
     let code = in_a_pid_namespace(|| {
-        let (lock, taken) = (Lock::new().unwrap(), Event::new().unwrap());
-        let (l, t) = (lock.clone(), taken.clone());
-        let holder = start(move || {
-            l.acquire(Block::Forever);
-            t.set();
-            std::thread::sleep(LONG);
-        });
-        assert!(taken.wait_timeout(LONG));
-        let dead = holder.pid().unwrap();
-        holder.kill().unwrap();
-        assert_eq!(exit_code(&holder), Some(-9));
+        let lock = Lock::new().unwrap();
+        let dead = killed_holding(&lock);
         // The waiter, held still where it has just heard that the holder
         // is gone (its `pidfd_open`, in `sys::fate`).
         let (has, l) = (RawValue::new(0u32).unwrap(), lock.clone());
