@@ -338,7 +338,7 @@ pub(crate) fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
 // ------------------------------------------------------------ /proc: who holds, who waits
 
 /// How many times this process's line was forked: raised in every child
-/// by a `pthread_atfork` handler, installed by the first [`me`].
+/// by a `pthread_atfork` handler ([`count_forks`]).
 static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The thread asking, as a lock's holder or a condition's waiter: its
@@ -408,17 +408,44 @@ pub(crate) fn me() -> Me {
     })
 }
 
-#[cold]
-fn ask_who_i_am(token: Option<u64>) -> Me {
+/// This process's id, asked of the kernel once per process (a record of
+/// the timeline names its writer, and a system call would be a good part
+/// of its cost). The handler [`count_forks`] installs forgets it in every
+/// forked child.
+#[inline]
+pub(crate) fn pid() -> u32 {
+    match KEPT_PID.load(Ordering::Relaxed) {
+        0 => {
+            count_forks(); // before it is kept: no fork may miss forgetting it
+            let pid = std::process::id();
+            KEPT_PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
+/// [`pid`]'s, 0 until asked.
+static KEPT_PID: AtomicU32 = AtomicU32::new(0);
+
+/// Install, once, the handler that counts forks in [`FORKS`] and forgets
+/// this process's [`pid`] in each child.
+fn count_forks() {
     static HANDLER: std::sync::Once = std::sync::Once::new();
     extern "C" fn in_child() {
         FORKS.fetch_add(1, Ordering::Relaxed);
+        KEPT_PID.store(0, Ordering::Relaxed);
     }
     HANDLER.call_once(|| {
-        // SAFETY: registers a handler that only adds to an atomic, which is
+        // SAFETY: registers a handler that only stores to atomics, which is
         // async-signal-safe, as a handler run in a forked child must be.
         unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
     });
+}
+
+#[cold]
+fn ask_who_i_am(token: Option<u64>) -> Me {
+    count_forks();
     let pid = std::process::id();
     let token = token.unwrap_or_else(|| {
         let mut token = [0u8; 8];

@@ -68,6 +68,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 pub use model::{Bar, Exit, Lane, Part, Timeline, What};
+pub(crate) use record::On;
 use record::{Kind, Record};
 
 use crate::Error;
@@ -122,7 +123,7 @@ pub fn record() -> Result<(), Error> {
     })?;
     keep(file, path);
     ROOT.store(std::process::id(), Ordering::Relaxed);
-    event(Kind::Began, Some(now()), false, |r| r.name("MainProcess"));
+    event(Some(now()), false, || Kind::Began("MainProcess".into()));
     // Registered before the exit steps are (`child::ensure_exit_hook`
     // calls `from_env` first), so it runs after them: `atexit` runs the
     // last registered first. The pictures then show the exit steps' joins.
@@ -175,7 +176,7 @@ pub(crate) fn from_env() {
 /// is drawn on its own, all at one scale.
 pub fn part(title: &str) {
     from_env(); // the run may not have started a process yet
-    event(Kind::Part, now_if_on(), false, |r| r.name(title));
+    event(now_if_on(), false, || Kind::Part(title.into()));
 }
 
 /// A stretch of this process's own work, drawn in its lane, labelled
@@ -197,7 +198,7 @@ pub struct SpanGuard {
 
 impl Drop for SpanGuard {
     fn drop(&mut self) {
-        event(Kind::Span, self.began, true, |r| r.name(self.label));
+        event(self.began, true, || Kind::Span(self.label.into()));
     }
 }
 
@@ -253,7 +254,7 @@ fn finish() {
     if ROOT.load(Ordering::Relaxed) != std::process::id() || FILE.get().is_none() {
         return;
     }
-    event(Kind::Ended, Some(now()), false, |_| {});
+    event(Some(now()), false, || Kind::Ended);
     stop();
     if at_the_limit(FILE.get().expect("checked above")) {
         return; // said so, once: nothing is drawn from a run cut short
@@ -334,92 +335,53 @@ pub(crate) fn quiet() {
     QUIET.store(true, Ordering::Relaxed);
 }
 
-/// Record a `kind` of event of this process, which began at `began` (if
-/// recording), lasted until now if `timed`, and `fill` says the rest of.
-fn event(kind: Kind, began: Option<u64>, timed: bool, fill: impl FnOnce(&mut Record)) {
-    let Some(began) = began.filter(|_| on()) else {
+/// Record what `kind` says this process did, at `at` (if recording), and
+/// until now if `timed`.
+fn event(at: Option<u64>, timed: bool, kind: impl FnOnce() -> Kind) {
+    let Some(t) = at.filter(|_| on()) else {
         return;
     };
-    let mut r = Record::new(kind, std::process::id(), began);
-    if timed {
-        r.dur = now().saturating_sub(began);
-    }
-    fill(&mut r);
+    let dur = if timed { now().saturating_sub(t) } else { 0 };
+    let kind = kind();
     // Shorter joins and waits are not drawn: a join that found its child
     // gone, a `get` that found an item there, did not wait.
-    if !matches!(kind, Kind::Joined | Kind::Waited) || r.dur >= 500_000 {
-        write(r);
+    if dur < 500_000 && matches!(kind, Kind::Joined(_) | Kind::Waited(_)) {
+        return;
     }
+    let pid = crate::sys::pid();
+    write(Record { pid, t, dur, kind });
 }
 
 /// This process started child `pid`, named `name`, at `began` (taken
 /// before the fork: see [`now_if_on`]).
 pub(crate) fn started(pid: u32, name: &str, began: Option<u64>) {
-    event(Kind::Started, began, false, |r| {
-        r.other = pid;
-        r.name(name);
-    });
+    event(began, false, || Kind::Started(pid, name.into()));
 }
 
 /// This process, a child, leaves with `code`.
 pub(crate) fn exited(code: i32) {
-    event(Kind::Exited, now_if_on(), false, |r| r.a = code);
+    event(now_if_on(), false, || Kind::Exited(code));
 }
 
 /// This process reaped child `pid`, whose exit code was `code`.
 pub(crate) fn reaped(pid: i32, code: i32) {
-    event(Kind::Reaped, now_if_on(), false, |r| {
-        (r.other, r.a) = (pid as u32, code)
-    });
+    event(now_if_on(), false, || Kind::Reaped(pid as u32, code));
 }
 
 /// This process waited for child `pid` since `began` (see [`now_if_on`]).
 pub(crate) fn joined(pid: i32, began: Option<u64>) {
-    event(Kind::Joined, began, true, |r| r.other = pid as u32);
+    event(began, true, || Kind::Joined(pid as u32));
 }
 
 /// This worker ran chunk `chunk` of call `call` since `began`.
 pub(crate) fn task(call: u32, chunk: u32, began: Option<u64>) {
-    event(Kind::Task, began, true, |r| {
-        (r.a, r.b) = (call as i32, chunk)
-    });
+    event(began, true, || Kind::Task(call, chunk));
 }
-
-/// What a process waited on. The numbers are the events file's format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum On {
-    Queue = 1,
-    Pipe,
-    /// The pool's results, in the process that called it.
-    Pool,
-    Lock,
-    RLock,
-    Semaphore,
-    Condition,
-    Barrier,
-    Event,
-}
-
-/// What a wait on each thing is called in the pictures, by its number.
-const WAITED_ON: [&str; 10] = [
-    "waiting",
-    "waiting on a queue (get)",
-    "waiting on a pipe (recv)",
-    "waiting for the pool's results",
-    "waiting for a Lock",
-    "waiting for an RLock",
-    "waiting for a Semaphore",
-    "waiting on a Condition",
-    "waiting at a Barrier",
-    "waiting for an Event",
-];
 
 /// This process waited on `on` since `began`.
 pub(crate) fn waited(on: On, began: Option<u64>) {
     let quiet = on == On::Pipe && QUIET.load(Ordering::Relaxed);
-    event(Kind::Waited, began.filter(|_| !quiet), true, |r| {
-        r.b = on as u32
-    });
+    event(began.filter(|_| !quiet), true, || Kind::Waited(on));
 }
 
 /// The time now, if recording: what a span's end is measured from.
@@ -442,7 +404,9 @@ fn write(record: Record) {
     let Some(file) = FILE.get().filter(|_| on()) else {
         return;
     };
-    let bytes = record.to_bytes();
+    let Some(bytes) = record.to_bytes() else {
+        return;
+    };
     if LIMIT.load(Ordering::Relaxed) != u64::MAX && at_the_limit(file) {
         stop();
         return;

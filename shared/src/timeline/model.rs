@@ -2,10 +2,7 @@
 //! draw and the tests check. Times are nanoseconds from the start of the
 //! recording.
 
-use std::collections::HashMap;
-
-use super::WAITED_ON;
-use super::record::{Kind, Record};
+use super::record::{Kind, Name, Record};
 
 /// A recorded run.
 #[derive(Clone, Debug, Default)]
@@ -150,87 +147,63 @@ impl Timeline {
 pub(crate) fn build(records: &[Record], torn: usize) -> Timeline {
     let origin = records
         .iter()
-        .filter(|r| r.kind == Kind::Began)
+        .filter(|r| matches!(r.kind, Kind::Began(_)))
         .map(|r| r.t)
         .min()
         .or_else(|| records.iter().map(|r| r.t).min())
         .unwrap_or(0);
-    let at = |t: u64| t.saturating_sub(origin);
-    let mut sorted: Vec<&Record> = records.iter().collect();
+    let mut sorted = records.to_vec();
     sorted.sort_by_key(|r| r.t);
     let mut t = Timeline {
         torn,
         ..Timeline::default()
     };
-    let mut ends: HashMap<u32, Exit> = HashMap::new();
-    for r in &sorted {
-        t.end = t.end.max(at(r.t + r.dur));
-        let what = match r.kind {
-            Kind::Began => {
-                t.lanes.insert(0, lane(r.pid, r.named(), None, at(r.t)));
-                continue;
-            }
-            Kind::Started => {
-                t.lanes.push(lane(r.other, r.named(), Some(r.pid), at(r.t)));
-                continue;
-            }
-            Kind::Exited => {
-                ends.insert(
-                    r.pid,
-                    Exit {
-                        at: at(r.t),
-                        code: r.a,
-                        reaped: false,
-                    },
-                );
-                continue;
-            }
-            // What a process said of itself comes first.
-            Kind::Reaped => {
-                let reaped = Exit {
-                    at: at(r.t),
-                    code: r.a,
-                    reaped: true,
-                };
-                ends.entry(r.other).or_insert(reaped);
-                continue;
-            }
-            Kind::Part => {
-                t.parts.push(Part {
-                    title: r.named(),
-                    at: at(r.t),
-                });
-                continue;
-            }
-            Kind::Ended => continue,
-            Kind::Joined => What::Join { child: r.other },
-            Kind::Task => What::Task {
-                call: r.a as u32,
-                chunk: r.b,
-            },
-            Kind::Waited => What::Wait(WAITED_ON.get(r.b as usize).unwrap_or(&WAITED_ON[0])),
-            Kind::Span => What::Span(r.named()),
-        };
-        t.bars.push(Bar {
+    for r in sorted {
+        let at = r.t.saturating_sub(origin);
+        t.end = t.end.max(at + r.dur);
+        let exit = |code, reaped| Exit { at, code, reaped };
+        let bar = |what| Bar {
             pid: r.pid,
-            start: at(r.t),
+            start: at,
             dur: r.dur,
             what,
-        });
-    }
-    for lane in &mut t.lanes {
-        lane.end = ends.get(&lane.pid).copied();
+        };
+        match r.kind {
+            Kind::Began(name) => t.lanes.insert(0, lane(r.pid, name, None, at)),
+            Kind::Started(child, name) => t.lanes.push(lane(child, name, Some(r.pid), at)),
+            Kind::Exited(code) => t.ended(r.pid, exit(code, false)),
+            Kind::Reaped(child, code) => t.ended(child, exit(code, true)),
+            Kind::Part(title) => t.parts.push(Part {
+                title: title.text(),
+                at,
+            }),
+            Kind::Ended => {}
+            Kind::Joined(child) => t.bars.push(bar(What::Join { child })),
+            Kind::Task(call, chunk) => t.bars.push(bar(What::Task { call, chunk })),
+            Kind::Waited(on) => t.bars.push(bar(What::Wait(on.words()))),
+            Kind::Span(label) => t.bars.push(bar(What::Span(label.text()))),
+        }
     }
     t
 }
 
-fn lane(pid: u32, name: String, parent: Option<u32>, start: u64) -> Lane {
-    let end = None;
+impl Timeline {
+    /// Process `pid` (its latest lane, if its number was reused) ended so.
+    /// What a process said of itself as it left comes first.
+    fn ended(&mut self, pid: u32, exit: Exit) {
+        let lane = self.lanes.iter_mut().rev().find(|l| l.pid == pid);
+        if let Some(lane) = lane.filter(|l| !exit.reaped || l.end.is_none()) {
+            lane.end = Some(exit);
+        }
+    }
+}
+
+fn lane(pid: u32, name: Name, parent: Option<u32>, start: u64) -> Lane {
     Lane {
         pid,
-        name,
+        name: name.text(),
         parent,
         start,
-        end,
+        end: None,
     }
 }

@@ -7,126 +7,130 @@
 //! is killed has lost nothing it had written, and loses at most the event
 //! it was making.
 //!
-//! A record is checked when read: it starts with a magic byte and carries
-//! a checksum, so a record cut short or overwritten is skipped and
-//! counted, not misread, and the records after it are found again.
+//! A record is a magic byte, a checksum, then the [`Record`] in postcard's
+//! encoding (the crate's one, as in `codec.rs`; written into the 64 bytes
+//! on the stack, not allocated), then zeros. The checksum makes a record cut short or overwritten skipped
+//! and counted, not misread, and the records after it found again.
 
-/// What happened. The numbers are the file's format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// Recording began in the main process (`name`: its name).
-    Began = 1,
-    /// `pid` started child `other`, named `name`.
-    Started = 2,
-    /// `pid` is leaving with exit code `a` (written by the child itself).
-    Exited = 3,
-    /// `pid` reaped child `other`, whose exit code was `a`.
-    Reaped = 4,
-    /// `pid` waited `dur` for child `other` (a `join`).
-    Joined = 5,
-    /// Worker `pid` ran chunk `b` of the pool's call `a` for `dur`.
-    Task = 6,
-    /// `pid` waited `dur` on what `b` says (`timeline::On`).
-    Waited = 7,
-    /// `pid` ran a span of its own code, labelled `name`, for `dur`.
-    Span = 8,
-    /// The main process began a part of the run, titled `name`.
-    Part = 9,
-    /// Recording ended: the main process is leaving.
-    Ended = 10,
-}
+use serde::{Deserialize, Serialize};
 
-impl Kind {
-    fn from_byte(b: u8) -> Option<Kind> {
-        use Kind::*;
-        let kinds = [
-            Began, Started, Exited, Reaped, Joined, Task, Waited, Span, Part, Ended,
-        ];
-        kinds.get(usize::from(b).checked_sub(1)?).copied()
-    }
-}
-
-/// One event. `t` is when it happened (or began) on the system's
-/// monotonic clock, in nanoseconds, the same in every process.
-#[derive(Clone, Copy, Debug)]
+/// One event: process `pid` did `kind` at `t` (when it began, for a
+/// stretch of `dur`), on the system's monotonic clock, in nanoseconds,
+/// the same in every process.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct Record {
-    pub kind: Kind,
     pub pid: u32,
     pub t: u64,
     pub dur: u64,
-    pub other: u32,
-    pub a: i32,
-    pub b: u32,
-    pub name: [u8; NAME],
+    pub kind: Kind,
 }
 
-/// Bytes kept of a name or label: longer ones are cut.
-pub(crate) const NAME: usize = 24;
-pub(crate) const SIZE: usize = 64;
-const MAGIC: u8 = 0xA7;
+/// What happened.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub(crate) enum Kind {
+    /// Recording began in the main process, named so.
+    Began(Name),
+    /// The process started a child: its pid and name.
+    Started(u32, Name),
+    /// The process, a child, is leaving with this exit code.
+    Exited(i32),
+    /// The process reaped a child: its pid and exit code.
+    Reaped(u32, i32),
+    /// The process waited for a child (a `join`): its pid.
+    Joined(u32),
+    /// The process, a pool worker, ran a chunk of one of the pool's calls:
+    /// the call's number, then the chunk's.
+    Task(u32, u32),
+    /// The process waited on this.
+    Waited(On),
+    /// The process ran a span of its own code, labelled so.
+    Span(Name),
+    /// The main process began a part of the run, titled so.
+    Part(Name),
+    /// Recording ended: the main process is leaving.
+    Ended,
+}
 
-impl Record {
-    pub fn new(kind: Kind, pid: u32, t: u64) -> Record {
-        Record {
-            kind,
-            pid,
-            t,
-            dur: 0,
-            other: 0,
-            a: 0,
-            b: 0,
-            name: [0; NAME],
+/// What a process waited on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum On {
+    Queue,
+    Pipe,
+    /// The pool's results, in the process that called it.
+    Pool,
+    Lock,
+    RLock,
+    Semaphore,
+    Condition,
+    Barrier,
+    Event,
+}
+
+impl On {
+    /// What a wait on it is called in the pictures.
+    pub fn words(self) -> &'static str {
+        match self {
+            On::Queue => "waiting on a queue (get)",
+            On::Pipe => "waiting on a pipe (recv)",
+            On::Pool => "waiting for the pool's results",
+            On::Lock => "waiting for a Lock",
+            On::RLock => "waiting for an RLock",
+            On::Semaphore => "waiting for a Semaphore",
+            On::Condition => "waiting on a Condition",
+            On::Barrier => "waiting at a Barrier",
+            On::Event => "waiting for an Event",
         }
     }
+}
 
-    /// Give it `name`'s first bytes (cut at a character's boundary).
-    pub fn name(&mut self, name: &str) {
+/// A name or label: its first 24 bytes (cut at a character's boundary),
+/// then zeros. A longer one is cut, so that a record has a size.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub(crate) struct Name([u8; NAME]);
+
+/// Bytes kept of a name or label.
+const NAME: usize = 24;
+
+impl From<&str> for Name {
+    fn from(name: &str) -> Name {
         let mut end = name.len().min(NAME);
         while !name.is_char_boundary(end) {
             end -= 1;
         }
-        self.name[..end].copy_from_slice(&name.as_bytes()[..end]);
+        let mut bytes = [0; NAME];
+        bytes[..end].copy_from_slice(&name.as_bytes()[..end]);
+        Name(bytes)
     }
+}
 
-    /// Its name or label.
-    pub fn named(&self) -> String {
-        let end = self.name.iter().position(|&b| b == 0).unwrap_or(NAME);
-        String::from_utf8_lossy(&self.name[..end]).into_owned()
+impl Name {
+    pub fn text(&self) -> String {
+        let end = self.0.iter().position(|&b| b == 0).unwrap_or(NAME);
+        String::from_utf8_lossy(&self.0[..end]).into_owned()
     }
+}
 
-    pub fn to_bytes(self) -> [u8; SIZE] {
+pub(crate) const SIZE: usize = 64;
+const MAGIC: u8 = 0xA7;
+
+impl Record {
+    /// The record as the file holds it. It fits: postcard writes a number
+    /// in at most 10 bytes, so the largest record (`Started`) takes 55.
+    pub fn to_bytes(self) -> Option<[u8; SIZE]> {
         let mut out = [0u8; SIZE];
         out[0] = MAGIC;
-        out[1] = self.kind as u8;
-        out[4..8].copy_from_slice(&self.pid.to_le_bytes());
-        out[8..16].copy_from_slice(&self.t.to_le_bytes());
-        out[16..24].copy_from_slice(&self.dur.to_le_bytes());
-        out[24..28].copy_from_slice(&self.other.to_le_bytes());
-        out[28..32].copy_from_slice(&self.a.to_le_bytes());
-        out[32..36].copy_from_slice(&self.b.to_le_bytes());
-        out[40..].copy_from_slice(&self.name);
-        out[2] = checksum(&out);
-        out
+        postcard::to_slice(&self, &mut out[2..]).ok()?;
+        out[1] = checksum(&out);
+        Some(out)
     }
 
     /// The record in `bytes`, or `None` if they are not a whole one.
     pub fn from_bytes(bytes: &[u8]) -> Option<Record> {
         let bytes: &[u8; SIZE] = bytes.try_into().ok()?;
-        if bytes[0] != MAGIC || bytes[2] != checksum(bytes) {
+        if bytes[0] != MAGIC || bytes[1] != checksum(bytes) {
             return None;
         }
-        let u32_at = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().expect("4 bytes"));
-        let u64_at = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
-        Some(Record {
-            kind: Kind::from_byte(bytes[1])?,
-            pid: u32_at(4),
-            t: u64_at(8),
-            dur: u64_at(16),
-            other: u32_at(24),
-            a: u32_at(28) as i32,
-            b: u32_at(32),
-            name: bytes[40..].try_into().expect("24 bytes"),
-        })
+        postcard::from_bytes(&bytes[2..]).ok()
     }
 }
 
@@ -136,7 +140,7 @@ fn checksum(bytes: &[u8; SIZE]) -> u8 {
     let sum = bytes
         .iter()
         .enumerate()
-        .filter(|&(i, _)| i != 2)
+        .filter(|&(i, _)| i != 1)
         .fold(0u32, |sum, (i, &b)| {
             sum.wrapping_add((i as u32 + 1) * b as u32)
         });
@@ -167,4 +171,30 @@ pub(crate) fn parse(bytes: &[u8]) -> (Vec<Record>, usize) {
         }
     }
     (records, torn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The largest record fits in its 64 bytes, and reads back.
+    #[test]
+    fn the_largest_record_fits() {
+        let name = Name::from("a name longer than twenty-four bytes");
+        let kind = Kind::Started(u32::MAX, name);
+        let largest = Record {
+            pid: u32::MAX,
+            t: u64::MAX,
+            dur: u64::MAX,
+            kind,
+        };
+        let bytes = largest.to_bytes().expect("it fits");
+        assert!(matches!(
+            Record::from_bytes(&bytes),
+            Some(Record {
+                kind: Kind::Started(u32::MAX, _),
+                ..
+            })
+        ));
+    }
 }
