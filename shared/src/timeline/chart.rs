@@ -19,7 +19,9 @@ const COLOURS: [u8; 6] = [34, 33, 32, 35, 36, 31];
 const NAME_WIDTH: usize = 18;
 const CODE_WIDTH: usize = 6;
 
-pub(crate) fn chart(t: &Timeline, width: usize, fancy: bool) -> String {
+/// The chart of a timeline at `width` columns: `fancy` for a terminal
+/// (block characters and colours), plain characters otherwise.
+pub fn chart(t: &Timeline, width: usize, fancy: bool) -> String {
     let columns = width.saturating_sub(NAME_WIDTH + CODE_WIDTH + 2).max(10);
     let sections = t.sections();
     let longest = sections.iter().map(|(_, a, b)| b - a).max().unwrap_or(1);

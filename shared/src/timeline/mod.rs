@@ -64,17 +64,19 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
 
+pub use chart::chart;
 pub use model::{Bar, Exit, Lane, Part, Timeline, What};
 pub(crate) use record::On;
 use record::{Kind, Record};
 
 use crate::Error;
 
-/// The events file, open until the process ends (see the module docs).
-static FILE: OnceLock<File> = OnceLock::new();
+/// The events file, open until the process ends (see the module docs),
+/// and its path.
+static FILE: OnceLock<(File, PathBuf)> = OnceLock::new();
 /// Whether this process records.
 static ON: AtomicBool = AtomicBool::new(false);
 /// The process that began recording, which draws the pictures at its exit.
@@ -82,8 +84,6 @@ static ROOT: AtomicU32 = AtomicU32::new(0);
 /// This process records no waits on a pipe (a pool worker's wait for work
 /// is not the program's).
 static QUIET: AtomicBool = AtomicBool::new(false);
-/// The events file's path.
-static PATH: Mutex<Option<PathBuf>> = Mutex::new(None);
 /// The file-size limit (`RLIMIT_FSIZE`) when recording began; `u64::MAX`
 /// for none.
 static LIMIT: AtomicU64 = AtomicU64::new(u64::MAX);
@@ -108,19 +108,15 @@ pub fn record() -> Result<(), Error> {
     if on() || FILE.get().is_some() || crate::process::current::is_child() {
         return Ok(());
     }
+    let (beside, program) = the_program();
     let dir = std::env::var_os(DIR)
         .filter(|dir| !dir.is_empty())
-        .map_or_else(beside_the_program, PathBuf::from);
-    let path = dir.join(format!("{}.{}.events", program_name(), std::process::id()));
+        .map_or(beside, PathBuf::from);
+    let path = dir.join(format!("{program}.{}.events", std::process::id()));
     let opened = std::fs::create_dir_all(&dir)
         .and_then(|()| OpenOptions::new().create_new(true).append(true).open(&path));
-    let file = opened.map_err(|e| {
-        let why = format!(
-            "cannot write {}: {e} (TIMELINE_DIR chooses another folder)",
-            path.display()
-        );
-        Error::from(io::Error::new(e.kind(), why))
-    })?;
+    let file =
+        opened.map_err(|e| cannot_write(&path, e, " (TIMELINE_DIR chooses another folder)"))?;
     keep(file, path);
     ROOT.store(std::process::id(), Ordering::Relaxed);
     event(Some(now()), false, || Kind::Began("MainProcess".into()));
@@ -138,8 +134,7 @@ pub fn record() -> Result<(), Error> {
 fn keep(file: File, path: PathBuf) {
     let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_FSIZE);
     LIMIT.store(limit.map_or(u64::MAX, |(soft, _)| soft), Ordering::Relaxed);
-    if FILE.set(file).is_ok() {
-        *PATH.lock().unwrap_or_else(|p| p.into_inner()) = Some(path);
+    if FILE.set((file, path)).is_ok() {
         ON.store(true, Ordering::Relaxed);
     }
 }
@@ -226,11 +221,16 @@ pub fn render(events: &Path) -> Result<Timeline, Error> {
             .and_then(|()| std::fs::rename(&temporary, &path));
         if let Err(e) = written {
             let _ = std::fs::remove_file(&temporary);
-            let why = format!("{}: {e}", path.display());
-            return Err(Error::from(io::Error::new(e.kind(), why)));
+            return Err(cannot_write(&path, e, ""));
         }
     }
     Ok(timeline)
+}
+
+/// `e`, saying which file could not be written, and `hint`.
+fn cannot_write(path: &Path, e: io::Error, hint: &str) -> Error {
+    let why = format!("cannot write {}: {e}{hint}", path.display());
+    Error::from(io::Error::new(e.kind(), why))
 }
 
 /// `EFBIG` if `len` bytes would pass the file-size limit (where a write
@@ -242,35 +242,26 @@ fn within_limit(len: usize) -> io::Result<()> {
     }
 }
 
-/// The chart of a timeline at `width` columns: `fancy` for a terminal
-/// (block characters and colours), plain characters otherwise.
-pub fn chart(timeline: &Timeline, width: usize, fancy: bool) -> String {
-    chart::chart(timeline, width, fancy)
-}
-
 /// In the main process, as it leaves (after the exit steps): end the
 /// recording, name the files, draw them and print the chart.
 fn finish() {
-    if ROOT.load(Ordering::Relaxed) != std::process::id() || FILE.get().is_none() {
+    let Some((file, recorded)) = FILE.get() else {
+        return;
+    };
+    if ROOT.load(Ordering::Relaxed) != std::process::id() {
         return;
     }
     event(Some(now()), false, || Kind::Ended);
     stop();
-    if at_the_limit(FILE.get().expect("checked above")) {
+    if at_the_limit(file) {
         return; // said so, once: nothing is drawn from a run cut short
     }
-    let Some(recorded) = PATH.lock().unwrap_or_else(|p| p.into_inner()).clone() else {
-        return;
-    };
     // `<program>.events` again, unless another run of it still records
     // beside it: then this one keeps its pid in its files' names.
     let program = recorded.with_extension("").with_extension("events");
-    let path = match another_run_beside(&recorded) {
-        true => recorded,
-        false => match std::fs::rename(&recorded, &program) {
-            Ok(()) => program,
-            Err(_) => recorded,
-        },
+    let path = match !another_run_beside(recorded) && std::fs::rename(recorded, &program).is_ok() {
+        true => program,
+        false => recorded.clone(),
     };
     match render(&path) {
         Ok(timeline) => {
@@ -284,32 +275,31 @@ fn finish() {
                 path.with_extension("json").display()
             );
             // A closed or full stdout gets nothing: the program's exit is its own.
-            let _ = io::stdout().lock().write_all(text.as_bytes());
-            let _ = io::stdout().lock().flush();
+            let mut stdout = io::stdout().lock();
+            let _ = stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush());
         }
         Err(e) => eprintln!("timeline: not drawn: {e}"),
     }
 }
 
 /// Whether another run of this program, still running, records an events
-/// file beside `ours`.
+/// file beside `ours` (`<program>.<pid>.events`).
 fn another_run_beside(ours: &Path) -> bool {
-    let (Some(dir), Some(stem)) = (ours.parent(), ours.file_stem().and_then(|s| s.to_str())) else {
-        return false;
-    };
-    let program = stem.rsplit_once('.').map_or(stem, |(program, _)| program);
-    let others = std::fs::read_dir(dir).into_iter().flatten().flatten();
-    others
-        .filter_map(|e| e.file_name().into_string().ok())
-        .any(|name| {
-            let pid = name
-                .strip_prefix(program)
-                .and_then(|rest| rest.strip_prefix('.'));
-            let pid = pid.and_then(|rest| rest.strip_suffix(".events")?.parse::<i32>().ok());
-            pid.is_some_and(|pid| {
-                pid != std::process::id() as i32 && crate::sys::pidfd_open(pid).is_ok()
-            })
-        })
+    let program = |events: &Path| events.with_extension("").with_extension("");
+    let files = std::fs::read_dir(ours.parent().unwrap_or(ours));
+    files.into_iter().flatten().flatten().any(|file| {
+        let path = file.path();
+        let pid = path
+            .with_extension("")
+            .extension()
+            .and_then(|p| p.to_str()?.parse::<i32>().ok());
+        path != ours
+            && path.extension() == ours.extension()
+            && program(&path) == program(ours)
+            && pid.is_some_and(|pid| crate::sys::pidfd_open(pid).is_ok())
+    })
 }
 
 /// In a spawned child: record into the parent's file, at `path`.
@@ -326,8 +316,8 @@ pub(crate) fn path() -> Option<String> {
     if !on() {
         return None;
     }
-    let path = PATH.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
-    path.into_os_string().into_string().ok()
+    let (_, path) = FILE.get()?;
+    path.to_str().map(str::to_owned)
 }
 
 /// In a pool worker: its waits for work are not the program's.
@@ -401,7 +391,7 @@ fn now() -> u64 {
 /// limit the file's size is looked at first: the write that would pass it
 /// is never made (it would be killed by SIGXFSZ), and recording stops.
 fn write(record: Record) {
-    let Some(file) = FILE.get().filter(|_| on()) else {
+    let Some((file, _)) = FILE.get().filter(|_| on()) else {
         return;
     };
     let Some(bytes) = record.to_bytes() else {
@@ -435,22 +425,19 @@ fn at_the_limit(file: &File) -> bool {
     full
 }
 
-/// `timeline/` in the program's own folder (`target/debug/` under Cargo).
-fn beside_the_program() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.join("timeline")))
-        .unwrap_or_else(|| std::env::temp_dir().join("timeline"))
-}
-
-/// The program's file name (a test's has Cargo's hash in it).
-fn program_name() -> String {
-    let exe = std::env::current_exe().ok();
-    let stem = exe
-        .as_deref()
-        .and_then(Path::file_stem)
-        .and_then(|s| s.to_str());
-    stem.unwrap_or("program").to_owned()
+/// Where the files go unless `TIMELINE_DIR` says: `timeline/` in the
+/// program's own folder (`target/debug/` under Cargo); and the program's
+/// file name (a test's has Cargo's hash in it).
+fn the_program() -> (PathBuf, String) {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let name = exe
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("program");
+    let dir = exe
+        .parent()
+        .map_or_else(std::env::temp_dir, Path::to_path_buf);
+    (dir.join("timeline"), name.to_owned())
 }
 
 /// The terminal's width in columns, or 80.
