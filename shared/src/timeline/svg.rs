@@ -23,7 +23,7 @@ const STYLE: &str = r##"<defs><pattern id="hatch" width="4" height="4" patternUn
 .part { font-weight: bold; font-size: 13px; }
 .name, .code { fill: #222; }
 .axis { stroke: #bbb; }
-.tick { fill: #777; font-size: 10px; }
+.tick { fill: #777; font-size: 10px; text-anchor: middle; }
 .life { fill: #c8c8c8; }
 .wait { fill: #555; }
 .join { fill: url(#hatch); stroke: #9c755f; }
@@ -60,34 +60,43 @@ impl Panel {
     }
 }
 
+/// The legend, under the panels.
+const LEGEND: [&str; 2] = [
+    "coloured bar: a pool task (colour: its call) · grey block: a span of the program's own",
+    "hatched: join() waiting · dark: waiting on a queue, pipe, pool or lock · ▶ start · \
+     ● exit (red: not 0) · ? end unknown · hover for details",
+];
+
 pub(crate) fn svg(t: &Timeline) -> String {
     let sections = t.sections();
     let longest = sections.iter().map(|(_, a, b)| b - a).max().unwrap_or(1);
     let scale = (WIDTH - NAMES - CODES - 10.0) / longest.max(1) as f64;
-    let mut body = String::new();
-    let mut y = 10.0;
+    let (mut body, mut y) = (String::new(), 10.0);
     for (title, from, to) in sections {
         let panel = Panel { from, to, scale };
-        let heading = match title.is_empty() {
-            true => format!("the whole run, {}", seconds(to - from)),
-            false => format!("{}, {}", escape(&title), seconds(to - from)),
+        let title = if title.is_empty() {
+            "the whole run"
+        } else {
+            &title
         };
-        let _ = writeln!(
-            body,
-            r#"<text class="part" x="4" y="{}">{heading}</text>"#,
-            y + 14.0
-        );
+        let heading = format!("{title}, {}", seconds(to - from));
+        text(&mut body, "part", 4.0, y + 14.0, &heading);
         axis(&mut body, y + 28.0, to - from, scale);
         y += HEADER;
-        for lane in &t.lanes {
-            if lane.start <= to && t.lane_end(lane) >= from {
-                self::lane(&mut body, t, lane, &panel, y + LANE / 2.0);
-                y += LANE;
-            }
+        for lane in t
+            .lanes
+            .iter()
+            .filter(|l| l.start <= to && t.lane_end(l) >= from)
+        {
+            self::lane(&mut body, t, lane, &panel, y + LANE / 2.0);
+            y += LANE;
         }
         y += 12.0;
     }
-    y = legend(&mut body, y);
+    for line in LEGEND {
+        y += 16.0;
+        text(&mut body, "legend", 4.0, y, line);
+    }
     let height = y + 10.0;
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -98,25 +107,28 @@ pub(crate) fn svg(t: &Timeline) -> String {
     )
 }
 
-/// A shape with its hover title: `<tag attributes><title>…</title></tag>`.
-fn shape(out: &mut String, tag: &str, attributes: String, title: &str) {
-    let _ = writeln!(
-        out,
-        "<{tag} {attributes}><title>{}</title></{tag}>",
-        escape(title)
-    );
+/// An element, `<tag attributes>content<title>…</title></tag>`: its
+/// title is what a browser shows on hover (none if empty).
+fn element(out: &mut String, tag: &str, attributes: &str, content: &str, title: &str) {
+    let title = match title {
+        "" => String::new(),
+        title => format!("<title>{}</title>", escape(title)),
+    };
+    let content = escape(content);
+    let _ = writeln!(out, "<{tag} {attributes}>{content}{title}</{tag}>");
 }
 
-/// One process's lane, centred on `mid`: its name, its life, its bars,
+/// A line of text, of CSS class `class`, at `x`, `y`.
+fn text(out: &mut String, class: &str, x: f64, y: f64, content: &str) {
+    let attributes = format!(r#"class="{class}" x="{x:.1}" y="{y:.1}""#);
+    element(out, "text", &attributes, content, "");
+}
+
+/// One process's lane, centred on `mid`: its name, its life and its bars,
 /// its start and its end.
 fn lane(out: &mut String, t: &Timeline, lane: &Lane, panel: &Panel, mid: f64) {
     let (name, end) = (&lane.name, t.lane_end(lane));
-    let _ = writeln!(
-        out,
-        r#"<text class="name" x="4" y="{}">{}</text>"#,
-        mid + 4.0,
-        escape(name)
-    );
+    text(out, "name", 4.0, mid + 4.0, name);
     let life = match lane.end {
         Some(Exit {
             reaped: false,
@@ -134,21 +146,12 @@ fn lane(out: &mut String, t: &Timeline, lane: &Lane, panel: &Panel, mid: f64) {
         .parent
         .map(|p| format!(", started by {}", t.name_of(p)))
         .unwrap_or_default();
-    let (x, width) = (panel.x(lane.start), panel.width(lane.start, end));
     let (from, to) = (panel.time(lane.start), panel.time(end));
-    let title = format!(
+    let whole = format!(
         "{name} (pid {}{parent}), from {from} to {to}: {life}",
         lane.pid
     );
-    let attributes = format!(
-        r#"class="life" x="{x:.1}" y="{:.1}" width="{width:.1}" height="4""#,
-        mid - 2.0
-    );
-    shape(out, "rect", attributes, &title);
-    for bar in t
-        .bars_of(lane.pid)
-        .filter(|b| b.start <= panel.to && b.start + b.dur >= panel.from)
-    {
+    let bars = t.bars_of(lane.pid).map(|bar| {
         let (paint, height) = match bar.what {
             What::Wait(_) => (r#"class="wait""#.to_owned(), 8.0),
             What::Join { .. } => (r#"class="join""#.to_owned(), 10.0),
@@ -158,20 +161,19 @@ fn lane(out: &mut String, t: &Timeline, lane: &Lane, panel: &Panel, mid: f64) {
                 16.0,
             ),
         };
-        let (x, width) = (
-            panel.x(bar.start),
-            panel.width(bar.start, bar.start + bar.dur),
-        );
-        let y = mid - height / 2.0;
-        let attributes =
-            format!(r#"{paint} x="{x:.1}" y="{y:.1}" width="{width:.1}" height="{height}""#);
         let (what, long) = (t.describe(&bar.what), seconds(bar.dur));
-        shape(
-            out,
-            "rect",
-            attributes,
-            &format!("{name}: {what} for {long}, from {}", panel.time(bar.start)),
-        );
+        let title = format!("{name}: {what} for {long}, from {}", panel.time(bar.start));
+        (bar.start, bar.start + bar.dur, paint, height, title)
+    });
+    let alive = (lane.start, end, r#"class="life""#.to_owned(), 4.0, whole);
+    for (start, stop, paint, height, title) in [alive].into_iter().chain(bars) {
+        if start <= panel.to && stop >= panel.from {
+            let (x, width) = (panel.x(start), panel.width(start, stop));
+            let y = mid - height / 2.0;
+            let attributes =
+                format!(r#"{paint} x="{x:.1}" y="{y:.1}" width="{width:.1}" height="{height}""#);
+            element(out, "rect", &attributes, "", &title);
+        }
     }
     // Its start, a triangle; its end, a dot or a `?`, never on the triangle.
     let started_here = lane.parent.is_some() && (panel.from..=panel.to).contains(&lane.start);
@@ -182,58 +184,26 @@ fn lane(out: &mut String, t: &Timeline, lane: &Lane, panel: &Panel, mid: f64) {
             r#"class="start" d="M{start:.1} {:.1} l6 6 l-6 6 z""#,
             mid - 6.0
         );
-        shape(out, "path", d, &format!("{name} started at {from}"));
+        element(out, "path", &d, "", &format!("{name} started at {from}"));
     }
     let after_start = |x: f64| if started_here { x.max(start + 10.0) } else { x };
     let code = match lane.end {
         Some(Exit { code, .. }) if end <= panel.to => {
             let class = if code == 0 { "ok" } else { "bad" };
-            let dot = format!(
-                r#"class="{class}" cx="{:.1}" cy="{mid:.1}" r="4""#,
-                after_start(panel.x(end))
-            );
-            shape(out, "circle", dot, &format!("{name}: {life} at {to}"));
+            let x = after_start(panel.x(end));
+            let dot = format!(r#"class="{class}" cx="{x:.1}" cy="{mid:.1}" r="4""#);
+            element(out, "circle", &dot, "", &format!("{name}: {life} at {to}"));
             code.to_string()
         }
         None if lane.parent.is_some() && panel.to == t.end => {
-            let mark = format!(
-                r#"class="unknown" x="{:.1}" y="{:.1}""#,
-                after_start(panel.x(end) - 8.0),
-                mid + 5.0
-            );
-            let _ = writeln!(
-                out,
-                "<text {mark}>?<title>{}</title></text>",
-                escape(&format!("{name}: {life}"))
-            );
+            let (x, y) = (after_start(panel.x(end) - 8.0), mid + 5.0);
+            let mark = format!(r#"class="unknown" x="{x:.1}" y="{y:.1}""#);
+            element(out, "text", &mark, "?", &format!("{name}: {life}"));
             "?".into()
         }
         _ => String::new(),
     };
-    let _ = writeln!(
-        out,
-        r#"<text class="code" x="{:.1}" y="{:.1}">{code}</text>"#,
-        WIDTH - CODES + 4.0,
-        mid + 4.0
-    );
-}
-
-/// The legend, two lines from `y`; the `y` under it.
-fn legend(out: &mut String, mut y: f64) -> f64 {
-    let lines = [
-        "coloured bar: a pool task (colour: its call) · grey block: a span of the program's own",
-        "hatched: join() waiting · dark: waiting on a queue, pipe, pool or lock · ▶ start · \
-         ● exit (red: not 0) · ? end unknown · hover for details",
-    ];
-    for line in lines {
-        y += 16.0;
-        let _ = writeln!(
-            out,
-            r#"<text class="legend" x="4" y="{y:.1}">{}</text>"#,
-            escape(line)
-        );
-    }
-    y
+    text(out, "code", WIDTH - CODES + 4.0, mid + 4.0, &code);
 }
 
 /// A time axis at `y`: five ticks across `span` nanoseconds.
@@ -246,12 +216,7 @@ fn axis(out: &mut String, y: f64, span: u64, scale: f64) {
     for i in 0..=4 {
         let ns = span * i / 4;
         let label = if ns == 0 { "0".to_owned() } else { seconds(ns) };
-        let _ = writeln!(
-            out,
-            r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="middle">{label}</text>"#,
-            NAMES + ns as f64 * scale,
-            y - 3.0
-        );
+        text(out, "tick", NAMES + ns as f64 * scale, y - 3.0, &label);
     }
 }
 
