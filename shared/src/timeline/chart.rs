@@ -28,11 +28,7 @@ pub fn chart(t: &Timeline, width: usize, fancy: bool) -> String {
     let per_column = longest.div_ceil(columns as u64).max(1);
     let mut out = String::new();
     for (title, from, to) in sections {
-        let title = if title.is_empty() {
-            "timeline".into()
-        } else {
-            title
-        };
+        let title = if title.is_empty() { "timeline" } else { &title };
         let _ = writeln!(
             out,
             "{}",

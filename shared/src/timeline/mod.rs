@@ -88,11 +88,6 @@ static QUIET: AtomicBool = AtomicBool::new(false);
 /// for none.
 static LIMIT: AtomicU64 = AtomicU64::new(u64::MAX);
 
-/// The environment variable that asks for a timeline.
-const SWITCH: &str = "TIMELINE";
-/// Where its files go, if not beside the program.
-const DIR: &str = "TIMELINE_DIR";
-
 /// Whether this process records (one load: the cost with recording off).
 #[inline]
 pub fn on() -> bool {
@@ -109,7 +104,7 @@ pub fn record() -> Result<(), Error> {
         return Ok(());
     }
     let (beside, program) = the_program();
-    let dir = std::env::var_os(DIR)
+    let dir = std::env::var_os("TIMELINE_DIR")
         .filter(|dir| !dir.is_empty())
         .map_or(beside, PathBuf::from);
     let path = dir.join(format!("{program}.{}.events", std::process::id()));
@@ -151,7 +146,7 @@ pub fn stop() {
 pub(crate) fn from_env() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let value = std::env::var(SWITCH).unwrap_or_default();
+        let value = std::env::var("TIMELINE").unwrap_or_default();
         let asked = match value.to_ascii_lowercase().as_str() {
             "1" | "yes" | "true" => true,
             "" | "0" | "no" | "false" => false,
@@ -216,9 +211,13 @@ pub fn render(events: &Path) -> Result<Timeline, Error> {
     for (extension, text) in pictures {
         let path = events.with_extension(extension);
         let temporary = events.with_extension(format!("{extension}.part"));
-        let written = within_limit(text.len())
-            .and_then(|()| std::fs::write(&temporary, &text))
-            .and_then(|()| std::fs::rename(&temporary, &path));
+        // Past the file-size limit, a write would be killed by SIGXFSZ.
+        let written = match text.len() as u64 > LIMIT.load(Ordering::Relaxed) {
+            true => Err(io::Error::from_raw_os_error(libc::EFBIG)),
+            false => {
+                std::fs::write(&temporary, &text).and_then(|()| std::fs::rename(&temporary, &path))
+            }
+        };
         if let Err(e) = written {
             let _ = std::fs::remove_file(&temporary);
             return Err(cannot_write(&path, e, ""));
@@ -233,24 +232,13 @@ fn cannot_write(path: &Path, e: io::Error, hint: &str) -> Error {
     Error::from(io::Error::new(e.kind(), why))
 }
 
-/// `EFBIG` if `len` bytes would pass the file-size limit (where a write
-/// would be killed by SIGXFSZ).
-fn within_limit(len: usize) -> io::Result<()> {
-    match len as u64 > LIMIT.load(Ordering::Relaxed) {
-        true => Err(io::Error::from_raw_os_error(libc::EFBIG)),
-        false => Ok(()),
-    }
-}
-
 /// In the main process, as it leaves (after the exit steps): end the
 /// recording, name the files, draw them and print the chart.
 fn finish() {
-    let Some((file, recorded)) = FILE.get() else {
+    let root = ROOT.load(Ordering::Relaxed) == std::process::id();
+    let Some((file, recorded)) = FILE.get().filter(|_| root) else {
         return;
     };
-    if ROOT.load(Ordering::Relaxed) != std::process::id() {
-        return;
-    }
     event(Some(now()), false, || Kind::Ended);
     stop();
     if at_the_limit(file) {

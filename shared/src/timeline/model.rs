@@ -97,15 +97,10 @@ pub struct Part {
 }
 
 impl Timeline {
-    /// The lane of process `pid`.
-    pub fn lane(&self, pid: u32) -> Option<&Lane> {
-        self.lanes.iter().find(|l| l.pid == pid)
-    }
-
     /// The name of process `pid`, or its number.
     pub fn name_of(&self, pid: u32) -> String {
-        self.lane(pid)
-            .map_or_else(|| format!("pid {pid}"), |l| l.name.clone())
+        let lane = self.lanes.iter().find(|l| l.pid == pid);
+        lane.map_or_else(|| format!("pid {pid}"), |l| l.name.clone())
     }
 
     /// When a lane's line ends in the pictures: its exit, or the end.

@@ -134,17 +134,14 @@ impl Record {
     }
 }
 
-/// A sum of every byte but the checksum's own, position-weighted so that
+/// A sum of the bytes after the checksum, position-weighted so that
 /// swapped bytes show too.
 fn checksum(bytes: &[u8; SIZE]) -> u8 {
-    let sum = bytes
+    let weighted = bytes[2..]
         .iter()
-        .enumerate()
-        .filter(|&(i, _)| i != 1)
-        .fold(0u32, |sum, (i, &b)| {
-            sum.wrapping_add((i as u32 + 1) * b as u32)
-        });
-    (sum % 251) as u8
+        .zip(1u32..)
+        .map(|(&b, i)| i * u32::from(b));
+    (weighted.sum::<u32>() % 251) as u8
 }
 
 /// Every whole record in `bytes`, and how many stretches were not (a

@@ -28,13 +28,10 @@ pub(crate) fn trace(t: &Timeline) -> String {
     for lane in &t.lanes {
         let pid = lane.pid;
         events.push(json!({"name": "process_name", "ph": "M", "pid": pid, "tid": pid, "args": {"name": lane.name}}));
-        let (end, code) = match lane.end {
-            Some(exit) => (
-                if exit.reaped { "reaped" } else { "exited" },
-                Some(exit.code),
-            ),
-            None => ("unknown", None),
-        };
+        let end = lane
+            .end
+            .map_or("unknown", |e| if e.reaped { "reaped" } else { "exited" });
+        let code = lane.end.map(|e| e.code);
         let args = json!({"parent": lane.parent, "exitcode": code, "end": end});
         let dur = t.lane_end(lane).saturating_sub(lane.start);
         events.push(complete(&lane.name, "process", pid, lane.start, dur, args));
