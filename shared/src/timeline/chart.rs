@@ -15,6 +15,15 @@ const TASK: u32 = 5;
 /// waiting, joining, a span.
 const GLYPHS: [(&str, &str); 5] = [(" ", " "), ("─", "-"), ("·", "."), ("═", "="), ("▓", "+")];
 const COLOURS: [u8; 6] = [34, 33, 32, 35, 36, 31];
+/// A child's start and exit, and the legend, likewise.
+const START: (&str, &str) = ("├", "[");
+const EXIT: (&str, &str) = ("┤", "]");
+const LEGEND: (&str, &str) = (
+    "█ pool task (colour: call)  ▓ span  ═ join  · waiting (a queue, pipe, pool or lock)  \
+     ─ alive  ├ ┤ start, exit  x killed  ? end unknown",
+    "A-Z pool task (letter: call)  + span  = join  . waiting (a queue, pipe, pool or lock)  \
+     - alive  [ ] start, exit  x killed  ? end unknown",
+);
 
 const NAME_WIDTH: usize = 18;
 const CODE_WIDTH: usize = 6;
@@ -26,14 +35,11 @@ pub fn chart(t: &Timeline, width: usize, fancy: bool) -> String {
     let sections = t.sections();
     let longest = sections.iter().map(|(_, a, b)| b - a).max().unwrap_or(1);
     let per_column = longest.div_ceil(columns as u64).max(1);
+    let pick = |(at_a_terminal, plain)| if fancy { at_a_terminal } else { plain };
     let mut out = String::new();
     for (title, from, to) in sections {
         let title = if title.is_empty() { "timeline" } else { &title };
-        let _ = writeln!(
-            out,
-            "{}",
-            cut(&format!("{title}, {}", seconds(to - from)), width)
-        );
+        line(&mut out, &format!("{title}, {}", seconds(to - from)), width);
         let used = ((to - from).div_ceil(per_column) as usize).clamp(1, columns);
         let column =
             |ns: u64| ((ns.clamp(from, to) - from) / per_column).min(used as u64 - 1) as usize;
@@ -59,21 +65,21 @@ pub fn chart(t: &Timeline, width: usize, fancy: bool) -> String {
                     }
                 }
             }
-            let mut row: Vec<String> = cells.into_iter().map(|c| glyph(c, fancy)).collect();
+            let glyph = |cell: u32| match cell.checked_sub(TASK) {
+                Some(call) if fancy => {
+                    format!("\x1b[{}m█\x1b[0m", COLOURS[call as usize % COLOURS.len()])
+                }
+                Some(call) => char::from(b'A' + (call % 26) as u8).to_string(),
+                None => pick(GLYPHS[cell as usize]).into(),
+            };
+            let mut row: Vec<String> = cells.into_iter().map(glyph).collect();
             // Where it began and ended, if inside this part.
             if (from..=to).contains(&lane.start) && lane.parent.is_some() {
-                row[column(lane.start)] = (if fancy { "├" } else { "[" }).into();
+                row[column(lane.start)] = pick(START).into();
             }
             let code = match lane.end {
                 Some(Exit { code, .. }) if end <= to => {
-                    let mark = if code < 0 {
-                        "x"
-                    } else if fancy {
-                        "┤"
-                    } else {
-                        "]"
-                    };
-                    row[column(end)] = mark.into();
+                    row[column(end)] = (if code < 0 { "x" } else { pick(EXIT) }).into();
                     code.to_string()
                 }
                 None if lane.parent.is_some() && to == t.end => {
@@ -82,7 +88,8 @@ pub fn chart(t: &Timeline, width: usize, fancy: bool) -> String {
                 }
                 _ => String::new(),
             };
-            let (name, row) = (cut(&lane.name, NAME_WIDTH), row.concat());
+            let name: String = lane.name.chars().take(NAME_WIDTH).collect();
+            let row = row.concat();
             let _ = writeln!(
                 out,
                 "{name:<NAME_WIDTH$} {row} {code:>w$}",
@@ -91,34 +98,15 @@ pub fn chart(t: &Timeline, width: usize, fancy: bool) -> String {
         }
         out.push('\n');
     }
-    let legend = match fancy {
-        true => {
-            "█ pool task (colour: call)  ▓ span  ═ join  · waiting (a queue, pipe, pool or \
-                 lock)  ─ alive  ├ ┤ start, exit  x killed  ? end unknown"
-        }
-        false => {
-            "A-Z pool task (letter: call)  + span  = join  . waiting (a queue, pipe, pool \
-                  or lock)  - alive  [ ] start, exit  x killed  ? end unknown"
-        }
-    };
-    for line in wrap(legend, width) {
-        let _ = writeln!(out, "{line}");
+    for text in wrap(pick(LEGEND), width) {
+        let _ = writeln!(out, "{text}");
     }
-    let _ = writeln!(
-        out,
-        "{}",
-        cut(&format!("one column: {}", seconds(per_column)), width)
+    line(
+        &mut out,
+        &format!("one column: {}", seconds(per_column)),
+        width,
     );
     out
-}
-
-fn glyph(cell: u32, fancy: bool) -> String {
-    match (cell.checked_sub(TASK), fancy) {
-        (Some(call), true) => format!("\x1b[{}m█\x1b[0m", COLOURS[call as usize % COLOURS.len()]),
-        (Some(call), false) => char::from(b'A' + (call % 26) as u8).to_string(),
-        (None, true) => GLYPHS[cell as usize].0.into(),
-        (None, false) => GLYPHS[cell as usize].1.into(),
-    }
 }
 
 /// `ns` as seconds or milliseconds, whichever reads better.
@@ -130,9 +118,9 @@ pub(crate) fn seconds(ns: u64) -> String {
     }
 }
 
-/// At most `width` characters of `text`.
-fn cut(text: &str, width: usize) -> String {
-    text.chars().take(width).collect()
+/// A line of at most `width` characters of `text`.
+fn line(out: &mut String, text: &str, width: usize) {
+    out.extend(text.chars().take(width).chain(['\n']));
 }
 
 /// `text` in lines of at most `width` characters, broken at double spaces.

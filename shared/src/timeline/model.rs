@@ -97,9 +97,14 @@ pub struct Part {
 }
 
 impl Timeline {
+    /// The lane of process `pid`.
+    pub fn lane(&self, pid: u32) -> Option<&Lane> {
+        self.lanes.iter().find(|l| l.pid == pid)
+    }
+
     /// The name of process `pid`, or its number.
     pub fn name_of(&self, pid: u32) -> String {
-        let lane = self.lanes.iter().find(|l| l.pid == pid);
+        let lane = self.lane(pid);
         lane.map_or_else(|| format!("pid {pid}"), |l| l.name.clone())
     }
 
