@@ -262,11 +262,10 @@ fn finish() {
                 path.with_extension("svg").display(),
                 path.with_extension("json").display()
             );
-            // A closed or full stdout gets nothing: the program's exit is its own.
-            let mut stdout = io::stdout().lock();
-            let _ = stdout
-                .write_all(text.as_bytes())
-                .and_then(|()| stdout.flush());
+            // A closed or full stdout gets nothing: the program's exit is its
+            // own. (The text ends in a newline: stdout, line-buffered, writes
+            // it all at once.)
+            let _ = io::stdout().lock().write_all(text.as_bytes());
         }
         Err(e) => eprintln!("timeline: not drawn: {e}"),
     }
@@ -301,10 +300,7 @@ pub(crate) fn attach(path: Option<String>) {
 /// The events file's path, for a child to be spawned; `None` when not
 /// recording.
 pub(crate) fn path() -> Option<String> {
-    if !on() {
-        return None;
-    }
-    let (_, path) = FILE.get()?;
+    let (_, path) = FILE.get().filter(|_| on())?;
     path.to_str().map(str::to_owned)
 }
 
@@ -314,9 +310,12 @@ pub(crate) fn quiet() {
 }
 
 /// Record what `kind` says this process did, at `at` (if recording), and
-/// until now if `timed`.
+/// until now if `timed`: one record, one `write(2)`, from the stack. Under
+/// a file-size limit the file's size is looked at first: the write that
+/// would pass it is never made (it would be killed by SIGXFSZ), and
+/// recording stops.
 fn event(at: Option<u64>, timed: bool, kind: impl FnOnce() -> Kind) {
-    let Some(t) = at.filter(|_| on()) else {
+    let (Some(t), Some((file, _))) = (at.filter(|_| on()), FILE.get()) else {
         return;
     };
     let dur = if timed { now().saturating_sub(t) } else { 0 };
@@ -327,7 +326,19 @@ fn event(at: Option<u64>, timed: bool, kind: impl FnOnce() -> Kind) {
         return;
     }
     let pid = crate::sys::pid();
-    write(Record { pid, t, dur, kind });
+    let Some(bytes) = (Record { pid, t, dur, kind }).to_bytes() else {
+        return;
+    };
+    if LIMIT.load(Ordering::Relaxed) != u64::MAX && at_the_limit(file) {
+        stop();
+        return;
+    }
+    loop {
+        match (&*file).write(&bytes) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            _ => return, // whole, or lost (a full disk): never the program's failure
+        }
+    }
 }
 
 /// This process started child `pid`, named `name`, at `began` (taken
@@ -373,28 +384,6 @@ pub(crate) fn now_if_on() -> Option<u64> {
 fn now() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
-}
-
-/// Append one record: one `write(2)`, from the stack. Under a file-size
-/// limit the file's size is looked at first: the write that would pass it
-/// is never made (it would be killed by SIGXFSZ), and recording stops.
-fn write(record: Record) {
-    let Some((file, _)) = FILE.get().filter(|_| on()) else {
-        return;
-    };
-    let Some(bytes) = record.to_bytes() else {
-        return;
-    };
-    if LIMIT.load(Ordering::Relaxed) != u64::MAX && at_the_limit(file) {
-        stop();
-        return;
-    }
-    loop {
-        match (&*file).write(&bytes) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            _ => return, // whole, or lost (a full disk): never the program's failure
-        }
-    }
 }
 
 /// Whether one record more would pass the file-size limit; said once, by

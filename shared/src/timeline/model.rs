@@ -141,19 +141,25 @@ impl Timeline {
             .map(|(p, to)| (p.title.clone(), p.at, to))
             .collect()
     }
+
+    /// Process `pid` (its latest lane, if its number was reused) ended so.
+    /// What a process said of itself as it left comes first.
+    fn ended(&mut self, pid: u32, exit: Exit) {
+        let lane = self.lanes.iter_mut().rev().find(|l| l.pid == pid);
+        if let Some(lane) = lane.filter(|l| !exit.reaped || l.end.is_none()) {
+            lane.end = Some(exit);
+        }
+    }
 }
 
 /// Put the records in order and pair them up.
 pub(crate) fn build(records: &[Record], torn: usize) -> Timeline {
-    let origin = records
-        .iter()
-        .filter(|r| matches!(r.kind, Kind::Began(_)))
-        .map(|r| r.t)
-        .min()
-        .or_else(|| records.iter().map(|r| r.t).min())
-        .unwrap_or(0);
     let mut sorted = records.to_vec();
     sorted.sort_by_key(|r| r.t);
+    // Times count from when recording began (or the first event, if that
+    // record was lost).
+    let began = sorted.iter().find(|r| matches!(r.kind, Kind::Began(_)));
+    let origin = began.or(sorted.first()).map_or(0, |r| r.t);
     let mut t = Timeline {
         torn,
         ..Timeline::default()
@@ -185,17 +191,6 @@ pub(crate) fn build(records: &[Record], torn: usize) -> Timeline {
         }
     }
     t
-}
-
-impl Timeline {
-    /// Process `pid` (its latest lane, if its number was reused) ended so.
-    /// What a process said of itself as it left comes first.
-    fn ended(&mut self, pid: u32, exit: Exit) {
-        let lane = self.lanes.iter_mut().rev().find(|l| l.pid == pid);
-        if let Some(lane) = lane.filter(|l| !exit.reaped || l.end.is_none()) {
-            lane.end = Some(exit);
-        }
-    }
 }
 
 fn lane(pid: u32, name: Name, parent: Option<u32>, start: u64) -> Lane {
