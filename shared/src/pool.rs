@@ -146,10 +146,9 @@ pub use crate::codec::Arg;
 pub use handles::{AsyncResult, IMap};
 pub use task::{Function, Returned, TaskResult};
 
-use self::parent_side::{Chunks, Config, Core, PoolState};
+use self::parent_side::{Call, Chunks, Config, Core, PoolState};
 use crate::Error;
 use crate::codec::encode_seq;
-use handles::Call;
 use task::{Runner, runner_of};
 
 /// What a call reads its items from: anything iterable that owns them
@@ -410,7 +409,7 @@ impl Pool {
         runner: Runner,
         items: impl Items<A>,
         chunksize: Option<usize>,
-    ) -> Result<Call, Error> {
+    ) -> Result<Rc<Call>, Error> {
         let items = items.into_iter();
         let cpython = |len: usize| len.div_ceil(self.processes() * 4).max(1); // its divmod
         let (chunksize, mut items): (usize, Box<dyn Iterator<Item = A>>) = match chunksize {
@@ -448,8 +447,8 @@ impl Pool {
                 }
             }
         }));
-        let job = self.core.borrow_mut().submit(runner, chunks)?;
-        Call::new(&self.core, job)
+        let core = Rc::downgrade(&self.core);
+        self.core.borrow_mut().submit(core, runner, chunks)
     }
 }
 

@@ -1,83 +1,20 @@
 //! What an asynchronous call hands back: [`AsyncResult`] for `apply_async`
 //! and `map_async`, [`IMap`] for `imap` and `imap_unordered`.
 
-use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use super::parent_side::{ChunkResult, Core, Job, drive};
+use super::parent_side::{Call, ChunkResult, Core, Job, drive};
 use crate::Error;
 use crate::codec::decode_onto;
 use crate::sys::Wait;
 
-/// A hold on one call of the pool: while any is held (a handle, a callback
-/// not yet run), the call's results are kept; once none is, the call goes
-/// as soon as it is finished (its tasks still all run, as in CPython). It
-/// does not keep the pool itself: once the pool is gone, asking is
-/// [`Error::PoolNotRunning`].
-pub(crate) struct Call {
-    core: Weak<RefCell<Core>>,
-    job: u64,
-    /// The call's count of holds, and the core's list of calls let go.
-    holds: Rc<Cell<u32>>,
-    let_go: Rc<RefCell<Vec<u64>>>,
-}
-
-impl Call {
-    /// The hold on call `job` that [`Core::submit`] made for its caller.
-    pub(crate) fn new(core: &Rc<RefCell<Core>>, job: u64) -> Result<Call, Error> {
-        let c = core.borrow();
-        let holds = Rc::clone(&c.jobs.get(&job).ok_or(Error::PoolNotRunning)?.holds);
-        let let_go = Rc::clone(&c.let_go);
-        let core = Rc::downgrade(core);
-        Ok(Call {
-            core,
-            job,
-            holds,
-            let_go,
-        })
-    }
-
-    fn core(&self) -> Result<Rc<RefCell<Core>>, Error> {
-        self.core.upgrade().ok_or(Error::PoolNotRunning)
-    }
-
-    /// Another hold on the same call.
-    fn again(&self) -> Call {
-        self.holds.set(self.holds.get() + 1);
-        let (core, job) = (Weak::clone(&self.core), self.job);
-        let (holds, let_go) = (Rc::clone(&self.holds), Rc::clone(&self.let_go));
-        Call {
-            core,
-            job,
-            holds,
-            let_go,
-        }
-    }
-}
-
-impl Drop for Call {
-    /// One hold fewer; the last lets the call go, now if the core is free
-    /// (else at its next turn).
-    fn drop(&mut self) {
-        self.holds.set(self.holds.get() - 1);
-        if self.holds.get() == 0 {
-            self.let_go.borrow_mut().push(self.job);
-            if let Some(core) = self.core.upgrade()
-                && let Ok(mut core) = core.try_borrow_mut()
-            {
-                core.tidy();
-            }
-        }
-    }
-}
-
 /// Waits until the call's values are in (or the wait runs out: `None`),
 /// and decodes them: what `get` and the callbacks both use.
-type Collect<T> = fn(&Call, Wait) -> Result<Option<T>, Error>;
+type Collect<T> = fn(&Rc<Call>, Wait) -> Result<Option<T>, Error>;
 
 /// The result of [`Pool::apply_async`](super::Pool::apply_async) or
 /// [`Pool::map_async`](super::Pool::map_async), to collect later (CPython's
@@ -88,13 +25,13 @@ type Collect<T> = fn(&Call, Wait) -> Result<Option<T>, Error>;
 /// asking (`get`, `wait`, `ready`) is what brings the answers home, since
 /// the pool has no background thread of its own.
 pub struct AsyncResult<T> {
-    call: Call,
+    call: Rc<Call>,
     collect: Collect<T>,
 }
 
 impl<V: DeserializeOwned + 'static> AsyncResult<Vec<V>> {
     /// Of a call's values, in input order.
-    pub(crate) fn all(call: Call) -> Self {
+    pub(crate) fn all(call: Rc<Call>) -> Self {
         AsyncResult {
             call,
             collect: collect::<V>,
@@ -105,12 +42,11 @@ impl<V: DeserializeOwned + 'static> AsyncResult<Vec<V>> {
 impl<V: DeserializeOwned + 'static> AsyncResult<V> {
     /// Of a one-task call's value (none would be a broken worker's answer,
     /// never a timeout).
-    pub(crate) fn one(call: Call) -> Self {
-        let collect = |call: &Call, wait| match collect::<V>(call, wait)? {
-            Some(mut values) => (values.pop())
-                .ok_or_else(|| Error::Ipc("a task came back without its value".into()))
-                .map(Some),
-            None => Ok(None),
+    pub(crate) fn one(call: Rc<Call>) -> Self {
+        let collect = |call: &Rc<Call>, wait| {
+            let lost = || Error::Ipc("a task came back without its value".into());
+            let values = collect::<V>(call, wait)?;
+            values.map(|mut values| values.pop().ok_or_else(lost)).transpose()
         };
         AsyncResult { call, collect }
     }
@@ -169,7 +105,7 @@ impl<T: 'static> AsyncResult<T> {
         let Ok(core) = self.call.core() else {
             return self; // the pool is gone: never complete
         };
-        let call = self.call.again();
+        let call = Rc::clone(&self.call);
         let collect = self.collect;
         let run = move || then(collect(&call, Wait::No).and_then(|v| v.ok_or(Error::NotReady)));
         core.borrow_mut()
@@ -240,7 +176,7 @@ impl<T> fmt::Debug for AsyncResult<T> {
 /// is in, as CPython's `map` fails as a whole; `Ok(None)` if the wait ran
 /// out.
 fn collect<V: DeserializeOwned + 'static>(
-    call: &Call,
+    call: &Rc<Call>,
     wait: Wait,
 ) -> Result<Option<Vec<V>>, Error> {
     let (core, id) = (call.core()?, call.job);
@@ -278,7 +214,7 @@ fn collect<V: DeserializeOwned + 'static>(
 /// on. With a chunksize above 1, a failed chunk yields one error in place
 /// of all its items.
 pub struct IMap<T> {
-    call: Call,
+    call: Rc<Call>,
     ordered: bool,
     /// Chunks yielded so far.
     taken: u32,
@@ -287,7 +223,7 @@ pub struct IMap<T> {
 }
 
 impl<T: DeserializeOwned + 'static> IMap<T> {
-    pub(crate) fn new(call: Call, ordered: bool) -> IMap<T> {
+    pub(crate) fn new(call: Rc<Call>, ordered: bool) -> IMap<T> {
         let buffer = Vec::new().into_iter();
         let (taken, finished) = (0, false);
         IMap {

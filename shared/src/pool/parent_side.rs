@@ -10,15 +10,15 @@
 //! `AsyncResult::get` → `handles::collect` → [`drive`] → `wait_until` again
 //! → `Core::receive` → `Job::settle` (each answer in its place), and
 //! `collect` decodes each chunk as it comes. (A worker's side:
-//! `worker_side::serve`, and the task's runner, `task::run_chunk`.)
+//! `worker_side::serve`, and the runner that `task::runner_of` made.)
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io;
 use std::iter::Peekable;
 use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use serde_bytes::ByteBuf;
@@ -45,7 +45,7 @@ pub(crate) enum PoolState {
 pub(crate) type ChunkResult = Result<Vec<u8>, Error>;
 
 /// A call's chunks, each cut and encoded one ahead of the workers.
-pub(crate) type Chunks = Box<dyn Iterator<Item = Result<Vec<u8>, Error>>>;
+pub(crate) type Chunks = Box<dyn Iterator<Item = ChunkResult>>;
 
 /// A `callback` or `error_callback`, to run once its call is complete.
 pub(crate) type Callback = Box<dyn FnOnce()>;
@@ -80,15 +80,46 @@ pub(crate) struct Job {
     /// The chunk whose failure arrived first: a `map` fails with it.
     first_failure: Option<u32>,
     callbacks: Vec<Callback>,
-    /// How many hold it (its handle, its callbacks not yet run): with
-    /// none, it goes once finished. Shared with the holds themselves, so
-    /// that letting go never needs the core (it may be busy: a call's
-    /// input is read, and may drop a handle, while the core works).
-    pub holds: Rc<Cell<u32>>,
+    /// Its holds (its handle, its callbacks not yet run), counted by the
+    /// `Rc` they share: with none, it goes once finished.
+    held: Weak<Call>,
+}
+
+/// A hold on one call of the pool: while any is held (a handle, a callback
+/// not yet run), the call's results are kept; once none is, the call goes
+/// as soon as it is finished (its tasks still all run, as in CPython). The
+/// holds are the clones of one `Rc<Call>`. It does not keep the pool
+/// itself: once the pool is gone, asking is [`Error::PoolNotRunning`].
+pub(crate) struct Call {
+    core: Weak<RefCell<Core>>,
+    pub job: u64,
+    /// The core's list of calls let go: letting go never needs the core
+    /// (it may be busy: a call's input is read, and may drop a handle,
+    /// while the core works).
+    let_go: Rc<RefCell<Vec<u64>>>,
+}
+
+impl Call {
+    pub fn core(&self) -> Result<Rc<RefCell<Core>>, Error> {
+        self.core.upgrade().ok_or(Error::PoolNotRunning)
+    }
+}
+
+impl Drop for Call {
+    /// The last hold went: let the call go, now if the core is free (else
+    /// at its next turn).
+    fn drop(&mut self) {
+        self.let_go.borrow_mut().push(self.job);
+        if let Some(core) = self.core.upgrade()
+            && let Ok(mut core) = core.try_borrow_mut()
+        {
+            core.tidy();
+        }
+    }
 }
 
 impl Job {
-    fn new(runner: Runner, call: u32, chunks: Chunks) -> Job {
+    fn new(runner: Runner, call: u32, chunks: Chunks, held: Weak<Call>) -> Job {
         let mut source = chunks.peekable();
         Job {
             runner,
@@ -101,7 +132,7 @@ impl Job {
             settled: 0,
             first_failure: None,
             callbacks: Vec::new(),
-            holds: Rc::new(Cell::new(1)), // its caller's, from the start
+            held,
         }
     }
 
@@ -153,7 +184,7 @@ impl Job {
     /// Whether its completion is awaited by more than its handle: a
     /// callback to run, or nobody to take its results.
     fn watched(&self) -> bool {
-        !self.callbacks.is_empty() || self.holds.get() == 0
+        !self.callbacks.is_empty() || self.held.strong_count() == 0
     }
 
     /// Fail what is left of this call with `e`: the batches waiting to be
@@ -265,7 +296,7 @@ pub(crate) struct Core {
     /// callbacks were last collected: the only ones that can be due.
     touched: Vec<u64>,
     /// The calls whose last hold went: to let go of once finished.
-    pub let_go: Rc<RefCell<Vec<u64>>>,
+    let_go: Rc<RefCell<Vec<u64>>>,
     /// How many chunks of each function (by its runner's address) a worker
     /// is given at once, as learned from how long batches took (see
     /// [`BATCH_WORK`]): so a thousand `apply_async` of a tiny function
@@ -352,15 +383,26 @@ impl Core {
         Ok(())
     }
 
-    /// A new call whose chunks `chunks` yields; returns its id, held once
-    /// for the caller (see [`Job::holds`]).
-    pub fn submit(&mut self, runner: Runner, chunks: Chunks) -> Result<u64, Error> {
+    /// A new call whose chunks `chunks` yields, of the pool `core` (this
+    /// one); returns the caller's hold on it.
+    pub fn submit(
+        &mut self,
+        core: Weak<RefCell<Core>>,
+        runner: Runner,
+        chunks: Chunks,
+    ) -> Result<Rc<Call>, Error> {
         if self.state != PoolState::Running {
             return Err(Error::PoolNotRunning);
         }
         let id = self.next_job;
         self.next_job += 1;
-        let job = Job::new(runner, id as u32, chunks);
+        let let_go = Rc::clone(&self.let_go);
+        let call = Rc::new(Call {
+            core,
+            job: id,
+            let_go,
+        });
+        let job = Job::new(runner, id as u32, chunks, Rc::downgrade(&call));
         if job.pending() {
             self.pending.insert(id);
         }
@@ -371,7 +413,7 @@ impl Core {
             self.pending.remove(&id);
             return Err(e);
         }
-        Ok(id)
+        Ok(call)
     }
 
     /// Run `callback` once call `id` is complete.
@@ -393,7 +435,7 @@ impl Core {
             if job.complete() {
                 self.ready.extend(job.callbacks.drain(..));
             }
-            if job.holds.get() == 0 && job.finished() {
+            if job.held.strong_count() == 0 && job.finished() {
                 self.jobs.remove(&id);
             }
         }
