@@ -46,7 +46,9 @@ impl<V: DeserializeOwned + 'static> AsyncResult<V> {
         let collect = |call: &Rc<Call>, wait| {
             let lost = || Error::Ipc("a task came back without its value".into());
             let values = collect::<V>(call, wait)?;
-            values.map(|mut values| values.pop().ok_or_else(lost)).transpose()
+            values
+                .map(|mut values| values.pop().ok_or_else(lost))
+                .transpose()
         };
         AsyncResult { call, collect }
     }

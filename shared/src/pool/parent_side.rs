@@ -458,10 +458,11 @@ impl Core {
     /// worker has one batch at a time, so neither side ever waits for the
     /// other to read.
     fn dispatch(&mut self) {
-        for worker in &mut self.workers {
+        for w in 0..self.workers.len() {
             let Some(first) = self.pending.first().and_then(|id| self.jobs.get(id)) else {
                 return; // nothing to hand out
             };
+            let worker = &self.workers[w];
             let left = (self.config.maxtasks).map_or(MAX_BATCH, |max| max - worker.sent);
             if worker.batch.is_some() || left == 0 {
                 continue;
@@ -502,48 +503,55 @@ impl Core {
             if tasks.is_empty() {
                 continue; // the chunks failed before they could be sent (an empty batch means stop)
             }
-            match encode(&tasks).and_then(|bytes| worker.socket.send_bytes(&bytes)) {
+            let count = tasks.len();
+            let sent = encode(&tasks).and_then(|bytes| self.workers[w].socket.send_bytes(&bytes));
+            let mut tasks = tasks.into_iter();
+            let parts = parts.into_iter().map(|(id, chunks)| {
+                let mine: Vec<Task> = tasks.by_ref().take(chunks.len()).collect();
+                (id, chunks, mine)
+            });
+            match sent {
                 Ok(()) => {
-                    worker.sent += tasks.len();
-                    let count = tasks.len();
-                    let mut tasks = tasks.into_iter();
-                    let parts = parts.into_iter().enumerate().map(|(i, (id, chunks))| {
-                        let mine: Vec<Task> = tasks.by_ref().take(chunks.len()).collect();
-                        (id, chunks, if i == 0 { Vec::new() } else { mine })
-                    });
-                    let (parts, busy) = (parts.collect(), Duration::ZERO);
+                    let mut parts: VecDeque<_> = parts.collect();
+                    parts[0].2.clear(); // running now: if its worker dies, it fails
+                    let worker = &mut self.workers[w];
+                    worker.sent += count;
                     worker.batch = Some(Batch {
                         runner,
                         parts,
                         tasks: count,
-                        busy,
+                        busy: Duration::ZERO,
                     });
                 }
                 // The worker has died, before it could be given anything:
                 // its socket will say so, and a replacement gets the batch.
                 Err(Error::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
-                    let mut tasks = tasks.into_iter();
-                    for (id, chunks) in parts {
-                        let mine = tasks.by_ref().take(chunks.len()).collect();
-                        if let Some(job) = self.jobs.get_mut(&id) {
-                            job.retry.push((chunks, mine));
-                        }
-                        self.pending.insert(id);
-                    }
+                    parts.for_each(|(id, chunks, mine)| self.retry(id, chunks, mine));
                 }
                 // The batch could not go (no descriptor free for a big one,
                 // or past the file-size limit): its tasks fail with that
                 // error, and the worker is as free as before.
-                Err(e) => {
-                    for (id, chunks) in parts {
-                        if let Some(job) = self.jobs.get_mut(&id) {
-                            chunks.for_each(|index| job.settle(index, Err(e.clone())));
-                        }
-                        self.touched.push(id);
-                    }
-                }
+                Err(e) => parts.for_each(|(id, chunks, _)| self.fail(id, chunks, &e)),
             }
         }
+    }
+
+    /// Fail chunks `chunks` of call `id` with `e`.
+    fn fail(&mut self, id: u64, chunks: Range<u32>, e: &Error) {
+        if let Some(job) = self.jobs.get_mut(&id) {
+            chunks.for_each(|index| job.settle(index, Err(e.clone())));
+        }
+        self.touched.push(id);
+    }
+
+    /// Hand chunks `chunks` of call `id`, sent as `tasks` to a worker that
+    /// never ran them, to the next worker free.
+    fn retry(&mut self, id: u64, chunks: Range<u32>, tasks: Vec<Task>) {
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.retry.push((chunks, tasks));
+        }
+        self.pending.insert(id);
+        self.touched.push(id);
     }
 
     /// Move work along until `done` holds (`Ok(true)`) or the wait runs out
@@ -608,23 +616,21 @@ impl Core {
         // The answers to the batch's next call, in order; or an answer we
         // could not read (no descriptor free to receive it, say), which
         // fails the rest of the batch rather than leave its callers waiting.
-        let (answers, last) = match answers {
+        let (answers, last, short) = match answers {
             Ok((busy, answers, last)) => {
                 batch.busy += busy;
-                (answers.into_iter().map(Ok).collect::<Vec<_>>(), last)
+                (answers, last, Error::Ipc("a short answer".into()))
             }
-            Err(e) => (vec![Err(e); batch.tasks], true),
+            Err(e) => (Vec::new(), true, e),
         };
         let mut answers = answers.into_iter();
-        while let Some((id, chunks, _)) = batch.parts.front_mut() {
-            let Some(answer) = answers.next() else {
-                break;
-            };
+        while let Some((id, chunks, _)) = batch.parts.front_mut()
+            && let Some(answer) = answers.next()
+        {
             let index = chunks.start;
             chunks.start += 1;
-            let answer = answer.and_then(|a| Ok(a.map(ByteBuf::into_vec)?));
             if let Some(job) = self.jobs.get_mut(id) {
-                job.settle(index, answer);
+                job.settle(index, answer.map(ByteBuf::into_vec).map_err(Error::from));
                 if job.watched() {
                     self.touched.push(*id);
                 }
@@ -637,12 +643,8 @@ impl Core {
             self.workers[w].batch = Some(batch);
             return Ok(());
         }
-        let short = Error::Ipc("a short answer".into());
         for (id, chunks, _) in batch.parts.drain(..) {
-            if let Some(job) = self.jobs.get_mut(&id) {
-                chunks.for_each(|index| job.settle(index, Err(short.clone())));
-            }
-            self.touched.push(id);
+            self.fail(id, chunks, &short);
         }
         // Learn how big this function's batches should be: twice as big
         // after a quick one; after a slow one, what takes about 400 µs.
@@ -675,16 +677,9 @@ impl Core {
         let why = Error::WorkerLost(format!("{process} died in the middle of a task"));
         let parts = batch.map(|batch| batch.parts).unwrap_or_default();
         for (i, (id, chunks, tasks)) in parts.into_iter().enumerate() {
-            let Some(job) = self.jobs.get_mut(&id) else {
-                continue;
-            };
-            self.touched.push(id);
             match i {
-                0 => chunks.for_each(|index| job.settle(index, Err(why.clone()))),
-                _ => {
-                    job.retry.push((chunks, tasks));
-                    self.pending.insert(id);
-                }
+                0 => self.fail(id, chunks, &why),
+                _ => self.retry(id, chunks, tasks),
             }
         }
         self.refill();
