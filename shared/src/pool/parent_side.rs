@@ -16,7 +16,6 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io;
 use std::iter::Peekable;
-use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
@@ -64,13 +63,13 @@ const TERMINATE_GRACE: Duration = Duration::from_secs(1);
 /// One call (`apply_async`, `map`, `imap`, …) and its results so far.
 pub(crate) struct Job {
     runner: Runner,
-    /// Its number in this pool, which its tasks carry (for the timeline).
-    call: u32,
+    /// Its number in this pool, which its tasks carry.
+    call: u64,
     /// The chunks not handed out yet; `None` once all are.
     source: Option<Peekable<Chunks>>,
-    /// Batches that never reached a worker (it had died before the send):
-    /// handed out again, first, to the next worker.
-    retry: Vec<(Range<u32>, Vec<Task>)>,
+    /// Tasks that a worker never ran (it died before the send, or before
+    /// their turn in its batch): handed out again, first, to the next worker.
+    retry: Vec<Task>,
     /// Chunks taken from `source` so far, numbered from 0.
     cut: u32,
     outcomes: HashMap<u32, ChunkResult>,
@@ -119,7 +118,7 @@ impl Drop for Call {
 }
 
 impl Job {
-    fn new(runner: Runner, call: u32, chunks: Chunks, held: Weak<Call>) -> Job {
+    fn new(runner: Runner, call: u64, chunks: Chunks, held: Weak<Call>) -> Job {
         let mut source = chunks.peekable();
         Job {
             runner,
@@ -187,11 +186,11 @@ impl Job {
         !self.callbacks.is_empty() || self.held.strong_count() == 0
     }
 
-    /// Fail what is left of this call with `e`: the batches waiting to be
+    /// Fail what is left of this call with `e`: the tasks waiting to be
     /// sent again, and the chunks not cut yet (never cut now).
     fn abandon(&mut self, e: &Error) {
-        for (chunks, _) in std::mem::take(&mut self.retry) {
-            chunks.for_each(|index| self.settle(index, Err(e.clone())));
+        for task in std::mem::take(&mut self.retry) {
+            self.settle(task.chunk, Err(e.clone()));
         }
         if self.source.take().is_some() {
             self.cut += 1;
@@ -208,22 +207,15 @@ impl Job {
         self.settled += 1;
     }
 
-    /// Up to `n` of this call's next chunks, as tasks for a worker, and
-    /// their numbers. A chunk that could not be cut or encoded fails here,
-    /// as its task would have, and ends the batch: a batch's chunks are
-    /// numbered in a row.
-    fn next_batch(&mut self, n: usize) -> (Range<u32>, Vec<Task>) {
-        if let Some((chunks, mut tasks)) = self.retry.pop() {
-            if tasks.len() > n {
-                // More than this worker may take (`maxtasksperchild`): the rest waits.
-                let (first, rest) = (chunks.start, tasks.split_off(n));
-                self.retry.push((first + n as u32..chunks.end, rest));
-                return (first..first + n as u32, tasks);
-            }
-            return (chunks, tasks);
-        }
-        let (first, mut tasks) = (self.cut, Vec::new());
+    /// This call's next chunks, as tasks for a worker, onto `tasks` until
+    /// it holds `n`. A chunk that could not be cut or encoded fails here,
+    /// as its task would have.
+    fn next_batch(&mut self, n: usize, tasks: &mut Vec<Task>) {
         while tasks.len() < n {
+            if let Some(task) = self.retry.pop() {
+                tasks.push(task);
+                continue;
+            }
             let Some(chunk) = self.source.as_mut().and_then(Iterator::next) else {
                 self.source = None; // none left
                 break;
@@ -236,13 +228,9 @@ impl Job {
                     call: self.call,
                     chunk: self.cut - 1,
                 }),
-                Err(e) => {
-                    self.settle(self.cut - 1, Err(e));
-                    break;
-                }
+                Err(e) => self.settle(self.cut - 1, Err(e)),
             }
         }
-        (first..first + tasks.len() as u32, tasks)
     }
 }
 
@@ -263,11 +251,13 @@ struct Batch {
     /// The function's runner (its address): what the batch's size is
     /// learned for.
     runner: usize,
-    /// Each call, which of its chunks, and (but the first's) its tasks,
-    /// in order: what is not answered yet.
-    parts: VecDeque<(u64, Range<u32>, Vec<Task>)>,
-    /// Its tasks, and how long those answered so far kept the worker busy.
-    tasks: usize,
+    /// Its tasks not answered yet, in order (each says its call and
+    /// chunk); those of the call running have no arguments left (they
+    /// are never sent again).
+    tasks: VecDeque<Task>,
+    /// How many tasks it had, and how long those answered so far kept the
+    /// worker busy.
+    count: usize,
     busy: Duration,
 }
 
@@ -402,7 +392,7 @@ impl Core {
             job: id,
             let_go,
         });
-        let job = Job::new(runner, id as u32, chunks, Rc::downgrade(&call));
+        let job = Job::new(runner, id, chunks, Rc::downgrade(&call));
         if job.pending() {
             self.pending.insert(id);
         }
@@ -472,7 +462,7 @@ impl Core {
             // Several calls in one batch: never more than this worker's
             // share of those waiting, so that the others get theirs.
             let share = self.pending.len().div_ceil(self.config.processes).max(1);
-            let (mut parts, mut tasks) = (Vec::new(), Vec::new());
+            let mut tasks = Vec::new();
             let oldest: Vec<u64> = self.pending.iter().copied().take(size.min(share)).collect();
             for id in oldest {
                 let Some(job) = self.jobs.get_mut(&id) else {
@@ -482,7 +472,7 @@ impl Core {
                 if job.runner as usize != runner {
                     break; // another function's call waits its turn
                 }
-                let (chunks, mut more) = job.next_batch(size - tasks.len());
+                job.next_batch(size, &mut tasks);
                 // Cut and encode its next chunk now, while the workers
                 // work, and learn whether that was the last.
                 if job.source.as_mut().is_some_and(|s| s.peek().is_none()) {
@@ -491,67 +481,65 @@ impl Core {
                 if job.watched() {
                     self.touched.push(id); // a chunk may have failed to be cut
                 }
-                if !more.is_empty() {
-                    parts.push((id, chunks));
-                    tasks.append(&mut more);
-                }
                 if job.pending() {
-                    break; // the batch is full, or a chunk failed to be cut
+                    break; // the batch is full
                 }
                 self.pending.remove(&id);
             }
             if tasks.is_empty() {
                 continue; // the chunks failed before they could be sent (an empty batch means stop)
             }
-            let count = tasks.len();
-            let sent = encode(&tasks).and_then(|bytes| self.workers[w].socket.send_bytes(&bytes));
-            let mut tasks = tasks.into_iter();
-            let parts = parts.into_iter().map(|(id, chunks)| {
-                let mine: Vec<Task> = tasks.by_ref().take(chunks.len()).collect();
-                (id, chunks, mine)
-            });
-            match sent {
+            match encode(&tasks).and_then(|bytes| self.workers[w].socket.send_bytes(&bytes)) {
                 Ok(()) => {
-                    let mut parts: VecDeque<_> = parts.collect();
-                    parts[0].2.clear(); // running now: if its worker dies, it fails
+                    let running = tasks[0].call;
+                    for task in tasks.iter_mut().take_while(|task| task.call == running) {
+                        task.args = ByteBuf::new(); // if its worker dies, it fails
+                    }
                     let worker = &mut self.workers[w];
-                    worker.sent += count;
+                    worker.sent += tasks.len();
                     worker.batch = Some(Batch {
                         runner,
-                        parts,
-                        tasks: count,
+                        count: tasks.len(),
+                        tasks: tasks.into(),
                         busy: Duration::ZERO,
                     });
                 }
                 // The worker has died, before it could be given anything:
                 // its socket will say so, and a replacement gets the batch.
                 Err(Error::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
-                    parts.for_each(|(id, chunks, mine)| self.retry(id, chunks, mine));
+                    tasks.into_iter().for_each(|task| self.retry(task));
                 }
                 // The batch could not go (no descriptor free for a big one,
                 // or past the file-size limit): its tasks fail with that
                 // error, and the worker is as free as before.
-                Err(e) => parts.for_each(|(id, chunks, _)| self.fail(id, chunks, &e)),
+                Err(e) => {
+                    for task in tasks {
+                        self.settle(task.call, task.chunk, Err(e.clone()));
+                    }
+                }
             }
         }
     }
 
-    /// Fail chunks `chunks` of call `id` with `e`.
-    fn fail(&mut self, id: u64, chunks: Range<u32>, e: &Error) {
+    /// Settle chunk `index` of call `id`, and mark the call for [`tidy`]
+    /// if more than its handle awaits it.
+    ///
+    /// [`tidy`]: Core::tidy
+    fn settle(&mut self, id: u64, index: u32, outcome: ChunkResult) {
         if let Some(job) = self.jobs.get_mut(&id) {
-            chunks.for_each(|index| job.settle(index, Err(e.clone())));
+            job.settle(index, outcome);
+            if job.watched() {
+                self.touched.push(id);
+            }
         }
-        self.touched.push(id);
     }
 
-    /// Hand chunks `chunks` of call `id`, sent as `tasks` to a worker that
-    /// never ran them, to the next worker free.
-    fn retry(&mut self, id: u64, chunks: Range<u32>, tasks: Vec<Task>) {
-        if let Some(job) = self.jobs.get_mut(&id) {
-            job.retry.push((chunks, tasks));
+    /// Hand `task`, which its worker never ran, to the next worker free.
+    fn retry(&mut self, task: Task) {
+        self.pending.insert(task.call);
+        if let Some(job) = self.jobs.get_mut(&task.call) {
+            job.retry.push(task);
         }
-        self.pending.insert(id);
-        self.touched.push(id);
     }
 
     /// Move work along until `done` holds (`Ok(true)`) or the wait runs out
@@ -623,34 +611,25 @@ impl Core {
             }
             Err(e) => (Vec::new(), true, e),
         };
-        let mut answers = answers.into_iter();
-        while let Some((id, chunks, _)) = batch.parts.front_mut()
-            && let Some(answer) = answers.next()
-        {
-            let index = chunks.start;
-            chunks.start += 1;
-            if let Some(job) = self.jobs.get_mut(id) {
-                job.settle(index, answer.map(ByteBuf::into_vec).map_err(Error::from));
-                if job.watched() {
-                    self.touched.push(*id);
-                }
-            }
-            if chunks.start == chunks.end {
-                batch.parts.pop_front();
-            }
+        for answer in answers {
+            let Some(task) = batch.tasks.pop_front() else {
+                break;
+            };
+            let answer = answer.map(ByteBuf::into_vec).map_err(Error::from);
+            self.settle(task.call, task.chunk, answer);
         }
         if !last {
             self.workers[w].batch = Some(batch);
             return Ok(());
         }
-        for (id, chunks, _) in batch.parts.drain(..) {
-            self.fail(id, chunks, &short);
+        for task in batch.tasks.drain(..) {
+            self.settle(task.call, task.chunk, Err(short.clone()));
         }
         // Learn how big this function's batches should be: twice as big
         // after a quick one; after a slow one, what takes about 400 µs.
         let size = self.sizes.entry(batch.runner).or_insert(1);
-        let per_task = batch.busy / batch.tasks.max(1) as u32;
-        if batch.busy < BATCH_WORK && batch.tasks == *size {
+        let per_task = batch.busy / batch.count.max(1) as u32;
+        if batch.busy < BATCH_WORK && batch.count == *size {
             *size = (*size * 2).min(MAX_BATCH);
         } else if batch.busy > BATCH_WORK * 10 {
             let fits = (BATCH_WORK * 4).as_nanos() / per_task.as_nanos().max(1);
@@ -675,11 +654,12 @@ impl Core {
         // `stopped exitcode=-SIGKILL`); the calls after it in its batch never
         // began, and go to another worker.
         let why = Error::WorkerLost(format!("{process} died in the middle of a task"));
-        let parts = batch.map(|batch| batch.parts).unwrap_or_default();
-        for (i, (id, chunks, tasks)) in parts.into_iter().enumerate() {
-            match i {
-                0 => self.fail(id, chunks, &why),
-                _ => self.retry(id, chunks, tasks),
+        let tasks = batch.map(|batch| batch.tasks).unwrap_or_default();
+        let running = tasks.front().map(|task| task.call);
+        for task in tasks {
+            match Some(task.call) == running {
+                true => self.settle(task.call, task.chunk, Err(why.clone())),
+                false => self.retry(task),
             }
         }
         self.refill();

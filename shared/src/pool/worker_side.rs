@@ -27,8 +27,9 @@ pub(crate) struct Task {
     /// The chunk's argument tuples, encoded. `ByteBuf`: serde copies the
     /// bytes in one go instead of one `u8` at a time.
     pub args: ByteBuf,
-    /// Which call of the pool, and which of its chunks: for the timeline.
-    pub call: u32,
+    /// Which call of the pool, and which of its chunks: for the parent to
+    /// know what each answer answers, and for the timeline.
+    pub call: u64,
     pub chunk: u32,
 }
 
@@ -108,7 +109,7 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
         // The answers go back a call at a time: a batch may hold several
         // calls of one function, and a call's answers must not wait on (or
         // be lost with) the next call's tasks.
-        let calls: Vec<u32> = tasks.iter().map(|task| task.call).collect();
+        let calls: Vec<u64> = tasks.iter().map(|task| task.call).collect();
         let (mut started, mut answers) = (Instant::now(), Vec::new());
         for (i, task) in tasks.into_iter().enumerate() {
             // SAFETY: the parent sent a `Runner`'s distance over this
@@ -121,7 +122,7 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
                 Some(e) => Err(e.clone()),
                 None => run(runner, &task.args).map(ByteBuf::from),
             });
-            crate::timeline::task(task.call, task.chunk, began);
+            crate::timeline::task(task.call as u32, task.chunk, began);
             let last = i + 1 == calls.len();
             if last || calls[i + 1] != task.call {
                 let answered = std::mem::take(&mut answers);
