@@ -232,18 +232,15 @@ impl Pool {
 
     /// Settings beyond the number of workers.
     pub fn builder() -> PoolBuilder {
-        let (processes, initializer, maxtasks, method) = (crate::cpu_count(), None, None, None);
         PoolBuilder(Config {
-            processes,
-            initializer,
-            maxtasks,
-            method,
+            processes: crate::cpu_count(),
+            ..Config::default()
         })
     }
 
     /// How many workers the pool keeps.
     pub fn processes(&self) -> usize {
-        self.core.borrow().processes()
+        self.core.borrow().config.processes
     }
 
     /// The process ids of the current workers.
@@ -483,7 +480,7 @@ impl std::fmt::Debug for Pool {
             PoolState::Closed => "CLOSE",
             PoolState::Terminated => "TERMINATE",
         };
-        let size = core.processes();
+        let size = core.config.processes;
         write!(
             f,
             "<multiprocessing.pool.Pool state={state} pool_size={size}>"

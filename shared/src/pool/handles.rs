@@ -184,8 +184,9 @@ fn collect<V: DeserializeOwned + 'static>(
     let (core, id) = (call.core()?, call.job);
     let (mut next, mut values) = (0, Vec::new());
     loop {
-        let in_or_done =
-            |c: &Core| (c.jobs.get(&id)).is_none_or(|j| j.complete() || j.outcome(next).is_some());
+        let in_or_done = |c: &Core| {
+            (c.jobs.get(&id)).is_none_or(|j| j.complete() || j.outcomes.contains_key(&next))
+        };
         if !drive(&core, wait, in_or_done)? {
             return Ok(None);
         }
@@ -194,15 +195,15 @@ fn collect<V: DeserializeOwned + 'static>(
         if let Some(failure) = job.failure() {
             return Err(failure);
         }
-        while let Some(outcome) = job.outcome(next) {
+        while let Some(outcome) = job.outcomes.get(&next) {
             decode_onto(outcome.as_ref().map_err(Error::clone)?, &mut values)?;
             if next == 0 {
                 // Chunks are all this size but the last: make room once.
-                values.reserve(values.len() * job.chunks().saturating_sub(1) as usize);
+                values.reserve(values.len() * job.cut.saturating_sub(1) as usize);
             }
             next += 1;
         }
-        if job.finished() && next == job.chunks() {
+        if job.finished() && next == job.cut {
             return Ok(Some(values));
         }
     }
@@ -242,12 +243,19 @@ impl<T: DeserializeOwned + 'static> IMap<T> {
     fn next_chunk(&mut self) -> Result<Option<ChunkResult>, Error> {
         let (core, id, taken) = (self.call.core()?, self.call.job, self.taken);
         let next = self.ordered.then_some(taken); // or whichever comes first
-        let all_taken = |j: &Job| j.finished() && taken == j.chunks();
-        let ready = |c: &Core| c.jobs.get(&id).is_none_or(|j| all_taken(j) || j.has(next));
+        let all_taken = |j: &Job| j.finished() && taken == j.cut;
+        let has = |j: &Job| next.map_or(!j.arrivals.is_empty(), |i| j.outcomes.contains_key(&i));
+        let ready = |c: &Core| c.jobs.get(&id).is_none_or(|j| all_taken(j) || has(j));
         drive(&core, Wait::Forever, ready)?;
         let mut core = core.borrow_mut();
         let job = core.jobs.get_mut(&id).ok_or(Error::PoolNotRunning)?;
-        Ok((!all_taken(job)).then(|| job.take_outcome(next)).flatten())
+        if all_taken(job) {
+            return Ok(None);
+        }
+        let arrived = job.arrivals.pop_front(); // one taken, one arrival fewer
+        Ok(next
+            .or(arrived)
+            .and_then(|index| job.outcomes.remove(&index)))
     }
 }
 

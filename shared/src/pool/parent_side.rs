@@ -32,8 +32,9 @@ use crate::sys::{Wait, wait_readable};
 use crate::{Error, Process};
 
 /// CPython's `RUN`, `CLOSE`, `TERMINATE`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub(crate) enum PoolState {
+    #[default]
     Running,
     Closed,
     Terminated,
@@ -70,11 +71,13 @@ pub(crate) struct Job {
     /// Tasks that a worker never ran (it died before the send, or before
     /// their turn in its batch): handed out again, first, to the next worker.
     retry: Vec<Task>,
-    /// Chunks taken from `source` so far, numbered from 0.
-    cut: u32,
-    outcomes: HashMap<u32, ChunkResult>,
+    /// Chunks taken from `source` so far, numbered from 0 (all of them,
+    /// once finished).
+    pub cut: u32,
+    /// The outcomes in, by chunk, not taken yet (an `imap` takes them).
+    pub outcomes: HashMap<u32, ChunkResult>,
     /// Chunks in the order their outcomes arrived (for `imap_unordered`).
-    arrivals: VecDeque<u32>,
+    pub arrivals: VecDeque<u32>,
     settled: u32,
     /// The chunk whose failure arrived first: a `map` fails with it.
     first_failure: Option<u32>,
@@ -154,30 +157,6 @@ impl Job {
     pub fn failure(&self) -> Option<Error> {
         let failed = self.outcomes.get(&self.first_failure?)?;
         failed.as_ref().err().cloned()
-    }
-
-    /// Chunk `index`'s outcome, if it is in.
-    pub fn outcome(&self, index: u32) -> Option<&ChunkResult> {
-        self.outcomes.get(&index)
-    }
-
-    /// How many chunks have been cut so far (all of them, once finished).
-    pub fn chunks(&self) -> u32 {
-        self.cut
-    }
-
-    /// Take the outcome of chunk `index`, or of whichever chunk arrived
-    /// first if `index` is `None` (for `imap_unordered`).
-    pub fn take_outcome(&mut self, index: Option<u32>) -> Option<ChunkResult> {
-        let arrived = self.arrivals.pop_front(); // one taken, one arrival fewer
-        self.outcomes.remove(&index.or(arrived)?)
-    }
-
-    /// Whether chunk `index` (or, for `None`, any chunk not yet taken) is in.
-    pub fn has(&self, index: Option<u32>) -> bool {
-        index.map_or(!self.arrivals.is_empty(), |i| {
-            self.outcomes.contains_key(&i)
-        })
     }
 
     /// Whether its completion is awaited by more than its handle: a
@@ -262,6 +241,7 @@ struct Batch {
 }
 
 /// How a pool is set up (kept by `PoolBuilder` until it starts the pool).
+#[derive(Default)]
 pub(crate) struct Config {
     pub processes: usize,
     /// Its initializer, or why it cannot be one (its arguments could not
@@ -272,9 +252,10 @@ pub(crate) struct Config {
     pub method: Option<StartMethod>,
 }
 
+#[derive(Default)]
 pub(crate) struct Core {
     pub state: PoolState,
-    config: Config,
+    pub config: Config,
     workers: Vec<Worker>,
     /// Every call still wanted, oldest first.
     pub jobs: BTreeMap<u64, Job>,
@@ -314,17 +295,8 @@ impl Core {
             return Err(e.clone());
         }
         let mut core = Core {
-            state: PoolState::Running,
-            workers: Vec::new(),
             config,
-            jobs: BTreeMap::new(),
-            pending: BTreeSet::new(),
-            touched: Vec::new(),
-            let_go: Rc::default(),
-            sizes: HashMap::new(),
-            next_job: 0,
-            ready: VecDeque::new(),
-            fork_failed: None,
+            ..Core::default()
         };
         for _ in 0..core.config.processes {
             if let Err(e) = core.add_worker() {
@@ -362,12 +334,11 @@ impl Core {
         // end-of-file exactly when the worker dies.
         process = process.start_method(method).daemon(true);
         process.start()?;
-        let (batch, sent) = (None, 0);
         self.workers.push(Worker {
             process,
             socket,
-            batch,
-            sent,
+            batch: None,
+            sent: 0,
         });
         log::debug!("added worker");
         Ok(())
@@ -436,10 +407,6 @@ impl Core {
             .iter()
             .filter_map(|w| w.process.pid())
             .collect()
-    }
-
-    pub fn processes(&self) -> usize {
-        self.config.processes
     }
 
     /// Give each idle worker a batch of the oldest calls' chunks, in one
@@ -547,7 +514,7 @@ impl Core {
     /// before `done` could hold, or the fork's error if it has no workers
     /// and can fork none.
     pub fn wait_until(&mut self, wait: Wait, done: impl Fn(&Core) -> bool) -> Result<bool, Error> {
-        if self.workers.len() < self.processes() {
+        if self.workers.len() < self.config.processes {
             self.refill(); // a fork failed before: try again
         }
         for looked in 0.. {
@@ -672,7 +639,9 @@ impl Core {
     /// the next worker's exit, never in a loop.
     fn refill(&mut self) {
         let wanted = self.state == PoolState::Running || !self.pending.is_empty();
-        while wanted && self.state != PoolState::Terminated && self.workers.len() < self.processes()
+        while wanted
+            && self.state != PoolState::Terminated
+            && self.workers.len() < self.config.processes
         {
             if let Err(e) = self.add_worker() {
                 log::debug!("could not replace a worker: {e}");
