@@ -71,6 +71,14 @@ pub(crate) enum Failed {
     Unencodable(String),
 }
 
+/// What the codec could not decode or encode (its text, `Error::Encoding`'s
+/// included, is the reason).
+impl From<Error> for Failed {
+    fn from(e: Error) -> Failed {
+        Failed::Unencodable(e.to_string())
+    }
+}
+
 impl From<Failed> for Error {
     fn from(failed: Failed) -> Error {
         match failed {
@@ -98,7 +106,7 @@ where
         // SAFETY: the parent made this runner from a value of `F` (`runner_of`).
         let f: F = unsafe { crate::functions::conjure() };
         let mut args: Vec<Args> = Vec::new();
-        decode_onto(chunk, &mut args).map_err(unencodable)?;
+        decode_onto(chunk, &mut args)?;
         // Stop at the first error, as CPython's `list(map(f, chunk))` does.
         let values = args
             .into_iter()
@@ -106,13 +114,6 @@ where
             .collect::<Result<Vec<_>, Raised>>()
             .map_err(Failed::Raised)?;
         // About as many bytes as came in: room made once.
-        encode_seq(&values, Vec::with_capacity(chunk.len() + 16)).map_err(unencodable)
-    }
-}
-
-fn unencodable(e: Error) -> Failed {
-    match e {
-        Error::Encoding(why) => Failed::Unencodable(why),
-        e => Failed::Unencodable(e.to_string()),
+        Ok(encode_seq(&values, Vec::with_capacity(chunk.len() + 16))?)
     }
 }
