@@ -12,7 +12,7 @@
 //! `collect` decodes each chunk as it comes. (A worker's side:
 //! `worker_side::serve`, and the runner that `task::runner_of` made.)
 
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io;
 use std::iter::Peekable;
@@ -62,8 +62,10 @@ const MAX_BATCH: usize = 1024;
 const TERMINATE_GRACE: Duration = Duration::from_secs(1);
 
 /// One call (`apply_async`, `map`, `imap`, …) and its results so far.
+#[derive(Default)]
 pub(crate) struct Job {
-    runner: Runner,
+    /// Its runner's address (its function's, in effect).
+    runner: usize,
     /// Its number in this pool, which its tasks carry.
     call: u64,
     /// The chunks not handed out yet; `None` once all are.
@@ -121,23 +123,6 @@ impl Drop for Call {
 }
 
 impl Job {
-    fn new(runner: Runner, call: u64, chunks: Chunks, held: Weak<Call>) -> Job {
-        let mut source = chunks.peekable();
-        Job {
-            runner,
-            call,
-            source: source.peek().is_some().then_some(source),
-            retry: Vec::new(),
-            cut: 0,
-            outcomes: HashMap::new(),
-            arrivals: VecDeque::new(),
-            settled: 0,
-            first_failure: None,
-            callbacks: Vec::new(),
-            held,
-        }
-    }
-
     /// Every chunk has been handed out and has its outcome.
     pub fn finished(&self) -> bool {
         !self.pending() && self.settled == self.cut
@@ -202,7 +187,7 @@ impl Job {
             self.cut += 1;
             match chunk {
                 Ok(args) => tasks.push(Task {
-                    runner: distance(self.runner as usize),
+                    runner: distance(self.runner),
                     args: args.into(),
                     call: self.call,
                     chunk: self.cut - 1,
@@ -276,7 +261,7 @@ pub(crate) struct Core {
     next_job: u64,
     /// Callbacks of calls now complete, to run once the core is free (a
     /// callback may use the pool): see [`drive`].
-    ready: VecDeque<Box<dyn FnOnce()>>,
+    ready: VecDeque<Callback>,
     /// Why the last fork of a replacement worker failed, if it did.
     fork_failed: Option<Error>,
 }
@@ -363,7 +348,14 @@ impl Core {
             job: id,
             let_go,
         });
-        let job = Job::new(runner, id, chunks, Rc::downgrade(&call));
+        let mut source = chunks.peekable();
+        let job = Job {
+            runner: runner as usize,
+            call: id,
+            source: source.peek().is_some().then_some(source),
+            held: Rc::downgrade(&call),
+            ..Job::default()
+        };
         if job.pending() {
             self.pending.insert(id);
         }
@@ -424,7 +416,7 @@ impl Core {
             if worker.batch.is_some() || left == 0 {
                 continue;
             }
-            let runner = first.runner as usize;
+            let runner = first.runner;
             let size = self.sizes.get(&runner).map_or(1, |&size| size.min(left));
             // Several calls in one batch: never more than this worker's
             // share of those waiting, so that the others get theirs.
@@ -436,7 +428,7 @@ impl Core {
                     self.pending.remove(&id); // (a call leaves only once finished)
                     continue;
                 };
-                if job.runner as usize != runner {
+                if job.runner != runner {
                     break; // another function's call waits its turn
                 }
                 job.next_batch(size, &mut tasks);
@@ -608,20 +600,15 @@ impl Core {
     /// Worker `w`'s socket closed: it has exited. Fail what it held, and
     /// put a new worker in its place while there is work to do.
     fn worker_exited(&mut self, w: usize) -> Result<(), Error> {
-        let Worker {
-            process,
-            socket,
-            batch,
-            ..
-        } = self.workers.remove(w);
-        drop(socket); // now, before a replacement is forked with a copy of it
-        process.join()?; // quick: its socket closed on its way out
+        let worker = self.workers.remove(w);
+        drop(worker.socket); // now, before a replacement is forked with a copy of it
+        worker.process.join()?; // quick: its socket closed on its way out
         log::debug!("cleaning up worker {w}");
         // The call it was running fails (its repr says how it ended:
         // `stopped exitcode=-SIGKILL`); the calls after it in its batch never
         // began, and go to another worker.
-        let why = Error::WorkerLost(format!("{process} died in the middle of a task"));
-        let tasks = batch.map(|batch| batch.tasks).unwrap_or_default();
+        let why = Error::WorkerLost(format!("{} died in the middle of a task", worker.process));
+        let tasks = worker.batch.map(|batch| batch.tasks).unwrap_or_default();
         let running = tasks.front().map(|task| task.call);
         for task in tasks {
             match Some(task.call) == running {
@@ -649,14 +636,6 @@ impl Core {
                 return;
             }
             self.fork_failed = None;
-        }
-    }
-
-    /// CPython's `close()`: no new work; what was submitted still runs.
-    pub fn close(&mut self) {
-        log::debug!("closing pool");
-        if self.state == PoolState::Running {
-            self.state = PoolState::Closed;
         }
     }
 
@@ -709,6 +688,15 @@ impl Core {
     }
 }
 
+/// The core, to use; an error if it is in use already: a call's input is
+/// read while the core works, and one that used the same pool (to wait on
+/// it, or to make a call of it) would use it from inside.
+pub(crate) fn free(core: &RefCell<Core>) -> Result<RefMut<'_, Core>, Error> {
+    let inside = "a pool call's input cannot wait on the same pool";
+    core.try_borrow_mut()
+        .map_err(|_| Error::InvalidArgument(inside))
+}
+
 /// [`Core::wait_until`], then run the callbacks of the calls that became
 /// complete meanwhile, one at a time, with the core free again (a callback
 /// may use the pool). Every wait of the pool's handles goes through here,
@@ -719,21 +707,11 @@ pub(crate) fn drive(
     wait: Wait,
     done: impl Fn(&Core) -> bool,
 ) -> Result<bool, Error> {
-    // A call's input that waits on the same pool would wait inside it.
-    let busy = || Error::InvalidArgument("a pool call's input cannot wait on the same pool");
-    let moved = core
-        .try_borrow_mut()
-        .map_err(|_| busy())?
-        .wait_until(wait, done);
-    loop {
-        // Taken first, so the core is not borrowed while the callback runs.
-        let next = core
-            .try_borrow_mut()
-            .ok()
-            .and_then(|mut core| core.ready.pop_front());
-        let Some(callback) = next else {
-            return moved;
-        };
+    let moved = free(core)?.wait_until(wait, done);
+    // Taken first, so the core is not borrowed while the callback runs.
+    let next = || core.try_borrow_mut().ok()?.ready.pop_front();
+    while let Some(callback) = next() {
         callback();
     }
+    moved
 }
