@@ -142,6 +142,7 @@ use std::rc::Rc;
 
 pub use crate::codec::Arg;
 pub use handles::{AsyncResult, IMap};
+use handles::{collect, collect_one};
 pub use task::{Function, Returned, TaskResult};
 
 use self::parent_side::{Call, Chunks, Config, Core, PoolState};
@@ -258,7 +259,10 @@ impl Pool {
         f: F,
         args: A,
     ) -> Result<AsyncResult<Returned<F, A>>, Error> {
-        Ok(AsyncResult::one(self.call(f, [args], Some(1))?))
+        Ok(AsyncResult::new(
+            self.call(f, [args], Some(1))?,
+            collect_one,
+        ))
     }
 
     /// `f` on every item, results in input order (Python's `map`); the
@@ -307,7 +311,7 @@ impl Pool {
         items: impl Items<A>,
         chunksize: usize,
     ) -> Result<Vec<Returned<F, A>>, Error> {
-        AsyncResult::all(self.call(f, items, Some(chunksize))?).get()
+        AsyncResult::new(self.call(f, items, Some(chunksize))?, collect).get()
     }
 
     /// [`starmap`](Self::starmap) without waiting (Python's `starmap_async`).
@@ -316,7 +320,7 @@ impl Pool {
         f: F,
         items: impl Items<A>,
     ) -> Result<AsyncResult<Vec<Returned<F, A>>>, Error> {
-        Ok(AsyncResult::all(self.call(f, items, None)?))
+        Ok(AsyncResult::new(self.call(f, items, None)?, collect))
     }
 
     /// `f` on every item, yielding results in input order as they come

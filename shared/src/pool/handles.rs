@@ -29,32 +29,13 @@ pub struct AsyncResult<T> {
     collect: Collect<T>,
 }
 
-impl<V: DeserializeOwned + 'static> AsyncResult<Vec<V>> {
-    /// Of a call's values, in input order.
-    pub(crate) fn all(call: Rc<Call>) -> Self {
-        AsyncResult {
-            call,
-            collect: collect::<V>,
-        }
-    }
-}
-
-impl<V: DeserializeOwned + 'static> AsyncResult<V> {
-    /// Of a one-task call's value (none would be a broken worker's answer,
-    /// never a timeout).
-    pub(crate) fn one(call: Rc<Call>) -> Self {
-        let collect = |call: &Rc<Call>, wait| {
-            let lost = || Error::Ipc("a task came back without its value".into());
-            let values = collect::<V>(call, wait)?;
-            values
-                .map(|mut values| values.pop().ok_or_else(lost))
-                .transpose()
-        };
+impl<T: 'static> AsyncResult<T> {
+    /// The handle of `call`, whose values `collect` brings in: [`collect`]
+    /// for all of them, [`collect_one`] for one task's.
+    pub(crate) fn new(call: Rc<Call>, collect: Collect<T>) -> Self {
         AsyncResult { call, collect }
     }
-}
 
-impl<T: 'static> AsyncResult<T> {
     /// Run `f` on the value once the call has succeeded (Python's
     /// `callback=`): once, in this process, by whichever call is moving the
     /// pool along then (a `get` or `wait` on any result, an `imap`'s
@@ -177,7 +158,7 @@ impl<T> fmt::Debug for AsyncResult<T> {
 /// while the workers go on with the next; its first failure as soon as it
 /// is in, as CPython's `map` fails as a whole; `Ok(None)` if the wait ran
 /// out.
-fn collect<V: DeserializeOwned + 'static>(
+pub(crate) fn collect<V: DeserializeOwned + 'static>(
     call: &Rc<Call>,
     wait: Wait,
 ) -> Result<Option<Vec<V>>, Error> {
@@ -209,6 +190,19 @@ fn collect<V: DeserializeOwned + 'static>(
     }
 }
 
+/// The value of a one-task call (none would be a broken worker's answer,
+/// never a timeout).
+pub(crate) fn collect_one<V: DeserializeOwned + 'static>(
+    call: &Rc<Call>,
+    wait: Wait,
+) -> Result<Option<V>, Error> {
+    let lost = || Error::Ipc("a task came back without its value".into());
+    let values = collect::<V>(call, wait)?;
+    values
+        .map(|mut values| values.pop().ok_or_else(lost))
+        .transpose()
+}
+
 /// The results of [`Pool::imap`](super::Pool::imap) (in input order) or
 /// [`Pool::imap_unordered`](super::Pool::imap_unordered) (as they finish),
 /// one `Result` per item.
@@ -227,14 +221,12 @@ pub struct IMap<T> {
 
 impl<T: DeserializeOwned + 'static> IMap<T> {
     pub(crate) fn new(call: Rc<Call>, ordered: bool) -> IMap<T> {
-        let buffer = Vec::new().into_iter();
-        let (taken, finished) = (0, false);
         IMap {
             call,
             ordered,
-            taken,
-            buffer,
-            finished,
+            taken: 0,
+            buffer: Vec::new().into_iter(),
+            finished: false,
         }
     }
 
