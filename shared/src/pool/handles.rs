@@ -65,32 +65,30 @@ impl<T: 'static> AsyncResult<T> {
     /// # }
     /// ```
     pub fn callback(self, f: impl FnOnce(&T) + 'static) -> Self {
-        self.when_complete(move |result| {
-            if let Ok(value) = result {
-                f(&value)
-            }
-        })
+        self.when_complete(move |result| result.inspect(f))
     }
 
     /// Run `f` on the error once the call has failed (Python's
     /// `error_callback=`), as [`callback`](Self::callback) runs.
     pub fn error_callback(self, f: impl FnOnce(&Error) + 'static) -> Self {
-        self.when_complete(move |result| {
-            if let Err(error) = result {
-                f(&error)
-            }
-        })
+        self.when_complete(move |result| result.inspect_err(f))
     }
 
-    /// Once the call is complete, collect it as `get` does, and hand the
-    /// result to `then`.
-    fn when_complete(self, then: impl FnOnce(Result<T, Error>) + 'static) -> Self {
+    /// Once the call is complete, collect it as `get` does, and let `then`
+    /// look at the result (`inspect` or `inspect_err` with the callback).
+    fn when_complete(
+        self,
+        then: impl FnOnce(Result<T, Error>) -> Result<T, Error> + 'static,
+    ) -> Self {
         let Ok(core) = self.call.core() else {
             return self; // the pool is gone: never complete
         };
         let call = Rc::clone(&self.call);
         let collect = self.collect;
-        let run = move || then(collect(&call, Wait::No).and_then(|v| v.ok_or(Error::NotReady)));
+        let run = move || {
+            let result = collect(&call, Wait::No).and_then(|v| v.ok_or(Error::NotReady));
+            drop(then(result)); // looked at, and done with
+        };
         core.borrow_mut()
             .when_complete(self.call.job, Box::new(run));
         let _ = drive(&core, Wait::No, |_| false); // it may be complete already
@@ -137,7 +135,7 @@ impl<T: 'static> AsyncResult<T> {
         let core = self.call.core()?;
         let core = core.borrow();
         let job = core.jobs.get(&self.call.job).ok_or(Error::NotReady)?;
-        Ok(job.failure().is_none())
+        Ok(job.failure.is_none())
     }
 
     fn wait_for(&self, wait: Wait) -> Result<bool, Error> {
@@ -173,8 +171,8 @@ pub(crate) fn collect<V: DeserializeOwned + 'static>(
         }
         let core = core.borrow();
         let job = core.jobs.get(&id).ok_or(Error::PoolNotRunning)?;
-        if let Some(failure) = job.failure() {
-            return Err(failure);
+        if let Some(failure) = &job.failure {
+            return Err(failure.clone());
         }
         while let Some(outcome) = job.outcomes.get(&next) {
             decode_onto(outcome.as_ref().map_err(Error::clone)?, &mut values)?;

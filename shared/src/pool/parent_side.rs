@@ -81,8 +81,8 @@ pub(crate) struct Job {
     /// Chunks in the order their outcomes arrived (for `imap_unordered`).
     pub arrivals: VecDeque<u32>,
     settled: u32,
-    /// The chunk whose failure arrived first: a `map` fails with it.
-    first_failure: Option<u32>,
+    /// The first failure to arrive, which fails a `map` as a whole.
+    pub failure: Option<Error>,
     callbacks: Vec<Callback>,
     /// Its holds (its handle, its callbacks not yet run), counted by the
     /// `Rc` they share: with none, it goes once finished.
@@ -135,13 +135,7 @@ impl Job {
 
     /// Finished, or one chunk failed (CPython's `ready()`).
     pub fn complete(&self) -> bool {
-        self.finished() || self.first_failure.is_some()
-    }
-
-    /// The first failure to arrive, which fails a `map` as a whole.
-    pub fn failure(&self) -> Option<Error> {
-        let failed = self.outcomes.get(&self.first_failure?)?;
-        failed.as_ref().err().cloned()
+        self.finished() || self.failure.is_some()
     }
 
     /// Whether its completion is awaited by more than its handle: a
@@ -163,8 +157,10 @@ impl Job {
     }
 
     fn settle(&mut self, index: u32, outcome: ChunkResult) {
-        if outcome.is_err() && self.first_failure.is_none() {
-            self.first_failure = Some(index);
+        if let Err(e) = &outcome
+            && self.failure.is_none()
+        {
+            self.failure = Some(e.clone());
         }
         self.outcomes.insert(index, outcome);
         self.arrivals.push_back(index);
