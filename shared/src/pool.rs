@@ -272,7 +272,7 @@ impl Pool {
         f: F,
         items: impl Items<T>,
     ) -> Result<Values<F, T>, Error> {
-        self.map_async(f, items)?.get()
+        AsyncResult::new(self.call(f, one_each(items), None)?, collect).get()
     }
 
     /// [`map`](Self::map) with `chunksize` items to a task.

@@ -4,12 +4,14 @@
 //! batches to idle workers, reads their answers, and replaces dead workers.
 //!
 //! A `map`, from call to values, crosses twelve functions of the pool:
-//! `Pool::map` → `Pool::map_async` → `Pool::call` (the chunks, cut as the
-//! workers need them) → [`Core::submit`] → [`Core::wait_until`] →
-//! `Core::dispatch` → `Job::next_batch` (a batch to each idle worker); then
-//! `AsyncResult::get` → `handles::collect` → [`drive`] → `wait_until` again
-//! → `Core::receive` → `Job::settle` (each answer in its place), and
-//! `collect` decodes each chunk as it comes. (A worker's side:
+//! `Pool::map` → `Pool::call` (the chunks, cut as the workers need them)
+//! → [`Core::submit`] → [`Core::wait_until`] → `Core::dispatch` →
+//! `Job::next_batch` (a batch to each idle worker); then
+//! `AsyncResult::get` → `handles::collect` → [`drive`] → `wait_until`
+//! again → `Core::receive` → `Core::settle` → `Job::settle` (each answer
+//! in its place), and `collect` decodes each chunk as it comes. On the
+//! way, small helpers: `one_each` (an item as a one-argument tuple),
+//! `task::runner_of`, [`free`], `Core::tidy`. (A worker's side:
 //! `worker_side::serve`, and the runner that `task::runner_of` made.)
 
 use std::cell::{RefCell, RefMut};
