@@ -140,17 +140,15 @@ use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 
-use serde::Serialize;
-
 pub use crate::codec::Arg;
 pub use handles::{AsyncResult, IMap};
+use handles::{collect, collect_one};
 pub use task::{Function, Returned, TaskResult};
 
-use self::parent_side::{Chunks, Config, Core, PoolState};
+use self::parent_side::{Call, Chunks, Config, Core, PoolState};
 use crate::Error;
 use crate::codec::encode_seq;
-use handles::Call;
-use task::{Runner, runner_of};
+use task::runner_of;
 
 /// What a call reads its items from: anything iterable that owns them
 /// (a range, a `Vec`, an iterator), read as the workers need them.
@@ -233,18 +231,15 @@ impl Pool {
 
     /// Settings beyond the number of workers.
     pub fn builder() -> PoolBuilder {
-        let (processes, initializer, maxtasks, method) = (crate::cpu_count(), None, None, None);
         PoolBuilder(Config {
-            processes,
-            initializer,
-            maxtasks,
-            method,
+            processes: crate::cpu_count(),
+            ..Config::default()
         })
     }
 
     /// How many workers the pool keeps.
     pub fn processes(&self) -> usize {
-        self.core.borrow().processes()
+        self.core.borrow().config.processes
     }
 
     /// The process ids of the current workers.
@@ -264,11 +259,10 @@ impl Pool {
         f: F,
         args: A,
     ) -> Result<AsyncResult<Returned<F, A>>, Error> {
-        Ok(AsyncResult::one(self.call(
-            runner_of(f),
-            [args],
-            Some(1),
-        )?))
+        Ok(AsyncResult::new(
+            self.call(f, [args], Some(1))?,
+            collect_one,
+        ))
     }
 
     /// `f` on every item, results in input order (Python's `map`); the
@@ -278,7 +272,7 @@ impl Pool {
         f: F,
         items: impl Items<T>,
     ) -> Result<Values<F, T>, Error> {
-        self.map_async(f, items)?.get()
+        AsyncResult::new(self.call(f, one_each(items), None)?, collect).get()
     }
 
     /// [`map`](Self::map) with `chunksize` items to a task.
@@ -288,7 +282,7 @@ impl Pool {
         items: impl Items<T>,
         chunksize: usize,
     ) -> Result<Values<F, T>, Error> {
-        self.starmap_chunked(f, items.into_iter().map(|t| (t,)), chunksize)
+        self.starmap_chunked(f, one_each(items), chunksize)
     }
 
     /// [`map`](Self::map) without waiting (Python's `map_async`).
@@ -297,8 +291,7 @@ impl Pool {
         f: F,
         items: impl Items<T>,
     ) -> Result<AsyncResult<Values<F, T>>, Error> {
-        let items = items.into_iter().map(|t| (t,));
-        Ok(AsyncResult::all(self.call(runner_of(f), items, None)?))
+        self.starmap_async(f, one_each(items))
     }
 
     /// `f(a, b, …)` for every tuple `(a, b, …)`, results in input order
@@ -318,7 +311,7 @@ impl Pool {
         items: impl Items<A>,
         chunksize: usize,
     ) -> Result<Vec<Returned<F, A>>, Error> {
-        AsyncResult::all(self.call(runner_of(f), items, Some(chunksize))?).get()
+        AsyncResult::new(self.call(f, items, Some(chunksize))?, collect).get()
     }
 
     /// [`starmap`](Self::starmap) without waiting (Python's `starmap_async`).
@@ -327,7 +320,7 @@ impl Pool {
         f: F,
         items: impl Items<A>,
     ) -> Result<AsyncResult<Vec<Returned<F, A>>>, Error> {
-        Ok(AsyncResult::all(self.call(runner_of(f), items, None)?))
+        Ok(AsyncResult::new(self.call(f, items, None)?, collect))
     }
 
     /// `f` on every item, yielding results in input order as they come
@@ -347,9 +340,8 @@ impl Pool {
         items: impl Items<T>,
         chunksize: usize,
     ) -> Result<IMap<Returned<F, (T,)>>, Error> {
-        let items = items.into_iter().map(|t| (t,));
         Ok(IMap::new(
-            self.call(runner_of(f), items, Some(chunksize))?,
+            self.call(f, one_each(items), Some(chunksize))?,
             true,
         ))
     }
@@ -371,9 +363,8 @@ impl Pool {
         items: impl Items<T>,
         chunksize: usize,
     ) -> Result<IMap<Returned<F, (T,)>>, Error> {
-        let items = items.into_iter().map(|t| (t,));
         Ok(IMap::new(
-            self.call(runner_of(f), items, Some(chunksize))?,
+            self.call(f, one_each(items), Some(chunksize))?,
             false,
         ))
     }
@@ -381,7 +372,11 @@ impl Pool {
     /// Accept no more work (Python's `close`); what was submitted still
     /// runs. Submitting afterwards is [`Error::PoolNotRunning`].
     pub fn close(&self) {
-        self.core.borrow_mut().close();
+        log::debug!("closing pool");
+        let mut core = self.core.borrow_mut();
+        if core.state == PoolState::Running {
+            core.state = PoolState::Closed;
+        }
     }
 
     /// Wait for all submitted work to finish, then for the workers to exit
@@ -400,37 +395,33 @@ impl Pool {
         self.core.borrow_mut().terminate()
     }
 
-    /// A new call of `runner` over `items`, in chunks of `chunksize`, each
-    /// cut and encoded one ahead of the workers. Without a chunksize,
-    /// `map`'s default needs their number: from the iterator if it knows
-    /// it exactly, else by reading them all first (as CPython's `map` makes
-    /// a list).
-    fn call<A: Serialize + 'static>(
+    /// A new call of `f` over `items`, in chunks of `chunksize`, each cut
+    /// and encoded one ahead of the workers. Without a chunksize, `map`'s
+    /// default needs their number: from the iterator if it knows it
+    /// exactly, else by reading them all first (as CPython's `map` makes a
+    /// list).
+    fn call<F: Function<A>, A: Arg>(
         &self,
-        runner: Runner,
+        f: F,
         items: impl Items<A>,
         chunksize: Option<usize>,
-    ) -> Result<Call, Error> {
-        let items = items.into_iter();
-        let cpython = |len: usize| len.div_ceil(self.processes() * 4).max(1); // its divmod
-        let (chunksize, mut items): (usize, Box<dyn Iterator<Item = A>>) = match chunksize {
-            Some(chunksize) => (chunksize, Box::new(items)),
-            None => match items.size_hint() {
-                (len, Some(upper)) if len == upper => (cpython(len), Box::new(items)),
-                _ => {
-                    let items: Vec<A> = items.collect();
-                    (cpython(items.len()), Box::new(items.into_iter()))
-                }
-            },
-        };
+    ) -> Result<Rc<Call>, Error> {
+        let mut items: Box<dyn Iterator<Item = A>> = Box::new(items.into_iter());
+        if chunksize.is_none() && Some(items.size_hint().0) != items.size_hint().1 {
+            items = Box::new(items.collect::<Vec<A>>().into_iter());
+        }
+        let mut core = parent_side::free(&self.core)?;
+        let cpython = items
+            .size_hint()
+            .0
+            .div_ceil(core.config.processes * 4)
+            .max(1); // its divmod
+        let chunksize = chunksize.unwrap_or(cpython);
         if chunksize == 0 {
             return Err(Error::InvalidArgument("Chunksize must be 1+, not 0"));
         }
-        let (mut chunk, mut broken, mut size) = (Vec::new(), false, 0);
+        let (mut chunk, mut size) = (Vec::new(), 0);
         let chunks: Chunks = Box::new(std::iter::from_fn(move || {
-            if broken {
-                return None; // never ask a failed input for more
-            }
             chunk.clear(); // one buffer for every chunk: fewer fresh pages to fault in
             let cut = AssertUnwindSafe(|| chunk.extend(items.by_ref().take(chunksize)));
             match panic::catch_unwind(cut) {
@@ -441,16 +432,21 @@ impl Pool {
                     Ok(encoded)
                 }),
                 // An input that panics fails its chunk and ends the call's
-                // input, as a generator that raises does in CPython's imap.
+                // input, as a generator that raises does in CPython's imap:
+                // a failed input is never asked for more.
                 Err(payload) => {
-                    broken = true;
+                    items = Box::new(std::iter::empty());
                     Some(Err(Error::Input(crate::error::panic_message(&*payload))))
                 }
             }
         }));
-        let job = self.core.borrow_mut().submit(runner, chunks)?;
-        Call::new(&self.core, job)
+        core.submit(Rc::downgrade(&self.core), runner_of(f), chunks)
     }
+}
+
+/// The items of `map` as the one-argument tuples that `starmap` takes.
+fn one_each<T>(items: impl Items<T>) -> impl Items<(T,)> {
+    items.into_iter().map(|t| (t,))
 }
 
 /// The pools of a context (Python's `ctx.Pool`).
@@ -484,7 +480,7 @@ impl std::fmt::Debug for Pool {
             PoolState::Closed => "CLOSE",
             PoolState::Terminated => "TERMINATE",
         };
-        let size = core.processes();
+        let size = core.config.processes;
         write!(
             f,
             "<multiprocessing.pool.Pool state={state} pool_size={size}>"

@@ -453,6 +453,39 @@ fn a_finished_call_holds_nothing() {
     );
 }
 
+/// A call's input is read while the pool works, so what it does with the
+/// same pool cannot be done then: waiting on one of its results, or making
+/// a call of it, is an error (not a RefCell panic); dropping one of its
+/// handles lets that call go, and the pool goes on.
+fn a_call_s_input_that_uses_its_pool() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let pool = Rc::new(Pool::new(2).unwrap());
+    let (again, seen) = (Rc::clone(&pool), Rc::new(RefCell::new(Vec::new())));
+    let mut held = Some(pool.apply_async(doubler, (21,)).unwrap());
+    let noted = Rc::clone(&seen);
+    let input = (0..4u64).inspect(move |&n| {
+        let mut seen = noted.borrow_mut();
+        match n {
+            0 => seen.push(held.as_ref().map(|h| h.get().map_err(|e| e.to_string()))),
+            1 => seen.push(Some(again.apply(doubler, (1,)).map_err(|e| e.to_string()))),
+            _ => drop(held.take()), // a handle of the pool, dropped while it works
+        }
+    });
+    let doubled: Vec<u64> = pool
+        .imap(doubler, input)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(doubled, [0, 2, 4, 6]);
+    let inside = Err("a pool call's input cannot wait on the same pool".to_owned());
+    assert_eq!(*seen.borrow(), [Some(inside.clone()), Some(inside)]);
+    let late = pool.apply_async(doubler, (5,)).unwrap();
+    late.wait();
+    drop(late); // let go after the pool's last turn
+    assert_eq!(pool.map(doubler, 0..4).unwrap(), [0, 2, 4, 6]);
+}
+
 fn close_join_terminate() {
     let go = GO.get_or_init(|| Event::new().unwrap());
     go.clear();
@@ -1066,6 +1099,7 @@ fn main() {
             failing_inputs_and_arguments_fail_the_call,
             a_failed_map_still_runs_the_rest,
             a_finished_call_holds_nothing,
+            a_call_s_input_that_uses_its_pool,
             close_join_terminate,
             dropping_the_pool_terminates_it,
             worker_names_and_pids,

@@ -1,83 +1,20 @@
 //! What an asynchronous call hands back: [`AsyncResult`] for `apply_async`
 //! and `map_async`, [`IMap`] for `imap` and `imap_unordered`.
 
-use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use super::parent_side::{ChunkResult, Core, Job, drive};
+use super::parent_side::{Call, ChunkResult, Core, Job, drive};
 use crate::Error;
 use crate::codec::decode_onto;
 use crate::sys::Wait;
 
-/// A hold on one call of the pool: while any is held (a handle, a callback
-/// not yet run), the call's results are kept; once none is, the call goes
-/// as soon as it is finished (its tasks still all run, as in CPython). It
-/// does not keep the pool itself: once the pool is gone, asking is
-/// [`Error::PoolNotRunning`].
-pub(crate) struct Call {
-    core: Weak<RefCell<Core>>,
-    job: u64,
-    /// The call's count of holds, and the core's list of calls let go.
-    holds: Rc<Cell<u32>>,
-    let_go: Rc<RefCell<Vec<u64>>>,
-}
-
-impl Call {
-    /// The hold on call `job` that [`Core::submit`] made for its caller.
-    pub(crate) fn new(core: &Rc<RefCell<Core>>, job: u64) -> Result<Call, Error> {
-        let c = core.borrow();
-        let holds = Rc::clone(&c.jobs.get(&job).ok_or(Error::PoolNotRunning)?.holds);
-        let let_go = Rc::clone(&c.let_go);
-        let core = Rc::downgrade(core);
-        Ok(Call {
-            core,
-            job,
-            holds,
-            let_go,
-        })
-    }
-
-    fn core(&self) -> Result<Rc<RefCell<Core>>, Error> {
-        self.core.upgrade().ok_or(Error::PoolNotRunning)
-    }
-
-    /// Another hold on the same call.
-    fn again(&self) -> Call {
-        self.holds.set(self.holds.get() + 1);
-        let (core, job) = (Weak::clone(&self.core), self.job);
-        let (holds, let_go) = (Rc::clone(&self.holds), Rc::clone(&self.let_go));
-        Call {
-            core,
-            job,
-            holds,
-            let_go,
-        }
-    }
-}
-
-impl Drop for Call {
-    /// One hold fewer; the last lets the call go, now if the core is free
-    /// (else at its next turn).
-    fn drop(&mut self) {
-        self.holds.set(self.holds.get() - 1);
-        if self.holds.get() == 0 {
-            self.let_go.borrow_mut().push(self.job);
-            if let Some(core) = self.core.upgrade()
-                && let Ok(mut core) = core.try_borrow_mut()
-            {
-                core.tidy();
-            }
-        }
-    }
-}
-
 /// Waits until the call's values are in (or the wait runs out: `None`),
 /// and decodes them: what `get` and the callbacks both use.
-type Collect<T> = fn(&Call, Wait) -> Result<Option<T>, Error>;
+type Collect<T> = fn(&Rc<Call>, Wait) -> Result<Option<T>, Error>;
 
 /// The result of [`Pool::apply_async`](super::Pool::apply_async) or
 /// [`Pool::map_async`](super::Pool::map_async), to collect later (CPython's
@@ -88,35 +25,17 @@ type Collect<T> = fn(&Call, Wait) -> Result<Option<T>, Error>;
 /// asking (`get`, `wait`, `ready`) is what brings the answers home, since
 /// the pool has no background thread of its own.
 pub struct AsyncResult<T> {
-    call: Call,
+    call: Rc<Call>,
     collect: Collect<T>,
 }
 
-impl<V: DeserializeOwned + 'static> AsyncResult<Vec<V>> {
-    /// Of a call's values, in input order.
-    pub(crate) fn all(call: Call) -> Self {
-        AsyncResult {
-            call,
-            collect: collect::<V>,
-        }
-    }
-}
-
-impl<V: DeserializeOwned + 'static> AsyncResult<V> {
-    /// Of a one-task call's value (none would be a broken worker's answer,
-    /// never a timeout).
-    pub(crate) fn one(call: Call) -> Self {
-        let collect = |call: &Call, wait| match collect::<V>(call, wait)? {
-            Some(mut values) => (values.pop())
-                .ok_or_else(|| Error::Ipc("a task came back without its value".into()))
-                .map(Some),
-            None => Ok(None),
-        };
+impl<T: 'static> AsyncResult<T> {
+    /// The handle of `call`, whose values `collect` brings in: [`collect`]
+    /// for all of them, [`collect_one`] for one task's.
+    pub(crate) fn new(call: Rc<Call>, collect: Collect<T>) -> Self {
         AsyncResult { call, collect }
     }
-}
 
-impl<T: 'static> AsyncResult<T> {
     /// Run `f` on the value once the call has succeeded (Python's
     /// `callback=`): once, in this process, by whichever call is moving the
     /// pool along then (a `get` or `wait` on any result, an `imap`'s
@@ -146,32 +65,30 @@ impl<T: 'static> AsyncResult<T> {
     /// # }
     /// ```
     pub fn callback(self, f: impl FnOnce(&T) + 'static) -> Self {
-        self.when_complete(move |result| {
-            if let Ok(value) = result {
-                f(&value)
-            }
-        })
+        self.when_complete(move |result| result.inspect(f))
     }
 
     /// Run `f` on the error once the call has failed (Python's
     /// `error_callback=`), as [`callback`](Self::callback) runs.
     pub fn error_callback(self, f: impl FnOnce(&Error) + 'static) -> Self {
-        self.when_complete(move |result| {
-            if let Err(error) = result {
-                f(&error)
-            }
-        })
+        self.when_complete(move |result| result.inspect_err(f))
     }
 
-    /// Once the call is complete, collect it as `get` does, and hand the
-    /// result to `then`.
-    fn when_complete(self, then: impl FnOnce(Result<T, Error>) + 'static) -> Self {
+    /// Once the call is complete, collect it as `get` does, and let `then`
+    /// look at the result (`inspect` or `inspect_err` with the callback).
+    fn when_complete(
+        self,
+        then: impl FnOnce(Result<T, Error>) -> Result<T, Error> + 'static,
+    ) -> Self {
         let Ok(core) = self.call.core() else {
             return self; // the pool is gone: never complete
         };
-        let call = self.call.again();
+        let call = Rc::clone(&self.call);
         let collect = self.collect;
-        let run = move || then(collect(&call, Wait::No).and_then(|v| v.ok_or(Error::NotReady)));
+        let run = move || {
+            let result = collect(&call, Wait::No).and_then(|v| v.ok_or(Error::NotReady));
+            drop(then(result)); // looked at, and done with
+        };
         core.borrow_mut()
             .when_complete(self.call.job, Box::new(run));
         let _ = drive(&core, Wait::No, |_| false); // it may be complete already
@@ -218,7 +135,7 @@ impl<T: 'static> AsyncResult<T> {
         let core = self.call.core()?;
         let core = core.borrow();
         let job = core.jobs.get(&self.call.job).ok_or(Error::NotReady)?;
-        Ok(job.failure().is_none())
+        Ok(job.failure.is_none())
     }
 
     fn wait_for(&self, wait: Wait) -> Result<bool, Error> {
@@ -239,35 +156,49 @@ impl<T> fmt::Debug for AsyncResult<T> {
 /// while the workers go on with the next; its first failure as soon as it
 /// is in, as CPython's `map` fails as a whole; `Ok(None)` if the wait ran
 /// out.
-fn collect<V: DeserializeOwned + 'static>(
-    call: &Call,
+pub(crate) fn collect<V: DeserializeOwned + 'static>(
+    call: &Rc<Call>,
     wait: Wait,
 ) -> Result<Option<Vec<V>>, Error> {
     let (core, id) = (call.core()?, call.job);
     let (mut next, mut values) = (0, Vec::new());
     loop {
-        let in_or_done =
-            |c: &Core| (c.jobs.get(&id)).is_none_or(|j| j.complete() || j.outcome(next).is_some());
+        let in_or_done = |c: &Core| {
+            (c.jobs.get(&id)).is_none_or(|j| j.complete() || j.outcomes.contains_key(&next))
+        };
         if !drive(&core, wait, in_or_done)? {
             return Ok(None);
         }
         let core = core.borrow();
         let job = core.jobs.get(&id).ok_or(Error::PoolNotRunning)?;
-        if let Some(failure) = job.failure() {
-            return Err(failure);
+        if let Some(failure) = &job.failure {
+            return Err(failure.clone());
         }
-        while let Some(outcome) = job.outcome(next) {
+        while let Some(outcome) = job.outcomes.get(&next) {
             decode_onto(outcome.as_ref().map_err(Error::clone)?, &mut values)?;
             if next == 0 {
                 // Chunks are all this size but the last: make room once.
-                values.reserve(values.len() * job.chunks().saturating_sub(1) as usize);
+                values.reserve(values.len() * job.cut.saturating_sub(1) as usize);
             }
             next += 1;
         }
-        if job.finished() && next == job.chunks() {
+        if job.finished() && next == job.cut {
             return Ok(Some(values));
         }
     }
+}
+
+/// The value of a one-task call (none would be a broken worker's answer,
+/// never a timeout).
+pub(crate) fn collect_one<V: DeserializeOwned + 'static>(
+    call: &Rc<Call>,
+    wait: Wait,
+) -> Result<Option<V>, Error> {
+    let lost = || Error::Ipc("a task came back without its value".into());
+    let values = collect::<V>(call, wait)?;
+    values
+        .map(|mut values| values.pop().ok_or_else(lost))
+        .transpose()
 }
 
 /// The results of [`Pool::imap`](super::Pool::imap) (in input order) or
@@ -278,7 +209,7 @@ fn collect<V: DeserializeOwned + 'static>(
 /// on. With a chunksize above 1, a failed chunk yields one error in place
 /// of all its items.
 pub struct IMap<T> {
-    call: Call,
+    call: Rc<Call>,
     ordered: bool,
     /// Chunks yielded so far.
     taken: u32,
@@ -287,15 +218,13 @@ pub struct IMap<T> {
 }
 
 impl<T: DeserializeOwned + 'static> IMap<T> {
-    pub(crate) fn new(call: Call, ordered: bool) -> IMap<T> {
-        let buffer = Vec::new().into_iter();
-        let (taken, finished) = (0, false);
+    pub(crate) fn new(call: Rc<Call>, ordered: bool) -> IMap<T> {
         IMap {
             call,
             ordered,
-            taken,
-            buffer,
-            finished,
+            taken: 0,
+            buffer: Vec::new().into_iter(),
+            finished: false,
         }
     }
 
@@ -304,12 +233,19 @@ impl<T: DeserializeOwned + 'static> IMap<T> {
     fn next_chunk(&mut self) -> Result<Option<ChunkResult>, Error> {
         let (core, id, taken) = (self.call.core()?, self.call.job, self.taken);
         let next = self.ordered.then_some(taken); // or whichever comes first
-        let all_taken = |j: &Job| j.finished() && taken == j.chunks();
-        let ready = |c: &Core| c.jobs.get(&id).is_none_or(|j| all_taken(j) || j.has(next));
+        let all_taken = |j: &Job| j.finished() && taken == j.cut;
+        let has = |j: &Job| next.map_or(!j.arrivals.is_empty(), |i| j.outcomes.contains_key(&i));
+        let ready = |c: &Core| c.jobs.get(&id).is_none_or(|j| all_taken(j) || has(j));
         drive(&core, Wait::Forever, ready)?;
         let mut core = core.borrow_mut();
         let job = core.jobs.get_mut(&id).ok_or(Error::PoolNotRunning)?;
-        Ok((!all_taken(job)).then(|| job.take_outcome(next)).flatten())
+        if all_taken(job) {
+            return Ok(None);
+        }
+        let arrived = job.arrivals.pop_front(); // one taken, one arrival fewer
+        Ok(next
+            .or(arrived)
+            .and_then(|index| job.outcomes.remove(&index)))
     }
 }
 

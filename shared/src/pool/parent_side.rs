@@ -4,21 +4,22 @@
 //! batches to idle workers, reads their answers, and replaces dead workers.
 //!
 //! A `map`, from call to values, crosses twelve functions of the pool:
-//! `Pool::map` → `Pool::map_async` → `Pool::call` (the chunks, cut as the
-//! workers need them) → [`Core::submit`] → [`Core::wait_until`] →
-//! `Core::dispatch` → `Job::next_batch` (a batch to each idle worker); then
-//! `AsyncResult::get` → `handles::collect` → [`drive`] → `wait_until` again
-//! → `Core::receive` → `Job::settle` (each answer in its place), and
-//! `collect` decodes each chunk as it comes. (A worker's side:
-//! `worker_side::serve`, and the task's runner, `task::run_chunk`.)
+//! `Pool::map` → `Pool::call` (the chunks, cut as the workers need them)
+//! → [`Core::submit`] → [`Core::wait_until`] → `Core::dispatch` →
+//! `Job::next_batch` (a batch to each idle worker); then
+//! `AsyncResult::get` → `handles::collect` → [`drive`] → `wait_until`
+//! again → `Core::receive` → `Core::settle` → `Job::settle` (each answer
+//! in its place), and `collect` decodes each chunk as it comes. On the
+//! way, small helpers: `one_each` (an item as a one-argument tuple),
+//! `task::runner_of`, [`free`], `Core::tidy`. (A worker's side:
+//! `worker_side::serve`, and the runner that `task::runner_of` made.)
 
-use std::cell::{Cell, RefCell};
+use std::cell::{RefCell, RefMut};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io;
 use std::iter::Peekable;
-use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use serde_bytes::ByteBuf;
@@ -33,8 +34,9 @@ use crate::sys::{Wait, wait_readable};
 use crate::{Error, Process};
 
 /// CPython's `RUN`, `CLOSE`, `TERMINATE`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub(crate) enum PoolState {
+    #[default]
     Running,
     Closed,
     Terminated,
@@ -45,7 +47,7 @@ pub(crate) enum PoolState {
 pub(crate) type ChunkResult = Result<Vec<u8>, Error>;
 
 /// A call's chunks, each cut and encoded one ahead of the workers.
-pub(crate) type Chunks = Box<dyn Iterator<Item = Result<Vec<u8>, Error>>>;
+pub(crate) type Chunks = Box<dyn Iterator<Item = ChunkResult>>;
 
 /// A `callback` or `error_callback`, to run once its call is complete.
 pub(crate) type Callback = Box<dyn FnOnce()>;
@@ -62,49 +64,67 @@ const MAX_BATCH: usize = 1024;
 const TERMINATE_GRACE: Duration = Duration::from_secs(1);
 
 /// One call (`apply_async`, `map`, `imap`, …) and its results so far.
+#[derive(Default)]
 pub(crate) struct Job {
-    runner: Runner,
-    /// Its number in this pool, which its tasks carry (for the timeline).
-    call: u32,
+    /// Its runner's address (its function's, in effect).
+    runner: usize,
+    /// Its number in this pool, which its tasks carry.
+    call: u64,
     /// The chunks not handed out yet; `None` once all are.
     source: Option<Peekable<Chunks>>,
-    /// Batches that never reached a worker (it had died before the send):
-    /// handed out again, first, to the next worker.
-    retry: Vec<(Range<u32>, Vec<Task>)>,
-    /// Chunks taken from `source` so far, numbered from 0.
-    cut: u32,
-    outcomes: HashMap<u32, ChunkResult>,
+    /// Tasks that a worker never ran (it died before the send, or before
+    /// their turn in its batch): handed out again, first, to the next worker.
+    retry: Vec<Task>,
+    /// Chunks taken from `source` so far, numbered from 0 (all of them,
+    /// once finished).
+    pub cut: u32,
+    /// The outcomes in, by chunk, not taken yet (an `imap` takes them).
+    pub outcomes: HashMap<u32, ChunkResult>,
     /// Chunks in the order their outcomes arrived (for `imap_unordered`).
-    arrivals: VecDeque<u32>,
+    pub arrivals: VecDeque<u32>,
     settled: u32,
-    /// The chunk whose failure arrived first: a `map` fails with it.
-    first_failure: Option<u32>,
+    /// The first failure to arrive, which fails a `map` as a whole.
+    pub failure: Option<Error>,
     callbacks: Vec<Callback>,
-    /// How many hold it (its handle, its callbacks not yet run): with
-    /// none, it goes once finished. Shared with the holds themselves, so
-    /// that letting go never needs the core (it may be busy: a call's
-    /// input is read, and may drop a handle, while the core works).
-    pub holds: Rc<Cell<u32>>,
+    /// Its holds (its handle, its callbacks not yet run), counted by the
+    /// `Rc` they share: with none, it goes once finished.
+    held: Weak<Call>,
+}
+
+/// A hold on one call of the pool: while any is held (a handle, a callback
+/// not yet run), the call's results are kept; once none is, the call goes
+/// as soon as it is finished (its tasks still all run, as in CPython). The
+/// holds are the clones of one `Rc<Call>`. It does not keep the pool
+/// itself: once the pool is gone, asking is [`Error::PoolNotRunning`].
+pub(crate) struct Call {
+    core: Weak<RefCell<Core>>,
+    pub job: u64,
+    /// The core's list of calls let go: letting go never needs the core
+    /// (it may be busy: a call's input is read, and may drop a handle,
+    /// while the core works).
+    let_go: Rc<RefCell<Vec<u64>>>,
+}
+
+impl Call {
+    pub fn core(&self) -> Result<Rc<RefCell<Core>>, Error> {
+        self.core.upgrade().ok_or(Error::PoolNotRunning)
+    }
+}
+
+impl Drop for Call {
+    /// The last hold went: let the call go, now if the core is free (else
+    /// at its next turn).
+    fn drop(&mut self) {
+        self.let_go.borrow_mut().push(self.job);
+        if let Some(core) = self.core.upgrade()
+            && let Ok(mut core) = core.try_borrow_mut()
+        {
+            core.tidy();
+        }
+    }
 }
 
 impl Job {
-    fn new(runner: Runner, call: u32, chunks: Chunks) -> Job {
-        let mut source = chunks.peekable();
-        Job {
-            runner,
-            call,
-            source: source.peek().is_some().then_some(source),
-            retry: Vec::new(),
-            cut: 0,
-            outcomes: HashMap::new(),
-            arrivals: VecDeque::new(),
-            settled: 0,
-            first_failure: None,
-            callbacks: Vec::new(),
-            holds: Rc::new(Cell::new(1)), // its caller's, from the start
-        }
-    }
-
     /// Every chunk has been handed out and has its outcome.
     pub fn finished(&self) -> bool {
         !self.pending() && self.settled == self.cut
@@ -117,50 +137,20 @@ impl Job {
 
     /// Finished, or one chunk failed (CPython's `ready()`).
     pub fn complete(&self) -> bool {
-        self.finished() || self.first_failure.is_some()
-    }
-
-    /// The first failure to arrive, which fails a `map` as a whole.
-    pub fn failure(&self) -> Option<Error> {
-        let failed = self.outcomes.get(&self.first_failure?)?;
-        failed.as_ref().err().cloned()
-    }
-
-    /// Chunk `index`'s outcome, if it is in.
-    pub fn outcome(&self, index: u32) -> Option<&ChunkResult> {
-        self.outcomes.get(&index)
-    }
-
-    /// How many chunks have been cut so far (all of them, once finished).
-    pub fn chunks(&self) -> u32 {
-        self.cut
-    }
-
-    /// Take the outcome of chunk `index`, or of whichever chunk arrived
-    /// first if `index` is `None` (for `imap_unordered`).
-    pub fn take_outcome(&mut self, index: Option<u32>) -> Option<ChunkResult> {
-        let arrived = self.arrivals.pop_front(); // one taken, one arrival fewer
-        self.outcomes.remove(&index.or(arrived)?)
-    }
-
-    /// Whether chunk `index` (or, for `None`, any chunk not yet taken) is in.
-    pub fn has(&self, index: Option<u32>) -> bool {
-        index.map_or(!self.arrivals.is_empty(), |i| {
-            self.outcomes.contains_key(&i)
-        })
+        self.finished() || self.failure.is_some()
     }
 
     /// Whether its completion is awaited by more than its handle: a
     /// callback to run, or nobody to take its results.
     fn watched(&self) -> bool {
-        !self.callbacks.is_empty() || self.holds.get() == 0
+        !self.callbacks.is_empty() || self.held.strong_count() == 0
     }
 
-    /// Fail what is left of this call with `e`: the batches waiting to be
+    /// Fail what is left of this call with `e`: the tasks waiting to be
     /// sent again, and the chunks not cut yet (never cut now).
     fn abandon(&mut self, e: &Error) {
-        for (chunks, _) in std::mem::take(&mut self.retry) {
-            chunks.for_each(|index| self.settle(index, Err(e.clone())));
+        for task in std::mem::take(&mut self.retry) {
+            self.settle(task.chunk, Err(e.clone()));
         }
         if self.source.take().is_some() {
             self.cut += 1;
@@ -169,30 +159,25 @@ impl Job {
     }
 
     fn settle(&mut self, index: u32, outcome: ChunkResult) {
-        if outcome.is_err() && self.first_failure.is_none() {
-            self.first_failure = Some(index);
+        if let Err(e) = &outcome
+            && self.failure.is_none()
+        {
+            self.failure = Some(e.clone());
         }
         self.outcomes.insert(index, outcome);
         self.arrivals.push_back(index);
         self.settled += 1;
     }
 
-    /// Up to `n` of this call's next chunks, as tasks for a worker, and
-    /// their numbers. A chunk that could not be cut or encoded fails here,
-    /// as its task would have, and ends the batch: a batch's chunks are
-    /// numbered in a row.
-    fn next_batch(&mut self, n: usize) -> (Range<u32>, Vec<Task>) {
-        if let Some((chunks, mut tasks)) = self.retry.pop() {
-            if tasks.len() > n {
-                // More than this worker may take (`maxtasksperchild`): the rest waits.
-                let (first, rest) = (chunks.start, tasks.split_off(n));
-                self.retry.push((first + n as u32..chunks.end, rest));
-                return (first..first + n as u32, tasks);
-            }
-            return (chunks, tasks);
-        }
-        let (first, mut tasks) = (self.cut, Vec::new());
+    /// This call's next chunks, as tasks for a worker, onto `tasks` until
+    /// it holds `n`. A chunk that could not be cut or encoded fails here,
+    /// as its task would have.
+    fn next_batch(&mut self, n: usize, tasks: &mut Vec<Task>) {
         while tasks.len() < n {
+            if let Some(task) = self.retry.pop() {
+                tasks.push(task);
+                continue;
+            }
             let Some(chunk) = self.source.as_mut().and_then(Iterator::next) else {
                 self.source = None; // none left
                 break;
@@ -200,18 +185,14 @@ impl Job {
             self.cut += 1;
             match chunk {
                 Ok(args) => tasks.push(Task {
-                    runner: distance(self.runner as usize),
+                    runner: distance(self.runner),
                     args: args.into(),
                     call: self.call,
                     chunk: self.cut - 1,
                 }),
-                Err(e) => {
-                    self.settle(self.cut - 1, Err(e));
-                    break;
-                }
+                Err(e) => self.settle(self.cut - 1, Err(e)),
             }
         }
-        (first..first + tasks.len() as u32, tasks)
     }
 }
 
@@ -232,15 +213,18 @@ struct Batch {
     /// The function's runner (its address): what the batch's size is
     /// learned for.
     runner: usize,
-    /// Each call, which of its chunks, and (but the first's) its tasks,
-    /// in order: what is not answered yet.
-    parts: VecDeque<(u64, Range<u32>, Vec<Task>)>,
-    /// Its tasks, and how long those answered so far kept the worker busy.
-    tasks: usize,
+    /// Its tasks not answered yet, in order (each says its call and
+    /// chunk); those of the call running have no arguments left (they
+    /// are never sent again).
+    tasks: VecDeque<Task>,
+    /// How many tasks it had, and how long those answered so far kept the
+    /// worker busy.
+    count: usize,
     busy: Duration,
 }
 
 /// How a pool is set up (kept by `PoolBuilder` until it starts the pool).
+#[derive(Default)]
 pub(crate) struct Config {
     pub processes: usize,
     /// Its initializer, or why it cannot be one (its arguments could not
@@ -251,9 +235,10 @@ pub(crate) struct Config {
     pub method: Option<StartMethod>,
 }
 
+#[derive(Default)]
 pub(crate) struct Core {
     pub state: PoolState,
-    config: Config,
+    pub config: Config,
     workers: Vec<Worker>,
     /// Every call still wanted, oldest first.
     pub jobs: BTreeMap<u64, Job>,
@@ -265,7 +250,7 @@ pub(crate) struct Core {
     /// callbacks were last collected: the only ones that can be due.
     touched: Vec<u64>,
     /// The calls whose last hold went: to let go of once finished.
-    pub let_go: Rc<RefCell<Vec<u64>>>,
+    let_go: Rc<RefCell<Vec<u64>>>,
     /// How many chunks of each function (by its runner's address) a worker
     /// is given at once, as learned from how long batches took (see
     /// [`BATCH_WORK`]): so a thousand `apply_async` of a tiny function
@@ -274,7 +259,7 @@ pub(crate) struct Core {
     next_job: u64,
     /// Callbacks of calls now complete, to run once the core is free (a
     /// callback may use the pool): see [`drive`].
-    ready: VecDeque<Box<dyn FnOnce()>>,
+    ready: VecDeque<Callback>,
     /// Why the last fork of a replacement worker failed, if it did.
     fork_failed: Option<Error>,
 }
@@ -293,17 +278,8 @@ impl Core {
             return Err(e.clone());
         }
         let mut core = Core {
-            state: PoolState::Running,
-            workers: Vec::new(),
             config,
-            jobs: BTreeMap::new(),
-            pending: BTreeSet::new(),
-            touched: Vec::new(),
-            let_go: Rc::default(),
-            sizes: HashMap::new(),
-            next_job: 0,
-            ready: VecDeque::new(),
-            fork_failed: None,
+            ..Core::default()
         };
         for _ in 0..core.config.processes {
             if let Err(e) = core.add_worker() {
@@ -341,26 +317,43 @@ impl Core {
         // end-of-file exactly when the worker dies.
         process = process.start_method(method).daemon(true);
         process.start()?;
-        let (batch, sent) = (None, 0);
         self.workers.push(Worker {
             process,
             socket,
-            batch,
-            sent,
+            batch: None,
+            sent: 0,
         });
         log::debug!("added worker");
         Ok(())
     }
 
-    /// A new call whose chunks `chunks` yields; returns its id, held once
-    /// for the caller (see [`Job::holds`]).
-    pub fn submit(&mut self, runner: Runner, chunks: Chunks) -> Result<u64, Error> {
+    /// A new call whose chunks `chunks` yields, of the pool `core` (this
+    /// one); returns the caller's hold on it.
+    pub fn submit(
+        &mut self,
+        core: Weak<RefCell<Core>>,
+        runner: Runner,
+        chunks: Chunks,
+    ) -> Result<Rc<Call>, Error> {
         if self.state != PoolState::Running {
             return Err(Error::PoolNotRunning);
         }
         let id = self.next_job;
         self.next_job += 1;
-        let job = Job::new(runner, id as u32, chunks);
+        let let_go = Rc::clone(&self.let_go);
+        let call = Rc::new(Call {
+            core,
+            job: id,
+            let_go,
+        });
+        let mut source = chunks.peekable();
+        let job = Job {
+            runner: runner as usize,
+            call: id,
+            source: source.peek().is_some().then_some(source),
+            held: Rc::downgrade(&call),
+            ..Job::default()
+        };
         if job.pending() {
             self.pending.insert(id);
         }
@@ -371,7 +364,7 @@ impl Core {
             self.pending.remove(&id);
             return Err(e);
         }
-        Ok(id)
+        Ok(call)
     }
 
     /// Run `callback` once call `id` is complete.
@@ -393,7 +386,7 @@ impl Core {
             if job.complete() {
                 self.ready.extend(job.callbacks.drain(..));
             }
-            if job.holds.get() == 0 && job.finished() {
+            if job.held.strong_count() == 0 && job.finished() {
                 self.jobs.remove(&id);
             }
         }
@@ -406,40 +399,37 @@ impl Core {
             .collect()
     }
 
-    pub fn processes(&self) -> usize {
-        self.config.processes
-    }
-
     /// Give each idle worker a batch of the oldest calls' chunks, in one
     /// message: as many as their function's learned size, from one call
     /// or from several in a row, so long as they run the same function. A
     /// worker has one batch at a time, so neither side ever waits for the
     /// other to read.
     fn dispatch(&mut self) {
-        for worker in &mut self.workers {
+        for w in 0..self.workers.len() {
             let Some(first) = self.pending.first().and_then(|id| self.jobs.get(id)) else {
                 return; // nothing to hand out
             };
+            let worker = &self.workers[w];
             let left = (self.config.maxtasks).map_or(MAX_BATCH, |max| max - worker.sent);
             if worker.batch.is_some() || left == 0 {
                 continue;
             }
-            let runner = first.runner as usize;
+            let runner = first.runner;
             let size = self.sizes.get(&runner).map_or(1, |&size| size.min(left));
             // Several calls in one batch: never more than this worker's
             // share of those waiting, so that the others get theirs.
             let share = self.pending.len().div_ceil(self.config.processes).max(1);
-            let (mut parts, mut tasks) = (Vec::new(), Vec::new());
+            let mut tasks = Vec::new();
             let oldest: Vec<u64> = self.pending.iter().copied().take(size.min(share)).collect();
             for id in oldest {
                 let Some(job) = self.jobs.get_mut(&id) else {
                     self.pending.remove(&id); // (a call leaves only once finished)
                     continue;
                 };
-                if job.runner as usize != runner {
+                if job.runner != runner {
                     break; // another function's call waits its turn
                 }
-                let (chunks, mut more) = job.next_batch(size - tasks.len());
+                job.next_batch(size, &mut tasks);
                 // Cut and encode its next chunk now, while the workers
                 // work, and learn whether that was the last.
                 if job.source.as_mut().is_some_and(|s| s.peek().is_none()) {
@@ -448,59 +438,64 @@ impl Core {
                 if job.watched() {
                     self.touched.push(id); // a chunk may have failed to be cut
                 }
-                if !more.is_empty() {
-                    parts.push((id, chunks));
-                    tasks.append(&mut more);
-                }
                 if job.pending() {
-                    break; // the batch is full, or a chunk failed to be cut
+                    break; // the batch is full
                 }
                 self.pending.remove(&id);
             }
             if tasks.is_empty() {
                 continue; // the chunks failed before they could be sent (an empty batch means stop)
             }
-            match encode(&tasks).and_then(|bytes| worker.socket.send_bytes(&bytes)) {
+            match encode(&tasks).and_then(|bytes| self.workers[w].socket.send_bytes(&bytes)) {
                 Ok(()) => {
+                    let running = tasks[0].call;
+                    for task in tasks.iter_mut().take_while(|task| task.call == running) {
+                        task.args = ByteBuf::new(); // if its worker dies, it fails
+                    }
+                    let worker = &mut self.workers[w];
                     worker.sent += tasks.len();
-                    let count = tasks.len();
-                    let mut tasks = tasks.into_iter();
-                    let parts = parts.into_iter().enumerate().map(|(i, (id, chunks))| {
-                        let mine: Vec<Task> = tasks.by_ref().take(chunks.len()).collect();
-                        (id, chunks, if i == 0 { Vec::new() } else { mine })
-                    });
-                    let (parts, busy) = (parts.collect(), Duration::ZERO);
                     worker.batch = Some(Batch {
                         runner,
-                        parts,
-                        tasks: count,
-                        busy,
+                        count: tasks.len(),
+                        tasks: tasks.into(),
+                        busy: Duration::ZERO,
                     });
                 }
                 // The worker has died, before it could be given anything:
                 // its socket will say so, and a replacement gets the batch.
                 Err(Error::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
-                    let mut tasks = tasks.into_iter();
-                    for (id, chunks) in parts {
-                        let mine = tasks.by_ref().take(chunks.len()).collect();
-                        if let Some(job) = self.jobs.get_mut(&id) {
-                            job.retry.push((chunks, mine));
-                        }
-                        self.pending.insert(id);
-                    }
+                    tasks.into_iter().for_each(|task| self.retry(task));
                 }
                 // The batch could not go (no descriptor free for a big one,
                 // or past the file-size limit): its tasks fail with that
                 // error, and the worker is as free as before.
                 Err(e) => {
-                    for (id, chunks) in parts {
-                        if let Some(job) = self.jobs.get_mut(&id) {
-                            chunks.for_each(|index| job.settle(index, Err(e.clone())));
-                        }
-                        self.touched.push(id);
+                    for task in tasks {
+                        self.settle(task.call, task.chunk, Err(e.clone()));
                     }
                 }
             }
+        }
+    }
+
+    /// Settle chunk `index` of call `id`, and mark the call for [`tidy`]
+    /// if more than its handle awaits it.
+    ///
+    /// [`tidy`]: Core::tidy
+    fn settle(&mut self, id: u64, index: u32, outcome: ChunkResult) {
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.settle(index, outcome);
+            if job.watched() {
+                self.touched.push(id);
+            }
+        }
+    }
+
+    /// Hand `task`, which its worker never ran, to the next worker free.
+    fn retry(&mut self, task: Task) {
+        self.pending.insert(task.call);
+        if let Some(job) = self.jobs.get_mut(&task.call) {
+            job.retry.push(task);
         }
     }
 
@@ -509,7 +504,7 @@ impl Core {
     /// before `done` could hold, or the fork's error if it has no workers
     /// and can fork none.
     pub fn wait_until(&mut self, wait: Wait, done: impl Fn(&Core) -> bool) -> Result<bool, Error> {
-        if self.workers.len() < self.processes() {
+        if self.workers.len() < self.config.processes {
             self.refill(); // a fork failed before: try again
         }
         for looked in 0.. {
@@ -566,47 +561,32 @@ impl Core {
         // The answers to the batch's next call, in order; or an answer we
         // could not read (no descriptor free to receive it, say), which
         // fails the rest of the batch rather than leave its callers waiting.
-        let (answers, last) = match answers {
+        let (answers, last, short) = match answers {
             Ok((busy, answers, last)) => {
                 batch.busy += busy;
-                (answers.into_iter().map(Ok).collect::<Vec<_>>(), last)
+                (answers, last, Error::Ipc("a short answer".into()))
             }
-            Err(e) => (vec![Err(e); batch.tasks], true),
+            Err(e) => (Vec::new(), true, e),
         };
-        let mut answers = answers.into_iter();
-        while let Some((id, chunks, _)) = batch.parts.front_mut() {
-            let Some(answer) = answers.next() else {
+        for answer in answers {
+            let Some(task) = batch.tasks.pop_front() else {
                 break;
             };
-            let index = chunks.start;
-            chunks.start += 1;
-            let answer = answer.and_then(|a| Ok(a.map(ByteBuf::into_vec)?));
-            if let Some(job) = self.jobs.get_mut(id) {
-                job.settle(index, answer);
-                if job.watched() {
-                    self.touched.push(*id);
-                }
-            }
-            if chunks.start == chunks.end {
-                batch.parts.pop_front();
-            }
+            let answer = answer.map(ByteBuf::into_vec).map_err(Error::from);
+            self.settle(task.call, task.chunk, answer);
         }
         if !last {
             self.workers[w].batch = Some(batch);
             return Ok(());
         }
-        let short = Error::Ipc("a short answer".into());
-        for (id, chunks, _) in batch.parts.drain(..) {
-            if let Some(job) = self.jobs.get_mut(&id) {
-                chunks.for_each(|index| job.settle(index, Err(short.clone())));
-            }
-            self.touched.push(id);
+        for task in batch.tasks.drain(..) {
+            self.settle(task.call, task.chunk, Err(short.clone()));
         }
         // Learn how big this function's batches should be: twice as big
         // after a quick one; after a slow one, what takes about 400 µs.
         let size = self.sizes.entry(batch.runner).or_insert(1);
-        let per_task = batch.busy / batch.tasks.max(1) as u32;
-        if batch.busy < BATCH_WORK && batch.tasks == *size {
+        let per_task = batch.busy / batch.count.max(1) as u32;
+        if batch.busy < BATCH_WORK && batch.count == *size {
             *size = (*size * 2).min(MAX_BATCH);
         } else if batch.busy > BATCH_WORK * 10 {
             let fits = (BATCH_WORK * 4).as_nanos() / per_task.as_nanos().max(1);
@@ -618,31 +598,20 @@ impl Core {
     /// Worker `w`'s socket closed: it has exited. Fail what it held, and
     /// put a new worker in its place while there is work to do.
     fn worker_exited(&mut self, w: usize) -> Result<(), Error> {
-        let Worker {
-            process,
-            socket,
-            batch,
-            ..
-        } = self.workers.remove(w);
-        drop(socket); // now, before a replacement is forked with a copy of it
-        process.join()?; // quick: its socket closed on its way out
+        let worker = self.workers.remove(w);
+        drop(worker.socket); // now, before a replacement is forked with a copy of it
+        worker.process.join()?; // quick: its socket closed on its way out
         log::debug!("cleaning up worker {w}");
         // The call it was running fails (its repr says how it ended:
         // `stopped exitcode=-SIGKILL`); the calls after it in its batch never
         // began, and go to another worker.
-        let why = Error::WorkerLost(format!("{process} died in the middle of a task"));
-        let parts = batch.map(|batch| batch.parts).unwrap_or_default();
-        for (i, (id, chunks, tasks)) in parts.into_iter().enumerate() {
-            let Some(job) = self.jobs.get_mut(&id) else {
-                continue;
-            };
-            self.touched.push(id);
-            match i {
-                0 => chunks.for_each(|index| job.settle(index, Err(why.clone()))),
-                _ => {
-                    job.retry.push((chunks, tasks));
-                    self.pending.insert(id);
-                }
+        let why = Error::WorkerLost(format!("{} died in the middle of a task", worker.process));
+        let tasks = worker.batch.map(|batch| batch.tasks).unwrap_or_default();
+        let running = tasks.front().map(|task| task.call);
+        for task in tasks {
+            match Some(task.call) == running {
+                true => self.settle(task.call, task.chunk, Err(why.clone())),
+                false => self.retry(task),
             }
         }
         self.refill();
@@ -655,7 +624,9 @@ impl Core {
     /// the next worker's exit, never in a loop.
     fn refill(&mut self) {
         let wanted = self.state == PoolState::Running || !self.pending.is_empty();
-        while wanted && self.state != PoolState::Terminated && self.workers.len() < self.processes()
+        while wanted
+            && self.state != PoolState::Terminated
+            && self.workers.len() < self.config.processes
         {
             if let Err(e) = self.add_worker() {
                 log::debug!("could not replace a worker: {e}");
@@ -663,14 +634,6 @@ impl Core {
                 return;
             }
             self.fork_failed = None;
-        }
-    }
-
-    /// CPython's `close()`: no new work; what was submitted still runs.
-    pub fn close(&mut self) {
-        log::debug!("closing pool");
-        if self.state == PoolState::Running {
-            self.state = PoolState::Closed;
         }
     }
 
@@ -723,6 +686,15 @@ impl Core {
     }
 }
 
+/// The core, to use; an error if it is in use already: a call's input is
+/// read while the core works, and one that used the same pool (to wait on
+/// it, or to make a call of it) would use it from inside.
+pub(crate) fn free(core: &RefCell<Core>) -> Result<RefMut<'_, Core>, Error> {
+    let inside = "a pool call's input cannot wait on the same pool";
+    core.try_borrow_mut()
+        .map_err(|_| Error::InvalidArgument(inside))
+}
+
 /// [`Core::wait_until`], then run the callbacks of the calls that became
 /// complete meanwhile, one at a time, with the core free again (a callback
 /// may use the pool). Every wait of the pool's handles goes through here,
@@ -733,21 +705,11 @@ pub(crate) fn drive(
     wait: Wait,
     done: impl Fn(&Core) -> bool,
 ) -> Result<bool, Error> {
-    // A call's input that waits on the same pool would wait inside it.
-    let busy = || Error::InvalidArgument("a pool call's input cannot wait on the same pool");
-    let moved = core
-        .try_borrow_mut()
-        .map_err(|_| busy())?
-        .wait_until(wait, done);
-    loop {
-        // Taken first, so the core is not borrowed while the callback runs.
-        let next = core
-            .try_borrow_mut()
-            .ok()
-            .and_then(|mut core| core.ready.pop_front());
-        let Some(callback) = next else {
-            return moved;
-        };
+    let moved = free(core)?.wait_until(wait, done);
+    // Taken first, so the core is not borrowed while the callback runs.
+    let next = || core.try_borrow_mut().ok()?.ready.pop_front();
+    while let Some(callback) = next() {
         callback();
     }
+    moved
 }

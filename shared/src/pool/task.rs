@@ -71,17 +71,21 @@ pub(crate) enum Failed {
     Unencodable(String),
 }
 
+/// What the codec could not decode or encode (its text, `Error::Encoding`'s
+/// included, is the reason).
+impl From<Error> for Failed {
+    fn from(e: Error) -> Failed {
+        Failed::Unencodable(e.to_string())
+    }
+}
+
 impl From<Failed> for Error {
     fn from(failed: Failed) -> Error {
         match failed {
-            Failed::Raised(Raised {
-                kind,
-                message,
-                value,
-            }) => Error::Remote {
-                kind,
-                message,
-                value,
+            Failed::Raised(raised) => Error::Remote {
+                kind: raised.kind,
+                message: raised.message,
+                value: raised.value,
             },
             Failed::Unencodable(why) => Error::Encoding(format!("Error sending result: {why}")),
         }
@@ -90,38 +94,26 @@ impl From<Failed> for Error {
 
 /// The runner for the function `f`: the only thing about it that travels
 /// to a worker. `F` is zero-sized, so its type alone says which code to
-/// run, and `run_chunk::<F, Args>` is an ordinary function compiled into
-/// this program, sent as its distance (see `functions.rs`).
+/// run, and the closure below, compiled once for each `F` and `Args`, is an
+/// ordinary function of this program, sent as its distance (see
+/// `functions.rs`).
 pub(crate) fn runner_of<F, Args>(_made_from: F) -> Runner
 where
     F: Function<Args>,
     Args: Serialize + DeserializeOwned + 'static,
 {
-    run_chunk::<F, Args>
-}
-
-fn run_chunk<F, Args>(chunk: &[u8]) -> Result<Vec<u8>, Failed>
-where
-    F: Function<Args>,
-    Args: Serialize + DeserializeOwned + 'static,
-{
-    // SAFETY: the parent made this runner from a value of `F` (`runner_of`).
-    let f: F = unsafe { crate::functions::conjure() };
-    let mut args: Vec<Args> = Vec::new();
-    decode_onto(chunk, &mut args).map_err(unencodable)?;
-    // Stop at the first error, as CPython's `list(map(f, chunk))` does.
-    let values = args
-        .into_iter()
-        .map(|args| f.call(args).into_result())
-        .collect::<Result<Vec<_>, Raised>>()
-        .map_err(Failed::Raised)?;
-    // About as many bytes as came in: room made once.
-    encode_seq(&values, Vec::with_capacity(chunk.len() + 16)).map_err(unencodable)
-}
-
-fn unencodable(e: Error) -> Failed {
-    match e {
-        Error::Encoding(why) => Failed::Unencodable(why),
-        e => Failed::Unencodable(e.to_string()),
+    |chunk| {
+        // SAFETY: the parent made this runner from a value of `F` (`runner_of`).
+        let f: F = unsafe { crate::functions::conjure() };
+        let mut args: Vec<Args> = Vec::new();
+        decode_onto(chunk, &mut args)?;
+        // Stop at the first error, as CPython's `list(map(f, chunk))` does.
+        let values = args
+            .into_iter()
+            .map(|args| f.call(args).into_result())
+            .collect::<Result<Vec<_>, Raised>>()
+            .map_err(Failed::Raised)?;
+        // About as many bytes as came in: room made once.
+        Ok(encode_seq(&values, Vec::with_capacity(chunk.len() + 16))?)
     }
 }

@@ -27,8 +27,9 @@ pub(crate) struct Task {
     /// The chunk's argument tuples, encoded. `ByteBuf`: serde copies the
     /// bytes in one go instead of one `u8` at a time.
     pub args: ByteBuf,
-    /// Which call of the pool, and which of its chunks: for the timeline.
-    pub call: u32,
+    /// Which call of the pool, and which of its chunks: for the parent to
+    /// know what each answer answers, and for the timeline.
+    pub call: u64,
     pub chunk: u32,
 }
 
@@ -95,7 +96,7 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
             })
         });
     let mut completed = 0;
-    while setup.maxtasks.is_none_or(|max| completed < max) {
+    'serve: while setup.maxtasks.is_none_or(|max| completed < max) {
         let Ok(message) = setup.socket.recv_bytes() else {
             log::debug!("worker got EOFError or OSError -- exiting");
             break;
@@ -108,9 +109,9 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
         // The answers go back a call at a time: a batch may hold several
         // calls of one function, and a call's answers must not wait on (or
         // be lost with) the next call's tasks.
-        let calls: Vec<u32> = tasks.iter().map(|task| task.call).collect();
         let (mut started, mut answers) = (Instant::now(), Vec::new());
-        for (i, task) in tasks.into_iter().enumerate() {
+        let mut tasks = tasks.into_iter().peekable();
+        while let Some(task) = tasks.next() {
             // SAFETY: the parent sent a `Runner`'s distance over this
             // worker's own socket, and the worker runs the same executable,
             // forked or spawned.
@@ -121,13 +122,12 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
                 Some(e) => Err(e.clone()),
                 None => run(runner, &task.args).map(ByteBuf::from),
             });
-            crate::timeline::task(task.call, task.chunk, began);
-            let last = i + 1 == calls.len();
-            if last || calls[i + 1] != task.call {
+            crate::timeline::task(task.call as u32, task.chunk, began);
+            let next = tasks.peek().map(|next| next.call);
+            if next != Some(task.call) {
                 let answered = std::mem::take(&mut answers);
-                if !answer(&setup.socket, started.elapsed(), answered, last) {
-                    log::debug!("worker exiting after {completed} tasks");
-                    return Ok(()); // the parent is gone
+                if !answer(&setup.socket, started.elapsed(), answered, next.is_none()) {
+                    break 'serve; // the parent is gone
                 }
                 started = Instant::now();
             }
@@ -165,9 +165,8 @@ fn run(runner: Runner, chunk: &[u8]) -> Result<Vec<u8>, Failed> {
             // is in CPython: a child's panic hook kept its message for us.
             let message = crate::process::child_side::last_panic();
             let message = message.unwrap_or_else(|| "a task panicked".to_owned());
-            let kind = "panic".to_owned();
             Err(Failed::Raised(Raised {
-                kind,
+                kind: "panic".to_owned(),
                 message,
                 value: None,
             }))
