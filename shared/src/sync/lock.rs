@@ -34,7 +34,8 @@ const CHECK_EVERY: Duration = Duration::from_millis(20);
 /// How many times a taker looks at a held lock nobody sleeps on before it
 /// sleeps itself (Mara Bos's `mutex_3`): a holder about to release frees it
 /// sooner than a sleep and a wake-up would. Never on one CPU, where the
-/// holder cannot run while we look.
+/// holder cannot run while we look; and only while the holding first seen
+/// lasts (see `wait_to_take`).
 const SPINS: u32 = 100;
 
 /// A lock in shared memory. The algorithm is the classic futex mutex
@@ -126,6 +127,13 @@ impl Word {
                 continue;
             }
             if holding != watch.0 {
+                // Taken again before we looked (its count of takes
+                // says so): a holder that takes it back at once wins
+                // every race for it, and our looking only slows it
+                // down (each look pulls its word to our CPU). We sleep.
+                if watch.0 != 0 {
+                    spins = 0;
+                }
                 watch = (holding, Instant::now(), None);
             }
             if word & WAITERS == 0 && spins > 0 {
