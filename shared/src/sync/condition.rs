@@ -70,31 +70,28 @@ impl Seats {
     /// A seat for `me`, now waiting; `None` if every seat is taken by a
     /// waiter that may still run.
     fn take(&self, me: &Me) -> Option<&Seat> {
-        let used = self.used.load(Ordering::Relaxed) as usize;
-        let seat = self
-            .in_use()
-            .iter()
-            .find(|s| s.state.load(Ordering::Relaxed) == FREE);
-        let seat = seat
-            .or_else(|| {
-                let fresh = self.seats.get(used)?;
-                self.used.store(used as u32 + 1, Ordering::Relaxed);
-                Some(fresh)
-            })
-            .or_else(|| self.reclaim(me))?;
+        // A free seat among those in use, or the next never used.
+        let used = self.in_use().len();
+        let is_free = |seat: &Seat| seat.state.load(Ordering::Relaxed) == FREE;
+        let seat = match self.seats.iter().take(used + 1).position(is_free) {
+            Some(i) => {
+                self.used.store(used.max(i + 1) as u32, Ordering::Relaxed);
+                &self.seats[i]
+            }
+            None => self.reclaim(me)?,
+        };
         let arrival = self
             .arrivals
             .fetch_add(1, Ordering::Relaxed)
             .wrapping_add(1);
-        let arrival = (arrival & ARRIVAL).max(1); // 31 bits, and never 0 (free)
-        let (pid, who) = if me.in_ns(self.ns()) {
-            (me.pid, me.stamp)
-        } else {
-            (0, 0)
-        };
-        seat.pid.store(pid, Ordering::Relaxed);
-        seat.who.store(who, Ordering::Relaxed);
-        seat.state.store(arrival << 1, Ordering::Release);
+        let known = me.in_ns(self.ns.load(Ordering::Relaxed));
+        seat.pid
+            .store(if known { me.pid } else { 0 }, Ordering::Relaxed);
+        seat.who
+            .store(if known { me.stamp } else { 0 }, Ordering::Relaxed);
+        // 31 bits, and never 0 (free).
+        seat.state
+            .store((arrival & ARRIVAL).max(1) << 1, Ordering::Release);
         Some(seat)
     }
 
@@ -102,8 +99,9 @@ impl Seats {
     fn reclaim(&self, me: &Me) -> Option<&Seat> {
         let gone = |s: &&Seat| self.fate(s, me) == Fate::Gone;
         let dead: Vec<&Seat> = self.in_use().iter().filter(gone).collect();
-        dead.iter()
-            .for_each(|s| s.state.store(FREE, Ordering::Relaxed));
+        for seat in &dead {
+            seat.state.store(FREE, Ordering::Relaxed);
+        }
         dead.first().copied()
     }
 
@@ -120,17 +118,13 @@ impl Seats {
         waiting.into_iter().map(|(_, seat)| seat).collect()
     }
 
-    fn ns(&self) -> u32 {
-        self.ns.load(Ordering::Relaxed)
-    }
-
     /// What has become of the waiter in `seat`.
     fn fate(&self, seat: &Seat, me: &Me) -> Fate {
         let (pid, who) = (
             seat.pid.load(Ordering::Relaxed),
             seat.who.load(Ordering::Relaxed),
         );
-        sys::fate(pid, who, me, self.ns())
+        sys::fate(pid, who, me, self.ns.load(Ordering::Relaxed))
     }
 }
 
@@ -455,16 +449,11 @@ impl<A: Action> Barrier<A> {
         let index = self.gate.count.fetch_add(1, Ordering::Relaxed);
         if index + 1 == self.parties {
             self.gate.count.store(0, Ordering::Relaxed);
-            match panic::catch_unwind(|| A::run(Only(()))) {
-                Ok(Ok(())) => {}
-                Ok(Err(never)) => {
-                    self.break_it()?;
-                    return Err(never);
-                }
-                Err(panic) => {
-                    self.break_it()?;
-                    panic::resume_unwind(panic);
-                }
+            // An action that fails (never made here) or panics breaks it.
+            let ran = panic::catch_unwind(|| A::run(Only(())));
+            if !matches!(ran, Ok(Ok(()))) {
+                self.break_it()?;
+                ran.unwrap_or_else(|panic| panic::resume_unwind(panic))?;
             }
             self.cond.notify_tagged(u32::MAX, PASSED)?;
             return Ok(index);

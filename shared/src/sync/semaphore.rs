@@ -105,13 +105,10 @@ pub type SemaphoreGuard<'a> = Guard<'a, Semaphore>;
 /// `<BoundedSemaphore(value=1, maxvalue=1)>`.
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = self.get_value();
         match self.bound {
-            None => write!(f, "<Semaphore(value={})>", self.get_value()),
-            Some(max) => write!(
-                f,
-                "<BoundedSemaphore(value={}, maxvalue={max})>",
-                self.get_value()
-            ),
+            None => write!(f, "<Semaphore(value={value})>"),
+            Some(max) => write!(f, "<BoundedSemaphore(value={value}, maxvalue={max})>"),
         }
     }
 }
