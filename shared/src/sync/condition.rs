@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::lock::{AnyLock, Block, Guard, RLock, Release};
+use super::lock::{AnyLock, Block, Guard, RLock, Release, drawn, held_by_guard};
 use crate::Error;
 use crate::sealed::{Only, Sealed};
-use crate::sys::{self, Fate, Me, SharedMem, Wait, futex_wait, futex_wake, futex_wake_all};
-use crate::timeline::{self, On};
+use crate::sys::{self, Fate, Me, SharedMem, Wait, futex_wake, futex_wake_all, wait_until};
+use crate::timeline::On;
 
 /// How many may wait in a seat at once. More wait at the door (see
 /// [`Condition`]).
@@ -70,31 +70,28 @@ impl Seats {
     /// A seat for `me`, now waiting; `None` if every seat is taken by a
     /// waiter that may still run.
     fn take(&self, me: &Me) -> Option<&Seat> {
-        let used = self.used.load(Ordering::Relaxed) as usize;
-        let seat = self
-            .in_use()
-            .iter()
-            .find(|s| s.state.load(Ordering::Relaxed) == FREE);
-        let seat = seat
-            .or_else(|| {
-                let fresh = self.seats.get(used)?;
-                self.used.store(used as u32 + 1, Ordering::Relaxed);
-                Some(fresh)
-            })
-            .or_else(|| self.reclaim(me))?;
+        // A free seat among those in use, or the next never used.
+        let used = self.in_use().len();
+        let is_free = |seat: &Seat| seat.state.load(Ordering::Relaxed) == FREE;
+        let seat = match self.seats.iter().take(used + 1).position(is_free) {
+            Some(i) => {
+                self.used.store(used.max(i + 1) as u32, Ordering::Relaxed);
+                &self.seats[i]
+            }
+            None => self.reclaim(me)?,
+        };
         let arrival = self
             .arrivals
             .fetch_add(1, Ordering::Relaxed)
             .wrapping_add(1);
-        let arrival = (arrival & ARRIVAL).max(1); // 31 bits, and never 0 (free)
-        let (pid, who) = if me.in_ns(self.ns()) {
-            (me.pid, me.stamp)
-        } else {
-            (0, 0)
-        };
-        seat.pid.store(pid, Ordering::Relaxed);
-        seat.who.store(who, Ordering::Relaxed);
-        seat.state.store(arrival << 1, Ordering::Release);
+        let known = me.in_ns(self.ns.load(Ordering::Relaxed));
+        seat.pid
+            .store(if known { me.pid } else { 0 }, Ordering::Relaxed);
+        seat.who
+            .store(if known { me.stamp } else { 0 }, Ordering::Relaxed);
+        // 31 bits, and never 0 (free).
+        seat.state
+            .store((arrival & ARRIVAL).max(1) << 1, Ordering::Release);
         Some(seat)
     }
 
@@ -102,8 +99,9 @@ impl Seats {
     fn reclaim(&self, me: &Me) -> Option<&Seat> {
         let gone = |s: &&Seat| self.fate(s, me) == Fate::Gone;
         let dead: Vec<&Seat> = self.in_use().iter().filter(gone).collect();
-        dead.iter()
-            .for_each(|s| s.state.store(FREE, Ordering::Relaxed));
+        for seat in &dead {
+            seat.state.store(FREE, Ordering::Relaxed);
+        }
         dead.first().copied()
     }
 
@@ -120,17 +118,13 @@ impl Seats {
         waiting.into_iter().map(|(_, seat)| seat).collect()
     }
 
-    fn ns(&self) -> u32 {
-        self.ns.load(Ordering::Relaxed)
-    }
-
     /// What has become of the waiter in `seat`.
     fn fate(&self, seat: &Seat, me: &Me) -> Fate {
         let (pid, who) = (
             seat.pid.load(Ordering::Relaxed),
             seat.who.load(Ordering::Relaxed),
         );
-        sys::fate(pid, who, me, self.ns())
+        sys::fate(pid, who, me, self.ns.load(Ordering::Relaxed))
     }
 }
 
@@ -183,92 +177,67 @@ impl Condition {
         self.lock.release()
     }
 
-    /// Hold the lock until the guard is dropped (Python: `with cond:`).
-    pub fn lock(&self) -> ConditionGuard<'_> {
-        self.acquire(Block::Forever);
-        Guard::new(self)
-    }
-
     /// Hold the lock, as part of a wait that a timeline draws whole (a
     /// barrier's).
     fn lock_unrecorded(&self) -> ConditionGuard<'_> {
-        self.lock.restore(1);
-        Guard::new(self)
+        self.lock.shared().restore(1);
+        Guard(self)
     }
 
     /// Wait until notified (Python: `wait()`), holding the lock before and
     /// after; `Ok(true)`. Without the lock: CPython's `AssertionError`.
     pub fn wait(&self) -> Result<bool, Error> {
-        Ok(self
-            .wait_tagged(Wait::Forever, Some(On::Condition))?
-            .is_some())
+        self.wait_as(Wait::Forever)
     }
 
     /// Wait at most `timeout` (Python: `wait(timeout)`); whether notified.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
-        Ok(self
-            .wait_tagged(Wait::timeout(timeout), Some(On::Condition))?
-            .is_some())
+        self.wait_as(Wait::timeout(timeout))
+    }
+
+    fn wait_as(&self, wait: Wait) -> Result<bool, Error> {
+        let tag = self.wait_tagged(wait, Some(On::Condition))?;
+        Ok(tag.is_some())
     }
 
     /// Wait as `wait` says (drawn in a timeline as a wait on `on`, or not
     /// at all inside a wait drawn whole, a barrier's); the tag of the
     /// notification, `None` if the time ran out first.
     fn wait_tagged(&self, wait: Wait, on: Option<On>) -> Result<Option<u32>, Error> {
-        if !self.lock.is_mine() {
+        let (lock, seats) = (self.lock.shared(), &*self.seats);
+        if !lock.is_mine() {
             return Err(Error::NotOwned(
                 "must acquire() condition before using wait()",
             ));
         }
-        let Some(seat) = self.seats.take(&sys::me()) else {
-            return Ok(self.wait_at_the_door(wait, on));
-        };
-        let (held, began) = (
-            self.lock.release_all(),
-            on.and_then(|_| timeline::now_if_on()),
-        );
-        loop {
-            let state = seat.state.load(Ordering::Acquire);
-            let left = wait.left();
-            if state & NOTIFIED != 0 || left.is_some_and(|left| left.is_zero()) {
-                break;
-            }
-            futex_wait(&seat.state, state, left);
-        }
-        self.lock.restore(held);
-        if let Some(on) = on {
-            timeline::waited(on, began);
-        }
-        // The lock again: a notify that came meanwhile shows here.
-        let state = seat.state.swap(FREE, Ordering::Acquire);
-        Ok((state & NOTIFIED != 0).then_some(state >> 1))
-    }
-
-    /// Every seat is taken: wait at the door, until a notify that finds no
-    /// seated waiter left to notify lets everyone at the door in (a
-    /// wake-up too many, rather than one lost).
-    fn wait_at_the_door(&self, wait: Wait, on: Option<On>) -> Option<u32> {
-        let seats = &*self.seats;
+        // In a seat until a notify marks it; or, every seat being taken,
+        // at the door until a notify that finds no seated waiter left to
+        // notify rings its bell (a wake-up too many, rather than one lost).
+        let seat = seats.take(&sys::me());
         let bell = seats.doorbell.load(Ordering::Acquire);
-        seats.door.fetch_add(1, Ordering::Relaxed);
-        let (held, began) = (
-            self.lock.release_all(),
-            on.and_then(|_| timeline::now_if_on()),
-        );
-        loop {
-            let left = wait.left();
-            if seats.doorbell.load(Ordering::Acquire) != bell || left.is_some_and(|l| l.is_zero()) {
-                break;
+        if seat.is_none() {
+            seats.door.fetch_add(1, Ordering::Relaxed);
+        }
+        let held = lock.release_all();
+        drawn(on, || {
+            match seat {
+                Some(seat) => wait_until(&seat.state, |state| state & NOTIFIED != 0, wait),
+                None => wait_until(&seats.doorbell, |rung| rung != bell, wait),
+            };
+            lock.restore(held);
+        });
+        // The lock again: a notify that came meanwhile shows here.
+        Ok(match seat {
+            Some(seat) => {
+                let state = seat.state.swap(FREE, Ordering::Acquire);
+                (state & NOTIFIED != 0).then_some(state >> 1)
             }
-            futex_wait(&seats.doorbell, bell, left);
-        }
-        self.lock.restore(held);
-        if let Some(on) = on {
-            timeline::waited(on, began);
-        }
-        seats.door.fetch_sub(1, Ordering::Relaxed);
-        let rang = seats.doorbell.load(Ordering::Acquire) != bell;
-        rang.then(|| seats.door_tag.load(Ordering::Relaxed))
+            None => {
+                seats.door.fetch_sub(1, Ordering::Relaxed);
+                let rang = seats.doorbell.load(Ordering::Acquire) != bell;
+                rang.then(|| seats.door_tag.load(Ordering::Relaxed))
+            }
+        })
     }
 
     /// Wait until `predicate()` holds, checking it first and after each
@@ -286,7 +255,7 @@ impl Condition {
             if wait.expired() {
                 return Ok(false);
             }
-            self.wait_tagged(wait, Some(On::Condition))?;
+            self.wait_as(wait)?;
         }
     }
 
@@ -303,7 +272,7 @@ impl Condition {
 
     /// Notify `n` waiters with `tag`, which their wait returns.
     fn notify_tagged(&self, n: u32, tag: u32) -> Result<(), Error> {
-        if !self.lock.is_mine() {
+        if !self.lock.shared().is_mine() {
             return Err(Error::NotOwned("lock is not owned"));
         }
         let me = sys::me();
@@ -336,11 +305,9 @@ impl Condition {
     }
 }
 
-impl Sealed for Condition {}
-impl Release for Condition {
-    fn release_once(&self) {
-        let _ = self.release();
-    }
+held_by_guard! {
+    /// Hold the lock until the guard is dropped (Python: `with cond:`).
+    Condition;
 }
 
 /// The condition's lock held, until dropped.
@@ -384,7 +351,7 @@ const BROKEN: u32 = 1;
 /// Its action, if it has one ([`with_action`](Barrier::with_action)), is
 /// part of its type, as a pool's function is: nothing about it travels,
 /// so a spawned child that is handed the barrier runs the same code.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 #[serde(bound = "")]
 pub struct Barrier<A: Action = NoAction> {
     parties: u32,
@@ -418,18 +385,6 @@ impl<F: Fn() + Copy + 'static> Action for F {
         let never = "the barrier's action was never made in this program";
         crate::functions::conjure_seen::<F>().ok_or(Error::InvalidArgument(never))?();
         Ok(())
-    }
-}
-
-impl<A: Action> Clone for Barrier<A> {
-    fn clone(&self) -> Self {
-        Barrier {
-            parties: self.parties,
-            timeout: self.timeout,
-            cond: self.cond.clone(),
-            gate: Arc::clone(&self.gate),
-            action: PhantomData,
-        }
     }
 }
 
@@ -483,10 +438,7 @@ impl<A: Action> Barrier<A> {
             .or(self.timeout)
             .map_or(Wait::Forever, Wait::timeout);
         // Drawn in a timeline as one wait, the inner lock's included.
-        let began = timeline::now_if_on();
-        let passed = self.pass(wait);
-        timeline::waited(On::Barrier, began);
-        passed
+        drawn(Some(On::Barrier), || self.pass(wait))
     }
 
     fn pass(&self, wait: Wait) -> Result<u32, Error> {
@@ -497,16 +449,11 @@ impl<A: Action> Barrier<A> {
         let index = self.gate.count.fetch_add(1, Ordering::Relaxed);
         if index + 1 == self.parties {
             self.gate.count.store(0, Ordering::Relaxed);
-            match panic::catch_unwind(|| A::run(Only(()))) {
-                Ok(Ok(())) => {}
-                Ok(Err(never)) => {
-                    self.break_it()?;
-                    return Err(never);
-                }
-                Err(panic) => {
-                    self.break_it()?;
-                    panic::resume_unwind(panic);
-                }
+            // An action that fails (never made here) or panics breaks it.
+            let ran = panic::catch_unwind(|| A::run(Only(())));
+            if !matches!(ran, Ok(Ok(()))) {
+                self.break_it()?;
+                ran.unwrap_or_else(|panic| panic::resume_unwind(panic))?;
             }
             self.cond.notify_tagged(u32::MAX, PASSED)?;
             return Ok(index);

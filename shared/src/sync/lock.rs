@@ -3,7 +3,6 @@
 //! the holder, and beside it who holds it and since when.
 
 use std::fmt;
-use std::io;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -35,7 +34,8 @@ const CHECK_EVERY: Duration = Duration::from_millis(20);
 /// How many times a taker looks at a held lock nobody sleeps on before it
 /// sleeps itself (Mara Bos's `mutex_3`): a holder about to release frees it
 /// sooner than a sleep and a wake-up would. Never on one CPU, where the
-/// holder cannot run while we look.
+/// holder cannot run while we look; and only while the holding first seen
+/// lasts (see `wait_to_take`).
 const SPINS: u32 = 100;
 
 /// A lock in shared memory. The algorithm is the classic futex mutex
@@ -62,20 +62,10 @@ pub(crate) struct Word {
 unsafe impl sys::Shareable for Word {}
 
 impl Word {
-    fn new() -> io::Result<SharedMem<Word>> {
-        let word: SharedMem<Word> = SharedMem::new()?;
-        word.ns.store(sys::me().ns, Ordering::Relaxed);
-        Ok(word)
-    }
-
-    /// Whether it is held.
-    fn held(&self) -> bool {
-        self.word.load(Ordering::Relaxed) & HOLDER != 0
-    }
-
     /// Whether `me` holds it.
     pub(crate) fn held_by(&self, me: &Me) -> bool {
-        self.held() && self.holder.load(Ordering::Relaxed) == me.token
+        let held = self.word.load(Ordering::Relaxed) & HOLDER != 0;
+        held && self.holder.load(Ordering::Relaxed) == me.token
     }
 
     /// Take the lock for `me`, waiting as `wait` says (a wait a timeline
@@ -111,12 +101,7 @@ impl Word {
 
     #[cold]
     fn acquire_contended(&self, me: &Me, wait: Wait, on: Option<On>) -> bool {
-        let began = on.and_then(|_| timeline::now_if_on());
-        let taken = self.wait_to_take(me, wait);
-        if let Some(on) = on {
-            timeline::waited(on, began);
-        }
-        taken
+        drawn(on, || self.wait_to_take(me, wait))
     }
 
     fn wait_to_take(&self, me: &Me, wait: Wait) -> bool {
@@ -129,26 +114,34 @@ impl Word {
             SPINS
         };
         // The holding we wait on (its holder and count of takes), since
-        // when, and the stamp by which its process was seen to have ended,
-        // if it was.
+        // when, and the stamp by which its process was seen to have
+        // ended, if it was.
         let mut watch: (u32, Instant, Option<u64>) = (0, Instant::now(), None);
         loop {
             let word = self.word.load(Ordering::Relaxed);
-            let (holder, holding) = (word & HOLDER, word & !WAITERS);
-            if holder == 0 {
+            let holding = word & !WAITERS;
+            if holding & HOLDER == 0 {
                 if self.take(word, me, word & WAITERS | slept) {
                     return true;
                 }
                 continue;
+            }
+            if holding != watch.0 {
+                // Taken again before we looked (its count of takes
+                // says so): a holder that takes it back at once wins
+                // every race for it, and our looking only slows it
+                // down (each look pulls its word to our CPU). We sleep.
+                if watch.0 != 0 {
+                    spins = 0;
+                }
+                watch = (holding, Instant::now(), None);
             }
             if word & WAITERS == 0 && spins > 0 {
                 spins -= 1;
                 std::hint::spin_loop();
                 continue;
             }
-            if holding != watch.0 {
-                watch = (holding, Instant::now(), None);
-            } else if watch.2.is_none() && watch.1.elapsed() >= CHECK_EVERY {
+            if watch.2.is_none() && watch.1.elapsed() >= CHECK_EVERY {
                 watch = (holding, Instant::now(), self.ended(holding, me));
             }
             if let Some(stamp) = watch.2 {
@@ -167,19 +160,19 @@ impl Word {
                 watch = (0, Instant::now(), None);
                 continue;
             }
-            let left = wait.left();
-            if left.is_some_and(|left| left.is_zero()) {
+            if wait.expired() {
                 return false;
             }
             if word & WAITERS == 0
-                && self
-                    .word
+                && (self.word)
                     .compare_exchange(word, word | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
                     .is_err()
             {
                 continue;
             }
-            let nap = left.map_or(CHECK_EVERY, |left| left.min(CHECK_EVERY));
+            let nap = wait
+                .left()
+                .map_or(CHECK_EVERY, |left| left.min(CHECK_EVERY));
             futex_wait(&self.word, word | WAITERS, Some(nap));
             slept = WAITERS;
         }
@@ -218,15 +211,15 @@ impl Word {
         word & HOLDER != 0
     }
 
-    /// Who holds it, as CPython's reprs say it.
-    fn owner_name(&self) -> String {
+    /// Who holds it, as CPython's reprs say it; `None` while free.
+    fn owner_name(&self) -> Option<String> {
         let word = self.word.load(Ordering::Relaxed) & HOLDER;
-        match word {
-            0 => "None".to_owned(),
+        Some(match word {
+            0 => return None,
             _ if self.held_by(&sys::me()) => crate::current_process().name().to_owned(),
             pid if pid == std::process::id() => "SomeOtherThread".to_owned(),
             _ => "SomeOtherProcess".to_owned(),
-        }
+        })
     }
 }
 
@@ -257,14 +250,25 @@ impl From<Block> for Wait {
     }
 }
 
+/// Run `wait`, drawn in a timeline as a wait on `on` (`None`: not drawn
+/// itself, being part of a wait drawn whole).
+pub(super) fn drawn<R>(on: Option<On>, wait: impl FnOnce() -> R) -> R {
+    let began = on.and_then(|_| timeline::now_if_on());
+    let result = wait();
+    if let Some(on) = on {
+        timeline::waited(on, began);
+    }
+    result
+}
+
 /// Held until dropped: the scope of Python's `with lock:`, for a [`Lock`],
 /// an [`RLock`], an [`AnyLock`], a [`Semaphore`](super::Semaphore) or a
 /// [`Condition`](super::Condition)'s lock.
 #[must_use = "dropped at once, it releases at once"]
-pub struct Guard<'a, L: Release + ?Sized>(&'a L);
+pub struct Guard<'a, L: Release + ?Sized>(pub(super) &'a L);
 
 /// What a [`Guard`] gives back when it is dropped (sealed: the types of
-/// this module).
+/// this module, each by its own `release`).
 pub trait Release: Sealed {
     #[doc(hidden)]
     fn release_once(&self);
@@ -276,9 +280,129 @@ impl<L: Release + ?Sized> Drop for Guard<'_, L> {
     }
 }
 
-impl<'a, L: Release + ?Sized> Guard<'a, L> {
-    pub(crate) fn new(held: &'a L) -> Self {
-        Guard(held)
+/// Types held for a scope (Python's `with`): `lock` takes one by its own
+/// `acquire` and returns a [`Guard`] that gives it back by its own
+/// `release`; the doc comment above each says what is held.
+macro_rules! held_by_guard {
+    ($($(#[$doc:meta])* $held:ty;)*) => {$(
+        impl $held {
+            $(#[$doc])*
+            pub fn lock(&self) -> Guard<'_, $held> {
+                self.acquire(Block::Forever);
+                Guard(self)
+            }
+        }
+        impl Sealed for $held {}
+        impl Release for $held {
+            fn release_once(&self) {
+                let _ = self.release();
+            }
+        }
+    )*};
+}
+pub(super) use held_by_guard;
+
+held_by_guard! {
+    /// Take it until the guard is dropped (Python: `with lock:`).
+    Lock;
+    /// Take it until the guard is dropped (Python: `with rlock:`).
+    RLock;
+    /// Take it until the guard is dropped (Python: `with lock:`).
+    AnyLock;
+}
+
+/// What a [`Lock`] and an [`RLock`] share with every process: the word,
+/// and how many times an `RLock`'s holder has taken it (touched by the
+/// holder only).
+pub(crate) struct Shared {
+    word: Word,
+    count: AtomicU32,
+}
+
+// SAFETY: atomics, zeros (free, taken no times) valid.
+unsafe impl sys::Shareable for Shared {}
+
+/// Whether a lock may be taken again by its holder: an [`RLock`]'s may.
+type Reentrant = bool;
+
+impl Shared {
+    fn new() -> Result<Arc<SharedMem<Shared>>, Error> {
+        let shared: SharedMem<Shared> = SharedMem::new()?;
+        shared.word.ns.store(sys::me().ns, Ordering::Relaxed);
+        Ok(Arc::new(shared))
+    }
+
+    #[inline]
+    fn acquire(&self, block: Block, reentrant: Reentrant) -> bool {
+        let me = sys::me();
+        if !reentrant {
+            return self.word.acquire(&me, block.into(), Some(On::Lock));
+        }
+        if self.word.held_by(&me) {
+            self.count.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        let taken = self.word.acquire(&me, block.into(), Some(On::RLock));
+        if taken {
+            self.count.store(1, Ordering::Relaxed); // 1 even after a dead holder's count
+        }
+        taken
+    }
+
+    #[inline]
+    fn release(&self, reentrant: Reentrant) -> Result<(), Error> {
+        if reentrant && !self.is_mine() {
+            return Err(Error::NotOwned(
+                "attempt to release recursive lock not owned by thread",
+            ));
+        }
+        if reentrant && self.count.fetch_sub(1, Ordering::Relaxed) > 1 {
+            return Ok(());
+        }
+        match self.word.release() {
+            true => Ok(()),
+            false => Err(Error::ReleasedTooManyTimes),
+        }
+    }
+
+    /// Whether this thread holds it.
+    pub(super) fn is_mine(&self) -> bool {
+        self.word.held_by(&sys::me())
+    }
+
+    /// Release it however many times it is held (for a condition's
+    /// `wait`); the count to [`restore`](Self::restore) (a `Lock`'s, 0,
+    /// means nothing).
+    pub(super) fn release_all(&self) -> u32 {
+        let count = self.count.swap(0, Ordering::Relaxed);
+        self.word.release();
+        count
+    }
+
+    /// Take it back, inside a wait the timeline draws whole (so not drawn
+    /// itself), as many times as `release_all` said.
+    pub(super) fn restore(&self, count: u32) {
+        self.word.acquire(&sys::me(), Wait::Forever, None);
+        self.count.store(count, Ordering::Relaxed);
+    }
+
+    /// CPython's reprs: `<Lock(owner=None)>`, `<Lock(owner=MainProcess)>`,
+    /// `<Lock(owner=SomeOtherThread)>`, `<Lock(owner=SomeOtherProcess)>`;
+    /// `<RLock(None, 0)>`, `<RLock(MainProcess, 2)>`,
+    /// `<RLock(SomeOtherProcess, nonzero)>` (only the holder knows its
+    /// count; CPython says `nonzero` for others).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>, reentrant: Reentrant) -> fmt::Result {
+        // Who holds it and its count, both from one look at the word: a
+        // holder that comes or goes meanwhile is seen on one side only.
+        let owner = self.word.owner_name();
+        let name = owner.as_deref().unwrap_or("None");
+        let count = match owner {
+            _ if !reentrant => return write!(f, "<Lock(owner={name})>"),
+            None => "0".to_owned(),
+            Some(_) if self.is_mine() => self.count.load(Ordering::Relaxed).to_string(),
+            Some(_) => "nonzero".to_owned(),
+        };
+        write!(f, "<RLock({name}, {count})>")
     }
 }
 
@@ -302,14 +426,14 @@ impl<'a, L: Release + ?Sized> Guard<'a, L> {
 /// may release it.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Lock {
-    word: Arc<SharedMem<Word>>,
+    shared: Arc<SharedMem<Shared>>,
 }
 
 impl Lock {
     /// A new lock, free (Python: `Lock()`).
     pub fn new() -> Result<Lock, Error> {
         Ok(Lock {
-            word: Arc::new(Word::new()?),
+            shared: Shared::new()?,
         })
     }
 
@@ -317,57 +441,25 @@ impl Lock {
     /// taken, `false` meaning the time ran out or `Block::No` found it held.
     #[inline]
     pub fn acquire(&self, block: Block) -> bool {
-        self.word.acquire(&sys::me(), block.into(), Some(On::Lock))
+        self.shared.acquire(block, false)
     }
 
     /// Release it (Python: `release()`). Releasing a free lock is CPython's
     /// `ValueError: semaphore or lock released too many times`.
     #[inline]
     pub fn release(&self) -> Result<(), Error> {
-        match self.word.release() {
-            true => Ok(()),
-            false => Err(Error::ReleasedTooManyTimes),
-        }
-    }
-
-    /// Take it until the guard is dropped (Python: `with lock:`).
-    pub fn lock(&self) -> LockGuard<'_> {
-        self.acquire(Block::Forever);
-        Guard(self)
-    }
-
-    pub(crate) fn word(&self) -> &Word {
-        &self.word
-    }
-}
-
-impl Sealed for Lock {}
-impl Release for Lock {
-    fn release_once(&self) {
-        let _ = self.release();
+        self.shared.release(false)
     }
 }
 
 /// A [`Lock`] held, until dropped.
 pub type LockGuard<'a> = Guard<'a, Lock>;
 
-/// CPython's repr: `<Lock(owner=None)>`, `<Lock(owner=MainProcess)>`,
-/// `<Lock(owner=SomeOtherThread)>`, `<Lock(owner=SomeOtherProcess)>`.
 impl fmt::Debug for Lock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<Lock(owner={})>", self.word.owner_name())
+        self.shared.fmt(f, false)
     }
 }
-
-/// The shared part of an [`RLock`]: its word, and how many times its
-/// holder has taken it (touched by the holder only).
-pub(crate) struct RWord {
-    word: Word,
-    count: AtomicU32,
-}
-
-// SAFETY: atomics, zeros (free, taken no times) valid.
-unsafe impl sys::Shareable for RWord {}
 
 /// Python's `multiprocessing.RLock`: a lock its holder may take again and
 /// again, free once released as many times; only the holder may release.
@@ -375,95 +467,35 @@ unsafe impl sys::Shareable for RWord {}
 /// does; a thread that ends holding it leaves it held, as in CPython.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct RLock {
-    shared: Arc<SharedMem<RWord>>,
+    shared: Arc<SharedMem<Shared>>,
 }
 
 impl RLock {
     /// A new re-entrant lock, free (Python: `RLock()`).
     pub fn new() -> Result<RLock, Error> {
-        let shared: SharedMem<RWord> = SharedMem::new()?;
-        shared.word.ns.store(sys::me().ns, Ordering::Relaxed);
         Ok(RLock {
-            shared: Arc::new(shared),
+            shared: Shared::new()?,
         })
     }
 
     /// Take it, or take it once more if this thread holds it already.
     pub fn acquire(&self, block: Block) -> bool {
-        let me = sys::me();
-        if self.shared.word.held_by(&me) {
-            self.shared.count.fetch_add(1, Ordering::Relaxed);
-            return true;
-        }
-        let taken = self.shared.word.acquire(&me, block.into(), Some(On::RLock));
-        if taken {
-            self.shared.count.store(1, Ordering::Relaxed); // 1 even after a dead holder's count
-        }
-        taken
+        self.shared.acquire(block, true)
     }
 
     /// Release it once; refused unless this thread holds it (CPython's
     /// `AssertionError: attempt to release recursive lock not owned by thread`).
     pub fn release(&self) -> Result<(), Error> {
-        if !self.is_mine() {
-            return Err(Error::NotOwned(
-                "attempt to release recursive lock not owned by thread",
-            ));
-        }
-        if self.shared.count.fetch_sub(1, Ordering::Relaxed) == 1 {
-            self.shared.word.release();
-        }
-        Ok(())
-    }
-
-    /// Take it until the guard is dropped (Python: `with rlock:`).
-    pub fn lock(&self) -> RLockGuard<'_> {
-        self.acquire(Block::Forever);
-        Guard(self)
-    }
-
-    /// Whether this thread holds it.
-    pub(crate) fn is_mine(&self) -> bool {
-        self.shared.word.held_by(&sys::me())
-    }
-
-    /// Release it entirely, returning how many times it was held (for a
-    /// condition's `wait`); restored by [`restore`](Self::restore).
-    pub(crate) fn release_all(&self) -> u32 {
-        let count = self.shared.count.swap(0, Ordering::Relaxed);
-        self.shared.word.release();
-        count
-    }
-
-    pub(crate) fn restore(&self, count: u32) {
-        // Part of the condition's wait, which the timeline draws whole.
-        self.shared.word.acquire(&sys::me(), Wait::Forever, None);
-        self.shared.count.store(count, Ordering::Relaxed);
-    }
-}
-
-impl Sealed for RLock {}
-impl Release for RLock {
-    fn release_once(&self) {
-        let _ = self.release();
+        self.shared.release(true)
     }
 }
 
 /// An [`RLock`] held once, until dropped.
 pub type RLockGuard<'a> = Guard<'a, RLock>;
 
-/// CPython's repr: `<RLock(None, 0)>`, `<RLock(MainProcess, 2)>`,
-/// `<RLock(SomeOtherProcess, nonzero)>`.
 impl fmt::Debug for RLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Only the holder knows its count; CPython says `nonzero` for others.
-        let word = &self.shared.word;
-        let count = match word.held() {
-            false => "0".to_owned(),
-            true if self.is_mine() => self.shared.count.load(Ordering::Relaxed).to_string(),
-            true => "nonzero".to_owned(),
-        };
-        write!(f, "<RLock({}, {count})>", word.owner_name())
+        self.shared.fmt(f, true)
     }
 }
 
@@ -481,58 +513,24 @@ pub enum AnyLock {
 impl AnyLock {
     /// Take it (see [`Lock::acquire`], [`RLock::acquire`]).
     pub fn acquire(&self, block: Block) -> bool {
-        match self {
-            AnyLock::Lock(lock) => lock.acquire(block),
-            AnyLock::RLock(lock) => lock.acquire(block),
-        }
+        self.shared().acquire(block, self.reentrant())
     }
 
     /// Release it once.
     pub fn release(&self) -> Result<(), Error> {
+        self.shared().release(self.reentrant())
+    }
+
+    /// Its shared part: what a condition's `wait` lets go of and takes back.
+    pub(super) fn shared(&self) -> &Shared {
         match self {
-            AnyLock::Lock(lock) => lock.release(),
-            AnyLock::RLock(lock) => lock.release(),
+            AnyLock::Lock(lock) => &lock.shared,
+            AnyLock::RLock(lock) => &lock.shared,
         }
     }
 
-    /// Take it until the guard is dropped (Python: `with lock:`).
-    pub fn lock(&self) -> Guard<'_, AnyLock> {
-        self.acquire(Block::Forever);
-        Guard(self)
-    }
-
-    /// Whether this thread holds it.
-    pub(crate) fn is_mine(&self) -> bool {
-        match self {
-            AnyLock::Lock(lock) => lock.word().held_by(&sys::me()),
-            AnyLock::RLock(lock) => lock.is_mine(),
-        }
-    }
-
-    /// Release it however many times it is held; the count to restore.
-    pub(crate) fn release_all(&self) -> u32 {
-        match self {
-            AnyLock::Lock(lock) => u32::from(lock.release().is_ok()),
-            AnyLock::RLock(lock) => lock.release_all(),
-        }
-    }
-
-    /// Take it back, as many times as [`release_all`](Self::release_all)
-    /// said, inside a wait the timeline draws whole (so not drawn itself).
-    pub(crate) fn restore(&self, count: u32) {
-        match self {
-            AnyLock::Lock(lock) => {
-                lock.word.acquire(&sys::me(), Wait::Forever, None);
-            }
-            AnyLock::RLock(lock) => lock.restore(count),
-        }
-    }
-}
-
-impl Sealed for AnyLock {}
-impl Release for AnyLock {
-    fn release_once(&self) {
-        let _ = self.release();
+    fn reentrant(&self) -> Reentrant {
+        matches!(self, AnyLock::RLock(_))
     }
 }
 
@@ -551,9 +549,6 @@ impl From<RLock> for AnyLock {
 /// The lock's own repr: `<Lock(owner=None)>` or `<RLock(None, 0)>`.
 impl fmt::Debug for AnyLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AnyLock::Lock(lock) => fmt::Debug::fmt(lock, f),
-            AnyLock::RLock(lock) => fmt::Debug::fmt(lock, f),
-        }
+        self.shared().fmt(f, self.reentrant())
     }
 }

@@ -17,9 +17,10 @@
 //! after it was made (`mmap(MAP_SHARED)`, in the OS layer `sys.rs`): make it
 //! first, clone it into the children's closures (or hand it to a spawned
 //! child as its argument). Taking a free lock is one compare-and-swap on its
-//! word and one store, with no system call at all; a process that must
-//! wait looks a hundred times first (on more than one CPU), then sleeps in
-//! the kernel with `futex`, and the release wakes it.
+//! word and two stores, with no system call at all; a process that must
+//! wait looks up to a hundred times first (on more than one CPU, while the
+//! holding it found lasts), then sleeps in the kernel with `futex`, and the
+//! release wakes it.
 //!
 //! **A killed holder.** A lock's word holds its holder's process id, set
 //! by the very compare-and-swap that takes it, so that whatever instant

@@ -4,11 +4,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::lock::{Block, Guard, Release};
+use super::lock::{Block, Guard, Release, drawn, held_by_guard};
 use crate::Error;
 use crate::sealed::Sealed;
 use crate::sys::{self, SharedMem, Wait, futex_wait, futex_wake};
-use crate::timeline::{self, On};
+use crate::timeline::On;
 
 /// The shared part: the count, and how many sleep waiting for it.
 struct Count {
@@ -45,31 +45,28 @@ impl Semaphore {
 
     /// Take a unit (Python: `acquire(block, timeout)`); whether one was taken.
     pub fn acquire(&self, block: Block) -> bool {
-        let wait = Wait::from(block);
+        self.take() || drawn(Some(On::Semaphore), || self.wait_to_take(block.into()))
+    }
+
+    /// Take a unit if there is one; whether there was.
+    fn take(&self) -> bool {
         let value = &self.count.value;
-        let mut began = None; // when it first had to wait, for a timeline
-        loop {
-            let units = value.load(Ordering::Relaxed);
-            if units > 0 {
-                if value
-                    .compare_exchange(units, units - 1, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    timeline::waited(On::Semaphore, began);
-                    return true;
-                }
-                continue;
-            }
-            let left = wait.left();
-            if left.is_some_and(|left| left.is_zero()) {
-                timeline::waited(On::Semaphore, began);
+        let one_less = |units: u32| units.checked_sub(1);
+        (value.fetch_update(Ordering::Acquire, Ordering::Relaxed, one_less)).is_ok()
+    }
+
+    #[cold]
+    fn wait_to_take(&self, wait: Wait) -> bool {
+        let Count { value, sleepers } = &**self.count;
+        while !self.take() {
+            if wait.expired() {
                 return false;
             }
-            began = began.or_else(timeline::now_if_on);
-            self.count.sleepers.fetch_add(1, Ordering::SeqCst);
-            futex_wait(value, 0, left); // returns at once if a unit came meanwhile
-            self.count.sleepers.fetch_sub(1, Ordering::SeqCst);
+            sleepers.fetch_add(1, Ordering::SeqCst);
+            futex_wait(value, 0, wait.left()); // returns at once if a unit came meanwhile
+            sleepers.fetch_sub(1, Ordering::SeqCst);
         }
+        true
     }
 
     /// Give a unit back (Python: `release()`), waking a sleeper. For a
@@ -94,19 +91,11 @@ impl Semaphore {
     pub fn get_value(&self) -> u32 {
         self.count.value.load(Ordering::Relaxed)
     }
-
-    /// Hold a unit until the guard is dropped (Python: `with sem:`).
-    pub fn lock(&self) -> SemaphoreGuard<'_> {
-        self.acquire(Block::Forever);
-        Guard::new(self)
-    }
 }
 
-impl Sealed for Semaphore {}
-impl Release for Semaphore {
-    fn release_once(&self) {
-        let _ = self.release();
-    }
+held_by_guard! {
+    /// Hold a unit until the guard is dropped (Python: `with sem:`).
+    Semaphore;
 }
 
 /// A unit held, until dropped.
@@ -116,13 +105,10 @@ pub type SemaphoreGuard<'a> = Guard<'a, Semaphore>;
 /// `<BoundedSemaphore(value=1, maxvalue=1)>`.
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = self.get_value();
         match self.bound {
-            None => write!(f, "<Semaphore(value={})>", self.get_value()),
-            Some(max) => write!(
-                f,
-                "<BoundedSemaphore(value={}, maxvalue={max})>",
-                self.get_value()
-            ),
+            None => write!(f, "<Semaphore(value={value})>"),
+            Some(max) => write!(f, "<BoundedSemaphore(value={value}, maxvalue={max})>"),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::lock::{AnyLock, RLock};
 use crate::Error;
-use crate::sys::{SharedMem, SharedSlice};
+use crate::sys::SharedSlice;
 
 /// A plain number (or a `bool`) that can live in shared memory: its bits
 /// are kept in a 64-bit word, so that every read and every write of one
@@ -60,33 +60,25 @@ fn py_number<T: Plain>(v: T) -> String {
 /// Python's `multiprocessing.RawValue(type, v)`: one number in shared
 /// memory, with no lock. Each `get` and each `set` is whole, but
 /// `v.set(v.get() + 1)` is two steps: another process may write between
-/// them, and its update is then lost.
+/// them, and its update is then lost. (A [`RawArray`] of one.)
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 #[serde(bound = "")]
-pub struct RawValue<T: Plain> {
-    bits: Arc<SharedMem<AtomicU64>>,
-    _type: std::marker::PhantomData<T>,
-}
+pub struct RawValue<T: Plain>(RawArray<T>);
 
 impl<T: Plain> RawValue<T> {
     /// A shared number, `value` to start with.
     pub fn new(value: T) -> Result<RawValue<T>, Error> {
-        let bits: SharedMem<AtomicU64> = SharedMem::new()?;
-        bits.store(value.to_bits(), Ordering::Relaxed);
-        Ok(RawValue {
-            bits: Arc::new(bits),
-            _type: std::marker::PhantomData,
-        })
+        RawArray::new(&[value]).map(RawValue)
     }
 
     /// The number now (Python: `v.value`).
     pub fn get(&self) -> T {
-        T::from_bits(self.bits.load(Ordering::Acquire))
+        self.0.get(0)
     }
 
     /// Make it `value` (Python: `v.value = value`).
     pub fn set(&self, value: T) {
-        self.bits.store(value.to_bits(), Ordering::Release);
+        self.0.set(0, value)
     }
 }
 
