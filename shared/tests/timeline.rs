@@ -484,6 +484,8 @@ fn a_bad_write_loses_only_itself() {
     let half = bytes.len() / 64 / 2 * 64;
     let mut spoiled = bytes[..half].to_vec();
     spoiled.extend_from_slice(b"0123456789"); // 10 bytes of garbage
+    spoiled.push(0xA7); // a record's magic byte, then zeros (a hole): no record
+    spoiled.extend_from_slice(&[0; 64]);
     spoiled.extend_from_slice(&bytes[half..half + 64]);
     spoiled.extend_from_slice(&bytes[half + 64..half + 84]); // a record cut to 20 bytes
     spoiled.extend_from_slice(&bytes[half + 64..]);

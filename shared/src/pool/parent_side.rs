@@ -74,7 +74,7 @@ pub(crate) struct Job {
     source: Option<Peekable<Chunks>>,
     /// Tasks that a worker never ran (it died before the send, or before
     /// their turn in its batch): handed out again, first, to the next worker.
-    retry: Vec<Task>,
+    retry: VecDeque<Task>,
     /// Chunks taken from `source` so far, numbered from 0 (all of them,
     /// once finished).
     pub cut: u32,
@@ -174,7 +174,7 @@ impl Job {
     /// as its task would have.
     fn next_batch(&mut self, n: usize, tasks: &mut Vec<Task>) {
         while tasks.len() < n {
-            if let Some(task) = self.retry.pop() {
+            if let Some(task) = self.retry.pop_front() {
                 tasks.push(task);
                 continue;
             }
@@ -495,7 +495,7 @@ impl Core {
     fn retry(&mut self, task: Task) {
         self.pending.insert(task.call);
         if let Some(job) = self.jobs.get_mut(&task.call) {
-            job.retry.push(task);
+            job.retry.push_back(task); // in their order: an imap's next comes first
         }
     }
 

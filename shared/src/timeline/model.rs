@@ -166,7 +166,7 @@ pub(crate) fn build(records: &[Record], torn: usize) -> Timeline {
     };
     for r in sorted {
         let at = r.t.saturating_sub(origin);
-        t.end = t.end.max(at + r.dur);
+        t.end = t.end.max(at.saturating_add(r.dur)); // a garbled duration must not panic
         let exit = |code, reaped| Exit { at, code, reaped };
         let bar = |what| Bar {
             pid: r.pid,

@@ -135,13 +135,14 @@ impl Record {
 }
 
 /// A sum of the bytes after the checksum, position-weighted so that
-/// swapped bytes show too.
+/// swapped bytes show too, and offset so that the magic byte followed by
+/// zeros (a stretch of garbage, or of a file's hole) is no record.
 fn checksum(bytes: &[u8; SIZE]) -> u8 {
     let weighted = bytes[2..]
         .iter()
         .zip(1u32..)
         .map(|(&b, i)| i * u32::from(b));
-    (weighted.sum::<u32>() % 251) as u8
+    ((weighted.sum::<u32>() + 0x5A) % 251) as u8
 }
 
 /// Every whole record in `bytes`, and how many stretches were not (a
