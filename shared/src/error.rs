@@ -102,6 +102,14 @@ pub enum Error {
     Input(String),
     /// Serialising or moving a message between processes failed.
     Ipc(String),
+    /// A peer of a [`Listener`](crate::connection::Listener) connection
+    /// failed the handshake: a wrong key, or no proper answer; carries
+    /// CPython's words (`digest received was wrong` where the answer was
+    /// checked, `digest sent was rejected` where it was refused).
+    Authentication(String),
+    /// A message longer than a receive allowed (CPython's `OSError: bad
+    /// message length`).
+    BadMessageLength,
     /// A system call failed (CPython's `OSError`): its errno, if it has
     /// one, is [`Error::errno`]. Match on that, never on the text.
     Io(Arc<std::io::Error>),
@@ -184,6 +192,8 @@ impl fmt::Display for Error {
             Error::WorkerLost(msg) => write!(f, "worker lost: {msg}"),
             Error::Input(msg) => write!(f, "the input failed: {msg}"),
             Error::Ipc(msg) => write!(f, "ipc error: {msg}"),
+            Error::Authentication(why) => write!(f, "AuthenticationError: {why}"),
+            Error::BadMessageLength => f.write_str("OSError: bad message length"),
             // CPython's words: `OSError: [Errno 24] Too many open files`.
             Error::Io(err) => match err.raw_os_error() {
                 Some(n) => write!(f, "OSError: [Errno {n}] {}", Errno::from_raw(n).desc()),

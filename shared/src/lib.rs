@@ -8,6 +8,7 @@
 //! | `get_context('spawn').Process(target=f, args=(a,))`, `set_start_method`, `freeze_support()` | [`get_context`]`(StartMethod::Spawn).process(f, a)`, [`set_start_method`], [`Process::with_args`], [`freeze_support`] (module [`spawn`](process::spawn)) |
 //! | `p.name = n`, `p.daemon = True` | [`Process::set_name`], [`Process::set_daemon`] (the latter an error once started) |
 //! | `multiprocessing.connection.wait(objects, timeout)` | [`ipc::wait`] |
+//! | `multiprocessing.connection.Listener`, `Client` | [`connection::Listener`], [`connection::PyConnection::connect`] (module [`connection`]) |
 //! | `current_process()`, `parent_process()`, `active_children()`, `cpu_count()` | [`current_process`], [`parent_process`], [`active_children`], [`cpu_count`] |
 //! | `sys.exit(n)` in a child | [`exit`]`(n)` |
 //! | `log_to_stderr(level)`, `get_logger().setLevel(l)` | [`log_to_stderr(level)`](log_to_stderr), `log::set_max_level(l)` |
@@ -89,8 +90,12 @@
 //! 14. `process/mod.rs`: the [`Process`] object, `fork` and `start`.
 //! 15. `pool.rs` and `pool/`, built on `ipc`'s [`Connection`] and on
 //!     [`Process`].
+//! 16. `connection.rs`: listeners and clients, in CPython's own wire
+//!     format, for processes that did not start each other (and for
+//!     Python programs).
 
 mod codec;
+pub mod connection;
 pub mod error;
 mod functions;
 mod handover;
