@@ -1,6 +1,8 @@
 //! Runs every section of the ipc chapter and checks what its header and
 //! the README say it shows.
 
+use std::time::Duration;
+
 use testkit::twin;
 use testkit::{normalize_pids, run_clean, sorted_lines};
 
@@ -173,6 +175,58 @@ fn value_array() {
         "3.1415927\n[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]\n"
     );
     assert_eq!(run.output, twin!("value_array"));
+}
+
+const LISTENER_CLIENT: &str = "\
+connection accepted from 127.0.0.1
+(2.25, None, 'junk')
+b'hello'
+8
+[42, 1729, 0, 0, 0]
+client with the wrong key: AuthenticationError: digest sent was rejected
+listener: AuthenticationError: digest received was wrong
+";
+
+#[test]
+fn listener_client() {
+    let run = run_clean(env!("CARGO_BIN_EXE_listener_client"));
+    // The listener prints before it sends, the client after it receives;
+    // the wrong key's client line before the listener's, which joins it first.
+    assert_eq!(run.output, LISTENER_CLIENT);
+    assert_eq!(run.output, twin!("listener_client"));
+}
+
+const TALK_TO_PYTHON: &str = "\
+client got: [('apples', 3), ('pears', 5)]
+client got: b'bytes from the listener'
+listener got: {'apples': 3, 'pears': 5, 'total': 8}
+listener got: b'bytes from the client'
+";
+
+#[test]
+fn talk_to_python() {
+    let exe = env!("CARGO_BIN_EXE_talk_to_python");
+    // The transcript is what the twin prints alone, both ends in Python.
+    assert_eq!(twin!("talk_to_python"), TALK_TO_PYTHON);
+    if testkit::python().is_some() {
+        // The client's two lines are Python's own; the listener's, Rust's.
+        let run = run_clean(exe);
+        assert_eq!(run.output, TALK_TO_PYTHON);
+    } else {
+        eprintln!("talk_to_python: python3 not found; only the run without it is checked");
+    }
+    // Without python3 on the PATH, the section says so and shows the transcript.
+    let run = testkit::run_with(
+        exe,
+        &[],
+        &[("PATH", "/nonexistent")],
+        Duration::from_secs(60),
+    );
+    assert!(run.status.success(), "{run:?}");
+    assert_eq!(
+        run.output,
+        format!("python3 not found; when there was one, the two ends printed:\n{TALK_TO_PYTHON}")
+    );
 }
 
 testkit::chapter_checks!(skip_headers: []);

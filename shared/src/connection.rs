@@ -76,6 +76,11 @@ use serde::de::DeserializeOwned;
 use crate::Error;
 use crate::sys::{self, Wait};
 
+/// Any plain value a pickle can hold (`serde_pickle::Value`): receive one
+/// with [`PyConnection::recv_pickled`] when the type that comes is not
+/// known, and print it with [`repr`].
+pub use serde_pickle::Value as Pickled;
+
 /// How long a peer may keep the other end waiting in the middle of the
 /// handshake before it is given up (CPython waits for ever).
 pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(5);
@@ -340,6 +345,15 @@ impl PyConnection {
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<T, Error> {
         let pickled = self.recv_bytes()?;
         serde_pickle::from_slice(&pickled, serde_pickle::DeOptions::new())
+            .map_err(|err| Error::Encoding(err.to_string()))
+    }
+
+    /// Receive one pickled object of whatever plain type came, as a
+    /// [`Pickled`] to match on or print with [`repr`]. (`recv::<Pickled>()`
+    /// would make a tuple a list: serde has no tuple of unknown length.)
+    pub fn recv_pickled(&mut self) -> Result<Pickled, Error> {
+        let pickled = self.recv_bytes()?;
+        serde_pickle::value_from_slice(&pickled, serde_pickle::DeOptions::new())
             .map_err(|err| Error::Encoding(err.to_string()))
     }
 
@@ -660,4 +674,34 @@ fn random_name(n: usize) -> Result<String, Error> {
         .iter()
         .map(|b| char::from(LETTERS[usize::from(*b) % LETTERS.len()]))
         .collect())
+}
+
+/// A received value as Python's `repr` prints it: `(2.25, None, 'junk')`,
+/// `b'hi'`, `{'k': [1, 2]}`.
+pub fn repr(value: &Pickled) -> String {
+    use serde_pickle::HashableValue as Key;
+    let key = |key: &Key| repr(&key.clone().into_value());
+    let items = |open: &str, items: Vec<String>, close: &str| match items.len() {
+        1 if open == "(" => format!("({},)", items[0]),
+        _ => format!("{open}{}{close}", items.join(", ")),
+    };
+    match value {
+        Pickled::None => "None".to_owned(),
+        Pickled::Bool(b) => crate::py::py_bool(*b).to_owned(),
+        Pickled::I64(n) => n.to_string(),
+        Pickled::Int(n) => n.to_string(),
+        // Python writes a whole float with its `.0`.
+        Pickled::F64(x) if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e16 => format!("{x:.1}"),
+        Pickled::F64(x) => format!("{x}"),
+        Pickled::Bytes(bytes) => format!("b'{}'", bytes.escape_ascii()).replace("\\\"", "\""),
+        Pickled::String(s) => crate::py::py_repr(s),
+        Pickled::List(list) => items("[", list.iter().map(repr).collect(), "]"),
+        Pickled::Tuple(tuple) => items("(", tuple.iter().map(repr).collect(), ")"),
+        Pickled::Set(set) => items("{", set.iter().map(key).collect(), "}"),
+        Pickled::FrozenSet(set) => items("frozenset({", set.iter().map(key).collect(), "})"),
+        Pickled::Dict(dict) => {
+            let pairs = dict.iter().map(|(k, v)| format!("{}: {}", key(k), repr(v)));
+            items("{", pairs.collect(), "}")
+        }
+    }
 }

@@ -78,6 +78,8 @@ MODES = {
     "semaphore": "none",  # who enters when is the scheduler's
     "value_array": "exact",
     "event": "sorted",
+    "listener_client": "exact",
+    "talk_to_python": "exact",
     # examples-pool
     "pool_map": "sorted",
     "pool_lifecycle": "exact",

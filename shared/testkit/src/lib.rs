@@ -441,8 +441,9 @@ macro_rules! chapter_checks {
     };
 }
 
-/// Sections that start no process, so have no timeline to draw.
-const NO_PROCESS: [&str; 1] = ["thread_workers"];
+/// Sections that start no process of this crate, so have no timeline to
+/// draw (`talk_to_python`'s client is a Python program).
+const NO_PROCESS: [&str; 2] = ["thread_workers", "talk_to_python"];
 
 /// Run every section of the chapter at `manifest_dir` (but the benchmark,
 /// minutes long) with `TIMELINE=1`, all at once: each ends with its chart
