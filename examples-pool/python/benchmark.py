@@ -9,6 +9,7 @@ import os
 import statistics
 import sys
 import time
+from multiprocessing.connection import Client, Listener
 
 # Tutorial 002's numbers; --quick uses small ones.
 NUMBERS = [53541233, 21235343, 11421443, 5423123]
@@ -110,6 +111,30 @@ def pipe_roundtrip(repeats):
     elapsed = time.perf_counter() - start
     parent.send(None)
     p.join()
+    return elapsed / repeats * 1e6
+
+
+def echo_connection(address):
+    with Client(address, authkey=b"benchmark") as conn:
+        while (message := conn.recv()) is not None:
+            conn.send(message)
+
+
+def connection_roundtrip(repeats):
+    with Listener(authkey=b"benchmark") as listener:
+        p = multiprocessing.Process(target=echo_connection, args=(listener.address,))
+        p.start()
+        with listener.accept() as conn:
+            message = ("ping", 42)
+            conn.send(message)
+            conn.recv()
+            start = time.perf_counter()
+            for _ in range(repeats):
+                conn.send(message)
+                conn.recv()
+            elapsed = time.perf_counter() - start
+            conn.send(None)
+        p.join()
     return elapsed / repeats * 1e6
 
 
@@ -290,6 +315,7 @@ if __name__ == "__main__":
     print(f"pool_map_chunksize1 {pool_map(items, 1, repeats):.0f} items/s")
     print(f"pipe_roundtrip {pipe_roundtrip(200 if quick else 10_000):.1f} us")
     print(f"queue_roundtrip {queue_roundtrip(200 if quick else 10_000):.1f} us")
+    print(f"connection_roundtrip {connection_roundtrip(200 if quick else 10_000):.1f} us")
     print(f"pipe_roundtrip_1cpu {on_one_cpu(pipe_roundtrip, 200 if quick else 10_000):.1f} us")
     print(f"queue_roundtrip_1cpu {on_one_cpu(queue_roundtrip, 200 if quick else 10_000):.1f} us")
     print(f"pipe_roundtrip_loaded {loaded(pipe_roundtrip, 20 if quick else 1_000):.1f} us")

@@ -74,6 +74,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
+use crate::ipc::spin::{self, Spin};
 use crate::sys::{self, Wait};
 
 /// Any plain value a pickle can hold (`serde_pickle::Value`): receive one
@@ -292,6 +293,9 @@ impl AsFd for Listener {
 /// sending and receiving take `&mut self`: one thread at a time.
 pub struct PyConnection {
     stream: OwnedFd,
+    /// A blocking receive first asks for a few microseconds whether
+    /// anything came (see `ipc/spin.rs`): a quick reply is taken awake.
+    spin: Spin,
     /// False once a message was refused as too long: its bytes are still
     /// there, and the next read would start inside them.
     readable: bool,
@@ -310,6 +314,7 @@ impl PyConnection {
     fn new(stream: OwnedFd) -> PyConnection {
         PyConnection {
             stream,
+            spin: Spin::new(spin::CALLS),
             readable: true,
         }
     }
@@ -447,6 +452,9 @@ impl PyConnection {
             let why = "connection is write-only"; // CPython's words, after a bad length
             return Err(io::Error::new(io::ErrorKind::Unsupported, why).into());
         }
+        if let Wait::Forever = wait {
+            self.spin.until(|| self.arrived());
+        }
         let mut header = [0; 4];
         self.read_exact(&mut header, wait)?;
         let length = match i32::from_be_bytes(header) {
@@ -472,6 +480,16 @@ impl PyConnection {
             left -= chunk as u64;
         }
         Ok(message)
+    }
+
+    /// Whether a byte (or end-of-file, or an error) waits to be read:
+    /// asked without waiting, and without taking it.
+    fn arrived(&self) -> bool {
+        let flags = MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT;
+        !matches!(
+            recv(self.stream.as_raw_fd(), &mut [0], flags),
+            Err(Errno::EAGAIN)
+        )
     }
 
     /// Fill `buf` from the stream, sleeping in `poll(2)` when a deadline

@@ -37,6 +37,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use examples_pool::{NUMBERS, factorize};
+use shared::connection::{Listener, PyConnection};
 use shared::pool::Pool;
 use shared::sync::Block;
 use shared::{
@@ -287,6 +288,37 @@ fn apply_async_many(calls: u64) -> Result<(f64, f64), Error> {
         |calls| -> Result<f64, Error> { Ok(median(vec![run(calls)?, run(calls)?, run(calls)?])) };
     let (once, twice) = (median_of_three(calls)?, median_of_three(2 * calls)?);
     Ok((once * 1e3, twice / once))
+}
+
+/// Microseconds for a small pickled message to go to a client and back
+/// over a `Listener`'s connection (a Unix socket, with a key), in CPython's
+/// wire format.
+fn connection_roundtrip(repeats: usize) -> Result<f64, Error> {
+    let mut listener = Listener::bind(None, Some(b"benchmark"))?;
+    let address = listener.address().clone();
+    let mut echo = Process::new(move || -> Result<(), Error> {
+        let mut conn = PyConnection::connect(&address, Some(b"benchmark"))?;
+        while let Some(message) = conn.recv::<Ping>()? {
+            conn.send(&Some(message))?;
+        }
+        Ok(())
+    })
+    .daemon(true);
+    echo.start()?;
+    let mut conn = listener.accept()?;
+    let message: Ping = Some(("ping".to_owned(), 42));
+    conn.send(&message)?;
+    conn.recv::<Ping>()?;
+    let elapsed = seconds(|| {
+        for _ in 0..repeats {
+            conn.send(&message)?;
+            conn.recv::<Ping>()?;
+        }
+        Ok(())
+    })?;
+    conn.send(&None::<(String, u32)>)?;
+    echo.join()?;
+    Ok(elapsed / repeats as f64 * 1e6)
 }
 
 /// Microseconds for a small message to go to a child and back over a pipe.
@@ -566,6 +598,7 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
         ),
         ("pipe_roundtrip", pipe_roundtrip(trips)?, "us"),
         ("queue_roundtrip", queue_roundtrip(trips)?, "us"),
+        ("connection_roundtrip", connection_roundtrip(trips)?, "us"),
         (
             "floor_socketpair_roundtrip_1cpu",
             on_one_cpu(|| floor_socketpair_roundtrip(trips))?,
@@ -692,6 +725,7 @@ fn floor_of(name: &str) -> Option<&'static str> {
 fn target(name: &str) -> (Option<f64>, Option<f64>) {
     match name {
         "pipe_roundtrip" | "queue_roundtrip" => (Some(1.0), None),
+        "connection_roundtrip" => (Some(5.0), None),
         "pipe_roundtrip_1cpu" => (Some(2.0), Some(2.0)),
         "queue_roundtrip_1cpu" | "pipe_roundtrip_loaded" | "queue_roundtrip_loaded" => {
             (Some(2.0), None)

@@ -107,7 +107,7 @@ mod event;
 mod pipe;
 mod queue;
 pub(crate) mod socket;
-mod spin;
+pub(crate) mod spin;
 
 use std::os::fd::BorrowedFd;
 use std::time::Duration;

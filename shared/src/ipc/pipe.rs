@@ -52,7 +52,7 @@ pub fn pipe(duplex: bool) -> Result<(Connection, Connection), Error> {
             writable,
             unread,
             side,
-            spin: Spin::new(),
+            spin: Spin::default(),
         }
     };
     // Python's `Pipe(False)` returns `(reader, writer)`.
@@ -76,7 +76,7 @@ pub struct Connection {
     unread: Arc<SharedMem<[AtomicU32; 2]>>,
     /// This end's place in `unread`.
     side: usize,
-    #[serde(skip, default = "Spin::new")]
+    #[serde(skip)]
     spin: Spin,
 }
 
@@ -163,7 +163,7 @@ impl Connection {
     /// parent while a child's closure takes the other.
     pub fn try_clone(&self) -> Result<Connection, Error> {
         let socket = self.socket.try_clone()?;
-        let (unread, spin) = (Arc::clone(&self.unread), Spin::new());
+        let (unread, spin) = (Arc::clone(&self.unread), Spin::default());
         Ok(Connection {
             socket,
             unread,

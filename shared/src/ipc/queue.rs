@@ -47,7 +47,7 @@ struct Inner {
     #[serde(skip)]
     closed: AtomicBool,
     /// How looking for an item before sleeping went, in this process.
-    #[serde(skip, default = "Spin::new")]
+    #[serde(skip)]
     spin: Spin,
 }
 
@@ -139,7 +139,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                     .filter(|&m| m > 0)
                     .unwrap_or(u32::MAX),
                 closed: AtomicBool::new(false),
-                spin: Spin::new(),
+                spin: Spin::default(),
             }),
             item: std::marker::PhantomData,
             joinable: false,
