@@ -229,4 +229,23 @@ fn talk_to_python() {
     );
 }
 
+const IPC_CHANNEL: &str = "\
+ipc-channel: asked 3, got 9
+ipc-channel: asked 4, got 16
+ipc-channel: the child got 2 questions
+pipe: asked 3, got 9
+pipe: asked 4, got 16
+pipe: the child got 2 questions
+";
+
+#[test]
+fn ipc_channel() {
+    let run = run_clean(env!("CARGO_BIN_EXE_ipc_channel"));
+    // One question at a time, each answered before the next: one order.
+    assert_eq!(run.output, IPC_CHANNEL);
+    // The twin's counterpart of ipc-channel is a listener's connection.
+    let twin = twin!("ipc_channel").replace("connection:", "ipc-channel:");
+    assert_eq!(run.output, twin);
+}
+
 testkit::chapter_checks!(skip_headers: []);

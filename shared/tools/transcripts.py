@@ -80,6 +80,7 @@ MODES = {
     "event": "sorted",
     "listener_client": "exact",
     "talk_to_python": "exact",
+    "ipc_channel": "exact",
     # examples-pool
     "pool_map": "sorted",
     "pool_lifecycle": "exact",

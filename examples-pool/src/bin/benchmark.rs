@@ -22,7 +22,9 @@
 //! in three conditions: `quiet` (no suffix), pinned to one CPU (`_1cpu`),
 //! and while one busy-looping process per CPU competes (`_loaded`). The
 //! `floor_` figures are what the OS alone needs (a bare `fork`, a bare
-//! socketpair), measured in the same run. `process_start_join_timeline`
+//! socketpair), measured in the same run; `ipc_channel_roundtrip` (the
+//! `ipc-channel` crate's channels) is Rust's alone too, a figure to set
+//! beside `pipe_roundtrip`. `process_start_join_timeline`
 //! is `process_start_join` recording a timeline (`shared::timeline`), its
 //! "vs floor" the cost against the same with recording off, which is how
 //! every other figure is measured. With `--compare`, the two
@@ -321,6 +323,37 @@ fn connection_roundtrip(repeats: usize) -> Result<f64, Error> {
     Ok(elapsed / repeats as f64 * 1e6)
 }
 
+/// Microseconds for the same message to go to a child and back over two
+/// `ipc-channel` channels (Rust only, like the floors: a figure for the
+/// ipc guide's advice on which to pick).
+fn ipc_channel_roundtrip(repeats: usize) -> Result<f64, Error> {
+    let ipc_error = |e: ipc_channel::ipc::IpcError| Error::Ipc(format!("{e:?}"));
+    let send_error = |e: ipc_channel::Error| Error::Ipc(e.to_string());
+    let (to_child, from_parent) = ipc_channel::ipc::channel::<Ping>()?;
+    let (to_parent, from_child) = ipc_channel::ipc::channel::<Ping>()?;
+    let mut echo = Process::new(move || -> Result<(), Error> {
+        while let Some(message) = from_parent.recv().map_err(ipc_error)? {
+            to_parent.send(Some(message)).map_err(send_error)?;
+        }
+        Ok(())
+    })
+    .daemon(true);
+    echo.start()?;
+    let message: Ping = Some(("ping".to_owned(), 42));
+    to_child.send(message.clone()).map_err(send_error)?;
+    from_child.recv().map_err(ipc_error)?;
+    let elapsed = seconds(|| {
+        for _ in 0..repeats {
+            to_child.send(message.clone()).map_err(send_error)?;
+            from_child.recv().map_err(ipc_error)?;
+        }
+        Ok(())
+    })?;
+    to_child.send(None).map_err(send_error)?;
+    echo.join()?;
+    Ok(elapsed / repeats as f64 * 1e6)
+}
+
 /// Microseconds for a small message to go to a child and back over a pipe.
 fn pipe_roundtrip(repeats: usize) -> Result<f64, Error> {
     let (parent, child) = pipe(true)?;
@@ -599,6 +632,7 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
         ("pipe_roundtrip", pipe_roundtrip(trips)?, "us"),
         ("queue_roundtrip", queue_roundtrip(trips)?, "us"),
         ("connection_roundtrip", connection_roundtrip(trips)?, "us"),
+        ("ipc_channel_roundtrip", ipc_channel_roundtrip(trips)?, "us"),
         (
             "floor_socketpair_roundtrip_1cpu",
             on_one_cpu(|| floor_socketpair_roundtrip(trips))?,
