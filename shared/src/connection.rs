@@ -365,18 +365,7 @@ impl PyConnection {
     /// Send `buf` as one message (Python: `send_bytes(buf)`): its length,
     /// then its bytes, in one call to the kernel where it can.
     pub fn send_bytes(&mut self, buf: &[u8]) -> Result<(), Error> {
-        let mut header = [0; 12];
-        let used = match i32::try_from(buf.len()) {
-            Ok(n) => {
-                header[..4].copy_from_slice(&n.to_be_bytes());
-                4
-            }
-            Err(_) => {
-                header[..4].copy_from_slice(&(-1i32).to_be_bytes());
-                header[4..].copy_from_slice(&(buf.len() as u64).to_be_bytes());
-                12
-            }
-        };
+        let (header, used) = header(buf.len() as u64);
         self.send_parts(&header[..used], buf)
     }
 
@@ -521,6 +510,24 @@ impl PyConnection {
 impl AsFd for PyConnection {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.stream.as_fd()
+    }
+}
+
+/// A message's length as CPython frames it, and how many of the 12 bytes
+/// it takes: 4 (a big-endian `i32`), or, past 2³¹−1 bytes, `-1` then 8 (a
+/// big-endian `u64`).
+fn header(length: u64) -> ([u8; 12], usize) {
+    let mut header = [0; 12];
+    match i32::try_from(length) {
+        Ok(n) => {
+            header[..4].copy_from_slice(&n.to_be_bytes());
+            (header, 4)
+        }
+        Err(_) => {
+            header[..4].copy_from_slice(&(-1i32).to_be_bytes());
+            header[4..].copy_from_slice(&length.to_be_bytes());
+            (header, 12)
+        }
     }
 }
 
@@ -721,5 +728,20 @@ pub fn repr(value: &Pickled) -> String {
             let pairs = dict.iter().map(|(k, v)| format!("{}: {}", key(k), repr(v)));
             items("{", pairs.collect(), "}")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The two forms of the length, at their edge, without sending 2 GiB.
+    #[test]
+    fn a_length_past_two_gib_takes_the_long_form() {
+        let (short, used) = super::header(0x7fff_ffff);
+        assert_eq!(&short[..used], [0x7f, 0xff, 0xff, 0xff]);
+        let (long, used) = super::header(1 << 31);
+        assert_eq!(
+            &long[..used],
+            [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0x80, 0, 0, 0]
+        );
     }
 }

@@ -182,10 +182,16 @@ fn python_listener(python: Command, key: &str) -> (Program, tempdir::Dir) {
 }
 
 #[test]
-fn a_rust_client_talks_to_a_python_312_listener() {
-    let Some(python) = python("3.12", "a_rust_client_talks_to_a_python_312_listener") else {
-        return;
-    };
+fn a_rust_client_talks_to_a_python_312_and_313_listener() {
+    for minor in ["3.12", "3.13"] {
+        let test = "a_rust_client_talks_to_a_python_312_and_313_listener";
+        if let Some(python) = python(minor, test) {
+            talk_to_python_listener(python);
+        }
+    }
+}
+
+fn talk_to_python_listener(python: Command) {
     let (listener, dir) = python_listener(python, "key");
     let address = Address::Path(dir.path.join("listener"));
     let mut conn = PyConnection::connect(&address, Some(b"key")).unwrap();
@@ -471,9 +477,29 @@ time.sleep(600)
     assert!(conn.poll(Duration::from_secs(60)).unwrap());
     client.0.kill().unwrap();
     assert!(matches!(conn.recv_bytes(), Err(Error::Eof)));
-    // Waiting on a listener: ready once a client is there, among other things.
-    let idle = shared::ipc::wait(&[listener.as_fd()], Duration::from_millis(10)).unwrap();
-    assert!(idle.is_empty());
+}
+
+#[test]
+fn waiting_on_a_listener_blocks_nothing_else() {
+    let mut listener = Listener::bind(None, None).unwrap();
+    let (mine, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    // Nothing there: the wait returns when its time is up.
+    let idle = shared::ipc::wait(&[listener.as_fd(), mine.as_fd()], Duration::from_millis(10));
+    assert!(idle.unwrap().is_empty());
+    // Other work is seen while the listener waits for clients...
+    (&theirs).write_all(b"x").unwrap();
+    let ready = shared::ipc::wait(&[listener.as_fd(), mine.as_fd()], Duration::from_secs(60));
+    assert_eq!(ready.unwrap(), [1]);
+    // ...and a client is seen among it, ready to accept.
+    let at = listener.address().clone();
+    let client = std::thread::spawn(move || PyConnection::connect(&at, None));
+    let ready = shared::ipc::wait(&[listener.as_fd()], Duration::from_secs(60));
+    assert_eq!(ready.unwrap(), [0]);
+    let mut conn = listener.accept().unwrap();
+    let mut other = client.join().unwrap().unwrap();
+    other.send_bytes(b"hi").unwrap();
+    assert!(conn.poll(Duration::from_secs(60)).unwrap());
+    assert_eq!(conn.recv_bytes().unwrap(), b"hi");
 }
 
 /// A temporary folder, removed with what is in it when dropped.
