@@ -196,7 +196,15 @@ impl fmt::Display for Error {
             Error::BadMessageLength => f.write_str("OSError: bad message length"),
             // CPython's words: `OSError: [Errno 24] Too many open files`.
             Error::Io(err) => match err.raw_os_error() {
-                Some(n) => write!(f, "OSError: [Errno {n}] {}", Errno::from_raw(n).desc()),
+                // CPython's subclasses of OSError for the errnos a learner meets by name.
+                Some(n) => {
+                    let kind = match Errno::from_raw(n) {
+                        Errno::ENOENT => "FileNotFoundError",
+                        Errno::EEXIST => "FileExistsError",
+                        _ => "OSError",
+                    };
+                    write!(f, "{kind}: [Errno {n}] {}", Errno::from_raw(n).desc())
+                }
                 None => write!(f, "OSError: {err}"),
             },
         }

@@ -8,6 +8,7 @@
 //! | `get_context('spawn').Process(target=f, args=(a,))`, `set_start_method`, `freeze_support()` | [`get_context`]`(StartMethod::Spawn).process(f, a)`, [`set_start_method`], [`Process::with_args`], [`freeze_support`] (module [`spawn`](process::spawn)) |
 //! | `p.name = n`, `p.daemon = True` | [`Process::set_name`], [`Process::set_daemon`] (the latter an error once started) |
 //! | `multiprocessing.connection.wait(objects, timeout)` | [`ipc::wait`] |
+//! | `multiprocessing.shared_memory.SharedMemory`, `ShareableList` | [`shared_memory::SharedMemory`], [`shared_memory::ShareableList`] (module [`shared_memory`]) |
 //! | `multiprocessing.connection.Listener`, `Client` | [`connection::Listener`], [`connection::PyConnection::connect`] (module [`connection`]) |
 //! | `current_process()`, `parent_process()`, `active_children()`, `cpu_count()` | [`current_process`], [`parent_process`], [`active_children`], [`cpu_count`] |
 //! | `sys.exit(n)` in a child | [`exit`]`(n)` |
@@ -93,6 +94,8 @@
 //! 16. `connection.rs`: listeners and clients, in CPython's own wire
 //!     format, for processes that did not start each other (and for
 //!     Python programs).
+//! 17. `shared_memory.rs`: blocks of memory with a name, and CPython's
+//!     `ShareableList` in them.
 
 mod codec;
 pub mod connection;
@@ -105,6 +108,7 @@ pub mod pool;
 pub mod process;
 pub mod py;
 mod returns;
+pub mod shared_memory;
 pub mod sync;
 mod sys;
 pub mod timeline;

@@ -235,6 +235,8 @@ impl<S: Shareable> Drop for SharedSlice<S> {
 
 // SAFETY: an `AtomicU64` of 0 is valid, and atomics are for shared use.
 unsafe impl Shareable for std::sync::atomic::AtomicU64 {}
+// SAFETY: every byte is a valid `AtomicU8`: a named block's bytes.
+unsafe impl Shareable for std::sync::atomic::AtomicU8 {}
 
 // ------------------------------------------------------------ futex
 

@@ -1,0 +1,506 @@
+//! Named shared memory (Python's `multiprocessing.shared_memory`): a block
+//! of bytes with a name, which any process can attach to by that name (no
+//! inheritance needed), a Python one included.
+//!
+//! | Python | here |
+//! |---|---|
+//! | `SharedMemory(create=True, size=n)`, `SharedMemory(name, create=True, size=n)` | [`SharedMemory::create`]`(n)`, [`SharedMemory::create_named`]`(name, n)` |
+//! | `SharedMemory(name)` | [`SharedMemory::attach`]`(name)` |
+//! | `shm.name`, `shm.size`, `shm.buf`, `shm.close()`, `shm.unlink()` | [`SharedMemory::name`], [`SharedMemory::size`], [`SharedMemory::buf`] (and [`read`](SharedMemory::read), [`write`](SharedMemory::write)), [`SharedMemory::close`], [`SharedMemory::unlink`] |
+//! | `ShareableList([1, 'a', None])`, `ShareableList(name=n)` | [`ShareableList::create`], [`ShareableList::attach`] |
+//! | `sl[i]`, `sl[i] = v`, `len(sl)` | [`ShareableList::get`], [`ShareableList::set`], [`ShareableList::len`] |
+//!
+//! # How it works
+//!
+//! A block is a file in `/dev/shm`, a file system that lives in memory,
+//! opened with `shm_open` under a name such as `psm_1a2b3c4d` (CPython's
+//! form, so either language finds the other's blocks) and mapped
+//! `MAP_SHARED`: every process that maps it sees the same pages.
+//!
+//! # Memory another process writes at any time
+//!
+//! Rust's references promise that nothing changes what a `&[u8]` shows
+//! while it lives, and nothing else reads what a `&mut [u8]` may change;
+//! another process, which Rust cannot see, breaks both. So the block is
+//! never a plain slice: [`buf`](SharedMemory::buf) is `&[AtomicU8]` (every
+//! byte read and written as an atomic, which is defined whatever another
+//! process does), and [`read`](SharedMemory::read) and
+//! [`write`](SharedMemory::write) copy bytes out and in through those
+//! atomics. What that does not give is agreement on a value of several
+//! bytes: a reader may see half of a writer's change. Order them with a
+//! lock or an event, as Python's users must too.
+//!
+//! # Leaks
+//!
+//! A block outlives the processes using it until it is unlinked. As
+//! CPython's resource tracker does, a block that this program *created*
+//! and never unlinked is unlinked when the program's main process ends
+//! normally, with CPython's warning (`resource_tracker: There appear to be
+//! N leaked shared_memory objects to clean up at shutdown`). A block only
+//! attached is never unlinked by the attacher (CPython 3.11's tracker
+//! does unlink those, a known bug fixed in 3.13). What does not hold,
+//! without the extra process CPython runs for it: a creator killed by
+//! SIGKILL runs no code, so its blocks stay in `/dev/shm` until unlinked
+//! by name (`rm /dev/shm/psm_…`) or the machine restarts.
+
+use std::fmt;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Mutex, Once};
+
+use rustix::fs::Mode;
+use rustix::shm;
+
+use crate::Error;
+use crate::sys::SharedSlice;
+
+/// Blocks this process created and has not unlinked, unlinked at exit.
+static CREATED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// The exit step that unlinks them, registered with the first.
+static AT_EXIT: Once = Once::new();
+
+/// CPython's longest safe name, `psm_` and eight hex digits.
+const NAME_LENGTH: usize = 14;
+
+/// Python's `multiprocessing.shared_memory.SharedMemory`: a block of
+/// shared bytes with a name.
+pub struct SharedMemory {
+    name: String,
+    bytes: SharedSlice<AtomicU8>,
+}
+
+impl SharedMemory {
+    /// A new block of `size` zero bytes under a fresh name (Python:
+    /// `SharedMemory(create=True, size=size)`).
+    pub fn create(size: usize) -> Result<SharedMemory, Error> {
+        loop {
+            let name = fresh_name()?;
+            match SharedMemory::create_named(&name, size) {
+                Err(e) if e.errno() == Some(nix::errno::Errno::EEXIST) => continue,
+                made => return made,
+            }
+        }
+    }
+
+    /// A new block of `size` zero bytes named `name` (Python:
+    /// `SharedMemory(name, create=True, size=size)`); `FileExistsError`
+    /// if the name is taken.
+    pub fn create_named(name: &str, size: usize) -> Result<SharedMemory, Error> {
+        if size == 0 {
+            return Err(Error::InvalidArgument(
+                "ValueError: 'size' must be a positive number different from zero",
+            ));
+        }
+        let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR;
+        let file = shm::open(slashed(name), flags, Mode::RUSR | Mode::WUSR)
+            .map_err(std::io::Error::from)?;
+        let made = rustix::fs::ftruncate(&file, size as u64)
+            .map_err(std::io::Error::from)
+            .and_then(|()| SharedSlice::from_file(file, size));
+        match made {
+            Ok(bytes) => {
+                lock(&CREATED).push(name.to_owned());
+                AT_EXIT.call_once(|| crate::sys::at_exit(unlink_leaked));
+                Ok(SharedMemory {
+                    name: name.to_owned(),
+                    bytes,
+                })
+            }
+            Err(e) => {
+                let _ = shm::unlink(slashed(name)); // as CPython: a block half made goes
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Attach to the block named `name`, made by this program or another,
+    /// in any language (Python: `SharedMemory(name)`); `FileNotFoundError`
+    /// if there is none.
+    pub fn attach(name: &str) -> Result<SharedMemory, Error> {
+        let file: OwnedFd = shm::open(slashed(name), shm::OFlags::RDWR, Mode::empty())
+            .map_err(std::io::Error::from)?;
+        let size = rustix::fs::fstat(&file)
+            .map_err(std::io::Error::from)?
+            .st_size as usize;
+        let bytes = SharedSlice::from_file(file, size)?;
+        Ok(SharedMemory {
+            name: name.to_owned(),
+            bytes,
+        })
+    }
+
+    /// The block's name, without the leading `/` (Python: `name`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its size in bytes (Python: `size`).
+    pub fn size(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Its bytes, each an atomic: see the module docs for why not a
+    /// `&[u8]` (Python: `buf`).
+    pub fn buf(&self) -> &[AtomicU8] {
+        &self.bytes
+    }
+
+    /// Copy `out.len()` bytes from `offset` out of the block; panics past
+    /// its end, as slicing does.
+    pub fn read(&self, offset: usize, out: &mut [u8]) {
+        let bytes = &self.bytes[offset..offset + out.len()];
+        for (to, from) in out.iter_mut().zip(bytes) {
+            *to = from.load(Ordering::Relaxed);
+        }
+    }
+
+    /// Copy `data` into the block at `offset`; panics past its end.
+    pub fn write(&self, offset: usize, data: &[u8]) {
+        let bytes = &self.bytes[offset..offset + data.len()];
+        for (to, from) in bytes.iter().zip(data) {
+            to.store(*from, Ordering::Relaxed);
+        }
+    }
+
+    /// Stop using the block in this process (Python: `close()`); dropping
+    /// it does the same. The block lives on.
+    pub fn close(self) {}
+
+    /// Remove the block's name (Python: `unlink()`): no process can attach
+    /// to it any more, and its memory goes once every process using it
+    /// has closed it. Once, by one process, across all that use it.
+    pub fn unlink(&self) -> Result<(), Error> {
+        lock(&CREATED).retain(|name| *name != self.name);
+        shm::unlink(slashed(&self.name)).map_err(|e| std::io::Error::from(e).into())
+    }
+}
+
+/// As Python prints it: `SharedMemory('psm_1a2b3c4d', size=16)`.
+impl fmt::Display for SharedMemory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = crate::py::py_repr(&self.name);
+        write!(f, "SharedMemory({name}, size={})", self.size())
+    }
+}
+
+impl fmt::Debug for SharedMemory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// `name` as `shm_open` takes it, with its leading `/`.
+fn slashed(name: &str) -> String {
+    format!("/{name}")
+}
+
+/// A fresh name as CPython makes them: `psm_` and eight random hex digits.
+fn fresh_name() -> Result<String, Error> {
+    let mut random = [0u8; (NAME_LENGTH - 6) / 2];
+    rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty())
+        .map_err(std::io::Error::from)?;
+    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("psm_{hex}"))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// At the main process's exit: unlink what it created and left, saying
+/// so in CPython's words. A forked child never runs it (it leaves with
+/// `_exit`), so a child's exit never takes its parent's blocks; and a
+/// block a child created is the child's to unlink (there is no tracker
+/// process to outlive it, as CPython has).
+extern "C" fn unlink_leaked() {
+    if crate::parent_process().is_some() {
+        return; // a spawned child: its blocks are its parent's business too
+    }
+    let created = std::mem::take(&mut *lock(&CREATED));
+    // Only those still there: a child may have unlinked one of them.
+    let leaked = created
+        .iter()
+        .filter(|name| shm::unlink(slashed(name)).is_ok())
+        .count();
+    if leaked > 0 {
+        eprintln!(
+            "resource_tracker: There appear to be {leaked} leaked shared_memory objects to clean up at shutdown"
+        );
+    }
+}
+
+/// Python's `multiprocessing.shared_memory.ShareableList`: a list of
+/// fixed length in a [`SharedMemory`] block, in CPython's exact layout,
+/// so a list made by either language is read and changed by the other.
+///
+/// The layout (all little-endian on this machine, as CPython's `struct`
+/// packs natively): the item count (8 bytes); each item's offset in the
+/// data area, one more than there are items (8 bytes each); the data area,
+/// 8 bytes an item, or a multiple of 8 for a `str` or `bytes`; each item's
+/// `struct` format (8 bytes each: `q`, `d`, `xxxxxxx?`, `xxxxxx?x`, `16s`…);
+/// and each item's back-transform code (1 byte: 0 as it is, 1 `str`, 2
+/// `bytes`, 3 `None`).
+pub struct ShareableList {
+    shm: SharedMemory,
+}
+
+/// One item of a [`ShareableList`]: the types CPython allows there.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    /// `int` (8 bytes, `q`).
+    Int(i64),
+    /// `float` (`d`).
+    Float(f64),
+    /// `bool` (`xxxxxxx?`).
+    Bool(bool),
+    /// `str`, UTF-8, its slot a multiple of 8 bytes.
+    Str(String),
+    /// `bytes`, its slot a multiple of 8 bytes.
+    Bytes(Vec<u8>),
+    /// `None` (`xxxxxx?x`).
+    None,
+}
+
+/// As Python prints an item: `3`, `2.5`, `True`, `'a'`, `b'a'`, `None`.
+impl fmt::Display for Item {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Item::Int(n) => write!(f, "{n}"),
+            Item::Float(x) if x.is_finite() && x.fract() == 0.0 => write!(f, "{x:.1}"),
+            Item::Float(x) => write!(f, "{x}"),
+            Item::Bool(b) => f.write_str(crate::py::py_bool(*b)),
+            Item::Str(s) => f.write_str(&crate::py::py_repr(s)),
+            Item::Bytes(b) => write!(f, "b'{}'", b.escape_ascii()),
+            Item::None => f.write_str("None"),
+        }
+    }
+}
+
+impl Item {
+    /// Its `struct` format, and the bytes of its slot.
+    fn packed(&self, slot: usize) -> (String, Vec<u8>) {
+        let mut bytes = vec![0; slot];
+        let format = match self {
+            Item::Int(n) => {
+                bytes[..8].copy_from_slice(&n.to_ne_bytes());
+                "q".to_owned()
+            }
+            Item::Float(x) => {
+                bytes[..8].copy_from_slice(&x.to_ne_bytes());
+                "d".to_owned()
+            }
+            Item::Bool(b) => {
+                bytes[7] = u8::from(*b);
+                "xxxxxxx?".to_owned()
+            }
+            Item::None => "xxxxxx?x".to_owned(),
+            Item::Str(s) => {
+                bytes[..s.len()].copy_from_slice(s.as_bytes());
+                format!("{slot}s")
+            }
+            Item::Bytes(b) => {
+                bytes[..b.len()].copy_from_slice(b);
+                format!("{slot}s")
+            }
+        };
+        (format, bytes)
+    }
+
+    /// CPython's back-transform code.
+    fn code(&self) -> i8 {
+        match self {
+            Item::Str(_) => 1,
+            Item::Bytes(_) => 2,
+            Item::None => 3,
+            _ => 0,
+        }
+    }
+
+    /// The slot a new list gives it: 8 bytes, or the next multiple of 8
+    /// above a string's length (CPython's `8 * (len // 8 + 1)`).
+    fn slot(&self) -> usize {
+        match self {
+            Item::Str(s) => 8 * (s.len() / 8 + 1),
+            Item::Bytes(b) => 8 * (b.len() / 8 + 1),
+            _ => 8,
+        }
+    }
+}
+
+impl ShareableList {
+    /// A new list of `items` in a new block (Python:
+    /// `ShareableList(items)`).
+    pub fn create(items: &[Item]) -> Result<ShareableList, Error> {
+        let n = items.len();
+        let mut offsets = vec![0usize];
+        for item in items {
+            offsets.push(offsets[offsets.len() - 1] + item.slot());
+        }
+        let data = offsets[n];
+        let size = 8 + 8 * (n + 1) + data + 8 * n + n;
+        let list = ShareableList {
+            shm: SharedMemory::create(size)?,
+        };
+        list.shm.write(0, &(n as i64).to_ne_bytes());
+        for (i, offset) in offsets.iter().enumerate() {
+            list.shm.write(8 + 8 * i, &(*offset as i64).to_ne_bytes());
+        }
+        for (i, item) in items.iter().enumerate() {
+            list.put(i, item, list.slot(i)?)?;
+        }
+        Ok(list)
+    }
+
+    /// Attach to the list in the block named `name` (Python:
+    /// `ShareableList(name=name)`).
+    pub fn attach(name: &str) -> Result<ShareableList, Error> {
+        let list = ShareableList {
+            shm: SharedMemory::attach(name)?,
+        };
+        list.tables()?; // its tables lie inside the block
+        Ok(list)
+    }
+
+    /// The block it lives in (Python: `shm`): its name is the list's.
+    pub fn shm(&self) -> &SharedMemory {
+        &self.shm
+    }
+
+    /// How many items (Python: `len(sl)`).
+    pub fn len(&self) -> usize {
+        // Never more than the block could hold, whatever its first bytes say.
+        let most = self.shm.size() / 17;
+        usize::try_from(self.i64_at(0)).map_or(0, |n| n.min(most))
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Item `i` (Python: `sl[i]`); `IndexError` past the end.
+    pub fn get(&self, i: usize) -> Result<Item, Error> {
+        let (at, slot) = self.slot(i)?;
+        let (formats, codes) = self.tables()?;
+        let mut format = [0u8; 8];
+        self.shm.read(formats + 8 * i, &mut format);
+        let format = &format[..format.iter().position(|&b| b == 0).unwrap_or(8)];
+        let mut bytes = vec![0; slot];
+        self.shm.read(at, &mut bytes);
+        let eight = || -> [u8; 8] {
+            bytes
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .unwrap_or([0; 8])
+        };
+        let code = self.shm.buf()[codes + i].load(Ordering::Relaxed);
+        Ok(match (code, format) {
+            (3, _) => Item::None,
+            (1 | 2, _) => {
+                let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+                bytes.truncate(end); // CPython's `rstrip(b'\x00')`
+                match code {
+                    1 => Item::Str(String::from_utf8_lossy(&bytes).into_owned()),
+                    _ => Item::Bytes(bytes),
+                }
+            }
+            (_, b"q") => Item::Int(i64::from_ne_bytes(eight())),
+            (_, b"d") => Item::Float(f64::from_ne_bytes(eight())),
+            (_, b"xxxxxxx?") => Item::Bool(bytes.get(7).is_some_and(|&b| b != 0)),
+            _ => return Err(no_list()),
+        })
+    }
+
+    /// Set item `i` to `item` (Python: `sl[i] = item`): a `str` or `bytes`
+    /// longer than the item's slot is CPython's `ValueError`.
+    pub fn set(&self, i: usize, item: &Item) -> Result<(), Error> {
+        let (at, slot) = self.slot(i)?;
+        let long = match item {
+            Item::Str(s) => s.len() > slot,
+            Item::Bytes(b) => b.len() > slot,
+            _ => false,
+        };
+        if long {
+            return Err(Error::InvalidArgument(
+                "ValueError: bytes/str item exceeds available storage",
+            ));
+        }
+        self.put(i, item, (at, slot))
+    }
+
+    /// Write item `i`'s format, code and bytes, into the slot at `at`.
+    fn put(&self, i: usize, item: &Item, (at, slot): (usize, usize)) -> Result<(), Error> {
+        let (format, bytes) = item.packed(slot);
+        let mut format_bytes = [0u8; 8];
+        format_bytes[..format.len()].copy_from_slice(format.as_bytes()); // at most "99999999s"
+        let (formats, codes) = self.tables()?;
+        self.shm.write(formats + 8 * i, &format_bytes);
+        self.shm.write(codes + i, &[item.code() as u8]);
+        self.shm.write(at, &bytes);
+        Ok(())
+    }
+
+    /// Where the formats and the back-transform codes start (after the
+    /// data area), checked to lie inside the block.
+    fn tables(&self) -> Result<(usize, usize), Error> {
+        let n = self.len();
+        let data_end = usize::try_from(self.i64_at(8usize.saturating_mul(n + 1)));
+        let formats = data_end
+            .ok()
+            .and_then(|end| end.checked_add(8usize.checked_mul(n + 2)?));
+        match formats {
+            Some(formats) if formats.saturating_add(9 * n) <= self.shm.size() => {
+                Ok((formats, formats + 8 * n))
+            }
+            _ => Err(no_list()),
+        }
+    }
+
+    /// Item `i`'s place in the block and its slot's length.
+    fn slot(&self, i: usize) -> Result<(usize, usize), Error> {
+        let n = self.len();
+        if i >= n {
+            return Err(Error::InvalidArgument("IndexError: index out of range"));
+        }
+        let (from, to) = (self.i64_at(8 + 8 * i), self.i64_at(16 + 8 * i));
+        let (Ok(from), Ok(to)) = (usize::try_from(from), usize::try_from(to)) else {
+            return Err(no_list());
+        };
+        let at = (8 * (n + 2)).checked_add(from).ok_or_else(no_list)?;
+        match to.checked_sub(from) {
+            Some(slot) if at.saturating_add(slot) <= self.shm.size() => Ok((at, slot)),
+            _ => Err(no_list()),
+        }
+    }
+
+    /// The 8 bytes at `at` as an `i64`; 0 past the block's end.
+    fn i64_at(&self, at: usize) -> i64 {
+        let mut bytes = [0u8; 8];
+        if at.checked_add(8).is_some_and(|end| end <= self.shm.size()) {
+            self.shm.read(at, &mut bytes);
+        }
+        i64::from_ne_bytes(bytes)
+    }
+}
+
+/// The error for a block whose bytes are no list (or no longer one).
+fn no_list() -> Error {
+    Error::InvalidArgument("ValueError: the block holds no ShareableList")
+}
+
+/// As Python prints it: `ShareableList([1, 'a', None], name='psm_…')`.
+impl fmt::Display for ShareableList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let items: Vec<String> = (0..self.len())
+            .map(|i| {
+                self.get(i)
+                    .map_or_else(|e| e.to_string(), |item| item.to_string())
+            })
+            .collect();
+        let name = crate::py::py_repr(self.shm.name());
+        write!(f, "ShareableList([{}], name={name})", items.join(", "))
+    }
+}
