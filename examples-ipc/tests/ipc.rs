@@ -248,4 +248,37 @@ fn ipc_channel() {
     assert_eq!(run.output, twin);
 }
 
+const SHARED_MEMORY: &str = "\
+the child sees [22, 33, 44, 55, 100]
+the parent reads b'howdy'
+python, attached by name, sees b'howdy'
+the list after the child: ['HOWDY', 43, 0.5, True, None]
+";
+
+#[test]
+fn shared_memory() {
+    let exe = env!("CARGO_BIN_EXE_shared_memory");
+    if testkit::python().is_some() {
+        // The child's write is the parent's read: one block, by name.
+        let run = run_clean(exe);
+        assert_eq!(run.output, SHARED_MEMORY);
+        assert_eq!(run.output, twin!("shared_memory"));
+    }
+    // Without python3 the third line says so; the rest is as before.
+    let run = testkit::run_with(
+        exe,
+        &[],
+        &[("PATH", "/nonexistent")],
+        Duration::from_secs(60),
+    );
+    assert!(run.status.success(), "{run:?}");
+    let without = SHARED_MEMORY.replace(
+        "python, attached by name, sees b'howdy'",
+        "python3 not found: no Python to attach the block by name",
+    );
+    // Every block unlinked by the program: no warning at its exit (the
+    // output holds stderr too).
+    assert_eq!(run.output, without);
+}
+
 testkit::chapter_checks!(skip_headers: []);

@@ -81,6 +81,7 @@ MODES = {
     "listener_client": "exact",
     "talk_to_python": "exact",
     "ipc_channel": "exact",
+    "shared_memory": "exact",
     # examples-pool
     "pool_map": "sorted",
     "pool_lifecycle": "exact",
