@@ -9,6 +9,7 @@ import os
 import statistics
 import sys
 import time
+from multiprocessing import shared_memory
 from multiprocessing.connection import Client, Listener
 
 # Tutorial 002's numbers; --quick uses small ones.
@@ -135,6 +136,20 @@ def connection_roundtrip(repeats):
             elapsed = time.perf_counter() - start
             conn.send(None)
         p.join()
+    return elapsed / repeats * 1e6
+
+
+def shm_attach_read(repeats):
+    block = shared_memory.SharedMemory(create=True, size=1 << 20)
+    block.buf[:] = b"\x07" * (1 << 20)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        shm = shared_memory.SharedMemory(block.name)
+        bytes(shm.buf)
+        shm.close()
+    elapsed = time.perf_counter() - start
+    block.close()
+    block.unlink()
     return elapsed / repeats * 1e6
 
 
@@ -316,6 +331,7 @@ if __name__ == "__main__":
     print(f"pipe_roundtrip {pipe_roundtrip(200 if quick else 10_000):.1f} us")
     print(f"queue_roundtrip {queue_roundtrip(200 if quick else 10_000):.1f} us")
     print(f"connection_roundtrip {connection_roundtrip(200 if quick else 10_000):.1f} us")
+    print(f"shm_attach_read {shm_attach_read(20 if quick else 1_000):.1f} us")
     print(f"pipe_roundtrip_1cpu {on_one_cpu(pipe_roundtrip, 200 if quick else 10_000):.1f} us")
     print(f"queue_roundtrip_1cpu {on_one_cpu(queue_roundtrip, 200 if quick else 10_000):.1f} us")
     print(f"pipe_roundtrip_loaded {loaded(pipe_roundtrip, 20 if quick else 1_000):.1f} us")

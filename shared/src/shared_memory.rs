@@ -6,7 +6,8 @@
 //! |---|---|
 //! | `SharedMemory(create=True, size=n)`, `SharedMemory(name, create=True, size=n)` | [`SharedMemory::create`]`(n)`, [`SharedMemory::create_named`]`(name, n)` |
 //! | `SharedMemory(name)` | [`SharedMemory::attach`]`(name)` |
-//! | `shm.name`, `shm.size`, `shm.buf`, `shm.close()`, `shm.unlink()` | [`SharedMemory::name`], [`SharedMemory::size`], [`SharedMemory::buf`] (and [`read`](SharedMemory::read), [`write`](SharedMemory::write)), [`SharedMemory::close`], [`SharedMemory::unlink`] |
+//! | `shm.name`, `shm.size`, `shm.close()`, `shm.unlink()` | [`SharedMemory::name`], [`SharedMemory::size`], [`SharedMemory::close`], [`SharedMemory::unlink`] |
+//! | `bytes(shm.buf[a:b])`, `shm.buf[a:b] = data`, `bytes(shm.buf)` | [`SharedMemory::read`], [`SharedMemory::write`], [`SharedMemory::to_vec`] |
 //! | `ShareableList([1, 'a', None])`, `ShareableList(name=n)` | [`ShareableList::create`], [`ShareableList::attach`] |
 //! | `sl[i]`, `sl[i] = v`, `len(sl)` | [`ShareableList::get`], [`ShareableList::set`], [`ShareableList::len`] |
 //!
@@ -22,13 +23,14 @@
 //! Rust's references promise that nothing changes what a `&[u8]` shows
 //! while it lives, and nothing else reads what a `&mut [u8]` may change;
 //! another process, which Rust cannot see, breaks both. So the block is
-//! never a plain slice: [`buf`](SharedMemory::buf) is `&[AtomicU8]` (every
-//! byte read and written as an atomic, which is defined whatever another
-//! process does), and [`read`](SharedMemory::read) and
-//! [`write`](SharedMemory::write) copy bytes out and in through those
-//! atomics. What that does not give is agreement on a value of several
-//! bytes: a reader may see half of a writer's change. Order them with a
-//! lock or an event, as Python's users must too.
+//! never a slice: [`read`](SharedMemory::read) and
+//! [`write`](SharedMemory::write) copy bytes out and in, 8 at a time, as
+//! atomic loads and stores of whole words (every access the same size, so
+//! even two threads of one process that read and write at once are
+//! defined), which cost what plain loads and stores cost on this machine.
+//! What that does not give is agreement on a value of several words: a
+//! reader may see half of a writer's change. Order them with a lock or an
+//! event, as Python's users must too.
 //!
 //! # Leaks
 //!
@@ -45,7 +47,7 @@
 
 use std::fmt;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, Once};
 
 use rustix::fs::Mode;
@@ -67,7 +69,10 @@ const NAME_LENGTH: usize = 14;
 /// shared bytes with a name.
 pub struct SharedMemory {
     name: String,
-    bytes: SharedSlice<AtomicU8>,
+    size: usize,
+    /// The block as 8-byte words, the last one running past its end into
+    /// the rest of its page (which reads as zeros, and keeps no write).
+    words: SharedSlice<AtomicU64>,
 }
 
 impl SharedMemory {
@@ -97,15 +102,13 @@ impl SharedMemory {
             .map_err(std::io::Error::from)?;
         let made = rustix::fs::ftruncate(&file, size as u64)
             .map_err(std::io::Error::from)
-            .and_then(|()| SharedSlice::from_file(file, size));
+            .and_then(|()| SharedSlice::from_file(file, size.div_ceil(8)));
         match made {
-            Ok(bytes) => {
+            Ok(words) => {
                 lock(&CREATED).push(name.to_owned());
                 AT_EXIT.call_once(|| crate::sys::at_exit(unlink_leaked));
-                Ok(SharedMemory {
-                    name: name.to_owned(),
-                    bytes,
-                })
+                let name = name.to_owned();
+                Ok(SharedMemory { name, size, words })
             }
             Err(e) => {
                 let _ = shm::unlink(slashed(name)); // as CPython: a block half made goes
@@ -123,11 +126,9 @@ impl SharedMemory {
         let size = rustix::fs::fstat(&file)
             .map_err(std::io::Error::from)?
             .st_size as usize;
-        let bytes = SharedSlice::from_file(file, size)?;
-        Ok(SharedMemory {
-            name: name.to_owned(),
-            bytes,
-        })
+        let words = SharedSlice::from_file(file, size.div_ceil(8))?;
+        let name = name.to_owned();
+        Ok(SharedMemory { name, size, words })
     }
 
     /// The block's name, without the leading `/` (Python: `name`).
@@ -137,29 +138,87 @@ impl SharedMemory {
 
     /// Its size in bytes (Python: `size`).
     pub fn size(&self) -> usize {
-        self.bytes.len()
+        self.size
     }
 
-    /// Its bytes, each an atomic: see the module docs for why not a
-    /// `&[u8]` (Python: `buf`).
-    pub fn buf(&self) -> &[AtomicU8] {
-        &self.bytes
-    }
-
-    /// Copy `out.len()` bytes from `offset` out of the block; panics past
-    /// its end, as slicing does.
+    /// Copy `out.len()` bytes from `offset` out of the block (Python:
+    /// `bytes(shm.buf[offset:offset + len(out)])`); panics past its end,
+    /// as slicing does. A word (8 bytes) at a time, each an atomic load.
     pub fn read(&self, offset: usize, out: &mut [u8]) {
-        let bytes = &self.bytes[offset..offset + out.len()];
-        for (to, from) in out.iter_mut().zip(bytes) {
-            *to = from.load(Ordering::Relaxed);
+        let end = self.checked_end(offset, out.len());
+        // Up to the first whole word, then whole words, then what is left.
+        let head = ((8 - offset % 8) % 8).min(out.len());
+        let (head_out, rest) = out.split_at_mut(head);
+        self.read_part(offset, head_out);
+        let mut chunks = rest.chunks_exact_mut(8);
+        let first = (offset + head) / 8;
+        for (chunk, word) in (&mut chunks).zip(&self.words[first..]) {
+            chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_ne_bytes());
+        }
+        let tail = chunks.into_remainder();
+        self.read_part(end - tail.len(), tail);
+    }
+
+    /// Read `out.len()` (fewer than 8) bytes within the word that holds `at`.
+    fn read_part(&self, at: usize, out: &mut [u8]) {
+        if !out.is_empty() {
+            let word = self.words[at / 8].load(Ordering::Relaxed).to_ne_bytes();
+            out.copy_from_slice(&word[at % 8..at % 8 + out.len()]);
         }
     }
 
-    /// Copy `data` into the block at `offset`; panics past its end.
+    /// Copy `data` into the block at `offset` (Python: `shm.buf[offset:…]
+    /// = data`); panics past its end. A whole word is stored; part of one
+    /// is merged into it (compare-and-swap), the rest of it kept.
     pub fn write(&self, offset: usize, data: &[u8]) {
-        let bytes = &self.bytes[offset..offset + data.len()];
-        for (to, from) in bytes.iter().zip(data) {
-            to.store(*from, Ordering::Relaxed);
+        let end = self.checked_end(offset, data.len());
+        let mut at = offset;
+        while at < end {
+            let (from, to) = (at % 8, (end - at + at % 8).min(8));
+            let part = &data[at - offset..at - offset + to - from];
+            let word = &self.words[at / 8];
+            if to - from == 8 {
+                word.store(
+                    u64::from_ne_bytes(part.try_into().expect("8 bytes")),
+                    Ordering::Relaxed,
+                );
+            } else {
+                let _ = word.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                    let mut bytes = old.to_ne_bytes();
+                    bytes[from..to].copy_from_slice(part);
+                    Some(u64::from_ne_bytes(bytes))
+                });
+            }
+            at += to - from;
+        }
+    }
+
+    /// The whole block, copied out (Python: `bytes(shm.buf)`).
+    pub fn to_vec(&self) -> Vec<u8> {
+        // Word by word into a small buffer that stays in the cache, then
+        // on with the library's `memcpy`, whose wide stores into fresh
+        // memory are what make a big copy quick (it need not read the
+        // destination first, as one store of a word at a time does).
+        let mut out = Vec::with_capacity(self.words.len() * 8);
+        let mut staged = [0u8; 4096];
+        for words in self.words.chunks(staged.len() / 8) {
+            for (bytes, word) in staged.chunks_exact_mut(8).zip(words) {
+                bytes.copy_from_slice(&word.load(Ordering::Relaxed).to_ne_bytes());
+            }
+            out.extend_from_slice(&staged[..words.len() * 8]);
+        }
+        out.truncate(self.size);
+        out
+    }
+
+    /// `offset + len`, if it is within the block.
+    fn checked_end(&self, offset: usize, len: usize) -> usize {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.size => end,
+            _ => panic!(
+                "bytes {offset}..{offset}+{len} are past the end of a block of {}",
+                self.size
+            ),
         }
     }
 
@@ -396,7 +455,9 @@ impl ShareableList {
                 .and_then(|b| b.try_into().ok())
                 .unwrap_or([0; 8])
         };
-        let code = self.shm.buf()[codes + i].load(Ordering::Relaxed);
+        let mut code = [0u8];
+        self.shm.read(codes + i, &mut code);
+        let code = code[0];
         Ok(match (code, format) {
             (3, _) => Item::None,
             (1 | 2, _) => {

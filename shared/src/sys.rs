@@ -124,9 +124,13 @@ fn shared_file(bytes: usize) -> io::Result<OwnedFd> {
 }
 
 /// Map `bytes` of `file`, read and write, shared; `InvalidData` if the file
-/// is shorter (a descriptor that is not what it claims).
+/// ends before the page that holds the last of them (a descriptor that is
+/// not what it claims: touching a page past a file's end is SIGBUS, while
+/// the rest of its last page reads as zeros).
 fn map_shared(file: &OwnedFd, bytes: usize) -> io::Result<NonNull<u8>> {
-    if File::from(file.try_clone()?).metadata()?.len() < bytes as u64 {
+    let page = rustix::param::page_size() as u64;
+    let len = File::from(file.try_clone()?).metadata()?.len();
+    if len.div_ceil(page) * page < bytes as u64 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "shared memory too short",
@@ -235,8 +239,6 @@ impl<S: Shareable> Drop for SharedSlice<S> {
 
 // SAFETY: an `AtomicU64` of 0 is valid, and atomics are for shared use.
 unsafe impl Shareable for std::sync::atomic::AtomicU64 {}
-// SAFETY: every byte is a valid `AtomicU8`: a named block's bytes.
-unsafe impl Shareable for std::sync::atomic::AtomicU8 {}
 
 // ------------------------------------------------------------ futex
 

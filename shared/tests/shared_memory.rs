@@ -212,6 +212,27 @@ sl.shm.close()
     sl.shm().unlink().unwrap();
 }
 
+fn reads_and_writes_land_at_any_offset() {
+    // Word by word underneath: a write that starts and ends mid-word keeps
+    // its neighbours, whatever the offsets.
+    let shm = SharedMemory::create(45).unwrap();
+    let mut model = vec![0u8; 45];
+    for (offset, len) in [(0, 45), (3, 13), (8, 8), (7, 1), (40, 5), (1, 0), (17, 22)] {
+        let data: Vec<u8> = (0..len).map(|i| (offset * 31 + i * 7 + 1) as u8).collect();
+        shm.write(offset, &data);
+        model[offset..offset + len].copy_from_slice(&data);
+        assert_eq!(shm.to_vec(), model, "after writing {len} at {offset}");
+        for (from, n) in [(0, 45), (5, 11), (44, 1), (9, 0)] {
+            let mut out = vec![0; n];
+            shm.read(from, &mut out);
+            assert_eq!(out, model[from..from + n]);
+        }
+    }
+    let past = std::panic::catch_unwind(|| shm.read(40, &mut [0; 6]));
+    assert!(past.is_err(), "past the end: a panic, as slicing");
+    shm.unlink().unwrap();
+}
+
 fn errors_read_as_cpython_s() {
     let missing = SharedMemory::attach("psm_no_such_block").unwrap_err();
     assert_eq!(
@@ -304,6 +325,7 @@ fn main() {
             rust_attaches_a_python_block_by_name,
             a_shareable_list_made_in_python_is_read_and_changed_in_rust,
             a_shareable_list_made_in_rust_is_read_and_changed_in_python,
+            reads_and_writes_land_at_any_offset,
             errors_read_as_cpython_s,
             a_block_left_at_exit_is_unlinked_with_cpythons_warning,
             a_creator_killed_outright_leaves_its_block_as_documented,

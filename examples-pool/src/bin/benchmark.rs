@@ -41,6 +41,7 @@ use std::time::{Duration, Instant};
 use examples_pool::{NUMBERS, factorize};
 use shared::connection::{Listener, PyConnection};
 use shared::pool::Pool;
+use shared::shared_memory::SharedMemory;
 use shared::sync::Block;
 use shared::{
     Barrier, Error, Lock, Process, Queue, RawArray, StartMethod, Value, cpu_count, get_context,
@@ -354,6 +355,23 @@ fn ipc_channel_roundtrip(repeats: usize) -> Result<f64, Error> {
     Ok(elapsed / repeats as f64 * 1e6)
 }
 
+/// Microseconds to attach to a 1 MiB named block by its name, copy it
+/// all out, and close it again (what a process that finds data by name
+/// pays each time).
+fn shm_attach_read(repeats: usize) -> Result<f64, Error> {
+    let block = SharedMemory::create(1 << 20)?;
+    block.write(0, &vec![7; 1 << 20]);
+    let elapsed = seconds(|| {
+        for _ in 0..repeats {
+            let shm = SharedMemory::attach(block.name())?;
+            black_box(shm.to_vec());
+        }
+        Ok(())
+    })?;
+    block.unlink()?;
+    Ok(elapsed / repeats as f64 * 1e6)
+}
+
 /// Microseconds for a small message to go to a child and back over a pipe.
 fn pipe_roundtrip(repeats: usize) -> Result<f64, Error> {
     let (parent, child) = pipe(true)?;
@@ -633,6 +651,7 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
         ("queue_roundtrip", queue_roundtrip(trips)?, "us"),
         ("connection_roundtrip", connection_roundtrip(trips)?, "us"),
         ("ipc_channel_roundtrip", ipc_channel_roundtrip(trips)?, "us"),
+        ("shm_attach_read", shm_attach_read(trips / 10)?, "us"),
         (
             "floor_socketpair_roundtrip_1cpu",
             on_one_cpu(|| floor_socketpair_roundtrip(trips))?,
@@ -760,6 +779,7 @@ fn target(name: &str) -> (Option<f64>, Option<f64>) {
     match name {
         "pipe_roundtrip" | "queue_roundtrip" => (Some(1.0), None),
         "connection_roundtrip" => (Some(5.0), None),
+        "shm_attach_read" => (Some(1.0), None),
         "pipe_roundtrip_1cpu" => (Some(2.0), Some(2.0)),
         "queue_roundtrip_1cpu" | "pipe_roundtrip_loaded" | "queue_roundtrip_loaded" => {
             (Some(2.0), None)
