@@ -139,6 +139,9 @@ fn benchmark_prints_name_value_unit() {
         "pool_map_chunksize1",
         "pipe_roundtrip",
         "queue_roundtrip",
+        "connection_roundtrip",
+        "ipc_channel_roundtrip",
+        "shm_attach_read",
         "floor_socketpair_roundtrip_1cpu",
         "pipe_roundtrip_1cpu",
         "queue_roundtrip_1cpu",
@@ -165,15 +168,17 @@ fn benchmark_prints_name_value_unit() {
         let measured = words[1].parse::<f64>().is_ok_and(f64::is_finite);
         assert!(measured, "{line}");
     }
-    // The twin prints the same names but the OS floors and the cost of
-    // recording a timeline (a feature of `shared`), which only the Rust
-    // side measures (checked without running it: CPython may be absent).
+    // The twin prints the same names but the OS floors, the cost of
+    // recording a timeline (a feature of `shared`) and ipc-channel's round
+    // trip, which only the Rust side measures (checked without running it: CPython may be absent).
     let python =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/python/benchmark.py"))
             .expect("python/benchmark.py");
     for name in want
         .iter()
         .filter(|n| !n.starts_with("floor_") && !n.ends_with("_timeline"))
+        .filter(|n| !n.starts_with("ipc_channel"))
+    // a Rust crate: Rust's alone
     {
         assert!(python.contains(&format!("print(f\"{name} ")), "{name}");
     }
