@@ -47,7 +47,14 @@
 //! `BTreeMap`, and `serde_pickle::Value` any of them. Unpickling here only
 //! ever builds such data: a peer cannot make the Rust side run code, as
 //! one can make CPython's `recv` do (its docs warn to receive only from
-//! an authenticated peer).
+//! an authenticated peer). Before decoding, the pickle's opcodes are
+//! followed to check that nothing nests deeper than [`MOST_NESTED`] levels
+//! (decoding recurses, and a list in a list a hundred thousand times
+//! would overflow the stack and abort the process); deeper, or not a
+//! pickle of plain data, is refused with an [`Error::Encoding`], and the
+//! next message reads as usual. One more limit, `serde-pickle`'s: a list
+//! or dict that appears twice in one message (`a = [1]; conn.send([a,
+//! a])`) is refused as a "recursive structure".
 //!
 //! # Limits that hold against any peer
 //!
@@ -165,7 +172,9 @@ impl Listener {
             Some(address) => (address, None),
             None => {
                 let folder = std::env::temp_dir().join(format!("pymp-{}", random_name(8)?));
-                std::fs::create_dir(&folder)?;
+                // Only this user may look inside, whatever the umask (CPython's 0700).
+                std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+                    .create(&folder)?;
                 let path = folder.join(format!("listener-{}", random_name(8)?));
                 (Address::Path(path), Some(folder))
             }
@@ -349,6 +358,7 @@ impl PyConnection {
     /// only (see the module docs). [`Error::Eof`] once the peer is gone.
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<T, Error> {
         let pickled = self.recv_bytes()?;
+        plain::check(&pickled)?;
         serde_pickle::from_slice(&pickled, serde_pickle::DeOptions::new())
             .map_err(|err| Error::Encoding(err.to_string()))
     }
@@ -358,6 +368,7 @@ impl PyConnection {
     /// would make a tuple a list: serde has no tuple of unknown length.)
     pub fn recv_pickled(&mut self) -> Result<Pickled, Error> {
         let pickled = self.recv_bytes()?;
+        plain::check(&pickled)?;
         serde_pickle::value_from_slice(&pickled, serde_pickle::DeOptions::new())
             .map_err(|err| Error::Encoding(err.to_string()))
     }
@@ -445,16 +456,16 @@ impl PyConnection {
             self.spin.until(|| self.arrived());
         }
         let mut header = [0; 4];
-        self.read_exact(&mut header, wait)?;
+        self.read_exact(&mut header, wait, false)?;
         let length = match i32::from_be_bytes(header) {
             -1 => {
                 let mut long = [0; 8];
-                self.read_exact(&mut long, wait)?;
+                self.read_exact(&mut long, wait, true)?;
                 u64::from_be_bytes(long)
             }
-            n => u64::try_from(n).map_err(|_| Error::BadMessageLength)?,
+            n => u64::try_from(n).unwrap_or(u64::MAX), // no length: refused below
         };
-        if length > max {
+        if length > max || length == u64::MAX {
             self.readable = false;
             return Err(Error::BadMessageLength);
         }
@@ -465,7 +476,7 @@ impl PyConnection {
             let chunk = left.min(1 << 20) as usize;
             let start = message.len();
             message.resize(start + chunk, 0);
-            self.read_exact(&mut message[start..], wait)?;
+            self.read_exact(&mut message[start..], wait, true)?;
             left -= chunk as u64;
         }
         Ok(message)
@@ -482,23 +493,28 @@ impl PyConnection {
     }
 
     /// Fill `buf` from the stream, sleeping in `poll(2)` when a deadline
-    /// is set; [`Error::Eof`] if the peer ends first.
-    fn read_exact(&mut self, buf: &mut [u8], wait: Wait) -> Result<(), Error> {
+    /// is set; [`Error::Eof`] if the peer ends before a message begins
+    /// (`started`: the frame's first bytes), CPython's `OSError: got end
+    /// of file during message` if inside one.
+    fn read_exact(&mut self, buf: &mut [u8], wait: Wait, started: bool) -> Result<(), Error> {
         let mut got = 0;
         while got < buf.len() {
             if let Wait::Until(_) = wait
                 && sys::wait_readable(&[self.as_fd()], wait)?.is_empty()
             {
                 return Err(Error::Authentication(format!(
-                    "the peer went silent for {} s in the handshake",
+                    "the peer did not finish the handshake in time (at most {} s)",
                     HANDSHAKE_LIMIT.as_secs()
                 )));
             }
             match recv(self.stream.as_raw_fd(), &mut buf[got..], MsgFlags::empty()) {
-                Ok(0) => return Err(Error::Eof),
+                Ok(0) | Err(Errno::ECONNRESET) if started || got > 0 => {
+                    let why = "got end of file during message";
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, why).into());
+                }
+                Ok(0) | Err(Errno::ECONNRESET) => return Err(Error::Eof),
                 Ok(n) => got += n,
                 Err(Errno::EINTR) => {}
-                Err(Errno::ECONNRESET) => return Err(Error::Eof),
                 Err(errno) => return Err(errno.into()),
             }
         }
@@ -528,6 +544,194 @@ fn header(length: u64) -> ([u8; 12], usize) {
             header[4..].copy_from_slice(&length.to_be_bytes());
             (header, 12)
         }
+    }
+}
+
+/// How deep a received value may nest: plain data seldom goes past a few
+/// levels, and decoding one nested deeper recurses (a peer could send a
+/// list inside a list a hundred thousand times in 200 KB, enough to
+/// overflow a thread's stack, which aborts the whole process).
+pub const MOST_NESTED: usize = 100;
+
+/// A look at a pickle's opcodes before it is decoded, so that no peer can
+/// make decoding overflow the stack (nesting deeper than [`MOST_NESTED`])
+/// or ask for memory out of all proportion to the message (each open
+/// MARK costs the decoder a buffer). It follows what each opcode does to
+/// the unpickler's stack, tracking only how deep each value nests.
+mod plain {
+    use std::collections::HashMap;
+
+    use super::MOST_NESTED;
+    use crate::Error;
+
+    /// Whether `pickle` is one the decoder may be given: every opcode
+    /// known, nothing nested deeper than [`MOST_NESTED`].
+    pub(super) fn check(pickle: &[u8]) -> Result<(), Error> {
+        match walk(pickle) {
+            Some(true) => Ok(()),
+            _ => Err(Error::Encoding(format!(
+                "refused: not a pickle of plain data nested at most {MOST_NESTED} levels deep"
+            ))),
+        }
+    }
+
+    /// Follow the opcodes to STOP: `Some(true)` if all is well, `Some(false)`
+    /// or `None` (cut short, or an opcode out of place) if not.
+    fn walk(pickle: &[u8]) -> Option<bool> {
+        // How deep each value on the unpickler's stack nests; `None`: a MARK.
+        let mut stack: Vec<Option<usize>> = Vec::new();
+        let mut memo: HashMap<u64, usize> = HashMap::new();
+        let (mut open_marks, mut closed) = (0usize, 0usize);
+        let mut at = 0;
+        loop {
+            let op = *pickle.get(at)?;
+            at += 1;
+            let mut take = |n: usize| -> Option<u64> {
+                let bytes = pickle.get(at..at.checked_add(n)?)?;
+                at += n;
+                Some(
+                    bytes
+                        .iter()
+                        .rev()
+                        .fold(0, |acc, &b| acc << 8 | u64::from(b)),
+                )
+            };
+            match op {
+                b'.' => return Some(true), // STOP
+                b'(' => stack.push(None),  // MARK
+                // an empty list, dict, tuple or set
+                b']' | b'}' | b')' | 0x8f => stack.push(Some(1)),
+                // None, True, False, an extension code, the next buffer
+                b'N' | 0x88 | 0x89 | 0x97 => stack.push(Some(0)),
+                0x82 | 0x83 | 0x84 => {
+                    take(match op {
+                        0x82 => 1,
+                        0x83 => 2,
+                        _ => 4,
+                    })?;
+                    stack.push(Some(0));
+                }
+                // integers and a float, of fixed width
+                b'J' | b'K' | b'M' | b'G' => {
+                    take(match op {
+                        b'K' => 1,
+                        b'M' => 2,
+                        b'J' => 4,
+                        _ => 8,
+                    })?;
+                    stack.push(Some(0));
+                }
+                // a length, then that many bytes: longs, strings, bytes
+                0x8a | 0x8b | b'U' | b'T' | b'C' | b'B' | 0x8e | 0x8c | b'X' | 0x8d | 0x96 => {
+                    let width = match op {
+                        0x8a | b'U' | b'C' | 0x8c => 1,
+                        0x8e | 0x8d | 0x96 => 8,
+                        _ => 4,
+                    };
+                    let n = usize::try_from(take(width)?).ok()?;
+                    at = at.checked_add(n).filter(|&end| end <= pickle.len())?;
+                    stack.push(Some(0));
+                }
+                // protocol 0's values, and a global's two names: lines
+                b'I' | b'L' | b'F' | b'S' | b'V' | b'P' | b'c' => {
+                    for _ in 0..(if op == b'c' { 2 } else { 1 }) {
+                        at += pickle.get(at..)?.iter().position(|&b| b == b'\n')? + 1;
+                    }
+                    stack.push(Some(0));
+                }
+                0x80 => _ = take(1)?,      // PROTO
+                0x95 => _ = take(8)?,      // FRAME
+                0x98 => _ = stack.last()?, // READONLY_BUFFER
+                0x94 => _ = memo.insert(memo.len() as u64, (*stack.last()?)?), // MEMOIZE
+                b'q' | b'r' | b'p' => {
+                    let key = match op {
+                        b'p' => number_line(pickle, &mut at)?,
+                        b'q' => take(1)?,
+                        _ => take(4)?,
+                    };
+                    memo.insert(key, (*stack.last()?)?);
+                }
+                b'h' | b'j' | b'g' => {
+                    let key = match op {
+                        b'g' => number_line(pickle, &mut at)?,
+                        b'h' => take(1)?,
+                        _ => take(4)?,
+                    };
+                    stack.push(Some(*memo.get(&key)?));
+                }
+                // into the container below: one item, a pair, or all to the mark
+                b'a' | b's' | b'e' | b'u' | 0x90 => {
+                    let deepest = match op {
+                        b'a' => stack.pop()??,
+                        b's' => stack.pop()??.max(stack.pop()??),
+                        _ => {
+                            closed = 1;
+                            to_mark(&mut stack)?
+                        }
+                    };
+                    let container = stack.last_mut()?.as_mut()?;
+                    *container = (*container).max(deepest + 1);
+                }
+                // a new value of all to the mark: list, tuple, dict, frozenset, object
+                b'l' | b't' | b'd' | 0x91 | b'o' | b'i' => {
+                    if op == b'i' {
+                        for _ in 0..2 {
+                            at += pickle.get(at..)?.iter().position(|&b| b == b'\n')? + 1;
+                        }
+                    }
+                    closed = 1;
+                    let deepest = to_mark(&mut stack)?;
+                    stack.push(Some(deepest + 1));
+                }
+                // a new value of the top one, two or three
+                0x85 | 0x86 | 0x87 | b'R' | 0x81 | 0x93 | b'Q' | b'b' | 0x92 => {
+                    let n = match op {
+                        0x85 | b'Q' => 1,
+                        0x86 | b'R' | 0x81 | 0x93 | b'b' => 2,
+                        _ => 3,
+                    };
+                    let mut deepest = 0;
+                    for _ in 0..n {
+                        deepest = deepest.max(stack.pop()??);
+                    }
+                    stack.push(Some(deepest + 1));
+                }
+                b'0' => _ = stack.pop()?, // POP
+                b'1' => {
+                    closed = 1; // POP_MARK
+                    to_mark(&mut stack)?;
+                }
+                b'2' => stack.push(*stack.last()?), // DUP
+                _ => return Some(false),            // no opcode of pickle's
+            }
+            // Only the top can have grown deeper (a value pushed, or the
+            // container an item went into), and each MARK opens a level.
+            let marks = (op == b'(') as usize;
+            open_marks = open_marks + marks - closed;
+            closed = 0;
+            if open_marks > MOST_NESTED || stack.last().copied().flatten() > Some(MOST_NESTED) {
+                return Some(false);
+            }
+        }
+    }
+
+    /// Pop down to the last MARK: how deep the deepest value popped nests.
+    fn to_mark(stack: &mut Vec<Option<usize>>) -> Option<usize> {
+        let mut deepest = 0;
+        loop {
+            match stack.pop()? {
+                None => return Some(deepest),
+                Some(depth) => deepest = deepest.max(depth),
+            }
+        }
+    }
+
+    /// A memo key written as a line of digits (protocol 0).
+    fn number_line(pickle: &[u8], at: &mut usize) -> Option<u64> {
+        let end = *at + pickle.get(*at..)?.iter().position(|&b| b == b'\n')?;
+        let key = std::str::from_utf8(&pickle[*at..end]).ok()?.parse().ok()?;
+        *at = end + 1;
+        Some(key)
     }
 }
 
@@ -609,46 +813,60 @@ fn check_answer(key: &[u8], message: &[u8], answer: &[u8]) -> Result<(), Error> 
     }
 }
 
-/// The digests this end speaks: MD5, for Python 3.11 and older, and
-/// SHA-256, which 3.12 asks for.
+/// The digests this end speaks: CPython 3.12's `_ALLOWED_DIGESTS`, SHA-256
+/// (what it asks for) and MD5 (all that 3.11 and older know) among them.
 #[derive(Clone, Copy)]
 enum Digest {
     Md5,
     Sha256,
+    Sha384,
+    Sha3_256,
+    Sha3_384,
 }
+
+/// Every digest, each with the name CPython writes in braces.
+const DIGESTS: [(Digest, &[u8]); 5] = [
+    (Digest::Sha256, b"{sha256}"),
+    (Digest::Md5, b"{md5}"),
+    (Digest::Sha384, b"{sha384}"),
+    (Digest::Sha3_256, b"{sha3_256}"),
+    (Digest::Sha3_384, b"{sha3_384}"),
+];
 
 impl Digest {
     fn prefix(self) -> &'static [u8] {
-        match self {
-            Digest::Md5 => b"{md5}",
-            Digest::Sha256 => b"{sha256}",
-        }
+        let named = DIGESTS
+            .iter()
+            .find(|(digest, _)| *digest as u8 == self as u8);
+        named.expect("every digest is listed").1
     }
 
     /// The HMAC of `message` under `key`.
     fn sign(self, key: &[u8], message: &[u8]) -> Vec<u8> {
+        fn sign<M: Mac + KeyInit>(key: &[u8], message: &[u8]) -> Vec<u8> {
+            keyed::<M>(key, message).finalize().into_bytes().to_vec()
+        }
         match self {
-            Digest::Md5 => keyed::<Hmac<md5::Md5>>(key, message)
-                .finalize()
-                .into_bytes()
-                .to_vec(),
-            Digest::Sha256 => keyed::<Hmac<sha2::Sha256>>(key, message)
-                .finalize()
-                .into_bytes()
-                .to_vec(),
+            Digest::Md5 => sign::<Hmac<md5::Md5>>(key, message),
+            Digest::Sha256 => sign::<Hmac<sha2::Sha256>>(key, message),
+            Digest::Sha384 => sign::<Hmac<sha2::Sha384>>(key, message),
+            Digest::Sha3_256 => sign::<Hmac<sha3::Sha3_256>>(key, message),
+            Digest::Sha3_384 => sign::<Hmac<sha3::Sha3_384>>(key, message),
         }
     }
 
     /// Whether `mac` is the HMAC of `message` under `key`, compared in
     /// constant time (`verify_slice`), so the time taken tells nothing.
     fn verify(self, key: &[u8], message: &[u8], mac: &[u8]) -> bool {
+        fn verify<M: Mac + KeyInit>(key: &[u8], message: &[u8], mac: &[u8]) -> bool {
+            keyed::<M>(key, message).verify_slice(mac).is_ok()
+        }
         match self {
-            Digest::Md5 => keyed::<Hmac<md5::Md5>>(key, message)
-                .verify_slice(mac)
-                .is_ok(),
-            Digest::Sha256 => keyed::<Hmac<sha2::Sha256>>(key, message)
-                .verify_slice(mac)
-                .is_ok(),
+            Digest::Md5 => verify::<Hmac<md5::Md5>>(key, message, mac),
+            Digest::Sha256 => verify::<Hmac<sha2::Sha256>>(key, message, mac),
+            Digest::Sha384 => verify::<Hmac<sha2::Sha384>>(key, message, mac),
+            Digest::Sha3_256 => verify::<Hmac<sha3::Sha3_256>>(key, message, mac),
+            Digest::Sha3_384 => verify::<Hmac<sha3::Sha3_384>>(key, message, mac),
         }
     }
 }
@@ -669,8 +887,8 @@ fn digest_of(message: &[u8]) -> Result<(Option<Digest>, &[u8]), Error> {
     if [LEGACY_CHALLENGE, LEGACY_ANSWER].contains(&message.len()) {
         return Ok((None, message));
     }
-    for digest in [Digest::Sha256, Digest::Md5] {
-        if let Some(rest) = message.strip_prefix(digest.prefix()) {
+    for (digest, prefix) in DIGESTS {
+        if let Some(rest) = message.strip_prefix(prefix) {
             return Ok((Some(digest), rest));
         }
     }
@@ -702,7 +920,8 @@ fn random_name(n: usize) -> Result<String, Error> {
 }
 
 /// A received value as Python's `repr` prints it: `(2.25, None, 'junk')`,
-/// `b'hi'`, `{'k': [1, 2]}`.
+/// `b'hi'`, `{'k': [1, 2]}`, `1e+16`. (A dict's keys come sorted, not in
+/// the order they were sent: `Pickled` keeps them in a `BTreeMap`.)
 pub fn repr(value: &Pickled) -> String {
     use serde_pickle::HashableValue as Key;
     let key = |key: &Key| repr(&key.clone().into_value());
@@ -715,14 +934,14 @@ pub fn repr(value: &Pickled) -> String {
         Pickled::Bool(b) => crate::py::py_bool(*b).to_owned(),
         Pickled::I64(n) => n.to_string(),
         Pickled::Int(n) => n.to_string(),
-        // Python writes a whole float with its `.0`.
-        Pickled::F64(x) if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e16 => format!("{x:.1}"),
-        Pickled::F64(x) => format!("{x}"),
-        Pickled::Bytes(bytes) => format!("b'{}'", bytes.escape_ascii()).replace("\\\"", "\""),
+        Pickled::F64(x) => float_repr(*x),
+        Pickled::Bytes(bytes) => bytes_repr(bytes),
         Pickled::String(s) => crate::py::py_repr(s),
         Pickled::List(list) => items("[", list.iter().map(repr).collect(), "]"),
         Pickled::Tuple(tuple) => items("(", tuple.iter().map(repr).collect(), ")"),
+        Pickled::Set(set) if set.is_empty() => "set()".to_owned(),
         Pickled::Set(set) => items("{", set.iter().map(key).collect(), "}"),
+        Pickled::FrozenSet(set) if set.is_empty() => "frozenset()".to_owned(),
         Pickled::FrozenSet(set) => items("frozenset({", set.iter().map(key).collect(), "})"),
         Pickled::Dict(dict) => {
             let pairs = dict.iter().map(|(k, v)| format!("{}: {}", key(k), repr(v)));
@@ -731,8 +950,85 @@ pub fn repr(value: &Pickled) -> String {
     }
 }
 
+/// A float as Python writes it: the shortest digits that read back the
+/// same, a whole one with its `.0`, an exponent past 1e16 or under 1e-4
+/// (`1e+16`, `1.5e-07`), and `nan`, `inf`.
+fn float_repr(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".to_owned();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf" } else { "-inf" }.to_owned();
+    }
+    if x == 0.0 || (1e-4..1e16).contains(&x.abs()) {
+        let plain = format!("{x}");
+        return if plain.contains('.') {
+            plain
+        } else {
+            format!("{plain}.0")
+        };
+    }
+    let exp = format!("{x:e}"); // `1.5e-7`
+    let (mantissa, power) = exp.split_once('e').expect("an exponent");
+    let power: i32 = power.parse().expect("a number");
+    let sign = if power < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", power.abs())
+}
+
+/// Bytes as Python writes them: in single quotes, or double ones if they
+/// hold a `'` and no `"`; `\t`, `\n`, `\r`, `\\` and `\xNN` escapes.
+fn bytes_repr(bytes: &[u8]) -> String {
+    let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = format!("b{quote}");
+    for &b in bytes {
+        match b {
+            b'\t' => out.push_str("\\t"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\\' => out.push_str("\\\\"),
+            _ if char::from(b) == quote => {
+                out.push('\\');
+                out.push(quote);
+            }
+            0x20..=0x7e => out.push(char::from(b)),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push(quote);
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    use super::{Pickled, repr};
+
+    /// Values print as Python's `repr` prints them.
+    #[test]
+    fn repr_is_pythons() {
+        let floats = [
+            (1e16, "1e+16"),
+            (1.5e-7, "1.5e-07"),
+            (2.25, "2.25"),
+            (3.0, "3.0"),
+        ];
+        for (x, want) in floats {
+            assert_eq!(repr(&Pickled::F64(x)), want);
+        }
+        assert_eq!(repr(&Pickled::F64(f64::NAN)), "nan");
+        assert_eq!(repr(&Pickled::F64(-0.0)), "-0.0");
+        assert_eq!(repr(&Pickled::Bytes(b"it's".to_vec())), "b\"it's\"");
+        assert_eq!(
+            repr(&Pickled::Bytes(b"a'\"\x00\n".to_vec())),
+            "b'a\\'\"\\x00\\n'"
+        );
+        assert_eq!(repr(&Pickled::Set(Default::default())), "set()");
+        assert_eq!(repr(&Pickled::Tuple(vec![Pickled::None])), "(None,)");
+    }
+
     /// The two forms of the length, at their edge, without sending 2 GiB.
     #[test]
     fn a_length_past_two_gib_takes_the_long_form() {

@@ -323,7 +323,7 @@ fn a_length_refused_allocates_nothing_and_says_bad_message_length() {
         peer.write_all(&announced.to_be_bytes()).unwrap();
         peer.write_all(b"only this").unwrap();
         drop(peer);
-        assert!(matches!(conn.recv_bytes(), Err(Error::Eof)));
+        assert_eq!(conn.recv_bytes().unwrap_err().to_string(), CUT_SHORT);
     }
     // A negative length other than -1 is no length.
     let (mut conn, mut peer) = connection_and_raw_peer();
@@ -331,11 +331,18 @@ fn a_length_refused_allocates_nothing_and_says_bad_message_length() {
     assert!(matches!(conn.recv_bytes(), Err(Error::BadMessageLength)));
 }
 
+/// CPython's words for a peer gone in the middle of a message.
+const CUT_SHORT: &str = "OSError: got end of file during message";
+
 #[test]
 fn a_truncated_frame_is_end_of_file_and_a_short_buffer_gets_the_message_back() {
     let (mut conn, mut peer) = connection_and_raw_peer();
     peer.write_all(&5i32.to_be_bytes()).unwrap();
     peer.write_all(b"abc").unwrap();
+    drop(peer);
+    assert_eq!(conn.recv_bytes().unwrap_err().to_string(), CUT_SHORT);
+    // A peer gone between messages is end-of-file (CPython's EOFError).
+    let (mut conn, peer) = connection_and_raw_peer();
     drop(peer);
     assert!(matches!(conn.recv_bytes(), Err(Error::Eof)));
 
@@ -387,7 +394,10 @@ fn a_silent_peer_is_given_up_and_the_listener_serves_the_next() {
     // A peer that connects and never answers the challenge: given up.
     let silent = raw_peer(&listener);
     let refused = listener.accept().unwrap_err();
-    assert!(refused.to_string().contains("went silent"), "{refused}");
+    assert!(
+        refused.to_string().contains("did not finish the handshake"),
+        "{refused}"
+    );
     drop(silent);
     // The next client is served.
     let at = listener.address().clone();
@@ -398,8 +408,104 @@ fn a_silent_peer_is_given_up_and_the_listener_serves_the_next() {
     let quiet = Listener::bind(None, None).unwrap();
     let began = Instant::now();
     let refused = PyConnection::connect(quiet.address(), Some(b"k")).unwrap_err();
-    assert!(refused.to_string().contains("went silent"), "{refused}");
+    assert!(
+        refused.to_string().contains("did not finish the handshake"),
+        "{refused}"
+    );
     assert!(began.elapsed() < HANDSHAKE_LIMIT * 2);
+}
+
+#[test]
+fn a_hostile_pickle_is_refused_and_never_aborts_the_receiver() {
+    // Each is sent as raw bytes, as any peer may send them.
+    let deep_list = [&b"\x80\x02"[..], &[b']'; 100_000], &[b'a'; 99_999], b"."].concat();
+    let marks = vec![b'('; 1 << 20]; // a million MARKs: each would cost the decoder a buffer
+    let global = b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00idR.".to_vec();
+    let unknown = b"\x80\x02\xff.".to_vec();
+    for (what, pickle) in [
+        ("a list in a list 100 000 deep", deep_list),
+        ("a million MARKs", marks),
+        ("os.system, called", global),
+        ("no opcode of pickle's", unknown),
+    ] {
+        let (mut conn, mut peer) = connection_and_raw_peer();
+        // From a thread: a message bigger than the socket's buffer waits
+        // for the reader.
+        let writer = std::thread::spawn(move || {
+            let len = i32::try_from(pickle.len()).unwrap();
+            peer.write_all(&len.to_be_bytes()).unwrap();
+            peer.write_all(&pickle).unwrap();
+            // ...and the connection reads on: the next message is whole.
+            peer.write_all(&4i32.to_be_bytes()).unwrap();
+            peer.write_all(b"next").unwrap();
+            peer
+        });
+        let refused = conn.recv_pickled();
+        assert!(refused.is_err(), "{what}: {refused:?}");
+        assert_eq!(conn.recv_bytes().unwrap(), b"next", "{what}");
+        drop(writer.join().unwrap());
+    }
+    // Plain data nested MOST_NESTED deep is still plain data.
+    let depth = shared::connection::MOST_NESTED - 1;
+    let fine = [
+        &b"\x80\x02"[..],
+        &vec![b']'; depth],
+        &vec![b'a'; depth - 1],
+        b".",
+    ]
+    .concat();
+    let (mut conn, mut peer) = connection_and_raw_peer();
+    peer.write_all(&i32::try_from(fine.len()).unwrap().to_be_bytes())
+        .unwrap();
+    peer.write_all(&fine).unwrap();
+    assert!(conn.recv_pickled().is_ok());
+}
+
+#[test]
+fn a_python_312_listener_may_ask_for_any_digest_it_allows() {
+    let test = "a_python_312_listener_may_ask_for_any_digest_it_allows";
+    for digest in ["sha384", "sha3_256", "sha3_384", "md5"] {
+        let Some(python) = python("3.12", test) else {
+            return;
+        };
+        let code = r#"
+import sys
+from multiprocessing.connection import Listener, deliver_challenge, answer_challenge
+with Listener(sys.argv[1]) as listener:
+    print('listening', flush=True)
+    with listener.accept() as conn:
+        deliver_challenge(conn, b'key', digest_name=sys.argv[2])
+        answer_challenge(conn, b'key')
+        print(conn.recv())
+"#;
+        let dir = tempdir::Dir::new();
+        let path = dir.path.join("listener");
+        let mut program = Program::run(python, code, &[path.to_str().unwrap(), digest]);
+        let mut line = String::new();
+        BufReader::new(program.0.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let mut conn = PyConnection::connect(&Address::Path(path), Some(b"key")).unwrap();
+        conn.send(&digest).unwrap();
+        let (ok, out, err) = program.finish();
+        assert!(ok, "{digest}: {err}");
+        assert_eq!(out, format!("{digest}\n"));
+    }
+}
+
+#[test]
+fn the_folder_made_for_a_listener_is_its_users_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let listener = Listener::bind(None, None).unwrap();
+    let Address::Path(path) = listener.address() else {
+        unreachable!()
+    };
+    let folder = std::fs::metadata(path.parent().unwrap()).unwrap();
+    assert_eq!(
+        folder.permissions().mode() & 0o777,
+        0o700,
+        "as CPython's, whatever the umask"
+    );
 }
 
 fn open_descriptors() -> usize {
@@ -476,7 +582,7 @@ time.sleep(600)
     assert_eq!(line, "sent\n");
     assert!(conn.poll(Duration::from_secs(60)).unwrap());
     client.0.kill().unwrap();
-    assert!(matches!(conn.recv_bytes(), Err(Error::Eof)));
+    assert_eq!(conn.recv_bytes().unwrap_err().to_string(), CUT_SHORT);
 }
 
 #[test]

@@ -17,6 +17,7 @@
 //! `println!`. Without `python3` the section says so, and shows what the
 //! two ends printed when the transcript was made.
 
+use std::os::fd::AsFd;
 use std::process::{Child, Command};
 use std::time::Duration;
 
@@ -49,8 +50,24 @@ fn main() -> Result<(), shared::Error> {
     };
     let mut python = PythonClient(child);
 
-    // A minute for Python to start and pass the handshake.
-    let mut conn = listener.accept_timeout(Duration::from_secs(60))?;
+    // Python's start takes a few tens of milliseconds: wait for it to
+    // connect (for a minute at most), watching that it does not end first
+    // (a python3 that is not CPython's, say). Waiting on a listener is
+    // waiting for a client: `ipc::wait` says when one is there.
+    let mut tenths = 0;
+    while shared::ipc::wait(&[listener.as_fd()], Duration::from_millis(100))?.is_empty() {
+        if let Some(status) = python.0.try_wait()? {
+            let why = format!("the Python client ended ({status}) before it connected");
+            return Err(shared::Error::Ipc(why));
+        }
+        tenths += 1;
+        if tenths == 600 {
+            return Err(shared::Error::Ipc(
+                "no Python client within a minute".into(),
+            ));
+        }
+    }
+    let mut conn = listener.accept()?;
     conn.send(&vec![("apples", 3), ("pears", 5)])?;
     conn.send_bytes(b"bytes from the listener")?;
     println!("listener got: {}", repr(&conn.recv_pickled()?));
