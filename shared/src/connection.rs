@@ -603,7 +603,7 @@ mod plain {
                 b']' | b'}' | b')' | 0x8f => stack.push(Some(1)),
                 // None, True, False, an extension code, the next buffer
                 b'N' | 0x88 | 0x89 | 0x97 => stack.push(Some(0)),
-                0x82 | 0x83 | 0x84 => {
+                0x82..=0x84 => {
                     take(match op {
                         0x82 => 1,
                         0x83 => 2,
