@@ -9,7 +9,7 @@ import sys
 from multiprocessing import shared_memory
 
 # Python 3.11 attaches, prints, and forgets the block: its resource tracker
-# would otherwise unlink it when that program exits (fixed in 3.13).
+# would otherwise unlink it when that program exits (3.13 adds track=False).
 OTHER = """
 import sys
 from multiprocessing import resource_tracker, shared_memory

@@ -934,8 +934,8 @@ pub fn repr(value: &Pickled) -> String {
         Pickled::Bool(b) => crate::py::py_bool(*b).to_owned(),
         Pickled::I64(n) => n.to_string(),
         Pickled::Int(n) => n.to_string(),
-        Pickled::F64(x) => float_repr(*x),
-        Pickled::Bytes(bytes) => bytes_repr(bytes),
+        Pickled::F64(x) => crate::py::py_float(*x),
+        Pickled::Bytes(bytes) => crate::py::py_bytes(bytes),
         Pickled::String(s) => crate::py::py_repr(s),
         Pickled::List(list) => items("[", list.iter().map(repr).collect(), "]"),
         Pickled::Tuple(tuple) => items("(", tuple.iter().map(repr).collect(), ")"),
@@ -948,58 +948,6 @@ pub fn repr(value: &Pickled) -> String {
             items("{", pairs.collect(), "}")
         }
     }
-}
-
-/// A float as Python writes it: the shortest digits that read back the
-/// same, a whole one with its `.0`, an exponent past 1e16 or under 1e-4
-/// (`1e+16`, `1.5e-07`), and `nan`, `inf`.
-fn float_repr(x: f64) -> String {
-    if x.is_nan() {
-        return "nan".to_owned();
-    }
-    if x.is_infinite() {
-        return if x > 0.0 { "inf" } else { "-inf" }.to_owned();
-    }
-    if x == 0.0 || (1e-4..1e16).contains(&x.abs()) {
-        let plain = format!("{x}");
-        return if plain.contains('.') {
-            plain
-        } else {
-            format!("{plain}.0")
-        };
-    }
-    let exp = format!("{x:e}"); // `1.5e-7`
-    let (mantissa, power) = exp.split_once('e').expect("an exponent");
-    let power: i32 = power.parse().expect("a number");
-    let sign = if power < 0 { '-' } else { '+' };
-    format!("{mantissa}e{sign}{:02}", power.abs())
-}
-
-/// Bytes as Python writes them: in single quotes, or double ones if they
-/// hold a `'` and no `"`; `\t`, `\n`, `\r`, `\\` and `\xNN` escapes.
-fn bytes_repr(bytes: &[u8]) -> String {
-    let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = format!("b{quote}");
-    for &b in bytes {
-        match b {
-            b'\t' => out.push_str("\\t"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\\' => out.push_str("\\\\"),
-            _ if char::from(b) == quote => {
-                out.push('\\');
-                out.push(quote);
-            }
-            0x20..=0x7e => out.push(char::from(b)),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push(quote);
-    out
 }
 
 #[cfg(test)]

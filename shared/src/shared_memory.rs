@@ -35,15 +35,29 @@
 //! # Leaks
 //!
 //! A block outlives the processes using it until it is unlinked. As
-//! CPython's resource tracker does, a block that this program *created*
-//! and never unlinked is unlinked when the program's main process ends
-//! normally, with CPython's warning (`resource_tracker: There appear to be
-//! N leaked shared_memory objects to clean up at shutdown`). A block only
-//! attached is never unlinked by the attacher (CPython 3.11's tracker
-//! does unlink those, a known bug fixed in 3.13). What does not hold,
-//! without the extra process CPython runs for it: a creator killed by
-//! SIGKILL runs no code, so its blocks stay in `/dev/shm` until unlinked
-//! by name (`rm /dev/shm/psm_…`) or the machine restarts.
+//! CPython's resource tracker does, a block that the main process
+//! *created* and never unlinked is unlinked when it ends normally (or by
+//! a panic, or `std::process::exit`), with CPython's warning
+//! (`resource_tracker: There appear to be N leaked shared_memory objects
+//! to clean up at shutdown`). A block only attached is never unlinked by
+//! the attacher (CPython's tracker does unlink those in 3.11 and 3.12;
+//! 3.13 added `track=False` to ask it not to).
+//!
+//! What does not hold, without the extra process CPython runs for it, and
+//! so what to unlink yourself: a block a *child* created (it is the
+//! child's, and a child leaves at once, with `_exit`); and a block whose
+//! creator was killed by a signal (SIGKILL, or a Ctrl-C or SIGTERM that
+//! no handler turns into an orderly exit): no code of its runs. Such a
+//! block stays in `/dev/shm` until unlinked by name (`rm
+//! /dev/shm/psm_…`) or the machine restarts.
+//!
+//! # Limits
+//!
+//! A block's pages are reserved when it is made, so a full `/dev/shm` is
+//! an error at `create`. One thing no check can make safe, here or in
+//! CPython: another process that *shrinks* a block (`ftruncate`) after
+//! this one attached to it; touching a page past the new end then kills
+//! this process with SIGBUS.
 
 use std::fmt;
 use std::os::fd::OwnedFd;
@@ -100,7 +114,10 @@ impl SharedMemory {
         let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR;
         let file = shm::open(slashed(name), flags, Mode::RUSR | Mode::WUSR)
             .map_err(std::io::Error::from)?;
-        let made = rustix::fs::ftruncate(&file, size as u64)
+        // `fallocate`, not just `ftruncate`: the pages are reserved now, so a
+        // full `/dev/shm` is an error here, not a SIGBUS at the first write.
+        let reserve = rustix::fs::FallocateFlags::empty();
+        let made = rustix::fs::fallocate(&file, reserve, 0, size as u64)
             .map_err(std::io::Error::from)
             .and_then(|()| SharedSlice::from_file(file, size.div_ceil(8)));
         match made {
@@ -328,27 +345,29 @@ impl fmt::Display for Item {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Item::Int(n) => write!(f, "{n}"),
-            Item::Float(x) if x.is_finite() && x.fract() == 0.0 => write!(f, "{x:.1}"),
-            Item::Float(x) => write!(f, "{x}"),
+            Item::Float(x) => f.write_str(&crate::py::py_float(*x)),
             Item::Bool(b) => f.write_str(crate::py::py_bool(*b)),
             Item::Str(s) => f.write_str(&crate::py::py_repr(s)),
-            Item::Bytes(b) => write!(f, "b'{}'", b.escape_ascii()),
+            Item::Bytes(b) => f.write_str(&crate::py::py_bytes(b)),
             Item::None => f.write_str("None"),
         }
     }
 }
 
 impl Item {
-    /// Its `struct` format, and the bytes of its slot.
-    fn packed(&self, slot: usize) -> (String, Vec<u8>) {
-        let mut bytes = vec![0; slot];
+    /// Its `struct` format, and its bytes: 8 for a number, a bool or None
+    /// (as CPython packs them, whatever the slot), the slot's for a
+    /// string or bytes; `None` if the slot's format would not fit the 8
+    /// bytes CPython gives a format (a slot of 10 MB or more).
+    fn packed(&self, slot: usize) -> Option<(String, Vec<u8>)> {
+        let mut bytes = vec![0; 8];
         let format = match self {
             Item::Int(n) => {
-                bytes[..8].copy_from_slice(&n.to_ne_bytes());
+                bytes.copy_from_slice(&n.to_ne_bytes());
                 "q".to_owned()
             }
             Item::Float(x) => {
-                bytes[..8].copy_from_slice(&x.to_ne_bytes());
+                bytes.copy_from_slice(&x.to_ne_bytes());
                 "d".to_owned()
             }
             Item::Bool(b) => {
@@ -356,16 +375,18 @@ impl Item {
                 "xxxxxxx?".to_owned()
             }
             Item::None => "xxxxxx?x".to_owned(),
-            Item::Str(s) => {
-                bytes[..s.len()].copy_from_slice(s.as_bytes());
-                format!("{slot}s")
-            }
-            Item::Bytes(b) => {
-                bytes[..b.len()].copy_from_slice(b);
+            Item::Str(_) | Item::Bytes(_) => {
+                let text: &[u8] = match self {
+                    Item::Str(s) => s.as_bytes(),
+                    Item::Bytes(b) => b,
+                    _ => unreachable!("a str or bytes"),
+                };
+                bytes = vec![0; slot];
+                bytes.get_mut(..text.len())?.copy_from_slice(text);
                 format!("{slot}s")
             }
         };
-        (format, bytes)
+        (format.len() <= 8).then_some((format, bytes))
     }
 
     /// CPython's back-transform code.
@@ -389,10 +410,28 @@ impl Item {
     }
 }
 
+/// Where item `i` of a list is, worked out from one read of the header:
+/// another process may change the header at any moment, so every place
+/// an operation touches comes from the same read, and is checked to lie
+/// inside the block (a changed header makes garbage, never a bad access).
+struct Place {
+    /// The item's slot, and its length.
+    at: usize,
+    slot: usize,
+    /// Its `struct` format (8 bytes) and its back-transform code (1).
+    format: usize,
+    code: usize,
+}
+
 impl ShareableList {
     /// A new list of `items` in a new block (Python:
     /// `ShareableList(items)`).
     pub fn create(items: &[Item]) -> Result<ShareableList, Error> {
+        if items.iter().any(|item| item.packed(item.slot()).is_none()) {
+            return Err(Error::InvalidArgument(
+                "ValueError: a str or bytes of 10 MB or more has no format that fits 8 bytes",
+            ));
+        }
         let n = items.len();
         let mut offsets = vec![0usize];
         for item in items {
@@ -408,7 +447,7 @@ impl ShareableList {
             list.shm.write(8 + 8 * i, &(*offset as i64).to_ne_bytes());
         }
         for (i, item) in items.iter().enumerate() {
-            list.put(i, item, list.slot(i)?)?;
+            list.put(&list.place(i, "index out of range")?, item)?;
         }
         Ok(list)
     }
@@ -419,7 +458,14 @@ impl ShareableList {
         let list = ShareableList {
             shm: SharedMemory::attach(name)?,
         };
-        list.tables()?; // its tables lie inside the block
+        // Its count is one the block can hold, and its tables lie inside.
+        let count = usize::try_from(list.i64_at(0)).map_err(|_| no_list())?;
+        if count > list.shm.size() / 17 {
+            return Err(no_list());
+        }
+        if count > 0 {
+            list.place(0, "index out of range")?;
+        }
         Ok(list)
     }
 
@@ -442,35 +488,30 @@ impl ShareableList {
 
     /// Item `i` (Python: `sl[i]`); `IndexError` past the end.
     pub fn get(&self, i: usize) -> Result<Item, Error> {
-        let (at, slot) = self.slot(i)?;
-        let (formats, codes) = self.tables()?;
-        let mut format = [0u8; 8];
-        self.shm.read(formats + 8 * i, &mut format);
+        let place = self.place(i, "index out of range")?;
+        let format = self.bytes_at(place.format, 8)?;
         let format = &format[..format.iter().position(|&b| b == 0).unwrap_or(8)];
-        let mut bytes = vec![0; slot];
-        self.shm.read(at, &mut bytes);
-        let eight = || -> [u8; 8] {
-            bytes
-                .get(..8)
-                .and_then(|b| b.try_into().ok())
-                .unwrap_or([0; 8])
+        let code = self.bytes_at(place.code, 1)?[0];
+        let eight = || -> Result<[u8; 8], Error> {
+            let bytes = self.bytes_at(place.at, 8)?;
+            Ok(bytes.try_into().expect("8 bytes"))
         };
-        let mut code = [0u8];
-        self.shm.read(codes + i, &mut code);
-        let code = code[0];
         Ok(match (code, format) {
             (3, _) => Item::None,
             (1 | 2, _) => {
+                let mut bytes = self.bytes_at(place.at, place.slot)?;
                 let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
                 bytes.truncate(end); // CPython's `rstrip(b'\x00')`
                 match code {
-                    1 => Item::Str(String::from_utf8_lossy(&bytes).into_owned()),
+                    1 => Item::Str(String::from_utf8(bytes).map_err(|_| {
+                        Error::InvalidArgument("UnicodeDecodeError: the str item is not UTF-8")
+                    })?),
                     _ => Item::Bytes(bytes),
                 }
             }
-            (_, b"q") => Item::Int(i64::from_ne_bytes(eight())),
-            (_, b"d") => Item::Float(f64::from_ne_bytes(eight())),
-            (_, b"xxxxxxx?") => Item::Bool(bytes.get(7).is_some_and(|&b| b != 0)),
+            (_, b"q") => Item::Int(i64::from_ne_bytes(eight()?)),
+            (_, b"d") => Item::Float(f64::from_ne_bytes(eight()?)),
+            (_, b"xxxxxxx?") => Item::Bool(eight()?[7] != 0),
             _ => return Err(no_list()),
         })
     }
@@ -478,10 +519,10 @@ impl ShareableList {
     /// Set item `i` to `item` (Python: `sl[i] = item`): a `str` or `bytes`
     /// longer than the item's slot is CPython's `ValueError`.
     pub fn set(&self, i: usize, item: &Item) -> Result<(), Error> {
-        let (at, slot) = self.slot(i)?;
+        let place = self.place(i, "assignment index out of range")?;
         let long = match item {
-            Item::Str(s) => s.len() > slot,
-            Item::Bytes(b) => b.len() > slot,
+            Item::Str(s) => s.len() > place.slot,
+            Item::Bytes(b) => b.len() > place.slot,
             _ => false,
         };
         if long {
@@ -489,61 +530,77 @@ impl ShareableList {
                 "ValueError: bytes/str item exceeds available storage",
             ));
         }
-        self.put(i, item, (at, slot))
+        self.put(&place, item)
     }
 
-    /// Write item `i`'s format, code and bytes, into the slot at `at`.
-    fn put(&self, i: usize, item: &Item, (at, slot): (usize, usize)) -> Result<(), Error> {
-        let (format, bytes) = item.packed(slot);
+    /// Write an item's format, code and bytes at its place.
+    fn put(&self, place: &Place, item: &Item) -> Result<(), Error> {
+        let (format, bytes) = item.packed(place.slot).ok_or_else(no_list)?;
         let mut format_bytes = [0u8; 8];
-        format_bytes[..format.len()].copy_from_slice(format.as_bytes()); // at most "99999999s"
-        let (formats, codes) = self.tables()?;
-        self.shm.write(formats + 8 * i, &format_bytes);
-        self.shm.write(codes + i, &[item.code() as u8]);
-        self.shm.write(at, &bytes);
-        Ok(())
+        format_bytes[..format.len()].copy_from_slice(format.as_bytes());
+        self.write_at(place.format, &format_bytes)?;
+        self.write_at(place.code, &[item.code() as u8])?;
+        self.write_at(place.at, &bytes)
     }
 
-    /// Where the formats and the back-transform codes start (after the
-    /// data area), checked to lie inside the block.
-    fn tables(&self) -> Result<(usize, usize), Error> {
-        let n = self.len();
-        let data_end = usize::try_from(self.i64_at(8usize.saturating_mul(n + 1)));
-        let formats = data_end
-            .ok()
-            .and_then(|end| end.checked_add(8usize.checked_mul(n + 2)?));
-        match formats {
-            Some(formats) if formats.saturating_add(9 * n) <= self.shm.size() => {
-                Ok((formats, formats + 8 * n))
-            }
-            _ => Err(no_list()),
-        }
-    }
-
-    /// Item `i`'s place in the block and its slot's length.
-    fn slot(&self, i: usize) -> Result<(usize, usize), Error> {
+    /// Item `i`'s [`Place`], from one read of the header; `IndexError`
+    /// (with `index_error`'s words) past the end.
+    fn place(&self, i: usize, index_error: &'static str) -> Result<Place, Error> {
         let n = self.len();
         if i >= n {
-            return Err(Error::InvalidArgument("IndexError: index out of range"));
+            return Err(Error::InvalidArgument(match index_error {
+                "assignment index out of range" => "IndexError: assignment index out of range",
+                _ => "IndexError: index out of range",
+            }));
         }
-        let (from, to) = (self.i64_at(8 + 8 * i), self.i64_at(16 + 8 * i));
-        let (Ok(from), Ok(to)) = (usize::try_from(from), usize::try_from(to)) else {
+        let offset = |k: usize| usize::try_from(self.i64_at(8 + 8 * k)).ok();
+        let (Some(from), Some(to), Some(end)) = (offset(i), offset(i + 1), offset(n)) else {
             return Err(no_list());
         };
-        let at = (8 * (n + 2)).checked_add(from).ok_or_else(no_list)?;
-        match to.checked_sub(from) {
-            Some(slot) if at.saturating_add(slot) <= self.shm.size() => Ok((at, slot)),
+        let data = 8 * (n + 2); // n ≤ size / 17: no overflow
+        let at = data.checked_add(from).ok_or_else(no_list)?;
+        let slot = to.checked_sub(from).ok_or_else(no_list)?;
+        let format = data.checked_add(end).ok_or_else(no_list)?;
+        let code = format.checked_add(8 * n).ok_or_else(no_list)?;
+        let inside =
+            |start: usize, len: usize| start.checked_add(len).is_some_and(|e| e <= self.shm.size());
+        if !inside(at, slot) || !inside(format, 8 * n) || !inside(code, n) {
+            return Err(no_list());
+        }
+        Ok(Place {
+            at,
+            slot,
+            format: format + 8 * i,
+            code: code + i,
+        })
+    }
+
+    /// `len` bytes at `at`, if they lie inside the block.
+    fn bytes_at(&self, at: usize, len: usize) -> Result<Vec<u8>, Error> {
+        let mut bytes = vec![0; len];
+        match at.checked_add(len) {
+            Some(end) if end <= self.shm.size() => self.shm.read(at, &mut bytes),
+            _ => return Err(no_list()),
+        }
+        Ok(bytes)
+    }
+
+    /// Write `bytes` at `at`, if they lie inside the block.
+    fn write_at(&self, at: usize, bytes: &[u8]) -> Result<(), Error> {
+        match at.checked_add(bytes.len()) {
+            Some(end) if end <= self.shm.size() => {
+                self.shm.write(at, bytes);
+                Ok(())
+            }
             _ => Err(no_list()),
         }
     }
 
     /// The 8 bytes at `at` as an `i64`; 0 past the block's end.
     fn i64_at(&self, at: usize) -> i64 {
-        let mut bytes = [0u8; 8];
-        if at.checked_add(8).is_some_and(|end| end <= self.shm.size()) {
-            self.shm.read(at, &mut bytes);
-        }
-        i64::from_ne_bytes(bytes)
+        self.bytes_at(at, 8).map_or(0, |bytes| {
+            i64::from_ne_bytes(bytes.try_into().expect("8 bytes"))
+        })
     }
 }
 

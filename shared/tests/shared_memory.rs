@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use shared::shared_memory::{Item, ShareableList, SharedMemory};
 
 /// Python 3.11's tracker would unlink, at the Python program's exit, a
-/// block it only attached to (fixed in 3.13): these lines stop it.
+/// block it only attached to (3.13 adds `track=False`): these lines stop it.
 const ATTACH: &str = r#"
 import sys
 from multiprocessing import resource_tracker
@@ -77,9 +77,11 @@ impl Holder {
     }
 }
 
+/// Its input closed, it ends (at `input()` if it is still there, with
+/// an `EOFError`), having unlinked what it made; then it is reaped.
 impl Drop for Holder {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        drop(self.0.stdin.take());
         let _ = self.0.wait();
     }
 }
@@ -236,6 +238,40 @@ fn reads_and_writes_land_at_any_offset() {
     shm.unlink().unwrap();
 }
 
+/// A list whose header another process garbles, or changes while this one
+/// reads and writes, gives errors or garbage, never a panic or a bad access.
+fn a_garbled_or_changing_list_never_panics() {
+    // Item 0's slot is 3 bytes, too short for a number: CPython writes 8
+    // bytes there anyway, into the next item; here too, inside the block.
+    let sl = ShareableList::create(&[Item::Int(1), Item::Int(2)]).unwrap();
+    let shm = SharedMemory::attach(sl.shm().name()).unwrap();
+    shm.write(16, &3i64.to_ne_bytes()); // item 1 starts 3 bytes in
+    let _ = sl.get(0);
+    let _ = sl.set(0, &Item::Float(0.5));
+    let _ = sl.set(1, &Item::Bool(true));
+    // Another thread flips the item count while this one reads and writes.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for count in [2i64, 9, -1, i64::MAX, 0] {
+                    shm.write(0, &count.to_ne_bytes());
+                }
+            }
+        });
+        for i in 0..20_000 {
+            let _ = sl.get(i % 3);
+            let _ = sl.set(i % 3, &Item::None);
+            let _ = sl.len();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    sl.shm().unlink().unwrap();
+    // A str too long for a format of 8 bytes (CPython: an AssertionError).
+    let huge = Item::Bytes(vec![1; 10_000_000]);
+    assert!(ShareableList::create(&[huge]).is_err());
+}
+
 fn errors_read_as_cpython_s() {
     let missing = SharedMemory::attach("psm_no_such_block").unwrap_err();
     assert_eq!(
@@ -329,6 +365,7 @@ fn main() {
             a_shareable_list_made_in_python_is_read_and_changed_in_rust,
             a_shareable_list_made_in_rust_is_read_and_changed_in_python,
             reads_and_writes_land_at_any_offset,
+            a_garbled_or_changing_list_never_panics,
             errors_read_as_cpython_s,
             a_block_left_at_exit_is_unlinked_with_cpythons_warning,
             a_creator_killed_outright_leaves_its_block_as_documented,

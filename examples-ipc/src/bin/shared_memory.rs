@@ -12,10 +12,10 @@
 //! python, attached by name, sees b'howdy'
 //! the list after the child: ['HOWDY', 43, 0.5, True, None]
 //! ```
-//! Where Rust differs: the block's bytes are atomics (`buf()` is
-//! `&[AtomicU8]`), read and written by copying (`read`, `write`), since
-//! another process may change them at any moment; without `python3` the
-//! third line says it was not found.
+//! Where Rust differs: the block is no `buf` to slice but bytes copied
+//! out and in (`read`, `write`, as atomic words), since another process
+//! may change them at any moment; without `python3` the third line says
+//! it was not found.
 
 use std::process::Command;
 
@@ -23,7 +23,8 @@ use shared::shared_memory::{Item, ShareableList, SharedMemory};
 use shared::{Error, Process};
 
 /// Python 3.11 attaches, prints, and forgets the block: its resource
-/// tracker would otherwise unlink it when Python exits (fixed in 3.13).
+/// tracker would otherwise unlink it when Python exits (3.13 adds
+/// `track=False` for that).
 const PYTHON: &str = "
 import sys
 from multiprocessing import resource_tracker, shared_memory
