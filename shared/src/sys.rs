@@ -9,6 +9,7 @@
 //! | `futex` | sleep until a number in that memory changes | [`futex_wait`], [`futex_wake`], [`wait_until`] |
 //! | `poll` | sleep until a descriptor is ready | [`wait_readable`], [`wait_for`]: pipes, queues, joins with a timeout |
 //! | `pidfd_open` | a descriptor that turns readable when a process exits | [`pidfd_open`]: `join_timeout`, sentinels |
+//! | `pidfd_send_signal` | a signal to the process a pidfd names, never to one that took its number | [`pidfd_send_signal`]: a fork server's children |
 //! | `/proc/<pid>/stat`, `/proc/self/ns/pid`, `getrandom` | who a thread is, and whether a process has ended | [`me`], [`fate`]: a lock's holder, a condition's waiter |
 //! | `memfd_create`, seals, `mmap` of a file, `fstat` | a big message in memory, mapped by its reader; a spawned child's descriptors checked | [`sealed_memfd`], [`map_sealed`], [`is_sealed_memfd`], [`is_pipe`] |
 //! | `stat` of `/proc/self/task` | how many threads run | [`thread_count`]: no fork while others run (nor where it cannot count) |
@@ -337,6 +338,15 @@ pub(crate) fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
     let pid = rustix::process::Pid::from_raw(pid).ok_or(Errno::ESRCH)?;
     rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
         .map_err(|e| Errno::from_raw(e.raw_os_error()))
+}
+/// Send `signal` to the process `pidfd` names (`pidfd_send_signal(2)`):
+/// that process, never another that took its number once it was reaped.
+pub(crate) fn pidfd_send_signal(
+    pidfd: BorrowedFd<'_>,
+    signal: nix::sys::signal::Signal,
+) -> Result<(), Errno> {
+    let signal = rustix::process::Signal::from_named_raw(signal as i32).ok_or(Errno::EINVAL)?;
+    rustix::process::pidfd_send_signal(pidfd, signal).map_err(|e| Errno::from_raw(e.raw_os_error()))
 }
 
 // ------------------------------------------------------------ /proc: who holds, who waits

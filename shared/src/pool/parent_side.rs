@@ -310,6 +310,7 @@ impl Core {
         let class = match method {
             StartMethod::Fork => "ForkPoolWorker",
             StartMethod::Spawn => "SpawnPoolWorker",
+            StartMethod::Forkserver => "ForkServerPoolWorker",
         };
         let mut process = Process::with_class_args(class, worker_side::serve, setup);
         // `start` drops the argument here, and with it our copy of the

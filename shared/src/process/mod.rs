@@ -21,6 +21,7 @@ use nix::unistd::{ForkResult, fork};
 
 pub(crate) mod child_side;
 pub mod current;
+pub(crate) mod forkserver;
 pub(crate) mod parent_side;
 pub mod spawn;
 
@@ -251,8 +252,9 @@ impl Process {
     /// Start processes and pools before starting threads, or spawn.
     pub fn start(&mut self) -> Result<(), Error> {
         spawn::check_bootstrapped()?;
-        if self.method.unwrap_or_else(spawn::get_start_method) == StartMethod::Spawn {
-            return self.start_spawned();
+        match self.method.unwrap_or_else(spawn::get_start_method) {
+            StartMethod::Spawn | StartMethod::Forkserver => return self.start_spawned(),
+            StartMethod::Fork => {}
         }
         let threads = sys::thread_count().map_err(|_| Error::ThreadsUnknown)?;
         if threads > 1 {
@@ -296,13 +298,21 @@ impl Process {
         }
     }
 
-    /// The spawned counterpart of [`start_unchecked`](Self::start_unchecked).
+    /// The spawned counterpart of [`start_unchecked`](Self::start_unchecked),
+    /// by `spawn` or by the fork server.
     fn start_spawned(&mut self) -> Result<(), Error> {
         self.check_startable()?;
         let recipe = self.recipe.as_ref().ok_or(Error::NotSpawnable)?;
         let inner = &self.inner;
         let began = crate::timeline::now_if_on();
-        let pid = spawn::spawn(recipe, &inner.name(), &inner.identity, inner.daemon)?;
+        let (name, identity, daemon) = (inner.name(), &inner.identity, inner.daemon);
+        if self.method.unwrap_or_else(spawn::get_start_method) == StartMethod::Forkserver {
+            let (pid, remote) = spawn::forkserver_start(recipe, &name, identity, daemon)?;
+            self.inner.status().remote = Some(remote);
+            self.started(pid, began);
+            return Ok(());
+        }
+        let pid = spawn::spawn(recipe, &name, identity, daemon)?;
         self.started(pid, began);
         Ok(())
     }
@@ -399,6 +409,10 @@ impl Process {
             let (reader, _writer) = std::io::pipe()?;
             return Ok(reader.into());
         }
+        // A fork server's child: its pidfd, from the server.
+        if let Some(remote) = &status.remote {
+            return Ok(remote.pidfd.try_clone()?);
+        }
         // The child is ours and not reaped, so its pid is still its own.
         Ok(sys::pidfd_open(pid.as_raw())?)
     }
@@ -493,6 +507,7 @@ fn bootstrap(inner: &Child, name: &str, me: current::ChildState, target: BoxedTa
     current::become_child(me);
     spawn::started_by(StartMethod::Fork);
     parent_side::forget_after_fork();
+    forkserver::forget_after_fork();
     sys::set_thread_name(name); // what `ps` and `top` show
     if inner.daemon {
         die_with_parent(parent_pid);
@@ -513,6 +528,7 @@ impl crate::process::spawn::Context {
         let class = match self.start_method() {
             StartMethod::Fork => "ForkProcess",
             StartMethod::Spawn => "SpawnProcess",
+            StartMethod::Forkserver => "ForkServerProcess",
         };
         Process::with_class_args(class, target, args).start_method(self.start_method())
     }

@@ -45,6 +45,9 @@ pub(crate) struct Status {
     pub lost: bool,
     /// `close` was called: nothing more is known, nothing more can be done.
     pub closed: bool,
+    /// A fork server's child: not ours to `waitpid`; the server says how
+    /// it ended, and its pidfd signals it.
+    pub remote: Option<super::forkserver::Remote>,
 }
 
 impl Child {
@@ -83,6 +86,16 @@ impl Child {
         if status.exitcode.is_some() {
             return status.exitcode;
         }
+        if let Some(remote) = &status.remote {
+            // A server gone without a word: the child's end is unknown (lost).
+            let code = remote.exit_code(Wait::No);
+            status.lost = code.is_err();
+            status.exitcode = code.ok().flatten();
+            if let (Some(pid), Some(code)) = (status.pid, status.exitcode) {
+                crate::timeline::reaped(pid.as_raw(), code);
+            }
+            return status.exitcode;
+        }
         match waitpid(status.pid?, Some(WaitPidFlag::WNOHANG)) {
             Ok(ws) => {
                 status.exitcode = exit_code(ws);
@@ -110,6 +123,21 @@ impl Child {
             status.pid.ok_or(Error::NotStarted("join"))?
         };
         let began = crate::timeline::now_if_on();
+        if self.status().remote.is_some() {
+            // A fork server's child: wait for the server's word.
+            let wait = timeout.map_or(Wait::Forever, Wait::timeout);
+            let mut status = self.status();
+            let remote = status.remote.as_ref().expect("checked");
+            let code = remote.exit_code(wait);
+            status.lost = code.is_err();
+            status.exitcode = code.as_ref().ok().copied().flatten();
+            if let Some(code) = status.exitcode {
+                crate::timeline::reaped(pid.as_raw(), code);
+            }
+            drop(status);
+            crate::timeline::joined(pid.as_raw(), began);
+            return code;
+        }
         if let Some(timeout) = timeout {
             // `waitpid` takes no timeout. A pidfd of the child turns readable
             // when it exits: sleep on it in `poll(2)`, then reap without waiting.
@@ -162,6 +190,9 @@ impl Child {
         let pid = status.pid.ok_or(Error::NotStarted(verb))?;
         if status.exitcode.is_some() {
             return Ok(()); // already reaped: its pid may belong to someone else now
+        }
+        if let Some(remote) = &status.remote {
+            return remote.signal(sig);
         }
         match signal::kill(pid, sig) {
             Ok(()) | Err(Errno::ESRCH) => Ok(()),

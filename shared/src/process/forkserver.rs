@@ -1,0 +1,297 @@
+//! The fork server: CPython's third start method, `forkserver`, the
+//! default on Linux since Python 3.14.
+//!
+//! **Why.** `fork` is quick but copies a parent that may run threads, whose
+//! locks then stay locked in the child; `spawn` is safe but starts the
+//! whole program again. A fork server is both: on first use the parent
+//! *spawns* one small server (a fresh run of the program, so it has no
+//! threads and holds no lock), and each child is then *forked from the
+//! server*, cheaply, whatever the parent runs.
+//!
+//! **How a child is asked for.** The parent and the server share a pair of
+//! `SOCK_SEQPACKET` sockets. For each child the parent sends one packet:
+//! no bytes of note, and descriptors (`SCM_RIGHTS`): the briefing (a
+//! sealed memory file, exactly as `spawn` writes it: the function's
+//! distance from a fixed point, the encoded argument, the name…), one end
+//! of a fresh socket pair for the answers, and the descriptors the
+//! argument holds. The server forks; the child becomes what the briefing
+//! says and runs it, as a spawned child does; the server answers on that
+//! socket with the child's pid and a pidfd of it, and later, once it has
+//! reaped the child, with its exit code (CPython's server sends back the
+//! pid, then the status, the same way).
+//!
+//! **The parent is not the child's parent.** So it cannot `waitpid`: it
+//! learns the exit code from the server, signals the child through the
+//! pidfd (which names that process and no other, even once its number is
+//! reused), and waits on the pidfd, which turns readable when the child
+//! ends. The server ends when the program does: its socket then reads as
+//! end-of-file. Its daemonic children die with it (`PR_SET_PDEATHSIG`),
+//! as a forked daemon dies with its parent.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use nix::cmsg_space;
+use nix::errno::Errno;
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
+    sendmsg, socketpair,
+};
+use nix::unistd::{ForkResult, Pid, fork};
+
+use crate::Error;
+use crate::sys::{self, Wait};
+
+/// The first argument of the fork server, as the spawned child's marker.
+pub(crate) const MARKER: &str = "--multiprocessing-forkserver";
+
+/// Where the server finds its end of the request socket.
+const REQUESTS_FD: RawFd = 3;
+
+/// The most descriptors one request carries: the briefing, the answer
+/// socket, and those the argument holds.
+const MOST_FDS: usize = 64;
+
+/// This process's server: its end of the request socket, once started.
+static SERVER: Mutex<Option<OwnedFd>> = Mutex::new(None);
+
+/// What the parent keeps of a child the server forked.
+#[derive(Debug)]
+pub(crate) struct Remote {
+    /// The server's answers: the exit code comes here once reaped.
+    answers: OwnedFd,
+    /// The child itself (`pidfd_open` in the server, which is its parent).
+    pub(crate) pidfd: OwnedFd,
+}
+
+/// Ask the server for a child that becomes what `briefing` (a sealed
+/// memory file) says, holding `handed`: its pid, and how to reach it.
+pub(crate) fn start(briefing: OwnedFd, handed: Vec<OwnedFd>) -> Result<(Pid, Remote), Error> {
+    if handed.len() + 2 > MOST_FDS {
+        return Err(Error::Spawn(format!(
+            "an argument holding {} descriptors (at most {} go to a fork server)",
+            handed.len(),
+            MOST_FDS - 2
+        )));
+    }
+    let (answers, theirs) = pair()?;
+    let mut fds: Vec<RawFd> = vec![briefing.as_raw_fd(), theirs.as_raw_fd()];
+    fds.extend(handed.iter().map(AsRawFd::as_raw_fd));
+    let mut server = SERVER.lock().unwrap_or_else(|p| p.into_inner());
+    // A server that has died (killed, say) is started again, once.
+    let mut sent = match server.as_ref() {
+        Some(requests) => send(requests, &fds),
+        None => Err(Errno::EPIPE),
+    };
+    if sent.is_err() {
+        *server = Some(start_server()?);
+        sent = send(server.as_ref().expect("just started"), &fds);
+    }
+    sent?;
+    drop(server);
+    drop((theirs, handed, briefing)); // the server has its copies now
+    // Its answer: the pid and a pidfd, or end-of-file if it died first.
+    let wait = Wait::timeout(Duration::from_secs(60));
+    if sys::wait_readable(&[answers.as_fd()], wait)?.is_empty() {
+        return Err(Error::Spawn("the fork server did not answer within a minute".into()));
+    }
+    let (bytes, mut fds) = receive(&answers)?;
+    let word = <[u8; 4]>::try_from(&bytes[..]).map(i32::from_ne_bytes);
+    match (word, fds.pop()) {
+        (Ok(pid), Some(pidfd)) if pid > 0 => {
+            let pid = Pid::from_raw(pid);
+            Ok((pid, Remote { answers, pidfd }))
+        }
+        // Its fork failed (no process free, say): the server sent the errno.
+        (Ok(errno), None) if errno < 0 => Err(Errno::from_raw(-errno).into()),
+        _ => Err(Error::Spawn(
+            "the fork server ended before it could start the child".into(),
+        )),
+    }
+}
+
+impl Remote {
+    /// Where the server's word on the child's end arrives: readable then.
+    pub(crate) fn answers(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.answers.as_fd()
+    }
+
+    /// The child's exit code, if the server has sent it (waiting at most
+    /// as `wait` says); a server gone without sending it is an error.
+    pub(crate) fn exit_code(&self, wait: Wait) -> Result<Option<i32>, Error> {
+        if sys::wait_readable(&[self.answers.as_fd()], wait)?.is_empty() {
+            return Ok(None);
+        }
+        match receive(&self.answers)?.0.try_into() {
+            Ok(code) => Ok(Some(i32::from_ne_bytes(code))),
+            Err(_) => Err(Error::Spawn(
+                "the fork server ended before it could say how its child ended".into(),
+            )),
+        }
+    }
+
+    /// Send `signal` to the child (`pidfd_send_signal`): never to another
+    /// process that took its number.
+    pub(crate) fn signal(&self, signal: nix::sys::signal::Signal) -> Result<(), Error> {
+        match sys::pidfd_send_signal(self.pidfd.as_fd(), signal) {
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(errno) => Err(errno.into()),
+        }
+    }
+}
+
+/// In a child forked from a process that started a server: the server is
+/// its parent's, and a copy of the socket here would keep it alive.
+pub(crate) fn forget_after_fork() {
+    let mut server = SERVER.lock().unwrap_or_else(|p| p.into_inner());
+    drop(server.take());
+}
+
+/// Spawn the server: this program again, with the marker and its end of
+/// a fresh socket pair as its descriptor 3.
+fn start_server() -> Result<OwnedFd, Error> {
+    let (ours, theirs) = pair()?;
+    let pid = super::spawn::posix_spawn(MARKER, &[theirs])?;
+    // It is nobody's child to join: a thread of its own would be one more
+    // thread; instead the exit steps never list it, and it is reaped when
+    // it ends (below, by whichever start comes next) or by init.
+    reap_later(pid);
+    Ok(ours)
+}
+
+/// Reap a server that ended, without waiting for one that has not.
+fn reap_later(pid: Pid) {
+    static SERVERS: Mutex<Vec<Pid>> = Mutex::new(Vec::new());
+    let mut servers = SERVERS.lock().unwrap_or_else(|p| p.into_inner());
+    servers.retain(|&old| {
+        !matches!(
+            nix::sys::wait::waitpid(old, Some(nix::sys::wait::WaitPidFlag::WNOHANG)),
+            Ok(nix::sys::wait::WaitStatus::Exited(..) | nix::sys::wait::WaitStatus::Signaled(..))
+                | Err(_)
+        )
+    });
+    servers.push(pid);
+}
+
+/// A connected pair of `SOCK_SEQPACKET` sockets, close-on-exec.
+fn pair() -> Result<(OwnedFd, OwnedFd), Error> {
+    Ok(socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?)
+}
+
+/// Send one packet: a byte (a packet must have one) and `fds`.
+fn send(socket: &OwnedFd, fds: &[RawFd]) -> Result<(), Errno> {
+    send_bytes(socket, &[0], fds)
+}
+
+fn send_bytes(socket: &OwnedFd, bytes: &[u8], fds: &[RawFd]) -> Result<(), Errno> {
+    let rights = [ControlMessage::ScmRights(fds)];
+    let cmsgs: &[ControlMessage<'_>] = if fds.is_empty() { &[] } else { &rights };
+    let iov = [IoSlice::new(bytes)];
+    loop {
+        match sendmsg::<()>(socket.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
+            Err(Errno::EINTR) => continue,
+            sent => return sent.map(drop),
+        }
+    }
+}
+
+/// Receive one packet: its bytes (empty at end-of-file) and descriptors.
+fn receive(socket: &OwnedFd) -> Result<(Vec<u8>, Vec<OwnedFd>), Errno> {
+    let mut bytes = [0u8; 16];
+    let mut space = cmsg_space!([RawFd; MOST_FDS]);
+    loop {
+        let mut iov = [IoSliceMut::new(&mut bytes)];
+        let flags = MsgFlags::MSG_CMSG_CLOEXEC;
+        let got = match recvmsg::<()>(socket.as_raw_fd(), &mut iov, Some(&mut space), flags) {
+            Err(Errno::EINTR) => continue,
+            got => got?,
+        };
+        let mut fds = Vec::new();
+        for cmsg in got.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(raw) = cmsg {
+                // SAFETY: the kernel just made these descriptors ours.
+                fds.extend(raw.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+            }
+        }
+        let n = got.bytes;
+        return Ok((bytes[..n].to_vec(), fds));
+    }
+}
+
+/// The server's life: fork a child for each request, answer with its pid
+/// and a pidfd, and with its exit code once it ends; end when the parent
+/// closes the socket. Never returns.
+pub(crate) fn serve() -> ! {
+    // SAFETY: `posix_spawn` put the request socket at 3, and nothing else
+    // in this fresh process owns it.
+    let requests = unsafe { OwnedFd::from_raw_fd(REQUESTS_FD) };
+    let me = std::process::id();
+    // (pid, its pidfd, where to send its exit code)
+    let mut children: Vec<(Pid, OwnedFd, OwnedFd)> = Vec::new();
+    loop {
+        let mut watched = vec![requests.as_fd()];
+        watched.extend(children.iter().map(|(_, pidfd, _)| pidfd.as_fd()));
+        let Ok(ready) = sys::wait_readable(&watched, Wait::Forever) else {
+            continue;
+        };
+        drop(watched);
+        // Children that ended: reap each, and say how it ended.
+        for &i in ready.iter().filter(|&&i| i > 0).rev() {
+            let (pid, _, answers) = children.swap_remove(i - 1);
+            let code = match nix::sys::wait::waitpid(pid, None) {
+                Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => code,
+                Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => -(sig as i32),
+                _ => 255,
+            };
+            let _ = send_bytes(&answers, &code.to_ne_bytes(), &[]);
+        }
+        if ready.first() != Some(&0) {
+            continue;
+        }
+        let (bytes, fds) = match receive(&requests) {
+            Ok(request) => request,
+            Err(_) => continue,
+        };
+        if bytes.is_empty() {
+            sys::exit_now(0); // the program has ended
+        }
+        let mut fds = fds.into_iter();
+        let (Some(briefing), Some(answers)) = (fds.next(), fds.next()) else {
+            continue; // not one of ours
+        };
+        let handed: Vec<OwnedFd> = fds.collect();
+        // SAFETY: this server runs one thread (a fresh program that starts
+        // none), so the child may take any lock.
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                // Nothing of the server's is the child's.
+                drop(requests);
+                drop(children);
+                drop(answers);
+                super::spawn::run_briefed(briefing, handed, me)
+            }
+            Ok(ForkResult::Parent { child }) => match sys::pidfd_open(child.as_raw()) {
+                Ok(pidfd) => {
+                    let pid = child.as_raw().to_ne_bytes();
+                    let _ = send_bytes(&answers, &pid, &[pidfd.as_raw_fd()]);
+                    children.push((child, pidfd, answers));
+                }
+                Err(_) => {
+                    let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+                    let _ = nix::sys::wait::waitpid(child, None);
+                }
+            },
+            Err(errno) => {
+                // No process free, say: the parent's start says so.
+                let _ = send_bytes(&answers, &(-(errno as i32)).to_ne_bytes(), &[]);
+            }
+        }
+    }
+}
