@@ -5,7 +5,7 @@
 //! | `Process(target=f, args=(i,), name=..., daemon=...)` | [`Process::new`]`(move \|\| f(i))` + [`named`](Process::named), [`daemon`](Process::daemon) |
 //! | `class Worker(Process): def run(self)` | `impl` [`Run`] `for Worker`, then [`Run::into_process`] |
 //! | `start`, `join`, `join(timeout)`, `is_alive`, `terminate`, `kill`, `interrupt`, `exitcode`, `pid`, `sentinel`, `close` | methods of the same names ([`Process::join_timeout`]) |
-//! | `get_context('spawn').Process(target=f, args=(a,))`, `set_start_method`, `freeze_support()` | [`get_context`]`(StartMethod::Spawn).process(f, a)`, [`set_start_method`], [`Process::with_args`], [`freeze_support`] (module [`spawn`](process::spawn)) |
+//! | `get_context('spawn').Process(target=f, args=(a,))`, `get_context('forkserver')`, `set_start_method`, `freeze_support()` | [`get_context`]`(StartMethod::Spawn).process(f, a)`, [`set_start_method`], [`Process::with_args`], [`freeze_support`] (module [`spawn`](process::spawn)) |
 //! | `p.name = n`, `p.daemon = True` | [`Process::set_name`], [`Process::set_daemon`] (the latter an error once started) |
 //! | `multiprocessing.connection.wait(objects, timeout)` | [`ipc::wait`] |
 //! | `multiprocessing.shared_memory.SharedMemory`, `ShareableList` | [`shared_memory::SharedMemory`], [`shared_memory::ShareableList`] (module [`shared_memory`]) |
@@ -85,8 +85,9 @@
 //! 10. `returns.rs`: what a target or a task may return.
 //! 11. `process/child_side.rs`: a child's side of `start`, forked or
 //!     spawned.
-//! 12. `process/spawn.rs`: start methods, and a child that is a fresh run
-//!     of the program.
+//! 12. `process/forkserver.rs` and `process/spawn.rs`: a server, spawned
+//!     once, that forks children; then the start methods, and a child
+//!     that is a fresh run of the program.
 //! 13. `sync/`: locks, conditions, semaphores, barriers and shared values.
 //! 14. `process/mod.rs`: the [`Process`] object, `fork` and `start`.
 //! 15. `pool.rs` and `pool/`, built on `ipc`'s [`Connection`] and on

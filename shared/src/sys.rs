@@ -9,6 +9,7 @@
 //! | `futex` | sleep until a number in that memory changes | [`futex_wait`], [`futex_wake`], [`wait_until`] |
 //! | `poll` | sleep until a descriptor is ready | [`wait_readable`], [`wait_for`]: pipes, queues, joins with a timeout |
 //! | `pidfd_open` | a descriptor that turns readable when a process exits | [`pidfd_open`]: `join_timeout`, sentinels |
+//! | `posix_spawn` | a fresh run of this program, handed descriptors | [`spawn_self`]: spawn, the fork server |
 //! | `pidfd_send_signal` | a signal to the process a pidfd names, never to one that took its number | [`pidfd_send_signal`]: a fork server's children |
 //! | `/proc/<pid>/stat`, `/proc/self/ns/pid`, `getrandom` | who a thread is, and whether a process has ended | [`me`], [`fate`]: a lock's holder, a condition's waiter |
 //! | `memfd_create`, seals, `mmap` of a file, `fstat` | a big message in memory, mapped by its reader; a spawned child's descriptors checked | [`sealed_memfd`], [`map_sealed`], [`is_sealed_memfd`], [`is_pipe`] |
@@ -20,7 +21,7 @@ use std::ffi::CStr;
 use std::fs::File;
 use std::io::{self, Write};
 use std::ops::Deref;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -329,6 +330,60 @@ pub(crate) fn wait_for(
         }
     }
 }
+
+// ------------------------------------------------------------ spawn
+
+/// Start this program afresh (`posix_spawn(3)` of `/proc/self/exe`, as the
+/// standard library's `Command` would, with an empty signal mask and
+/// SIGPIPE at its default), with this process's first argument and the
+/// `marker`, and its environment; the descriptors `fds` become the
+/// child's 3, 4, … (every other one is close-on-exec).
+pub(crate) fn spawn_self(marker: &str, fds: &[OwnedFd]) -> Result<nix::unistd::Pid, Errno> {
+    use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c_string = |bytes: &[u8]| CString::new(bytes).ok();
+    let arg0 = std::env::args_os()
+        .next()
+        .unwrap_or_else(|| "/proc/self/exe".into());
+    let argv: Vec<CString> = [arg0.as_bytes(), marker.as_bytes()]
+        .into_iter()
+        .filter_map(c_string)
+        .collect();
+    let envp: Vec<CString> = std::env::vars_os()
+        .filter_map(|(key, value)| c_string(&[key.as_bytes(), b"=", value.as_bytes()].concat()))
+        .collect();
+    // Each descriptor goes to its place with a `dup2` in the child, in
+    // turn; one whose number is a place an earlier `dup2` fills would be
+    // lost. So each is first copied above every place.
+    let above = FIRST_HANDED + fds.len() as RawFd;
+    let copy_above = |fd: &OwnedFd| {
+        let copy = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(above))?;
+        // SAFETY: `fcntl` just made this descriptor, and nothing else owns it.
+        Ok::<_, Errno>(unsafe { OwnedFd::from_raw_fd(copy) })
+    };
+    let sources = fds
+        .iter()
+        .map(copy_above)
+        .collect::<Result<Vec<OwnedFd>, Errno>>()?;
+    let mut actions = PosixSpawnFileActions::init()?;
+    for (place, fd) in (FIRST_HANDED..).zip(&sources) {
+        actions.add_dup2(fd.as_raw_fd(), place)?; // `dup2` clears close-on-exec
+    }
+    let mut attributes = PosixSpawnAttr::init()?;
+    use nix::sys::signal::{SigSet, Signal};
+    let mut sigpipe = SigSet::empty();
+    sigpipe.add(Signal::SIGPIPE);
+    attributes.set_sigmask(&SigSet::empty())?;
+    attributes.set_sigdefault(&sigpipe)?;
+    attributes.set_flags(
+        PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
+    )?;
+    nix::spawn::posix_spawn(c"/proc/self/exe", &actions, &attributes, &argv, &envp)
+}
+
+/// Where [`spawn_self`] puts the descriptors it hands over: 3, 4, ….
+const FIRST_HANDED: RawFd = 3;
 
 // ------------------------------------------------------------ pidfds
 

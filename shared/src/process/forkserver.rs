@@ -42,6 +42,7 @@ use nix::sys::socket::{
 use nix::unistd::{ForkResult, Pid, fork};
 
 use crate::Error;
+use crate::process::parent_side::Remote;
 use crate::sys::{self, Wait};
 
 /// The first argument of the fork server, as the spawned child's marker.
@@ -57,15 +58,6 @@ const MOST_FDS: usize = 64;
 /// This process's server: its end of the request socket, once started.
 static SERVER: Mutex<Option<OwnedFd>> = Mutex::new(None);
 
-/// What the parent keeps of a child the server forked.
-#[derive(Debug)]
-pub(crate) struct Remote {
-    /// The server's answers: the exit code comes here once reaped.
-    answers: OwnedFd,
-    /// The child itself (`pidfd_open` in the server, which is its parent).
-    pub(crate) pidfd: OwnedFd,
-}
-
 /// Ask the server for a child that becomes what `briefing` (a sealed
 /// memory file) says, holding `handed`: its pid, and how to reach it.
 pub(crate) fn start(briefing: OwnedFd, handed: Vec<OwnedFd>) -> Result<(Pid, Remote), Error> {
@@ -76,70 +68,46 @@ pub(crate) fn start(briefing: OwnedFd, handed: Vec<OwnedFd>) -> Result<(Pid, Rem
             MOST_FDS - 2
         )));
     }
-    let (answers, theirs) = pair()?;
-    let mut fds: Vec<RawFd> = vec![briefing.as_raw_fd(), theirs.as_raw_fd()];
-    fds.extend(handed.iter().map(AsRawFd::as_raw_fd));
-    let mut server = SERVER.lock().unwrap_or_else(|p| p.into_inner());
-    // A server that has died (killed, say) is started again, once.
-    let mut sent = match server.as_ref() {
-        Some(requests) => send(requests, &fds),
-        None => Err(Errno::EPIPE),
-    };
-    if sent.is_err() {
-        *server = Some(start_server()?);
-        sent = send(server.as_ref().expect("just started"), &fds);
-    }
-    sent?;
-    drop(server);
-    drop((theirs, handed, briefing)); // the server has its copies now
-    // Its answer: the pid and a pidfd, or end-of-file if it died first.
-    let wait = Wait::timeout(Duration::from_secs(60));
-    if sys::wait_readable(&[answers.as_fd()], wait)?.is_empty() {
-        return Err(Error::Spawn("the fork server did not answer within a minute".into()));
-    }
-    let (bytes, mut fds) = receive(&answers)?;
-    let word = <[u8; 4]>::try_from(&bytes[..]).map(i32::from_ne_bytes);
-    match (word, fds.pop()) {
-        (Ok(pid), Some(pidfd)) if pid > 0 => {
-            let pid = Pid::from_raw(pid);
-            Ok((pid, Remote { answers, pidfd }))
+    // A server found dead (killed, say) is started again: at once if the
+    // request cannot be sent, or if the server ends before answering (it
+    // died as the request went).
+    for attempt in 0..2 {
+        let (answers, theirs) = pair()?;
+        let mut fds: Vec<RawFd> = vec![briefing.as_raw_fd(), theirs.as_raw_fd()];
+        fds.extend(handed.iter().map(AsRawFd::as_raw_fd));
+        let mut server = SERVER.lock().unwrap_or_else(|p| p.into_inner());
+        let sent = match server.as_ref() {
+            Some(requests) => send(requests, &fds),
+            None => Err(Errno::EPIPE),
+        };
+        if sent.is_err() {
+            *server = Some(start_server()?);
+            send(server.as_ref().expect("just started"), &fds)?;
         }
-        // Its fork failed (no process free, say): the server sent the errno.
-        (Ok(errno), None) if errno < 0 => Err(Errno::from_raw(-errno).into()),
-        _ => Err(Error::Spawn(
-            "the fork server ended before it could start the child".into(),
-        )),
-    }
-}
-
-impl Remote {
-    /// Where the server's word on the child's end arrives: readable then.
-    pub(crate) fn answers(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.answers.as_fd()
-    }
-
-    /// The child's exit code, if the server has sent it (waiting at most
-    /// as `wait` says); a server gone without sending it is an error.
-    pub(crate) fn exit_code(&self, wait: Wait) -> Result<Option<i32>, Error> {
-        if sys::wait_readable(&[self.answers.as_fd()], wait)?.is_empty() {
-            return Ok(None);
+        drop(server);
+        drop(theirs); // the server has its copy now
+        // Its answer: the pid and a pidfd, or end-of-file if it died first.
+        let wait = Wait::timeout(Duration::from_secs(60));
+        if sys::wait_readable(&[answers.as_fd()], wait)?.is_empty() {
+            return Err(Error::Spawn(
+                "the fork server did not answer within a minute".into(),
+            ));
         }
-        match receive(&self.answers)?.0.try_into() {
-            Ok(code) => Ok(Some(i32::from_ne_bytes(code))),
-            Err(_) => Err(Error::Spawn(
-                "the fork server ended before it could say how its child ended".into(),
-            )),
+        let (bytes, mut fds) = receive(&answers)?;
+        let word = <[u8; 4]>::try_from(&bytes[..]).map(i32::from_ne_bytes);
+        match (word, fds.pop()) {
+            (Ok(pid), Some(pidfd)) if pid > 0 => {
+                return Ok((Pid::from_raw(pid), Remote { answers, pidfd }));
+            }
+            // Its fork failed (no process free, say): the server sent the errno.
+            (Ok(errno), None) if errno < 0 => return Err(Errno::from_raw(-errno).into()),
+            _ if attempt == 0 => *SERVER.lock().unwrap_or_else(|p| p.into_inner()) = None,
+            _ => {}
         }
     }
-
-    /// Send `signal` to the child (`pidfd_send_signal`): never to another
-    /// process that took its number.
-    pub(crate) fn signal(&self, signal: nix::sys::signal::Signal) -> Result<(), Error> {
-        match sys::pidfd_send_signal(self.pidfd.as_fd(), signal) {
-            Ok(()) | Err(Errno::ESRCH) => Ok(()),
-            Err(errno) => Err(errno.into()),
-        }
-    }
+    Err(Error::Spawn(
+        "the fork server ended before it could start the child, twice".into(),
+    ))
 }
 
 /// In a child forked from a process that started a server: the server is
@@ -153,7 +121,7 @@ pub(crate) fn forget_after_fork() {
 /// a fresh socket pair as its descriptor 3.
 fn start_server() -> Result<OwnedFd, Error> {
     let (ours, theirs) = pair()?;
-    let pid = super::spawn::posix_spawn(MARKER, &[theirs])?;
+    let pid = sys::spawn_self(MARKER, &[theirs])?;
     // It is nobody's child to join: a thread of its own would be one more
     // thread; instead the exit steps never list it, and it is reaped when
     // it ends (below, by whichever start comes next) or by init.
@@ -195,7 +163,13 @@ fn send_bytes(socket: &OwnedFd, bytes: &[u8], fds: &[RawFd]) -> Result<(), Errno
     let cmsgs: &[ControlMessage<'_>] = if fds.is_empty() { &[] } else { &rights };
     let iov = [IoSlice::new(bytes)];
     loop {
-        match sendmsg::<()>(socket.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
+        match sendmsg::<()>(
+            socket.as_raw_fd(),
+            &iov,
+            cmsgs,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        ) {
             Err(Errno::EINTR) => continue,
             sent => return sent.map(drop),
         }
@@ -217,7 +191,10 @@ fn receive(socket: &OwnedFd) -> Result<(Vec<u8>, Vec<OwnedFd>), Errno> {
         for cmsg in got.cmsgs()? {
             if let ControlMessageOwned::ScmRights(raw) = cmsg {
                 // SAFETY: the kernel just made these descriptors ours.
-                fds.extend(raw.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+                fds.extend(
+                    raw.into_iter()
+                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                );
             }
         }
         let n = got.bytes;
@@ -225,10 +202,12 @@ fn receive(socket: &OwnedFd) -> Result<(Vec<u8>, Vec<OwnedFd>), Errno> {
     }
 }
 
-/// The server's life: fork a child for each request, answer with its pid
-/// and a pidfd, and with its exit code once it ends; end when the parent
-/// closes the socket. Never returns.
-pub(crate) fn serve() -> ! {
+/// The server's life: fork a child for each request, which becomes what
+/// its briefing says (`run`, given the briefing, the descriptors handed
+/// over and the server's pid), answer with its pid and a pidfd, and with
+/// its exit code once it ends; end when the parent closes the socket.
+/// Never returns.
+pub(crate) fn serve(run: fn(OwnedFd, Vec<OwnedFd>, u32) -> !) -> ! {
     // SAFETY: `posix_spawn` put the request socket at 3, and nothing else
     // in this fresh process owns it.
     let requests = unsafe { OwnedFd::from_raw_fd(REQUESTS_FD) };
@@ -275,7 +254,7 @@ pub(crate) fn serve() -> ! {
                 drop(requests);
                 drop(children);
                 drop(answers);
-                super::spawn::run_briefed(briefing, handed, me)
+                run(briefing, handed, me)
             }
             Ok(ForkResult::Parent { child }) => match sys::pidfd_open(child.as_raw()) {
                 Ok(pidfd) => {

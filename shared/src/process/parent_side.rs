@@ -47,7 +47,7 @@ pub(crate) struct Status {
     pub closed: bool,
     /// A fork server's child: not ours to `waitpid`; the server says how
     /// it ended, and its pidfd signals it.
-    pub remote: Option<super::forkserver::Remote>,
+    pub remote: Option<Remote>,
 }
 
 impl Child {
@@ -301,4 +301,47 @@ pub(crate) fn exit_function() {
         remove(&child);
     }
     log::debug!("running the remaining \"atexit\" finalizers");
+}
+
+/// What a parent keeps of a child the fork server forked (see
+/// `forkserver.rs`): it is not the child's parent, so it cannot `waitpid`.
+#[derive(Debug)]
+pub(crate) struct Remote {
+    /// The server's answers: the child's exit code comes here once the
+    /// server has reaped it (4 bytes, one packet).
+    pub answers: std::os::fd::OwnedFd,
+    /// The child itself (`pidfd_open` in the server, its parent).
+    pub pidfd: std::os::fd::OwnedFd,
+}
+
+impl Remote {
+    /// The child's exit code, if the server has sent it (waiting at most
+    /// as `wait` says); a server gone without sending it is an error.
+    pub fn exit_code(&self, wait: Wait) -> Result<Option<i32>, Error> {
+        if sys::wait_readable(&[self.answers.as_fd()], wait)?.is_empty() {
+            return Ok(None);
+        }
+        let mut code = [0u8; 4];
+        let flags = nix::sys::socket::MsgFlags::empty();
+        match nix::sys::socket::recv(
+            std::os::fd::AsRawFd::as_raw_fd(&self.answers),
+            &mut code,
+            flags,
+        ) {
+            Ok(4) => Ok(Some(i32::from_ne_bytes(code))),
+            Ok(_) | Err(Errno::ECONNRESET) => Err(Error::Spawn(
+                "the fork server ended before it could say how its child ended".into(),
+            )),
+            Err(errno) => Err(errno.into()),
+        }
+    }
+
+    /// Send `sig` to the child (`pidfd_send_signal`): never to another
+    /// process that took its number.
+    pub fn signal(&self, sig: Signal) -> Result<(), Error> {
+        match sys::pidfd_send_signal(self.pidfd.as_fd(), sig) {
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(errno) => Err(errno.into()),
+        }
+    }
 }

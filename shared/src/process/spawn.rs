@@ -74,12 +74,11 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
-use nix::errno::Errno;
-use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
@@ -87,9 +86,9 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 use crate::codec::{Arg, decode, encode};
 use crate::functions;
-use crate::process::forkserver;
 use crate::handover;
 use crate::process::current;
+use crate::process::forkserver;
 use crate::returns::Outcome;
 use crate::sys;
 
@@ -167,7 +166,11 @@ pub fn get_start_method() -> StartMethod {
 
 /// The start methods there are (Python's `get_all_start_methods()`).
 pub fn get_all_start_methods() -> [StartMethod; 3] {
-    [StartMethod::Fork, StartMethod::Spawn, StartMethod::Forkserver]
+    [
+        StartMethod::Fork,
+        StartMethod::Spawn,
+        StartMethod::Forkserver,
+    ]
 }
 
 /// A start method of its own for the processes it makes, whatever the
@@ -201,8 +204,11 @@ impl Context {
 /// ```
 pub fn freeze_support() {
     CALLED.store(true, Ordering::Relaxed);
-    if std::env::args_os().nth(1).is_some_and(|arg| arg == forkserver::MARKER) {
-        forkserver::serve();
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == forkserver::MARKER)
+    {
+        forkserver::serve(run_briefed);
     }
     if !spawned() {
         return;
@@ -343,7 +349,7 @@ pub(crate) fn spawn(
         .chain(fds)
         .collect();
     current::flush_stdout(); // the child writes to the same stdout
-    let pid = posix_spawn(MARKER, &fds)?;
+    let pid = sys::spawn_self(MARKER, &fds)?;
     drop(fds); // the child has its own copies now: the pipe's end is its alone
     // Its word on the pipe, or its end: a child that ends without a word
     // may have left the pipe open in a child of its own.
@@ -430,64 +436,10 @@ pub(crate) fn forkserver_start(
     name: &str,
     identity: &[usize],
     daemon: bool,
-) -> Result<(Pid, forkserver::Remote), Error> {
+) -> Result<(Pid, crate::process::parent_side::Remote), Error> {
     let (briefing, fds) = brief(recipe, name, identity, daemon)?;
     current::flush_stdout(); // the child writes to the same stdout
     forkserver::start(briefing, fds)
-}
-
-/// Start this program afresh (`posix_spawn(3)` of `/proc/self/exe`, as the
-/// standard library's `Command` would, with an empty signal mask and
-/// SIGPIPE at its default), with this process's first argument and the
-/// `marker`, and its environment; the descriptors `fds` become the
-/// child's 3, 4, … (every other one is close-on-exec).
-pub(crate) fn posix_spawn(marker: &str, fds: &[OwnedFd]) -> Result<Pid, Error> {
-    use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let c_string = |bytes: &[u8]| CString::new(bytes).ok();
-    let arg0 = std::env::args_os()
-        .next()
-        .unwrap_or_else(|| "/proc/self/exe".into());
-    let argv: Vec<CString> = [arg0.as_bytes(), marker.as_bytes()]
-        .into_iter()
-        .filter_map(c_string)
-        .collect();
-    let envp: Vec<CString> = std::env::vars_os()
-        .filter_map(|(key, value)| c_string(&[key.as_bytes(), b"=", value.as_bytes()].concat()))
-        .collect();
-    // Each descriptor goes to its place with a `dup2` in the child, in
-    // turn; one whose number is a place an earlier `dup2` fills would be
-    // lost. So each is first copied above every place.
-    let above = BRIEFING_FD + fds.len() as RawFd;
-    let copy_above = |fd: &OwnedFd| {
-        let copy = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(above))?;
-        // SAFETY: `fcntl` just made this descriptor, and nothing else owns it.
-        Ok::<_, Errno>(unsafe { OwnedFd::from_raw_fd(copy) })
-    };
-    let sources = fds
-        .iter()
-        .map(copy_above)
-        .collect::<Result<Vec<OwnedFd>, _>>()?;
-    let mut actions = PosixSpawnFileActions::init()?;
-    for (place, fd) in (BRIEFING_FD..).zip(&sources) {
-        actions.add_dup2(fd.as_raw_fd(), place)?; // `dup2` clears close-on-exec
-    }
-    let mut attributes = PosixSpawnAttr::init()?;
-    let mut sigpipe = SigSet::empty();
-    sigpipe.add(Signal::SIGPIPE);
-    attributes.set_sigmask(&SigSet::empty())?;
-    attributes.set_sigdefault(&sigpipe)?;
-    attributes.set_flags(
-        PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
-    )?;
-    Ok(nix::spawn::posix_spawn(
-        c"/proc/self/exe",
-        &actions,
-        &attributes,
-        &argv,
-        &envp,
-    )?)
 }
 
 /// How long a spawned child may take to take its task: a fresh program
@@ -531,7 +483,7 @@ fn read_briefing(mut file: std::fs::File) -> Result<Briefing, Error> {
 
 /// A child of the fork server (whose pid is `server`): become what the
 /// `briefing` file says, with the descriptors `handed`, and run it; leave.
-pub(crate) fn run_briefed(briefing: OwnedFd, handed: Vec<OwnedFd>, server: u32) -> ! {
+fn run_briefed(briefing: OwnedFd, handed: Vec<OwnedFd>, server: u32) -> ! {
     let code = match read_briefing(std::fs::File::from(briefing)) {
         Ok(briefing) => run(briefing, StartMethod::Forkserver, handed, server),
         Err(e) => {

@@ -1,0 +1,218 @@
+//! The `forkserver` start method, checked from a program that owns its
+//! main thread (`harness = false`): `main` calls `shared::freeze_support()`
+//! first, where the fork server (a fresh run of this executable) serves,
+//! and where nothing else runs in it. Each child reports what it saw
+//! through its exit code.
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use shared::pool::Pool;
+use shared::{Error, StartMethod, current_process, get_context, parent_process};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn forkserver() -> shared::Context {
+    get_context(StartMethod::Forkserver)
+}
+
+/// Exit with `code`, having checked its name and parent.
+fn report(code: i32) -> Result<(), String> {
+    let me = current_process();
+    let parent = parent_process().ok_or("no parent")?;
+    if !me.name().starts_with("ForkServerProcess-") || parent.name() != "MainProcess" {
+        return Err(format!("saw {} under {}", me.name(), parent.name()));
+    }
+    if shared::get_start_method() != StartMethod::Forkserver {
+        return Err("its start method is not forkserver".into());
+    }
+    shared::exit(code)
+}
+
+fn sleep_long(_: ()) {
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+fn panic_now(_: ()) {
+    panic!("on purpose")
+}
+
+/// Exit with 0 if the argument is the 50 MiB it should be.
+fn check_big(bytes: serde_bytes::ByteBuf) -> Result<(), String> {
+    let sum: u64 = bytes.iter().map(|&b| u64::from(b)).sum();
+    match (bytes.len(), sum) {
+        (50_000_000, 50_000_000) => Ok(()),
+        seen => Err(format!("saw {seen:?}")),
+    }
+}
+
+fn exit_codes_names_and_signals() {
+    let mut p = forkserver().process(report, 3);
+    p.start().unwrap();
+    assert!(p.name().starts_with("ForkServerProcess-"));
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(3), "{p}");
+
+    let mut p = forkserver().process(panic_now, ());
+    p.start().unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(1));
+
+    let mut p = forkserver().process(sleep_long, ());
+    p.start().unwrap();
+    assert!(p.is_alive());
+    p.join_timeout(Duration::from_millis(50)).unwrap();
+    assert_eq!(p.exitcode(), None, "still running");
+    // Its sentinel turns readable when it ends.
+    let sentinel = p.sentinel().unwrap();
+    assert!(
+        shared::ipc::wait(&[sentinel.as_fd()], Duration::ZERO)
+            .unwrap()
+            .is_empty()
+    );
+    p.terminate().unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(-(Signal::SIGTERM as i32)));
+    assert_eq!(shared::ipc::wait(&[sentinel.as_fd()], LIMIT).unwrap(), [0]);
+    assert!(!p.is_alive());
+}
+
+fn beside_eight_threads_and_with_a_big_argument() {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let stopped = std::sync::Arc::new(std::sync::Mutex::new(stopped));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let stopped = std::sync::Arc::clone(&stopped);
+            std::thread::spawn(move || drop(stopped.lock().unwrap().recv()))
+        })
+        .collect();
+    // A fork here is refused; the fork server's child is forked elsewhere.
+    let mut forked = get_context(StartMethod::Fork).process(report, 0);
+    assert!(matches!(forked.start(), Err(Error::Threads(_))));
+    let big = serde_bytes::ByteBuf::from(vec![1u8; 50_000_000]);
+    let mut p = forkserver().process(check_big, big);
+    p.start().unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(0));
+    drop(stop);
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
+fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// The fork server's pid: this process's child that runs with its marker.
+fn server() -> Option<u32> {
+    let me = std::process::id();
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let ppid: u32 = stat
+                .rsplit(')')
+                .next()?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let marked = cmdline
+                .split(|&b| b == 0)
+                .any(|arg| arg == b"--multiprocessing-forkserver");
+            (ppid == me && marked).then_some(pid)
+        })
+}
+
+fn two_hundred_starts_leak_nothing() {
+    let mut p = forkserver().process(report, 0);
+    p.start().unwrap(); // the server, started once
+    p.join().unwrap();
+    let before = open_descriptors();
+    for _ in 0..200 {
+        let mut p = forkserver().process(report, 0);
+        p.start().unwrap();
+        p.join().unwrap();
+        assert_eq!(p.exitcode(), Some(0));
+    }
+    assert_eq!(open_descriptors(), before, "no descriptor kept");
+    assert!(shared::active_children().is_empty());
+}
+
+fn a_killed_server_is_started_again() {
+    let mut running = forkserver().process(sleep_long, ());
+    running.start().unwrap();
+    let server = server().expect("a fork server runs");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(server as i32), Signal::SIGKILL).unwrap();
+    // The child it left cannot be told how it ended: a clear error, at once.
+    let began = Instant::now();
+    let lost = running.join();
+    assert!(lost.is_err(), "{lost:?}");
+    assert!(began.elapsed() < LIMIT);
+    running.kill().unwrap(); // through its pidfd: it is still that process
+    // The next start starts a new server.
+    let mut p = forkserver().process(report, 5);
+    p.start().unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(5));
+    assert_ne!(self::server(), Some(server));
+}
+
+fn a_pool_of_the_fork_server() {
+    let pool = Pool::builder()
+        .processes(2)
+        .start_method(StartMethod::Forkserver)
+        .start()
+        .unwrap();
+    let squares = pool.map(square, (0..100).collect::<Vec<u64>>()).unwrap();
+    assert_eq!(squares, (0..100).map(|n| n * n).collect::<Vec<u64>>());
+    let names = pool.map(worker_name, vec![(); 4]).unwrap();
+    assert!(
+        names.iter().all(|n| n.starts_with("ForkServerPoolWorker-")),
+        "{names:?}"
+    );
+}
+
+fn square(n: u64) -> u64 {
+    n * n
+}
+
+fn worker_name(_: ()) -> String {
+    current_process().name().to_owned()
+}
+
+fn at_the_descriptor_limit_a_clear_error_then_it_works_again() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    use std::os::fd::AsRawFd;
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    // The limit bounds descriptor numbers: at the lowest free one, no
+    // new descriptor can be made.
+    let lowest_free = std::fs::File::open("/dev/null").unwrap().as_raw_fd() as u64;
+    setrlimit(Resource::RLIMIT_NOFILE, lowest_free, hard).unwrap();
+    let mut p = forkserver().process(report, 0);
+    let refused = p.start();
+    setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+    let refused = refused.unwrap_err();
+    assert!(refused.to_string().contains("Errno 24"), "{refused}");
+    let mut p = forkserver().process(report, 0);
+    p.start().unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(0));
+}
+
+fn main() {
+    shared::freeze_support();
+    testkit::run_checks(testkit::checks![
+        exit_codes_names_and_signals,
+        two_hundred_starts_leak_nothing,
+        a_killed_server_is_started_again,
+        a_pool_of_the_fork_server,
+        at_the_descriptor_limit_a_clear_error_then_it_works_again,
+        beside_eight_threads_and_with_a_big_argument,
+    ]);
+}
