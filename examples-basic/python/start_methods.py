@@ -1,4 +1,4 @@
-"""Beyond the tutorials (003 §2, 004's __main__ remark): the same target under fork and spawn."""
+"""Beyond the tutorials (003 §2, 004's __main__ remark): the same target under fork, spawn and forkserver."""
 
 import multiprocessing
 import threading
@@ -28,7 +28,7 @@ def start_and_join(method, label):
 if __name__ == "__main__":
     print("default start method:", multiprocessing.get_start_method(allow_none=False))
     GREETING = "changed by main"
-    for method in ["fork", "spawn"]:
+    for method in ["fork", "spawn", "forkserver"]:
         start_and_join(method, method)
     # Python 3.14 made Linux's default `forkserver`: a fork copies only the
     # thread that called it. 3.11 forks anyway (3.12 warns).
@@ -36,7 +36,7 @@ if __name__ == "__main__":
     helper = threading.Thread(target=stop.wait)
     helper.start()
     print(f"with {threading.active_count()} threads running:")
-    for method in ["fork", "spawn"]:
+    for method in ["fork", "spawn", "forkserver"]:
         start_and_join(method, f"{method} beside a thread")
     stop.set()
     helper.join()

@@ -269,24 +269,27 @@ fn start_methods() {
     let run = run_clean(env!("CARGO_BIN_EXE_start_methods"));
     let (rust, twin) = (run.lines(), twin!("start_methods"));
     let twin: Vec<&str> = twin.lines().collect();
-    assert_eq!(rust.len(), 9, "{}", run.output);
-    // Fork sees the global as `main` changed it, spawn as a fresh start
-    // sets it: the twin's lines exactly.
-    assert_eq!(rust[..6], twin[..6]);
+    assert_eq!(rust.len(), 13, "{}", run.output);
+    // Fork sees the global as `main` changed it, spawn and the fork
+    // server's child as a fresh start sets it: the twin's lines exactly.
+    assert_eq!(rust[..8], twin[..8]);
     assert!(twin[1].contains("'changed by main'") && twin[3].contains("'set when"));
-    // Beside a thread, Python 3.11 forks anyway; this port refuses, and
-    // spawning works as before.
     assert!(
-        rust[6]
+        twin[5].starts_with("forkserver: ForkServerProcess-3") && twin[5].contains("'set when")
+    );
+    // Beside a thread, Python 3.11 forks anyway; this port refuses, and
+    // spawning and the fork server work as before.
+    assert!(
+        rust[8]
             .starts_with("fork beside a thread: refused: cannot fork: this process runs 2 threads"),
         "{}",
-        rust[6]
+        rust[8]
     );
     assert_eq!(
-        twin[6],
-        "fork beside a thread: ForkProcess-3 (parent MainProcess) sees GREETING = 'changed by main'"
+        twin[8],
+        "fork beside a thread: ForkProcess-4 (parent MainProcess) sees GREETING = 'changed by main'"
     );
-    assert_eq!(rust[7..], twin[8..]);
+    assert_eq!(rust[9..], twin[10..]);
 }
 
 testkit::chapter_checks!(skip_headers: []);

@@ -325,6 +325,7 @@ if __name__ == "__main__":
     print(f"process_start_join {start_join(20 if quick else 200):.0f} us")
     # An interpreter starts for each: 20 (not 200) keep a round near a minute.
     print(f"spawn_start_join {start_join(3 if quick else 20, 'spawn'):.0f} us")
+    print(f"forkserver_start_join {start_join(20 if quick else 200, 'forkserver'):.0f} us")
     print(f"pool_map_default {pool_map(items, None, 2 * repeats + 1):.0f} items/s")
     print(f"spawn_pool_map_default {pool_map(items, None, 2 * repeats + 1, 'spawn'):.0f} items/s")
     print(f"pool_map_chunksize1 {pool_map(items, 1, repeats):.0f} items/s")

@@ -134,6 +134,7 @@ fn benchmark_prints_name_value_unit() {
         "process_start_join_timeline",
         "floor_exec_wait",
         "spawn_start_join",
+        "forkserver_start_join",
         "pool_map_default",
         "spawn_pool_map_default",
         "pool_map_chunksize1",

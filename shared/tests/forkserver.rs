@@ -84,7 +84,9 @@ fn beside_eight_threads_and_with_a_big_argument() {
     let threads: Vec<_> = (0..8)
         .map(|_| {
             let stopped = std::sync::Arc::clone(&stopped);
-            std::thread::spawn(move || drop(stopped.lock().unwrap().recv()))
+            std::thread::spawn(move || {
+                let _ = stopped.lock().unwrap().recv();
+            })
         })
         .collect();
     // A fork here is refused; the fork server's child is forked elsewhere.

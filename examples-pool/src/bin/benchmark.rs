@@ -240,6 +240,23 @@ fn spawn_start_join_and_floor(repeats: usize) -> Result<(f64, f64), Error> {
 
 fn nothing(_: ()) {}
 
+/// Microseconds to start a child through the fork server and join it
+/// (the server started beforehand, untimed, as CPython's is).
+fn forkserver_start_join(repeats: usize) -> Result<f64, Error> {
+    let forkserver = get_context(StartMethod::Forkserver);
+    let start_join = || {
+        let mut p = forkserver.process(nothing, ());
+        p.start()?;
+        p.join()
+    };
+    start_join()?;
+    let mut times = Vec::new();
+    for _ in 0..repeats {
+        times.push(seconds(start_join)?);
+    }
+    Ok(median(times) * 1e6)
+}
+
 /// Set for the floor's child, which then leaves before anything else.
 const EXIT_AT_ONCE: &str = "BENCHMARK_EXIT_AT_ONCE";
 
@@ -633,6 +650,11 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
         ("floor_exec_wait", exec_floor, "us"),
         ("spawn_start_join", spawn_start_join, "us"),
         (
+            "forkserver_start_join",
+            forkserver_start_join(starts)?,
+            "us",
+        ),
+        (
             "pool_map_default",
             pool_map(items, None, 2 * repeats + 1)?,
             "items/s",
@@ -766,6 +788,7 @@ fn floor_of(name: &str) -> Option<&'static str> {
         // what recording a timeline adds to a start and join
         "process_start_join_timeline" => Some("process_start_join"),
         "spawn_start_join" => Some("floor_exec_wait"),
+        "forkserver_start_join" => Some("floor_fork_join"),
         n if n.ends_with("_roundtrip_1cpu") && !n.starts_with("floor") => {
             Some("floor_socketpair_roundtrip_1cpu")
         }
@@ -786,6 +809,7 @@ fn target(name: &str) -> (Option<f64>, Option<f64>) {
         }
         "process_start_join" => (None, Some(1.5)),
         "spawn_start_join" => (Some(30.0), Some(1.25)),
+        "forkserver_start_join" => (Some(20.0), Some(1.5)),
         "throughput_1mib" | "throughput_100mib" => (Some(2.0), None),
         "pool_map_default" | "spawn_pool_map_default" => (Some(8.0), None),
         "pool_map_chunksize1" => (Some(20.0), None),

@@ -1,5 +1,6 @@
-//! Start methods: `fork` (the default) and `spawn`, as CPython's
-//! `set_start_method`, `get_context` and `freeze_support`.
+//! Start methods: `fork` (the default), `spawn` and `forkserver` (its
+//! server in `forkserver.rs`), as CPython's `set_start_method`,
+//! `get_context` and `freeze_support`.
 //!
 //! **`spawn`.** The child is not a copy of the parent but a fresh run of
 //! the same executable (`posix_spawn` of `/proc/self/exe`), as CPython's
