@@ -441,6 +441,15 @@ macro_rules! chapter_checks {
     };
 }
 
+/// A folder removed when this goes, however the check ends.
+struct RemovedAtEnd(std::path::PathBuf);
+
+impl Drop for RemovedAtEnd {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Sections that start no process of this crate, so have no timeline to
 /// draw (`talk_to_python`'s client is a Python program).
 const NO_PROCESS: [&str; 2] = ["thread_workers", "talk_to_python"];
@@ -463,6 +472,7 @@ pub fn check_timelines(manifest_dir: &str) {
         .and_then(Path::parent)
         .expect("target/<profile>");
     let out = std::env::temp_dir().join(format!("timelines-{chapter}-{}", std::process::id()));
+    let _removed = RemovedAtEnd(out.clone()); // on failure too
     let names: Vec<String> = sections(&top, chapter)
         .into_iter()
         .map(|s| s.name)
@@ -499,7 +509,6 @@ pub fn check_timelines(manifest_dir: &str) {
             });
         }
     });
-    let _ = std::fs::remove_dir_all(&out);
 }
 
 mod answers;
