@@ -207,10 +207,79 @@ fn at_the_descriptor_limit_a_clear_error_then_it_works_again() {
     assert_eq!(p.exitcode(), Some(0));
 }
 
+/// Exit 0 if the parent is alive, and the working directory is `dir`.
+fn check_parent_and_dir(dir: String) -> Result<(), String> {
+    let parent = parent_process().ok_or("no parent")?;
+    let here = std::env::current_dir().map_err(|e| e.to_string())?;
+    match (parent.is_alive(), here == std::path::Path::new(&dir)) {
+        (true, true) => Ok(()),
+        seen => Err(format!("parent alive, in {dir}: {seen:?}")),
+    }
+}
+
+fn the_child_sees_its_parent_and_its_directory() {
+    let before = std::env::current_dir().unwrap();
+    std::env::set_current_dir("/tmp").unwrap();
+    let mut p = forkserver().process(check_parent_and_dir, "/tmp".to_owned());
+    p.start().unwrap();
+    p.join().unwrap();
+    std::env::set_current_dir(before).unwrap();
+    assert_eq!(
+        p.exitcode(),
+        Some(0),
+        "the parent seen alive, /tmp its directory"
+    );
+}
+
+fn a_join_in_one_thread_blocks_nobody_else() {
+    use std::sync::atomic::{AtomicI32, Ordering};
+    let joining = AtomicI32::new(0); // the joining thread's id, once it joins
+    std::thread::scope(|s| {
+        let joiner = s.spawn(|| {
+            let mut p = forkserver().process(sleep_long, ());
+            p.start()?;
+            joining.store(nix::unistd::gettid().as_raw(), Ordering::SeqCst);
+            p.join()?;
+            Ok::<_, Error>(p.exitcode())
+        });
+        // Until the joiner is asleep in its join (its state `S`)...
+        let began = Instant::now();
+        loop {
+            let tid = joining.load(Ordering::SeqCst);
+            let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"));
+            if tid != 0
+                && stat.is_ok_and(|stat| {
+                    stat.rsplit(')')
+                        .next()
+                        .unwrap()
+                        .trim_start()
+                        .starts_with('S')
+                })
+            {
+                break;
+            }
+            assert!(began.elapsed() < LIMIT, "never seen joining");
+        }
+        // ...another thread sees the child running, and terminates it.
+        let began = Instant::now();
+        let running = shared::active_children();
+        assert_eq!(running.len(), 1);
+        running[0].terminate().unwrap();
+        assert!(
+            began.elapsed() < Duration::from_secs(5),
+            "blocked by the join"
+        );
+        let code = joiner.join().unwrap().unwrap();
+        assert_eq!(code, Some(-(Signal::SIGTERM as i32)));
+    });
+}
+
 fn main() {
     shared::freeze_support();
     testkit::run_checks(testkit::checks![
         exit_codes_names_and_signals,
+        the_child_sees_its_parent_and_its_directory,
+        a_join_in_one_thread_blocks_nobody_else,
         two_hundred_starts_leak_nothing,
         a_killed_server_is_started_again,
         a_pool_of_the_fork_server,

@@ -101,13 +101,34 @@ pub(crate) fn start(briefing: OwnedFd, handed: Vec<OwnedFd>) -> Result<(Pid, Rem
             }
             // Its fork failed (no process free, say): the server sent the errno.
             (Ok(errno), None) if errno < 0 => return Err(Errno::from_raw(-errno).into()),
-            _ if attempt == 0 => *SERVER.lock().unwrap_or_else(|p| p.into_inner()) = None,
             _ => {}
         }
+        // No answer. A server that lives dropped the request (it could not
+        // take its descriptors, at its own limit, say): an error, and the
+        // server kept. One that died is let go, the first time, and the
+        // request sent again to a new one.
+        let mut server = SERVER.lock().unwrap_or_else(|p| p.into_inner());
+        let dead = server.as_ref().is_some_and(|requests| hung_up(requests));
+        if !dead || attempt == 1 {
+            return Err(Error::Spawn(
+                "the fork server could not start the child (at its descriptor limit?)".into(),
+            ));
+        }
+        *server = None;
     }
-    Err(Error::Spawn(
-        "the fork server ended before it could start the child, twice".into(),
-    ))
+    unreachable!("the second attempt returns")
+}
+
+/// Whether the server's end of `requests` is closed: it died.
+fn hung_up(requests: &OwnedFd) -> bool {
+    let mut polled = [nix::poll::PollFd::new(
+        requests.as_fd(),
+        nix::poll::PollFlags::empty(),
+    )];
+    nix::poll::poll(&mut polled, nix::poll::PollTimeout::ZERO).is_ok()
+        && polled[0].revents().is_some_and(|r| {
+            r.intersects(nix::poll::PollFlags::POLLHUP | nix::poll::PollFlags::POLLERR)
+        })
 }
 
 /// In a child forked from a process that started a server: the server is
@@ -212,6 +233,13 @@ pub(crate) fn serve(run: fn(OwnedFd, Vec<OwnedFd>, u32) -> !) -> ! {
     // in this fresh process owns it.
     let requests = unsafe { OwnedFd::from_raw_fd(REQUESTS_FD) };
     let me = std::process::id();
+    // A Ctrl-C at the terminal reaches the whole process group: the server
+    // outlives it, as CPython's does, so that the program may still join
+    // its children. (Each child gets the default back.)
+    let ignore = nix::sys::signal::SigHandler::SigIgn;
+    // SAFETY: setting a signal's disposition to "ignore" runs no handler.
+    let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGINT, ignore) };
+    sys::set_thread_name("ForkServer"); // what `ps` and `top` show
     // (pid, its pidfd, where to send its exit code)
     let mut children: Vec<(Pid, OwnedFd, OwnedFd)> = Vec::new();
     loop {
@@ -254,6 +282,10 @@ pub(crate) fn serve(run: fn(OwnedFd, Vec<OwnedFd>, u32) -> !) -> ! {
                 drop(requests);
                 drop(children);
                 drop(answers);
+                let default = nix::sys::signal::SigHandler::SigDfl;
+                // SAFETY: setting a signal's disposition to its default runs no handler.
+                let _ =
+                    unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGINT, default) };
                 run(briefing, handed, me)
             }
             Ok(ForkResult::Parent { child }) => match sys::pidfd_open(child.as_raw()) {
@@ -262,9 +294,10 @@ pub(crate) fn serve(run: fn(OwnedFd, Vec<OwnedFd>, u32) -> !) -> ! {
                     let _ = send_bytes(&answers, &pid, &[pidfd.as_raw_fd()]);
                     children.push((child, pidfd, answers));
                 }
-                Err(_) => {
+                Err(errno) => {
                     let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
                     let _ = nix::sys::wait::waitpid(child, None);
+                    let _ = send_bytes(&answers, &(-(errno as i32)).to_ne_bytes(), &[]);
                 }
             },
             Err(errno) => {

@@ -409,9 +409,10 @@ impl Process {
             let (reader, _writer) = std::io::pipe()?;
             return Ok(reader.into());
         }
-        // A fork server's child: its pidfd, from the server.
+        // A fork server's child: the server's socket, which turns readable
+        // once its exit code is there (as CPython's sentinel is).
         if let Some(remote) = &status.remote {
-            return Ok(remote.pidfd.try_clone()?);
+            return Ok(remote.answers.try_clone()?);
         }
         // The child is ours and not reaped, so its pid is still its own.
         Ok(sys::pidfd_open(pid.as_raw())?)

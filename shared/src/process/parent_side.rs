@@ -123,20 +123,24 @@ impl Child {
             status.pid.ok_or(Error::NotStarted("join"))?
         };
         let began = crate::timeline::now_if_on();
-        if self.status().remote.is_some() {
-            // A fork server's child: wait for the server's word.
+        let answers = match &self.status().remote {
+            Some(remote) => Some(remote.answers.try_clone()?),
+            None => None,
+        };
+        if let Some(answers) = answers {
+            // A fork server's child: wait for the server's word on a copy
+            // of its socket, the child's record unlocked meanwhile (others
+            // may look at it, or terminate it), then read it.
             let wait = timeout.map_or(Wait::Forever, Wait::timeout);
-            let mut status = self.status();
-            let remote = status.remote.as_ref().expect("checked");
-            let code = remote.exit_code(wait);
-            status.lost = code.is_err();
-            status.exitcode = code.as_ref().ok().copied().flatten();
-            if let Some(code) = status.exitcode {
-                crate::timeline::reaped(pid.as_raw(), code);
-            }
-            drop(status);
+            sys::wait_readable(&[answers.as_fd()], wait)?;
+            let code = self.poll();
             crate::timeline::joined(pid.as_raw(), began);
-            return code;
+            return match code {
+                None if self.status().lost => Err(Error::Spawn(
+                    "the fork server ended before it could say how its child ended".into(),
+                )),
+                code => Ok(code),
+            };
         }
         if let Some(timeout) = timeout {
             // `waitpid` takes no timeout. A pidfd of the child turns readable

@@ -332,6 +332,9 @@ struct Briefing {
     timeline: Option<String>,
     /// The function types the parent has seen a value of (`functions.rs`).
     seen: Vec<u64>,
+    /// The parent's working directory: a fork server's child starts in
+    /// the server's, and moves to it (a spawned one inherits it).
+    cwd: Option<std::path::PathBuf>,
 }
 
 /// The parent's side of a spawn: start the child, hand it its task, and
@@ -426,6 +429,7 @@ fn brief(
         handed: fds.len() as u32,
         timeline: crate::timeline::path(),
         seen: functions::seen_types(),
+        cwd: std::env::current_dir().ok(),
     };
     Ok((OwnedFd::from(sys::sealed_memfd(&encode(&briefing)?)?), fds))
 }
@@ -502,6 +506,12 @@ fn run_briefed(briefing: OwnedFd, handed: Vec<OwnedFd>, server: u32) -> ! {
 /// its parent, or the fork server.
 fn run(briefing: Briefing, method: StartMethod, handed: Vec<OwnedFd>, real_parent: u32) -> i32 {
     started_by(method);
+    if method == StartMethod::Forkserver {
+        current::watch_parent(briefing.parent_pid);
+        if let Some(cwd) = &briefing.cwd {
+            let _ = std::env::set_current_dir(cwd);
+        }
+    }
     current::become_spawned(
         briefing.name.clone(),
         briefing.identity,
