@@ -108,7 +108,7 @@ pub(crate) fn start(briefing: OwnedFd, handed: Vec<OwnedFd>) -> Result<(Pid, Rem
         // server kept. One that died is let go, the first time, and the
         // request sent again to a new one.
         let mut server = SERVER.lock().unwrap_or_else(|p| p.into_inner());
-        let dead = server.as_ref().is_some_and(|requests| hung_up(requests));
+        let dead = server.as_ref().is_some_and(hung_up);
         if !dead || attempt == 1 {
             return Err(Error::Spawn(
                 "the fork server could not start the child (at its descriptor limit?)".into(),
