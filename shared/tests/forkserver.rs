@@ -151,12 +151,17 @@ fn a_killed_server_is_started_again() {
     running.start().unwrap();
     let server = server().expect("a fork server runs");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(server as i32), Signal::SIGKILL).unwrap();
-    // The child it left cannot be told how it ended: a clear error, at once.
+    // The child it left still runs, and is seen to (its pidfd says so)...
+    assert!(running.is_alive());
+    assert!(!shared::active_children().is_empty());
+    // ...until it ends: then its exit code, which only the server knew, is
+    // a clear error, at once.
+    running.kill().unwrap(); // through its pidfd: it is still that process
     let began = Instant::now();
     let lost = running.join();
     assert!(lost.is_err(), "{lost:?}");
     assert!(began.elapsed() < LIMIT);
-    running.kill().unwrap(); // through its pidfd: it is still that process
+    assert!(!running.is_alive());
     // The next start starts a new server.
     let mut p = forkserver().process(report, 5);
     p.start().unwrap();

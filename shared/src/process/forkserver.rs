@@ -97,7 +97,12 @@ pub(crate) fn start(briefing: OwnedFd, handed: Vec<OwnedFd>) -> Result<(Pid, Rem
         let word = <[u8; 4]>::try_from(&bytes[..]).map(i32::from_ne_bytes);
         match (word, fds.pop()) {
             (Ok(pid), Some(pidfd)) if pid > 0 => {
-                return Ok((Pid::from_raw(pid), Remote { answers, pidfd }));
+                let remote = Remote {
+                    answers,
+                    pidfd,
+                    server_gone: false,
+                };
+                return Ok((Pid::from_raw(pid), remote));
             }
             // Its fork failed (no process free, say): the server sent the errno.
             (Ok(errno), None) if errno < 0 => return Err(Errno::from_raw(-errno).into()),

@@ -410,9 +410,10 @@ impl Process {
             return Ok(reader.into());
         }
         // A fork server's child: the server's socket, which turns readable
-        // once its exit code is there (as CPython's sentinel is).
+        // once its exit code is there (as CPython's sentinel is); the
+        // server gone, its pidfd.
         if let Some(remote) = &status.remote {
-            return Ok(remote.answers.try_clone()?);
+            return remote.watched();
         }
         // The child is ours and not reaped, so its pid is still its own.
         Ok(sys::pidfd_open(pid.as_raw())?)

@@ -86,8 +86,9 @@ impl Child {
         if status.exitcode.is_some() {
             return status.exitcode;
         }
-        if let Some(remote) = &status.remote {
-            // A server gone without a word: the child's end is unknown (lost).
+        if let Some(remote) = status.remote.as_mut() {
+            // A server gone without a word, and the child ended: its code
+            // is unknown (lost).
             let code = remote.exit_code(Wait::No);
             status.lost = code.is_err();
             status.exitcode = code.ok().flatten();
@@ -123,17 +124,24 @@ impl Child {
             status.pid.ok_or(Error::NotStarted("join"))?
         };
         let began = crate::timeline::now_if_on();
-        let answers = match &self.status().remote {
-            Some(remote) => Some(remote.answers.try_clone()?),
-            None => None,
-        };
-        if let Some(answers) = answers {
-            // A fork server's child: wait for the server's word on a copy
-            // of its socket, the child's record unlocked meanwhile (others
-            // may look at it, or terminate it), then read it.
+        if self.status().remote.is_some() {
+            // A fork server's child: wait for the server's word (or, the
+            // server gone, for the child's end) on a copy of what tells,
+            // the child's record unlocked meanwhile (others may look at it,
+            // or terminate it), then read it.
             let wait = timeout.map_or(Wait::Forever, Wait::timeout);
-            sys::wait_readable(&[answers.as_fd()], wait)?;
-            let code = self.poll();
+            let code = loop {
+                let Some(watched) = self.status().remote.as_ref().map(Remote::watched) else {
+                    break None;
+                };
+                sys::wait_readable(&[watched?.as_fd()], wait)?;
+                let code = self.poll();
+                // The server found gone just now: wait on, for the child.
+                let gone_now = code.is_none() && !self.status().lost && !wait.expired();
+                if !gone_now {
+                    break code;
+                }
+            };
             crate::timeline::joined(pid.as_raw(), began);
             return match code {
                 None if self.status().lost => Err(Error::Spawn(
@@ -316,28 +324,47 @@ pub(crate) struct Remote {
     pub answers: std::os::fd::OwnedFd,
     /// The child itself (`pidfd_open` in the server, its parent).
     pub pidfd: std::os::fd::OwnedFd,
+    /// The server ended without a word on this child: its end is seen on
+    /// the pidfd from now on, its exit code never.
+    pub server_gone: bool,
 }
 
 impl Remote {
     /// The child's exit code, if the server has sent it (waiting at most
-    /// as `wait` says); a server gone without sending it is an error.
-    pub fn exit_code(&self, wait: Wait) -> Result<Option<i32>, Error> {
-        if sys::wait_readable(&[self.answers.as_fd()], wait)?.is_empty() {
-            return Ok(None);
+    /// as `wait` says); `None` while the child runs. Once the server is
+    /// gone, the child's end shows on its pidfd, and is an error: its
+    /// code is lost with the server.
+    pub fn exit_code(&mut self, wait: Wait) -> Result<Option<i32>, Error> {
+        if !self.server_gone {
+            if sys::wait_readable(&[self.answers.as_fd()], wait)?.is_empty() {
+                return Ok(None);
+            }
+            let mut code = [0u8; 4];
+            let raw = std::os::fd::AsRawFd::as_raw_fd(&self.answers);
+            match nix::sys::socket::recv(raw, &mut code, nix::sys::socket::MsgFlags::empty()) {
+                Ok(4) => return Ok(Some(i32::from_ne_bytes(code))),
+                Ok(_) | Err(Errno::ECONNRESET) => self.server_gone = true,
+                Err(errno) => return Err(errno.into()),
+            }
         }
-        let mut code = [0u8; 4];
-        let flags = nix::sys::socket::MsgFlags::empty();
-        match nix::sys::socket::recv(
-            std::os::fd::AsRawFd::as_raw_fd(&self.answers),
-            &mut code,
-            flags,
-        ) {
-            Ok(4) => Ok(Some(i32::from_ne_bytes(code))),
-            Ok(_) | Err(Errno::ECONNRESET) => Err(Error::Spawn(
-                "the fork server ended before it could say how its child ended".into(),
-            )),
-            Err(errno) => Err(errno.into()),
+        if sys::wait_readable(&[self.pidfd.as_fd()], wait)?.is_empty() {
+            return Ok(None); // still running, its server gone
         }
+        Err(Error::Spawn(
+            "the fork server ended before it could say how its child ended".into(),
+        ))
+    }
+
+    /// What turns readable when there is news of the child: the server's
+    /// socket, or, the server gone, the child's pidfd (a copy: it is
+    /// waited on with the child's record unlocked).
+    pub fn watched(&self) -> Result<std::os::fd::OwnedFd, Error> {
+        let fd = if self.server_gone {
+            &self.pidfd
+        } else {
+            &self.answers
+        };
+        Ok(fd.try_clone()?)
     }
 
     /// Send `sig` to the child (`pidfd_send_signal`): never to another
