@@ -55,6 +55,15 @@ impl Program {
         Program(child)
     }
 
+    /// The first line it prints (waiting for it).
+    fn first_line(&mut self) -> String {
+        let mut line = String::new();
+        BufReader::new(self.0.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        line
+    }
+
     /// Its whole output once it ended: (success, stdout, stderr).
     fn finish(mut self) -> (bool, String, String) {
         let out = std::mem::replace(&mut self.0, Command::new("true").spawn().unwrap())
@@ -173,11 +182,7 @@ fn python_listener(python: Command, key: &str) -> (Program, tempdir::Dir) {
     let dir = tempdir::Dir::new();
     let path = dir.path.join("listener");
     let mut program = Program::run(python, LISTENER, &[path.to_str().unwrap(), key]);
-    let mut line = String::new();
-    BufReader::new(program.0.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line, "listening\n");
+    assert_eq!(program.first_line(), "listening\n");
     (program, dir)
 }
 
@@ -481,10 +486,7 @@ with Listener(sys.argv[1]) as listener:
         let dir = tempdir::Dir::new();
         let path = dir.path.join("listener");
         let mut program = Program::run(python, code, &[path.to_str().unwrap(), digest]);
-        let mut line = String::new();
-        BufReader::new(program.0.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        assert_eq!(program.first_line(), "listening\n");
         let mut conn = PyConnection::connect(&Address::Path(path), Some(b"key")).unwrap();
         conn.send(&digest).unwrap();
         let (ok, out, err) = program.finish();
@@ -575,11 +577,7 @@ time.sleep(600)
 "#;
     let mut client = Program::run(python, code, &[path.to_str().unwrap()]);
     let mut conn = listener.accept().unwrap();
-    let mut line = String::new();
-    BufReader::new(client.0.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line, "sent\n");
+    assert_eq!(client.first_line(), "sent\n");
     assert!(conn.poll(Duration::from_secs(60)).unwrap());
     client.0.kill().unwrap();
     assert_eq!(conn.recv_bytes().unwrap_err().to_string(), CUT_SHORT);

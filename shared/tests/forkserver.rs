@@ -79,16 +79,7 @@ fn exit_codes_names_and_signals() {
 }
 
 fn beside_eight_threads_and_with_a_big_argument() {
-    let (stop, stopped) = std::sync::mpsc::channel::<()>();
-    let stopped = std::sync::Arc::new(std::sync::Mutex::new(stopped));
-    let threads: Vec<_> = (0..8)
-        .map(|_| {
-            let stopped = std::sync::Arc::clone(&stopped);
-            std::thread::spawn(move || {
-                let _ = stopped.lock().unwrap().recv();
-            })
-        })
-        .collect();
+    let _threads = testkit::parked_threads(8);
     // A fork here is refused; the fork server's child is forked elsewhere.
     let mut forked = get_context(StartMethod::Fork).process(report, 0);
     assert!(matches!(forked.start(), Err(Error::Threads(_))));
@@ -97,10 +88,6 @@ fn beside_eight_threads_and_with_a_big_argument() {
     p.start().unwrap();
     p.join().unwrap();
     assert_eq!(p.exitcode(), Some(0));
-    drop(stop);
-    for thread in threads {
-        thread.join().unwrap();
-    }
 }
 
 fn open_descriptors() -> usize {

@@ -209,16 +209,7 @@ fn spawned_children_see_a_fresh_start() {
 }
 
 fn spawn_works_beside_eight_threads() {
-    let (stop, stopped) = std::sync::mpsc::channel::<()>();
-    let stopped = std::sync::Arc::new(Mutex::new(stopped));
-    let threads: Vec<_> = (0..8)
-        .map(|_| {
-            let stopped = std::sync::Arc::clone(&stopped);
-            std::thread::spawn(move || {
-                let _ = stopped.lock().unwrap().recv();
-            })
-        })
-        .collect();
+    let _threads = testkit::parked_threads(8);
     let mut forked = Process::with_args(exit_with, 0);
     assert!(matches!(forked.start(), Err(Error::Threads(n)) if n >= 9));
     let mut children: Vec<Process> = (0..4)
@@ -229,8 +220,6 @@ fn spawn_works_beside_eight_threads() {
         p.join().unwrap();
         assert_eq!(p.exitcode(), Some(0));
     }
-    drop(stop);
-    threads.into_iter().for_each(|t| t.join().unwrap());
 }
 
 /// An argument whose encoding fails.

@@ -511,6 +511,40 @@ pub fn check_timelines(manifest_dir: &str) {
     });
 }
 
+/// `n` threads parked until this goes (dropped, they end and are joined):
+/// a process that runs threads, where a fork is refused.
+pub struct ParkedThreads {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// Park `n` threads: see [`ParkedThreads`].
+pub fn parked_threads(n: usize) -> ParkedThreads {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let stopped = std::sync::Arc::new(std::sync::Mutex::new(stopped));
+    let threads = (0..n)
+        .map(|_| {
+            let stopped = std::sync::Arc::clone(&stopped);
+            std::thread::spawn(move || {
+                let _ = stopped.lock().unwrap_or_else(|p| p.into_inner()).recv();
+            })
+        })
+        .collect();
+    ParkedThreads {
+        stop: Some(stop),
+        threads,
+    }
+}
+
+impl Drop for ParkedThreads {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
 mod answers;
 mod harness;
 pub use answers::check_answers;
