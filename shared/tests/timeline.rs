@@ -443,6 +443,19 @@ fn the_switch_is_the_environment() {
     );
 }
 
+/// `stop` and then `record` again: only the stretches recorded, into one
+/// file, and drawn at exit after all.
+fn stop_then_record_again_records_the_stretches() {
+    let (run, events, dir) = recorded("stretches");
+    assert!(run.status.success(), "{run:?}");
+    assert!(run.output.contains("timeline: "), "{run:?}");
+    let t = timeline::read(&events).unwrap();
+    let names: Vec<&str> = t.lanes.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["MainProcess", "in", "again"], "{t:#?}");
+    assert_eq!(dir.files("events").len(), 1);
+    assert_eq!(dir.files("svg").len(), 1);
+}
+
 /// A folder it cannot write to: not recorded, one line naming the folder
 /// and the way out, and the program runs on to its own exit code.
 fn a_folder_it_cannot_write_is_said_plainly() {
@@ -787,6 +800,18 @@ fn run_scenario(name: &str) -> Result<(), Error> {
             recorder.kill()?;
             recorder.join()?;
         }
+        "stretches" => {
+            for (name, recording) in [("in", true), ("out", false), ("again", true)] {
+                if recording {
+                    timeline::record()?;
+                }
+                let mut p = Process::new(|| ()).named(name);
+                p.start()?;
+                p.join()?;
+                timeline::stop();
+            }
+            timeline::record()?; // and drawn at exit after all
+        }
         "off" => {
             let mut a = Process::new(nap_then_exit(0, 50));
             let mut b = get_context(StartMethod::Spawn).process(spawned_work, ());
@@ -816,6 +841,7 @@ fn main() {
         two_runs_at_once_draw_two_clean_pictures,
         the_chart_into_a_closed_or_full_stdout_is_given_up,
         lock_and_semaphore_waits_are_drawn,
+        stop_then_record_again_records_the_stretches,
     ];
     testkit::test_main(checks, run_scenario);
 }

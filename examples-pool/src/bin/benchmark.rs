@@ -100,42 +100,35 @@ fn parallel_capacity(iterations: u64) -> Result<f64, Error> {
     Ok(cpu_count() as f64 * best(1)? / best(cpu_count())?)
 }
 
-/// Microseconds for `Process::new(..)`, `start` and `join`, and for the
-/// floor under it, a bare `fork`, `_exit` and `waitpid`: taken in turns,
-/// so that both see the same machine (a fork's cost drifts as the machine
-/// does), medians of each.
-fn start_join_and_floor(repeats: usize) -> Result<(f64, f64), Error> {
-    let (mut ours, mut floor) = (Vec::new(), Vec::new());
-    for _ in 0..repeats {
-        floor.push(seconds(bare_fork_join)?);
-        ours.push(seconds(|| {
-            let mut p = Process::new(|| ());
-            p.start()?;
-            p.join()
-        })?);
-    }
-    Ok((median(ours) * 1e6, median(floor) * 1e6))
-}
-
-/// `process_start_join` again, recording a timeline (into a temporary
-/// directory, removed after): what recording on costs. Every other figure
-/// is measured with it off, as a program runs unless asked.
-fn start_join_recorded(repeats: usize) -> Result<f64, Error> {
+/// Microseconds for `Process::new(..)`, `start` and `join`; for the same
+/// while recording a timeline (into a temporary directory, removed after),
+/// what recording costs (every other figure is measured with it off, as a
+/// program runs unless asked); and for the floor under them, a bare
+/// `fork`, `_exit` and `waitpid`. Taken in turns, so that all three see
+/// the same machine (a fork's cost drifts as the machine does), medians
+/// of each.
+fn start_join_and_floor(repeats: usize) -> Result<[f64; 3], Error> {
     let dir = std::env::temp_dir().join(format!("benchmark-timeline-{}", std::process::id()));
     // SAFETY: the benchmark's one thread; nothing reads the environment now.
     unsafe { std::env::set_var("TIMELINE_DIR", &dir) };
-    shared::timeline::record()?;
-    let mut times = Vec::new();
-    for _ in 0..repeats {
-        times.push(seconds(|| {
+    let start_join = || {
+        seconds(|| {
             let mut p = Process::new(|| ());
             p.start()?;
             p.join()
-        })?);
+        })
+    };
+    let (mut ours, mut recorded, mut floor) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..repeats {
+        floor.push(seconds(bare_fork_join)?);
+        ours.push(start_join()?);
+        shared::timeline::record()?;
+        recorded.push(start_join());
+        shared::timeline::stop();
     }
-    shared::timeline::stop();
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(median(times) * 1e6)
+    let recorded: Vec<f64> = recorded.into_iter().collect::<Result<_, _>>()?;
+    Ok([ours, recorded, floor].map(|times| median(times) * 1e6))
 }
 
 /// Nanoseconds for one uncontended `acquire` and `release` of a `Lock`,
@@ -639,8 +632,7 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
         (64 * mib, 512 * mib, 100 * mib)
     };
     let capacity = parallel_capacity(if quick { 3_000_000 } else { 100_000_000 })?;
-    let (start_join, floor) = start_join_and_floor(starts)?;
-    let start_join_recorded = start_join_recorded(starts)?;
+    let [start_join, start_join_recorded, floor] = start_join_and_floor(starts)?;
     let (spawn_start_join, exec_floor) = spawn_start_join_and_floor(starts)?;
     let mut figures = vec![
         ("parallel_capacity", capacity, "cores"),

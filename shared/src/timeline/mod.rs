@@ -98,9 +98,16 @@ pub fn on() -> bool {
 /// the first start), and draw it when `main` returns. Call it in the main
 /// process before anything else of `shared` (the first line of `main`, or
 /// after `freeze_support`): called later, the exit steps may run after
-/// the drawing. Elsewhere, or a second time, it does nothing.
+/// the drawing. Called again after [`stop`], it records on into the same
+/// file, and the pictures are drawn after all. In a child, or while
+/// recording, it does nothing.
 pub fn record() -> Result<(), Error> {
-    if on() || FILE.get().is_some() || crate::process::current::is_child() {
+    if on() || crate::process::current::is_child() {
+        return Ok(());
+    }
+    if FILE.get().is_some() {
+        ROOT.store(std::process::id(), Ordering::Relaxed);
+        ON.store(true, Ordering::Relaxed);
         return Ok(());
     }
     let (beside, program) = the_program();
@@ -135,7 +142,8 @@ fn keep(file: File, path: PathBuf) {
 }
 
 /// Stop recording in this process (and in children started from now on),
-/// drawing nothing: for a program that records only a stretch of itself.
+/// drawing nothing unless [`record`] is called again: for a program that
+/// records only a stretch of itself.
 pub fn stop() {
     ON.store(false, Ordering::Relaxed);
     ROOT.store(0, Ordering::Relaxed); // nothing to draw at exit
