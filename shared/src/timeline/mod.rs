@@ -341,12 +341,9 @@ fn event(at: Option<u64>, timed: bool, kind: impl FnOnce() -> Kind) {
         stop();
         return;
     }
-    loop {
-        match (&*file).write(&bytes) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            _ => return, // whole, or lost (a full disk): never the program's failure
-        }
-    }
+    // One `write(2)`, again if interrupted; a record lost (a full disk) is
+    // never the program's failure.
+    let _ = (&*file).write_all(&bytes);
 }
 
 /// This process started child `pid`, named `name`, at `began` (taken
