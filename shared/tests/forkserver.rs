@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use shared::pool::Pool;
-use shared::{Error, StartMethod, current_process, get_context, parent_process};
+use shared::{Error, Process, StartMethod, current_process, get_context, parent_process};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -266,16 +266,86 @@ fn a_join_in_one_thread_blocks_nobody_else() {
     });
 }
 
+/// At the user's process limit (`RLIMIT_NPROC`), filled by sleeping
+/// children: the server's fork is refused, and `start` says so (EAGAIN);
+/// once one of them has ended, the fork server starts children again.
+/// A scenario of its own: it becomes the user `nobody` for good (root is
+/// exempt from the limit).
+fn process_limit() -> Result<(), Error> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    // SAFETY: getuid, setgid and setuid take and return plain numbers;
+    // this scenario process has one thread.
+    if unsafe { libc::getuid() } == 0 {
+        assert_eq!(unsafe { libc::setgid(65534) }, 0, "setgid");
+        assert_eq!(unsafe { libc::setuid(65534) }, 0, "setuid");
+    }
+    let (_, hard) = getrlimit(Resource::RLIMIT_NPROC)?;
+    setrlimit(Resource::RLIMIT_NPROC, 16.min(hard), hard)?;
+    let mut p = forkserver().process(report, 0);
+    p.start()?; // the server runs, under the same limit
+    p.join()?;
+    let eagain = |e: &Error| e.errno() == Some(nix::errno::Errno::EAGAIN);
+    let mut sleepers = Vec::new();
+    loop {
+        let mut sleeper = Process::new(|| std::thread::sleep(LIMIT)).daemon(true);
+        match sleeper.start() {
+            Ok(()) => sleepers.push(sleeper),
+            Err(e) if eagain(&e) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    match forkserver().process(report, 0).start() {
+        Err(e) => assert!(eagain(&e), "start: {e}"),
+        Ok(()) => panic!("a fork server's child past the limit"),
+    }
+    println!(
+        "at the limit: Err(EAGAIN) after {} sleepers",
+        sleepers.len()
+    );
+    let one = sleepers.pop().expect("a sleeper at least");
+    one.terminate()?;
+    one.join()?;
+    let mut p = forkserver().process(report, 0);
+    p.start()?;
+    p.join()?;
+    assert_eq!(p.exitcode(), Some(0));
+    for sleeper in &sleepers {
+        sleeper.terminate()?;
+        sleeper.join()?;
+    }
+    assert!(shared::active_children().is_empty());
+    println!("one ended: the fork server starts children again");
+    Ok(())
+}
+
+fn at_the_process_limit_a_clear_error_then_it_works_again() {
+    let run = testkit::scenario("process_limit", LIMIT);
+    testkit::assert_clean(&run);
+    assert!(run.output.contains("at the limit: Err(EAGAIN)"), "{run:?}");
+    assert!(run.output.contains("starts children again"), "{run:?}");
+}
+
+fn run_scenario(name: &str) -> Result<(), Error> {
+    match name {
+        "process_limit" => process_limit(),
+        other => panic!("no scenario {other}"),
+    }
+}
+
 fn main() {
     shared::freeze_support();
-    testkit::run_checks(testkit::checks![
-        exit_codes_names_and_signals,
-        the_child_sees_its_parent_and_its_directory,
-        a_join_in_one_thread_blocks_nobody_else,
-        two_hundred_starts_leak_nothing,
-        a_killed_server_is_started_again,
-        a_pool_of_the_fork_server,
-        at_the_descriptor_limit_a_clear_error_then_it_works_again,
-        beside_eight_threads_and_with_a_big_argument,
-    ]);
+    testkit::test_main(
+        testkit::checks![
+            exit_codes_names_and_signals,
+            the_child_sees_its_parent_and_its_directory,
+            a_join_in_one_thread_blocks_nobody_else,
+            two_hundred_starts_leak_nothing,
+            a_killed_server_is_started_again,
+            a_pool_of_the_fork_server,
+            at_the_descriptor_limit_a_clear_error_then_it_works_again,
+            beside_eight_threads_and_with_a_big_argument,
+            at_the_process_limit_a_clear_error_then_it_works_again,
+        ],
+        run_scenario,
+    );
 }
