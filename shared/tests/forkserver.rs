@@ -276,7 +276,9 @@ fn process_limit() -> Result<(), Error> {
     // SAFETY: getuid, setgid and setuid take and return plain numbers;
     // this scenario process has one thread.
     if unsafe { libc::getuid() } == 0 {
+        // SAFETY: as above.
         assert_eq!(unsafe { libc::setgid(65534) }, 0, "setgid");
+        // SAFETY: as above.
         assert_eq!(unsafe { libc::setuid(65534) }, 0, "setuid");
     }
     let (_, hard) = getrlimit(Resource::RLIMIT_NPROC)?;
