@@ -85,9 +85,10 @@
 //! 10. `returns.rs`: what a target or a task may return.
 //! 11. `process/child_side.rs`: a child's side of `start`, forked or
 //!     spawned.
-//! 12. `process/forkserver.rs` and `process/spawn.rs`: a server, spawned
-//!     once, that forks children; then the start methods, and a child
-//!     that is a fresh run of the program.
+//! 12. `resource_tracker.rs`, `process/forkserver.rs`, `process/spawn.rs`:
+//!     two helpers, each spawned once, a tracker that unlinks the shared
+//!     memory a program leaves and a server that forks children; then the
+//!     start methods, and a child that is a fresh run of the program.
 //! 13. `sync/`: locks, conditions, semaphores, barriers and shared values.
 //! 14. `process/mod.rs`: the [`Process`] object, `fork` and `start`.
 //! 15. `pool.rs` and `pool/`, built on `ipc`'s [`Connection`] and on
@@ -108,6 +109,7 @@ pub mod logging;
 pub mod pool;
 pub mod process;
 pub mod py;
+mod resource_tracker;
 mod returns;
 pub mod shared_memory;
 pub mod sync;

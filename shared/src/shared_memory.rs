@@ -34,22 +34,21 @@
 //!
 //! # Leaks
 //!
-//! A block outlives the processes using it until it is unlinked. As
-//! CPython's resource tracker does, a block that the main process
-//! *created* and never unlinked is unlinked when it ends normally (or by
-//! a panic, or `std::process::exit`), with CPython's warning
+//! A block outlives the processes using it until it is unlinked. As in
+//! CPython, a *resource tracker* (`resource_tracker.rs`), a small process
+//! started with the first block a process creates, unlinks every block
+//! the program created and did not unlink, once the program has ended,
+//! however it ended (SIGKILL included), with CPython's warning
 //! (`resource_tracker: There appear to be N leaked shared_memory objects
-//! to clean up at shutdown`). A block only attached is never unlinked by
-//! the attacher (CPython's tracker does unlink those in 3.11 and 3.12;
-//! 3.13 added `track=False` to ask it not to).
+//! to clean up at shutdown`). "The program" is the creating process and
+//! the children forked from it after; a spawned or fork-server child that
+//! creates a block starts a tracker of its own. A block only attached is
+//! never unlinked by the attacher (CPython's tracker does unlink those in
+//! 3.11 and 3.12; 3.13 added `track=False` to ask it not to).
 //!
-//! What does not hold, without the extra process CPython runs for it, and
-//! so what to unlink yourself: a block a *child* created (it is the
-//! child's, and a child leaves at once, with `_exit`); and a block whose
-//! creator was killed by a signal (SIGKILL, or a Ctrl-C or SIGTERM that
-//! no handler turns into an orderly exit): no code of its runs. Such a
-//! block stays in `/dev/shm` until unlinked by name (`rm
-//! /dev/shm/psm_…`) or the machine restarts.
+//! The tracker is this program run again, as a spawned child is: a
+//! program that creates blocks calls [`freeze_support`](crate::freeze_support)
+//! first in `main`, where the tracker stops to do its work.
 //!
 //! # Limits
 //!
@@ -62,19 +61,12 @@
 use std::fmt;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, Once};
 
 use rustix::fs::Mode;
 use rustix::shm;
 
 use crate::Error;
 use crate::sys::SharedSlice;
-
-/// Blocks this process created and has not unlinked, unlinked at exit.
-static CREATED: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-/// The exit step that unlinks them, registered with the first.
-static AT_EXIT: Once = Once::new();
 
 /// CPython's longest safe name, `psm_` and eight hex digits.
 const NAME_LENGTH: usize = 14;
@@ -111,6 +103,13 @@ impl SharedMemory {
                 "ValueError: 'size' must be a positive number different from zero",
             ));
         }
+        if !crate::process::spawn::freeze_support_called() {
+            return Err(Error::Spawn(
+                "creating named shared memory starts a resource tracker, which is this \
+                 program run again: call shared::freeze_support() first in main"
+                    .into(),
+            ));
+        }
         let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR;
         let file = shm::open(slashed(name), flags, Mode::RUSR | Mode::WUSR)
             .map_err(std::io::Error::from)?;
@@ -120,16 +119,19 @@ impl SharedMemory {
         let made = rustix::fs::fallocate(&file, reserve, 0, size as u64)
             .map_err(std::io::Error::from)
             .and_then(|()| SharedSlice::from_file(file, size.div_ceil(8)));
-        match made {
+        // Unlinked by the tracker if this program leaves it; a block that
+        // cannot be tracked is not made (as CPython: a block half made goes).
+        let tracked = made
+            .map_err(Error::from)
+            .and_then(|words| crate::resource_tracker::register(name).map(|()| words));
+        match tracked {
             Ok(words) => {
-                lock(&CREATED).push(name.to_owned());
-                AT_EXIT.call_once(|| crate::sys::at_exit(unlink_leaked));
                 let name = name.to_owned();
                 Ok(SharedMemory { name, size, words })
             }
             Err(e) => {
-                let _ = shm::unlink(slashed(name)); // as CPython: a block half made goes
-                Err(e.into())
+                let _ = shm::unlink(slashed(name));
+                Err(e)
             }
         }
     }
@@ -247,8 +249,13 @@ impl SharedMemory {
     /// to it any more, and its memory goes once every process using it
     /// has closed it. Once, by one process, across all that use it.
     pub fn unlink(&self) -> Result<(), Error> {
-        lock(&CREATED).retain(|name| *name != self.name);
-        shm::unlink(slashed(&self.name)).map_err(|e| std::io::Error::from(e).into())
+        let unlinked = shm::unlink(slashed(&self.name));
+        // Gone, by this call or another's: the tracker must not unlink a
+        // later block of the same name, someone else's.
+        if matches!(unlinked, Ok(()) | Err(rustix::io::Errno::NOENT)) {
+            crate::resource_tracker::unregister(&self.name);
+        }
+        unlinked.map_err(|e| std::io::Error::from(e).into())
     }
 }
 
@@ -278,34 +285,6 @@ fn fresh_name() -> Result<String, Error> {
         .map_err(std::io::Error::from)?;
     let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
     Ok(format!("psm_{hex}"))
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// At the main process's exit: unlink what it created and left, saying
-/// so in CPython's words. A forked child never runs it (it leaves with
-/// `_exit`), so a child's exit never takes its parent's blocks; and a
-/// block a child created is the child's to unlink (there is no tracker
-/// process to outlive it, as CPython has).
-extern "C" fn unlink_leaked() {
-    if crate::parent_process().is_some() {
-        return; // a spawned child: its blocks are its parent's business too
-    }
-    let created = std::mem::take(&mut *lock(&CREATED));
-    // Only those still there: a child may have unlinked one of them.
-    let leaked = created
-        .iter()
-        .filter(|name| shm::unlink(slashed(name)).is_ok())
-        .count();
-    if leaked > 0 {
-        eprintln!(
-            "resource_tracker: There appear to be {leaked} leaked shared_memory objects to clean up at shutdown"
-        );
-    }
 }
 
 /// Python's `multiprocessing.shared_memory.ShareableList`: a list of

@@ -1,7 +1,8 @@
 //! `shared::shared_memory` against real CPython (blocks and
 //! `ShareableList`s made by either language, read and changed by the
-//! other), its errors, and what becomes of a block its creator left: at a
-//! normal exit, unlinked with CPython's warning; after a SIGKILL, left.
+//! other), its errors, and what becomes of a block its creator left:
+//! unlinked by the resource tracker once the program has ended, however
+//! it ended, with CPython's warning.
 //! No test forks: the other process is Python, or this test run again.
 
 use std::io::{BufRead, BufReader, Write};
@@ -292,72 +293,169 @@ fn errors_read_as_cpython_s() {
     assert!(SharedMemory::attach(shm.name()).is_err(), "unlinked: gone");
 }
 
-/// Run this test binary again as the scenario `role` (see
-/// [`run_scenario`]); it prints its block's name first.
-fn creator(role: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .env("SHARED_TEST_SCENARIO", role)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+/// This test binary, to be run again as the scenario `role` (see
+/// [`run_scenario`]), its output captured.
+fn creator(role: &str) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.env("SHARED_TEST_SCENARIO", role);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
 }
 
 /// A creator: makes a block it never unlinks (and one it does), prints the
-/// first's name, then ends (`leave`) or waits to be killed (`hold`).
+/// first's name, then ends (`leave`) or waits to be killed (`hold`); or
+/// (`child`) a forked child of it does so and ends, then the creator; or
+/// (`tracker_killed`) its tracker is killed after the first block, and a
+/// second block starts another, which unlinks only that one.
 fn run_scenario(role: &str) -> Result<(), shared::Error> {
+    match role {
+        "no_freeze_support" => {
+            let refused = SharedMemory::create(8).unwrap_err();
+            println!("refused: {refused}");
+        }
+        "child" => {
+            let mut child = shared::Process::new(|| leave_a_block().unwrap());
+            child.start()?;
+            child.join()?;
+        }
+        "tracker_killed" => {
+            let first = SharedMemory::create(8)?;
+            println!("{}", first.name());
+            let tracker = tracker_of(std::process::id()).expect("a tracker runs");
+            nix::sys::signal::kill(tracker, nix::sys::signal::Signal::SIGKILL)?;
+            // Its end closes as it dies; reap it, then the next block sees so.
+            nix::sys::wait::waitpid(tracker, None)?;
+            std::mem::forget(first);
+            leave_a_block()?;
+        }
+        _ => {
+            leave_a_block()?;
+            if role == "hold" {
+                std::thread::sleep(std::time::Duration::from_secs(600));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Make a block and never unlink it (and one that is unlinked: no
+/// warning for it), printing the first's name.
+fn leave_a_block() -> Result<(), shared::Error> {
     let shm = SharedMemory::create(64)?;
     let unlinked = SharedMemory::create(8)?;
-    unlinked.unlink()?; // unlinked by itself: no warning for it
+    unlinked.unlink()?;
     println!("{}", shm.name());
     std::io::stdout().flush().unwrap();
-    if role == "hold" {
-        std::thread::sleep(std::time::Duration::from_secs(600));
-    }
-    std::mem::forget(shm); // never unlinked: the exit steps must
+    std::mem::forget(shm);
     Ok(())
+}
+
+/// The pid of the resource tracker process `parent` started.
+fn tracker_of(parent: u32) -> Option<nix::unistd::Pid> {
+    let entries = std::fs::read_dir("/proc").ok()?.flatten();
+    entries
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .find_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let (comm, rest) = stat.split_once(") ")?;
+            let ppid: u32 = rest.split(' ').nth(1)?.parse().ok()?;
+            (comm.ends_with("(ResourceTracker") && ppid == parent)
+                .then(|| nix::unistd::Pid::from_raw(pid))
+        })
 }
 
 fn exists(name: &str) -> bool {
     std::path::Path::new("/dev/shm").join(name).exists()
 }
 
-fn a_block_left_at_exit_is_unlinked_with_cpythons_warning() {
-    let out = creator("leave").wait_with_output().unwrap();
-    assert!(out.status.success());
-    let name = String::from_utf8_lossy(&out.stdout);
-    let name = name.lines().next().unwrap().trim();
-    assert!(!exists(name), "{name} unlinked at exit");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        stderr
-            .lines()
-            .filter(|l| l.starts_with("resource_tracker:"))
-            .collect::<Vec<_>>(),
-        [
-            "resource_tracker: There appear to be 1 leaked shared_memory objects to clean up at shutdown"
-        ]
-    );
+/// The `resource_tracker:` lines of `stderr`.
+fn warnings(stderr: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(stderr);
+    text.lines()
+        .filter(|l| l.starts_with("resource_tracker:"))
+        .map(str::to_owned)
+        .collect()
 }
 
-fn a_creator_killed_outright_leaves_its_block_as_documented() {
-    let mut child = creator("hold");
+const ONE_LEAKED: &str =
+    "resource_tracker: There appear to be 1 leaked shared_memory objects to clean up at shutdown";
+
+/// Run scenario `role` to its end and its tracker's: the names it printed
+/// (the tracker holds the scenario's stderr, so the output is whole only
+/// once the tracker has done its work), and its warnings.
+fn creator_run(role: &str) -> (Vec<String>, Vec<String>) {
+    let out = creator(role).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let names = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    (names, warnings(&out.stderr))
+}
+
+fn a_block_left_at_exit_is_unlinked_with_cpythons_warning() {
+    let (names, warned) = creator_run("leave");
+    assert!(!exists(&names[0]), "{names:?} unlinked at exit");
+    assert_eq!(warned, [ONE_LEAKED]);
+}
+
+fn a_block_a_forked_child_left_is_unlinked_once_the_program_ends() {
+    let (names, warned) = creator_run("child");
+    assert!(!exists(&names[0]), "{names:?} unlinked at exit");
+    assert_eq!(warned, [ONE_LEAKED]);
+}
+
+fn a_creator_killed_outright_has_its_block_unlinked_by_the_tracker() {
+    let mut child: Child = creator("hold").spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.as_mut().unwrap())
         .read_line(&mut line)
         .unwrap();
     let name = line.trim().to_owned();
+    assert!(exists(&name));
     child.kill().unwrap();
     child.wait().unwrap();
-    // No code runs in a process killed by SIGKILL: the block stays, and
-    // anyone can attach to it, and unlink it, by its name.
-    let left = SharedMemory::attach(&name).unwrap();
-    assert_eq!(left.size(), 64);
+    // The tracker holds the creator's stderr: its end is the tracker's.
+    let mut stderr = Vec::new();
+    std::io::Read::read_to_end(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(!exists(&name), "{name} unlinked after the SIGKILL");
+    assert_eq!(warnings(&stderr), [ONE_LEAKED]);
+}
+
+fn a_killed_tracker_forgets_its_blocks_and_the_next_block_starts_another() {
+    let (names, warned) = creator_run("tracker_killed");
+    let [first, second] = &names[..] else {
+        panic!("{names:?}")
+    };
+    assert!(!exists(second), "the new tracker unlinked {second}");
+    assert_eq!(warned, [ONE_LEAKED]);
+    // The first tracker's block is left, as documented: unlinked by name.
+    let left = SharedMemory::attach(first).unwrap();
     left.unlink().unwrap();
-    assert!(!exists(&name));
+}
+
+/// A program whose `main` does not call `freeze_support` cannot create a
+/// block (its tracker would run `main` again), and says so.
+fn a_program_without_freeze_support_is_refused_a_block() {
+    let out = creator("no_freeze_support")
+        .env("SKIP_FREEZE_SUPPORT", "1")
+        .output();
+    let out = out.unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains(
+            "refused: cannot spawn: creating named shared memory starts a resource tracker, \
+             which is this program run again: call shared::freeze_support() first in main"
+        ),
+        "{printed}"
+    );
 }
 
 fn main() {
+    if std::env::var_os("SKIP_FREEZE_SUPPORT").is_none() {
+        shared::freeze_support(); // where the resource tracker works
+    }
     testkit::test_main(
         testkit::checks![
             python_attaches_a_rust_block_by_name,
@@ -368,7 +466,10 @@ fn main() {
             a_garbled_or_changing_list_never_panics,
             errors_read_as_cpython_s,
             a_block_left_at_exit_is_unlinked_with_cpythons_warning,
-            a_creator_killed_outright_leaves_its_block_as_documented,
+            a_block_a_forked_child_left_is_unlinked_once_the_program_ends,
+            a_creator_killed_outright_has_its_block_unlinked_by_the_tracker,
+            a_killed_tracker_forgets_its_blocks_and_the_next_block_starts_another,
+            a_program_without_freeze_support_is_refused_a_block,
         ],
         run_scenario,
     );

@@ -14,8 +14,10 @@
 //! ```
 //! Where Rust differs: the block is no `buf` to slice but bytes copied
 //! out and in (`read`, `write`, as atomic words), since another process
-//! may change them at any moment; without `python3` the third line says
-//! it was not found.
+//! may change them at any moment; `main` calls `freeze_support` first,
+//! because the resource tracker that unlinks leaked blocks is this program
+//! run again (CPython's is a fresh interpreter); without `python3` the
+//! third line says it was not found.
 
 use std::process::Command;
 
@@ -50,6 +52,7 @@ fn child_changes_the_list(name: String) -> Result<(), Error> {
 }
 
 fn main() -> Result<(), Error> {
+    shared::freeze_support(); // the resource tracker stops here, and works
     let shm = SharedMemory::create(10)?;
     shm.write(0, &[22, 33, 44, 55, 100]);
     let name = shm.name().to_owned();

@@ -151,22 +151,8 @@ fn start_server() -> Result<OwnedFd, Error> {
     // It is nobody's child to join: a thread of its own would be one more
     // thread; instead the exit steps never list it, and it is reaped when
     // it ends (below, by whichever start comes next) or by init.
-    reap_later(pid);
+    crate::process::parent_side::reap_later(pid);
     Ok(ours)
-}
-
-/// Reap a server that ended, without waiting for one that has not.
-fn reap_later(pid: Pid) {
-    static SERVERS: Mutex<Vec<Pid>> = Mutex::new(Vec::new());
-    let mut servers = SERVERS.lock().unwrap_or_else(|p| p.into_inner());
-    servers.retain(|&old| {
-        !matches!(
-            nix::sys::wait::waitpid(old, Some(nix::sys::wait::WaitPidFlag::WNOHANG)),
-            Ok(nix::sys::wait::WaitStatus::Exited(..) | nix::sys::wait::WaitStatus::Signaled(..))
-                | Err(_)
-        )
-    });
-    servers.push(pid);
 }
 
 /// A connected pair of `SOCK_SEQPACKET` sockets, close-on-exec.

@@ -376,3 +376,19 @@ impl Remote {
         }
     }
 }
+
+/// Reap a helper this process started and nobody joins (a fork server, a
+/// resource tracker) if it has ended, without waiting for one that has
+/// not; `pid` is looked at likewise from the next call on. One that
+/// outlives this process is reaped by init.
+pub(crate) fn reap_later(pid: Pid) {
+    static HELPERS: Mutex<Vec<Pid>> = Mutex::new(Vec::new());
+    let mut helpers = HELPERS.lock().unwrap_or_else(|p| p.into_inner());
+    helpers.retain(|&old| {
+        !matches!(
+            waitpid(old, Some(WaitPidFlag::WNOHANG)),
+            Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(_)
+        )
+    });
+    helpers.push(pid);
+}

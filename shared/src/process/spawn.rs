@@ -205,11 +205,12 @@ impl Context {
 /// ```
 pub fn freeze_support() {
     CALLED.store(true, Ordering::Relaxed);
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|arg| arg == forkserver::MARKER)
-    {
+    let marker = std::env::args_os().nth(1);
+    if marker.as_ref().is_some_and(|arg| arg == forkserver::MARKER) {
         forkserver::serve(run_briefed);
+    }
+    if marker.is_some_and(|arg| arg == crate::resource_tracker::MARKER) {
+        crate::resource_tracker::track();
     }
     if !spawned() {
         return;
@@ -238,6 +239,12 @@ pub fn freeze_support() {
 /// process, or in the parent it was forked from): a spawned child runs
 /// the same `main`, so it will call it too.
 static CALLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether [`freeze_support`] was called, so that this program may be
+/// run again as a helper (a resource tracker) that stops there.
+pub(crate) fn freeze_support_called() -> bool {
+    CALLED.load(Ordering::Relaxed)
+}
 
 /// The first argument of a spawned child, as CPython's spawned children
 /// carry it.
