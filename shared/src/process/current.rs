@@ -130,13 +130,14 @@ impl ParentProcess {
 }
 
 /// In a fork server's child: a pidfd of its parent (the process that
-/// asked for it, not the server), taken as it starts, while the parent
-/// waits for its answer; `None` if the parent had gone already.
+/// asked for it, not the server), which the server took as it started,
+/// the parent then waiting for it; `None` if it could not.
 static PARENT_PIDFD: std::sync::OnceLock<Option<std::os::fd::OwnedFd>> = std::sync::OnceLock::new();
 
-/// Called in a fork server's child as it starts: see [`PARENT_PIDFD`].
-pub(crate) fn watch_parent(pid: u32) {
-    let _ = PARENT_PIDFD.set(crate::sys::pidfd_open(pid as i32).ok());
+/// Called in a fork server's child as it starts, with its copy of the
+/// server's pidfd of the parent: see [`PARENT_PIDFD`].
+pub(crate) fn watch_parent(pidfd: Option<std::os::fd::OwnedFd>) {
+    let _ = PARENT_PIDFD.set(pidfd);
 }
 
 /// Everything the current process knows about itself. The name and

@@ -214,16 +214,27 @@ fn receive(socket: &OwnedFd) -> Result<(Vec<u8>, Vec<OwnedFd>), Errno> {
     }
 }
 
-/// The server's life: fork a child for each request, which becomes what
-/// its briefing says (`run`, given the briefing, the descriptors handed
-/// over and the server's pid), answer with its pid and a pidfd, and with
-/// its exit code once it ends; end when the parent closes the socket.
-/// Never returns.
-pub(crate) fn serve(run: fn(OwnedFd, Vec<OwnedFd>, u32) -> !) -> ! {
+/// The server's life: for each request, read its briefing (`read`), fork
+/// a child, which becomes what the briefing says (`run`, given it, the
+/// descriptors handed over, the server's pid and a pidfd of the parent),
+/// answer with its pid and a pidfd, and with its exit code once it ends;
+/// end when the parent closes the socket. Never returns.
+///
+/// The briefing is read here, before the fork, and a pidfd of the parent
+/// taken once for all children: the child then finds them in memory. A
+/// child touching little is a child started quickly: each page it writes
+/// is copied, each system call and each first use of a library function
+/// costs it what it would have cost the server only once.
+pub(crate) fn serve<T>(
+    read: fn(OwnedFd) -> T,
+    run: fn(T, Vec<OwnedFd>, u32, Option<OwnedFd>) -> !,
+) -> ! {
     // SAFETY: `posix_spawn` put the request socket at 3, and nothing else
     // in this fresh process owns it.
     let requests = unsafe { OwnedFd::from_raw_fd(REQUESTS_FD) };
     let me = std::process::id();
+    // The parent, the only one who asks (each process has its own server).
+    let mut parent = sys::pidfd_open(nix::unistd::getppid().as_raw()).ok();
     // A Ctrl-C at the terminal reaches the whole process group: the server
     // outlives it, as CPython's does, so that the program may still join
     // its children. (Each child gets the default back.)
@@ -265,6 +276,7 @@ pub(crate) fn serve(run: fn(OwnedFd, Vec<OwnedFd>, u32) -> !) -> ! {
             continue; // not one of ours
         };
         let handed: Vec<OwnedFd> = fds.collect();
+        let briefing = read(briefing);
         // SAFETY: this server runs one thread (a fresh program that starts
         // none), so the child may take any lock.
         match unsafe { fork() } {
@@ -277,7 +289,7 @@ pub(crate) fn serve(run: fn(OwnedFd, Vec<OwnedFd>, u32) -> !) -> ! {
                 // SAFETY: setting a signal's disposition to its default runs no handler.
                 let _ =
                     unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGINT, default) };
-                run(briefing, handed, me)
+                run(briefing, handed, me, parent.take()) // this copy is the child's
             }
             Ok(ForkResult::Parent { child }) => match sys::pidfd_open(child.as_raw()) {
                 Ok(pidfd) => {

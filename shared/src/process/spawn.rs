@@ -207,7 +207,7 @@ pub fn freeze_support() {
     CALLED.store(true, Ordering::Relaxed);
     let marker = std::env::args_os().nth(1);
     if marker.as_ref().is_some_and(|arg| arg == forkserver::MARKER) {
-        forkserver::serve(run_briefed);
+        forkserver::serve(|fd| read_briefing(std::fs::File::from(fd)), run_briefed);
     }
     if marker.is_some_and(|arg| arg == crate::resource_tracker::MARKER) {
         crate::resource_tracker::track();
@@ -493,10 +493,17 @@ fn read_briefing(mut file: std::fs::File) -> Result<Briefing, Error> {
     decode(&bytes)
 }
 
-/// A child of the fork server (whose pid is `server`): become what the
-/// `briefing` file says, with the descriptors `handed`, and run it; leave.
-fn run_briefed(briefing: OwnedFd, handed: Vec<OwnedFd>, server: u32) -> ! {
-    let code = match read_briefing(std::fs::File::from(briefing)) {
+/// A child of the fork server (whose pid is `server`, and which holds a
+/// pidfd of the parent): become what the `briefing` (read by the server)
+/// says, with the descriptors `handed`, and run it; leave.
+fn run_briefed(
+    briefing: Result<Briefing, Error>,
+    handed: Vec<OwnedFd>,
+    server: u32,
+    parent: Option<OwnedFd>,
+) -> ! {
+    current::watch_parent(parent);
+    let code = match briefing {
         Ok(briefing) => run(briefing, StartMethod::Forkserver, handed, server),
         Err(e) => {
             eprintln!("a child of the fork server could not take its task: {e}");
@@ -514,7 +521,6 @@ fn run_briefed(briefing: OwnedFd, handed: Vec<OwnedFd>, server: u32) -> ! {
 fn run(briefing: Briefing, method: StartMethod, handed: Vec<OwnedFd>, real_parent: u32) -> i32 {
     started_by(method);
     if method == StartMethod::Forkserver {
-        current::watch_parent(briefing.parent_pid);
         if let Some(cwd) = &briefing.cwd {
             let _ = std::env::set_current_dir(cwd);
         }
