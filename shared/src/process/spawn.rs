@@ -504,7 +504,12 @@ fn run_briefed(
 ) -> ! {
     current::watch_parent(parent);
     let code = match briefing {
-        Ok(briefing) => run(briefing, StartMethod::Forkserver, handed, server),
+        Ok(briefing) => {
+            if let Some(cwd) = &briefing.cwd {
+                let _ = std::env::set_current_dir(cwd); // the parent's, not the server's
+            }
+            run(briefing, StartMethod::Forkserver, handed, server)
+        }
         Err(e) => {
             eprintln!("a child of the fork server could not take its task: {e}");
             1
@@ -520,11 +525,6 @@ fn run_briefed(
 /// its parent, or the fork server.
 fn run(briefing: Briefing, method: StartMethod, handed: Vec<OwnedFd>, real_parent: u32) -> i32 {
     started_by(method);
-    if method == StartMethod::Forkserver {
-        if let Some(cwd) = &briefing.cwd {
-            let _ = std::env::set_current_dir(cwd);
-        }
-    }
     current::become_spawned(
         briefing.name.clone(),
         briefing.identity,
