@@ -5,7 +5,9 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::panic;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+// `Ordering::Release` in full: `Release` alone is a guard's trait.
+use std::sync::atomic::Ordering::{self, Acquire, Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::time::Duration;
 
 use super::lock::{AnyLock, Block, Guard, RLock, Release, drawn, held_by_guard};
@@ -59,12 +61,12 @@ unsafe impl sys::Shareable for Seats {}
 impl Seats {
     fn new() -> std::io::Result<SharedMem<Seats>> {
         let seats: SharedMem<Seats> = SharedMem::new()?;
-        seats.ns.store(sys::me().ns, Ordering::Relaxed);
+        seats.ns.store(sys::me().ns, Relaxed);
         Ok(seats)
     }
 
     fn in_use(&self) -> &[Seat] {
-        &self.seats[..(self.used.load(Ordering::Relaxed) as usize).min(SEATS)]
+        &self.seats[..(self.used.load(Relaxed) as usize).min(SEATS)]
     }
 
     /// A seat for `me`, now waiting; `None` if every seat is taken by a
@@ -72,23 +74,18 @@ impl Seats {
     fn take(&self, me: &Me) -> Option<&Seat> {
         // A free seat among those in use, or the next never used.
         let used = self.in_use().len();
-        let is_free = |seat: &Seat| seat.state.load(Ordering::Relaxed) == FREE;
+        let is_free = |seat: &Seat| seat.state.load(Relaxed) == FREE;
         let seat = match self.seats.iter().take(used + 1).position(is_free) {
             Some(i) => {
-                self.used.store(used.max(i + 1) as u32, Ordering::Relaxed);
+                self.used.store(used.max(i + 1) as u32, Relaxed);
                 &self.seats[i]
             }
             None => self.reclaim(me)?,
         };
-        let arrival = self
-            .arrivals
-            .fetch_add(1, Ordering::Relaxed)
-            .wrapping_add(1);
-        let known = me.in_ns(self.ns.load(Ordering::Relaxed));
-        seat.pid
-            .store(if known { me.pid } else { 0 }, Ordering::Relaxed);
-        seat.who
-            .store(if known { me.stamp } else { 0 }, Ordering::Relaxed);
+        let arrival = self.arrivals.fetch_add(1, Relaxed).wrapping_add(1);
+        let known = me.in_ns(self.ns.load(Relaxed));
+        seat.pid.store(if known { me.pid } else { 0 }, Relaxed);
+        seat.who.store(if known { me.stamp } else { 0 }, Relaxed);
         // 31 bits, and never 0 (free).
         seat.state
             .store((arrival & ARRIVAL).max(1) << 1, Ordering::Release);
@@ -100,16 +97,16 @@ impl Seats {
         let gone = |s: &&Seat| self.fate(s, me) == Fate::Gone;
         let dead: Vec<&Seat> = self.in_use().iter().filter(gone).collect();
         for seat in &dead {
-            seat.state.store(FREE, Ordering::Relaxed);
+            seat.state.store(FREE, Relaxed);
         }
         dead.first().copied()
     }
 
     /// The seats of waiters not yet notified, oldest first.
     fn waiting(&self) -> Vec<&Seat> {
-        let now = self.arrivals.load(Ordering::Relaxed);
+        let now = self.arrivals.load(Relaxed);
         let mut waiting: Vec<(u32, &Seat)> = (self.in_use().iter())
-            .filter_map(|seat| match seat.state.load(Ordering::Relaxed) {
+            .filter_map(|seat| match seat.state.load(Relaxed) {
                 state if state == FREE || state & NOTIFIED != 0 => None,
                 state => Some((now.wrapping_sub(state >> 1) & ARRIVAL, seat)),
             })
@@ -120,11 +117,8 @@ impl Seats {
 
     /// What has become of the waiter in `seat`.
     fn fate(&self, seat: &Seat, me: &Me) -> Fate {
-        let (pid, who) = (
-            seat.pid.load(Ordering::Relaxed),
-            seat.who.load(Ordering::Relaxed),
-        );
-        sys::fate(pid, who, me, self.ns.load(Ordering::Relaxed))
+        let (pid, who) = (seat.pid.load(Relaxed), seat.who.load(Relaxed));
+        sys::fate(pid, who, me, self.ns.load(Relaxed))
     }
 }
 
@@ -214,9 +208,9 @@ impl Condition {
         // at the door until a notify that finds no seated waiter left to
         // notify rings its bell (a wake-up too many, rather than one lost).
         let seat = seats.take(&sys::me());
-        let bell = seats.doorbell.load(Ordering::Acquire);
+        let bell = seats.doorbell.load(Acquire);
         if seat.is_none() {
-            seats.door.fetch_add(1, Ordering::Relaxed);
+            seats.door.fetch_add(1, Relaxed);
         }
         let held = lock.release_all();
         drawn(on, || {
@@ -229,13 +223,13 @@ impl Condition {
         // The lock again: a notify that came meanwhile shows here.
         Ok(match seat {
             Some(seat) => {
-                let state = seat.state.swap(FREE, Ordering::Acquire);
+                let state = seat.state.swap(FREE, Acquire);
                 (state & NOTIFIED != 0).then_some(state >> 1)
             }
             None => {
-                seats.door.fetch_sub(1, Ordering::Relaxed);
-                let rang = seats.doorbell.load(Ordering::Acquire) != bell;
-                rang.then(|| seats.door_tag.load(Ordering::Relaxed))
+                seats.door.fetch_sub(1, Relaxed);
+                let rang = seats.doorbell.load(Acquire) != bell;
+                rang.then(|| seats.door_tag.load(Relaxed))
             }
         })
     }
@@ -291,13 +285,13 @@ impl Condition {
             // Unless its process has ended: then the next waiter gets it.
             match self.seats.fate(seat, &me) {
                 Fate::Runs => notified += 1,
-                Fate::Gone => seat.state.store(FREE, Ordering::Relaxed),
+                Fate::Gone => seat.state.store(FREE, Relaxed),
                 Fate::Unknown => {} // one more, lest a live waiter miss it
             }
         }
         let seats = &*self.seats;
-        if notified < n && seats.door.load(Ordering::Relaxed) > 0 {
-            seats.door_tag.store(tag, Ordering::Relaxed);
+        if notified < n && seats.door.load(Relaxed) > 0 {
+            seats.door_tag.store(tag, Relaxed);
             seats.doorbell.fetch_add(1, Ordering::Release);
             futex_wake_all(&seats.doorbell);
         }
@@ -320,7 +314,7 @@ impl fmt::Debug for Condition {
         let me = sys::me();
         let alive = |s: &&Seat| self.seats.fate(s, &me) != Fate::Gone;
         let seated = self.seats.waiting().into_iter().filter(alive).count();
-        let waiting = seated + self.seats.door.load(Ordering::Relaxed) as usize;
+        let waiting = seated + self.seats.door.load(Relaxed) as usize;
         write!(f, "<Condition({:?}, {waiting})>", self.lock)
     }
 }
@@ -422,12 +416,12 @@ impl<A: Action> Barrier<A> {
 
     /// How many wait now (Python: `n_waiting`).
     pub fn n_waiting(&self) -> u32 {
-        self.gate.count.load(Ordering::Relaxed)
+        self.gate.count.load(Relaxed)
     }
 
     /// Whether it is broken (Python: `broken`).
     pub fn broken(&self) -> bool {
-        self.gate.broken.load(Ordering::Relaxed) == 1
+        self.gate.broken.load(Relaxed) == 1
     }
 
     /// Wait for the others (Python: `wait(timeout)`, `None` taking the
@@ -446,9 +440,9 @@ impl<A: Action> Barrier<A> {
         if self.broken() {
             return Err(Error::BrokenBarrier);
         }
-        let index = self.gate.count.fetch_add(1, Ordering::Relaxed);
+        let index = self.gate.count.fetch_add(1, Relaxed);
         if index + 1 == self.parties {
-            self.gate.count.store(0, Ordering::Relaxed);
+            self.gate.count.store(0, Relaxed);
             // An action that fails (never made here) or panics breaks it.
             let ran = panic::catch_unwind(|| A::run(Only(())));
             if !matches!(ran, Ok(Ok(()))) {
@@ -476,8 +470,8 @@ impl<A: Action> Barrier<A> {
     }
 
     fn break_it(&self) -> Result<(), Error> {
-        self.gate.broken.store(1, Ordering::Relaxed);
-        self.gate.count.store(0, Ordering::Relaxed);
+        self.gate.broken.store(1, Relaxed);
+        self.gate.count.store(0, Relaxed);
         self.cond.notify_tagged(u32::MAX, BROKEN)
     }
 
@@ -485,10 +479,10 @@ impl<A: Action> Barrier<A> {
     /// `BrokenBarrierError`.
     pub fn reset(&self) -> Result<(), Error> {
         let _held = self.cond.lock();
-        if self.gate.count.load(Ordering::Relaxed) > 0 {
+        if self.gate.count.load(Relaxed) > 0 {
             self.break_it()?;
         }
-        self.gate.broken.store(0, Ordering::Relaxed);
+        self.gate.broken.store(0, Relaxed);
         Ok(())
     }
 }

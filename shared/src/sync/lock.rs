@@ -3,7 +3,9 @@
 //! the holder, and beside it who holds it and since when.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+// `Ordering::Release` in full: `Release` alone is a guard's trait.
+use std::sync::atomic::Ordering::{self, Acquire, Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -64,8 +66,8 @@ unsafe impl sys::Shareable for Word {}
 impl Word {
     /// Whether `me` holds it.
     pub(crate) fn held_by(&self, me: &Me) -> bool {
-        let held = self.word.load(Ordering::Relaxed) & HOLDER != 0;
-        held && self.holder.load(Ordering::Relaxed) == me.token
+        let held = self.word.load(Relaxed) & HOLDER != 0;
+        held && self.holder.load(Relaxed) == me.token
     }
 
     /// Take the lock for `me`, waiting as `wait` says (a wait a timeline
@@ -75,7 +77,7 @@ impl Word {
     pub(crate) fn acquire(&self, me: &Me, wait: Wait, on: Option<On>) -> bool {
         // Uncontended, a load, this compare-and-swap and two stores are
         // all: no system call.
-        let word = self.word.load(Ordering::Relaxed);
+        let word = self.word.load(Relaxed);
         (word & !TAKES == 0 && self.take(word, me, 0)) || self.acquire_contended(me, wait, on)
     }
 
@@ -83,7 +85,7 @@ impl Word {
     /// more); whether it did.
     #[inline]
     fn take(&self, word: u32, me: &Me, bits: u32) -> bool {
-        let ns = self.ns.load(Ordering::Relaxed);
+        let ns = self.ns.load(Relaxed);
         let id = if me.in_ns(ns) {
             me.pid
         } else {
@@ -91,9 +93,9 @@ impl Word {
         };
         let takes = (word & TAKES).wrapping_add(ONE_TAKE) & TAKES;
         let new = id | bits | takes;
-        let taken = (self.word).compare_exchange(word, new, Ordering::Acquire, Ordering::Relaxed);
+        let taken = (self.word).compare_exchange(word, new, Acquire, Relaxed);
         if taken.is_ok() {
-            self.holder.store(me.token, Ordering::Relaxed);
+            self.holder.store(me.token, Relaxed);
             self.since.store(me.stamp, Ordering::Release);
         }
         taken.is_ok()
@@ -118,7 +120,7 @@ impl Word {
         // ended, if it was.
         let mut watch: (u32, Instant, Option<u64>) = (0, Instant::now(), None);
         loop {
-            let word = self.word.load(Ordering::Relaxed);
+            let word = self.word.load(Relaxed);
             let holding = word & !WAITERS;
             if holding & HOLDER == 0 {
                 if self.take(word, me, word & WAITERS | slept) {
@@ -152,8 +154,7 @@ impl Word {
                 // cleared it or put its own; and a take in between has
                 // changed the count of takes, so the word is not the one
                 // seen, whatever the number in it.
-                let ours =
-                    (self.since).compare_exchange(stamp, 0, Ordering::Relaxed, Ordering::Relaxed);
+                let ours = (self.since).compare_exchange(stamp, 0, Relaxed, Relaxed);
                 if ours.is_ok() && self.take(word, me, word & WAITERS) {
                     return true;
                 }
@@ -165,7 +166,7 @@ impl Word {
             }
             if word & WAITERS == 0
                 && (self.word)
-                    .compare_exchange(word, word | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
+                    .compare_exchange(word, word | WAITERS, Relaxed, Relaxed)
                     .is_err()
             {
                 continue;
@@ -187,14 +188,14 @@ impl Word {
         if holding & FOREIGN != 0 {
             return None;
         }
-        let stamp = self.since.load(Ordering::Acquire);
+        let stamp = self.since.load(Acquire);
         // The stamp is this holding's only if the word still is: a new
         // holder may have come between, and put its own.
-        if self.word.load(Ordering::Acquire) & !WAITERS != holding {
+        if self.word.load(Acquire) & !WAITERS != holding {
             return None;
         }
         let holder = holding & HOLDER;
-        let ns = self.ns.load(Ordering::Relaxed);
+        let ns = self.ns.load(Relaxed);
         (sys::fate(holder, stamp, me, ns) == Fate::Gone).then_some(stamp)
     }
 
@@ -202,8 +203,8 @@ impl Word {
     /// was not held.
     #[inline]
     pub(crate) fn release(&self) -> bool {
-        self.holder.store(0, Ordering::Relaxed);
-        self.since.store(0, Ordering::Relaxed);
+        self.holder.store(0, Relaxed);
+        self.since.store(0, Relaxed);
         let word = self.word.fetch_and(TAKES, Ordering::Release);
         if word & WAITERS != 0 {
             futex_wake(&self.word, 1);
@@ -213,7 +214,7 @@ impl Word {
 
     /// Who holds it, as CPython's reprs say it; `None` while free.
     fn owner_name(&self) -> Option<String> {
-        let word = self.word.load(Ordering::Relaxed) & HOLDER;
+        let word = self.word.load(Relaxed) & HOLDER;
         Some(match word {
             0 => return None,
             _ if self.held_by(&sys::me()) => crate::current_process().name().to_owned(),
@@ -328,7 +329,7 @@ type Reentrant = bool;
 impl Shared {
     fn new() -> Result<Arc<SharedMem<Shared>>, Error> {
         let shared: SharedMem<Shared> = SharedMem::new()?;
-        shared.word.ns.store(sys::me().ns, Ordering::Relaxed);
+        shared.word.ns.store(sys::me().ns, Relaxed);
         Ok(Arc::new(shared))
     }
 
@@ -339,12 +340,12 @@ impl Shared {
             return self.word.acquire(&me, block.into(), Some(On::Lock));
         }
         if self.word.held_by(&me) {
-            self.count.fetch_add(1, Ordering::Relaxed);
+            self.count.fetch_add(1, Relaxed);
             return true;
         }
         let taken = self.word.acquire(&me, block.into(), Some(On::RLock));
         if taken {
-            self.count.store(1, Ordering::Relaxed); // 1 even after a dead holder's count
+            self.count.store(1, Relaxed); // 1 even after a dead holder's count
         }
         taken
     }
@@ -356,7 +357,7 @@ impl Shared {
                 "attempt to release recursive lock not owned by thread",
             ));
         }
-        if reentrant && self.count.fetch_sub(1, Ordering::Relaxed) > 1 {
+        if reentrant && self.count.fetch_sub(1, Relaxed) > 1 {
             return Ok(());
         }
         match self.word.release() {
@@ -374,7 +375,7 @@ impl Shared {
     /// `wait`); the count to [`restore`](Self::restore) (a `Lock`'s, 0,
     /// means nothing).
     pub(super) fn release_all(&self) -> u32 {
-        let count = self.count.swap(0, Ordering::Relaxed);
+        let count = self.count.swap(0, Relaxed);
         self.word.release();
         count
     }
@@ -383,7 +384,7 @@ impl Shared {
     /// itself), as many times as `release_all` said.
     pub(super) fn restore(&self, count: u32) {
         self.word.acquire(&sys::me(), Wait::Forever, None);
-        self.count.store(count, Ordering::Relaxed);
+        self.count.store(count, Relaxed);
     }
 
     /// CPython's reprs: `<Lock(owner=None)>`, `<Lock(owner=MainProcess)>`,
@@ -399,7 +400,7 @@ impl Shared {
         let count = match owner {
             _ if !reentrant => return write!(f, "<Lock(owner={name})>"),
             None => "0".to_owned(),
-            Some(_) if self.is_mine() => self.count.load(Ordering::Relaxed).to_string(),
+            Some(_) if self.is_mine() => self.count.load(Relaxed).to_string(),
             Some(_) => "nonzero".to_owned(),
         };
         write!(f, "<RLock({name}, {count})>")

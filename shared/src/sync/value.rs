@@ -3,7 +3,8 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use super::lock::{AnyLock, RLock};
 use crate::Error;
@@ -164,7 +165,7 @@ impl<T: Plain> RawArray<T> {
     pub fn new(values: &[T]) -> Result<RawArray<T>, Error> {
         let bits = SharedSlice::<AtomicU64>::new(values.len())?;
         for (word, v) in bits.iter().zip(values) {
-            word.store(v.to_bits(), Ordering::Relaxed);
+            word.store(v.to_bits(), Relaxed);
         }
         Ok(RawArray {
             bits: Arc::new(bits),
@@ -184,12 +185,12 @@ impl<T: Plain> RawArray<T> {
 
     /// The `i`th number (Python: `a[i]`); panics past the end, as slices do.
     pub fn get(&self, i: usize) -> T {
-        T::from_bits(self.bits[i].load(Ordering::Acquire))
+        T::from_bits(self.bits[i].load(Acquire))
     }
 
     /// Make the `i`th number `value` (Python: `a[i] = value`).
     pub fn set(&self, i: usize, value: T) {
-        self.bits[i].store(value.to_bits(), Ordering::Release)
+        self.bits[i].store(value.to_bits(), Release)
     }
 
     /// Every number, in order (Python: `a[:]`).
