@@ -85,14 +85,11 @@ impl Word {
     /// more); whether it did.
     #[inline]
     fn take(&self, word: u32, me: &Me, bits: u32) -> bool {
+        // Its id (below 2^22), marked if it is not of the lock's namespace.
         let ns = self.ns.load(Relaxed);
-        let id = if me.in_ns(ns) {
-            me.pid
-        } else {
-            me.pid & PID | FOREIGN
-        };
+        let foreign = if me.in_ns(ns) { 0 } else { FOREIGN };
         let takes = (word & TAKES).wrapping_add(ONE_TAKE) & TAKES;
-        let new = id | bits | takes;
+        let new = me.pid | foreign | bits | takes;
         let taken = (self.word).compare_exchange(word, new, Acquire, Relaxed);
         if taken.is_ok() {
             self.holder.store(me.token, Relaxed);
@@ -110,11 +107,8 @@ impl Word {
         // Once we have slept we cannot know whether others sleep too, so
         // we take the lock with the WAITERS bit set: our release wakes one.
         let mut slept = 0;
-        let mut spins = if matches!(wait, Wait::No) || one_cpu() {
-            0
-        } else {
-            SPINS
-        };
+        let spinning = !matches!(wait, Wait::No) && !one_cpu();
+        let mut spins = if spinning { SPINS } else { 0 };
         // The holding we wait on (its holder and count of takes), since
         // when, and the stamp by which its process was seen to have
         // ended, if it was.
@@ -164,16 +158,12 @@ impl Word {
             if wait.expired() {
                 return false;
             }
-            if word & WAITERS == 0
-                && (self.word)
-                    .compare_exchange(word, word | WAITERS, Relaxed, Relaxed)
-                    .is_err()
-            {
+            // We sleep: the word says so, or (changed meanwhile) we look again.
+            let mark = || (self.word).compare_exchange(word, word | WAITERS, Relaxed, Relaxed);
+            if word & WAITERS == 0 && mark().is_err() {
                 continue;
             }
-            let nap = wait
-                .left()
-                .map_or(CHECK_EVERY, |left| left.min(CHECK_EVERY));
+            let nap = wait.left().map_or(CHECK_EVERY, |t| t.min(CHECK_EVERY));
             futex_wait(&self.word, word | WAITERS, Some(nap));
             slept = WAITERS;
         }
@@ -323,9 +313,6 @@ pub(crate) struct Shared {
 // SAFETY: atomics, zeros (free, taken no times) valid.
 unsafe impl sys::Shareable for Shared {}
 
-/// Whether a lock may be taken again by its holder: an [`RLock`]'s may.
-type Reentrant = bool;
-
 impl Shared {
     fn new() -> Result<Arc<SharedMem<Shared>>, Error> {
         let shared: SharedMem<Shared> = SharedMem::new()?;
@@ -333,8 +320,10 @@ impl Shared {
         Ok(Arc::new(shared))
     }
 
+    /// Take it as `block` says; `reentrant` for an `RLock`, which its
+    /// holder may take again.
     #[inline]
-    fn acquire(&self, block: Block, reentrant: Reentrant) -> bool {
+    fn acquire(&self, block: Block, reentrant: bool) -> bool {
         let me = sys::me();
         if !reentrant {
             return self.word.acquire(&me, block.into(), Some(On::Lock));
@@ -350,20 +339,18 @@ impl Shared {
         taken
     }
 
+    /// Release it once (`reentrant`: as an `RLock`, by its holder only).
     #[inline]
-    fn release(&self, reentrant: Reentrant) -> Result<(), Error> {
+    fn release(&self, reentrant: bool) -> Result<(), Error> {
         if reentrant && !self.is_mine() {
-            return Err(Error::NotOwned(
-                "attempt to release recursive lock not owned by thread",
-            ));
+            let why = "attempt to release recursive lock not owned by thread";
+            return Err(Error::NotOwned(why));
         }
         if reentrant && self.count.fetch_sub(1, Relaxed) > 1 {
             return Ok(());
         }
-        match self.word.release() {
-            true => Ok(()),
-            false => Err(Error::ReleasedTooManyTimes),
-        }
+        let released = self.word.release();
+        released.then_some(()).ok_or(Error::ReleasedTooManyTimes)
     }
 
     /// Whether this thread holds it.
@@ -392,7 +379,7 @@ impl Shared {
     /// `<RLock(None, 0)>`, `<RLock(MainProcess, 2)>`,
     /// `<RLock(SomeOtherProcess, nonzero)>` (only the holder knows its
     /// count; CPython says `nonzero` for others).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>, reentrant: Reentrant) -> fmt::Result {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>, reentrant: bool) -> fmt::Result {
         // Who holds it and its count, both from one look at the word: a
         // holder that comes or goes meanwhile is seen on one side only.
         let owner = self.word.owner_name();
@@ -425,78 +412,52 @@ impl Shared {
 /// closed), as CPython's does. A *thread* that ends holding it, in a
 /// process that still runs, leaves it held, as in CPython: another thread
 /// may release it.
+pub type Lock = SharedLock<false>;
+
+/// Python's `multiprocessing.RLock`: a lock its holder may take again and
+/// again, free once released as many times; only the holder may release.
+/// A holder whose process ends holding it passes it on, as a [`Lock`]'s
+/// does; a thread that ends holding it leaves it held, as in CPython.
+pub type RLock = SharedLock<true>;
+
+/// A [`Lock`] or an [`RLock`] (`REENTRANT`: whether its holder may take it
+/// again): one type, as the two differ only there.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
-pub struct Lock {
+pub struct SharedLock<const REENTRANT: bool> {
     shared: Arc<SharedMem<Shared>>,
 }
 
-impl Lock {
-    /// A new lock, free (Python: `Lock()`).
-    pub fn new() -> Result<Lock, Error> {
-        Ok(Lock {
-            shared: Shared::new()?,
-        })
+impl<const REENTRANT: bool> SharedLock<REENTRANT> {
+    /// A new lock, free (Python: `Lock()`, `RLock()`).
+    pub fn new() -> Result<Self, Error> {
+        Shared::new().map(|shared| SharedLock { shared })
     }
 
-    /// Take the lock (Python: `acquire(block, timeout)`); whether it was
+    /// Take the lock (Python: `acquire(block, timeout)`), or for an
+    /// `RLock` that this thread holds, take it once more; whether it was
     /// taken, `false` meaning the time ran out or `Block::No` found it held.
-    #[inline]
     pub fn acquire(&self, block: Block) -> bool {
-        self.shared.acquire(block, false)
+        self.shared.acquire(block, REENTRANT)
     }
 
-    /// Release it (Python: `release()`). Releasing a free lock is CPython's
-    /// `ValueError: semaphore or lock released too many times`.
-    #[inline]
+    /// Release it once (Python: `release()`). Releasing a free `Lock` is
+    /// CPython's `ValueError: semaphore or lock released too many times`;
+    /// an `RLock` refuses unless this thread holds it (CPython's
+    /// `AssertionError: attempt to release recursive lock not owned by thread`).
     pub fn release(&self) -> Result<(), Error> {
-        self.shared.release(false)
+        self.shared.release(REENTRANT)
     }
 }
 
 /// A [`Lock`] held, until dropped.
 pub type LockGuard<'a> = Guard<'a, Lock>;
 
-impl fmt::Debug for Lock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.shared.fmt(f, false)
-    }
-}
-
-/// Python's `multiprocessing.RLock`: a lock its holder may take again and
-/// again, free once released as many times; only the holder may release.
-/// A holder whose process ends holding it passes it on, as a [`Lock`]'s
-/// does; a thread that ends holding it leaves it held, as in CPython.
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
-pub struct RLock {
-    shared: Arc<SharedMem<Shared>>,
-}
-
-impl RLock {
-    /// A new re-entrant lock, free (Python: `RLock()`).
-    pub fn new() -> Result<RLock, Error> {
-        Ok(RLock {
-            shared: Shared::new()?,
-        })
-    }
-
-    /// Take it, or take it once more if this thread holds it already.
-    pub fn acquire(&self, block: Block) -> bool {
-        self.shared.acquire(block, true)
-    }
-
-    /// Release it once; refused unless this thread holds it (CPython's
-    /// `AssertionError: attempt to release recursive lock not owned by thread`).
-    pub fn release(&self) -> Result<(), Error> {
-        self.shared.release(true)
-    }
-}
-
 /// An [`RLock`] held once, until dropped.
 pub type RLockGuard<'a> = Guard<'a, RLock>;
 
-impl fmt::Debug for RLock {
+impl<const REENTRANT: bool> fmt::Debug for SharedLock<REENTRANT> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.shared.fmt(f, true)
+        self.shared.fmt(f, REENTRANT)
     }
 }
 
@@ -530,7 +491,7 @@ impl AnyLock {
         }
     }
 
-    fn reentrant(&self) -> Reentrant {
+    fn reentrant(&self) -> bool {
         matches!(self, AnyLock::RLock(_))
     }
 }
