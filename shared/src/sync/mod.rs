@@ -66,4 +66,4 @@ mod value;
 pub use condition::{Action, Barrier, Condition, ConditionGuard, NoAction};
 pub use lock::{AnyLock, Block, Guard, Lock, LockGuard, RLock, RLockGuard, Release, SharedLock};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};
-pub use value::{Array, Plain, RawArray, RawValue, Value};
+pub use value::{Array, Plain, RawArray, RawValue, Synchronized, Value};

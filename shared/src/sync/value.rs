@@ -92,15 +92,32 @@ impl<T: Plain> fmt::Debug for RawValue<T> {
 
 /// Python's `multiprocessing.Value(type, v)`: a [`RawValue`] with a lock
 /// of its own, an [`RLock`] as in CPython (or the caller's, with
-/// [`with_lock`](Self::with_lock)). `get` and `set` each hold it, so
+/// [`with_lock`](Value::with_lock)). `get` and `set` each hold it, so
 /// neither sees half of the other; a read-modify-write such as `+= 1` is
 /// exact only inside `let _held = v.get_lock().lock();`, where no other
 /// process can come between the read and the write.
+pub type Value<T> = Synchronized<RawValue<T>>;
+
+/// CPython's `Synchronized` wrappers: a raw shared object with the lock
+/// that its `get`, `set` (and an array's `to_vec`) hold: a [`Value`] or
+/// an [`Array`].
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
-#[serde(bound = "")]
-pub struct Value<T: Plain> {
-    raw: RawValue<T>,
+pub struct Synchronized<R> {
+    raw: R,
     lock: AnyLock,
+}
+
+impl<R> Synchronized<R> {
+    /// Its lock (Python: `get_lock()`), to make several steps one.
+    pub fn get_lock(&self) -> &AnyLock {
+        &self.lock
+    }
+
+    /// The object without its lock (Python: `get_obj()`): a [`RawValue`]
+    /// or a [`RawArray`] sharing the same memory.
+    pub fn get_obj(&self) -> &R {
+        &self.raw
+    }
 }
 
 impl<T: Plain> Value<T> {
@@ -114,10 +131,8 @@ impl<T: Plain> Value<T> {
     /// lock may guard several values. (With a `Lock`, `get` and `set` must
     /// not be called while holding it: it is not re-entrant.)
     pub fn with_lock(value: T, lock: impl Into<AnyLock>) -> Result<Value<T>, Error> {
-        Ok(Value {
-            raw: RawValue::new(value)?,
-            lock: lock.into(),
-        })
+        let (raw, lock) = (RawValue::new(value)?, lock.into());
+        Ok(Synchronized { raw, lock })
     }
 
     /// The number, read holding the lock (Python: `v.value`).
@@ -130,17 +145,6 @@ impl<T: Plain> Value<T> {
     pub fn set(&self, value: T) {
         let _held = self.lock.lock();
         self.raw.set(value)
-    }
-
-    /// Its lock (Python: `get_lock()`), to make several steps one.
-    pub fn get_lock(&self) -> &AnyLock {
-        &self.lock
-    }
-
-    /// The number without its lock (Python: `get_obj()`): a [`RawValue`]
-    /// sharing the same memory.
-    pub fn get_obj(&self) -> &RawValue<T> {
-        &self.raw
     }
 }
 
@@ -210,12 +214,7 @@ impl<T: Plain> fmt::Debug for RawArray<T> {
 /// Python's `multiprocessing.Array(type, values)`: a [`RawArray`] with its
 /// own [`RLock`] (or the caller's lock), held by each `get`, `set` and
 /// `to_vec`.
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
-#[serde(bound = "")]
-pub struct Array<T: Plain> {
-    raw: RawArray<T>,
-    lock: AnyLock,
-}
+pub type Array<T> = Synchronized<RawArray<T>>;
 
 impl<T: Plain> Array<T> {
     /// A shared array holding `values`, with its lock.
@@ -225,10 +224,8 @@ impl<T: Plain> Array<T> {
 
     /// A shared array guarded by `lock` (Python: `Array('i', 10, lock=lock)`).
     pub fn with_lock(values: &[T], lock: impl Into<AnyLock>) -> Result<Array<T>, Error> {
-        Ok(Array {
-            raw: RawArray::new(values)?,
-            lock: lock.into(),
-        })
+        let (raw, lock) = (RawArray::new(values)?, lock.into());
+        Ok(Synchronized { raw, lock })
     }
 
     /// How many numbers it holds.
@@ -257,16 +254,6 @@ impl<T: Plain> Array<T> {
     pub fn to_vec(&self) -> Vec<T> {
         let _held = self.lock.lock();
         self.raw.to_vec()
-    }
-
-    /// Its lock (Python: `get_lock()`).
-    pub fn get_lock(&self) -> &AnyLock {
-        &self.lock
-    }
-
-    /// The numbers without their lock (Python: `get_obj()`).
-    pub fn get_obj(&self) -> &RawArray<T> {
-        &self.raw
     }
 }
 
