@@ -72,34 +72,27 @@ impl Seats {
     /// A seat for `me`, now waiting; `None` if every seat is taken by a
     /// waiter that may still run.
     fn take(&self, me: &Me) -> Option<&Seat> {
-        // A free seat among those in use, or the next never used.
-        let used = self.in_use().len();
+        // The first free seat (one in use, or else the next never used:
+        // none past those is taken), or a dead waiter's.
         let is_free = |seat: &Seat| seat.state.load(Relaxed) == FREE;
-        let seat = match self.seats.iter().take(used + 1).position(is_free) {
-            Some(i) => {
-                self.used.store(used.max(i + 1) as u32, Relaxed);
-                &self.seats[i]
-            }
-            None => self.reclaim(me)?,
-        };
-        let arrival = self.arrivals.fetch_add(1, Relaxed).wrapping_add(1);
+        let free = self.seats.iter().position(is_free);
+        if let Some(i) = free {
+            self.used.fetch_max(i as u32 + 1, Relaxed);
+        }
+        let seat = free.map(|i| &self.seats[i]).or_else(|| self.reclaim(me))?;
+        let arrival = self.arrivals.fetch_add(1, Relaxed).wrapping_add(1) & ARRIVAL;
         let known = me.in_ns(self.ns.load(Relaxed));
         seat.pid.store(if known { me.pid } else { 0 }, Relaxed);
         seat.who.store(if known { me.stamp } else { 0 }, Relaxed);
         // 31 bits, and never 0 (free).
-        seat.state
-            .store((arrival & ARRIVAL).max(1) << 1, Ordering::Release);
+        seat.state.store(arrival.max(1) << 1, Ordering::Release);
         Some(seat)
     }
 
-    /// Free the seats of waiters whose process has ended; the first.
+    /// The seat of a waiter whose process has ended, if there is one.
     fn reclaim(&self, me: &Me) -> Option<&Seat> {
-        let gone = |s: &&Seat| self.fate(s, me) == Fate::Gone;
-        let dead: Vec<&Seat> = self.in_use().iter().filter(gone).collect();
-        for seat in &dead {
-            seat.state.store(FREE, Relaxed);
-        }
-        dead.first().copied()
+        let gone = |seat: &&Seat| self.fate(seat, me) == Fate::Gone;
+        self.in_use().iter().find(gone)
     }
 
     /// The seats of waiters not yet notified, oldest first.
@@ -155,10 +148,8 @@ impl Condition {
     /// A condition over `lock`, a [`Lock`](super::Lock) or an [`RLock`]
     /// (Python: `Condition(lock)`).
     pub fn with_lock(lock: impl Into<AnyLock>) -> Result<Condition, Error> {
-        Ok(Condition {
-            lock: lock.into(),
-            seats: Arc::new(Seats::new()?),
-        })
+        let (lock, seats) = (lock.into(), Arc::new(Seats::new()?));
+        Ok(Condition { lock, seats })
     }
 
     /// Take the condition's lock (Python: `acquire`, or `with cond:`).
@@ -169,13 +160,6 @@ impl Condition {
     /// Release the condition's lock.
     pub fn release(&self) -> Result<(), Error> {
         self.lock.release()
-    }
-
-    /// Hold the lock, as part of a wait that a timeline draws whole (a
-    /// barrier's).
-    fn lock_unrecorded(&self) -> ConditionGuard<'_> {
-        self.lock.shared().restore(1);
-        Guard(self)
     }
 
     /// Wait until notified (Python: `wait()`), holding the lock before and
@@ -200,9 +184,8 @@ impl Condition {
     fn wait_tagged(&self, wait: Wait, on: Option<On>) -> Result<Option<u32>, Error> {
         let (lock, seats) = (self.lock.shared(), &*self.seats);
         if !lock.is_mine() {
-            return Err(Error::NotOwned(
-                "must acquire() condition before using wait()",
-            ));
+            let why = "must acquire() condition before using wait()";
+            return Err(Error::NotOwned(why));
         }
         // In a seat until a notify marks it; or, every seat being taken,
         // at the door until a notify that finds no seated waiter left to
@@ -242,15 +225,13 @@ impl Condition {
         timeout: Option<Duration>,
     ) -> Result<bool, Error> {
         let wait = timeout.map_or(Wait::Forever, Wait::timeout);
-        loop {
-            if predicate() {
-                return Ok(true);
-            }
+        while !predicate() {
             if wait.expired() {
                 return Ok(false);
             }
             self.wait_as(wait)?;
         }
+        Ok(true)
     }
 
     /// Wake at most `n` waiters, the longest waiting first (Python:
@@ -319,16 +300,10 @@ impl fmt::Debug for Condition {
     }
 }
 
-/// A barrier's state, in shared memory, changed under its condition's lock.
-struct Gate {
-    /// How many wait in this round.
-    count: AtomicU32,
-    /// 1 while broken.
-    broken: AtomicU32,
-}
-
-// SAFETY: atomics, zeros valid (nobody waits, not broken).
-unsafe impl sys::Shareable for Gate {}
+/// A barrier's gate, in shared memory, changed under its condition's
+/// lock: how many wait in this round (at most `parties - 1`), or `SHUT`
+/// while broken.
+const SHUT: u32 = u32::MAX;
 
 /// How a round ended for its waiters: the tag of their notification.
 const PASSED: u32 = 0;
@@ -351,7 +326,7 @@ pub struct Barrier<A: Action = NoAction> {
     parties: u32,
     timeout: Option<Duration>,
     cond: Condition,
-    gate: Arc<SharedMem<Gate>>,
+    gate: Arc<SharedMem<AtomicU32>>,
     #[serde(skip)]
     action: PhantomData<A>,
 }
@@ -416,33 +391,35 @@ impl<A: Action> Barrier<A> {
 
     /// How many wait now (Python: `n_waiting`).
     pub fn n_waiting(&self) -> u32 {
-        self.gate.count.load(Relaxed)
+        let count = self.gate.load(Relaxed);
+        if count == SHUT { 0 } else { count }
     }
 
     /// Whether it is broken (Python: `broken`).
     pub fn broken(&self) -> bool {
-        self.gate.broken.load(Relaxed) == 1
+        self.gate.load(Relaxed) == SHUT
     }
 
     /// Wait for the others (Python: `wait(timeout)`, `None` taking the
     /// barrier's own); each waiter of a round gets a different index,
     /// `0..parties`.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<u32, Error> {
-        let wait = timeout
-            .or(self.timeout)
-            .map_or(Wait::Forever, Wait::timeout);
+        let timeout = timeout.or(self.timeout);
+        let wait = timeout.map_or(Wait::Forever, Wait::timeout);
         // Drawn in a timeline as one wait, the inner lock's included.
         drawn(Some(On::Barrier), || self.pass(wait))
     }
 
     fn pass(&self, wait: Wait) -> Result<u32, Error> {
-        let _held = self.cond.lock_unrecorded();
+        // The lock, as part of this wait, which the timeline draws whole.
+        self.cond.lock.shared().restore(1);
+        let _held = Guard(&self.cond);
         if self.broken() {
             return Err(Error::BrokenBarrier);
         }
-        let index = self.gate.count.fetch_add(1, Relaxed);
+        let index = self.gate.fetch_add(1, Relaxed);
         if index + 1 == self.parties {
-            self.gate.count.store(0, Relaxed);
+            self.gate.store(0, Relaxed);
             // An action that fails (never made here) or panics breaks it.
             let ran = panic::catch_unwind(|| A::run(Only(())));
             if !matches!(ran, Ok(Ok(()))) {
@@ -455,11 +432,8 @@ impl<A: Action> Barrier<A> {
         match self.cond.wait_tagged(wait, None)? {
             Some(PASSED) => Ok(index),
             Some(_) => Err(Error::BrokenBarrier),
-            None => {
-                // Its time ran out: it breaks the barrier, as CPython's does.
-                self.break_it()?;
-                Err(Error::BrokenBarrier)
-            }
+            // Its time ran out: it breaks the barrier, as CPython's does.
+            None => self.break_it().and(Err(Error::BrokenBarrier)),
         }
     }
 
@@ -470,8 +444,7 @@ impl<A: Action> Barrier<A> {
     }
 
     fn break_it(&self) -> Result<(), Error> {
-        self.gate.broken.store(1, Relaxed);
-        self.gate.count.store(0, Relaxed);
+        self.gate.store(SHUT, Relaxed);
         self.cond.notify_tagged(u32::MAX, BROKEN)
     }
 
@@ -479,10 +452,10 @@ impl<A: Action> Barrier<A> {
     /// `BrokenBarrierError`.
     pub fn reset(&self) -> Result<(), Error> {
         let _held = self.cond.lock();
-        if self.gate.count.load(Relaxed) > 0 {
+        if self.n_waiting() > 0 {
             self.break_it()?;
         }
-        self.gate.broken.store(0, Relaxed);
+        self.gate.store(0, Relaxed);
         Ok(())
     }
 }
