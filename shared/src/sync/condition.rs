@@ -182,7 +182,7 @@ impl Condition {
     /// at all inside a wait drawn whole, a barrier's); the tag of the
     /// notification, `None` if the time ran out first.
     fn wait_tagged(&self, wait: Wait, on: Option<On>) -> Result<Option<u32>, Error> {
-        let (lock, seats) = (self.lock.shared(), &*self.seats);
+        let (lock, seats) = (self.lock.raw(), &*self.seats);
         if !lock.is_mine() {
             let why = "must acquire() condition before using wait()";
             return Err(Error::NotOwned(why));
@@ -247,7 +247,7 @@ impl Condition {
 
     /// Notify `n` waiters with `tag`, which their wait returns.
     fn notify_tagged(&self, n: u32, tag: u32) -> Result<(), Error> {
-        if !self.lock.shared().is_mine() {
+        if !self.lock.raw().is_mine() {
             return Err(Error::NotOwned("lock is not owned"));
         }
         let me = sys::me();
@@ -412,7 +412,7 @@ impl<A: Action> Barrier<A> {
 
     fn pass(&self, wait: Wait) -> Result<u32, Error> {
         // The lock, as part of this wait, which the timeline draws whole.
-        self.cond.lock.shared().restore(1);
+        self.cond.lock.raw().restore(1);
         let _held = Guard(&self.cond);
         if self.broken() {
             return Err(Error::BrokenBarrier);

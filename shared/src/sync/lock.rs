@@ -40,11 +40,12 @@ const CHECK_EVERY: Duration = Duration::from_millis(20);
 /// lasts (see `wait_to_take`).
 const SPINS: u32 = 100;
 
-/// A lock in shared memory. The algorithm is the classic futex mutex
-/// ("Futexes are tricky", Drepper, mutex 3), with the holder's process id
-/// in the word: it is set by the very compare-and-swap that takes the
-/// lock, so a holder killed at any instant has left its id there.
-pub(crate) struct Word {
+/// A lock in shared memory, what a [`Lock`] and an [`RLock`] share with
+/// every process (lock_api's raw lock). The algorithm is the classic futex
+/// mutex ("Futexes are tricky", Drepper, mutex 3), with the holder's
+/// process id in the word: it is set by the very compare-and-swap that
+/// takes the lock, so a holder killed at any instant has left its id there.
+pub(super) struct RawLock {
     /// The holder's process id (0 when free), with [`FOREIGN`],
     /// [`WAITERS`] and the count of [`TAKES`].
     word: AtomicU32,
@@ -58,14 +59,23 @@ pub(crate) struct Word {
     /// that a process that took the dead holder's number is not taken for
     /// it.
     since: AtomicU64,
+    /// How many times an `RLock`'s holder has taken it (touched by the
+    /// holder only).
+    count: AtomicU32,
 }
 
 // SAFETY: atomics; all zeros is a free lock, and any bits are a value.
-unsafe impl sys::Shareable for Word {}
+unsafe impl sys::Shareable for RawLock {}
 
-impl Word {
+impl RawLock {
+    fn new() -> Result<Arc<SharedMem<RawLock>>, Error> {
+        let raw: SharedMem<RawLock> = SharedMem::new()?;
+        raw.ns.store(sys::me().ns, Relaxed);
+        Ok(Arc::new(raw))
+    }
+
     /// Whether `me` holds it.
-    pub(crate) fn held_by(&self, me: &Me) -> bool {
+    fn held_by(&self, me: &Me) -> bool {
         let held = self.word.load(Relaxed) & HOLDER != 0;
         held && self.holder.load(Relaxed) == me.token
     }
@@ -74,11 +84,11 @@ impl Word {
     /// draws as one `on`; `None` inside a wait it already draws, such as a
     /// condition's); whether it was taken.
     #[inline]
-    pub(crate) fn acquire(&self, me: &Me, wait: Wait, on: Option<On>) -> bool {
+    fn acquire_for(&self, me: &Me, wait: Wait, on: Option<On>) -> bool {
         // Uncontended, a load, this compare-and-swap and two stores are
         // all: no system call.
         let word = self.word.load(Relaxed);
-        (word & !TAKES == 0 && self.take(word, me, 0)) || self.acquire_contended(me, wait, on)
+        (word & !TAKES == 0 && self.take(word, me, 0)) || drawn(on, || self.wait_to_take(me, wait))
     }
 
     /// Change the word from `word` to `me` (with `bits`, and one take
@@ -99,10 +109,6 @@ impl Word {
     }
 
     #[cold]
-    fn acquire_contended(&self, me: &Me, wait: Wait, on: Option<On>) -> bool {
-        drawn(on, || self.wait_to_take(me, wait))
-    }
-
     fn wait_to_take(&self, me: &Me, wait: Wait) -> bool {
         // Once we have slept we cannot know whether others sleep too, so
         // we take the lock with the WAITERS bit set: our release wakes one.
@@ -127,9 +133,7 @@ impl Word {
                 // says so): a holder that takes it back at once wins
                 // every race for it, and our looking only slows it
                 // down (each look pulls its word to our CPU). We sleep.
-                if watch.0 != 0 {
-                    spins = 0;
-                }
+                spins = if watch.0 == 0 { spins } else { 0 };
                 watch = (holding, Instant::now(), None);
             }
             if word & WAITERS == 0 && spins > 0 {
@@ -175,24 +179,21 @@ impl Word {
     /// ended in a process that still runs does not free the lock: a `Lock`
     /// has no owner, and another thread of that process may release it.
     fn ended(&self, holding: u32, me: &Me) -> Option<u64> {
-        if holding & FOREIGN != 0 {
-            return None;
-        }
         let stamp = self.since.load(Acquire);
-        // The stamp is this holding's only if the word still is: a new
-        // holder may have come between, and put its own.
-        if self.word.load(Acquire) & !WAITERS != holding {
+        // A foreign holder is judged by nobody; and the stamp is this
+        // holding's only if the word still is: a new holder may have come
+        // between, and put its own.
+        if holding & FOREIGN != 0 || self.word.load(Acquire) & !WAITERS != holding {
             return None;
         }
-        let holder = holding & HOLDER;
         let ns = self.ns.load(Relaxed);
-        (sys::fate(holder, stamp, me, ns) == Fate::Gone).then_some(stamp)
+        (sys::fate(holding & PID, stamp, me, ns) == Fate::Gone).then_some(stamp)
     }
 
     /// Free the lock, waking one sleeper if there may be one; `false` if it
     /// was not held.
     #[inline]
-    pub(crate) fn release(&self) -> bool {
+    fn free(&self) -> bool {
         self.holder.store(0, Relaxed);
         self.since.store(0, Relaxed);
         let word = self.word.fetch_and(TAKES, Ordering::Release);
@@ -202,15 +203,83 @@ impl Word {
         word & HOLDER != 0
     }
 
-    /// Who holds it, as CPython's reprs say it; `None` while free.
-    fn owner_name(&self) -> Option<String> {
-        let word = self.word.load(Relaxed) & HOLDER;
-        Some(match word {
-            0 => return None,
-            _ if self.held_by(&sys::me()) => crate::current_process().name().to_owned(),
+    /// Take it as `block` says; `reentrant` for an `RLock`, which its
+    /// holder may take again.
+    #[inline]
+    fn acquire(&self, block: Block, reentrant: bool) -> bool {
+        let me = sys::me();
+        if !reentrant {
+            return self.acquire_for(&me, block.into(), Some(On::Lock));
+        }
+        if self.held_by(&me) {
+            self.count.fetch_add(1, Relaxed);
+            return true;
+        }
+        let taken = self.acquire_for(&me, block.into(), Some(On::RLock));
+        if taken {
+            self.count.store(1, Relaxed); // 1 even after a dead holder's count
+        }
+        taken
+    }
+
+    /// Release it once (`reentrant`: as an `RLock`, by its holder only).
+    #[inline]
+    fn release(&self, reentrant: bool) -> Result<(), Error> {
+        if reentrant && !self.is_mine() {
+            let why = "attempt to release recursive lock not owned by thread";
+            return Err(Error::NotOwned(why));
+        }
+        if reentrant && self.count.fetch_sub(1, Relaxed) > 1 {
+            return Ok(());
+        }
+        let freed = self.free();
+        freed.then_some(()).ok_or(Error::ReleasedTooManyTimes)
+    }
+
+    /// Whether this thread holds it.
+    pub(super) fn is_mine(&self) -> bool {
+        self.held_by(&sys::me())
+    }
+
+    /// Release it however many times it is held (for a condition's
+    /// `wait`); the count to [`restore`](Self::restore) (a `Lock`'s, 0,
+    /// means nothing).
+    pub(super) fn release_all(&self) -> u32 {
+        let count = self.count.swap(0, Relaxed);
+        self.free();
+        count
+    }
+
+    /// Take it back, inside a wait the timeline draws whole (so not drawn
+    /// itself), as many times as `release_all` said.
+    pub(super) fn restore(&self, count: u32) {
+        self.acquire_for(&sys::me(), Wait::Forever, None);
+        self.count.store(count, Relaxed);
+    }
+
+    /// CPython's reprs: `<Lock(owner=None)>`, `<Lock(owner=MainProcess)>`,
+    /// `<Lock(owner=SomeOtherThread)>`, `<Lock(owner=SomeOtherProcess)>`;
+    /// `<RLock(None, 0)>`, `<RLock(MainProcess, 2)>`,
+    /// `<RLock(SomeOtherProcess, nonzero)>` (only the holder knows its
+    /// count; CPython says `nonzero` for others).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>, reentrant: bool) -> fmt::Result {
+        // Who holds it and its count, both from one look at the word: a
+        // holder that comes or goes meanwhile is seen on one side only.
+        let holder = self.word.load(Relaxed) & HOLDER;
+        let mine = holder != 0 && self.holder.load(Relaxed) == sys::me().token;
+        let name = match holder {
+            0 => "None".to_owned(),
+            _ if mine => crate::current_process().name().to_owned(),
             pid if pid == std::process::id() => "SomeOtherThread".to_owned(),
             _ => "SomeOtherProcess".to_owned(),
-        })
+        };
+        let count = match holder {
+            _ if !reentrant => return write!(f, "<Lock(owner={name})>"),
+            0 => "0".to_owned(),
+            _ if mine => self.count.load(Relaxed).to_string(),
+            _ => "nonzero".to_owned(),
+        };
+        write!(f, "<RLock({name}, {count})>")
     }
 }
 
@@ -302,98 +371,6 @@ held_by_guard! {
     AnyLock;
 }
 
-/// What a [`Lock`] and an [`RLock`] share with every process: the word,
-/// and how many times an `RLock`'s holder has taken it (touched by the
-/// holder only).
-pub(crate) struct Shared {
-    word: Word,
-    count: AtomicU32,
-}
-
-// SAFETY: atomics, zeros (free, taken no times) valid.
-unsafe impl sys::Shareable for Shared {}
-
-impl Shared {
-    fn new() -> Result<Arc<SharedMem<Shared>>, Error> {
-        let shared: SharedMem<Shared> = SharedMem::new()?;
-        shared.word.ns.store(sys::me().ns, Relaxed);
-        Ok(Arc::new(shared))
-    }
-
-    /// Take it as `block` says; `reentrant` for an `RLock`, which its
-    /// holder may take again.
-    #[inline]
-    fn acquire(&self, block: Block, reentrant: bool) -> bool {
-        let me = sys::me();
-        if !reentrant {
-            return self.word.acquire(&me, block.into(), Some(On::Lock));
-        }
-        if self.word.held_by(&me) {
-            self.count.fetch_add(1, Relaxed);
-            return true;
-        }
-        let taken = self.word.acquire(&me, block.into(), Some(On::RLock));
-        if taken {
-            self.count.store(1, Relaxed); // 1 even after a dead holder's count
-        }
-        taken
-    }
-
-    /// Release it once (`reentrant`: as an `RLock`, by its holder only).
-    #[inline]
-    fn release(&self, reentrant: bool) -> Result<(), Error> {
-        if reentrant && !self.is_mine() {
-            let why = "attempt to release recursive lock not owned by thread";
-            return Err(Error::NotOwned(why));
-        }
-        if reentrant && self.count.fetch_sub(1, Relaxed) > 1 {
-            return Ok(());
-        }
-        let released = self.word.release();
-        released.then_some(()).ok_or(Error::ReleasedTooManyTimes)
-    }
-
-    /// Whether this thread holds it.
-    pub(super) fn is_mine(&self) -> bool {
-        self.word.held_by(&sys::me())
-    }
-
-    /// Release it however many times it is held (for a condition's
-    /// `wait`); the count to [`restore`](Self::restore) (a `Lock`'s, 0,
-    /// means nothing).
-    pub(super) fn release_all(&self) -> u32 {
-        let count = self.count.swap(0, Relaxed);
-        self.word.release();
-        count
-    }
-
-    /// Take it back, inside a wait the timeline draws whole (so not drawn
-    /// itself), as many times as `release_all` said.
-    pub(super) fn restore(&self, count: u32) {
-        self.word.acquire(&sys::me(), Wait::Forever, None);
-        self.count.store(count, Relaxed);
-    }
-
-    /// CPython's reprs: `<Lock(owner=None)>`, `<Lock(owner=MainProcess)>`,
-    /// `<Lock(owner=SomeOtherThread)>`, `<Lock(owner=SomeOtherProcess)>`;
-    /// `<RLock(None, 0)>`, `<RLock(MainProcess, 2)>`,
-    /// `<RLock(SomeOtherProcess, nonzero)>` (only the holder knows its
-    /// count; CPython says `nonzero` for others).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>, reentrant: bool) -> fmt::Result {
-        // Who holds it and its count, both from one look at the word: a
-        // holder that comes or goes meanwhile is seen on one side only.
-        let owner = self.word.owner_name();
-        let name = owner.as_deref().unwrap_or("None");
-        let count = match owner {
-            _ if !reentrant => return write!(f, "<Lock(owner={name})>"),
-            None => "0".to_owned(),
-            Some(_) if self.is_mine() => self.count.load(Relaxed).to_string(),
-            Some(_) => "nonzero".to_owned(),
-        };
-        write!(f, "<RLock({name}, {count})>")
-    }
-}
-
 /// Python's `multiprocessing.Lock`: held by one thread of one process at a
 /// time; any thread of any process may release it (it is not re-entrant:
 /// its holder acquiring it again waits for ever, as in CPython).
@@ -424,20 +401,20 @@ pub type RLock = SharedLock<true>;
 /// again): one type, as the two differ only there.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct SharedLock<const REENTRANT: bool> {
-    shared: Arc<SharedMem<Shared>>,
+    raw: Arc<SharedMem<RawLock>>,
 }
 
 impl<const REENTRANT: bool> SharedLock<REENTRANT> {
     /// A new lock, free (Python: `Lock()`, `RLock()`).
     pub fn new() -> Result<Self, Error> {
-        Shared::new().map(|shared| SharedLock { shared })
+        RawLock::new().map(|raw| SharedLock { raw })
     }
 
     /// Take the lock (Python: `acquire(block, timeout)`), or for an
     /// `RLock` that this thread holds, take it once more; whether it was
     /// taken, `false` meaning the time ran out or `Block::No` found it held.
     pub fn acquire(&self, block: Block) -> bool {
-        self.shared.acquire(block, REENTRANT)
+        self.raw.acquire(block, REENTRANT)
     }
 
     /// Release it once (Python: `release()`). Releasing a free `Lock` is
@@ -445,7 +422,7 @@ impl<const REENTRANT: bool> SharedLock<REENTRANT> {
     /// an `RLock` refuses unless this thread holds it (CPython's
     /// `AssertionError: attempt to release recursive lock not owned by thread`).
     pub fn release(&self) -> Result<(), Error> {
-        self.shared.release(REENTRANT)
+        self.raw.release(REENTRANT)
     }
 }
 
@@ -457,7 +434,7 @@ pub type RLockGuard<'a> = Guard<'a, RLock>;
 
 impl<const REENTRANT: bool> fmt::Debug for SharedLock<REENTRANT> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.shared.fmt(f, REENTRANT)
+        self.raw.fmt(f, REENTRANT)
     }
 }
 
@@ -475,19 +452,19 @@ pub enum AnyLock {
 impl AnyLock {
     /// Take it (see [`Lock::acquire`], [`RLock::acquire`]).
     pub fn acquire(&self, block: Block) -> bool {
-        self.shared().acquire(block, self.reentrant())
+        self.raw().acquire(block, self.reentrant())
     }
 
     /// Release it once.
     pub fn release(&self) -> Result<(), Error> {
-        self.shared().release(self.reentrant())
+        self.raw().release(self.reentrant())
     }
 
-    /// Its shared part: what a condition's `wait` lets go of and takes back.
-    pub(super) fn shared(&self) -> &Shared {
+    /// Its raw lock: what a condition's `wait` lets go of and takes back.
+    pub(super) fn raw(&self) -> &RawLock {
         match self {
-            AnyLock::Lock(lock) => &lock.shared,
-            AnyLock::RLock(lock) => &lock.shared,
+            AnyLock::Lock(lock) => &lock.raw,
+            AnyLock::RLock(lock) => &lock.raw,
         }
     }
 
@@ -511,6 +488,6 @@ impl From<RLock> for AnyLock {
 /// The lock's own repr: `<Lock(owner=None)>` or `<RLock(None, 0)>`.
 impl fmt::Debug for AnyLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.shared().fmt(f, self.reentrant())
+        self.raw().fmt(f, self.reentrant())
     }
 }

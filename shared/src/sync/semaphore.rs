@@ -38,10 +38,8 @@ impl Semaphore {
     pub fn new(value: u32) -> Result<Semaphore, Error> {
         let count: SharedMem<Count> = SharedMem::new()?;
         count.value.store(value, Relaxed);
-        Ok(Semaphore {
-            count: Arc::new(count),
-            bound: None,
-        })
+        let count = Arc::new(count);
+        Ok(Semaphore { count, bound: None })
     }
 
     /// Take a unit (Python: `acquire(block, timeout)`); whether one was taken.
@@ -76,10 +74,8 @@ impl Semaphore {
     pub fn release(&self) -> Result<(), Error> {
         let value = &self.count.value;
         let bound = self.bound.unwrap_or(u32::MAX);
-        let raised = value.fetch_update(SeqCst, Relaxed, |units| {
-            (units < bound).then_some(units + 1)
-        });
-        if raised.is_err() {
+        let one_more = |units: u32| (units < bound).then_some(units + 1);
+        if value.fetch_update(SeqCst, Relaxed, one_more).is_err() {
             return Err(Error::ReleasedTooManyTimes);
         }
         if self.count.sleepers.load(SeqCst) > 0 {
