@@ -5,14 +5,13 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::panic;
 use std::sync::Arc;
-// `Ordering::Release` in full: `Release` alone is a guard's trait.
-use std::sync::atomic::Ordering::{self, Acquire, Relaxed};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::time::Duration;
 
-use super::lock::{AnyLock, Block, Guard, RLock, Release, drawn, held_by_guard};
+use super::lock::{AnyLock, Block, Guard, RLock, drawn};
 use crate::Error;
-use crate::sealed::{Only, Sealed};
+use crate::sealed::Only;
 use crate::sys::{self, Fate, Me, SharedMem, Wait, futex_wake, futex_wake_all, wait_until};
 use crate::timeline::On;
 
@@ -85,7 +84,7 @@ impl Seats {
         seat.pid.store(if known { me.pid } else { 0 }, Relaxed);
         seat.who.store(if known { me.stamp } else { 0 }, Relaxed);
         // 31 bits, and never 0 (free).
-        seat.state.store(arrival.max(1) << 1, Ordering::Release);
+        seat.state.store(arrival.max(1) << 1, Release);
         Some(seat)
     }
 
@@ -256,7 +255,7 @@ impl Condition {
             if notified == n {
                 break;
             }
-            seat.state.store(tag << 1 | NOTIFIED, Ordering::Release);
+            seat.state.store(tag << 1 | NOTIFIED, Release);
             if futex_wake(&seat.state, 1) == 1 {
                 notified += 1;
                 continue;
@@ -273,16 +272,11 @@ impl Condition {
         let seats = &*self.seats;
         if notified < n && seats.door.load(Relaxed) > 0 {
             seats.door_tag.store(tag, Relaxed);
-            seats.doorbell.fetch_add(1, Ordering::Release);
+            seats.doorbell.fetch_add(1, Release);
             futex_wake_all(&seats.doorbell);
         }
         Ok(())
     }
-}
-
-held_by_guard! {
-    /// Hold the lock until the guard is dropped (Python: `with cond:`).
-    Condition;
 }
 
 /// The condition's lock held, until dropped.

@@ -352,7 +352,7 @@ macro_rules! held_by_guard {
                 Guard(self)
             }
         }
-        impl Sealed for $held {}
+        impl crate::sealed::Sealed for $held {}
         impl Release for $held {
             fn release_once(&self) {
                 let _ = self.release();
@@ -361,15 +361,6 @@ macro_rules! held_by_guard {
     )*};
 }
 pub(super) use held_by_guard;
-
-held_by_guard! {
-    /// Take it until the guard is dropped (Python: `with lock:`).
-    Lock;
-    /// Take it until the guard is dropped (Python: `with rlock:`).
-    RLock;
-    /// Take it until the guard is dropped (Python: `with lock:`).
-    AnyLock;
-}
 
 /// Python's `multiprocessing.Lock`: held by one thread of one process at a
 /// time; any thread of any process may release it (it is not re-entrant:

@@ -67,3 +67,17 @@ pub use condition::{Action, Barrier, Condition, ConditionGuard, NoAction};
 pub use lock::{AnyLock, Block, Guard, Lock, LockGuard, RLock, RLockGuard, Release, SharedLock};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};
 pub use value::{Array, Plain, RawArray, RawValue, Synchronized, Value};
+
+// The types a guard holds for a scope (Python's `with`), in one list.
+lock::held_by_guard! {
+    /// Take it until the guard is dropped (Python: `with lock:`).
+    Lock;
+    /// Take it until the guard is dropped (Python: `with rlock:`).
+    RLock;
+    /// Take it until the guard is dropped (Python: `with lock:`).
+    AnyLock;
+    /// Hold the lock until the guard is dropped (Python: `with cond:`).
+    Condition;
+    /// Hold a unit until the guard is dropped (Python: `with sem:`).
+    Semaphore;
+}

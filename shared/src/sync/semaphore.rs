@@ -5,9 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
 
-use super::lock::{Block, Guard, Release, drawn, held_by_guard};
+use super::lock::{Block, Guard, drawn};
 use crate::Error;
-use crate::sealed::Sealed;
 use crate::sys::{self, SharedMem, Wait, futex_wait, futex_wake};
 use crate::timeline::On;
 
@@ -88,11 +87,6 @@ impl Semaphore {
     pub fn get_value(&self) -> u32 {
         self.count.value.load(Relaxed)
     }
-}
-
-held_by_guard! {
-    /// Hold a unit until the guard is dropped (Python: `with sem:`).
-    Semaphore;
 }
 
 /// A unit held, until dropped.
