@@ -329,19 +329,18 @@ pub struct Barrier<A: Action = NoAction> {
 /// nothing ([`NoAction`]), or a function named by its path (or a closure
 /// that captures nothing: its type is the whole of it).
 pub trait Action: Copy + 'static {
+    /// Run it (nothing, unless the type says otherwise).
     #[doc(hidden)]
-    fn run(_: Only) -> Result<(), Error>;
+    fn run(_: Only) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// A barrier's action when it has none.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoAction;
 
-impl Action for NoAction {
-    fn run(_: Only) -> Result<(), Error> {
-        Ok(())
-    }
-}
+impl Action for NoAction {}
 
 impl<F: Fn() + Copy + 'static> Action for F {
     fn run(_: Only) -> Result<(), Error> {
