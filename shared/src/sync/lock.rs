@@ -88,7 +88,7 @@ impl RawLock {
         // Uncontended, a load, this compare-and-swap and two stores are
         // all: no system call.
         let word = self.word.load(Relaxed);
-        (word & !TAKES == 0 && self.take(word, me, 0)) || drawn(on, || self.wait_to_take(me, wait))
+        (word & !TAKES == 0 && self.take(word, me, 0)) || self.acquire_contended(me, wait, on)
     }
 
     /// Change the word from `word` to `me` (with `bits`, and one take
@@ -96,10 +96,10 @@ impl RawLock {
     #[inline]
     fn take(&self, word: u32, me: &Me, bits: u32) -> bool {
         // Its id (below 2^22), marked if it is not of the lock's namespace.
-        let ns = self.ns.load(Relaxed);
-        let foreign = if me.in_ns(ns) { 0 } else { FOREIGN };
+        let (ns, pid) = (self.ns.load(Relaxed), me.pid);
+        let id = if me.in_ns(ns) { pid } else { pid | FOREIGN };
         let takes = (word & TAKES).wrapping_add(ONE_TAKE) & TAKES;
-        let new = me.pid | foreign | bits | takes;
+        let new = id | bits | takes;
         let taken = (self.word).compare_exchange(word, new, Acquire, Relaxed);
         if taken.is_ok() {
             self.holder.store(me.token, Relaxed);
@@ -109,6 +109,10 @@ impl RawLock {
     }
 
     #[cold]
+    fn acquire_contended(&self, me: &Me, wait: Wait, on: Option<On>) -> bool {
+        drawn(on, || self.wait_to_take(me, wait))
+    }
+
     fn wait_to_take(&self, me: &Me, wait: Wait) -> bool {
         // Once we have slept we cannot know whether others sleep too, so
         // we take the lock with the WAITERS bit set: our release wakes one.
@@ -232,8 +236,11 @@ impl RawLock {
         if reentrant && self.count.fetch_sub(1, Relaxed) > 1 {
             return Ok(());
         }
-        let freed = self.free();
-        freed.then_some(()).ok_or(Error::ReleasedTooManyTimes)
+        // A match, not `ok_or`: that builds the error on the fast path too.
+        match self.free() {
+            true => Ok(()),
+            false => Err(Error::ReleasedTooManyTimes),
+        }
     }
 
     /// Whether this thread holds it.
