@@ -5,12 +5,13 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::panic;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::time::Duration;
 
-use super::lock::{AnyLock, Block, Guard, RLock, Release, drawn, held_by_guard};
+use super::lock::{AnyLock, Block, Guard, RLock, drawn};
 use crate::Error;
-use crate::sealed::{Only, Sealed};
+use crate::sealed::Only;
 use crate::sys::{self, Fate, Me, SharedMem, Wait, futex_wake, futex_wake_all, wait_until};
 use crate::timeline::On;
 
@@ -59,57 +60,45 @@ unsafe impl sys::Shareable for Seats {}
 impl Seats {
     fn new() -> std::io::Result<SharedMem<Seats>> {
         let seats: SharedMem<Seats> = SharedMem::new()?;
-        seats.ns.store(sys::me().ns, Ordering::Relaxed);
+        seats.ns.store(sys::me().ns, Relaxed);
         Ok(seats)
     }
 
     fn in_use(&self) -> &[Seat] {
-        &self.seats[..(self.used.load(Ordering::Relaxed) as usize).min(SEATS)]
+        &self.seats[..(self.used.load(Relaxed) as usize).min(SEATS)]
     }
 
     /// A seat for `me`, now waiting; `None` if every seat is taken by a
     /// waiter that may still run.
     fn take(&self, me: &Me) -> Option<&Seat> {
-        // A free seat among those in use, or the next never used.
-        let used = self.in_use().len();
-        let is_free = |seat: &Seat| seat.state.load(Ordering::Relaxed) == FREE;
-        let seat = match self.seats.iter().take(used + 1).position(is_free) {
-            Some(i) => {
-                self.used.store(used.max(i + 1) as u32, Ordering::Relaxed);
-                &self.seats[i]
-            }
-            None => self.reclaim(me)?,
-        };
-        let arrival = self
-            .arrivals
-            .fetch_add(1, Ordering::Relaxed)
-            .wrapping_add(1);
-        let known = me.in_ns(self.ns.load(Ordering::Relaxed));
-        seat.pid
-            .store(if known { me.pid } else { 0 }, Ordering::Relaxed);
-        seat.who
-            .store(if known { me.stamp } else { 0 }, Ordering::Relaxed);
+        // The first free seat (one in use, or else the next never used:
+        // none past those is taken), or a dead waiter's.
+        let is_free = |seat: &Seat| seat.state.load(Relaxed) == FREE;
+        let free = self.seats.iter().position(is_free);
+        if let Some(i) = free {
+            self.used.fetch_max(i as u32 + 1, Relaxed);
+        }
+        let seat = free.map(|i| &self.seats[i]).or_else(|| self.reclaim(me))?;
+        let arrival = self.arrivals.fetch_add(1, Relaxed).wrapping_add(1) & ARRIVAL;
+        let known = me.in_ns(self.ns.load(Relaxed));
+        seat.pid.store(if known { me.pid } else { 0 }, Relaxed);
+        seat.who.store(if known { me.stamp } else { 0 }, Relaxed);
         // 31 bits, and never 0 (free).
-        seat.state
-            .store((arrival & ARRIVAL).max(1) << 1, Ordering::Release);
+        seat.state.store(arrival.max(1) << 1, Release);
         Some(seat)
     }
 
-    /// Free the seats of waiters whose process has ended; the first.
+    /// The seat of a waiter whose process has ended, if there is one.
     fn reclaim(&self, me: &Me) -> Option<&Seat> {
-        let gone = |s: &&Seat| self.fate(s, me) == Fate::Gone;
-        let dead: Vec<&Seat> = self.in_use().iter().filter(gone).collect();
-        for seat in &dead {
-            seat.state.store(FREE, Ordering::Relaxed);
-        }
-        dead.first().copied()
+        let gone = |seat: &&Seat| self.fate(seat, me) == Fate::Gone;
+        self.in_use().iter().find(gone)
     }
 
     /// The seats of waiters not yet notified, oldest first.
     fn waiting(&self) -> Vec<&Seat> {
-        let now = self.arrivals.load(Ordering::Relaxed);
+        let now = self.arrivals.load(Relaxed);
         let mut waiting: Vec<(u32, &Seat)> = (self.in_use().iter())
-            .filter_map(|seat| match seat.state.load(Ordering::Relaxed) {
+            .filter_map(|seat| match seat.state.load(Relaxed) {
                 state if state == FREE || state & NOTIFIED != 0 => None,
                 state => Some((now.wrapping_sub(state >> 1) & ARRIVAL, seat)),
             })
@@ -120,11 +109,8 @@ impl Seats {
 
     /// What has become of the waiter in `seat`.
     fn fate(&self, seat: &Seat, me: &Me) -> Fate {
-        let (pid, who) = (
-            seat.pid.load(Ordering::Relaxed),
-            seat.who.load(Ordering::Relaxed),
-        );
-        sys::fate(pid, who, me, self.ns.load(Ordering::Relaxed))
+        let (pid, who) = (seat.pid.load(Relaxed), seat.who.load(Relaxed));
+        sys::fate(pid, who, me, self.ns.load(Relaxed))
     }
 }
 
@@ -161,10 +147,8 @@ impl Condition {
     /// A condition over `lock`, a [`Lock`](super::Lock) or an [`RLock`]
     /// (Python: `Condition(lock)`).
     pub fn with_lock(lock: impl Into<AnyLock>) -> Result<Condition, Error> {
-        Ok(Condition {
-            lock: lock.into(),
-            seats: Arc::new(Seats::new()?),
-        })
+        let (lock, seats) = (lock.into(), Arc::new(Seats::new()?));
+        Ok(Condition { lock, seats })
     }
 
     /// Take the condition's lock (Python: `acquire`, or `with cond:`).
@@ -175,13 +159,6 @@ impl Condition {
     /// Release the condition's lock.
     pub fn release(&self) -> Result<(), Error> {
         self.lock.release()
-    }
-
-    /// Hold the lock, as part of a wait that a timeline draws whole (a
-    /// barrier's).
-    fn lock_unrecorded(&self) -> ConditionGuard<'_> {
-        self.lock.shared().restore(1);
-        Guard(self)
     }
 
     /// Wait until notified (Python: `wait()`), holding the lock before and
@@ -204,19 +181,18 @@ impl Condition {
     /// at all inside a wait drawn whole, a barrier's); the tag of the
     /// notification, `None` if the time ran out first.
     fn wait_tagged(&self, wait: Wait, on: Option<On>) -> Result<Option<u32>, Error> {
-        let (lock, seats) = (self.lock.shared(), &*self.seats);
+        let (lock, seats) = (self.lock.raw(), &*self.seats);
         if !lock.is_mine() {
-            return Err(Error::NotOwned(
-                "must acquire() condition before using wait()",
-            ));
+            let why = "must acquire() condition before using wait()";
+            return Err(Error::NotOwned(why));
         }
         // In a seat until a notify marks it; or, every seat being taken,
         // at the door until a notify that finds no seated waiter left to
         // notify rings its bell (a wake-up too many, rather than one lost).
         let seat = seats.take(&sys::me());
-        let bell = seats.doorbell.load(Ordering::Acquire);
+        let bell = seats.doorbell.load(Acquire);
         if seat.is_none() {
-            seats.door.fetch_add(1, Ordering::Relaxed);
+            seats.door.fetch_add(1, Relaxed);
         }
         let held = lock.release_all();
         drawn(on, || {
@@ -229,13 +205,13 @@ impl Condition {
         // The lock again: a notify that came meanwhile shows here.
         Ok(match seat {
             Some(seat) => {
-                let state = seat.state.swap(FREE, Ordering::Acquire);
+                let state = seat.state.swap(FREE, Acquire);
                 (state & NOTIFIED != 0).then_some(state >> 1)
             }
             None => {
-                seats.door.fetch_sub(1, Ordering::Relaxed);
-                let rang = seats.doorbell.load(Ordering::Acquire) != bell;
-                rang.then(|| seats.door_tag.load(Ordering::Relaxed))
+                seats.door.fetch_sub(1, Relaxed);
+                let rang = seats.doorbell.load(Acquire) != bell;
+                rang.then(|| seats.door_tag.load(Relaxed))
             }
         })
     }
@@ -248,15 +224,13 @@ impl Condition {
         timeout: Option<Duration>,
     ) -> Result<bool, Error> {
         let wait = timeout.map_or(Wait::Forever, Wait::timeout);
-        loop {
-            if predicate() {
-                return Ok(true);
-            }
+        while !predicate() {
             if wait.expired() {
                 return Ok(false);
             }
             self.wait_as(wait)?;
         }
+        Ok(true)
     }
 
     /// Wake at most `n` waiters, the longest waiting first (Python:
@@ -272,7 +246,7 @@ impl Condition {
 
     /// Notify `n` waiters with `tag`, which their wait returns.
     fn notify_tagged(&self, n: u32, tag: u32) -> Result<(), Error> {
-        if !self.lock.shared().is_mine() {
+        if !self.lock.raw().is_mine() {
             return Err(Error::NotOwned("lock is not owned"));
         }
         let me = sys::me();
@@ -281,7 +255,7 @@ impl Condition {
             if notified == n {
                 break;
             }
-            seat.state.store(tag << 1 | NOTIFIED, Ordering::Release);
+            seat.state.store(tag << 1 | NOTIFIED, Release);
             if futex_wake(&seat.state, 1) == 1 {
                 notified += 1;
                 continue;
@@ -291,23 +265,18 @@ impl Condition {
             // Unless its process has ended: then the next waiter gets it.
             match self.seats.fate(seat, &me) {
                 Fate::Runs => notified += 1,
-                Fate::Gone => seat.state.store(FREE, Ordering::Relaxed),
+                Fate::Gone => seat.state.store(FREE, Relaxed),
                 Fate::Unknown => {} // one more, lest a live waiter miss it
             }
         }
         let seats = &*self.seats;
-        if notified < n && seats.door.load(Ordering::Relaxed) > 0 {
-            seats.door_tag.store(tag, Ordering::Relaxed);
-            seats.doorbell.fetch_add(1, Ordering::Release);
+        if notified < n && seats.door.load(Relaxed) > 0 {
+            seats.door_tag.store(tag, Relaxed);
+            seats.doorbell.fetch_add(1, Release);
             futex_wake_all(&seats.doorbell);
         }
         Ok(())
     }
-}
-
-held_by_guard! {
-    /// Hold the lock until the guard is dropped (Python: `with cond:`).
-    Condition;
 }
 
 /// The condition's lock held, until dropped.
@@ -320,21 +289,15 @@ impl fmt::Debug for Condition {
         let me = sys::me();
         let alive = |s: &&Seat| self.seats.fate(s, &me) != Fate::Gone;
         let seated = self.seats.waiting().into_iter().filter(alive).count();
-        let waiting = seated + self.seats.door.load(Ordering::Relaxed) as usize;
+        let waiting = seated + self.seats.door.load(Relaxed) as usize;
         write!(f, "<Condition({:?}, {waiting})>", self.lock)
     }
 }
 
-/// A barrier's state, in shared memory, changed under its condition's lock.
-struct Gate {
-    /// How many wait in this round.
-    count: AtomicU32,
-    /// 1 while broken.
-    broken: AtomicU32,
-}
-
-// SAFETY: atomics, zeros valid (nobody waits, not broken).
-unsafe impl sys::Shareable for Gate {}
+/// A barrier's gate, in shared memory, changed under its condition's
+/// lock: how many wait in this round (at most `parties - 1`), or `SHUT`
+/// while broken.
+const SHUT: u32 = u32::MAX;
 
 /// How a round ended for its waiters: the tag of their notification.
 const PASSED: u32 = 0;
@@ -357,7 +320,7 @@ pub struct Barrier<A: Action = NoAction> {
     parties: u32,
     timeout: Option<Duration>,
     cond: Condition,
-    gate: Arc<SharedMem<Gate>>,
+    gate: Arc<SharedMem<AtomicU32>>,
     #[serde(skip)]
     action: PhantomData<A>,
 }
@@ -366,19 +329,18 @@ pub struct Barrier<A: Action = NoAction> {
 /// nothing ([`NoAction`]), or a function named by its path (or a closure
 /// that captures nothing: its type is the whole of it).
 pub trait Action: Copy + 'static {
+    /// Run it (nothing, unless the type says otherwise).
     #[doc(hidden)]
-    fn run(_: Only) -> Result<(), Error>;
+    fn run(_: Only) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// A barrier's action when it has none.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoAction;
 
-impl Action for NoAction {
-    fn run(_: Only) -> Result<(), Error> {
-        Ok(())
-    }
-}
+impl Action for NoAction {}
 
 impl<F: Fn() + Copy + 'static> Action for F {
     fn run(_: Only) -> Result<(), Error> {
@@ -422,33 +384,35 @@ impl<A: Action> Barrier<A> {
 
     /// How many wait now (Python: `n_waiting`).
     pub fn n_waiting(&self) -> u32 {
-        self.gate.count.load(Ordering::Relaxed)
+        let count = self.gate.load(Relaxed);
+        if count == SHUT { 0 } else { count }
     }
 
     /// Whether it is broken (Python: `broken`).
     pub fn broken(&self) -> bool {
-        self.gate.broken.load(Ordering::Relaxed) == 1
+        self.gate.load(Relaxed) == SHUT
     }
 
     /// Wait for the others (Python: `wait(timeout)`, `None` taking the
     /// barrier's own); each waiter of a round gets a different index,
     /// `0..parties`.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<u32, Error> {
-        let wait = timeout
-            .or(self.timeout)
-            .map_or(Wait::Forever, Wait::timeout);
+        let timeout = timeout.or(self.timeout);
+        let wait = timeout.map_or(Wait::Forever, Wait::timeout);
         // Drawn in a timeline as one wait, the inner lock's included.
         drawn(Some(On::Barrier), || self.pass(wait))
     }
 
     fn pass(&self, wait: Wait) -> Result<u32, Error> {
-        let _held = self.cond.lock_unrecorded();
+        // The lock, as part of this wait, which the timeline draws whole.
+        self.cond.lock.raw().restore(1);
+        let _held = Guard(&self.cond);
         if self.broken() {
             return Err(Error::BrokenBarrier);
         }
-        let index = self.gate.count.fetch_add(1, Ordering::Relaxed);
+        let index = self.gate.fetch_add(1, Relaxed);
         if index + 1 == self.parties {
-            self.gate.count.store(0, Ordering::Relaxed);
+            self.gate.store(0, Relaxed);
             // An action that fails (never made here) or panics breaks it.
             let ran = panic::catch_unwind(|| A::run(Only(())));
             if !matches!(ran, Ok(Ok(()))) {
@@ -461,11 +425,8 @@ impl<A: Action> Barrier<A> {
         match self.cond.wait_tagged(wait, None)? {
             Some(PASSED) => Ok(index),
             Some(_) => Err(Error::BrokenBarrier),
-            None => {
-                // Its time ran out: it breaks the barrier, as CPython's does.
-                self.break_it()?;
-                Err(Error::BrokenBarrier)
-            }
+            // Its time ran out: it breaks the barrier, as CPython's does.
+            None => self.break_it().and(Err(Error::BrokenBarrier)),
         }
     }
 
@@ -476,8 +437,7 @@ impl<A: Action> Barrier<A> {
     }
 
     fn break_it(&self) -> Result<(), Error> {
-        self.gate.broken.store(1, Ordering::Relaxed);
-        self.gate.count.store(0, Ordering::Relaxed);
+        self.gate.store(SHUT, Relaxed);
         self.cond.notify_tagged(u32::MAX, BROKEN)
     }
 
@@ -485,10 +445,10 @@ impl<A: Action> Barrier<A> {
     /// `BrokenBarrierError`.
     pub fn reset(&self) -> Result<(), Error> {
         let _held = self.cond.lock();
-        if self.gate.count.load(Ordering::Relaxed) > 0 {
+        if self.n_waiting() > 0 {
             self.break_it()?;
         }
-        self.gate.broken.store(0, Ordering::Relaxed);
+        self.gate.store(0, Relaxed);
         Ok(())
     }
 }

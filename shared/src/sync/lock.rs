@@ -3,7 +3,9 @@
 //! the holder, and beside it who holds it and since when.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+// `Ordering::Release` in full: `Release` alone is a guard's trait.
+use std::sync::atomic::Ordering::{self, Acquire, Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -38,11 +40,12 @@ const CHECK_EVERY: Duration = Duration::from_millis(20);
 /// lasts (see `wait_to_take`).
 const SPINS: u32 = 100;
 
-/// A lock in shared memory. The algorithm is the classic futex mutex
-/// ("Futexes are tricky", Drepper, mutex 3), with the holder's process id
-/// in the word: it is set by the very compare-and-swap that takes the
-/// lock, so a holder killed at any instant has left its id there.
-pub(crate) struct Word {
+/// A lock in shared memory, what a [`Lock`] and an [`RLock`] share with
+/// every process (lock_api's raw lock). The algorithm is the classic futex
+/// mutex ("Futexes are tricky", Drepper, mutex 3), with the holder's
+/// process id in the word: it is set by the very compare-and-swap that
+/// takes the lock, so a holder killed at any instant has left its id there.
+pub(super) struct RawLock {
     /// The holder's process id (0 when free), with [`FOREIGN`],
     /// [`WAITERS`] and the count of [`TAKES`].
     word: AtomicU32,
@@ -56,26 +59,35 @@ pub(crate) struct Word {
     /// that a process that took the dead holder's number is not taken for
     /// it.
     since: AtomicU64,
+    /// How many times an `RLock`'s holder has taken it (touched by the
+    /// holder only).
+    count: AtomicU32,
 }
 
 // SAFETY: atomics; all zeros is a free lock, and any bits are a value.
-unsafe impl sys::Shareable for Word {}
+unsafe impl sys::Shareable for RawLock {}
 
-impl Word {
+impl RawLock {
+    fn new() -> Result<Arc<SharedMem<RawLock>>, Error> {
+        let raw: SharedMem<RawLock> = SharedMem::new()?;
+        raw.ns.store(sys::me().ns, Relaxed);
+        Ok(Arc::new(raw))
+    }
+
     /// Whether `me` holds it.
-    pub(crate) fn held_by(&self, me: &Me) -> bool {
-        let held = self.word.load(Ordering::Relaxed) & HOLDER != 0;
-        held && self.holder.load(Ordering::Relaxed) == me.token
+    fn held_by(&self, me: &Me) -> bool {
+        let held = self.word.load(Relaxed) & HOLDER != 0;
+        held && self.holder.load(Relaxed) == me.token
     }
 
     /// Take the lock for `me`, waiting as `wait` says (a wait a timeline
     /// draws as one `on`; `None` inside a wait it already draws, such as a
     /// condition's); whether it was taken.
     #[inline]
-    pub(crate) fn acquire(&self, me: &Me, wait: Wait, on: Option<On>) -> bool {
+    fn acquire_for(&self, me: &Me, wait: Wait, on: Option<On>) -> bool {
         // Uncontended, a load, this compare-and-swap and two stores are
         // all: no system call.
-        let word = self.word.load(Ordering::Relaxed);
+        let word = self.word.load(Relaxed);
         (word & !TAKES == 0 && self.take(word, me, 0)) || self.acquire_contended(me, wait, on)
     }
 
@@ -83,17 +95,14 @@ impl Word {
     /// more); whether it did.
     #[inline]
     fn take(&self, word: u32, me: &Me, bits: u32) -> bool {
-        let ns = self.ns.load(Ordering::Relaxed);
-        let id = if me.in_ns(ns) {
-            me.pid
-        } else {
-            me.pid & PID | FOREIGN
-        };
+        // Its id (below 2^22), marked if it is not of the lock's namespace.
+        let (ns, pid) = (self.ns.load(Relaxed), me.pid);
+        let id = if me.in_ns(ns) { pid } else { pid | FOREIGN };
         let takes = (word & TAKES).wrapping_add(ONE_TAKE) & TAKES;
         let new = id | bits | takes;
-        let taken = (self.word).compare_exchange(word, new, Ordering::Acquire, Ordering::Relaxed);
+        let taken = (self.word).compare_exchange(word, new, Acquire, Relaxed);
         if taken.is_ok() {
-            self.holder.store(me.token, Ordering::Relaxed);
+            self.holder.store(me.token, Relaxed);
             self.since.store(me.stamp, Ordering::Release);
         }
         taken.is_ok()
@@ -108,17 +117,14 @@ impl Word {
         // Once we have slept we cannot know whether others sleep too, so
         // we take the lock with the WAITERS bit set: our release wakes one.
         let mut slept = 0;
-        let mut spins = if matches!(wait, Wait::No) || one_cpu() {
-            0
-        } else {
-            SPINS
-        };
+        let spinning = !matches!(wait, Wait::No) && !one_cpu();
+        let mut spins = if spinning { SPINS } else { 0 };
         // The holding we wait on (its holder and count of takes), since
         // when, and the stamp by which its process was seen to have
         // ended, if it was.
         let mut watch: (u32, Instant, Option<u64>) = (0, Instant::now(), None);
         loop {
-            let word = self.word.load(Ordering::Relaxed);
+            let word = self.word.load(Relaxed);
             let holding = word & !WAITERS;
             if holding & HOLDER == 0 {
                 if self.take(word, me, word & WAITERS | slept) {
@@ -131,9 +137,7 @@ impl Word {
                 // says so): a holder that takes it back at once wins
                 // every race for it, and our looking only slows it
                 // down (each look pulls its word to our CPU). We sleep.
-                if watch.0 != 0 {
-                    spins = 0;
-                }
+                spins = if watch.0 == 0 { spins } else { 0 };
                 watch = (holding, Instant::now(), None);
             }
             if word & WAITERS == 0 && spins > 0 {
@@ -152,8 +156,7 @@ impl Word {
                 // cleared it or put its own; and a take in between has
                 // changed the count of takes, so the word is not the one
                 // seen, whatever the number in it.
-                let ours =
-                    (self.since).compare_exchange(stamp, 0, Ordering::Relaxed, Ordering::Relaxed);
+                let ours = (self.since).compare_exchange(stamp, 0, Relaxed, Relaxed);
                 if ours.is_ok() && self.take(word, me, word & WAITERS) {
                     return true;
                 }
@@ -163,16 +166,12 @@ impl Word {
             if wait.expired() {
                 return false;
             }
-            if word & WAITERS == 0
-                && (self.word)
-                    .compare_exchange(word, word | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_err()
-            {
+            // We sleep: the word says so, or (changed meanwhile) we look again.
+            let mark = || (self.word).compare_exchange(word, word | WAITERS, Relaxed, Relaxed);
+            if word & WAITERS == 0 && mark().is_err() {
                 continue;
             }
-            let nap = wait
-                .left()
-                .map_or(CHECK_EVERY, |left| left.min(CHECK_EVERY));
+            let nap = wait.left().map_or(CHECK_EVERY, |t| t.min(CHECK_EVERY));
             futex_wait(&self.word, word | WAITERS, Some(nap));
             slept = WAITERS;
         }
@@ -184,26 +183,23 @@ impl Word {
     /// ended in a process that still runs does not free the lock: a `Lock`
     /// has no owner, and another thread of that process may release it.
     fn ended(&self, holding: u32, me: &Me) -> Option<u64> {
-        if holding & FOREIGN != 0 {
+        let stamp = self.since.load(Acquire);
+        // A foreign holder is judged by nobody; and the stamp is this
+        // holding's only if the word still is: a new holder may have come
+        // between, and put its own.
+        if holding & FOREIGN != 0 || self.word.load(Acquire) & !WAITERS != holding {
             return None;
         }
-        let stamp = self.since.load(Ordering::Acquire);
-        // The stamp is this holding's only if the word still is: a new
-        // holder may have come between, and put its own.
-        if self.word.load(Ordering::Acquire) & !WAITERS != holding {
-            return None;
-        }
-        let holder = holding & HOLDER;
-        let ns = self.ns.load(Ordering::Relaxed);
-        (sys::fate(holder, stamp, me, ns) == Fate::Gone).then_some(stamp)
+        let ns = self.ns.load(Relaxed);
+        (sys::fate(holding & PID, stamp, me, ns) == Fate::Gone).then_some(stamp)
     }
 
     /// Free the lock, waking one sleeper if there may be one; `false` if it
     /// was not held.
     #[inline]
-    pub(crate) fn release(&self) -> bool {
-        self.holder.store(0, Ordering::Relaxed);
-        self.since.store(0, Ordering::Relaxed);
+    fn free(&self) -> bool {
+        self.holder.store(0, Relaxed);
+        self.since.store(0, Relaxed);
         let word = self.word.fetch_and(TAKES, Ordering::Release);
         if word & WAITERS != 0 {
             futex_wake(&self.word, 1);
@@ -211,15 +207,86 @@ impl Word {
         word & HOLDER != 0
     }
 
-    /// Who holds it, as CPython's reprs say it; `None` while free.
-    fn owner_name(&self) -> Option<String> {
-        let word = self.word.load(Ordering::Relaxed) & HOLDER;
-        Some(match word {
-            0 => return None,
-            _ if self.held_by(&sys::me()) => crate::current_process().name().to_owned(),
+    /// Take it as `block` says; `reentrant` for an `RLock`, which its
+    /// holder may take again.
+    #[inline]
+    fn acquire(&self, block: Block, reentrant: bool) -> bool {
+        let me = sys::me();
+        if !reentrant {
+            return self.acquire_for(&me, block.into(), Some(On::Lock));
+        }
+        if self.held_by(&me) {
+            self.count.fetch_add(1, Relaxed);
+            return true;
+        }
+        let taken = self.acquire_for(&me, block.into(), Some(On::RLock));
+        if taken {
+            self.count.store(1, Relaxed); // 1 even after a dead holder's count
+        }
+        taken
+    }
+
+    /// Release it once (`reentrant`: as an `RLock`, by its holder only).
+    #[inline]
+    fn release(&self, reentrant: bool) -> Result<(), Error> {
+        if reentrant && !self.is_mine() {
+            let why = "attempt to release recursive lock not owned by thread";
+            return Err(Error::NotOwned(why));
+        }
+        if reentrant && self.count.fetch_sub(1, Relaxed) > 1 {
+            return Ok(());
+        }
+        // A match, not `ok_or`: that builds the error on the fast path too.
+        match self.free() {
+            true => Ok(()),
+            false => Err(Error::ReleasedTooManyTimes),
+        }
+    }
+
+    /// Whether this thread holds it.
+    pub(super) fn is_mine(&self) -> bool {
+        self.held_by(&sys::me())
+    }
+
+    /// Release it however many times it is held (for a condition's
+    /// `wait`); the count to [`restore`](Self::restore) (a `Lock`'s, 0,
+    /// means nothing).
+    pub(super) fn release_all(&self) -> u32 {
+        let count = self.count.swap(0, Relaxed);
+        self.free();
+        count
+    }
+
+    /// Take it back, inside a wait the timeline draws whole (so not drawn
+    /// itself), as many times as `release_all` said.
+    pub(super) fn restore(&self, count: u32) {
+        self.acquire_for(&sys::me(), Wait::Forever, None);
+        self.count.store(count, Relaxed);
+    }
+
+    /// CPython's reprs: `<Lock(owner=None)>`, `<Lock(owner=MainProcess)>`,
+    /// `<Lock(owner=SomeOtherThread)>`, `<Lock(owner=SomeOtherProcess)>`;
+    /// `<RLock(None, 0)>`, `<RLock(MainProcess, 2)>`,
+    /// `<RLock(SomeOtherProcess, nonzero)>` (only the holder knows its
+    /// count; CPython says `nonzero` for others).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>, reentrant: bool) -> fmt::Result {
+        // Who holds it and its count, both from one look at the word: a
+        // holder that comes or goes meanwhile is seen on one side only.
+        let holder = self.word.load(Relaxed) & HOLDER;
+        let mine = holder != 0 && self.holder.load(Relaxed) == sys::me().token;
+        let name = match holder {
+            0 => "None".to_owned(),
+            _ if mine => crate::current_process().name().to_owned(),
             pid if pid == std::process::id() => "SomeOtherThread".to_owned(),
             _ => "SomeOtherProcess".to_owned(),
-        })
+        };
+        let count = match holder {
+            _ if !reentrant => return write!(f, "<Lock(owner={name})>"),
+            0 => "0".to_owned(),
+            _ if mine => self.count.load(Relaxed).to_string(),
+            _ => "nonzero".to_owned(),
+        };
+        write!(f, "<RLock({name}, {count})>")
     }
 }
 
@@ -292,7 +359,7 @@ macro_rules! held_by_guard {
                 Guard(self)
             }
         }
-        impl Sealed for $held {}
+        impl crate::sealed::Sealed for $held {}
         impl Release for $held {
             fn release_once(&self) {
                 let _ = self.release();
@@ -301,110 +368,6 @@ macro_rules! held_by_guard {
     )*};
 }
 pub(super) use held_by_guard;
-
-held_by_guard! {
-    /// Take it until the guard is dropped (Python: `with lock:`).
-    Lock;
-    /// Take it until the guard is dropped (Python: `with rlock:`).
-    RLock;
-    /// Take it until the guard is dropped (Python: `with lock:`).
-    AnyLock;
-}
-
-/// What a [`Lock`] and an [`RLock`] share with every process: the word,
-/// and how many times an `RLock`'s holder has taken it (touched by the
-/// holder only).
-pub(crate) struct Shared {
-    word: Word,
-    count: AtomicU32,
-}
-
-// SAFETY: atomics, zeros (free, taken no times) valid.
-unsafe impl sys::Shareable for Shared {}
-
-/// Whether a lock may be taken again by its holder: an [`RLock`]'s may.
-type Reentrant = bool;
-
-impl Shared {
-    fn new() -> Result<Arc<SharedMem<Shared>>, Error> {
-        let shared: SharedMem<Shared> = SharedMem::new()?;
-        shared.word.ns.store(sys::me().ns, Ordering::Relaxed);
-        Ok(Arc::new(shared))
-    }
-
-    #[inline]
-    fn acquire(&self, block: Block, reentrant: Reentrant) -> bool {
-        let me = sys::me();
-        if !reentrant {
-            return self.word.acquire(&me, block.into(), Some(On::Lock));
-        }
-        if self.word.held_by(&me) {
-            self.count.fetch_add(1, Ordering::Relaxed);
-            return true;
-        }
-        let taken = self.word.acquire(&me, block.into(), Some(On::RLock));
-        if taken {
-            self.count.store(1, Ordering::Relaxed); // 1 even after a dead holder's count
-        }
-        taken
-    }
-
-    #[inline]
-    fn release(&self, reentrant: Reentrant) -> Result<(), Error> {
-        if reentrant && !self.is_mine() {
-            return Err(Error::NotOwned(
-                "attempt to release recursive lock not owned by thread",
-            ));
-        }
-        if reentrant && self.count.fetch_sub(1, Ordering::Relaxed) > 1 {
-            return Ok(());
-        }
-        match self.word.release() {
-            true => Ok(()),
-            false => Err(Error::ReleasedTooManyTimes),
-        }
-    }
-
-    /// Whether this thread holds it.
-    pub(super) fn is_mine(&self) -> bool {
-        self.word.held_by(&sys::me())
-    }
-
-    /// Release it however many times it is held (for a condition's
-    /// `wait`); the count to [`restore`](Self::restore) (a `Lock`'s, 0,
-    /// means nothing).
-    pub(super) fn release_all(&self) -> u32 {
-        let count = self.count.swap(0, Ordering::Relaxed);
-        self.word.release();
-        count
-    }
-
-    /// Take it back, inside a wait the timeline draws whole (so not drawn
-    /// itself), as many times as `release_all` said.
-    pub(super) fn restore(&self, count: u32) {
-        self.word.acquire(&sys::me(), Wait::Forever, None);
-        self.count.store(count, Ordering::Relaxed);
-    }
-
-    /// CPython's reprs: `<Lock(owner=None)>`, `<Lock(owner=MainProcess)>`,
-    /// `<Lock(owner=SomeOtherThread)>`, `<Lock(owner=SomeOtherProcess)>`;
-    /// `<RLock(None, 0)>`, `<RLock(MainProcess, 2)>`,
-    /// `<RLock(SomeOtherProcess, nonzero)>` (only the holder knows its
-    /// count; CPython says `nonzero` for others).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>, reentrant: Reentrant) -> fmt::Result {
-        // Who holds it and its count, both from one look at the word: a
-        // holder that comes or goes meanwhile is seen on one side only.
-        let owner = self.word.owner_name();
-        let name = owner.as_deref().unwrap_or("None");
-        let count = match owner {
-            _ if !reentrant => return write!(f, "<Lock(owner={name})>"),
-            None => "0".to_owned(),
-            Some(_) if self.is_mine() => self.count.load(Ordering::Relaxed).to_string(),
-            Some(_) => "nonzero".to_owned(),
-        };
-        write!(f, "<RLock({name}, {count})>")
-    }
-}
 
 /// Python's `multiprocessing.Lock`: held by one thread of one process at a
 /// time; any thread of any process may release it (it is not re-entrant:
@@ -424,78 +387,52 @@ impl Shared {
 /// closed), as CPython's does. A *thread* that ends holding it, in a
 /// process that still runs, leaves it held, as in CPython: another thread
 /// may release it.
+pub type Lock = SharedLock<false>;
+
+/// Python's `multiprocessing.RLock`: a lock its holder may take again and
+/// again, free once released as many times; only the holder may release.
+/// A holder whose process ends holding it passes it on, as a [`Lock`]'s
+/// does; a thread that ends holding it leaves it held, as in CPython.
+pub type RLock = SharedLock<true>;
+
+/// A [`Lock`] or an [`RLock`] (`REENTRANT`: whether its holder may take it
+/// again): one type, as the two differ only there.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
-pub struct Lock {
-    shared: Arc<SharedMem<Shared>>,
+pub struct SharedLock<const REENTRANT: bool> {
+    raw: Arc<SharedMem<RawLock>>,
 }
 
-impl Lock {
-    /// A new lock, free (Python: `Lock()`).
-    pub fn new() -> Result<Lock, Error> {
-        Ok(Lock {
-            shared: Shared::new()?,
-        })
+impl<const REENTRANT: bool> SharedLock<REENTRANT> {
+    /// A new lock, free (Python: `Lock()`, `RLock()`).
+    pub fn new() -> Result<Self, Error> {
+        RawLock::new().map(|raw| SharedLock { raw })
     }
 
-    /// Take the lock (Python: `acquire(block, timeout)`); whether it was
+    /// Take the lock (Python: `acquire(block, timeout)`), or for an
+    /// `RLock` that this thread holds, take it once more; whether it was
     /// taken, `false` meaning the time ran out or `Block::No` found it held.
-    #[inline]
     pub fn acquire(&self, block: Block) -> bool {
-        self.shared.acquire(block, false)
+        self.raw.acquire(block, REENTRANT)
     }
 
-    /// Release it (Python: `release()`). Releasing a free lock is CPython's
-    /// `ValueError: semaphore or lock released too many times`.
-    #[inline]
+    /// Release it once (Python: `release()`). Releasing a free `Lock` is
+    /// CPython's `ValueError: semaphore or lock released too many times`;
+    /// an `RLock` refuses unless this thread holds it (CPython's
+    /// `AssertionError: attempt to release recursive lock not owned by thread`).
     pub fn release(&self) -> Result<(), Error> {
-        self.shared.release(false)
+        self.raw.release(REENTRANT)
     }
 }
 
 /// A [`Lock`] held, until dropped.
 pub type LockGuard<'a> = Guard<'a, Lock>;
 
-impl fmt::Debug for Lock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.shared.fmt(f, false)
-    }
-}
-
-/// Python's `multiprocessing.RLock`: a lock its holder may take again and
-/// again, free once released as many times; only the holder may release.
-/// A holder whose process ends holding it passes it on, as a [`Lock`]'s
-/// does; a thread that ends holding it leaves it held, as in CPython.
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
-pub struct RLock {
-    shared: Arc<SharedMem<Shared>>,
-}
-
-impl RLock {
-    /// A new re-entrant lock, free (Python: `RLock()`).
-    pub fn new() -> Result<RLock, Error> {
-        Ok(RLock {
-            shared: Shared::new()?,
-        })
-    }
-
-    /// Take it, or take it once more if this thread holds it already.
-    pub fn acquire(&self, block: Block) -> bool {
-        self.shared.acquire(block, true)
-    }
-
-    /// Release it once; refused unless this thread holds it (CPython's
-    /// `AssertionError: attempt to release recursive lock not owned by thread`).
-    pub fn release(&self) -> Result<(), Error> {
-        self.shared.release(true)
-    }
-}
-
 /// An [`RLock`] held once, until dropped.
 pub type RLockGuard<'a> = Guard<'a, RLock>;
 
-impl fmt::Debug for RLock {
+impl<const REENTRANT: bool> fmt::Debug for SharedLock<REENTRANT> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.shared.fmt(f, true)
+        self.raw.fmt(f, REENTRANT)
     }
 }
 
@@ -513,23 +450,23 @@ pub enum AnyLock {
 impl AnyLock {
     /// Take it (see [`Lock::acquire`], [`RLock::acquire`]).
     pub fn acquire(&self, block: Block) -> bool {
-        self.shared().acquire(block, self.reentrant())
+        self.raw().acquire(block, self.reentrant())
     }
 
     /// Release it once.
     pub fn release(&self) -> Result<(), Error> {
-        self.shared().release(self.reentrant())
+        self.raw().release(self.reentrant())
     }
 
-    /// Its shared part: what a condition's `wait` lets go of and takes back.
-    pub(super) fn shared(&self) -> &Shared {
+    /// Its raw lock: what a condition's `wait` lets go of and takes back.
+    pub(super) fn raw(&self) -> &RawLock {
         match self {
-            AnyLock::Lock(lock) => &lock.shared,
-            AnyLock::RLock(lock) => &lock.shared,
+            AnyLock::Lock(lock) => &lock.raw,
+            AnyLock::RLock(lock) => &lock.raw,
         }
     }
 
-    fn reentrant(&self) -> Reentrant {
+    fn reentrant(&self) -> bool {
         matches!(self, AnyLock::RLock(_))
     }
 }
@@ -549,6 +486,6 @@ impl From<RLock> for AnyLock {
 /// The lock's own repr: `<Lock(owner=None)>` or `<RLock(None, 0)>`.
 impl fmt::Debug for AnyLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.shared().fmt(f, self.reentrant())
+        self.raw().fmt(f, self.reentrant())
     }
 }

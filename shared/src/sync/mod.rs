@@ -3,11 +3,11 @@
 //!
 //! | Python | here |
 //! |---|---|
-//! | `Lock()`, `RLock()`: `acquire(block, timeout)`, `release()`, `with lock:` | [`Lock`], [`RLock`]: [`acquire`](Lock::acquire)`(`[`Block`]`)`, `release`, [`lock`](Lock::lock) (a guard) |
+//! | `Lock()`, `RLock()`: `acquire(block, timeout)`, `release()`, `with lock:` | [`Lock`], [`RLock`] (one [`SharedLock`], re-entrant or not): [`acquire`](Lock::acquire)`(`[`Block`]`)`, `release`, [`lock`](Lock::lock) (a guard) |
 //! | `Semaphore(n)`, `BoundedSemaphore(n)`, `get_value()` | [`Semaphore`], [`BoundedSemaphore`] |
 //! | `Condition(lock)`: `wait(t)`, `wait_for(pred, t)`, `notify(n)`, `notify_all()` | [`Condition`] |
 //! | `Barrier(parties, action, timeout)`: `wait`, `abort`, `reset`, `BrokenBarrierError` | [`Barrier`], [`Barrier::with_action`], [`Error::BrokenBarrier`] |
-//! | `Value('d', 0.0)`, `Value('i', 5, lock=l)`, `Array('i', range(10))`, `get_lock()`, `get_obj()`, `RawValue`, `RawArray` | [`Value`], [`Value::with_lock`], [`Array`], [`RawValue`], [`RawArray`] |
+//! | `Value('d', 0.0)`, `Value('i', 5, lock=l)`, `Array('i', range(10))`, `get_lock()`, `get_obj()`, `RawValue`, `RawArray` | [`Value`], [`Value::with_lock`], [`Array`] (each a [`Synchronized`] wrapper), [`RawValue`], [`RawArray`] |
 //! | the lock of a `Condition(lock)` or a `Value(..., lock=l)` | [`AnyLock`], a `Lock` or an `RLock` |
 //!
 //! # How it works
@@ -64,6 +64,20 @@ mod semaphore;
 mod value;
 
 pub use condition::{Action, Barrier, Condition, ConditionGuard, NoAction};
-pub use lock::{AnyLock, Block, Guard, Lock, LockGuard, RLock, RLockGuard, Release};
+pub use lock::{AnyLock, Block, Guard, Lock, LockGuard, RLock, RLockGuard, Release, SharedLock};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};
-pub use value::{Array, Plain, RawArray, RawValue, Value};
+pub use value::{Array, Plain, RawArray, RawValue, Synchronized, Value};
+
+// The types a guard holds for a scope (Python's `with`), in one list.
+lock::held_by_guard! {
+    /// Take it until the guard is dropped (Python: `with lock:`).
+    Lock;
+    /// Take it until the guard is dropped (Python: `with rlock:`).
+    RLock;
+    /// Take it until the guard is dropped (Python: `with lock:`).
+    AnyLock;
+    /// Hold the lock until the guard is dropped (Python: `with cond:`).
+    Condition;
+    /// Hold a unit until the guard is dropped (Python: `with sem:`).
+    Semaphore;
+}

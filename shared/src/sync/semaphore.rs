@@ -2,11 +2,11 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
 
-use super::lock::{Block, Guard, Release, drawn, held_by_guard};
+use super::lock::{Block, Guard, drawn};
 use crate::Error;
-use crate::sealed::Sealed;
 use crate::sys::{self, SharedMem, Wait, futex_wait, futex_wake};
 use crate::timeline::On;
 
@@ -36,11 +36,9 @@ impl Semaphore {
     /// A semaphore with `value` units (Python: `Semaphore(value)`).
     pub fn new(value: u32) -> Result<Semaphore, Error> {
         let count: SharedMem<Count> = SharedMem::new()?;
-        count.value.store(value, Ordering::Relaxed);
-        Ok(Semaphore {
-            count: Arc::new(count),
-            bound: None,
-        })
+        count.value.store(value, Relaxed);
+        let count = Arc::new(count);
+        Ok(Semaphore { count, bound: None })
     }
 
     /// Take a unit (Python: `acquire(block, timeout)`); whether one was taken.
@@ -52,7 +50,7 @@ impl Semaphore {
     fn take(&self) -> bool {
         let value = &self.count.value;
         let one_less = |units: u32| units.checked_sub(1);
-        (value.fetch_update(Ordering::Acquire, Ordering::Relaxed, one_less)).is_ok()
+        (value.fetch_update(Acquire, Relaxed, one_less)).is_ok()
     }
 
     #[cold]
@@ -62,9 +60,9 @@ impl Semaphore {
             if wait.expired() {
                 return false;
             }
-            sleepers.fetch_add(1, Ordering::SeqCst);
+            sleepers.fetch_add(1, SeqCst);
             futex_wait(value, 0, wait.left()); // returns at once if a unit came meanwhile
-            sleepers.fetch_sub(1, Ordering::SeqCst);
+            sleepers.fetch_sub(1, SeqCst);
         }
         true
     }
@@ -75,13 +73,11 @@ impl Semaphore {
     pub fn release(&self) -> Result<(), Error> {
         let value = &self.count.value;
         let bound = self.bound.unwrap_or(u32::MAX);
-        let raised = value.fetch_update(Ordering::SeqCst, Ordering::Relaxed, |units| {
-            (units < bound).then_some(units + 1)
-        });
-        if raised.is_err() {
+        let one_more = |units: u32| (units < bound).then_some(units + 1);
+        if value.fetch_update(SeqCst, Relaxed, one_more).is_err() {
             return Err(Error::ReleasedTooManyTimes);
         }
-        if self.count.sleepers.load(Ordering::SeqCst) > 0 {
+        if self.count.sleepers.load(SeqCst) > 0 {
             futex_wake(value, 1);
         }
         Ok(())
@@ -89,13 +85,8 @@ impl Semaphore {
 
     /// The units left (Python: `get_value()`).
     pub fn get_value(&self) -> u32 {
-        self.count.value.load(Ordering::Relaxed)
+        self.count.value.load(Relaxed)
     }
-}
-
-held_by_guard! {
-    /// Hold a unit until the guard is dropped (Python: `with sem:`).
-    Semaphore;
 }
 
 /// A unit held, until dropped.

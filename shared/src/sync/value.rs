@@ -3,7 +3,8 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use super::lock::{AnyLock, RLock};
 use crate::Error;
@@ -91,15 +92,32 @@ impl<T: Plain> fmt::Debug for RawValue<T> {
 
 /// Python's `multiprocessing.Value(type, v)`: a [`RawValue`] with a lock
 /// of its own, an [`RLock`] as in CPython (or the caller's, with
-/// [`with_lock`](Self::with_lock)). `get` and `set` each hold it, so
+/// [`with_lock`](Value::with_lock)). `get` and `set` each hold it, so
 /// neither sees half of the other; a read-modify-write such as `+= 1` is
 /// exact only inside `let _held = v.get_lock().lock();`, where no other
 /// process can come between the read and the write.
+pub type Value<T> = Synchronized<RawValue<T>>;
+
+/// CPython's `Synchronized` wrappers: a raw shared object with the lock
+/// that its `get`, `set` (and an array's `to_vec`) hold: a [`Value`] or
+/// an [`Array`].
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
-#[serde(bound = "")]
-pub struct Value<T: Plain> {
-    raw: RawValue<T>,
+pub struct Synchronized<R> {
+    raw: R,
     lock: AnyLock,
+}
+
+impl<R> Synchronized<R> {
+    /// Its lock (Python: `get_lock()`), to make several steps one.
+    pub fn get_lock(&self) -> &AnyLock {
+        &self.lock
+    }
+
+    /// The object without its lock (Python: `get_obj()`): a [`RawValue`]
+    /// or a [`RawArray`] sharing the same memory.
+    pub fn get_obj(&self) -> &R {
+        &self.raw
+    }
 }
 
 impl<T: Plain> Value<T> {
@@ -113,10 +131,8 @@ impl<T: Plain> Value<T> {
     /// lock may guard several values. (With a `Lock`, `get` and `set` must
     /// not be called while holding it: it is not re-entrant.)
     pub fn with_lock(value: T, lock: impl Into<AnyLock>) -> Result<Value<T>, Error> {
-        Ok(Value {
-            raw: RawValue::new(value)?,
-            lock: lock.into(),
-        })
+        let (raw, lock) = (RawValue::new(value)?, lock.into());
+        Ok(Synchronized { raw, lock })
     }
 
     /// The number, read holding the lock (Python: `v.value`).
@@ -129,17 +145,6 @@ impl<T: Plain> Value<T> {
     pub fn set(&self, value: T) {
         let _held = self.lock.lock();
         self.raw.set(value)
-    }
-
-    /// Its lock (Python: `get_lock()`), to make several steps one.
-    pub fn get_lock(&self) -> &AnyLock {
-        &self.lock
-    }
-
-    /// The number without its lock (Python: `get_obj()`): a [`RawValue`]
-    /// sharing the same memory.
-    pub fn get_obj(&self) -> &RawValue<T> {
-        &self.raw
     }
 }
 
@@ -164,7 +169,7 @@ impl<T: Plain> RawArray<T> {
     pub fn new(values: &[T]) -> Result<RawArray<T>, Error> {
         let bits = SharedSlice::<AtomicU64>::new(values.len())?;
         for (word, v) in bits.iter().zip(values) {
-            word.store(v.to_bits(), Ordering::Relaxed);
+            word.store(v.to_bits(), Relaxed);
         }
         Ok(RawArray {
             bits: Arc::new(bits),
@@ -184,12 +189,12 @@ impl<T: Plain> RawArray<T> {
 
     /// The `i`th number (Python: `a[i]`); panics past the end, as slices do.
     pub fn get(&self, i: usize) -> T {
-        T::from_bits(self.bits[i].load(Ordering::Acquire))
+        T::from_bits(self.bits[i].load(Acquire))
     }
 
     /// Make the `i`th number `value` (Python: `a[i] = value`).
     pub fn set(&self, i: usize, value: T) {
-        self.bits[i].store(value.to_bits(), Ordering::Release)
+        self.bits[i].store(value.to_bits(), Release)
     }
 
     /// Every number, in order (Python: `a[:]`).
@@ -209,12 +214,7 @@ impl<T: Plain> fmt::Debug for RawArray<T> {
 /// Python's `multiprocessing.Array(type, values)`: a [`RawArray`] with its
 /// own [`RLock`] (or the caller's lock), held by each `get`, `set` and
 /// `to_vec`.
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
-#[serde(bound = "")]
-pub struct Array<T: Plain> {
-    raw: RawArray<T>,
-    lock: AnyLock,
-}
+pub type Array<T> = Synchronized<RawArray<T>>;
 
 impl<T: Plain> Array<T> {
     /// A shared array holding `values`, with its lock.
@@ -224,10 +224,8 @@ impl<T: Plain> Array<T> {
 
     /// A shared array guarded by `lock` (Python: `Array('i', 10, lock=lock)`).
     pub fn with_lock(values: &[T], lock: impl Into<AnyLock>) -> Result<Array<T>, Error> {
-        Ok(Array {
-            raw: RawArray::new(values)?,
-            lock: lock.into(),
-        })
+        let (raw, lock) = (RawArray::new(values)?, lock.into());
+        Ok(Synchronized { raw, lock })
     }
 
     /// How many numbers it holds.
@@ -256,16 +254,6 @@ impl<T: Plain> Array<T> {
     pub fn to_vec(&self) -> Vec<T> {
         let _held = self.lock.lock();
         self.raw.to_vec()
-    }
-
-    /// Its lock (Python: `get_lock()`).
-    pub fn get_lock(&self) -> &AnyLock {
-        &self.lock
-    }
-
-    /// The numbers without their lock (Python: `get_obj()`).
-    pub fn get_obj(&self) -> &RawArray<T> {
-        &self.raw
     }
 }
 
