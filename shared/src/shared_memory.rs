@@ -76,6 +76,9 @@ const NAME_LENGTH: usize = 14;
 pub struct SharedMemory {
     name: String,
     size: usize,
+    /// Its inode in `/dev/shm`: which block the name named when this one
+    /// was made or attached (the resource tracker's key).
+    inode: u64,
     /// The block as 8-byte words, the last one running past its end into
     /// the rest of its page (which reads as zeros, and keeps no write).
     words: SharedSlice<AtomicU64>,
@@ -117,17 +120,23 @@ impl SharedMemory {
         // full `/dev/shm` is an error here, not a SIGBUS at the first write.
         let reserve = rustix::fs::FallocateFlags::empty();
         let made = rustix::fs::fallocate(&file, reserve, 0, size as u64)
+            .and_then(|()| rustix::fs::fstat(&file))
             .map_err(std::io::Error::from)
-            .and_then(|()| SharedSlice::from_file(file, size.div_ceil(8)));
+            .and_then(|stat| Ok((stat.st_ino, SharedSlice::from_file(file, size.div_ceil(8))?)));
         // Unlinked by the tracker if this program leaves it; a block that
         // cannot be tracked is not made (as CPython: a block half made goes).
-        let tracked = made
-            .map_err(Error::from)
-            .and_then(|words| crate::resource_tracker::register(name).map(|()| words));
+        let tracked = made.map_err(Error::from).and_then(|(inode, words)| {
+            crate::resource_tracker::register(name, inode).map(|()| (inode, words))
+        });
         match tracked {
-            Ok(words) => {
+            Ok((inode, words)) => {
                 let name = name.to_owned();
-                Ok(SharedMemory { name, size, words })
+                Ok(SharedMemory {
+                    name,
+                    size,
+                    inode,
+                    words,
+                })
             }
             Err(e) => {
                 let _ = shm::unlink(slashed(name));
@@ -142,12 +151,16 @@ impl SharedMemory {
     pub fn attach(name: &str) -> Result<SharedMemory, Error> {
         let file: OwnedFd = shm::open(slashed(name), shm::OFlags::RDWR, Mode::empty())
             .map_err(std::io::Error::from)?;
-        let size = rustix::fs::fstat(&file)
-            .map_err(std::io::Error::from)?
-            .st_size as usize;
+        let stat = rustix::fs::fstat(&file).map_err(std::io::Error::from)?;
+        let (size, inode) = (stat.st_size as usize, stat.st_ino);
         let words = SharedSlice::from_file(file, size.div_ceil(8))?;
         let name = name.to_owned();
-        Ok(SharedMemory { name, size, words })
+        Ok(SharedMemory {
+            name,
+            size,
+            inode,
+            words,
+        })
     }
 
     /// The block's name, without the leading `/` (Python: `name`).
@@ -253,7 +266,7 @@ impl SharedMemory {
         // Gone, by this call or another's: the tracker must not unlink a
         // later block of the same name, someone else's.
         if matches!(unlinked, Ok(()) | Err(rustix::io::Errno::NOENT)) {
-            crate::resource_tracker::unregister(&self.name);
+            crate::resource_tracker::unregister(&self.name, self.inode);
         }
         unlinked.map_err(|e| std::io::Error::from(e).into())
     }

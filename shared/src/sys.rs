@@ -337,8 +337,17 @@ pub(crate) fn wait_for(
 /// standard library's `Command` would, with an empty signal mask and
 /// SIGPIPE at its default), with this process's first argument and the
 /// `marker`, and its environment; the descriptors `fds` become the
-/// child's 3, 4, … (every other one is close-on-exec).
-pub(crate) fn spawn_self(marker: &str, fds: &[OwnedFd]) -> Result<nix::unistd::Pid, Errno> {
+/// child's 3, 4, …, and every other one above 2 is closed in it (one not
+/// marked close-on-exec, the program's own or one handed to this process,
+/// would stay open in the child for its whole life, and a reader of it
+/// would never see its end). A `shielded` child (a helper that must
+/// outlive a Ctrl-C to the whole group) starts with SIGINT and SIGTERM
+/// blocked, and unblocks them once it ignores them.
+pub(crate) fn spawn_self(
+    marker: &str,
+    fds: &[OwnedFd],
+    shielded: bool,
+) -> Result<nix::unistd::Pid, Errno> {
     use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
@@ -370,11 +379,28 @@ pub(crate) fn spawn_self(marker: &str, fds: &[OwnedFd]) -> Result<nix::unistd::P
     for (place, fd) in (FIRST_HANDED..).zip(&sources) {
         actions.add_dup2(fd.as_raw_fd(), place)?; // `dup2` clears close-on-exec
     }
+    #[cfg(target_env = "gnu")]
+    {
+        // SAFETY: nix's `PosixSpawnFileActions` is `#[repr(transparent)]`
+        // over libc's, initialised just above (nix has no wrapper for
+        // glibc's `closefrom` action); the call only records the action.
+        let added = unsafe {
+            libc::posix_spawn_file_actions_addclosefrom_np((&raw mut actions).cast(), above)
+        };
+        if added != 0 {
+            return Err(Errno::from_raw(added));
+        }
+    }
     let mut attributes = PosixSpawnAttr::init()?;
     use nix::sys::signal::{SigSet, Signal};
     let mut sigpipe = SigSet::empty();
     sigpipe.add(Signal::SIGPIPE);
-    attributes.set_sigmask(&SigSet::empty())?;
+    let mut mask = SigSet::empty();
+    if shielded {
+        mask.add(Signal::SIGINT);
+        mask.add(Signal::SIGTERM);
+    }
+    attributes.set_sigmask(&mask)?;
     attributes.set_sigdefault(&sigpipe)?;
     attributes.set_flags(
         PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
@@ -384,6 +410,16 @@ pub(crate) fn spawn_self(marker: &str, fds: &[OwnedFd]) -> Result<nix::unistd::P
 
 /// Where [`spawn_self`] puts the descriptors it hands over: 3, 4, ….
 const FIRST_HANDED: RawFd = 3;
+
+/// In a shielded helper (see [`spawn_self`]), once it ignores SIGINT and
+/// SIGTERM or has chosen what they do: unblock them.
+pub(crate) fn unshield() {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut shield = SigSet::empty();
+    shield.add(Signal::SIGINT);
+    shield.add(Signal::SIGTERM);
+    let _ = shield.thread_unblock();
+}
 
 // ------------------------------------------------------------ pidfds
 
@@ -712,6 +748,24 @@ pub(crate) fn is_pipe(fd: std::os::fd::RawFd) -> bool {
     // SAFETY: as above.
     let ok = unsafe { libc::fstat(fd, &mut stat) } == 0;
     ok && stat.st_mode & libc::S_IFMT == libc::S_IFIFO
+}
+
+/// Whether descriptor `fd` is a `SOCK_SEQPACKET` socket.
+pub(crate) fn is_seqpacket(fd: std::os::fd::RawFd) -> bool {
+    let mut kind: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `getsockopt` only asks about a descriptor number, into an int
+    // of ours: one that is not open, or not a socket, is an error.
+    let ok = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&raw mut kind).cast(),
+            &mut len,
+        )
+    } == 0;
+    ok && kind == libc::SOCK_SEQPACKET
 }
 
 /// Give back a mapping that [`map_sealed`] made.

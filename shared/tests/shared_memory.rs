@@ -293,58 +293,101 @@ fn errors_read_as_cpython_s() {
     assert!(SharedMemory::attach(shm.name()).is_err(), "unlinked: gone");
 }
 
-/// This test binary, to be run again as the scenario `role` (see
-/// [`run_scenario`]), its output captured.
-fn creator(role: &str) -> Command {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command.env("SHARED_TEST_SCENARIO", role);
-    command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    command
-}
-
 /// A creator: makes a block it never unlinks (and one it does), prints the
-/// first's name, then ends (`leave`) or waits to be killed (`hold`); or
-/// (`child`) a forked child of it does so and ends, then the creator; or
-/// (`tracker_killed`) its tracker is killed after the first block, and a
-/// second block starts another, which unlinks only that one.
+/// first's name, then ends (`leave`) or waits to be killed (`hold`); or a
+/// forked child of it does so and ends, then the creator, the child
+/// forked before the first block (`child_before`, its own tracker) or
+/// after it (`child_after`, the creator's); or (`tracker_killed`) its
+/// tracker is killed after the first block, and a second block starts
+/// another, which unlinks only that one.
 fn run_scenario(role: &str) -> Result<(), shared::Error> {
     match role {
         "no_freeze_support" => {
             let refused = SharedMemory::create(8).unwrap_err();
             println!("refused: {refused}");
         }
-        "child" => {
-            let mut child = shared::Process::new(|| leave_a_block().unwrap());
+        "child_before" | "child_after" => {
+            if role == "child_after" {
+                leave_a_block("")?;
+            }
+            let name = format!("psm_test_{}", std::process::id());
+            let mut child = shared::Process::new(move || leave_a_block(&name).unwrap());
             child.start()?;
             child.join()?;
+            // With the creator's tracker, the child's block is the program's.
+            let name = format!("psm_test_{}", std::process::id());
+            if role == "child_after" && SharedMemory::attach(&name).is_ok() {
+                println!("the child's block outlives the child");
+            }
+        }
+        "descriptors" => {
+            // A pipe not marked close-on-exec, as a program may hold.
+            let (_read, _write) = nix::unistd::pipe()?;
+            let shm = SharedMemory::create(8)?;
+            let tracker = tracker_of(std::process::id()).expect("a tracker runs");
+            let held = std::fs::read_dir(format!("/proc/{tracker}/fd"))?;
+            let mut fds: Vec<u32> = held
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect();
+            fds.sort();
+            println!("the tracker holds {fds:?}");
+            shm.unlink()?;
+        }
+        "taken_by_another" => {
+            let shm = SharedMemory::create(8)?;
+            println!("block {}", shm.name());
+            // Unlinked behind the tracker's back, and the name taken by a
+            // file of another program's.
+            let path = std::path::Path::new("/dev/shm").join(shm.name());
+            std::fs::remove_file(&path)?;
+            std::fs::write(&path, b"another program's")?;
+            std::mem::forget(shm);
+        }
+        "ctrl_c" => {
+            // A Ctrl-C to the whole group: this process carries on (its
+            // handler); the tracker too (it ignores it).
+            extern "C" fn carry_on(_: i32) {}
+            let handler = nix::sys::signal::SigHandler::Handler(carry_on);
+            // SAFETY: the handler does nothing, so anything may be interrupted by it.
+            unsafe { nix::sys::signal::signal(nix::sys::signal::SIGINT, handler) }?;
+            leave_a_block("")?;
+            nix::sys::signal::killpg(nix::unistd::getpgrp(), nix::sys::signal::SIGINT)?;
+        }
+        "tracker_exits_early" => {
+            let refused = SharedMemory::create(8).unwrap_err();
+            println!("refused: {refused}");
         }
         "tracker_killed" => {
             let first = SharedMemory::create(8)?;
-            println!("{}", first.name());
+            println!("block {}", first.name());
             let tracker = tracker_of(std::process::id()).expect("a tracker runs");
             nix::sys::signal::kill(tracker, nix::sys::signal::Signal::SIGKILL)?;
             // Its end closes as it dies; reap it, then the next block sees so.
             nix::sys::wait::waitpid(tracker, None)?;
             std::mem::forget(first);
-            leave_a_block()?;
+            leave_a_block("")?;
         }
         _ => {
-            leave_a_block()?;
+            leave_a_block("")?;
             if role == "hold" {
-                std::thread::sleep(std::time::Duration::from_secs(600));
+                std::thread::sleep(LIMIT);
             }
         }
     }
     Ok(())
 }
 
-/// Make a block and never unlink it (and one that is unlinked: no
-/// warning for it), printing the first's name.
-fn leave_a_block() -> Result<(), shared::Error> {
-    let shm = SharedMemory::create(64)?;
+/// Make a block (named `name`, or a fresh name if empty) and never unlink
+/// it (and one that is unlinked: no warning for it), printing its name.
+fn leave_a_block(name: &str) -> Result<(), shared::Error> {
+    let shm = match name {
+        "" => SharedMemory::create(64)?,
+        name => SharedMemory::create_named(name, 64)?,
+    };
     let unlinked = SharedMemory::create(8)?;
     unlinked.unlink()?;
-    println!("{}", shm.name());
+    println!("block {}", shm.name());
     std::io::stdout().flush().unwrap();
     std::mem::forget(shm);
     Ok(())
@@ -368,91 +411,210 @@ fn exists(name: &str) -> bool {
     std::path::Path::new("/dev/shm").join(name).exists()
 }
 
-/// The `resource_tracker:` lines of `stderr`.
-fn warnings(stderr: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(stderr);
-    text.lines()
-        .filter(|l| l.starts_with("resource_tracker:"))
-        .map(str::to_owned)
-        .collect()
+/// Blocks a check saw made: unlinked when dropped, whatever became of
+/// them, so that a failed check leaves nothing in `/dev/shm`.
+struct Cleanup(Vec<String>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            let _ = std::fs::remove_file(std::path::Path::new("/dev/shm").join(name));
+        }
+    }
 }
 
-const ONE_LEAKED: &str =
-    "resource_tracker: There appear to be 1 leaked shared_memory objects to clean up at shutdown";
+/// How long a scenario, and its tracker after it, may take.
+const LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Run scenario `role` to its end and its tracker's: the names it printed
-/// (the tracker holds the scenario's stderr, so the output is whole only
-/// once the tracker has done its work), and its warnings.
-fn creator_run(role: &str) -> (Vec<String>, Vec<String>) {
-    let out = creator(role).output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let names = String::from_utf8_lossy(&out.stdout)
+fn leaked(n: usize) -> String {
+    format!(
+        "resource_tracker: There appear to be {n} leaked shared_memory objects to clean up at shutdown"
+    )
+}
+
+/// Run scenario `role` to its end and its tracker's (the tracker holds the
+/// scenario's output, so the output is whole only once the tracker has
+/// done its work), within [`LIMIT`]: the blocks it printed (to clean up),
+/// and the rest of its lines.
+fn creator_run(role: &str) -> (Cleanup, Vec<String>) {
+    let run = testkit::scenario(role, LIMIT);
+    assert!(run.status.success(), "{run:?}");
+    let (names, said): (Vec<&str>, Vec<&str>) = run
         .lines()
-        .map(str::to_owned)
+        .into_iter()
+        .partition(|l| l.starts_with("block "));
+    let names = names
+        .iter()
+        .map(|l| l["block ".len()..].to_owned())
         .collect();
-    (names, warnings(&out.stderr))
+    (
+        Cleanup(names),
+        said.into_iter().map(str::to_owned).collect(),
+    )
 }
 
 fn a_block_left_at_exit_is_unlinked_with_cpythons_warning() {
-    let (names, warned) = creator_run("leave");
-    assert!(!exists(&names[0]), "{names:?} unlinked at exit");
-    assert_eq!(warned, [ONE_LEAKED]);
+    let (blocks, said) = creator_run("leave");
+    assert!(!exists(&blocks.0[0]), "{:?} unlinked at exit", blocks.0);
+    assert_eq!(said, [leaked(1)]);
 }
 
-fn a_block_a_forked_child_left_is_unlinked_once_the_program_ends() {
-    let (names, warned) = creator_run("child");
-    assert!(!exists(&names[0]), "{names:?} unlinked at exit");
-    assert_eq!(warned, [ONE_LEAKED]);
+/// A child forked before the first block has a tracker of its own: its
+/// block goes as it ends. One forked after shares its parent's: its block
+/// outlives it, and goes with the program.
+fn a_forked_child_s_block_goes_with_its_tracker() {
+    let (blocks, said) = creator_run("child_before");
+    assert!(blocks.0.iter().all(|b| !exists(b)), "{:?}", blocks.0);
+    assert_eq!(said, [leaked(1)]);
+    let (blocks, said) = creator_run("child_after");
+    assert!(blocks.0.iter().all(|b| !exists(b)), "{:?}", blocks.0);
+    assert_eq!(
+        said,
+        ["the child's block outlives the child".to_owned(), leaked(2)]
+    );
+}
+
+/// Read from `pipe` to its end, for at most `limit`.
+fn read_to_end_within(
+    pipe: &mut impl std::io::Read,
+    fd: std::os::fd::BorrowedFd,
+    limit: std::time::Duration,
+) -> String {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let deadline = std::time::Instant::now() + limit;
+    let mut text = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        let timeout = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        assert!(
+            poll(&mut fds, timeout).unwrap() > 0,
+            "no end within {limit:?}: {text:?}"
+        );
+        let mut chunk = [0u8; 4096];
+        match pipe.read(&mut chunk).unwrap() {
+            0 => return String::from_utf8_lossy(&text).into_owned(),
+            n => text.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// A child process killed when dropped (a failed check included).
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn a_creator_killed_outright_has_its_block_unlinked_by_the_tracker() {
-    let mut child: Child = creator("hold").spawn().unwrap();
+    use std::os::fd::AsFd;
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.env("SHARED_TEST_SCENARIO", "hold");
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut creator = Killed(command.spawn().unwrap());
+    let stdout = creator.0.stdout.take().unwrap();
+    let (fd, mut stdout) = (stdout.as_fd().try_clone_to_owned().unwrap(), stdout);
     let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let name = line.trim().to_owned();
-    assert!(exists(&name));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        assert!(poll(&mut fds, PollTimeout::try_from(LIMIT).unwrap()).unwrap() > 0);
+        let mut chunk = [0u8; 256];
+        let n = std::io::Read::read(&mut stdout, &mut chunk).unwrap();
+        line.push_str(&String::from_utf8_lossy(&chunk[..n]));
+    }
+    let name = line.trim().trim_start_matches("block ").to_owned();
+    let _cleanup = Cleanup(vec![name.clone()]);
+    assert!(exists(&name), "{line:?}");
+    creator.0.kill().unwrap();
+    creator.0.wait().unwrap();
     // The tracker holds the creator's stderr: its end is the tracker's.
-    let mut stderr = Vec::new();
-    std::io::Read::read_to_end(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let mut stderr = creator.0.stderr.take().unwrap();
+    let fd = stderr.as_fd().try_clone_to_owned().unwrap();
+    let said = read_to_end_within(&mut stderr, fd.as_fd(), LIMIT);
     assert!(!exists(&name), "{name} unlinked after the SIGKILL");
-    assert_eq!(warnings(&stderr), [ONE_LEAKED]);
+    assert_eq!(said.lines().collect::<Vec<_>>(), [leaked(1)]);
 }
 
 fn a_killed_tracker_forgets_its_blocks_and_the_next_block_starts_another() {
-    let (names, warned) = creator_run("tracker_killed");
-    let [first, second] = &names[..] else {
-        panic!("{names:?}")
+    let (blocks, said) = creator_run("tracker_killed");
+    let [first, second] = &blocks.0[..] else {
+        panic!("{:?}", blocks.0)
     };
     assert!(!exists(second), "the new tracker unlinked {second}");
-    assert_eq!(warned, [ONE_LEAKED]);
-    // The first tracker's block is left, as documented: unlinked by name.
-    let left = SharedMemory::attach(first).unwrap();
-    left.unlink().unwrap();
+    assert!(
+        exists(first),
+        "the killed tracker's block is left, as documented"
+    );
+    assert_eq!(said, [leaked(1)]);
 }
 
 /// A program whose `main` does not call `freeze_support` cannot create a
 /// block (its tracker would run `main` again), and says so.
-fn a_program_without_freeze_support_is_refused_a_block() {
-    let out = creator("no_freeze_support")
-        .env("SKIP_FREEZE_SUPPORT", "1")
-        .output();
-    let out = out.unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let printed = String::from_utf8_lossy(&out.stdout);
+/// The tracker holds nothing of the program's but stdin, stdout and
+/// stderr (at `/dev/null` for the first two) and its socket: a pipe the
+/// program holds, even one not marked close-on-exec, sees its end when
+/// the program closes it.
+fn the_tracker_holds_no_descriptor_of_the_program_s() {
+    let (_blocks, said) = creator_run("descriptors");
+    assert_eq!(said, ["the tracker holds [0, 1, 2, 3]"]);
+}
+
+/// A name unlinked behind the tracker's back and taken by another
+/// program's file: the tracker leaves that file alone.
+fn the_tracker_never_unlinks_another_s_block() {
+    let (blocks, said) = creator_run("taken_by_another");
+    assert!(exists(&blocks.0[0]), "another program's file was unlinked");
+    assert!(said.is_empty(), "{said:?}");
+}
+
+/// A Ctrl-C to the whole group: the tracker lives on, and does its work.
+/// (In its first moments, before it ignores SIGINT, it has it blocked;
+/// `create` returns only once it tracks, so this Ctrl-C comes after.)
+fn a_ctrl_c_to_the_group_does_not_end_the_tracker() {
+    let (blocks, said) = creator_run("ctrl_c");
+    assert!(!exists(&blocks.0[0]), "{:?} unlinked at exit", blocks.0);
+    assert_eq!(said, [leaked(1)]);
+}
+
+/// A tracker that never reaches `freeze_support` (its `main` ends first):
+/// `create` says so, and leaves no block.
+fn a_tracker_that_never_tracks_is_an_error() {
+    let envs = [("TRACKER_EXITS_EARLY", "1")];
+    let run = testkit::scenario_with("tracker_exits_early", &envs, LIMIT);
+    assert!(run.status.success(), "{run:?}");
     assert!(
-        printed.contains(
+        run.output.contains(
+            "refused: cannot spawn: the resource tracker ended, or said nothing, before it \
+             tracked: does this program's main call shared::freeze_support() first?"
+        ),
+        "{run:?}"
+    );
+}
+
+fn a_program_without_freeze_support_is_refused_a_block() {
+    let envs = [("SKIP_FREEZE_SUPPORT", "1")];
+    let run = testkit::scenario_with("no_freeze_support", &envs, LIMIT);
+    assert!(run.status.success(), "{run:?}");
+    assert!(
+        run.output.contains(
             "refused: cannot spawn: creating named shared memory starts a resource tracker, \
              which is this program run again: call shared::freeze_support() first in main"
         ),
-        "{printed}"
+        "{run:?}"
     );
 }
 
 fn main() {
+    let tracker = std::env::args()
+        .nth(1)
+        .is_some_and(|a| a.contains("resource-tracker"));
+    if tracker && std::env::var_os("TRACKER_EXITS_EARLY").is_some() {
+        std::process::exit(2); // a main that ends before its freeze_support
+    }
     if std::env::var_os("SKIP_FREEZE_SUPPORT").is_none() {
         shared::freeze_support(); // where the resource tracker works
     }
@@ -466,10 +628,14 @@ fn main() {
             a_garbled_or_changing_list_never_panics,
             errors_read_as_cpython_s,
             a_block_left_at_exit_is_unlinked_with_cpythons_warning,
-            a_block_a_forked_child_left_is_unlinked_once_the_program_ends,
+            a_forked_child_s_block_goes_with_its_tracker,
             a_creator_killed_outright_has_its_block_unlinked_by_the_tracker,
             a_killed_tracker_forgets_its_blocks_and_the_next_block_starts_another,
             a_program_without_freeze_support_is_refused_a_block,
+            the_tracker_holds_no_descriptor_of_the_program_s,
+            the_tracker_never_unlinks_another_s_block,
+            a_tracker_that_never_tracks_is_an_error,
+            a_ctrl_c_to_the_group_does_not_end_the_tracker,
         ],
         run_scenario,
     );

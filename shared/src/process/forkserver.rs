@@ -147,7 +147,7 @@ pub(crate) fn forget_after_fork() {
 /// a fresh socket pair as its descriptor 3.
 fn start_server() -> Result<OwnedFd, Error> {
     let (ours, theirs) = pair()?;
-    let pid = sys::spawn_self(MARKER, &[theirs])?;
+    let pid = sys::spawn_self(MARKER, &[theirs], true)?;
     // It is nobody's child to join: a thread of its own would be one more
     // thread; instead the exit steps never list it, and it is reaped when
     // it ends (below, by whichever start comes next) or by init.
@@ -241,6 +241,7 @@ pub(crate) fn serve<T>(
     let ignore = nix::sys::signal::SigHandler::SigIgn;
     // SAFETY: setting a signal's disposition to "ignore" runs no handler.
     let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGINT, ignore) };
+    sys::unshield(); // blocked until now (`spawn_self`): its children start unblocked
     sys::set_thread_name("ForkServer"); // what `ps` and `top` show
     // (pid, its pidfd, where to send its exit code)
     let mut children: Vec<(Pid, OwnedFd, OwnedFd)> = Vec::new();

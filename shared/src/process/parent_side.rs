@@ -377,12 +377,20 @@ impl Remote {
     }
 }
 
-/// Reap a helper this process started and nobody joins (a fork server, a
-/// resource tracker) if it has ended, without waiting for one that has
-/// not; `pid` is looked at likewise from the next call on. One that
-/// outlives this process is reaped by init.
+/// Helpers this process started and nobody joins (a fork server, a
+/// resource tracker), not yet reaped.
+static HELPERS: Mutex<Vec<Pid>> = Mutex::new(Vec::new());
+
+/// Reap helper `pid` once it has ended, without ever waiting for it: at
+/// the next look (below), or by init if it outlives this process.
 pub(crate) fn reap_later(pid: Pid) {
-    static HELPERS: Mutex<Vec<Pid>> = Mutex::new(Vec::new());
+    reap_ended_helpers();
+    HELPERS.lock().unwrap_or_else(|p| p.into_inner()).push(pid);
+}
+
+/// Reap the helpers that have ended (killed, say): none stays a zombie
+/// past the next look.
+pub(crate) fn reap_ended_helpers() {
     let mut helpers = HELPERS.lock().unwrap_or_else(|p| p.into_inner());
     helpers.retain(|&old| {
         !matches!(
@@ -390,5 +398,4 @@ pub(crate) fn reap_later(pid: Pid) {
             Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(_)
         )
     });
-    helpers.push(pid);
 }

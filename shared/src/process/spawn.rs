@@ -360,7 +360,7 @@ pub(crate) fn spawn(
         .chain(fds)
         .collect();
     current::flush_stdout(); // the child writes to the same stdout
-    let pid = sys::spawn_self(MARKER, &fds)?;
+    let pid = sys::spawn_self(MARKER, &fds, false)?;
     drop(fds); // the child has its own copies now: the pipe's end is its alone
     // Its word on the pipe, or its end: a child that ends without a word
     // may have left the pipe open in a child of its own.
