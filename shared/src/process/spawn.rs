@@ -220,9 +220,15 @@ pub fn freeze_support() {
             // SAFETY: the parent put these descriptors there for us
             // (`posix_spawn`'s `dup2`), and nothing else in this fresh
             // process owns them.
-            let handed = (1..=briefing.handed as RawFd)
+            let handed: Vec<OwnedFd> = (1..=briefing.handed as RawFd)
                 .map(|i| unsafe { OwnedFd::from_raw_fd(TAKEN_FD + i) })
                 .collect();
+            // `dup2` cleared close-on-exec: set again, they stay out of
+            // whatever this child runs (a `Command`, say).
+            for fd in &handed {
+                let cloexec = nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC);
+                let _ = nix::fcntl::fcntl(fd, cloexec);
+            }
             let parent = briefing.parent_pid;
             run(briefing, StartMethod::Spawn, handed, parent)
         }
