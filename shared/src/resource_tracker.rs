@@ -25,12 +25,16 @@
 //! new block, another program's. So the tracker unlinks a name only while
 //! it still names the block registered, the same inode.
 //!
-//! **What it does not cover.** A spawned or fork-server child does not
-//! inherit the end (it is not forked from its parent), so the first block
-//! it creates starts a tracker of its own, which unlinks that block once
-//! the child and its own forked children end (CPython's children share
-//! their parent's tracker instead). A tracker that is itself killed
-//! forgets its blocks; the next block created starts a new one.
+//! A spawned or fork-server child is handed a copy of the end (it is not
+//! forked from its parent, so it would not have one), as CPython hands
+//! its tracker's pipe to its spawned children.
+//!
+//! **What it does not cover.** A child started *before* the first block
+//! has no end to inherit or be handed: the first block it creates starts
+//! a tracker of its own, which unlinks that block once the child and its
+//! own children end (CPython's the same, for a forked child). A tracker
+//! that is itself killed forgets its blocks; the next block created
+//! starts a new one.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
@@ -92,6 +96,20 @@ pub(crate) fn register(name: &str, inode: u64) -> Result<(), Error> {
         }
     }
     unreachable!("the second attempt returns")
+}
+
+/// A copy of this process's end, if it has a tracker, for a child it
+/// spawns or has the fork server start: through it the child registers
+/// with this tracker, as a forked child does, and its blocks are the
+/// program's.
+pub(crate) fn end_for_child() -> std::io::Result<Option<OwnedFd>> {
+    let tracker = TRACKER.lock().unwrap_or_else(|p| p.into_inner());
+    tracker.as_ref().map(OwnedFd::try_clone).transpose()
+}
+
+/// In such a child: the parent's end, this process's from now on.
+pub(crate) fn adopt(end: OwnedFd) {
+    *TRACKER.lock().unwrap_or_else(|p| p.into_inner()) = Some(end);
 }
 
 /// Send one packet, waiting at most [`PATIENCE`] for room: a tracker that

@@ -41,8 +41,9 @@
 //! however it ended (SIGKILL included), with CPython's warning
 //! (`resource_tracker: There appear to be N leaked shared_memory objects
 //! to clean up at shutdown`). "The program" is the creating process and
-//! the children forked from it after; a spawned or fork-server child that
-//! creates a block starts a tracker of its own. A block only attached is
+//! the children it starts after, by any start method, and theirs; a child
+//! started before the first block has a tracker of its own for the blocks
+//! it creates. A block only attached is
 //! never unlinked by the attacher (CPython's tracker does unlink those in
 //! 3.11 and 3.12; 3.13 added `track=False` to ask it not to).
 //!

@@ -306,6 +306,20 @@ fn run_scenario(role: &str) -> Result<(), shared::Error> {
             let refused = SharedMemory::create(8).unwrap_err();
             println!("refused: {refused}");
         }
+        "spawned" | "forkserver" => {
+            leave_a_block("")?; // the tracker starts: the children are handed its end
+            let method = match role {
+                "spawned" => shared::StartMethod::Spawn,
+                _ => shared::StartMethod::Forkserver,
+            };
+            let name = format!("psm_test_{}", std::process::id());
+            let mut child = shared::get_context(method).process(left_by_a_child, name.clone());
+            child.start()?;
+            child.join()?;
+            if SharedMemory::attach(&name).is_ok() {
+                println!("the child's block outlives the child");
+            }
+        }
         "child_before" | "child_after" => {
             if role == "child_after" {
                 leave_a_block("")?;
@@ -376,6 +390,11 @@ fn run_scenario(role: &str) -> Result<(), shared::Error> {
         }
     }
     Ok(())
+}
+
+/// A spawned or fork-server child's task: [`leave_a_block`] named `name`.
+fn left_by_a_child(name: String) -> Result<(), String> {
+    leave_a_block(&name).map_err(|e| e.to_string())
 }
 
 /// Make a block (named `name`, or a fresh name if empty) and never unlink
@@ -472,6 +491,24 @@ fn a_forked_child_s_block_goes_with_its_tracker() {
         said,
         ["the child's block outlives the child".to_owned(), leaked(2)]
     );
+}
+
+/// A spawned or a fork-server child started after the first block is
+/// handed its parent's tracker: its block outlives it, and goes with the
+/// program, one warning for both.
+fn a_spawned_child_s_block_is_the_program_s() {
+    for method in ["spawned", "forkserver"] {
+        let (blocks, said) = creator_run(method);
+        assert!(
+            blocks.0.iter().all(|b| !exists(b)),
+            "{method}: {:?}",
+            blocks.0
+        );
+        assert_eq!(
+            said,
+            ["the child's block outlives the child".to_owned(), leaked(2)]
+        );
+    }
 }
 
 /// Read from `pipe` to its end, for at most `limit`.
@@ -629,6 +666,7 @@ fn main() {
             errors_read_as_cpython_s,
             a_block_left_at_exit_is_unlinked_with_cpythons_warning,
             a_forked_child_s_block_goes_with_its_tracker,
+            a_spawned_child_s_block_is_the_program_s,
             a_creator_killed_outright_has_its_block_unlinked_by_the_tracker,
             a_killed_tracker_forgets_its_blocks_and_the_next_block_starts_another,
             a_program_without_freeze_support_is_refused_a_block,

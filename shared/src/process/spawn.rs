@@ -220,7 +220,8 @@ pub fn freeze_support() {
             // SAFETY: the parent put these descriptors there for us
             // (`posix_spawn`'s `dup2`), and nothing else in this fresh
             // process owns them.
-            let handed: Vec<OwnedFd> = (1..=briefing.handed as RawFd)
+            let count = briefing.handed + u32::from(briefing.tracker);
+            let handed: Vec<OwnedFd> = (1..=count as RawFd)
                 .map(|i| unsafe { OwnedFd::from_raw_fd(TAKEN_FD + i) })
                 .collect();
             // `dup2` cleared close-on-exec: set again, they stay out of
@@ -341,6 +342,10 @@ struct Briefing {
     logging: Option<(crate::logging::Style, usize)>,
     /// How many descriptors the argument holds: the child's 5, 6, ….
     handed: u32,
+    /// Whether a copy of the parent's end of its resource tracker's socket
+    /// follows them: the child's blocks are the program's, as a forked
+    /// child's are.
+    tracker: bool,
     /// The timeline's events file, if the parent records one.
     timeline: Option<String>,
     /// The function types the parent has seen a value of (`functions.rs`).
@@ -427,8 +432,11 @@ fn brief(
                 .into(),
         ));
     }
-    let (args, fds) = handover::encode_handing(|| (recipe.encode)());
+    let (args, mut fds) = handover::encode_handing(|| (recipe.encode)());
     let args = args?;
+    let handed = fds.len() as u32;
+    let tracker = crate::resource_tracker::end_for_child()?;
+    fds.extend(tracker);
     let me = current::current_process();
     let briefing = Briefing {
         entry: recipe.entry,
@@ -439,7 +447,8 @@ fn brief(
         parent_pid: me.pid(),
         parent_name: me.name().to_owned(),
         logging: crate::logging::style(),
-        handed: fds.len() as u32,
+        handed,
+        tracker: fds.len() as u32 > handed,
         timeline: crate::timeline::path(),
         seen: functions::seen_types(),
         cwd: std::env::current_dir().ok(),
@@ -529,8 +538,13 @@ fn run_briefed(
 /// the descriptors `handed`, and run its task: the spawned counterpart of
 /// `process::bootstrap`. `real_parent` is the process it is a child of:
 /// its parent, or the fork server.
-fn run(briefing: Briefing, method: StartMethod, handed: Vec<OwnedFd>, real_parent: u32) -> i32 {
+fn run(briefing: Briefing, method: StartMethod, mut handed: Vec<OwnedFd>, real_parent: u32) -> i32 {
     started_by(method);
+    if briefing.tracker
+        && let Some(end) = handed.pop()
+    {
+        crate::resource_tracker::adopt(end);
+    }
     current::become_spawned(
         briefing.name.clone(),
         briefing.identity,
