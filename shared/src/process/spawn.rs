@@ -217,11 +217,12 @@ pub fn freeze_support() {
     }
     let code = match take_briefing() {
         Ok(briefing) => {
-            // SAFETY: the parent put these descriptors there for us
-            // (`posix_spawn`'s `dup2`), and nothing else in this fresh
-            // process owns them.
+            // The argument's, then a copy of the tracker's end if any.
             let count = briefing.handed + u32::from(briefing.tracker);
             let handed: Vec<OwnedFd> = (1..=count as RawFd)
+                // SAFETY: the parent put these descriptors there for us
+                // (`posix_spawn`'s `dup2`), and nothing else in this fresh
+                // process owns them.
                 .map(|i| unsafe { OwnedFd::from_raw_fd(TAKEN_FD + i) })
                 .collect();
             // `dup2` cleared close-on-exec: set again, they stay out of
