@@ -231,10 +231,7 @@ impl Pool {
 
     /// Settings beyond the number of workers.
     pub fn builder() -> PoolBuilder {
-        PoolBuilder(Config {
-            processes: crate::cpu_count(),
-            ..Config::default()
-        })
+        PoolBuilder(Config::default()).processes(crate::cpu_count())
     }
 
     /// How many workers the pool keeps.
@@ -259,10 +256,8 @@ impl Pool {
         f: F,
         args: A,
     ) -> Result<AsyncResult<Returned<F, A>>, Error> {
-        Ok(AsyncResult::new(
-            self.call(f, [args], Some(1))?,
-            collect_one,
-        ))
+        let call = self.call(f, [args], Some(1))?;
+        Ok(AsyncResult::new(call, collect_one))
     }
 
     /// `f` on every item, results in input order (Python's `map`); the
@@ -340,10 +335,8 @@ impl Pool {
         items: impl Items<T>,
         chunksize: usize,
     ) -> Result<IMap<Returned<F, (T,)>>, Error> {
-        Ok(IMap::new(
-            self.call(f, one_each(items), Some(chunksize))?,
-            true,
-        ))
+        let call = self.call(f, one_each(items), Some(chunksize))?;
+        Ok(IMap::new(call, true))
     }
 
     /// `f` on every item, yielding results as they finish, in any order
@@ -363,10 +356,8 @@ impl Pool {
         items: impl Items<T>,
         chunksize: usize,
     ) -> Result<IMap<Returned<F, (T,)>>, Error> {
-        Ok(IMap::new(
-            self.call(f, one_each(items), Some(chunksize))?,
-            false,
-        ))
+        let call = self.call(f, one_each(items), Some(chunksize))?;
+        Ok(IMap::new(call, false))
     }
 
     /// Accept no more work (Python's `close`); what was submitted still
@@ -411,12 +402,9 @@ impl Pool {
             items = Box::new(items.collect::<Vec<A>>().into_iter());
         }
         let mut core = parent_side::free(&self.core)?;
-        let cpython = items
-            .size_hint()
-            .0
-            .div_ceil(core.config.processes * 4)
-            .max(1); // its divmod
-        let chunksize = chunksize.unwrap_or(cpython);
+        // CPython's default: four chunks a worker (its divmod), at least one item.
+        let cpython = items.size_hint().0.div_ceil(4 * core.config.processes);
+        let chunksize = chunksize.unwrap_or(cpython.max(1));
         if chunksize == 0 {
             return Err(Error::InvalidArgument("Chunksize must be 1+, not 0"));
         }
@@ -455,10 +443,9 @@ impl crate::process::spawn::Context {
     /// (Python's `ctx.Pool(processes)`): `ForkPoolWorker-N` or
     /// `SpawnPoolWorker-N`.
     pub fn pool(&self, processes: usize) -> Result<Pool, Error> {
-        let method = self.start_method();
         Pool::builder()
             .processes(processes)
-            .start_method(method)
+            .start_method(self.start_method())
             .start()
     }
 }
