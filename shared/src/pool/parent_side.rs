@@ -68,8 +68,6 @@ const TERMINATE_GRACE: Duration = Duration::from_secs(1);
 pub(crate) struct Job {
     /// Its runner's address (its function's, in effect).
     runner: usize,
-    /// Its number in this pool, which its tasks carry.
-    call: u64,
     /// The chunks not handed out yet; `None` once all are.
     source: Option<Peekable<Chunks>>,
     /// Tasks that a worker never ran (it died before the send, or before
@@ -99,10 +97,10 @@ pub(crate) struct Job {
 pub(crate) struct Call {
     core: Weak<RefCell<Core>>,
     pub job: u64,
-    /// The core's list of calls let go: letting go never needs the core
-    /// (it may be busy: a call's input is read, and may drop a handle,
-    /// while the core works).
-    let_go: Rc<RefCell<Vec<u64>>>,
+    /// The core's list of calls to look at again ([`Core::tidy`]): letting
+    /// go never needs the core (it may be busy: a call's input is read,
+    /// and may drop a handle, while the core works).
+    touched: Rc<RefCell<Vec<u64>>>,
 }
 
 impl Call {
@@ -115,7 +113,7 @@ impl Drop for Call {
     /// The last hold went: let the call go, now if the core is free (else
     /// at its next turn).
     fn drop(&mut self) {
-        self.let_go.borrow_mut().push(self.job);
+        self.touched.borrow_mut().push(self.job);
         if let Some(core) = self.core.upgrade()
             && let Ok(mut core) = core.try_borrow_mut()
         {
@@ -169,17 +167,16 @@ impl Job {
         self.settled += 1;
     }
 
-    /// This call's next chunks, as tasks for a worker, onto `tasks` until
-    /// it holds `n`. A chunk that could not be cut or encoded fails here,
-    /// as its task would have.
-    fn next_batch(&mut self, n: usize, tasks: &mut Vec<Task>) {
+    /// The next chunks of this call (number `id`), as tasks for a worker,
+    /// onto `tasks` until it holds `n`. A chunk that could not be cut or
+    /// encoded fails here, as its task would have.
+    fn next_batch(&mut self, id: u64, n: usize, tasks: &mut Vec<Task>) {
         while tasks.len() < n {
             if let Some(task) = self.retry.pop_front() {
                 tasks.push(task);
                 continue;
             }
             let Some(chunk) = self.source.as_mut().and_then(Iterator::next) else {
-                self.source = None; // none left
                 break;
             };
             self.cut += 1;
@@ -187,11 +184,16 @@ impl Job {
                 Ok(args) => tasks.push(Task {
                     runner: distance(self.runner),
                     args: args.into(),
-                    call: self.call,
+                    call: id,
                     chunk: self.cut - 1,
                 }),
                 Err(e) => self.settle(self.cut - 1, Err(e)),
             }
+        }
+        // Cut and encode the next chunk now, while the workers work, and
+        // learn whether that was the last.
+        if self.source.as_mut().is_some_and(|s| s.peek().is_none()) {
+            self.source = None;
         }
     }
 }
@@ -246,11 +248,10 @@ pub(crate) struct Core {
     /// `dispatch` looks at, never the thousands of calls merely waiting
     /// for their results (CPython's task queue).
     pending: BTreeSet<u64>,
-    /// The calls that had a chunk settled, or a callback added, since the
-    /// callbacks were last collected: the only ones that can be due.
-    touched: Vec<u64>,
-    /// The calls whose last hold went: to let go of once finished.
-    let_go: Rc<RefCell<Vec<u64>>>,
+    /// The calls that had a chunk settled, a callback added or their last
+    /// hold let go since the last [`tidy`](Core::tidy): the only ones that
+    /// can have callbacks due, or be done with. Shared with the holds.
+    touched: Rc<RefCell<Vec<u64>>>,
     /// How many chunks of each function (by its runner's address) a worker
     /// is given at once, as learned from how long batches took (see
     /// [`BATCH_WORK`]): so a thousand `apply_async` of a tiny function
@@ -260,7 +261,7 @@ pub(crate) struct Core {
     /// Callbacks of calls now complete, to run once the core is free (a
     /// callback may use the pool): see [`drive`].
     ready: VecDeque<Callback>,
-    /// Why the last fork of a replacement worker failed, if it did.
+    /// Why the last fork of a worker failed, if it did.
     fork_failed: Option<Error>,
 }
 
@@ -281,11 +282,10 @@ impl Core {
             config,
             ..Core::default()
         };
-        for _ in 0..core.config.processes {
-            if let Err(e) = core.add_worker() {
-                let _ = core.terminate();
-                return Err(e);
-            }
+        core.refill();
+        if let Some(e) = core.fork_failed.take() {
+            let _ = core.terminate(); // the workers forked before it
+            return Err(e);
         }
         Ok(core)
     }
@@ -341,16 +341,15 @@ impl Core {
         }
         let id = self.next_job;
         self.next_job += 1;
-        let let_go = Rc::clone(&self.let_go);
+        let touched = Rc::clone(&self.touched);
         let call = Rc::new(Call {
             core,
             job: id,
-            let_go,
+            touched,
         });
         let mut source = chunks.peekable();
         let job = Job {
             runner: runner as usize,
-            call: id,
             source: source.peek().is_some().then_some(source),
             held: Rc::downgrade(&call),
             ..Job::default()
@@ -372,15 +371,14 @@ impl Core {
     pub fn when_complete(&mut self, id: u64, callback: Callback) {
         if let Some(job) = self.jobs.get_mut(&id) {
             job.callbacks.push(callback);
-            self.touched.push(id);
+            self.touched.borrow_mut().push(id);
         }
     }
 
     /// Queue the callbacks of the calls that became complete, each exactly
     /// once, and let go of finished calls nobody holds.
     pub fn tidy(&mut self) {
-        self.touched.append(&mut self.let_go.borrow_mut());
-        for id in std::mem::take(&mut self.touched) {
+        for id in self.touched.take() {
             let Some(job) = self.jobs.get_mut(&id) else {
                 continue;
             };
@@ -430,14 +428,9 @@ impl Core {
                 if job.runner != runner {
                     break; // another function's call waits its turn
                 }
-                job.next_batch(size, &mut tasks);
-                // Cut and encode its next chunk now, while the workers
-                // work, and learn whether that was the last.
-                if job.source.as_mut().is_some_and(|s| s.peek().is_none()) {
-                    job.source = None;
-                }
+                job.next_batch(id, size, &mut tasks);
                 if job.watched() {
-                    self.touched.push(id); // a chunk may have failed to be cut
+                    self.touched.borrow_mut().push(id); // a chunk may have failed to be cut
                 }
                 if job.pending() {
                     break; // the batch is full
@@ -487,7 +480,7 @@ impl Core {
         if let Some(job) = self.jobs.get_mut(&id) {
             job.settle(index, outcome);
             if job.watched() {
-                self.touched.push(id);
+                self.touched.borrow_mut().push(id);
             }
         }
     }
@@ -517,13 +510,13 @@ impl Core {
                     if let Some(job) = self.jobs.get_mut(&id) {
                         job.abandon(&why);
                     }
-                    self.touched.push(id);
+                    self.touched.borrow_mut().push(id);
                 }
                 self.tidy();
                 return if done(self) { Ok(true) } else { Err(why) };
             }
             self.dispatch();
-            if !self.touched.is_empty() || !self.let_go.borrow().is_empty() {
+            if !self.touched.borrow().is_empty() {
                 self.tidy();
             }
             if done(self) {
@@ -619,10 +612,10 @@ impl Core {
         Ok(())
     }
 
-    /// Fork workers until the pool is back to its size, while it has work
-    /// to do or may be given some. A fork that fails (the process limit
-    /// reached, say) is remembered, and tried again on the next call or
-    /// the next worker's exit, never in a loop.
+    /// Fork workers until the pool has its size (at its start, or back to
+    /// it), while it has work to do or may be given some. A fork that
+    /// fails (the process limit reached, say) is remembered, and tried
+    /// again on the next call or the next worker's exit, never in a loop.
     fn refill(&mut self) {
         let wanted = self.state == PoolState::Running || !self.pending.is_empty();
         while wanted
@@ -630,7 +623,7 @@ impl Core {
             && self.workers.len() < self.config.processes
         {
             if let Err(e) = self.add_worker() {
-                log::debug!("could not replace a worker: {e}");
+                log::debug!("could not fork a worker: {e}");
                 self.fork_failed = Some(e);
                 return;
             }
