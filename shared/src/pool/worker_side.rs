@@ -82,12 +82,10 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
         .map(|failed| {
             // Every task fails with this: say it is the initializer's.
             Failed::Raised(match failed {
-                Failed::Raised(mut raised) => {
-                    raised
-                        .message
-                        .insert_str(0, "the pool's initializer failed: ");
-                    raised
-                }
+                Failed::Raised(raised) => Raised {
+                    message: format!("the pool's initializer failed: {}", raised.message),
+                    ..raised
+                },
                 Failed::Unencodable(why) => Raised {
                     kind: "InitializerError".to_owned(),
                     message: format!("the pool's initializer could not take its arguments: {why}"),
