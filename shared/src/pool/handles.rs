@@ -83,8 +83,7 @@ impl<T: 'static> AsyncResult<T> {
         let Ok(core) = self.call.core() else {
             return self; // the pool is gone: never complete
         };
-        let call = Rc::clone(&self.call);
-        let collect = self.collect;
+        let (call, collect) = (Rc::clone(&self.call), self.collect);
         let run = move || {
             let result = collect(&call, Wait::No).and_then(|v| v.ok_or(Error::NotReady));
             drop(then(result)); // looked at, and done with

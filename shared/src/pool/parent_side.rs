@@ -157,10 +157,8 @@ impl Job {
     }
 
     fn settle(&mut self, index: u32, outcome: ChunkResult) {
-        if let Err(e) = &outcome
-            && self.failure.is_none()
-        {
-            self.failure = Some(e.clone());
+        if let Err(e) = &outcome {
+            self.failure.get_or_insert_with(|| e.clone());
         }
         self.outcomes.insert(index, outcome);
         self.arrivals.push_back(index);
@@ -171,11 +169,10 @@ impl Job {
     /// onto `tasks` until it holds `n`. A chunk that could not be cut or
     /// encoded fails here, as its task would have.
     fn next_batch(&mut self, id: u64, n: usize, tasks: &mut Vec<Task>) {
+        // Those to hand out again first, in their order.
+        let again = self.retry.len().min(n.saturating_sub(tasks.len()));
+        tasks.extend(self.retry.drain(..again));
         while tasks.len() < n {
-            if let Some(task) = self.retry.pop_front() {
-                tasks.push(task);
-                continue;
-            }
             let Some(chunk) = self.source.as_mut().and_then(Iterator::next) else {
                 break;
             };
@@ -341,11 +338,10 @@ impl Core {
         }
         let id = self.next_job;
         self.next_job += 1;
-        let touched = Rc::clone(&self.touched);
         let call = Rc::new(Call {
             core,
             job: id,
-            touched,
+            touched: Rc::clone(&self.touched),
         });
         let mut source = chunks.peekable();
         let job = Job {
@@ -498,9 +494,7 @@ impl Core {
     /// before `done` could hold, or the fork's error if it has no workers
     /// and can fork none.
     pub fn wait_until(&mut self, wait: Wait, done: impl Fn(&Core) -> bool) -> Result<bool, Error> {
-        if self.workers.len() < self.config.processes {
-            self.refill(); // a fork failed before: try again
-        }
+        self.refill(); // if a fork failed before, try again
         for looked in 0.. {
             if self.workers.is_empty() && self.state != PoolState::Terminated {
                 // No worker, and none could be forked: what is waiting to
@@ -516,9 +510,7 @@ impl Core {
                 return if done(self) { Ok(true) } else { Err(why) };
             }
             self.dispatch();
-            if !self.touched.borrow().is_empty() {
-                self.tidy();
-            }
+            self.tidy();
             if done(self) {
                 return Ok(true);
             }
@@ -555,17 +547,13 @@ impl Core {
         // The answers to the batch's next call, in order; or an answer we
         // could not read (no descriptor free to receive it, say), which
         // fails the rest of the batch rather than leave its callers waiting.
-        let (answers, last, short) = match answers {
-            Ok((busy, answers, last)) => {
-                batch.busy += busy;
-                (answers, last, Error::Ipc("a short answer".into()))
-            }
-            Err(e) => (Vec::new(), true, e),
+        let (busy, answers, last, short) = match answers {
+            Ok((busy, answers, last)) => (busy, answers, last, Error::Ipc("a short answer".into())),
+            Err(e) => (Duration::ZERO, Vec::new(), true, e),
         };
-        for answer in answers {
-            let Some(task) = batch.tasks.pop_front() else {
-                break;
-            };
+        batch.busy += busy;
+        let answered = batch.tasks.len().min(answers.len());
+        for (task, answer) in batch.tasks.drain(..answered).zip(answers) {
             let answer = answer.map(ByteBuf::into_vec).map_err(Error::from);
             self.settle(task.call, task.chunk, answer);
         }
@@ -636,9 +624,9 @@ impl Core {
         log::debug!("joining pool");
         match self.state {
             PoolState::Running => return Err(Error::PoolStillRunning),
-            PoolState::Terminated => return Ok(()), // `terminate` reaped them
-            PoolState::Closed if self.workers.is_empty() => return Ok(()), // joined before
-            PoolState::Closed => {}
+            // Joined before, or terminated (`terminate` reaped them).
+            _ if self.workers.is_empty() => return Ok(()),
+            _ => {}
         }
         self.wait_until(Wait::Forever, |core| {
             core.pending.is_empty() && core.workers.iter().all(|w| w.batch.is_none())
