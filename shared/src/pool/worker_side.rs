@@ -72,27 +72,23 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
     // CPython lets a failing initializer kill the worker, and then starts
     // replacements that fail the same way, forever. Here the worker stays
     // and answers every task with the initializer's error instead.
-    let broken = setup
-        .initializer
-        .and_then(|(distance, args, fds)| {
-            crate::handover::handed(fds.0); // for its queues and locks to take
-            // SAFETY: the parent sent the distance of the initializer's runner.
-            run(unsafe { crate::functions::at(distance) }, &args).err()
-        })
-        .map(|failed| {
-            // Every task fails with this: say it is the initializer's.
-            Failed::Raised(match failed {
-                Failed::Raised(raised) => Raised {
-                    message: format!("the pool's initializer failed: {}", raised.message),
-                    ..raised
-                },
-                Failed::Unencodable(why) => Raised {
-                    kind: "InitializerError".to_owned(),
-                    message: format!("the pool's initializer could not take its arguments: {why}"),
-                    value: None,
-                },
-            })
-        });
+    let broken = setup.initializer.and_then(|(distance, args, fds)| {
+        crate::handover::handed(fds.0); // for its queues and locks to take
+        // SAFETY: the parent sent the distance of the initializer's runner.
+        let failed = run(unsafe { crate::functions::at(distance) }, &args).err()?;
+        // Every task fails with this: say it is the initializer's.
+        Some(Failed::Raised(match failed {
+            Failed::Raised(raised) => Raised {
+                message: format!("the pool's initializer failed: {}", raised.message),
+                ..raised
+            },
+            Failed::Unencodable(why) => Raised {
+                kind: "InitializerError".to_owned(),
+                message: format!("the pool's initializer could not take its arguments: {why}"),
+                value: None,
+            },
+        }))
+    });
     let mut completed = 0;
     'serve: while setup.maxtasks.is_none_or(|max| completed < max) {
         let Ok(message) = setup.socket.recv_bytes() else {
