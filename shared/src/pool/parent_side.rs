@@ -494,7 +494,9 @@ impl Core {
     /// before `done` could hold, or the fork's error if it has no workers
     /// and can fork none.
     pub fn wait_until(&mut self, wait: Wait, done: impl Fn(&Core) -> bool) -> Result<bool, Error> {
-        self.refill(); // if a fork failed before, try again
+        if self.workers.len() < self.config.processes {
+            self.refill(); // a fork failed before: try again
+        }
         for looked in 0.. {
             if self.workers.is_empty() && self.state != PoolState::Terminated {
                 // No worker, and none could be forked: what is waiting to
