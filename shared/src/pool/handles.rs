@@ -12,9 +12,10 @@ use crate::Error;
 use crate::codec::decode_onto;
 use crate::sys::Wait;
 
-/// Waits until the call's values are in (or the wait runs out: `None`),
-/// and decodes them: what `get` and the callbacks both use.
-type Collect<T> = fn(&Rc<Call>, Wait) -> Result<Option<T>, Error>;
+/// Waits until the call's values are in (or the wait runs out:
+/// [`Error::Timeout`]), and decodes them: what `get` and the callbacks
+/// both use.
+type Collect<T> = fn(&Call, Wait) -> Result<T, Error>;
 
 /// The result of [`Pool::apply_async`](super::Pool::apply_async) or
 /// [`Pool::map_async`](super::Pool::map_async), to collect later (CPython's
@@ -65,29 +66,23 @@ impl<T: 'static> AsyncResult<T> {
     /// # }
     /// ```
     pub fn callback(self, f: impl FnOnce(&T) + 'static) -> Self {
-        self.when_complete(move |result| result.inspect(f))
+        self.when_complete(move |result| drop(result.inspect(f)))
     }
 
     /// Run `f` on the error once the call has failed (Python's
     /// `error_callback=`), as [`callback`](Self::callback) runs.
     pub fn error_callback(self, f: impl FnOnce(&Error) + 'static) -> Self {
-        self.when_complete(move |result| result.inspect_err(f))
+        self.when_complete(move |result| drop(result.inspect_err(f)))
     }
 
-    /// Once the call is complete, collect it as `get` does, and let `then`
-    /// look at the result (`inspect` or `inspect_err` with the callback).
-    fn when_complete(
-        self,
-        then: impl FnOnce(Result<T, Error>) -> Result<T, Error> + 'static,
-    ) -> Self {
+    /// Once the call is complete, collect it as `get` does, and hand
+    /// `then` the result (to `inspect` or `inspect_err` with the callback).
+    fn when_complete(self, then: impl FnOnce(Result<T, Error>) + 'static) -> Self {
         let Ok(core) = self.call.core() else {
             return self; // the pool is gone: never complete
         };
         let (call, collect) = (Rc::clone(&self.call), self.collect);
-        let run = move || {
-            let result = collect(&call, Wait::No).and_then(|v| v.ok_or(Error::NotReady));
-            drop(then(result)); // looked at, and done with
-        };
+        let run = move || then(collect(&call, Wait::No));
         core.borrow_mut()
             .when_complete(self.call.job, Box::new(run));
         let _ = drive(&core, Wait::No, |_| false); // it may be complete already
@@ -101,13 +96,13 @@ impl<T: 'static> AsyncResult<T> {
     /// gives [`Error::PoolNotRunning`] (where CPython would wait forever).
     /// Ask again and you get the same answer.
     pub fn get(&self) -> Result<T, Error> {
-        (self.collect)(&self.call, Wait::Forever)?.ok_or(Error::Timeout)
+        (self.collect)(&self.call, Wait::Forever)
     }
 
     /// Wait at most `timeout` (Python's `get(timeout)`); [`Error::Timeout`]
     /// if the result is not in by then. The task itself keeps running.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
-        (self.collect)(&self.call, Wait::timeout(timeout))?.ok_or(Error::Timeout)
+        (self.collect)(&self.call, Wait::timeout(timeout))
     }
 
     /// Wait until the result is ready, or the pool is terminated (Python's `wait()`).
@@ -153,12 +148,12 @@ impl<T> fmt::Debug for AsyncResult<T> {
 
 /// A call's values in input order, each chunk decoded as soon as it is in,
 /// while the workers go on with the next; its first failure as soon as it
-/// is in, as CPython's `map` fails as a whole; `Ok(None)` if the wait ran
-/// out.
+/// is in, as CPython's `map` fails as a whole; [`Error::Timeout`] if the
+/// wait ran out.
 pub(crate) fn collect<V: DeserializeOwned + 'static>(
-    call: &Rc<Call>,
+    call: &Call,
     wait: Wait,
-) -> Result<Option<Vec<V>>, Error> {
+) -> Result<Vec<V>, Error> {
     let (core, id) = (call.core()?, call.job);
     let (mut next, mut values) = (0, Vec::new());
     loop {
@@ -166,7 +161,7 @@ pub(crate) fn collect<V: DeserializeOwned + 'static>(
             (c.jobs.get(&id)).is_none_or(|j| j.complete() || j.outcomes.contains_key(&next))
         };
         if !drive(&core, wait, in_or_done)? {
-            return Ok(None);
+            return Err(Error::Timeout);
         }
         let core = core.borrow();
         let job = core.jobs.get(&id).ok_or(Error::PoolNotRunning)?;
@@ -182,22 +177,18 @@ pub(crate) fn collect<V: DeserializeOwned + 'static>(
             next += 1;
         }
         if job.finished() && next == job.cut {
-            return Ok(Some(values));
+            return Ok(values);
         }
     }
 }
 
-/// The value of a one-task call (none would be a broken worker's answer,
-/// never a timeout).
+/// The value of a one-task call (none would be a broken worker's answer).
 pub(crate) fn collect_one<V: DeserializeOwned + 'static>(
-    call: &Rc<Call>,
+    call: &Call,
     wait: Wait,
-) -> Result<Option<V>, Error> {
+) -> Result<V, Error> {
     let lost = || Error::Ipc("a task came back without its value".into());
-    let values = collect::<V>(call, wait)?;
-    values
-        .map(|mut values| values.pop().ok_or_else(lost))
-        .transpose()
+    collect(call, wait)?.pop().ok_or_else(lost)
 }
 
 /// The results of [`Pool::imap`](super::Pool::imap) (in input order) or
