@@ -218,8 +218,8 @@ impl<T: DeserializeOwned + 'static> IMap<T> {
         }
     }
 
-    /// Wait for the next chunk (the next in order, or the next to arrive);
-    /// `None` when every chunk has been yielded.
+    /// Wait for the next chunk (the next in order, or the next to arrive),
+    /// and take it; `None` when every chunk has been yielded.
     fn next_chunk(&mut self) -> Result<Option<ChunkResult>, Error> {
         let (core, id, taken) = (self.call.core()?, self.call.job, self.taken);
         let next = self.ordered.then_some(taken); // or whichever comes first
@@ -230,8 +230,10 @@ impl<T: DeserializeOwned + 'static> IMap<T> {
         let mut core = core.borrow_mut();
         let job = core.jobs.get_mut(&id).ok_or(Error::PoolNotRunning)?;
         if all_taken(job) {
+            self.finished = true;
             return Ok(None);
         }
+        self.taken += 1;
         let arrived = job.arrivals.pop_front(); // one taken, one arrival fewer
         Ok(next
             .or(arrived)
@@ -243,27 +245,23 @@ impl<T: DeserializeOwned + 'static> Iterator for IMap<T> {
     type Item = Result<T, Error>;
 
     fn next(&mut self) -> Option<Result<T, Error>> {
-        while !self.finished {
+        loop {
             if let Some(value) = self.buffer.next() {
                 return Some(Ok(value));
             }
-            let outcome = match self.next_chunk() {
-                Ok(Some(outcome)) => outcome,
-                Ok(None) => break,
-                Err(e) => {
-                    self.finished = true; // the pool is gone: nothing more will come
-                    return Some(Err(e));
-                }
-            };
-            self.taken += 1;
+            if self.finished {
+                return None;
+            }
+            let outcome = self.next_chunk().unwrap_or_else(|e| {
+                self.finished = true; // the pool is gone: nothing more will come
+                Some(Err(e))
+            })?;
             let mut values = Vec::new();
             match outcome.and_then(|b| decode_onto(&b, &mut values)) {
                 Ok(()) => self.buffer = values.into_iter(),
                 Err(e) => return Some(Err(e)),
             }
         }
-        self.finished = true;
-        None
     }
 }
 
