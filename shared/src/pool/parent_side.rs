@@ -649,9 +649,7 @@ impl Core {
     /// SIGTERM does not act on it until it is continued, so CPython's
     /// `terminate` waits for it for ever; SIGKILL ends even a stopped one.
     pub fn terminate(&mut self) -> Result<(), Error> {
-        if self.state != PoolState::Terminated {
-            log::debug!("terminating pool");
-        }
+        log::debug!("terminating pool"); // each time, as CPython's
         self.state = PoolState::Terminated;
         // Every worker signalled, then every one joined, even after an error.
         let signalled = self.workers.iter().map(|w| w.process.terminate());
