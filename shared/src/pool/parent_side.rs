@@ -243,7 +243,8 @@ pub(crate) struct Core {
     pub jobs: BTreeMap<u64, Job>,
     /// The calls with chunks still to hand out, oldest first: what
     /// `dispatch` looks at, never the thousands of calls merely waiting
-    /// for their results (CPython's task queue).
+    /// for their results (CPython's task queue). Each is in `jobs` (a
+    /// call with chunks to hand out is not finished, so never let go).
     pending: BTreeSet<u64>,
     /// The calls that had a chunk settled, a callback added or their last
     /// hold let go since the last [`tidy`](Core::tidy): the only ones that
@@ -417,13 +418,9 @@ impl Core {
             let mut tasks = Vec::new();
             let oldest: Vec<u64> = self.pending.iter().copied().take(size.min(share)).collect();
             for id in oldest {
-                let Some(job) = self.jobs.get_mut(&id) else {
-                    self.pending.remove(&id); // (a call leaves only once finished)
-                    continue;
-                };
-                if job.runner != runner {
+                let Some(job) = self.jobs.get_mut(&id).filter(|job| job.runner == runner) else {
                     break; // another function's call waits its turn
-                }
+                };
                 job.next_batch(id, size, &mut tasks);
                 if job.watched() {
                     self.touched.borrow_mut().push(id); // a chunk may have failed to be cut
@@ -481,10 +478,11 @@ impl Core {
         }
     }
 
-    /// Hand `task`, which its worker never ran, to the next worker free.
+    /// Hand `task`, which its worker never ran, to the next worker free
+    /// (if its call is still there: one whose `submit` failed is not).
     fn retry(&mut self, task: Task) {
-        self.pending.insert(task.call);
         if let Some(job) = self.jobs.get_mut(&task.call) {
+            self.pending.insert(task.call);
             job.retry.push_back(task); // in their order: an imap's next comes first
         }
     }
