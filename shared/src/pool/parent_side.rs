@@ -567,11 +567,10 @@ impl Core {
         // Learn how big this function's batches should be: twice as big
         // after a quick one; after a slow one, what takes about 400 µs.
         let size = self.sizes.entry(batch.runner).or_insert(1);
-        let per_task = batch.busy / batch.count.max(1) as u32;
         if batch.busy < BATCH_WORK && batch.count == *size {
             *size = (*size * 2).min(MAX_BATCH);
         } else if batch.busy > BATCH_WORK * 10 {
-            let fits = (BATCH_WORK * 4).as_nanos() / per_task.as_nanos().max(1);
+            let fits = (BATCH_WORK * 4).as_nanos() * batch.count as u128 / batch.busy.as_nanos();
             *size = (fits as usize).clamp(1, *size);
         }
         Ok(())
