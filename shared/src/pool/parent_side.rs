@@ -292,10 +292,9 @@ impl Core {
     /// forked, or spawned with its end of the socket handed to it.
     fn add_worker(&mut self) -> Result<(), Error> {
         let (socket, theirs) = pipe(true)?;
-        let config = &self.config;
-        let method = config.method.unwrap_or_else(crate::get_start_method);
+        let method = self.config.method.unwrap_or_else(crate::get_start_method);
         let ours = self.workers.iter().map(|w| &w.socket).chain([&socket]);
-        let initializer = match &config.initializer {
+        let initializer = match &self.config.initializer {
             Some(Ok((runner, args, fds))) => Some((*runner, args.clone(), fds.try_clone()?)),
             _ => None,
         };
@@ -303,7 +302,7 @@ impl Core {
             socket: theirs,
             inherited: ours.map(|s| s.as_raw_fd()).collect(),
             initializer,
-            maxtasks: config.maxtasks,
+            maxtasks: self.config.maxtasks,
         };
         let class = match method {
             StartMethod::Fork => "ForkPoolWorker",
