@@ -16,18 +16,14 @@
 
 use std::cell::{RefCell, RefMut};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::io;
-use std::iter::Peekable;
 use std::os::fd::{AsFd, AsRawFd};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use serde_bytes::ByteBuf;
 
-use super::task::Runner;
 use super::worker_side::{self, Answer, Initializer, Setup, Task};
 use crate::codec::{decode, encode};
-use crate::functions::distance;
 use crate::ipc::{Connection, pipe};
 use crate::process::spawn::StartMethod;
 use crate::sys::{Wait, wait_readable};
@@ -69,7 +65,7 @@ pub(crate) struct Job {
     /// Its runner's address (its function's, in effect).
     runner: usize,
     /// The chunks not handed out yet; `None` once all are.
-    source: Option<Peekable<Chunks>>,
+    source: Option<std::iter::Peekable<Chunks>>,
     /// Tasks that a worker never ran (it died before the send, or before
     /// their turn in its batch): handed out again, first, to the next worker.
     retry: VecDeque<Task>,
@@ -179,7 +175,7 @@ impl Job {
             self.cut += 1;
             match chunk {
                 Ok(args) => tasks.push(Task {
-                    runner: distance(self.runner),
+                    runner: crate::functions::distance(self.runner),
                     args: args.into(),
                     call: id,
                     chunk: self.cut - 1,
@@ -330,7 +326,7 @@ impl Core {
     pub fn submit(
         &mut self,
         core: Weak<RefCell<Core>>,
-        runner: Runner,
+        runner: super::task::Runner,
         chunks: Chunks,
     ) -> Result<Rc<Call>, Error> {
         if self.state != PoolState::Running {
@@ -449,7 +445,7 @@ impl Core {
                 }
                 // The worker has died, before it could be given anything:
                 // its socket will say so, and a replacement gets the batch.
-                Err(Error::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                     tasks.into_iter().for_each(|task| self.retry(task));
                 }
                 // The batch could not go (no descriptor free for a big one,

@@ -1,8 +1,6 @@
 //! The worker's side: what travels between the parent and a worker, and the
 //! loop a worker runs until told to stop (CPython's `pool.worker`).
 
-use std::io;
-use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -12,7 +10,6 @@ use serde_bytes::ByteBuf;
 use super::task::{Failed, Runner};
 use crate::Error;
 use crate::codec::{decode, encode};
-use crate::handover::Descriptors;
 use crate::ipc::Connection;
 use crate::process::current::ExitRequest;
 use crate::returns::Raised;
@@ -42,7 +39,7 @@ pub(crate) type Answer = Result<ByteBuf, Failed>;
 /// The initializer, as a worker is given it: its runner's distance (see
 /// `functions.rs`), its encoded arguments, and the descriptors of any
 /// queue, pipe, event or lock among them.
-pub(crate) type Initializer = (isize, ByteBuf, Descriptors);
+pub(crate) type Initializer = (isize, ByteBuf, crate::handover::Descriptors);
 
 /// What a worker needs to start: the same, forked or spawned (then it is
 /// its argument, encoded, its socket and descriptors handed over).
@@ -55,7 +52,7 @@ pub(crate) struct Setup {
     /// when the parent dies (or a sibling worker does) nobody else holds
     /// its end open, and end-of-file comes. (None crosses a spawn.)
     #[serde(skip)]
-    pub inherited: Vec<RawFd>,
+    pub inherited: Vec<std::os::fd::RawFd>,
     pub initializer: Option<Initializer>,
     pub maxtasks: Option<usize>,
 }
@@ -139,7 +136,7 @@ fn answer(socket: &Connection, busy: Duration, answers: Vec<Answer>, last: bool)
     let count = answers.len();
     let send = |answers| encode(&(busy, answers, last)).and_then(|b| socket.send_bytes(&b));
     match send(answers) {
-        Err(Error::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => false,
+        Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => false,
         Err(e) => {
             let why = Failed::Unencodable(format!("the answer could not be sent: {e}"));
             send(vec![Err(why); count]).is_ok()
