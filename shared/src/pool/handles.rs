@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use super::parent_side::{Call, ChunkResult, Core, Job, drive};
+use super::parent_side::{Call, Callback, ChunkResult, Core, Job, drive};
 use crate::Error;
 use crate::codec::decode_onto;
 use crate::sys::Wait;
@@ -82,9 +82,8 @@ impl<T: 'static> AsyncResult<T> {
             return self; // the pool is gone: never complete
         };
         let (call, collect) = (Rc::clone(&self.call), self.collect);
-        let run = move || then(collect(&call, Wait::No));
-        core.borrow_mut()
-            .when_complete(self.call.job, Box::new(run));
+        let run: Callback = Box::new(move || then(collect(&call, Wait::No)));
+        core.borrow_mut().when_complete(self.call.job, run);
         let _ = drive(&core, Wait::No, |_| false); // it may be complete already
         self
     }
@@ -234,10 +233,8 @@ impl<T: DeserializeOwned + 'static> IMap<T> {
             return Ok(None);
         }
         self.taken += 1;
-        let arrived = job.arrivals.pop_front(); // one taken, one arrival fewer
-        Ok(next
-            .or(arrived)
-            .and_then(|index| job.outcomes.remove(&index)))
+        let index = next.or(job.arrivals.pop_front()); // one taken, one arrival fewer
+        Ok(index.and_then(|index| job.outcomes.remove(&index)))
     }
 }
 
