@@ -168,10 +168,9 @@ impl Job {
         // Those to hand out again first, in their order.
         let again = self.retry.len().min(n.saturating_sub(tasks.len()));
         tasks.extend(self.retry.drain(..again));
-        while tasks.len() < n {
-            let Some(chunk) = self.source.as_mut().and_then(Iterator::next) else {
-                break;
-            };
+        while tasks.len() < n
+            && let Some(chunk) = self.source.as_mut().and_then(Iterator::next)
+        {
             self.cut += 1;
             match chunk {
                 Ok(args) => tasks.push(Task {
