@@ -142,7 +142,6 @@ use std::rc::Rc;
 
 pub use crate::codec::Arg;
 pub use handles::{AsyncResult, IMap};
-use handles::{collect, collect_one};
 pub use task::{Function, Returned, TaskResult};
 
 use self::parent_side::{Call, Chunks, Config, Core, PoolState};
@@ -257,7 +256,7 @@ impl Pool {
         args: A,
     ) -> Result<AsyncResult<Returned<F, A>>, Error> {
         let call = self.call(f, [args], Some(1))?;
-        Ok(AsyncResult::new(call, collect_one))
+        Ok(AsyncResult::new(call, Call::collect_one))
     }
 
     /// `f` on every item, results in input order (Python's `map`); the
@@ -267,7 +266,7 @@ impl Pool {
         f: F,
         items: impl Items<T>,
     ) -> Result<Values<F, T>, Error> {
-        AsyncResult::new(self.call(f, one_each(items), None)?, collect).get()
+        AsyncResult::new(self.call(f, one_each(items), None)?, Call::collect).get()
     }
 
     /// [`map`](Self::map) with `chunksize` items to a task.
@@ -306,7 +305,7 @@ impl Pool {
         items: impl Items<A>,
         chunksize: usize,
     ) -> Result<Vec<Returned<F, A>>, Error> {
-        AsyncResult::new(self.call(f, items, Some(chunksize))?, collect).get()
+        AsyncResult::new(self.call(f, items, Some(chunksize))?, Call::collect).get()
     }
 
     /// [`starmap`](Self::starmap) without waiting (Python's `starmap_async`).
@@ -315,7 +314,7 @@ impl Pool {
         f: F,
         items: impl Items<A>,
     ) -> Result<AsyncResult<Vec<Returned<F, A>>>, Error> {
-        Ok(AsyncResult::new(self.call(f, items, None)?, collect))
+        Ok(AsyncResult::new(self.call(f, items, None)?, Call::collect))
     }
 
     /// `f` on every item, yielding results in input order as they come

@@ -31,8 +31,9 @@ pub struct AsyncResult<T> {
 }
 
 impl<T: 'static> AsyncResult<T> {
-    /// The handle of `call`, whose values `collect` brings in: [`collect`]
-    /// for all of them, [`collect_one`] for one task's.
+    /// The handle of `call`, whose values `collect` brings in:
+    /// [`Call::collect`] for all of them, [`Call::collect_one`] for one
+    /// task's.
     pub(crate) fn new(call: Rc<Call>, collect: Collect<T>) -> Self {
         AsyncResult { call, collect }
     }
@@ -145,49 +146,46 @@ impl<T> fmt::Debug for AsyncResult<T> {
     }
 }
 
-/// A call's values in input order, each chunk decoded as soon as it is in,
-/// while the workers go on with the next; its first failure as soon as it
-/// is in, as CPython's `map` fails as a whole; [`Error::Timeout`] if the
-/// wait ran out.
-pub(crate) fn collect<V: DeserializeOwned + 'static>(
-    call: &Call,
-    wait: Wait,
-) -> Result<Vec<V>, Error> {
-    let (core, id) = (call.core()?, call.job);
-    let (mut next, mut values) = (0, Vec::new());
-    loop {
-        let in_or_done = |c: &Core| {
-            (c.jobs.get(&id)).is_none_or(|j| j.complete() || j.outcomes.contains_key(&next))
-        };
-        if !drive(&core, wait, in_or_done)? {
-            return Err(Error::Timeout);
-        }
-        let core = core.borrow();
-        let job = core.jobs.get(&id).ok_or(Error::PoolNotRunning)?;
-        if let Some(failure) = &job.failure {
-            return Err(failure.clone());
-        }
-        while let Some(outcome) = job.outcomes.get(&next) {
-            decode_onto(outcome.as_ref().map_err(Error::clone)?, &mut values)?;
-            if next == 0 {
-                // Chunks are all this size but the last: make room once.
-                values.reserve(values.len() * job.cut.saturating_sub(1) as usize);
+/// What a handle asks of its call: its values.
+impl Call {
+    /// The call's values in input order, each chunk decoded as soon as it
+    /// is in, while the workers go on with the next; its first failure as
+    /// soon as it is in, as CPython's `map` fails as a whole;
+    /// [`Error::Timeout`] if the wait ran out.
+    pub fn collect<V: DeserializeOwned + 'static>(&self, wait: Wait) -> Result<Vec<V>, Error> {
+        let (core, id) = (self.core()?, self.job);
+        let (mut next, mut values) = (0, Vec::new());
+        loop {
+            let in_or_done = |c: &Core| {
+                (c.jobs.get(&id)).is_none_or(|j| j.complete() || j.outcomes.contains_key(&next))
+            };
+            if !drive(&core, wait, in_or_done)? {
+                return Err(Error::Timeout);
             }
-            next += 1;
-        }
-        if job.finished() && next == job.cut {
-            return Ok(values);
+            let core = core.borrow();
+            let job = core.jobs.get(&id).ok_or(Error::PoolNotRunning)?;
+            if let Some(failure) = &job.failure {
+                return Err(failure.clone());
+            }
+            while let Some(outcome) = job.outcomes.get(&next) {
+                decode_onto(outcome.as_ref().map_err(Error::clone)?, &mut values)?;
+                if next == 0 {
+                    // Chunks are all this size but the last: make room once.
+                    values.reserve(values.len() * job.cut.saturating_sub(1) as usize);
+                }
+                next += 1;
+            }
+            if job.finished() && next == job.cut {
+                return Ok(values);
+            }
         }
     }
-}
 
-/// The value of a one-task call (none would be a broken worker's answer).
-pub(crate) fn collect_one<V: DeserializeOwned + 'static>(
-    call: &Call,
-    wait: Wait,
-) -> Result<V, Error> {
-    let lost = || Error::Ipc("a task came back without its value".into());
-    collect(call, wait)?.pop().ok_or_else(lost)
+    /// The value of a one-task call (none would be a broken worker's answer).
+    pub fn collect_one<V: DeserializeOwned + 'static>(&self, wait: Wait) -> Result<V, Error> {
+        let lost = || Error::Ipc("a task came back without its value".into());
+        self.collect(wait)?.pop().ok_or_else(lost)
+    }
 }
 
 /// The results of [`Pool::imap`](super::Pool::imap) (in input order) or

@@ -7,7 +7,7 @@
 //! `Pool::map` → `Pool::call` (the chunks, cut as the workers need them)
 //! → [`Core::submit`] → [`Core::wait_until`] → `Core::dispatch` →
 //! `Job::next_batch` (a batch to each idle worker); then
-//! `AsyncResult::get` → `handles::collect` → [`drive`] → `wait_until`
+//! `AsyncResult::get` → `Call::collect` → [`drive`] → `wait_until`
 //! again → `Core::receive` → `Core::settle` → `Job::settle` (each answer
 //! in its place), and `collect` decodes each chunk as it comes. On the
 //! way, small helpers: `one_each` (an item as a one-argument tuple),
