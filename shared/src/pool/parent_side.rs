@@ -645,10 +645,9 @@ impl Core {
         // Every worker signalled, then every one joined, even after an error.
         let signalled = self.workers.iter().map(|w| w.process.terminate());
         let signalled = signalled.fold(Ok(()), Result::and);
-        let deadline = Wait::timeout(TERMINATE_GRACE);
+        let grace = Wait::timeout(TERMINATE_GRACE);
         let joined = self.workers.drain(..).map(|w| {
-            w.process
-                .join_timeout(deadline.left().unwrap_or_default())?;
+            w.process.join_timeout(grace.left().unwrap_or_default())?;
             if w.process.exitcode().is_none() {
                 log::debug!("worker still there after SIGTERM: SIGKILL");
                 w.process.kill()?;
