@@ -442,10 +442,8 @@ impl crate::process::spawn::Context {
     /// (Python's `ctx.Pool(processes)`): `ForkPoolWorker-N` or
     /// `SpawnPoolWorker-N`.
     pub fn pool(&self, processes: usize) -> Result<Pool, Error> {
-        Pool::builder()
-            .processes(processes)
-            .start_method(self.start_method())
-            .start()
+        let builder = Pool::builder().processes(processes);
+        builder.start_method(self.start_method()).start()
     }
 }
 
