@@ -79,13 +79,13 @@ impl<T: 'static> AsyncResult<T> {
     /// Once the call is complete, collect it as `get` does, and hand
     /// `then` the result (to `inspect` or `inspect_err` with the callback).
     fn when_complete(self, then: impl FnOnce(Result<T, Error>) + 'static) -> Self {
-        let Ok(core) = self.call.core() else {
-            return self; // the pool is gone: never complete
-        };
-        let (call, collect) = (Rc::clone(&self.call), self.collect);
-        let run: Callback = Box::new(move || then(collect(&call, Wait::No)));
-        core.borrow_mut().when_complete(self.call.job, run);
-        let _ = drive(&core, Wait::No, |_| false); // it may be complete already
+        // With the pool gone, the call is never complete.
+        if let Ok(core) = self.call.core() {
+            let (call, collect) = (Rc::clone(&self.call), self.collect);
+            let run: Callback = Box::new(move || then(collect(&call, Wait::No)));
+            core.borrow_mut().when_complete(self.call.job, run);
+            let _ = drive(&core, Wait::No, |_| false); // it may be complete already
+        }
         self
     }
 

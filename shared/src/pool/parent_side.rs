@@ -370,14 +370,13 @@ impl Core {
     /// once, and let go of finished calls nobody holds.
     pub fn tidy(&mut self) {
         for id in self.touched.take() {
-            let Some(job) = self.jobs.get_mut(&id) else {
-                continue;
-            };
-            if job.complete() {
-                self.ready.extend(job.callbacks.drain(..));
-            }
-            if job.held.strong_count() == 0 && job.finished() {
-                self.jobs.remove(&id);
+            if let Some(job) = self.jobs.get_mut(&id) {
+                if job.complete() {
+                    self.ready.extend(job.callbacks.drain(..));
+                }
+                if job.held.strong_count() == 0 && job.finished() {
+                    self.jobs.remove(&id);
+                }
             }
         }
     }
