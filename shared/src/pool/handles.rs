@@ -1,7 +1,6 @@
 //! What an asynchronous call hands back: [`AsyncResult`] for `apply_async`
 //! and `map_async`, [`IMap`] for `imap` and `imap_unordered`.
 
-use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -140,8 +139,8 @@ impl<T: 'static> AsyncResult<T> {
     }
 }
 
-impl<T> fmt::Debug for AsyncResult<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl<T> std::fmt::Debug for AsyncResult<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "AsyncResult {{ job: {} }}", self.call.job)
     }
 }
@@ -260,8 +259,8 @@ impl<T: DeserializeOwned + 'static> Iterator for IMap<T> {
     }
 }
 
-impl<T> fmt::Debug for IMap<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl<T> std::fmt::Debug for IMap<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (job, ordered) = (self.call.job, self.ordered);
         write!(f, "IMap {{ job: {job}, ordered: {ordered} }}")
     }

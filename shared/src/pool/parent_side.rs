@@ -432,9 +432,8 @@ impl Core {
                     for task in tasks.iter_mut().take_while(|task| task.call == running) {
                         task.args = ByteBuf::new(); // if its worker dies, it fails
                     }
-                    let worker = &mut self.workers[w];
-                    worker.sent += tasks.len();
-                    worker.batch = Some(Batch {
+                    self.workers[w].sent += tasks.len();
+                    self.workers[w].batch = Some(Batch {
                         runner,
                         count: tasks.len(),
                         tasks: tasks.into(),

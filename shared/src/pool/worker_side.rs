@@ -7,12 +7,11 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use super::task::{Failed, Runner};
+use super::task::{Failed, Raised, Runner};
 use crate::Error;
 use crate::codec::{decode, encode};
 use crate::ipc::Connection;
 use crate::process::current::ExitRequest;
-use crate::returns::Raised;
 
 /// One chunk of a call, as the parent sends it. A message to a worker is a
 /// `Vec<Task>`, a batch; an empty one tells it to stop (CPython's sentinel).
