@@ -142,7 +142,6 @@ use std::rc::Rc;
 
 pub use crate::codec::Arg;
 pub use handles::{AsyncResult, IMap};
-use handles::{collect, collect_one};
 pub use task::{Function, Returned, TaskResult};
 
 use self::parent_side::{Call, Chunks, Config, Core, PoolState};
@@ -231,10 +230,7 @@ impl Pool {
 
     /// Settings beyond the number of workers.
     pub fn builder() -> PoolBuilder {
-        PoolBuilder(Config {
-            processes: crate::cpu_count(),
-            ..Config::default()
-        })
+        PoolBuilder(Config::default()).processes(crate::cpu_count())
     }
 
     /// How many workers the pool keeps.
@@ -259,10 +255,8 @@ impl Pool {
         f: F,
         args: A,
     ) -> Result<AsyncResult<Returned<F, A>>, Error> {
-        Ok(AsyncResult::new(
-            self.call(f, [args], Some(1))?,
-            collect_one,
-        ))
+        let call = self.call(f, [args], Some(1))?;
+        Ok(AsyncResult::new(call, Call::collect_one))
     }
 
     /// `f` on every item, results in input order (Python's `map`); the
@@ -272,7 +266,7 @@ impl Pool {
         f: F,
         items: impl Items<T>,
     ) -> Result<Values<F, T>, Error> {
-        AsyncResult::new(self.call(f, one_each(items), None)?, collect).get()
+        AsyncResult::new(self.call(f, one_each(items), None)?, Call::collect).get()
     }
 
     /// [`map`](Self::map) with `chunksize` items to a task.
@@ -311,7 +305,7 @@ impl Pool {
         items: impl Items<A>,
         chunksize: usize,
     ) -> Result<Vec<Returned<F, A>>, Error> {
-        AsyncResult::new(self.call(f, items, Some(chunksize))?, collect).get()
+        AsyncResult::new(self.call(f, items, Some(chunksize))?, Call::collect).get()
     }
 
     /// [`starmap`](Self::starmap) without waiting (Python's `starmap_async`).
@@ -320,7 +314,7 @@ impl Pool {
         f: F,
         items: impl Items<A>,
     ) -> Result<AsyncResult<Vec<Returned<F, A>>>, Error> {
-        Ok(AsyncResult::new(self.call(f, items, None)?, collect))
+        Ok(AsyncResult::new(self.call(f, items, None)?, Call::collect))
     }
 
     /// `f` on every item, yielding results in input order as they come
@@ -340,10 +334,8 @@ impl Pool {
         items: impl Items<T>,
         chunksize: usize,
     ) -> Result<IMap<Returned<F, (T,)>>, Error> {
-        Ok(IMap::new(
-            self.call(f, one_each(items), Some(chunksize))?,
-            true,
-        ))
+        let call = self.call(f, one_each(items), Some(chunksize))?;
+        Ok(IMap::new(call, true))
     }
 
     /// `f` on every item, yielding results as they finish, in any order
@@ -363,10 +355,8 @@ impl Pool {
         items: impl Items<T>,
         chunksize: usize,
     ) -> Result<IMap<Returned<F, (T,)>>, Error> {
-        Ok(IMap::new(
-            self.call(f, one_each(items), Some(chunksize))?,
-            false,
-        ))
+        let call = self.call(f, one_each(items), Some(chunksize))?;
+        Ok(IMap::new(call, false))
     }
 
     /// Accept no more work (Python's `close`); what was submitted still
@@ -411,12 +401,9 @@ impl Pool {
             items = Box::new(items.collect::<Vec<A>>().into_iter());
         }
         let mut core = parent_side::free(&self.core)?;
-        let cpython = items
-            .size_hint()
-            .0
-            .div_ceil(core.config.processes * 4)
-            .max(1); // its divmod
-        let chunksize = chunksize.unwrap_or(cpython);
+        // CPython's default: four chunks a worker (its divmod), at least one item.
+        let cpython = items.size_hint().0.div_ceil(4 * core.config.processes);
+        let chunksize = chunksize.unwrap_or(cpython.max(1));
         if chunksize == 0 {
             return Err(Error::InvalidArgument("Chunksize must be 1+, not 0"));
         }
@@ -455,11 +442,8 @@ impl crate::process::spawn::Context {
     /// (Python's `ctx.Pool(processes)`): `ForkPoolWorker-N` or
     /// `SpawnPoolWorker-N`.
     pub fn pool(&self, processes: usize) -> Result<Pool, Error> {
-        let method = self.start_method();
-        Pool::builder()
-            .processes(processes)
-            .start_method(method)
-            .start()
+        let builder = Pool::builder().processes(processes);
+        builder.start_method(self.start_method()).start()
     }
 }
 

@@ -1,20 +1,20 @@
 //! What an asynchronous call hands back: [`AsyncResult`] for `apply_async`
 //! and `map_async`, [`IMap`] for `imap` and `imap_unordered`.
 
-use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use super::parent_side::{Call, ChunkResult, Core, Job, drive};
+use super::parent_side::{Call, Callback, ChunkResult, Core, Job, drive};
 use crate::Error;
 use crate::codec::decode_onto;
 use crate::sys::Wait;
 
-/// Waits until the call's values are in (or the wait runs out: `None`),
-/// and decodes them: what `get` and the callbacks both use.
-type Collect<T> = fn(&Rc<Call>, Wait) -> Result<Option<T>, Error>;
+/// Waits until the call's values are in (or the wait runs out:
+/// [`Error::Timeout`]), and decodes them: what `get` and the callbacks
+/// both use.
+type Collect<T> = fn(&Call, Wait) -> Result<T, Error>;
 
 /// The result of [`Pool::apply_async`](super::Pool::apply_async) or
 /// [`Pool::map_async`](super::Pool::map_async), to collect later (CPython's
@@ -30,8 +30,9 @@ pub struct AsyncResult<T> {
 }
 
 impl<T: 'static> AsyncResult<T> {
-    /// The handle of `call`, whose values `collect` brings in: [`collect`]
-    /// for all of them, [`collect_one`] for one task's.
+    /// The handle of `call`, whose values `collect` brings in:
+    /// [`Call::collect`] for all of them, [`Call::collect_one`] for one
+    /// task's.
     pub(crate) fn new(call: Rc<Call>, collect: Collect<T>) -> Self {
         AsyncResult { call, collect }
     }
@@ -65,33 +66,25 @@ impl<T: 'static> AsyncResult<T> {
     /// # }
     /// ```
     pub fn callback(self, f: impl FnOnce(&T) + 'static) -> Self {
-        self.when_complete(move |result| result.inspect(f))
+        self.when_complete(move |result| drop(result.inspect(f)))
     }
 
     /// Run `f` on the error once the call has failed (Python's
     /// `error_callback=`), as [`callback`](Self::callback) runs.
     pub fn error_callback(self, f: impl FnOnce(&Error) + 'static) -> Self {
-        self.when_complete(move |result| result.inspect_err(f))
+        self.when_complete(move |result| drop(result.inspect_err(f)))
     }
 
-    /// Once the call is complete, collect it as `get` does, and let `then`
-    /// look at the result (`inspect` or `inspect_err` with the callback).
-    fn when_complete(
-        self,
-        then: impl FnOnce(Result<T, Error>) -> Result<T, Error> + 'static,
-    ) -> Self {
-        let Ok(core) = self.call.core() else {
-            return self; // the pool is gone: never complete
-        };
-        let call = Rc::clone(&self.call);
-        let collect = self.collect;
-        let run = move || {
-            let result = collect(&call, Wait::No).and_then(|v| v.ok_or(Error::NotReady));
-            drop(then(result)); // looked at, and done with
-        };
-        core.borrow_mut()
-            .when_complete(self.call.job, Box::new(run));
-        let _ = drive(&core, Wait::No, |_| false); // it may be complete already
+    /// Once the call is complete, collect it as `get` does, and hand
+    /// `then` the result (to `inspect` or `inspect_err` with the callback).
+    fn when_complete(self, then: impl FnOnce(Result<T, Error>) + 'static) -> Self {
+        // With the pool gone, the call is never complete.
+        if let Ok(core) = self.call.core() {
+            let (call, collect) = (Rc::clone(&self.call), self.collect);
+            let run: Callback = Box::new(move || then(collect(&call, Wait::No)));
+            core.borrow_mut().when_complete(self.call.job, run);
+            let _ = drive(&core, Wait::No, |_| false); // it may be complete already
+        }
         self
     }
 
@@ -102,13 +95,13 @@ impl<T: 'static> AsyncResult<T> {
     /// gives [`Error::PoolNotRunning`] (where CPython would wait forever).
     /// Ask again and you get the same answer.
     pub fn get(&self) -> Result<T, Error> {
-        (self.collect)(&self.call, Wait::Forever)?.ok_or(Error::Timeout)
+        (self.collect)(&self.call, Wait::Forever)
     }
 
     /// Wait at most `timeout` (Python's `get(timeout)`); [`Error::Timeout`]
     /// if the result is not in by then. The task itself keeps running.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
-        (self.collect)(&self.call, Wait::timeout(timeout))?.ok_or(Error::Timeout)
+        (self.collect)(&self.call, Wait::timeout(timeout))
     }
 
     /// Wait until the result is ready, or the pool is terminated (Python's `wait()`).
@@ -146,59 +139,52 @@ impl<T: 'static> AsyncResult<T> {
     }
 }
 
-impl<T> fmt::Debug for AsyncResult<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl<T> std::fmt::Debug for AsyncResult<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "AsyncResult {{ job: {} }}", self.call.job)
     }
 }
 
-/// A call's values in input order, each chunk decoded as soon as it is in,
-/// while the workers go on with the next; its first failure as soon as it
-/// is in, as CPython's `map` fails as a whole; `Ok(None)` if the wait ran
-/// out.
-pub(crate) fn collect<V: DeserializeOwned + 'static>(
-    call: &Rc<Call>,
-    wait: Wait,
-) -> Result<Option<Vec<V>>, Error> {
-    let (core, id) = (call.core()?, call.job);
-    let (mut next, mut values) = (0, Vec::new());
-    loop {
-        let in_or_done = |c: &Core| {
-            (c.jobs.get(&id)).is_none_or(|j| j.complete() || j.outcomes.contains_key(&next))
-        };
-        if !drive(&core, wait, in_or_done)? {
-            return Ok(None);
-        }
-        let core = core.borrow();
-        let job = core.jobs.get(&id).ok_or(Error::PoolNotRunning)?;
-        if let Some(failure) = &job.failure {
-            return Err(failure.clone());
-        }
-        while let Some(outcome) = job.outcomes.get(&next) {
-            decode_onto(outcome.as_ref().map_err(Error::clone)?, &mut values)?;
-            if next == 0 {
-                // Chunks are all this size but the last: make room once.
-                values.reserve(values.len() * job.cut.saturating_sub(1) as usize);
+/// What a handle asks of its call: its values.
+impl Call {
+    /// The call's values in input order, each chunk decoded as soon as it
+    /// is in, while the workers go on with the next; its first failure as
+    /// soon as it is in, as CPython's `map` fails as a whole;
+    /// [`Error::Timeout`] if the wait ran out.
+    pub fn collect<V: DeserializeOwned + 'static>(&self, wait: Wait) -> Result<Vec<V>, Error> {
+        let (core, id) = (self.core()?, self.job);
+        let (mut next, mut values) = (0, Vec::new());
+        loop {
+            let in_or_done = |c: &Core| {
+                (c.jobs.get(&id)).is_none_or(|j| j.complete() || j.outcomes.contains_key(&next))
+            };
+            if !drive(&core, wait, in_or_done)? {
+                return Err(Error::Timeout);
             }
-            next += 1;
-        }
-        if job.finished() && next == job.cut {
-            return Ok(Some(values));
+            let core = core.borrow();
+            let job = core.jobs.get(&id).ok_or(Error::PoolNotRunning)?;
+            if let Some(failure) = &job.failure {
+                return Err(failure.clone());
+            }
+            while let Some(outcome) = job.outcomes.get(&next) {
+                decode_onto(outcome.as_ref().map_err(Error::clone)?, &mut values)?;
+                if next == 0 {
+                    // Chunks are all this size but the last: make room once.
+                    values.reserve(values.len() * job.cut.saturating_sub(1) as usize);
+                }
+                next += 1;
+            }
+            if job.finished() && next == job.cut {
+                return Ok(values);
+            }
         }
     }
-}
 
-/// The value of a one-task call (none would be a broken worker's answer,
-/// never a timeout).
-pub(crate) fn collect_one<V: DeserializeOwned + 'static>(
-    call: &Rc<Call>,
-    wait: Wait,
-) -> Result<Option<V>, Error> {
-    let lost = || Error::Ipc("a task came back without its value".into());
-    let values = collect::<V>(call, wait)?;
-    values
-        .map(|mut values| values.pop().ok_or_else(lost))
-        .transpose()
+    /// The value of a one-task call (none would be a broken worker's answer).
+    pub fn collect_one<V: DeserializeOwned + 'static>(&self, wait: Wait) -> Result<V, Error> {
+        let lost = || Error::Ipc("a task came back without its value".into());
+        self.collect(wait)?.pop().ok_or_else(lost)
+    }
 }
 
 /// The results of [`Pool::imap`](super::Pool::imap) (in input order) or
@@ -228,8 +214,8 @@ impl<T: DeserializeOwned + 'static> IMap<T> {
         }
     }
 
-    /// Wait for the next chunk (the next in order, or the next to arrive);
-    /// `None` when every chunk has been yielded.
+    /// Wait for the next chunk (the next in order, or the next to arrive),
+    /// and take it; `None` when every chunk has been yielded.
     fn next_chunk(&mut self) -> Result<Option<ChunkResult>, Error> {
         let (core, id, taken) = (self.call.core()?, self.call.job, self.taken);
         let next = self.ordered.then_some(taken); // or whichever comes first
@@ -240,12 +226,12 @@ impl<T: DeserializeOwned + 'static> IMap<T> {
         let mut core = core.borrow_mut();
         let job = core.jobs.get_mut(&id).ok_or(Error::PoolNotRunning)?;
         if all_taken(job) {
+            self.finished = true;
             return Ok(None);
         }
-        let arrived = job.arrivals.pop_front(); // one taken, one arrival fewer
-        Ok(next
-            .or(arrived)
-            .and_then(|index| job.outcomes.remove(&index)))
+        self.taken += 1;
+        let index = next.or(job.arrivals.pop_front()); // one taken, one arrival fewer
+        Ok(index.and_then(|index| job.outcomes.remove(&index)))
     }
 }
 
@@ -253,32 +239,28 @@ impl<T: DeserializeOwned + 'static> Iterator for IMap<T> {
     type Item = Result<T, Error>;
 
     fn next(&mut self) -> Option<Result<T, Error>> {
-        while !self.finished {
+        loop {
             if let Some(value) = self.buffer.next() {
                 return Some(Ok(value));
             }
-            let outcome = match self.next_chunk() {
-                Ok(Some(outcome)) => outcome,
-                Ok(None) => break,
-                Err(e) => {
-                    self.finished = true; // the pool is gone: nothing more will come
-                    return Some(Err(e));
-                }
-            };
-            self.taken += 1;
+            if self.finished {
+                return None;
+            }
+            let outcome = self.next_chunk().unwrap_or_else(|e| {
+                self.finished = true; // the pool is gone: nothing more will come
+                Some(Err(e))
+            })?;
             let mut values = Vec::new();
             match outcome.and_then(|b| decode_onto(&b, &mut values)) {
                 Ok(()) => self.buffer = values.into_iter(),
                 Err(e) => return Some(Err(e)),
             }
         }
-        self.finished = true;
-        None
     }
 }
 
-impl<T> fmt::Debug for IMap<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl<T> std::fmt::Debug for IMap<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (job, ordered) = (self.call.job, self.ordered);
         write!(f, "IMap {{ job: {job}, ordered: {ordered} }}")
     }

@@ -7,7 +7,7 @@
 //! `Pool::map` → `Pool::call` (the chunks, cut as the workers need them)
 //! → [`Core::submit`] → [`Core::wait_until`] → `Core::dispatch` →
 //! `Job::next_batch` (a batch to each idle worker); then
-//! `AsyncResult::get` → `handles::collect` → [`drive`] → `wait_until`
+//! `AsyncResult::get` → `Call::collect` → [`drive`] → `wait_until`
 //! again → `Core::receive` → `Core::settle` → `Job::settle` (each answer
 //! in its place), and `collect` decodes each chunk as it comes. On the
 //! way, small helpers: `one_each` (an item as a one-argument tuple),
@@ -16,18 +16,14 @@
 
 use std::cell::{RefCell, RefMut};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::io;
-use std::iter::Peekable;
 use std::os::fd::{AsFd, AsRawFd};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use serde_bytes::ByteBuf;
 
-use super::task::Runner;
 use super::worker_side::{self, Answer, Initializer, Setup, Task};
 use crate::codec::{decode, encode};
-use crate::functions::distance;
 use crate::ipc::{Connection, pipe};
 use crate::process::spawn::StartMethod;
 use crate::sys::{Wait, wait_readable};
@@ -68,10 +64,8 @@ const TERMINATE_GRACE: Duration = Duration::from_secs(1);
 pub(crate) struct Job {
     /// Its runner's address (its function's, in effect).
     runner: usize,
-    /// Its number in this pool, which its tasks carry.
-    call: u64,
     /// The chunks not handed out yet; `None` once all are.
-    source: Option<Peekable<Chunks>>,
+    source: Option<std::iter::Peekable<Chunks>>,
     /// Tasks that a worker never ran (it died before the send, or before
     /// their turn in its batch): handed out again, first, to the next worker.
     retry: VecDeque<Task>,
@@ -99,10 +93,10 @@ pub(crate) struct Job {
 pub(crate) struct Call {
     core: Weak<RefCell<Core>>,
     pub job: u64,
-    /// The core's list of calls let go: letting go never needs the core
-    /// (it may be busy: a call's input is read, and may drop a handle,
-    /// while the core works).
-    let_go: Rc<RefCell<Vec<u64>>>,
+    /// The core's list of calls to look at again ([`Core::tidy`]): letting
+    /// go never needs the core (it may be busy: a call's input is read,
+    /// and may drop a handle, while the core works).
+    touched: Rc<RefCell<Vec<u64>>>,
 }
 
 impl Call {
@@ -115,7 +109,7 @@ impl Drop for Call {
     /// The last hold went: let the call go, now if the core is free (else
     /// at its next turn).
     fn drop(&mut self) {
-        self.let_go.borrow_mut().push(self.job);
+        self.touched.borrow_mut().push(self.job);
         if let Some(core) = self.core.upgrade()
             && let Ok(mut core) = core.try_borrow_mut()
         {
@@ -159,39 +153,39 @@ impl Job {
     }
 
     fn settle(&mut self, index: u32, outcome: ChunkResult) {
-        if let Err(e) = &outcome
-            && self.failure.is_none()
-        {
-            self.failure = Some(e.clone());
+        if let Err(e) = &outcome {
+            self.failure.get_or_insert_with(|| e.clone());
         }
         self.outcomes.insert(index, outcome);
         self.arrivals.push_back(index);
         self.settled += 1;
     }
 
-    /// This call's next chunks, as tasks for a worker, onto `tasks` until
-    /// it holds `n`. A chunk that could not be cut or encoded fails here,
-    /// as its task would have.
-    fn next_batch(&mut self, n: usize, tasks: &mut Vec<Task>) {
-        while tasks.len() < n {
-            if let Some(task) = self.retry.pop_front() {
-                tasks.push(task);
-                continue;
-            }
-            let Some(chunk) = self.source.as_mut().and_then(Iterator::next) else {
-                self.source = None; // none left
-                break;
-            };
+    /// The next chunks of this call (number `id`), as tasks for a worker,
+    /// onto `tasks` until it holds `n`. A chunk that could not be cut or
+    /// encoded fails here, as its task would have.
+    fn next_batch(&mut self, id: u64, n: usize, tasks: &mut Vec<Task>) {
+        // Those to hand out again first, in their order.
+        let again = self.retry.len().min(n.saturating_sub(tasks.len()));
+        tasks.extend(self.retry.drain(..again));
+        while tasks.len() < n
+            && let Some(chunk) = self.source.as_mut().and_then(Iterator::next)
+        {
             self.cut += 1;
             match chunk {
                 Ok(args) => tasks.push(Task {
-                    runner: distance(self.runner),
+                    runner: crate::functions::distance(self.runner),
                     args: args.into(),
-                    call: self.call,
+                    call: id,
                     chunk: self.cut - 1,
                 }),
                 Err(e) => self.settle(self.cut - 1, Err(e)),
             }
+        }
+        // Cut and encode the next chunk now, while the workers work, and
+        // learn whether that was the last.
+        if self.source.as_mut().is_some_and(|s| s.peek().is_none()) {
+            self.source = None;
         }
     }
 }
@@ -244,13 +238,13 @@ pub(crate) struct Core {
     pub jobs: BTreeMap<u64, Job>,
     /// The calls with chunks still to hand out, oldest first: what
     /// `dispatch` looks at, never the thousands of calls merely waiting
-    /// for their results (CPython's task queue).
+    /// for their results (CPython's task queue). Each is in `jobs` (a
+    /// call with chunks to hand out is not finished, so never let go).
     pending: BTreeSet<u64>,
-    /// The calls that had a chunk settled, or a callback added, since the
-    /// callbacks were last collected: the only ones that can be due.
-    touched: Vec<u64>,
-    /// The calls whose last hold went: to let go of once finished.
-    let_go: Rc<RefCell<Vec<u64>>>,
+    /// The calls that had a chunk settled, a callback added or their last
+    /// hold let go since the last [`tidy`](Core::tidy): the only ones that
+    /// can have callbacks due, or be done with. Shared with the holds.
+    touched: Rc<RefCell<Vec<u64>>>,
     /// How many chunks of each function (by its runner's address) a worker
     /// is given at once, as learned from how long batches took (see
     /// [`BATCH_WORK`]): so a thousand `apply_async` of a tiny function
@@ -260,7 +254,7 @@ pub(crate) struct Core {
     /// Callbacks of calls now complete, to run once the core is free (a
     /// callback may use the pool): see [`drive`].
     ready: VecDeque<Callback>,
-    /// Why the last fork of a replacement worker failed, if it did.
+    /// Why the last fork of a worker failed, if it did.
     fork_failed: Option<Error>,
 }
 
@@ -281,11 +275,10 @@ impl Core {
             config,
             ..Core::default()
         };
-        for _ in 0..core.config.processes {
-            if let Err(e) = core.add_worker() {
-                let _ = core.terminate();
-                return Err(e);
-            }
+        core.refill();
+        if let Some(e) = core.fork_failed.take() {
+            let _ = core.terminate(); // the workers forked before it
+            return Err(e);
         }
         Ok(core)
     }
@@ -294,10 +287,9 @@ impl Core {
     /// forked, or spawned with its end of the socket handed to it.
     fn add_worker(&mut self) -> Result<(), Error> {
         let (socket, theirs) = pipe(true)?;
-        let config = &self.config;
-        let method = config.method.unwrap_or_else(crate::get_start_method);
+        let method = self.config.method.unwrap_or_else(crate::get_start_method);
         let ours = self.workers.iter().map(|w| &w.socket).chain([&socket]);
-        let initializer = match &config.initializer {
+        let initializer = match &self.config.initializer {
             Some(Ok((runner, args, fds))) => Some((*runner, args.clone(), fds.try_clone()?)),
             _ => None,
         };
@@ -305,7 +297,7 @@ impl Core {
             socket: theirs,
             inherited: ours.map(|s| s.as_raw_fd()).collect(),
             initializer,
-            maxtasks: config.maxtasks,
+            maxtasks: self.config.maxtasks,
         };
         let class = match method {
             StartMethod::Fork => "ForkPoolWorker",
@@ -333,7 +325,7 @@ impl Core {
     pub fn submit(
         &mut self,
         core: Weak<RefCell<Core>>,
-        runner: Runner,
+        runner: super::task::Runner,
         chunks: Chunks,
     ) -> Result<Rc<Call>, Error> {
         if self.state != PoolState::Running {
@@ -341,16 +333,14 @@ impl Core {
         }
         let id = self.next_job;
         self.next_job += 1;
-        let let_go = Rc::clone(&self.let_go);
         let call = Rc::new(Call {
             core,
             job: id,
-            let_go,
+            touched: Rc::clone(&self.touched),
         });
         let mut source = chunks.peekable();
         let job = Job {
             runner: runner as usize,
-            call: id,
             source: source.peek().is_some().then_some(source),
             held: Rc::downgrade(&call),
             ..Job::default()
@@ -372,23 +362,21 @@ impl Core {
     pub fn when_complete(&mut self, id: u64, callback: Callback) {
         if let Some(job) = self.jobs.get_mut(&id) {
             job.callbacks.push(callback);
-            self.touched.push(id);
+            self.touched.borrow_mut().push(id);
         }
     }
 
     /// Queue the callbacks of the calls that became complete, each exactly
     /// once, and let go of finished calls nobody holds.
     pub fn tidy(&mut self) {
-        self.touched.append(&mut self.let_go.borrow_mut());
-        for id in std::mem::take(&mut self.touched) {
-            let Some(job) = self.jobs.get_mut(&id) else {
-                continue;
-            };
-            if job.complete() {
-                self.ready.extend(job.callbacks.drain(..));
-            }
-            if job.held.strong_count() == 0 && job.finished() {
-                self.jobs.remove(&id);
+        for id in self.touched.take() {
+            if let Some(job) = self.jobs.get_mut(&id) {
+                if job.complete() {
+                    self.ready.extend(job.callbacks.drain(..));
+                }
+                if job.held.strong_count() == 0 && job.finished() {
+                    self.jobs.remove(&id);
+                }
             }
         }
     }
@@ -423,21 +411,12 @@ impl Core {
             let mut tasks = Vec::new();
             let oldest: Vec<u64> = self.pending.iter().copied().take(size.min(share)).collect();
             for id in oldest {
-                let Some(job) = self.jobs.get_mut(&id) else {
-                    self.pending.remove(&id); // (a call leaves only once finished)
-                    continue;
-                };
-                if job.runner != runner {
+                let Some(job) = self.jobs.get_mut(&id).filter(|job| job.runner == runner) else {
                     break; // another function's call waits its turn
-                }
-                job.next_batch(size, &mut tasks);
-                // Cut and encode its next chunk now, while the workers
-                // work, and learn whether that was the last.
-                if job.source.as_mut().is_some_and(|s| s.peek().is_none()) {
-                    job.source = None;
-                }
+                };
+                job.next_batch(id, size, &mut tasks);
                 if job.watched() {
-                    self.touched.push(id); // a chunk may have failed to be cut
+                    self.touched.borrow_mut().push(id); // a chunk may have failed to be cut
                 }
                 if job.pending() {
                     break; // the batch is full
@@ -453,9 +432,8 @@ impl Core {
                     for task in tasks.iter_mut().take_while(|task| task.call == running) {
                         task.args = ByteBuf::new(); // if its worker dies, it fails
                     }
-                    let worker = &mut self.workers[w];
-                    worker.sent += tasks.len();
-                    worker.batch = Some(Batch {
+                    self.workers[w].sent += tasks.len();
+                    self.workers[w].batch = Some(Batch {
                         runner,
                         count: tasks.len(),
                         tasks: tasks.into(),
@@ -464,7 +442,7 @@ impl Core {
                 }
                 // The worker has died, before it could be given anything:
                 // its socket will say so, and a replacement gets the batch.
-                Err(Error::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                     tasks.into_iter().for_each(|task| self.retry(task));
                 }
                 // The batch could not go (no descriptor free for a big one,
@@ -487,15 +465,16 @@ impl Core {
         if let Some(job) = self.jobs.get_mut(&id) {
             job.settle(index, outcome);
             if job.watched() {
-                self.touched.push(id);
+                self.touched.borrow_mut().push(id);
             }
         }
     }
 
-    /// Hand `task`, which its worker never ran, to the next worker free.
+    /// Hand `task`, which its worker never ran, to the next worker free
+    /// (if its call is still there: one whose `submit` failed is not).
     fn retry(&mut self, task: Task) {
-        self.pending.insert(task.call);
         if let Some(job) = self.jobs.get_mut(&task.call) {
+            self.pending.insert(task.call);
             job.retry.push_back(task); // in their order: an imap's next comes first
         }
     }
@@ -517,15 +496,13 @@ impl Core {
                     if let Some(job) = self.jobs.get_mut(&id) {
                         job.abandon(&why);
                     }
-                    self.touched.push(id);
+                    self.touched.borrow_mut().push(id);
                 }
                 self.tidy();
                 return if done(self) { Ok(true) } else { Err(why) };
             }
             self.dispatch();
-            if !self.touched.is_empty() || !self.let_go.borrow().is_empty() {
-                self.tidy();
-            }
+            self.tidy();
             if done(self) {
                 return Ok(true);
             }
@@ -562,17 +539,13 @@ impl Core {
         // The answers to the batch's next call, in order; or an answer we
         // could not read (no descriptor free to receive it, say), which
         // fails the rest of the batch rather than leave its callers waiting.
-        let (answers, last, short) = match answers {
-            Ok((busy, answers, last)) => {
-                batch.busy += busy;
-                (answers, last, Error::Ipc("a short answer".into()))
-            }
-            Err(e) => (Vec::new(), true, e),
+        let (busy, answers, last, short) = match answers {
+            Ok((busy, answers, last)) => (busy, answers, last, Error::Ipc("a short answer".into())),
+            Err(e) => (Duration::ZERO, Vec::new(), true, e),
         };
-        for answer in answers {
-            let Some(task) = batch.tasks.pop_front() else {
-                break;
-            };
+        batch.busy += busy;
+        let answered = batch.tasks.len().min(answers.len());
+        for (task, answer) in batch.tasks.drain(..answered).zip(answers) {
             let answer = answer.map(ByteBuf::into_vec).map_err(Error::from);
             self.settle(task.call, task.chunk, answer);
         }
@@ -586,11 +559,10 @@ impl Core {
         // Learn how big this function's batches should be: twice as big
         // after a quick one; after a slow one, what takes about 400 µs.
         let size = self.sizes.entry(batch.runner).or_insert(1);
-        let per_task = batch.busy / batch.count.max(1) as u32;
         if batch.busy < BATCH_WORK && batch.count == *size {
             *size = (*size * 2).min(MAX_BATCH);
         } else if batch.busy > BATCH_WORK * 10 {
-            let fits = (BATCH_WORK * 4).as_nanos() / per_task.as_nanos().max(1);
+            let fits = (BATCH_WORK * 4).as_nanos() * batch.count as u128 / batch.busy.as_nanos();
             *size = (fits as usize).clamp(1, *size);
         }
         Ok(())
@@ -619,10 +591,10 @@ impl Core {
         Ok(())
     }
 
-    /// Fork workers until the pool is back to its size, while it has work
-    /// to do or may be given some. A fork that fails (the process limit
-    /// reached, say) is remembered, and tried again on the next call or
-    /// the next worker's exit, never in a loop.
+    /// Fork workers until the pool has its size (at its start, or back to
+    /// it), while it has work to do or may be given some. A fork that
+    /// fails (the process limit reached, say) is remembered, and tried
+    /// again on the next call or the next worker's exit, never in a loop.
     fn refill(&mut self) {
         let wanted = self.state == PoolState::Running || !self.pending.is_empty();
         while wanted
@@ -630,7 +602,7 @@ impl Core {
             && self.workers.len() < self.config.processes
         {
             if let Err(e) = self.add_worker() {
-                log::debug!("could not replace a worker: {e}");
+                log::debug!("could not fork a worker: {e}");
                 self.fork_failed = Some(e);
                 return;
             }
@@ -643,9 +615,9 @@ impl Core {
         log::debug!("joining pool");
         match self.state {
             PoolState::Running => return Err(Error::PoolStillRunning),
-            PoolState::Terminated => return Ok(()), // `terminate` reaped them
-            PoolState::Closed if self.workers.is_empty() => return Ok(()), // joined before
-            PoolState::Closed => {}
+            // Joined before, or terminated (`terminate` reaped them).
+            _ if self.workers.is_empty() => return Ok(()),
+            _ => {}
         }
         self.wait_until(Wait::Forever, |core| {
             core.pending.is_empty() && core.workers.iter().all(|w| w.batch.is_none())
@@ -666,17 +638,14 @@ impl Core {
     /// SIGTERM does not act on it until it is continued, so CPython's
     /// `terminate` waits for it for ever; SIGKILL ends even a stopped one.
     pub fn terminate(&mut self) -> Result<(), Error> {
-        if self.state != PoolState::Terminated {
-            log::debug!("terminating pool");
-        }
+        log::debug!("terminating pool"); // each time, as CPython's
         self.state = PoolState::Terminated;
         // Every worker signalled, then every one joined, even after an error.
         let signalled = self.workers.iter().map(|w| w.process.terminate());
         let signalled = signalled.fold(Ok(()), Result::and);
-        let deadline = Wait::timeout(TERMINATE_GRACE);
+        let grace = Wait::timeout(TERMINATE_GRACE);
         let joined = self.workers.drain(..).map(|w| {
-            w.process
-                .join_timeout(deadline.left().unwrap_or_default())?;
+            w.process.join_timeout(grace.left().unwrap_or_default())?;
             if w.process.exitcode().is_none() {
                 log::debug!("worker still there after SIGTERM: SIGKILL");
                 w.process.kill()?;

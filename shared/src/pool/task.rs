@@ -2,11 +2,10 @@
 //! returns; and the *runner* that carries a call across to a worker.
 
 use crate::sealed::Sealed;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::codec::{decode_onto, encode_seq};
+use crate::codec::{Arg, decode_onto, encode_seq};
 pub use crate::returns::{Raised, TaskResult};
 
 /// A function a [`Pool`](super::Pool) can run in a worker, taking its
@@ -97,11 +96,7 @@ impl From<Failed> for Error {
 /// run, and the closure below, compiled once for each `F` and `Args`, is an
 /// ordinary function of this program, sent as its distance (see
 /// `functions.rs`).
-pub(crate) fn runner_of<F, Args>(_made_from: F) -> Runner
-where
-    F: Function<Args>,
-    Args: Serialize + DeserializeOwned + 'static,
-{
+pub(crate) fn runner_of<F: Function<Args>, Args: Arg>(_made_from: F) -> Runner {
     |chunk| {
         // SAFETY: the parent made this runner from a value of `F` (`runner_of`).
         let f: F = unsafe { crate::functions::conjure() };

@@ -1,21 +1,17 @@
 //! The worker's side: what travels between the parent and a worker, and the
 //! loop a worker runs until told to stop (CPython's `pool.worker`).
 
-use std::io;
-use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use super::task::{Failed, Runner};
+use super::task::{Failed, Raised, Runner};
 use crate::Error;
 use crate::codec::{decode, encode};
-use crate::handover::Descriptors;
 use crate::ipc::Connection;
 use crate::process::current::ExitRequest;
-use crate::returns::Raised;
 
 /// One chunk of a call, as the parent sends it. A message to a worker is a
 /// `Vec<Task>`, a batch; an empty one tells it to stop (CPython's sentinel).
@@ -42,7 +38,7 @@ pub(crate) type Answer = Result<ByteBuf, Failed>;
 /// The initializer, as a worker is given it: its runner's distance (see
 /// `functions.rs`), its encoded arguments, and the descriptors of any
 /// queue, pipe, event or lock among them.
-pub(crate) type Initializer = (isize, ByteBuf, Descriptors);
+pub(crate) type Initializer = (isize, ByteBuf, crate::handover::Descriptors);
 
 /// What a worker needs to start: the same, forked or spawned (then it is
 /// its argument, encoded, its socket and descriptors handed over).
@@ -55,7 +51,7 @@ pub(crate) struct Setup {
     /// when the parent dies (or a sibling worker does) nobody else holds
     /// its end open, and end-of-file comes. (None crosses a spawn.)
     #[serde(skip)]
-    pub inherited: Vec<RawFd>,
+    pub inherited: Vec<std::os::fd::RawFd>,
     pub initializer: Option<Initializer>,
     pub maxtasks: Option<usize>,
 }
@@ -72,29 +68,23 @@ pub(crate) fn serve(setup: Setup) -> Result<(), String> {
     // CPython lets a failing initializer kill the worker, and then starts
     // replacements that fail the same way, forever. Here the worker stays
     // and answers every task with the initializer's error instead.
-    let broken = setup
-        .initializer
-        .and_then(|(distance, args, fds)| {
-            crate::handover::handed(fds.0); // for its queues and locks to take
-            // SAFETY: the parent sent the distance of the initializer's runner.
-            run(unsafe { crate::functions::at(distance) }, &args).err()
-        })
-        .map(|failed| {
-            // Every task fails with this: say it is the initializer's.
-            Failed::Raised(match failed {
-                Failed::Raised(mut raised) => {
-                    raised
-                        .message
-                        .insert_str(0, "the pool's initializer failed: ");
-                    raised
-                }
-                Failed::Unencodable(why) => Raised {
-                    kind: "InitializerError".to_owned(),
-                    message: format!("the pool's initializer could not take its arguments: {why}"),
-                    value: None,
-                },
-            })
-        });
+    let broken = setup.initializer.and_then(|(distance, args, fds)| {
+        crate::handover::handed(fds.0); // for its queues and locks to take
+        // SAFETY: the parent sent the distance of the initializer's runner.
+        let failed = run(unsafe { crate::functions::at(distance) }, &args).err()?;
+        // Every task fails with this: say it is the initializer's.
+        Some(Failed::Raised(match failed {
+            Failed::Raised(raised) => Raised {
+                message: format!("the pool's initializer failed: {}", raised.message),
+                ..raised
+            },
+            Failed::Unencodable(why) => Raised {
+                kind: "InitializerError".to_owned(),
+                message: format!("the pool's initializer could not take its arguments: {why}"),
+                value: None,
+            },
+        }))
+    });
     let mut completed = 0;
     'serve: while setup.maxtasks.is_none_or(|max| completed < max) {
         let Ok(message) = setup.socket.recv_bytes() else {
@@ -145,7 +135,7 @@ fn answer(socket: &Connection, busy: Duration, answers: Vec<Answer>, last: bool)
     let count = answers.len();
     let send = |answers| encode(&(busy, answers, last)).and_then(|b| socket.send_bytes(&b));
     match send(answers) {
-        Err(Error::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => false,
+        Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => false,
         Err(e) => {
             let why = Failed::Unencodable(format!("the answer could not be sent: {e}"));
             send(vec![Err(why); count]).is_ok()
