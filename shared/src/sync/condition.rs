@@ -88,10 +88,17 @@ impl Seats {
         Some(seat)
     }
 
-    /// The seat of a waiter whose process has ended, if there is one.
+    /// The seat of a waiter whose process has ended, if there is one. Every
+    /// such seat is freed in the one look (each look asks the system about
+    /// a process): the waiters that come next take them without asking.
     fn reclaim(&self, me: &Me) -> Option<&Seat> {
-        let gone = |seat: &&Seat| self.fate(seat, me) == Fate::Gone;
-        self.in_use().iter().find(gone)
+        let mut gone = self
+            .in_use()
+            .iter()
+            .filter(|seat| self.fate(seat, me) == Fate::Gone);
+        let first = gone.next();
+        gone.for_each(|seat| seat.state.store(FREE, Relaxed));
+        first
     }
 
     /// The seats of waiters not yet notified, oldest first.

@@ -216,7 +216,12 @@ impl RawLock {
             return self.acquire_for(&me, block.into(), Some(On::Lock));
         }
         if self.held_by(&me) {
-            self.count.fetch_add(1, Relaxed);
+            // Only its holder changes the count: a load and a store do.
+            let count = self.count.load(Relaxed).checked_add(1);
+            // Wrapped, the count would read 0, and one release free it
+            // while still taken: refused as std's `ReentrantLock` does.
+            self.count
+                .store(count.expect("RLock count overflow"), Relaxed);
             return true;
         }
         let taken = self.acquire_for(&me, block.into(), Some(On::RLock));
