@@ -216,6 +216,77 @@ fn failed_send_frees_the_worker() -> Result<(), Error> {
     Ok(())
 }
 
+/// A big answer for 1 (it travels in a memory file); for 2, after a nap,
+/// a small one; otherwise a small one at once.
+fn answer_of(n: u8) -> ByteBuf {
+    match n {
+        1 => ByteBuf::from(vec![1u8; 100 * 1024]),
+        2 => {
+            std::thread::sleep(Duration::from_millis(300));
+            ByteBuf::from(vec![2])
+        }
+        n => ByteBuf::from(vec![n]),
+    }
+}
+
+/// Another function's small answer: `n + 100`.
+fn other_answer(n: u8) -> ByteBuf {
+    ByteBuf::from(vec![n + 100])
+}
+
+/// An answer the parent cannot read (no descriptor free for its memory
+/// file) fails its call; the worker, which goes on answering the rest of
+/// its batch, is killed, so no later answer lands on another call: every
+/// call gets its own value or an error, never another's, and the pool
+/// works once descriptors are free.
+fn unreadable_answer_goes_to_no_other_call() -> Result<(), Error> {
+    let pool = Pool::new(1)?;
+    // Batches of several calls, learned from quick ones.
+    let warm: Vec<_> = (0..3000)
+        .map(|_| pool.apply_async(answer_of, (5,)))
+        .collect::<Result<_, _>>()?;
+    for call in &warm {
+        call.get()?;
+    }
+    let busy = pool.apply_async(nap, (300,))?;
+    let big = pool.apply_async(answer_of, (1,))?; // unreadable: no descriptor free
+    let after = pool.apply_async(answer_of, (2,))?; // in the same batch
+    let others = [
+        pool.apply_async(other_answer, (7,))?,
+        pool.apply_async(other_answer, (8,))?,
+    ];
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    setrlimit(Resource::RLIMIT_NOFILE, 256, hard)?;
+    let mut hoard = Vec::new();
+    while let Ok(f) = File::open("/dev/null") {
+        hoard.push(f);
+    }
+    assert_eq!(busy.get_timeout(LIMIT)?, 300);
+    match big.get_timeout(LIMIT) {
+        Err(e) => assert_eq!(e.errno(), Some(Errno::EMFILE), "{e}"),
+        Ok(bytes) => panic!("read with no descriptor free: {} bytes", bytes.len()),
+    }
+    let first_other = others[0].get_timeout(PROMPT);
+    drop(hoard);
+    setrlimit(Resource::RLIMIT_NOFILE, soft, hard)?;
+    // Its own value, or an error: never another call's.
+    if let Ok(bytes) = after.get_timeout(LIMIT) {
+        assert_eq!(bytes.into_vec(), [2]);
+    }
+    for (call, want) in [first_other, others[1].get_timeout(LIMIT)]
+        .into_iter()
+        .zip([107, 108])
+    {
+        if let Ok(bytes) = call {
+            assert_eq!(bytes.into_vec(), [want]);
+        }
+    }
+    assert_eq!(pool.apply(other_answer, (9,))?.into_vec(), [109]);
+    assert_eq!(pool.map(doubler, 0..4)?, [0, 2, 4, 6]);
+    println!("an unreadable answer: its call failed, no other got a wrong value");
+    Ok(())
+}
+
 /// A worker killed while idle never received the next task: the task goes
 /// to its replacement and runs, and never fails with `WorkerLost`.
 fn idle_worker_killed() -> Result<(), Error> {
@@ -403,6 +474,7 @@ fn run_scenario(name: &str) -> Result<(), Error> {
         "terminate_stopped" => terminate_stopped_workers(),
         "fsize" => file_size_limit_is_an_error(),
         "packets" => packets_checked(),
+        "unreadable_answer" => unreadable_answer_goes_to_no_other_call(),
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -446,9 +518,14 @@ fn foreign_packets_and_wrong_types_are_refused() {
     passes("packets", 2);
 }
 
+fn an_unreadable_answer_fails_its_call_and_no_other() {
+    passes("unreadable_answer", 1);
+}
+
 fn main() {
     testkit::test_main(
         testkit::checks![
+            an_unreadable_answer_fails_its_call_and_no_other,
             put_nowait_and_put_timeout_never_outstay_their_time,
             producers_killed_mid_put_leave_the_count_right,
             a_failed_send_fails_its_task_and_frees_the_worker,

@@ -538,11 +538,26 @@ impl Core {
         };
         // The answers to the batch's next call, in order; or an answer we
         // could not read (no descriptor free to receive it, say), which
-        // fails the rest of the batch rather than leave its callers waiting.
-        let (busy, answers, last, short) = match answers {
-            Ok((busy, answers, last)) => (busy, answers, last, Error::Ipc("a short answer".into())),
-            Err(e) => (Duration::ZERO, Vec::new(), true, e),
+        // fails that call. Nothing the worker sends after it could then be
+        // told apart from a later call's answer: it is killed, and its end
+        // (`worker_exited`) settles the rest of its batch.
+        let (busy, answers, last) = match answers {
+            Ok(answers) => answers,
+            Err(e) => {
+                let unread = batch.tasks.front().map(|task| task.call);
+                while let Some(task) = batch.tasks.pop_front() {
+                    if Some(task.call) != unread {
+                        batch.tasks.push_front(task);
+                        break;
+                    }
+                    self.settle(task.call, task.chunk, Err(e.clone()));
+                }
+                let worker = &mut self.workers[w];
+                worker.batch = Some(batch);
+                return worker.process.kill();
+            }
         };
+        let short = Error::Ipc("a short answer".into());
         batch.busy += busy;
         let answered = batch.tasks.len().min(answers.len());
         for (task, answer) in batch.tasks.drain(..answered).zip(answers) {
