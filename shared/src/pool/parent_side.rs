@@ -545,16 +545,11 @@ impl Core {
             Ok(answers) => answers,
             Err(e) => {
                 let unread = batch.tasks.front().map(|task| task.call);
-                while let Some(task) = batch.tasks.pop_front() {
-                    if Some(task.call) != unread {
-                        batch.tasks.push_front(task);
-                        break;
-                    }
+                while let Some(task) = batch.tasks.pop_front_if(|task| Some(task.call) == unread) {
                     self.settle(task.call, task.chunk, Err(e.clone()));
                 }
-                let worker = &mut self.workers[w];
-                worker.batch = Some(batch);
-                return worker.process.kill();
+                self.workers[w].batch = Some(batch);
+                return self.workers[w].process.kill();
             }
         };
         let short = Error::Ipc("a short answer".into());
