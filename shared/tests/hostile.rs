@@ -287,6 +287,24 @@ fn unreadable_answer_goes_to_no_other_call() -> Result<(), Error> {
     Ok(())
 }
 
+/// A call whose chunks all fail before they can be sent (its input panics)
+/// leaves the worker it was meant for free: the call behind it goes to
+/// that worker, and does not wait for ever on a pool with nothing under way.
+fn empty_batch_leaves_no_call_waiting() -> Result<(), Error> {
+    std::panic::set_hook(Box::new(|_| {})); // the input's panic is the point
+    let pool = Pool::new(1)?;
+    let busy = pool.apply_async(nap, (300,))?;
+    let input = (0..2u64).map(|n| if n == 0 { panic!("the input fails") } else { n });
+    let failing = pool.imap(doubler, input)?;
+    let after = pool.apply_async(doubler, (21,))?;
+    assert_eq!(after.get_timeout(LIMIT)?, 42);
+    assert_eq!(busy.get()?, 300);
+    let failed = failing.into_iter().next().expect("an outcome");
+    assert!(matches!(failed, Err(Error::Input(_))), "{failed:?}");
+    println!("an empty batch: the call behind it ran");
+    Ok(())
+}
+
 /// A worker killed while idle never received the next task: the task goes
 /// to its replacement and runs, and never fails with `WorkerLost`.
 fn idle_worker_killed() -> Result<(), Error> {
@@ -475,6 +493,7 @@ fn run_scenario(name: &str) -> Result<(), Error> {
         "fsize" => file_size_limit_is_an_error(),
         "packets" => packets_checked(),
         "unreadable_answer" => unreadable_answer_goes_to_no_other_call(),
+        "empty_batch" => empty_batch_leaves_no_call_waiting(),
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -518,6 +537,10 @@ fn foreign_packets_and_wrong_types_are_refused() {
     passes("packets", 2);
 }
 
+fn a_call_behind_an_empty_batch_runs() {
+    passes("empty_batch", 1);
+}
+
 fn an_unreadable_answer_fails_its_call_and_no_other() {
     passes("unreadable_answer", 1);
 }
@@ -526,6 +549,7 @@ fn main() {
     testkit::test_main(
         testkit::checks![
             an_unreadable_answer_fails_its_call_and_no_other,
+            a_call_behind_an_empty_batch_runs,
             put_nowait_and_put_timeout_never_outstay_their_time,
             producers_killed_mid_put_leave_the_count_right,
             a_failed_send_fails_its_task_and_frees_the_worker,

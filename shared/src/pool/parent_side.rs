@@ -394,13 +394,20 @@ impl Core {
     /// worker has one batch at a time, so neither side ever waits for the
     /// other to read.
     fn dispatch(&mut self) {
-        for w in 0..self.workers.len() {
+        // A worker that got nothing (its batch's chunks failed before they
+        // could be sent, or the send failed) is offered the next call at
+        // once: left idle, it would leave the calls behind waiting on a
+        // pool with no work under way to wake it. Each offer uses up
+        // chunks, so the offers end.
+        let mut w = 0;
+        while w < self.workers.len() {
             let Some(first) = self.pending.first().and_then(|id| self.jobs.get(id)) else {
                 return; // nothing to hand out
             };
             let worker = &self.workers[w];
             let left = (self.config.maxtasks).map_or(MAX_BATCH, |max| max - worker.sent);
             if worker.batch.is_some() || left == 0 {
+                w += 1;
                 continue;
             }
             let runner = first.runner;
@@ -452,8 +459,10 @@ impl Core {
                     for task in tasks {
                         self.settle(task.call, task.chunk, Err(e.clone()));
                     }
+                    continue; // this worker, offered the next call
                 }
             }
+            w += 1;
         }
     }
 
