@@ -305,6 +305,26 @@ fn empty_batch_leaves_no_call_waiting() -> Result<(), Error> {
     Ok(())
 }
 
+/// A worker killed mid-task while SIGCHLD is ignored (the kernel reaps it,
+/// and its exit status is lost): its task still fails, once and for all,
+/// and the pool runs on.
+fn worker_killed_with_sigchld_ignored() -> Result<(), Error> {
+    let pool = Pool::new(1)?;
+    // SAFETY: SIG_IGN runs no code of ours.
+    unsafe { signal(Signal::SIGCHLD, SigHandler::SigIgn) }?;
+    let call = pool.apply_async(nap, (60_000,))?;
+    kill(Pid::from_raw(pool.pids()[0] as i32), Signal::SIGKILL)?;
+    let first = call.get_timeout(LIMIT).expect_err("its worker was killed");
+    let again = call.get_timeout(PROMPT).expect_err("settled: the same end");
+    assert!(
+        matches!(again, Error::WorkerLost(_)),
+        "{first}; then {again}"
+    );
+    assert_eq!(pool.apply(doubler, (21,))?, 42);
+    println!("SIGCHLD ignored: the task failed, the pool runs on");
+    Ok(())
+}
+
 /// A worker killed while idle never received the next task: the task goes
 /// to its replacement and runs, and never fails with `WorkerLost`.
 fn idle_worker_killed() -> Result<(), Error> {
@@ -494,6 +514,7 @@ fn run_scenario(name: &str) -> Result<(), Error> {
         "packets" => packets_checked(),
         "unreadable_answer" => unreadable_answer_goes_to_no_other_call(),
         "empty_batch" => empty_batch_leaves_no_call_waiting(),
+        "sigchld_ignored" => worker_killed_with_sigchld_ignored(),
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -537,6 +558,10 @@ fn foreign_packets_and_wrong_types_are_refused() {
     passes("packets", 2);
 }
 
+fn a_worker_killed_with_sigchld_ignored_fails_its_task() {
+    passes("sigchld_ignored", 1);
+}
+
 fn a_call_behind_an_empty_batch_runs() {
     passes("empty_batch", 1);
 }
@@ -550,6 +575,7 @@ fn main() {
         testkit::checks![
             an_unreadable_answer_fails_its_call_and_no_other,
             a_call_behind_an_empty_batch_runs,
+            a_worker_killed_with_sigchld_ignored_fails_its_task,
             put_nowait_and_put_timeout_never_outstay_their_time,
             producers_killed_mid_put_leave_the_count_right,
             a_failed_send_fails_its_task_and_frees_the_worker,

@@ -592,7 +592,9 @@ impl Core {
     fn worker_exited(&mut self, w: usize) -> Result<(), Error> {
         let worker = self.workers.remove(w);
         drop(worker.socket); // now, before a replacement is forked with a copy of it
-        worker.process.join()?; // quick: its socket closed on its way out
+        // Quick: its socket closed on its way out. An exit status lost
+        // (SIGCHLD ignored) is said once its tasks are settled.
+        let joined = worker.process.join();
         log::debug!("cleaning up worker {w}");
         // The call it was running fails (its repr says how it ended:
         // `stopped exitcode=-SIGKILL`); the calls after it in its batch never
@@ -607,7 +609,7 @@ impl Core {
             }
         }
         self.refill();
-        Ok(())
+        joined
     }
 
     /// Fork workers until the pool has its size (at its start, or back to
