@@ -133,6 +133,21 @@ fn two_hundred_starts_leak_nothing() {
     assert!(shared::active_children().is_empty());
 }
 
+/// A Ctrl-C meant for the program (a SIGINT) does not end the server: the
+/// program may still start and join its children (CPython's ignores it).
+fn a_sigint_does_not_end_the_server() {
+    let mut p = forkserver().process(report, 0);
+    p.start().unwrap();
+    p.join().unwrap();
+    let before = server().expect("a fork server runs");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(before as i32), Signal::SIGINT).unwrap();
+    let mut p = forkserver().process(report, 4);
+    p.start().unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(4));
+    assert_eq!(server(), Some(before), "the same server, still there");
+}
+
 fn a_killed_server_is_started_again() {
     let mut running = forkserver().process(sleep_long, ());
     running.start().unwrap();
@@ -353,6 +368,7 @@ fn main() {
             the_child_sees_its_parent_and_its_directory,
             a_join_in_one_thread_blocks_nobody_else,
             two_hundred_starts_leak_nothing,
+            a_sigint_does_not_end_the_server,
             a_killed_server_is_started_again,
             a_pool_of_the_fork_server,
             at_the_descriptor_limit_a_clear_error_then_it_works_again,
