@@ -239,6 +239,36 @@ fn test_condition_misuse_and_timeouts() {
     assert!(cond.wait_for(|| true, Some(Duration::ZERO)).unwrap());
 }
 
+/// The last to arrive killed while its action runs (holding the barrier's
+/// lock): the waiter does not wait for ever; it finds the barrier broken.
+fn a_releaser_killed_in_its_action_breaks_the_barrier() {
+    let action = || std::thread::sleep(Duration::from_secs(600));
+    let barrier = Barrier::with_action(2, action, None).unwrap();
+    let b = barrier.clone();
+    // Daemons: should the check fail, the exit steps end them.
+    let mut waiter = Process::new(move || {
+        if matches!(b.wait(None), Err(Error::BrokenBarrier)) {
+            shared::exit(7);
+        }
+    })
+    .daemon(true);
+    waiter.start().unwrap();
+    while barrier.n_waiting() < 1 {
+        std::thread::yield_now();
+    }
+    let b = barrier.clone();
+    let mut releaser = Process::new(move || drop(b.wait(None))).daemon(true);
+    releaser.start().unwrap();
+    while barrier.n_waiting() != 0 {
+        std::thread::yield_now(); // the round is full: the action is under way
+    }
+    releaser.kill().unwrap();
+    releaser.join().unwrap();
+    waiter.join_timeout(LONG).unwrap();
+    assert_eq!(waiter.exitcode(), Some(7), "{waiter}");
+    assert!(barrier.broken());
+}
+
 fn test_barrier() {
     let parties = 4;
     let barrier = Barrier::new(parties, None).unwrap();
@@ -1166,6 +1196,7 @@ fn a_holder_once_starved_of_descriptors_is_judged_again() {
 fn main() {
     let blind = !can_hide_proc();
     let mut checks = testkit::checks![
+        a_releaser_killed_in_its_action_breaks_the_barrier,
         test_lock,
         test_rlock,
         test_semaphore,

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::time::Duration;
 
-use super::lock::{AnyLock, Block, Guard, RLock, drawn};
+use super::lock::{AnyLock, Block, CHECK_EVERY, Guard, RLock, drawn};
 use crate::Error;
 use crate::sealed::Only;
 use crate::sys::{self, Fate, Me, SharedMem, Wait, futex_wake, futex_wake_all, wait_until};
@@ -180,14 +180,21 @@ impl Condition {
     }
 
     fn wait_as(&self, wait: Wait) -> Result<bool, Error> {
-        let tag = self.wait_tagged(wait, Some(On::Condition))?;
+        let tag = self.wait_tagged(wait, Some(On::Condition), None)?;
         Ok(tag.is_some())
     }
 
     /// Wait as `wait` says (drawn in a timeline as a wait on `on`, or not
     /// at all inside a wait drawn whole, a barrier's); the tag of the
     /// notification, `None` if the time ran out first.
-    fn wait_tagged(&self, wait: Wait, on: Option<On>) -> Result<Option<u32>, Error> {
+    /// With `gone`, asked every [`CHECK_EVERY`] while it waits: whether to
+    /// give up waiting (as if the time had run out).
+    fn wait_tagged(
+        &self,
+        wait: Wait,
+        on: Option<On>,
+        gone: Option<&dyn Fn() -> bool>,
+    ) -> Result<Option<u32>, Error> {
         let (lock, seats) = (self.lock.raw(), &*self.seats);
         if !lock.is_mine() {
             let why = "must acquire() condition before using wait()";
@@ -203,10 +210,21 @@ impl Condition {
         }
         let held = lock.release_all();
         drawn(on, || {
-            match seat {
-                Some(seat) => wait_until(&seat.state, |state| state & NOTIFIED != 0, wait),
-                None => wait_until(&seats.doorbell, |rung| rung != bell, wait),
-            };
+            loop {
+                let slice = match gone {
+                    Some(_) => {
+                        Wait::timeout(wait.left().map_or(CHECK_EVERY, |t| t.min(CHECK_EVERY)))
+                    }
+                    None => wait,
+                };
+                let woke = match seat {
+                    Some(seat) => wait_until(&seat.state, |state| state & NOTIFIED != 0, slice),
+                    None => wait_until(&seats.doorbell, |rung| rung != bell, slice),
+                };
+                if woke || wait.expired() || gone.is_none_or(|gone| gone()) {
+                    break;
+                }
+            }
             lock.restore(held);
         });
         // The lock again: a notify that came meanwhile shows here.
@@ -320,7 +338,10 @@ const BROKEN: u32 = 1;
 /// round went, however many rounds others have gone through meanwhile.
 /// Its action, if it has one ([`with_action`](Barrier::with_action)), is
 /// part of its type, as a pool's function is: nothing about it travels,
-/// so a spawned child that is handed the barrier runs the same code.
+/// so a spawned child that is handed the barrier runs the same code. A
+/// process killed while its action runs breaks the barrier: its round's
+/// waiters find that out within some 40 ms (CPython's would wait for
+/// ever).
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 #[serde(bound = "")]
 pub struct Barrier<A: Action = NoAction> {
@@ -429,7 +450,12 @@ impl<A: Action> Barrier<A> {
             self.cond.notify_tagged(u32::MAX, PASSED)?;
             return Ok(index);
         }
-        match self.cond.wait_tagged(wait, None)? {
+        // Its releaser may die in the action, holding the lock: its round
+        // would never end. So a waiter asks, every 20 ms, whether the lock's
+        // holder has ended; if so, it takes the lock over and breaks the
+        // barrier, the round's fate unknown (the safe answer).
+        let releaser_ended = || self.cond.lock.raw().holder_ended();
+        match self.cond.wait_tagged(wait, None, Some(&releaser_ended))? {
             Some(PASSED) => Ok(index),
             Some(_) => Err(Error::BrokenBarrier),
             // Its time ran out: it breaks the barrier, as CPython's does.

@@ -31,7 +31,7 @@ const ONE_TAKE: u32 = 1 << 22;
 
 /// How long a waiter waits on one holder before it asks whether the
 /// holder's process still runs.
-const CHECK_EVERY: Duration = Duration::from_millis(20);
+pub(super) const CHECK_EVERY: Duration = Duration::from_millis(20);
 
 /// How many times a taker looks at a held lock nobody sleeps on before it
 /// sleeps itself (Mara Bos's `mutex_3`): a holder about to release frees it
@@ -192,6 +192,12 @@ impl RawLock {
         }
         let ns = self.ns.load(Relaxed);
         (sys::fate(holding & PID, stamp, me, ns) == Fate::Gone).then_some(stamp)
+    }
+
+    /// Whether it is held by a process that has ended (as [`ended`](Self::ended) judges).
+    pub(super) fn holder_ended(&self) -> bool {
+        let holding = self.word.load(Relaxed) & !WAITERS;
+        holding & HOLDER != 0 && self.ended(holding, &sys::me()).is_some()
     }
 
     /// Free the lock, waking one sleeper if there may be one; `false` if it
