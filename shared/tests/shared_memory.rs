@@ -617,32 +617,27 @@ fn a_ctrl_c_to_the_group_does_not_end_the_tracker() {
     assert_eq!(said, [leaked(1)]);
 }
 
+/// Scenario `role`, with the environment variable `env` set, is refused
+/// its block with `why`.
+fn refused(role: &str, env: &str, why: &str) {
+    let run = testkit::scenario_with(role, &[(env, "1")], LIMIT);
+    assert!(run.status.success(), "{run:?}");
+    let said = format!("refused: cannot spawn: {why}");
+    assert!(run.output.contains(&said), "{run:?}");
+}
+
 /// A tracker that never reaches `freeze_support` (its `main` ends first):
 /// `create` says so, and leaves no block.
 fn a_tracker_that_never_tracks_is_an_error() {
-    let envs = [("TRACKER_EXITS_EARLY", "1")];
-    let run = testkit::scenario_with("tracker_exits_early", &envs, LIMIT);
-    assert!(run.status.success(), "{run:?}");
-    assert!(
-        run.output.contains(
-            "refused: cannot spawn: the resource tracker ended, or said nothing, before it \
-             tracked: does this program's main call shared::freeze_support() first?"
-        ),
-        "{run:?}"
-    );
+    let why = "the resource tracker ended, or said nothing, before it tracked: does this \
+               program's main call shared::freeze_support() first?";
+    refused("tracker_exits_early", "TRACKER_EXITS_EARLY", why);
 }
 
 fn a_program_without_freeze_support_is_refused_a_block() {
-    let envs = [("SKIP_FREEZE_SUPPORT", "1")];
-    let run = testkit::scenario_with("no_freeze_support", &envs, LIMIT);
-    assert!(run.status.success(), "{run:?}");
-    assert!(
-        run.output.contains(
-            "refused: cannot spawn: creating named shared memory starts a resource tracker, \
-             which is this program run again: call shared::freeze_support() first in main"
-        ),
-        "{run:?}"
-    );
+    let why = "creating named shared memory starts a resource tracker, which is this \
+               program run again: call shared::freeze_support() first in main";
+    refused("no_freeze_support", "SKIP_FREEZE_SUPPORT", why);
 }
 
 fn main() {
