@@ -200,6 +200,8 @@ pub(crate) fn track() -> ! {
     loop {
         let n = match socket::recv(requests.as_raw_fd(), &mut packet, MsgFlags::empty()) {
             Err(Errno::EINTR) => continue,
+            // An empty packet is not the end: the end is the other side gone.
+            Ok(0) if !hung_up(&requests) => continue,
             Ok(0) | Err(_) => break, // end-of-file: the program has ended
             Ok(n) => n,
         };
@@ -225,6 +227,16 @@ pub(crate) fn track() -> ! {
         );
     }
     crate::sys::exit_now(0)
+}
+
+/// Whether every copy of the other end of `socket` is closed.
+fn hung_up(socket: &OwnedFd) -> bool {
+    let mut polled = [PollFd::new(socket.as_fd(), PollFlags::empty())];
+    let looked = nix::poll::poll(&mut polled, PollTimeout::ZERO);
+    looked.is_ok()
+        && polled[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLHUP))
 }
 
 /// Unlink `name` if it still names the block of inode `inode`; whether it

@@ -335,7 +335,7 @@ pub(crate) fn wait_for(
 
 /// Start this program afresh (`posix_spawn(3)` of `/proc/self/exe`, as the
 /// standard library's `Command` would, with an empty signal mask and
-/// SIGPIPE at its default), with this process's first argument and the
+/// SIGPIPE and SIGCHLD at their defaults), with this process's first argument and the
 /// `marker`, and its environment; the descriptors `fds` become the
 /// child's 3, 4, …, and every other one above 2 is closed in it (one not
 /// marked close-on-exec, the program's own or one handed to this process,
@@ -393,8 +393,12 @@ pub(crate) fn spawn_self(
     }
     let mut attributes = PosixSpawnAttr::init()?;
     use nix::sys::signal::{SigSet, Signal};
+    // SIGPIPE at its default, as `Command` leaves it; and SIGCHLD: ignored
+    // here, it would stay ignored across the `exec`, and a fork server's
+    // children would be reaped by the kernel, their exit codes lost.
     let mut sigpipe = SigSet::empty();
     sigpipe.add(Signal::SIGPIPE);
+    sigpipe.add(Signal::SIGCHLD);
     let mut mask = SigSet::empty();
     if shielded {
         mask.add(Signal::SIGINT);

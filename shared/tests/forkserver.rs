@@ -353,8 +353,29 @@ fn at_the_process_limit_a_clear_error_then_it_works_again() {
     assert!(run.output.contains("starts children again"), "{run:?}");
 }
 
+/// SIGCHLD ignored in the program (its children reaped by the kernel): the
+/// server, started from it, has SIGCHLD at its default, and reports its
+/// children's exit codes as they were.
+fn sigchld_ignored() -> Result<(), Error> {
+    use nix::sys::signal::{SigHandler, signal};
+    // SAFETY: SIG_IGN runs no code of ours.
+    unsafe { signal(Signal::SIGCHLD, SigHandler::SigIgn) }?;
+    let mut p = forkserver().process(report, 3);
+    p.start()?;
+    p.join()?;
+    println!("exit code {:?}", p.exitcode());
+    Ok(())
+}
+
+fn the_server_reports_exit_codes_though_sigchld_is_ignored() {
+    let run = testkit::scenario("sigchld_ignored", LIMIT);
+    testkit::assert_clean(&run);
+    assert_eq!(run.output, "exit code Some(3)\n", "{run:?}");
+}
+
 fn run_scenario(name: &str) -> Result<(), Error> {
     match name {
+        "sigchld_ignored" => sigchld_ignored(),
         "process_limit" => process_limit(),
         other => panic!("no scenario {other}"),
     }
@@ -374,6 +395,7 @@ fn main() {
             at_the_descriptor_limit_a_clear_error_then_it_works_again,
             beside_eight_threads_and_with_a_big_argument,
             at_the_process_limit_a_clear_error_then_it_works_again,
+            the_server_reports_exit_codes_though_sigchld_is_ignored,
         ],
         run_scenario,
     );

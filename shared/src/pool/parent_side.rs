@@ -168,10 +168,14 @@ impl Job {
         // Those to hand out again first, in their order.
         let again = self.retry.len().min(n.saturating_sub(tasks.len()));
         tasks.extend(self.retry.drain(..again));
-        while tasks.len() < n
+        // At most `n` cuts, failed ones counted: an input whose every chunk
+        // fails (it cannot be encoded) is cut a batch at a time, never all
+        // at once inside one call.
+        let mut room = n.saturating_sub(tasks.len());
+        while room > 0
             && let Some(chunk) = self.source.as_mut().and_then(Iterator::next)
         {
-            self.cut += 1;
+            (room, self.cut) = (room - 1, self.cut + 1);
             match chunk {
                 Ok(args) => tasks.push(Task {
                     runner: crate::functions::distance(self.runner),
@@ -397,9 +401,9 @@ impl Core {
         // A worker that got nothing (its batch's chunks failed before they
         // could be sent, or the send failed) is offered the next call at
         // once: left idle, it would leave the calls behind waiting on a
-        // pool with no work under way to wake it. Each offer uses up
-        // chunks, so the offers end.
-        let mut w = 0;
+        // pool with no work under way to wake it. As many offers as there
+        // were calls waiting, so that one pass does bounded work.
+        let (mut w, mut offers) = (0, self.pending.len());
         while w < self.workers.len() {
             let Some(first) = self.pending.first().and_then(|id| self.jobs.get(id)) else {
                 return; // nothing to hand out
@@ -431,7 +435,11 @@ impl Core {
                 self.pending.remove(&id);
             }
             if tasks.is_empty() {
-                continue; // the chunks failed before they could be sent (an empty batch means stop)
+                // The chunks failed before they could be sent (an empty batch
+                // means stop): offered the next call, a few times at most.
+                offers = offers.saturating_sub(1);
+                w += usize::from(offers == 0);
+                continue;
             }
             match encode(&tasks).and_then(|bytes| self.workers[w].socket.send_bytes(&bytes)) {
                 Ok(()) => {
@@ -459,6 +467,8 @@ impl Core {
                     for task in tasks {
                         self.settle(task.call, task.chunk, Err(e.clone()));
                     }
+                    offers = offers.saturating_sub(1);
+                    w += usize::from(offers == 0);
                     continue; // this worker, offered the next call
                 }
             }
@@ -592,9 +602,11 @@ impl Core {
     fn worker_exited(&mut self, w: usize) -> Result<(), Error> {
         let worker = self.workers.remove(w);
         drop(worker.socket); // now, before a replacement is forked with a copy of it
-        // Quick: its socket closed on its way out. An exit status lost
-        // (SIGCHLD ignored) is said once its tasks are settled.
-        let joined = worker.process.join();
+        // Quick: its socket closed on its way out. Its exit status, if lost
+        // (SIGCHLD ignored), changes nothing here: its socket said it ended,
+        // and its running call fails with `WorkerLost` below; no other call
+        // should fail for it.
+        let _ = worker.process.join();
         log::debug!("cleaning up worker {w}");
         // The call it was running fails (its repr says how it ended:
         // `stopped exitcode=-SIGKILL`); the calls after it in its batch never
@@ -609,7 +621,7 @@ impl Core {
             }
         }
         self.refill();
-        joined
+        Ok(())
     }
 
     /// Fork workers until the pool has its size (at its start, or back to

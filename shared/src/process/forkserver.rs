@@ -255,12 +255,16 @@ pub(crate) fn serve<T>(
         // Children that ended: reap each, and say how it ended.
         for &i in ready.iter().filter(|&&i| i > 0).rev() {
             let (pid, _, answers) = children.swap_remove(i - 1);
+            // Its status, or (lost, never made up) nothing: the parent
+            // then sees the child's end and no word, an error.
             let code = match nix::sys::wait::waitpid(pid, None) {
-                Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => code,
-                Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => -(sig as i32),
-                _ => 255,
+                Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => Some(code),
+                Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => Some(-(sig as i32)),
+                _ => None,
             };
-            let _ = send_bytes(&answers, &code.to_ne_bytes(), &[]);
+            if let Some(code) = code {
+                let _ = send_bytes(&answers, &code.to_ne_bytes(), &[]);
+            }
         }
         if ready.first() != Some(&0) {
             continue;
