@@ -325,6 +325,44 @@ fn worker_killed_with_sigchld_ignored() -> Result<(), Error> {
     Ok(())
 }
 
+/// A value that never encodes (its `Serialize` always fails).
+struct Unencodable;
+
+impl serde::Serialize for Unencodable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("this value never encodes"))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Unencodable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <()>::deserialize(d).map(|()| Unencodable)
+    }
+}
+
+fn takes(_: Unencodable) -> u32 {
+    0
+}
+
+/// An endless input whose every item fails to encode: `imap` returns, having
+/// cut a bounded part of it (a batch's worth a worker), and its first
+/// result is the encoding error.
+fn unencodable_input_is_cut_a_batch_at_a_time() -> Result<(), Error> {
+    let pool = Pool::new(2)?;
+    let cut = std::rc::Rc::new(std::cell::Cell::new(0usize));
+    let counted = cut.clone();
+    let input = std::iter::repeat_with(move || {
+        counted.set(counted.get() + 1);
+        Unencodable
+    });
+    let mut results = pool.imap(takes, input)?.into_iter();
+    assert!(cut.get() < 10_000, "{} items cut inside imap", cut.get());
+    let first = results.next().expect("an outcome");
+    assert!(first.is_err(), "{first:?}");
+    println!("an endless unencodable input: imap returned, its first result an error");
+    Ok(())
+}
+
 /// A worker killed while idle never received the next task: the task goes
 /// to its replacement and runs, and never fails with `WorkerLost`.
 fn idle_worker_killed() -> Result<(), Error> {
@@ -515,6 +553,7 @@ fn run_scenario(name: &str) -> Result<(), Error> {
         "unreadable_answer" => unreadable_answer_goes_to_no_other_call(),
         "empty_batch" => empty_batch_leaves_no_call_waiting(),
         "sigchld_ignored" => worker_killed_with_sigchld_ignored(),
+        "unencodable" => unencodable_input_is_cut_a_batch_at_a_time(),
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -562,6 +601,10 @@ fn a_worker_killed_with_sigchld_ignored_fails_its_task() {
     passes("sigchld_ignored", 1);
 }
 
+fn an_unencodable_input_is_cut_a_batch_at_a_time() {
+    passes("unencodable", 1);
+}
+
 fn a_call_behind_an_empty_batch_runs() {
     passes("empty_batch", 1);
 }
@@ -575,6 +618,7 @@ fn main() {
         testkit::checks![
             an_unreadable_answer_fails_its_call_and_no_other,
             a_call_behind_an_empty_batch_runs,
+            an_unencodable_input_is_cut_a_batch_at_a_time,
             a_worker_killed_with_sigchld_ignored_fails_its_task,
             put_nowait_and_put_timeout_never_outstay_their_time,
             producers_killed_mid_put_leave_the_count_right,
