@@ -355,7 +355,7 @@ fn unencodable_input_is_cut_a_batch_at_a_time() -> Result<(), Error> {
         counted.set(counted.get() + 1);
         Unencodable
     });
-    let mut results = pool.imap(takes, input)?.into_iter();
+    let mut results = pool.imap(takes, input)?;
     assert!(cut.get() < 10_000, "{} items cut inside imap", cut.get());
     let first = results.next().expect("an outcome");
     assert!(first.is_err(), "{first:?}");
