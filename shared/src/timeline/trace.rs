@@ -9,14 +9,6 @@ use serde_json::{Value, json};
 
 use super::model::{Timeline, What};
 
-/// The file: its events, and how to show their times.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Trace {
-    trace_events: Vec<Value>,
-    display_time_unit: &'static str,
-}
-
 /// A complete event (`X`): `pid` did `name` from `start` for `dur`.
 fn complete(name: &str, cat: &str, pid: u32, start: u64, dur: u64, args: Value) -> Value {
     let (ts, dur) = (start as f64 / 1e3, dur as f64 / 1e3);
@@ -54,9 +46,7 @@ pub(crate) fn trace(t: &Timeline) -> String {
         let ts = part.at as f64 / 1e3;
         events.push(json!({"name": part.title, "cat": "part", "ph": "i", "s": "g", "pid": root, "tid": root, "ts": ts}));
     }
-    let trace = Trace {
-        trace_events: events,
-        display_time_unit: "ms",
-    };
-    serde_json::to_string(&trace).unwrap_or_default() + "\n"
+    // The file: its events, and how to show their times.
+    let trace = json!({"traceEvents": events, "displayTimeUnit": "ms"});
+    trace.to_string() + "\n"
 }
