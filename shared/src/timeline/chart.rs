@@ -25,13 +25,15 @@ const LEGEND: (&str, &str) = (
      - alive  [ ] start, exit  x killed  ? end unknown",
 );
 
+/// Columns of a row's name (cut to fit) and of its exit code.
 const NAME_WIDTH: usize = 18;
-const CODE_WIDTH: usize = 6;
+const CODE_WIDTH: usize = 5;
 
 /// The chart of a timeline at `width` columns: `fancy` for a terminal
 /// (block characters and colours), plain characters otherwise.
 pub fn chart(t: &Timeline, width: usize, fancy: bool) -> String {
-    let columns = width.saturating_sub(NAME_WIDTH + CODE_WIDTH + 2).max(10);
+    // The name, a space, the row, a space, the code, and one column spare.
+    let columns = width.saturating_sub(NAME_WIDTH + CODE_WIDTH + 3).max(10);
     let sections = t.sections();
     let longest = sections.iter().map(|(_, a, b)| b - a).max().unwrap_or(1);
     let per_column = longest.div_ceil(columns as u64).max(1);
@@ -90,22 +92,15 @@ pub fn chart(t: &Timeline, width: usize, fancy: bool) -> String {
             };
             let name: String = lane.name.chars().take(NAME_WIDTH).collect();
             let row = row.concat();
-            let _ = writeln!(
-                out,
-                "{name:<NAME_WIDTH$} {row} {code:>w$}",
-                w = CODE_WIDTH - 1
-            );
+            let _ = writeln!(out, "{name:<NAME_WIDTH$} {row} {code:>CODE_WIDTH$}");
         }
         out.push('\n');
     }
     for text in wrap(pick(LEGEND), width) {
         let _ = writeln!(out, "{text}");
     }
-    line(
-        &mut out,
-        &format!("one column: {}", seconds(per_column)),
-        width,
-    );
+    let scale = format!("one column: {}", seconds(per_column));
+    line(&mut out, &scale, width);
     out
 }
 
