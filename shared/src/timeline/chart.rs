@@ -45,11 +45,8 @@ pub fn chart(t: &Timeline, width: usize, fancy: bool) -> String {
         let used = ((to - from).div_ceil(per_column) as usize).clamp(1, columns);
         let column =
             |ns: u64| ((ns.clamp(from, to) - from) / per_column).min(used as u64 - 1) as usize;
-        for lane in &t.lanes {
+        for lane in t.lanes_alive(from, to) {
             let end = t.lane_end(lane);
-            if lane.start > to || end < from {
-                continue; // not alive in this part
-            }
             let mut cells = vec![GONE; used];
             let bars = t.bars_of(lane.pid).map(|bar| {
                 let cell = match bar.what {

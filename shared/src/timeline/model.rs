@@ -113,6 +113,12 @@ impl Timeline {
         lane.end.map_or(self.end, |exit| exit.at)
     }
 
+    /// The lanes of the processes alive at some time from `from` to `to`.
+    pub fn lanes_alive(&self, from: u64, to: u64) -> impl Iterator<Item = &Lane> {
+        let alive = move |l: &&Lane| l.start <= to && self.lane_end(l) >= from;
+        self.lanes.iter().filter(alive)
+    }
+
     /// The bars of process `pid`.
     pub fn bars_of(&self, pid: u32) -> impl Iterator<Item = &Bar> {
         self.bars.iter().filter(move |b| b.pid == pid)

@@ -83,11 +83,7 @@ pub(crate) fn svg(t: &Timeline) -> String {
         text(&mut body, "part", 4.0, y + 14.0, &heading);
         axis(&mut body, y + 28.0, to - from, scale);
         y += HEADER;
-        for lane in t
-            .lanes
-            .iter()
-            .filter(|l| l.start <= to && t.lane_end(l) >= from)
-        {
+        for lane in t.lanes_alive(from, to) {
             self::lane(&mut body, t, lane, &panel, y + LANE / 2.0);
             y += LANE;
         }
