@@ -123,14 +123,10 @@ fn text(out: &mut String, class: &str, x: f64, y: f64, content: &str) {
 /// One process's lane, centred on `mid`: its name, its life and its bars,
 /// its start and its end.
 fn lane(out: &mut String, t: &Timeline, lane: &Lane, panel: &Panel, mid: f64) {
-    let (name, end) = (&lane.name, t.lane_end(lane));
+    let (name, pid, end) = (&lane.name, lane.pid, t.lane_end(lane));
     text(out, "name", 4.0, mid + 4.0, name);
     let life = match lane.end {
-        Some(Exit {
-            reaped: false,
-            code,
-            ..
-        }) => format!("exited with code {code}"),
+        Some(exit) if !exit.reaped => format!("exited with code {}", exit.code),
         Some(Exit { code, .. }) if code < 0 => {
             format!("killed by signal {} (exit code {code})", -code)
         }
@@ -143,11 +139,8 @@ fn lane(out: &mut String, t: &Timeline, lane: &Lane, panel: &Panel, mid: f64) {
         .map(|p| format!(", started by {}", t.name_of(p)))
         .unwrap_or_default();
     let (from, to) = (panel.time(lane.start), panel.time(end));
-    let whole = format!(
-        "{name} (pid {}{parent}), from {from} to {to}: {life}",
-        lane.pid
-    );
-    let bars = t.bars_of(lane.pid).map(|bar| {
+    let whole = format!("{name} (pid {pid}{parent}), from {from} to {to}: {life}");
+    let bars = t.bars_of(pid).map(|bar| {
         let (paint, height) = match bar.what {
             What::Wait(_) => (r#"class="wait""#.to_owned(), 8.0),
             What::Join { .. } => (r#"class="join""#.to_owned(), 10.0),
@@ -176,10 +169,8 @@ fn lane(out: &mut String, t: &Timeline, lane: &Lane, panel: &Panel, mid: f64) {
     // (At the panel's right edge, the triangle steps left to make room.)
     let start = panel.x(lane.start).min(panel.x(panel.to) - 10.0);
     if started_here {
-        let d = format!(
-            r#"class="start" d="M{start:.1} {:.1} l6 6 l-6 6 z""#,
-            mid - 6.0
-        );
+        let (x, y) = (start, mid - 6.0);
+        let d = format!(r#"class="start" d="M{x:.1} {y:.1} l6 6 l-6 6 z""#);
         element(out, "path", &d, "", &format!("{name} started at {from}"));
     }
     let after_start = |x: f64| if started_here { x.max(start + 10.0) } else { x };
