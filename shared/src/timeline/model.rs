@@ -166,10 +166,7 @@ pub(crate) fn build(records: &[Record], torn: usize) -> Timeline {
     // record was lost).
     let began = sorted.iter().find(|r| matches!(r.kind, Kind::Began(_)));
     let origin = began.or(sorted.first()).map_or(0, |r| r.t);
-    let mut t = Timeline {
-        torn,
-        ..Timeline::default()
-    };
+    let mut t = Timeline::default();
     for r in sorted {
         let at = r.t.saturating_sub(origin);
         t.end = t.end.max(at.saturating_add(r.dur)); // a garbled duration must not panic
@@ -196,7 +193,7 @@ pub(crate) fn build(records: &[Record], torn: usize) -> Timeline {
             Kind::Span(label) => t.bars.push(bar(What::Span(label.text()))),
         }
     }
-    t
+    Timeline { torn, ..t }
 }
 
 fn lane(pid: u32, name: Name, parent: Option<u32>, start: u64) -> Lane {
