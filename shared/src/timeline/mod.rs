@@ -105,8 +105,9 @@ pub fn record() -> Result<(), Error> {
     if on() || crate::process::current::is_child() {
         return Ok(());
     }
+    // This process draws the pictures at its exit (if it opens the file).
+    ROOT.store(std::process::id(), Ordering::Relaxed);
     if FILE.get().is_some() {
-        ROOT.store(std::process::id(), Ordering::Relaxed);
         ON.store(true, Ordering::Relaxed);
         return Ok(());
     }
@@ -120,7 +121,6 @@ pub fn record() -> Result<(), Error> {
     let file =
         opened.map_err(|e| cannot_write(&path, e, " (TIMELINE_DIR chooses another folder)"))?;
     keep(file, path);
-    ROOT.store(std::process::id(), Ordering::Relaxed);
     event(Some(now()), false, || Kind::Began("MainProcess".into()));
     // Registered before the exit steps are (`child::ensure_exit_hook`
     // calls `from_env` first), so it runs after them: `atexit` runs the
