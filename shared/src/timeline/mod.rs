@@ -220,11 +220,10 @@ pub fn render(events: &Path) -> Result<Timeline, Error> {
         let path = events.with_extension(extension);
         let temporary = events.with_extension(format!("{extension}.part"));
         // Past the file-size limit, a write would be killed by SIGXFSZ.
-        let written = match text.len() as u64 > LIMIT.load(Ordering::Relaxed) {
-            true => Err(io::Error::from_raw_os_error(libc::EFBIG)),
-            false => {
-                std::fs::write(&temporary, &text).and_then(|()| std::fs::rename(&temporary, &path))
-            }
+        let written = if text.len() as u64 > LIMIT.load(Ordering::Relaxed) {
+            Err(io::Error::from_raw_os_error(libc::EFBIG))
+        } else {
+            std::fs::write(&temporary, &text).and_then(|()| std::fs::rename(&temporary, &path))
         };
         if let Err(e) = written {
             let _ = std::fs::remove_file(&temporary);
