@@ -60,8 +60,9 @@ mod record;
 mod svg;
 mod trace;
 
+use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -254,13 +255,10 @@ fn finish() {
     // `<program>.events` again, unless another run of it still records
     // beside it: then this one keeps its pid in its files' names.
     let program = recorded.with_extension("").with_extension("events");
-    let path = match !another_run_beside(recorded) && std::fs::rename(recorded, &program).is_ok() {
-        true => program,
-        false => recorded.clone(),
-    };
+    let renamed = !another_run_beside(recorded) && std::fs::rename(recorded, &program).is_ok();
+    let path = if renamed { program } else { recorded.clone() };
     match render(&path) {
         Ok(timeline) => {
-            use std::io::IsTerminal;
             let fancy = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             let width = if fancy { terminal_width() } else { 80 };
             let text = format!(
@@ -410,15 +408,9 @@ fn at_the_limit(file: &File) -> bool {
 /// program's own folder (`target/debug/` under Cargo); and the program's
 /// file name (a test's has Cargo's hash in it).
 fn the_program() -> (PathBuf, String) {
-    let exe = std::env::current_exe().unwrap_or_default();
-    let name = exe
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("program");
-    let dir = exe
-        .parent()
-        .map_or_else(std::env::temp_dir, Path::to_path_buf);
-    (dir.join("timeline"), name.to_owned())
+    let exe = std::env::current_exe().unwrap_or_else(|_| std::env::temp_dir().join("program"));
+    let name = exe.file_stem().and_then(OsStr::to_str).unwrap_or("program");
+    (exe.with_file_name("timeline"), name.to_owned())
 }
 
 /// The terminal's width in columns, or 80.
