@@ -9,6 +9,16 @@ use serde_json::{Value, json};
 
 use super::model::{Timeline, What};
 
+/// The file: its events, and how to show their times. A struct, not
+/// `json!`: serde_json's maps sort their keys, and the file is to begin
+/// `{"traceEvents"` (the chapter tests check it).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Trace {
+    trace_events: Vec<Value>,
+    display_time_unit: &'static str,
+}
+
 /// A complete event (`X`): `pid` did `name` from `start` for `dur`.
 fn complete(name: &str, cat: &str, pid: u32, start: u64, dur: u64, args: Value) -> Value {
     let (ts, dur) = (start as f64 / 1e3, dur as f64 / 1e3);
@@ -46,7 +56,9 @@ pub(crate) fn trace(t: &Timeline) -> String {
         let ts = part.at as f64 / 1e3;
         events.push(json!({"name": part.title, "cat": "part", "ph": "i", "s": "g", "pid": root, "tid": root, "ts": ts}));
     }
-    // The file: its events, and how to show their times.
-    let trace = json!({"traceEvents": events, "displayTimeUnit": "ms"});
-    trace.to_string() + "\n"
+    let trace = Trace {
+        trace_events: events,
+        display_time_unit: "ms",
+    };
+    serde_json::to_string(&trace).unwrap_or_default() + "\n"
 }
