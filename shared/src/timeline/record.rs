@@ -154,9 +154,7 @@ pub(crate) fn parse(bytes: &[u8]) -> (Vec<Record>, usize) {
     let (mut records, mut torn) = (Vec::with_capacity(bytes.len() / SIZE), 0);
     let (mut at, mut lost) = (0, false);
     while at < bytes.len() {
-        let record = (bytes[at] == MAGIC)
-            .then(|| bytes.get(at..at + SIZE).and_then(Record::from_bytes))
-            .flatten();
+        let record = bytes.get(at..at + SIZE).and_then(Record::from_bytes);
         match record {
             Some(record) => {
                 records.push(record);
