@@ -182,10 +182,8 @@ pub fn part(title: &str) {
 /// `label`, until the guard is dropped.
 pub fn span(label: &'static str) -> SpanGuard {
     from_env();
-    SpanGuard {
-        label,
-        began: now_if_on(),
-    }
+    let began = now_if_on(); // after from_env: it may have begun recording
+    SpanGuard { label, began }
 }
 
 /// What [`span`] returns: dropping it ends the span.
