@@ -406,6 +406,8 @@ fn at_the_limit(file: &File) -> bool {
 /// program's own folder (`target/debug/` under Cargo); and the program's
 /// file name (a test's has Cargo's hash in it).
 fn the_program() -> (PathBuf, String) {
+    // Without the program's path (rare), as if it were `program` in the
+    // temporary folder.
     let exe = std::env::current_exe().unwrap_or_else(|_| std::env::temp_dir().join("program"));
     let name = exe.file_stem().and_then(OsStr::to_str).unwrap_or("program");
     (exe.with_file_name("timeline"), name.to_owned())
