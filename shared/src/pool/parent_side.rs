@@ -612,14 +612,12 @@ impl Core {
         // `stopped exitcode=-SIGKILL`); the calls after it in its batch never
         // began, and go to another worker.
         let why = Error::WorkerLost(format!("{} died in the middle of a task", worker.process));
-        let tasks = worker.batch.map(|batch| batch.tasks).unwrap_or_default();
+        let mut tasks = worker.batch.map(|batch| batch.tasks).unwrap_or_default();
         let running = tasks.front().map(|task| task.call);
-        for task in tasks {
-            match Some(task.call) == running {
-                true => self.settle(task.call, task.chunk, Err(why.clone())),
-                false => self.retry(task),
-            }
+        while let Some(task) = tasks.pop_front_if(|task| Some(task.call) == running) {
+            self.settle(task.call, task.chunk, Err(why.clone()));
         }
+        tasks.into_iter().for_each(|task| self.retry(task));
         self.refill();
         Ok(())
     }
