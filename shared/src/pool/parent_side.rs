@@ -408,9 +408,8 @@ impl Core {
             let Some(first) = self.pending.first().and_then(|id| self.jobs.get(id)) else {
                 return; // nothing to hand out
             };
-            let worker = &self.workers[w];
-            let left = (self.config.maxtasks).map_or(MAX_BATCH, |max| max - worker.sent);
-            if worker.batch.is_some() || left == 0 {
+            let left = (self.config.maxtasks).map_or(MAX_BATCH, |max| max - self.workers[w].sent);
+            if self.workers[w].batch.is_some() || left == 0 {
                 w += 1;
                 continue;
             }
@@ -545,14 +544,13 @@ impl Core {
 
     /// Read what worker `w` sent: the answers to its batch, or its end.
     fn receive(&mut self, w: usize) -> Result<(), Error> {
-        let worker = &mut self.workers[w];
         // `poll` said there is something: a message, or end-of-file.
-        let answers = match worker.socket.recv_bytes() {
+        let answers = match self.workers[w].socket.recv_bytes() {
             Ok(bytes) => decode::<(Duration, Vec<Answer>, bool)>(&bytes),
             Err(Error::Eof) => return self.worker_exited(w),
             Err(e) => Err(e),
         };
-        let Some(mut batch) = worker.batch.take() else {
+        let Some(mut batch) = self.workers[w].batch.take() else {
             return Ok(()); // nothing asked of it (an error reading it, say)
         };
         // The answers to the batch's next call, in order; or an answer we
