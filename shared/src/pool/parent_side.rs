@@ -625,11 +625,9 @@ impl Core {
     /// fails (the process limit reached, say) is remembered, and tried
     /// again on the next call or the next worker's exit, never in a loop.
     fn refill(&mut self) {
-        let wanted = self.state == PoolState::Running || !self.pending.is_empty();
-        while wanted
-            && self.state != PoolState::Terminated
-            && self.workers.len() < self.config.processes
-        {
+        let wanted = self.state == PoolState::Running
+            || (self.state == PoolState::Closed && !self.pending.is_empty());
+        while wanted && self.workers.len() < self.config.processes {
             if let Err(e) = self.add_worker() {
                 log::debug!("could not fork a worker: {e}");
                 self.fork_failed = Some(e);
