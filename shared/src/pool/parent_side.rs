@@ -511,9 +511,7 @@ impl Core {
                 // run fails with the fork's error (the next call tries again).
                 let why = self.fork_failed.clone().unwrap_or(Error::PoolNotRunning);
                 for id in std::mem::take(&mut self.pending) {
-                    if let Some(job) = self.jobs.get_mut(&id) {
-                        job.abandon(&why);
-                    }
+                    self.jobs.entry(id).and_modify(|job| job.abandon(&why));
                     self.touched.borrow_mut().push(id);
                 }
                 self.tidy();
