@@ -414,9 +414,7 @@ impl Pool {
             match panic::catch_unwind(cut) {
                 Ok(()) => (!chunk.is_empty()).then(|| {
                     // About as big as the last one: room made once.
-                    let encoded = encode_seq(&chunk, Vec::with_capacity(size))?;
-                    size = encoded.len();
-                    Ok(encoded)
+                    encode_seq(&chunk, Vec::with_capacity(size)).inspect(|bytes| size = bytes.len())
                 }),
                 // An input that panics fails its chunk and ends the call's
                 // input, as a generator that raises does in CPython's imap:
