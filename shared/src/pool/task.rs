@@ -103,11 +103,8 @@ pub(crate) fn runner_of<F: Function<Args>, Args: Arg>(_made_from: F) -> Runner {
         let mut args: Vec<Args> = Vec::new();
         decode_onto(chunk, &mut args)?;
         // Stop at the first error, as CPython's `list(map(f, chunk))` does.
-        let values = args
-            .into_iter()
-            .map(|args| f.call(args).into_result())
-            .collect::<Result<Vec<_>, Raised>>()
-            .map_err(Failed::Raised)?;
+        let results = args.into_iter().map(|args| f.call(args).into_result());
+        let values: Vec<_> = results.collect::<Result<_, _>>().map_err(Failed::Raised)?;
         // About as many bytes as came in: room made once.
         Ok(encode_seq(&values, Vec::with_capacity(chunk.len() + 16))?)
     }
