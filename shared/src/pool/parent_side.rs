@@ -386,10 +386,8 @@ impl Core {
     }
 
     pub fn pids(&self) -> Vec<u32> {
-        self.workers
-            .iter()
-            .filter_map(|w| w.process.pid())
-            .collect()
+        let pids = self.workers.iter().filter_map(|w| w.process.pid());
+        pids.collect()
     }
 
     /// Give each idle worker a batch of the oldest calls' chunks, in one
