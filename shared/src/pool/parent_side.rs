@@ -699,10 +699,8 @@ pub(crate) fn drive(
     done: impl Fn(&Core) -> bool,
 ) -> Result<bool, Error> {
     let moved = free(core)?.wait_until(wait, done);
-    // Taken first, so the core is not borrowed while the callback runs.
-    let next = || core.try_borrow_mut().ok()?.ready.pop_front();
-    while let Some(callback) = next() {
-        callback();
-    }
+    // Each taken first, so the core is not borrowed while it runs.
+    let ready = std::iter::from_fn(|| core.try_borrow_mut().ok()?.ready.pop_front());
+    ready.for_each(|callback| callback());
     moved
 }
