@@ -37,7 +37,9 @@ use rustix::thread::futex;
 // ------------------------------------------------------------ how long to wait
 
 /// How long to wait: CPython's `block` and `timeout` arguments in one.
-#[derive(Clone, Copy, Debug)]
+/// Ordered by when the wait ends (`No` first, `Forever` last), so that
+/// `wait.min(other)` is whichever ends first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Wait {
     /// `block=False`: do not wait at all.
     No,

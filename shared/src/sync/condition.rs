@@ -211,12 +211,7 @@ impl Condition {
         let held = lock.release_all();
         drawn(on, || {
             loop {
-                let slice = match gone {
-                    Some(_) => {
-                        Wait::timeout(wait.left().map_or(CHECK_EVERY, |t| t.min(CHECK_EVERY)))
-                    }
-                    None => wait,
-                };
+                let slice = gone.map_or(wait, |_| wait.min(Wait::timeout(CHECK_EVERY)));
                 let woke = match seat {
                     Some(seat) => wait_until(&seat.state, |state| state & NOTIFIED != 0, slice),
                     None => wait_until(&seats.doorbell, |rung| rung != bell, slice),

@@ -171,8 +171,8 @@ impl RawLock {
             if word & WAITERS == 0 && mark().is_err() {
                 continue;
             }
-            let nap = wait.left().map_or(CHECK_EVERY, |t| t.min(CHECK_EVERY));
-            futex_wait(&self.word, word | WAITERS, Some(nap));
+            let nap = wait.min(Wait::timeout(CHECK_EVERY));
+            futex_wait(&self.word, word | WAITERS, nap.left());
             slept = WAITERS;
         }
     }
