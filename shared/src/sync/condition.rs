@@ -195,8 +195,8 @@ impl Condition {
         on: Option<On>,
         gone: Option<&dyn Fn() -> bool>,
     ) -> Result<Option<u32>, Error> {
-        let (lock, seats) = (self.lock.raw(), &*self.seats);
-        if !lock.is_mine() {
+        let (lock, seats) = (&*self.lock.raw, &*self.seats);
+        if !lock.held_by(&sys::me()) {
             let why = "must acquire() condition before using wait()";
             return Err(Error::NotOwned(why));
         }
@@ -266,7 +266,7 @@ impl Condition {
 
     /// Notify `n` waiters with `tag`, which their wait returns.
     fn notify_tagged(&self, n: u32, tag: u32) -> Result<(), Error> {
-        if !self.lock.raw().is_mine() {
+        if !self.lock.raw.held_by(&sys::me()) {
             return Err(Error::NotOwned("lock is not owned"));
         }
         let me = sys::me();
@@ -428,7 +428,7 @@ impl<A: Action> Barrier<A> {
 
     fn pass(&self, wait: Wait) -> Result<u32, Error> {
         // The lock, as part of this wait, which the timeline draws whole.
-        self.cond.lock.raw().restore(1);
+        self.cond.lock.raw.restore(1);
         let _held = Guard(&self.cond);
         if self.broken() {
             return Err(Error::BrokenBarrier);
@@ -449,7 +449,7 @@ impl<A: Action> Barrier<A> {
         // would never end. So a waiter asks, every 20 ms, whether the lock's
         // holder has ended; if so, it takes the lock over and breaks the
         // barrier, the round's fate unknown (the safe answer).
-        let releaser_ended = || self.cond.lock.raw().holder_ended();
+        let releaser_ended = || self.cond.lock.raw.holder_ended();
         match self.cond.wait_tagged(wait, None, Some(&releaser_ended))? {
             Some(PASSED) => Ok(index),
             Some(_) => Err(Error::BrokenBarrier),

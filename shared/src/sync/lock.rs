@@ -74,8 +74,8 @@ impl RawLock {
         Ok(Arc::new(raw))
     }
 
-    /// Whether `me` holds it.
-    fn held_by(&self, me: &Me) -> bool {
+    /// Whether `me` (this thread: `sys::me()`) holds it.
+    pub(super) fn held_by(&self, me: &Me) -> bool {
         let held = self.word.load(Relaxed) & HOLDER != 0;
         held && self.holder.load(Relaxed) == me.token
     }
@@ -240,7 +240,7 @@ impl RawLock {
     /// Release it once (`reentrant`: as an `RLock`, by its holder only).
     #[inline]
     fn release(&self, reentrant: bool) -> Result<(), Error> {
-        if reentrant && !self.is_mine() {
+        if reentrant && !self.held_by(&sys::me()) {
             let why = "attempt to release recursive lock not owned by thread";
             return Err(Error::NotOwned(why));
         }
@@ -252,11 +252,6 @@ impl RawLock {
             true => Ok(()),
             false => Err(Error::ReleasedTooManyTimes),
         }
-    }
-
-    /// Whether this thread holds it.
-    pub(super) fn is_mine(&self) -> bool {
-        self.held_by(&sys::me())
     }
 
     /// Release it however many times it is held (for a condition's
@@ -450,53 +445,36 @@ impl<const REENTRANT: bool> fmt::Debug for SharedLock<REENTRANT> {
 /// A [`Lock`] or an [`RLock`]: what a [`Condition`](super::Condition) is
 /// over, and what guards a [`Value`](super::Value) or an
 /// [`Array`](super::Array) (CPython's `Condition(lock)`, `Value(…, lock=l)`).
+/// Made from either by `into()`; it keeps whether it is re-entrant.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
-pub enum AnyLock {
-    /// A plain lock.
-    Lock(Lock),
-    /// A re-entrant lock.
-    RLock(RLock),
+pub struct AnyLock {
+    /// Its raw lock: what a condition's `wait` lets go of and takes back.
+    pub(super) raw: Arc<SharedMem<RawLock>>,
+    reentrant: bool,
 }
 
 impl AnyLock {
     /// Take it (see [`Lock::acquire`], [`RLock::acquire`]).
     pub fn acquire(&self, block: Block) -> bool {
-        self.raw().acquire(block, self.reentrant())
+        self.raw.acquire(block, self.reentrant)
     }
 
     /// Release it once.
     pub fn release(&self) -> Result<(), Error> {
-        self.raw().release(self.reentrant())
-    }
-
-    /// Its raw lock: what a condition's `wait` lets go of and takes back.
-    pub(super) fn raw(&self) -> &RawLock {
-        match self {
-            AnyLock::Lock(lock) => &lock.raw,
-            AnyLock::RLock(lock) => &lock.raw,
-        }
-    }
-
-    fn reentrant(&self) -> bool {
-        matches!(self, AnyLock::RLock(_))
+        self.raw.release(self.reentrant)
     }
 }
 
-impl From<Lock> for AnyLock {
-    fn from(lock: Lock) -> AnyLock {
-        AnyLock::Lock(lock)
-    }
-}
-
-impl From<RLock> for AnyLock {
-    fn from(lock: RLock) -> AnyLock {
-        AnyLock::RLock(lock)
+impl<const REENTRANT: bool> From<SharedLock<REENTRANT>> for AnyLock {
+    fn from(lock: SharedLock<REENTRANT>) -> AnyLock {
+        let (raw, reentrant) = (lock.raw, REENTRANT);
+        AnyLock { raw, reentrant }
     }
 }
 
 /// The lock's own repr: `<Lock(owner=None)>` or `<RLock(None, 0)>`.
 impl fmt::Debug for AnyLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.raw().fmt(f, self.reentrant())
+        self.raw.fmt(f, self.reentrant)
     }
 }
