@@ -118,6 +118,12 @@ impl<R> Synchronized<R> {
     pub fn get_obj(&self) -> &R {
         &self.raw
     }
+
+    /// Do `step` on the raw object, holding the lock.
+    fn held<U>(&self, step: impl FnOnce(&R) -> U) -> U {
+        let _held = self.lock.lock();
+        step(&self.raw)
+    }
 }
 
 impl<T: Plain> Value<T> {
@@ -137,14 +143,12 @@ impl<T: Plain> Value<T> {
 
     /// The number, read holding the lock (Python: `v.value`).
     pub fn get(&self) -> T {
-        let _held = self.lock.lock();
-        self.raw.get()
+        self.held(RawValue::get)
     }
 
     /// Write it, holding the lock (Python: `v.value = x`).
     pub fn set(&self, value: T) {
-        let _held = self.lock.lock();
-        self.raw.set(value)
+        self.held(|raw| raw.set(value))
     }
 }
 
@@ -171,10 +175,8 @@ impl<T: Plain> RawArray<T> {
         for (word, v) in bits.iter().zip(values) {
             word.store(v.to_bits(), Relaxed);
         }
-        Ok(RawArray {
-            bits: Arc::new(bits),
-            _type: std::marker::PhantomData,
-        })
+        let (bits, _type) = (Arc::new(bits), std::marker::PhantomData);
+        Ok(RawArray { bits, _type })
     }
 
     /// How many numbers it holds (Python: `len(a)`).
@@ -240,27 +242,23 @@ impl<T: Plain> Array<T> {
 
     /// The `i`th number, read holding the lock.
     pub fn get(&self, i: usize) -> T {
-        let _held = self.lock.lock();
-        self.raw.get(i)
+        self.held(|raw| raw.get(i))
     }
 
     /// Write the `i`th number, holding the lock.
     pub fn set(&self, i: usize, value: T) {
-        let _held = self.lock.lock();
-        self.raw.set(i, value)
+        self.held(|raw| raw.set(i, value))
     }
 
     /// Every number, read in one hold of the lock (Python: `a[:]`).
     pub fn to_vec(&self) -> Vec<T> {
-        let _held = self.lock.lock();
-        self.raw.to_vec()
+        self.held(RawArray::to_vec)
     }
 }
 
 /// As Python prints `a[:]`.
 impl<T: Plain> fmt::Debug for Array<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let _held = self.lock.lock();
-        fmt::Debug::fmt(&self.raw, f)
+        self.held(|raw| fmt::Debug::fmt(raw, f))
     }
 }
