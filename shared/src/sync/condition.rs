@@ -244,13 +244,12 @@ impl Condition {
         timeout: Option<Duration>,
     ) -> Result<bool, Error> {
         let wait = timeout.map_or(Wait::Forever, Wait::timeout);
-        while !predicate() {
-            if wait.expired() {
-                return Ok(false);
-            }
+        let mut holds = predicate();
+        while !holds && !wait.expired() {
             self.wait_as(wait)?;
+            holds = predicate();
         }
-        Ok(true)
+        Ok(holds)
     }
 
     /// Wake at most `n` waiters, the longest waiting first (Python:
