@@ -92,10 +92,8 @@ impl Seats {
     /// such seat is freed in the one look (each look asks the system about
     /// a process): the waiters that come next take them without asking.
     fn reclaim(&self, me: &Me) -> Option<&Seat> {
-        let mut gone = self
-            .in_use()
-            .iter()
-            .filter(|seat| self.fate(seat, me) == Fate::Gone);
+        let is_gone = |seat: &&Seat| self.fate(seat, me) == Fate::Gone;
+        let mut gone = self.in_use().iter().filter(is_gone);
         let first = gone.next();
         gone.for_each(|seat| seat.state.store(FREE, Relaxed));
         first
