@@ -10,11 +10,11 @@
 //! | `poll` | sleep until a descriptor is ready | [`wait_readable`], [`wait_for`]: pipes, queues, joins with a timeout |
 //! | `pidfd_open` | a descriptor that turns readable when a process exits | [`pidfd_open`]: `join_timeout`, sentinels |
 //! | `posix_spawn` | a fresh run of this program, handed descriptors | [`spawn_self`]: spawn, the fork server |
-//! | `pidfd_send_signal` | a signal to the process a pidfd names, never to one that took its number | [`pidfd_send_signal`]: a fork server's children |
 //! | `/proc/<pid>/stat`, `/proc/self/ns/pid`, `getrandom` | who a thread is, and whether a process has ended | [`me`], [`fate`]: a lock's holder, a condition's waiter |
 //! | `memfd_create`, seals, `mmap` of a file, `fstat` | a big message in memory, mapped by its reader; a spawned child's descriptors checked | [`sealed_memfd`], [`map_sealed`], [`is_sealed_memfd`], [`is_pipe`] |
 //! | `stat` of `/proc/self/task` | how many threads run | [`thread_count`]: no fork while others run (nor where it cannot count) |
 //! | `prctl(PR_SET_NAME)`, `mallopt` | a child's name in `ps`; freed memory kept for the next task | [`set_thread_name`], [`keep_freed_memory`] |
+//! | `clone(CLONE_PARENT)` | a fork whose child is the caller's parent's | [`fork_as_sibling`]: the fork server's children |
 //! | `_exit`, `close`, `atexit` | a child's way out, the exit steps | [`exit_now`], [`close_all`], [`at_exit`] |
 
 use std::ffi::CStr;
@@ -436,15 +436,6 @@ pub(crate) fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
     rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
         .map_err(|e| Errno::from_raw(e.raw_os_error()))
 }
-/// Send `signal` to the process `pidfd` names (`pidfd_send_signal(2)`):
-/// that process, never another that took its number once it was reaped.
-pub(crate) fn pidfd_send_signal(
-    pidfd: BorrowedFd<'_>,
-    signal: nix::sys::signal::Signal,
-) -> Result<(), Errno> {
-    let signal = rustix::process::Signal::from_named_raw(signal as i32).ok_or(Errno::EINVAL)?;
-    rustix::process::pidfd_send_signal(pidfd, signal).map_err(|e| Errno::from_raw(e.raw_os_error()))
-}
 
 // ------------------------------------------------------------ /proc: who holds, who waits
 
@@ -539,14 +530,16 @@ pub(crate) fn pid() -> u32 {
 /// [`pid`]'s, 0 until asked.
 static KEPT_PID: AtomicU32 = AtomicU32::new(0);
 
+/// In a forked child: one fork more, and this process's [`pid`] forgotten.
+extern "C" fn in_child() {
+    FORKS.fetch_add(1, Ordering::Relaxed);
+    KEPT_PID.store(0, Ordering::Relaxed);
+}
+
 /// Install, once, the handler that counts forks in [`FORKS`] and forgets
 /// this process's [`pid`] in each child.
 fn count_forks() {
     static HANDLER: std::sync::Once = std::sync::Once::new();
-    extern "C" fn in_child() {
-        FORKS.fetch_add(1, Ordering::Relaxed);
-        KEPT_PID.store(0, Ordering::Relaxed);
-    }
     HANDLER.call_once(|| {
         // SAFETY: registers a handler that only stores to atomics, which is
         // async-signal-safe, as a handler run in a forked child must be.
@@ -845,6 +838,34 @@ pub(crate) fn keep_freed_memory() {
     unsafe {
         libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20); // and a big buffer stays on the heap
+    }
+}
+
+/// Fork this process as a child of its parent, not of itself (`clone(2)`
+/// with `CLONE_PARENT`): the fork server's spares, which the program then
+/// reaps as its own children. It returns twice, as `fork` does, but runs
+/// no `pthread_atfork` handler except ours ([`count_forks`]'s), and leaves
+/// glibc's note of the thread id stale in the child: nothing here reads
+/// it (`raise` and `abort` ask the kernel for the id, as after `vfork`).
+///
+/// # Safety
+///
+/// As for `fork`: the caller runs one thread, so the child may take any
+/// lock (the fork server is a fresh program that starts none).
+pub(crate) unsafe fn fork_as_sibling() -> Result<nix::unistd::ForkResult, Errno> {
+    let flags = (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong;
+    // SAFETY: `clone` with no new stack returns twice, in the caller and in
+    // a copy of it, exactly as `fork(2)` does; no pointer is passed.
+    let raw = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    match raw {
+        -1 => Err(Errno::last()),
+        0 => {
+            in_child();
+            Ok(nix::unistd::ForkResult::Child)
+        }
+        pid => Ok(nix::unistd::ForkResult::Parent {
+            child: nix::unistd::Pid::from_raw(pid as i32),
+        }),
     }
 }
 

@@ -10,7 +10,6 @@
 
 use std::fmt;
 use std::io::Write;
-use std::os::fd::AsFd;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 /// The current process as its own code sees it (Python's
@@ -91,15 +90,9 @@ impl ParentProcess {
 
     /// Whether the parent still runs (Python's `is_alive()`): a process
     /// whose parent dies is adopted by another, so its `getppid` changes.
-    /// (A fork server's child, whose `getppid` is the server, asks a pidfd
-    /// of its parent taken when it started.)
+    /// (A fork server's child is its parent's too: see `forkserver.rs`.)
     pub fn is_alive(&self) -> bool {
-        match PARENT_PIDFD.get() {
-            Some(Some(pidfd)) => crate::sys::wait_readable(&[pidfd.as_fd()], crate::sys::Wait::No)
-                .is_ok_and(|ready| ready.is_empty()),
-            Some(None) => false, // gone before this child could look
-            None => nix::unistd::getppid().as_raw() as u32 == self.pid,
-        }
+        nix::unistd::getppid().as_raw() as u32 == self.pid
     }
 
     /// Wait until the parent has exited (Python's `join()`, which waits on
@@ -116,28 +109,14 @@ impl ParentProcess {
         if !self.is_alive() {
             return Ok(());
         }
-        let pidfd = match PARENT_PIDFD.get() {
-            Some(Some(pidfd)) => pidfd.try_clone()?,
-            _ => match crate::sys::pidfd_open(self.pid as i32) {
-                Ok(pidfd) => pidfd,
-                Err(nix::errno::Errno::ESRCH) => return Ok(()), // it exited just now
-                Err(errno) => return Err(errno.into()),
-            },
+        let pidfd = match crate::sys::pidfd_open(self.pid as i32) {
+            Ok(pidfd) => pidfd,
+            Err(nix::errno::Errno::ESRCH) => return Ok(()), // it exited just now
+            Err(errno) => return Err(errno.into()),
         };
         let wait = crate::sys::Wait::timeout(timeout);
         Ok(crate::sys::wait_readable(&[std::os::fd::AsFd::as_fd(&pidfd)], wait).map(drop)?)
     }
-}
-
-/// In a fork server's child: a pidfd of its parent (the process that
-/// asked for it, not the server), which the server took as it started,
-/// the parent then waiting for it; `None` if it could not.
-static PARENT_PIDFD: std::sync::OnceLock<Option<std::os::fd::OwnedFd>> = std::sync::OnceLock::new();
-
-/// Called in a fork server's child as it starts, with its copy of the
-/// server's pidfd of the parent: see [`PARENT_PIDFD`].
-pub(crate) fn watch_parent(pidfd: Option<std::os::fd::OwnedFd>) {
-    let _ = PARENT_PIDFD.set(pidfd);
 }
 
 /// Everything the current process knows about itself. The name and

@@ -306,13 +306,10 @@ impl Process {
         let inner = &self.inner;
         let began = crate::timeline::now_if_on();
         let (name, identity, daemon) = (inner.name(), &inner.identity, inner.daemon);
-        if self.method.unwrap_or_else(spawn::get_start_method) == StartMethod::Forkserver {
-            let (pid, remote) = spawn::forkserver_start(recipe, &name, identity, daemon)?;
-            self.inner.status().remote = Some(remote);
-            self.started(pid, began);
-            return Ok(());
-        }
-        let pid = spawn::spawn(recipe, &name, identity, daemon)?;
+        let pid = match self.method.unwrap_or_else(spawn::get_start_method) {
+            StartMethod::Forkserver => spawn::forkserver_start(recipe, &name, identity, daemon)?,
+            _ => spawn::spawn(recipe, &name, identity, daemon)?,
+        };
         self.started(pid, began);
         Ok(())
     }
@@ -408,12 +405,6 @@ impl Process {
             // left is readable (end-of-file) at once.
             let (reader, _writer) = std::io::pipe()?;
             return Ok(reader.into());
-        }
-        // A fork server's child: the server's socket, which turns readable
-        // once its exit code is there (as CPython's sentinel is); the
-        // server gone, its pidfd.
-        if let Some(remote) = &status.remote {
-            return remote.watched();
         }
         // The child is ours and not reaped, so its pid is still its own.
         Ok(sys::pidfd_open(pid.as_raw())?)

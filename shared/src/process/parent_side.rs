@@ -45,9 +45,6 @@ pub(crate) struct Status {
     pub lost: bool,
     /// `close` was called: nothing more is known, nothing more can be done.
     pub closed: bool,
-    /// A fork server's child: not ours to `waitpid`; the server says how
-    /// it ended, and its pidfd signals it.
-    pub remote: Option<Remote>,
 }
 
 impl Child {
@@ -86,17 +83,6 @@ impl Child {
         if status.exitcode.is_some() {
             return status.exitcode;
         }
-        if let Some(remote) = status.remote.as_mut() {
-            // A server gone without a word, and the child ended: its code
-            // is unknown (lost).
-            let code = remote.exit_code(Wait::No);
-            status.lost = code.is_err();
-            status.exitcode = code.ok().flatten();
-            if let (Some(pid), Some(code)) = (status.pid, status.exitcode) {
-                crate::timeline::reaped(pid.as_raw(), code);
-            }
-            return status.exitcode;
-        }
         match waitpid(status.pid?, Some(WaitPidFlag::WNOHANG)) {
             Ok(ws) => {
                 status.exitcode = exit_code(ws);
@@ -124,32 +110,6 @@ impl Child {
             status.pid.ok_or(Error::NotStarted("join"))?
         };
         let began = crate::timeline::now_if_on();
-        if self.status().remote.is_some() {
-            // A fork server's child: wait for the server's word (or, the
-            // server gone, for the child's end) on a copy of what tells,
-            // the child's record unlocked meanwhile (others may look at it,
-            // or terminate it), then read it.
-            let wait = timeout.map_or(Wait::Forever, Wait::timeout);
-            let code = loop {
-                let Some(watched) = self.status().remote.as_ref().map(Remote::watched) else {
-                    break None;
-                };
-                sys::wait_readable(&[watched?.as_fd()], wait)?;
-                let code = self.poll();
-                // The server found gone just now: wait on, for the child.
-                let gone_now = code.is_none() && !self.status().lost && !wait.expired();
-                if !gone_now {
-                    break code;
-                }
-            };
-            crate::timeline::joined(pid.as_raw(), began);
-            return match code {
-                None if self.status().lost => Err(Error::Spawn(
-                    "the fork server ended before it could say how its child ended".into(),
-                )),
-                code => Ok(code),
-            };
-        }
         if let Some(timeout) = timeout {
             // `waitpid` takes no timeout. A pidfd of the child turns readable
             // when it exits: sleep on it in `poll(2)`, then reap without waiting.
@@ -202,9 +162,6 @@ impl Child {
         let pid = status.pid.ok_or(Error::NotStarted(verb))?;
         if status.exitcode.is_some() {
             return Ok(()); // already reaped: its pid may belong to someone else now
-        }
-        if let Some(remote) = &status.remote {
-            return remote.signal(sig);
         }
         match signal::kill(pid, sig) {
             Ok(()) | Err(Errno::ESRCH) => Ok(()),
@@ -313,68 +270,6 @@ pub(crate) fn exit_function() {
         remove(&child);
     }
     log::debug!("running the remaining \"atexit\" finalizers");
-}
-
-/// What a parent keeps of a child the fork server forked (see
-/// `forkserver.rs`): it is not the child's parent, so it cannot `waitpid`.
-#[derive(Debug)]
-pub(crate) struct Remote {
-    /// The server's answers: the child's exit code comes here once the
-    /// server has reaped it (4 bytes, one packet).
-    pub answers: std::os::fd::OwnedFd,
-    /// The child itself (`pidfd_open` in the server, its parent).
-    pub pidfd: std::os::fd::OwnedFd,
-    /// The server ended without a word on this child: its end is seen on
-    /// the pidfd from now on, its exit code never.
-    pub server_gone: bool,
-}
-
-impl Remote {
-    /// The child's exit code, if the server has sent it (waiting at most
-    /// as `wait` says); `None` while the child runs. Once the server is
-    /// gone, the child's end shows on its pidfd, and is an error: its
-    /// code is lost with the server.
-    pub fn exit_code(&mut self, wait: Wait) -> Result<Option<i32>, Error> {
-        if !self.server_gone {
-            if sys::wait_readable(&[self.answers.as_fd()], wait)?.is_empty() {
-                return Ok(None);
-            }
-            let mut code = [0u8; 4];
-            let raw = std::os::fd::AsRawFd::as_raw_fd(&self.answers);
-            match nix::sys::socket::recv(raw, &mut code, nix::sys::socket::MsgFlags::empty()) {
-                Ok(4) => return Ok(Some(i32::from_ne_bytes(code))),
-                Ok(_) | Err(Errno::ECONNRESET) => self.server_gone = true,
-                Err(errno) => return Err(errno.into()),
-            }
-        }
-        if sys::wait_readable(&[self.pidfd.as_fd()], wait)?.is_empty() {
-            return Ok(None); // still running, its server gone
-        }
-        Err(Error::Spawn(
-            "the fork server ended before it could say how its child ended".into(),
-        ))
-    }
-
-    /// What turns readable when there is news of the child: the server's
-    /// socket, or, the server gone, the child's pidfd (a copy: it is
-    /// waited on with the child's record unlocked).
-    pub fn watched(&self) -> Result<std::os::fd::OwnedFd, Error> {
-        let fd = if self.server_gone {
-            &self.pidfd
-        } else {
-            &self.answers
-        };
-        Ok(fd.try_clone()?)
-    }
-
-    /// Send `sig` to the child (`pidfd_send_signal`): never to another
-    /// process that took its number.
-    pub fn signal(&self, sig: Signal) -> Result<(), Error> {
-        match sys::pidfd_send_signal(self.pidfd.as_fd(), sig) {
-            Ok(()) | Err(Errno::ESRCH) => Ok(()),
-            Err(errno) => Err(errno.into()),
-        }
-    }
 }
 
 /// Helpers this process started and nobody joins (a fork server, a

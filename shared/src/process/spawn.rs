@@ -457,14 +457,14 @@ fn brief(
     Ok((OwnedFd::from(sys::sealed_memfd(&encode(&briefing)?)?), fds))
 }
 
-/// The parent's side of a start by the fork server: its pid, and how to
-/// reach it (see `forkserver.rs`).
+/// The parent's side of a start by the fork server: its pid (see
+/// `forkserver.rs`).
 pub(crate) fn forkserver_start(
     recipe: &Recipe,
     name: &str,
     identity: &[usize],
     daemon: bool,
-) -> Result<(Pid, crate::process::parent_side::Remote), Error> {
+) -> Result<Pid, Error> {
     let (briefing, fds) = brief(recipe, name, identity, daemon)?;
     current::flush_stdout(); // the child writes to the same stdout
     forkserver::start(briefing, fds)
@@ -509,22 +509,16 @@ fn read_briefing(mut file: std::fs::File) -> Result<Briefing, Error> {
     decode(&bytes)
 }
 
-/// A child of the fork server (whose pid is `server`, and which holds a
-/// pidfd of the parent): become what the `briefing` (read by the server)
-/// says, with the descriptors `handed`, and run it; leave.
-fn run_briefed(
-    briefing: Result<Briefing, Error>,
-    handed: Vec<OwnedFd>,
-    server: u32,
-    parent: Option<OwnedFd>,
-) -> ! {
-    current::watch_parent(parent);
+/// A child of the fork server: become what the `briefing` says, with the
+/// descriptors `handed`, and run it; leave.
+fn run_briefed(briefing: Result<Briefing, Error>, handed: Vec<OwnedFd>) -> ! {
     let code = match briefing {
         Ok(briefing) => {
             if let Some(cwd) = &briefing.cwd {
                 let _ = std::env::set_current_dir(cwd); // the parent's, not the server's
             }
-            run(briefing, StartMethod::Forkserver, handed, server)
+            let parent = briefing.parent_pid;
+            run(briefing, StartMethod::Forkserver, handed, parent)
         }
         Err(e) => {
             eprintln!("a child of the fork server could not take its task: {e}");
@@ -537,8 +531,7 @@ fn run_briefed(
 
 /// Become the process the briefing describes, started by `method` with
 /// the descriptors `handed`, and run its task: the spawned counterpart of
-/// `process::bootstrap`. `real_parent` is the process it is a child of:
-/// its parent, or the fork server.
+/// `process::bootstrap`. `real_parent` is the process it is a child of.
 fn run(briefing: Briefing, method: StartMethod, mut handed: Vec<OwnedFd>, real_parent: u32) -> i32 {
     started_by(method);
     if briefing.tracker
