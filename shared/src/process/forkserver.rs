@@ -12,11 +12,11 @@
 //! forks a *spare* at once, which waits on a socket of its own, and tells
 //! the parent the spare's pid, handing it the other end of that socket
 //! (`SCM_RIGHTS`, over the `SOCK_SEQPACKET` pair the two share). To start
-//! a child, the parent sends the spare its briefing (a sealed memory file,
-//! exactly as `spawn` writes it: the function's distance from a fixed
-//! point, the encoded argument, the name…) and the descriptors the
-//! argument holds; the spare becomes what the briefing says and runs it,
-//! as a spawned child does. The parent then asks the server for the next
+//! a child, the parent sends the spare its briefing (what `spawn` writes:
+//! the function's distance from a fixed point, the encoded argument, the
+//! name…), in the packet itself or, past [`INLINE`] bytes, in a sealed
+//! memory file, and the descriptors the argument holds; the spare becomes
+//! what the briefing says and runs it, as a spawned child does. The parent then asks the server for the next
 //! spare, which is forked while this child runs. So a start costs the
 //! parent one message and no wait: the fork happened earlier (CPython's
 //! server forks on request, and sends the pid back).
@@ -59,6 +59,16 @@ const REQUESTS_FD: RawFd = 3;
 /// argument holds.
 const MOST_FDS: usize = 64;
 
+/// The largest briefing sent in the packet itself: a spare keeps a buffer
+/// this size. A larger one goes in a sealed memory file (as `spawn`'s
+/// always does), which costs the parent a file and the spare a read.
+const INLINE: usize = 32 * 1024;
+
+/// A start's first byte: the briefing follows it, or is in the file sent
+/// first.
+const FOLLOWS: u8 = b'B';
+const IN_FILE: u8 = b'F';
+
 /// This process's server, once started.
 static SERVER: Mutex<Option<Server>> = Mutex::new(None);
 
@@ -81,10 +91,10 @@ enum Spare {
     Gone,
 }
 
-/// Start a child of the fork server that becomes what `briefing` (a sealed
-/// memory file) says, holding `handed`: its pid. It is this process's own
-/// child (`CLONE_PARENT`), joined as a forked one is.
-pub(crate) fn start(briefing: OwnedFd, handed: Vec<OwnedFd>) -> Result<Pid, Error> {
+/// Start a child of the fork server that becomes what `briefing` (encoded)
+/// says, holding `handed`: its pid. It is this process's own child
+/// (`CLONE_PARENT`), joined as a forked one is.
+pub(crate) fn start(briefing: Vec<u8>, handed: Vec<OwnedFd>) -> Result<Pid, Error> {
     if handed.len() + 1 > MOST_FDS {
         return Err(Error::Spawn(format!(
             "an argument holding {} descriptors (at most {} go to a fork server)",
@@ -92,8 +102,17 @@ pub(crate) fn start(briefing: OwnedFd, handed: Vec<OwnedFd>) -> Result<Pid, Erro
             MOST_FDS - 1
         )));
     }
-    let mut fds: Vec<RawFd> = vec![briefing.as_raw_fd()];
-    fds.extend(handed.iter().map(AsRawFd::as_raw_fd));
+    let file = match briefing.len() > INLINE {
+        true => Some(sys::sealed_memfd(&briefing)?),
+        false => None,
+    };
+    let packet = match file {
+        Some(_) => vec![IN_FILE],
+        None => [&[FOLLOWS][..], &briefing].concat(),
+    };
+    let fds: Vec<RawFd> = (file.iter().map(AsRawFd::as_raw_fd))
+        .chain(handed.iter().map(AsRawFd::as_raw_fd))
+        .collect();
     let mut server = SERVER.lock().unwrap_or_else(|p| p.into_inner());
     // A spare found dead (killed, say) is let go and the next one taken; a
     // server found dead is started again. A few of each, not for ever.
@@ -102,16 +121,16 @@ pub(crate) fn start(briefing: OwnedFd, handed: Vec<OwnedFd>) -> Result<Pid, Erro
             *server = Some(start_server()?);
         }
         let current = server.as_mut().expect("just started");
-        if !current.asked && send(&current.socket, &[]).is_err() {
+        if !current.asked && ask(&current.socket).is_err() {
             *server = None; // gone: a new one, next time round
             continue;
         }
         current.asked = false;
         match next_spare(&current.socket)? {
             Spare::Ready(pid, spare) => {
-                let taken = send(&spare, &fds);
+                let taken = send_bytes(&spare, &packet, &fds);
                 // The next spare is forked while this one starts.
-                current.asked = send(&current.socket, &[]).is_ok();
+                current.asked = ask(&current.socket).is_ok();
                 if taken.is_ok() {
                     return Ok(pid);
                 }
@@ -135,12 +154,13 @@ fn next_spare(socket: &OwnedFd) -> Result<Spare, Error> {
             "the fork server did not answer within a minute".into(),
         ));
     }
-    let (bytes, mut fds) = match receive(socket) {
+    let mut word = [0u8; 4];
+    let (n, mut fds) = match receive(socket, &mut word) {
         Ok(word) => word,
         Err(Errno::ECONNRESET) => return Ok(Spare::Gone),
         Err(errno) => return Err(errno.into()),
     };
-    let word = <[u8; 4]>::try_from(&bytes[..]).map(i32::from_ne_bytes);
+    let word = (n == 4).then_some(i32::from_ne_bytes(word)).ok_or(());
     Ok(match (word, fds.pop()) {
         (Ok(pid), Some(spare)) if pid > 0 => Spare::Ready(Pid::from_raw(pid), spare),
         // Its socket lost on the way (this process at its descriptor
@@ -187,10 +207,10 @@ fn pair() -> Result<(OwnedFd, OwnedFd), Errno> {
     )
 }
 
-/// Send one packet: a byte (a packet must have one, or it reads as the
-/// end) and `fds`.
-fn send(socket: &OwnedFd, fds: &[RawFd]) -> Result<(), Errno> {
-    send_bytes(socket, &[0], fds)
+/// Ask the server for a spare: a packet of one byte (a packet must have
+/// one, or it reads as the end).
+fn ask(server: &OwnedFd) -> Result<(), Errno> {
+    send_bytes(server, &[0], &[])
 }
 
 fn send_bytes(socket: &OwnedFd, bytes: &[u8], fds: &[RawFd]) -> Result<(), Errno> {
@@ -211,12 +231,12 @@ fn send_bytes(socket: &OwnedFd, bytes: &[u8], fds: &[RawFd]) -> Result<(), Errno
     }
 }
 
-/// Receive one packet: its bytes (empty at end-of-file) and descriptors.
-fn receive(socket: &OwnedFd) -> Result<(Vec<u8>, Vec<OwnedFd>), Errno> {
-    let mut bytes = [0u8; 16];
+/// Receive one packet into `bytes`: how many it filled (0 at end-of-file)
+/// and the descriptors it carried.
+fn receive(socket: &OwnedFd, bytes: &mut [u8]) -> Result<(usize, Vec<OwnedFd>), Errno> {
     let mut space = cmsg_space!([RawFd; MOST_FDS]);
     loop {
-        let mut iov = [IoSliceMut::new(&mut bytes)];
+        let mut iov = [IoSliceMut::new(bytes)];
         let flags = MsgFlags::MSG_CMSG_CLOEXEC;
         let got = match recvmsg::<()>(socket.as_raw_fd(), &mut iov, Some(&mut space), flags) {
             Err(Errno::EINTR) => continue,
@@ -232,17 +252,16 @@ fn receive(socket: &OwnedFd) -> Result<(Vec<u8>, Vec<OwnedFd>), Errno> {
                 );
             }
         }
-        let n = got.bytes;
-        return Ok((bytes[..n].to_vec(), fds));
+        return Ok((got.bytes, fds));
     }
 }
 
 /// The server's life: fork a spare, tell the parent, and wait until it is
 /// taken (a packet: fork the next) or the parent has ended (end-of-file:
-/// leave). Never returns. A spare waits for its briefing, reads it
+/// leave). Never returns. A spare waits for its briefing, decodes it
 /// (`read`) and becomes what it says (`run`, given it and the descriptors
 /// handed over).
-pub(crate) fn serve<T>(read: fn(OwnedFd) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> ! {
+pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> ! {
     // SAFETY: `posix_spawn` put the socket at 3, and nothing else in this
     // fresh process owns it.
     let requests = unsafe { OwnedFd::from_raw_fd(REQUESTS_FD) };
@@ -274,8 +293,8 @@ pub(crate) fn serve<T>(read: fn(OwnedFd) -> T, run: fn(T, Vec<OwnedFd>) -> !) ->
             Err(errno) => refuse(&requests, errno),
         }
         // Wait to be asked for the next; leave at the program's end.
-        match receive(&requests) {
-            Ok((bytes, _)) if !bytes.is_empty() => {}
+        match receive(&requests, &mut [0]) {
+            Ok((1, _)) => {}
             _ => sys::exit_now(0),
         }
     }
@@ -289,18 +308,30 @@ fn refuse(requests: &OwnedFd, errno: Errno) {
 
 /// A spare's life: wait for a briefing on `waits`, then become what it
 /// says; leave if the parent ends first.
-fn await_briefing<T>(waits: OwnedFd, read: fn(OwnedFd) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> ! {
-    let fds = match receive(&waits) {
-        Ok((bytes, fds)) if !bytes.is_empty() => fds,
+fn await_briefing<T>(waits: OwnedFd, read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> ! {
+    let mut packet = vec![0u8; 1 + INLINE];
+    let (n, fds) = match receive(&waits, &mut packet) {
+        Ok((n, fds)) if n > 0 => (n, fds),
         _ => sys::exit_now(0), // never taken: the program has ended
     };
     drop(waits);
     let mut fds = fds.into_iter();
-    let Some(briefing) = fds.next() else {
-        sys::exit_now(1) // not one of ours
+    let briefing = match packet[0] {
+        FOLLOWS => read(&packet[1..n]),
+        _ => {
+            let mut file = std::fs::File::from(fds.next().unwrap_or_else(|| sys::exit_now(1)));
+            packet.clear();
+            // The parent wrote it: its offset is at the end.
+            let whole = std::io::Seek::rewind(&mut file)
+                .and_then(|()| std::io::Read::read_to_end(&mut file, &mut packet));
+            if whole.is_err() {
+                sys::exit_now(1)
+            }
+            read(&packet)
+        }
     };
     let default = nix::sys::signal::SigHandler::SigDfl;
     // SAFETY: setting a signal's disposition to its default runs no handler.
     let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGINT, default) };
-    run(read(briefing), fds.collect())
+    run(briefing, fds.collect())
 }

@@ -207,7 +207,7 @@ pub fn freeze_support() {
     CALLED.store(true, Ordering::Relaxed);
     let marker = std::env::args_os().nth(1);
     if marker.as_ref().is_some_and(|arg| arg == forkserver::MARKER) {
-        forkserver::serve(|fd| read_briefing(std::fs::File::from(fd)), run_briefed);
+        forkserver::serve(decode, run_briefed);
     }
     if marker.is_some_and(|arg| arg == crate::resource_tracker::MARKER) {
         crate::resource_tracker::track();
@@ -366,6 +366,7 @@ pub(crate) fn spawn(
     daemon: bool,
 ) -> Result<Pid, Error> {
     let (briefing, fds) = brief(recipe, name, identity, daemon)?;
+    let briefing = OwnedFd::from(sys::sealed_memfd(&briefing)?);
     let (mut taken, taken_sender) = std::io::pipe()?;
     let fds: Vec<OwnedFd> = [briefing, taken_sender.into()]
         .into_iter()
@@ -416,16 +417,16 @@ pub(crate) fn spawn(
     ))
 }
 
-/// What a child of `recipe` is told, in a sealed memory file (read at its
-/// start: no message to wait for, whatever the argument's size), and the
-/// descriptors its argument holds. Refused in a program whose `main` does
+/// What a child of `recipe` is told, encoded (a spawned child finds it in
+/// a sealed memory file, read at its start: no message to wait for,
+/// whatever the argument's size), and the descriptors its argument holds. Refused in a program whose `main` does
 /// not call [`freeze_support`]: the child would run it all again.
 fn brief(
     recipe: &Recipe,
     name: &str,
     identity: &[usize],
     daemon: bool,
-) -> Result<(OwnedFd, Vec<OwnedFd>), Error> {
+) -> Result<(Vec<u8>, Vec<OwnedFd>), Error> {
     if !CALLED.load(Ordering::Relaxed) {
         return Err(Error::Spawn(
             "this program's main does not call shared::freeze_support() first, so a spawned \
@@ -454,7 +455,7 @@ fn brief(
         seen: functions::seen_types(),
         cwd: std::env::current_dir().ok(),
     };
-    Ok((OwnedFd::from(sys::sealed_memfd(&encode(&briefing)?)?), fds))
+    Ok((encode(&briefing)?, fds))
 }
 
 /// The parent's side of a start by the fork server: its pid (see
