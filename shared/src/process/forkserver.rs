@@ -309,6 +309,7 @@ fn refuse(requests: &OwnedFd, errno: Errno) {
 /// A spare's life: wait for a briefing on `waits`, then become what it
 /// says; leave if the parent ends first.
 fn await_briefing<T>(waits: OwnedFd, read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> ! {
+    warm_up();
     let mut packet = vec![0u8; 1 + INLINE];
     let (n, fds) = match receive(&waits, &mut packet) {
         Ok((n, fds)) if n > 0 => (n, fds),
@@ -334,4 +335,13 @@ fn await_briefing<T>(waits: OwnedFd, read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedF
     // SAFETY: setting a signal's disposition to its default runs no handler.
     let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGINT, default) };
     run(briefing, fds.collect())
+}
+
+/// Write, before the wait, the pages a child writes first: the stack below
+/// this frame and the heap it allocates from. Each is the server's until
+/// written, then copied at a fault: better now than once taken.
+#[inline(never)]
+fn warm_up() {
+    std::hint::black_box([1u8; 32 * 1024]);
+    drop(std::hint::black_box(vec![1u8; 64 * 1024]));
 }

@@ -207,6 +207,10 @@ pub fn freeze_support() {
     CALLED.store(true, Ordering::Relaxed);
     let marker = std::env::args_os().nth(1);
     if marker.as_ref().is_some_and(|arg| arg == forkserver::MARKER) {
+        // Each child's first thread-local with a destructor (the handed
+        // descriptors') would cost it a lookup of glibc's symbols and a
+        // dozen copied pages: the server makes it once, for all of them.
+        handover::handed(Vec::new());
         forkserver::serve(decode, run_briefed);
     }
     if marker.is_some_and(|arg| arg == crate::resource_tracker::MARKER) {
