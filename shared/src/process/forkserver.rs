@@ -243,7 +243,13 @@ fn receive(socket: &OwnedFd, bytes: &mut [u8]) -> Result<(usize, Vec<OwnedFd>), 
             got => got?,
         };
         let mut fds = Vec::new();
-        for cmsg in got.cmsgs()? {
+        // Cut short (this process at its descriptor limit: the kernel
+        // closed what it could not give): as if none came, which each
+        // caller takes for an error.
+        let Ok(cmsgs) = got.cmsgs() else {
+            return Ok((got.bytes, fds));
+        };
+        for cmsg in cmsgs {
             if let ControlMessageOwned::ScmRights(raw) = cmsg {
                 // SAFETY: the kernel just made these descriptors ours.
                 fds.extend(
@@ -312,21 +318,23 @@ fn await_briefing<T>(waits: OwnedFd, read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedF
     warm_up();
     let mut packet = vec![0u8; 1 + INLINE];
     let (n, fds) = match receive(&waits, &mut packet) {
-        Ok((n, fds)) if n > 0 => (n, fds),
-        _ => sys::exit_now(0), // never taken: the program has ended
+        Ok((0, _)) => sys::exit_now(0), // never taken: the program has ended
+        Ok(packet) => packet,
+        Err(errno) => not_taken(errno),
     };
     drop(waits);
     let mut fds = fds.into_iter();
     let briefing = match packet[0] {
         FOLLOWS => read(&packet[1..n]),
         _ => {
-            let mut file = std::fs::File::from(fds.next().unwrap_or_else(|| sys::exit_now(1)));
+            let file = fds.next().unwrap_or_else(|| not_taken(Errno::EMFILE));
+            let mut file = std::fs::File::from(file);
             packet.clear();
             // The parent wrote it: its offset is at the end.
             let whole = std::io::Seek::rewind(&mut file)
                 .and_then(|()| std::io::Read::read_to_end(&mut file, &mut packet));
-            if whole.is_err() {
-                sys::exit_now(1)
+            if let Err(e) = whole {
+                not_taken(Errno::from_raw(e.raw_os_error().unwrap_or(0)))
             }
             read(&packet)
         }
@@ -335,6 +343,12 @@ fn await_briefing<T>(waits: OwnedFd, read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedF
     // SAFETY: setting a signal's disposition to its default runs no handler.
     let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGINT, default) };
     run(briefing, fds.collect())
+}
+
+/// A spare that could not read its task: it says so, and ends with 1.
+fn not_taken(errno: Errno) -> ! {
+    eprintln!("a child of the fork server could not take its task: {errno}");
+    sys::exit_now(1)
 }
 
 /// Write, before the wait, the pages a child writes first: the stack below
