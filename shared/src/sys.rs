@@ -14,6 +14,7 @@
 //! | `memfd_create`, seals, `mmap` of a file, `fstat` | a big message in memory, mapped by its reader; a spawned child's descriptors checked | [`sealed_memfd`], [`map_sealed`], [`is_sealed_memfd`], [`is_pipe`] |
 //! | `stat` of `/proc/self/task` | how many threads run | [`thread_count`]: no fork while others run (nor where it cannot count) |
 //! | `prctl(PR_SET_NAME)`, `mallopt` | a child's name in `ps`; freed memory kept for the next task | [`set_thread_name`], [`keep_freed_memory`] |
+//! | `pidfd_send_signal` | a signal to the process a pidfd names, never to one that took its number | [`pidfd_send_signal`]: the fork server's daemons at the program's end |
 //! | `clone(CLONE_PARENT)` | a fork whose child is the caller's parent's | [`fork_as_sibling`]: the fork server's children |
 //! | `_exit`, `close`, `atexit` | a child's way out, the exit steps | [`exit_now`], [`close_all`], [`at_exit`] |
 
@@ -435,6 +436,16 @@ pub(crate) fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
     let pid = rustix::process::Pid::from_raw(pid).ok_or(Errno::ESRCH)?;
     rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
         .map_err(|e| Errno::from_raw(e.raw_os_error()))
+}
+
+/// Send `signal` to the process `pidfd` names (`pidfd_send_signal(2)`):
+/// that process, never another that took its number once it was reaped.
+pub(crate) fn pidfd_send_signal(
+    pidfd: BorrowedFd<'_>,
+    signal: nix::sys::signal::Signal,
+) -> Result<(), Errno> {
+    let signal = rustix::process::Signal::from_named_raw(signal as i32).ok_or(Errno::EINVAL)?;
+    rustix::process::pidfd_send_signal(pidfd, signal).map_err(|e| Errno::from_raw(e.raw_os_error()))
 }
 
 // ------------------------------------------------------------ /proc: who holds, who waits

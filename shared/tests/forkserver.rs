@@ -397,8 +397,94 @@ fn with_sigchld_ignored_the_exit_status_is_lost_as_for_fork() {
     assert_eq!(run.output, "lost true, exit code None\n", "{run:?}");
 }
 
+fn announce_then_sleep(started: shared::Event) {
+    started.set();
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+/// A daemon the fork server started, whose program is then SIGKILLed.
+fn killed_parent() -> Result<(), Error> {
+    let started = shared::Event::new()?;
+    let mut daemon = forkserver()
+        .process(announce_then_sleep, started.clone())
+        .daemon(true);
+    daemon.start()?;
+    assert!(started.wait_timeout(LIMIT));
+    println!("daemon started");
+    nix::sys::signal::raise(Signal::SIGKILL)?;
+    unreachable!("killed")
+}
+
+/// The server, its spare and the daemon all end with a killed program (the
+/// daemon killed by the server: see `forkserver.rs`).
+fn daemons_die_with_a_killed_parent() {
+    let run = testkit::scenario("killed_parent", LIMIT);
+    assert!(
+        !run.left_behind,
+        "a fork server's daemon outlived its SIGKILLed parent: {run:?}"
+    );
+    assert!(run.output.contains("daemon started"), "{run:?}");
+}
+
+/// A daemon running when the thread that started the server ends: with
+/// `PR_SET_PDEATHSIG` it would be killed then (its parent thread is that
+/// one); the fork server's daemons are not. A scenario of its own, so
+/// that this thread is the one that starts the server.
+fn thread_started_the_server() -> Result<(), Error> {
+    let (go, end) = std::sync::mpsc::channel::<()>();
+    let starter = std::thread::spawn(move || {
+        let mut p = forkserver().process(report, 0);
+        p.start()?;
+        p.join()?;
+        let _ = end.recv(); // until the daemon runs
+        Ok::<_, Error>(nix::unistd::gettid())
+    });
+    while server().is_none() {
+        std::thread::yield_now(); // the starter thread's server, once spawned
+    }
+    let started = shared::Event::new()?;
+    let mut daemon = forkserver()
+        .process(announce_then_sleep, started.clone())
+        .daemon(true);
+    daemon.start()?;
+    assert!(started.wait_timeout(LIMIT));
+    drop(go); // the starter thread ends
+    let tid = starter.join().expect("the starter thread")?;
+    // Until the thread is gone from the kernel's list: its children's
+    // death signals, if any, are sent before that.
+    let began = Instant::now();
+    while std::path::Path::new(&format!("/proc/self/task/{tid}")).exists() {
+        assert!(began.elapsed() < LIMIT, "the thread never ended");
+        std::thread::yield_now();
+    }
+    let pid = daemon.pid().expect("started");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| {
+        let line = status.lines().find(|l| l.starts_with(name)).expect(name);
+        u64::from_str_radix(line.split_whitespace().nth(1).expect(name), 16).expect(name)
+    };
+    let sigkill = 1 << (Signal::SIGKILL as u64 - 1);
+    let killed = (field("SigPnd:") | field("ShdPnd:")) & sigkill != 0;
+    println!("killed {killed}, alive {}", daemon.is_alive());
+    daemon.terminate()?;
+    daemon.join()?;
+    println!("exit code {:?}", daemon.exitcode());
+    Ok(())
+}
+
+fn a_daemon_outlives_the_thread_that_started_the_server() {
+    let run = testkit::scenario("thread_started_the_server", LIMIT);
+    testkit::assert_clean(&run);
+    assert_eq!(
+        run.output, "killed false, alive true\nexit code Some(-15)\n",
+        "{run:?}"
+    );
+}
+
 fn run_scenario(name: &str) -> Result<(), Error> {
     match name {
+        "killed_parent" => killed_parent(),
+        "thread_started_the_server" => thread_started_the_server(),
         "sigchld_ignored" => sigchld_ignored(),
         "process_limit" => process_limit(),
         other => panic!("no scenario {other}"),
@@ -420,6 +506,8 @@ fn main() {
             beside_eight_threads_and_with_a_big_argument,
             at_the_process_limit_a_clear_error_then_it_works_again,
             with_sigchld_ignored_the_exit_status_is_lost_as_for_fork,
+            daemons_die_with_a_killed_parent,
+            a_daemon_outlives_the_thread_that_started_the_server,
         ],
         run_scenario,
     );

@@ -28,10 +28,13 @@
 //! its children's parent: its server sends each exit code back).
 //!
 //! **Ends.** The server ends when the program does: its socket then reads
-//! as end-of-file, as does a spare's. A daemonic child gets
-//! `PR_SET_PDEATHSIG`, as a forked daemon does, from the thread that
-//! first started the server (the thread that spawned the server is its
-//! children's parent thread too).
+//! as end-of-file, as does a spare's. It kills the program's daemonic
+//! children as it goes (the parent says which spare became one when it
+//! asks for the next), so that they die with a program that is killed, as
+//! forked daemons do by `PR_SET_PDEATHSIG`. That signal cannot serve here:
+//! it fires when the *thread* that is the child's parent ends, and a
+//! sibling of the server has for parent the thread that started the
+//! server, not the one that started it.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -40,6 +43,7 @@ use std::time::Duration;
 
 use nix::cmsg_space;
 use nix::errno::Errno;
+use nix::sys::signal::Signal;
 use nix::sys::socket::{
     AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
     sendmsg, socketpair,
@@ -69,6 +73,9 @@ const INLINE: usize = 32 * 1024;
 const FOLLOWS: u8 = b'B';
 const IN_FILE: u8 = b'F';
 
+/// An ask's byte when the spare last offered became a daemon.
+const DAEMON: u8 = b'D';
+
 /// This process's server, once started.
 static SERVER: Mutex<Option<Server>> = Mutex::new(None);
 
@@ -94,7 +101,7 @@ enum Spare {
 /// Start a child of the fork server that becomes what `briefing` (encoded)
 /// says, holding `handed`: its pid. It is this process's own child
 /// (`CLONE_PARENT`), joined as a forked one is.
-pub(crate) fn start(briefing: Vec<u8>, handed: Vec<OwnedFd>) -> Result<Pid, Error> {
+pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Result<Pid, Error> {
     if handed.len() + 1 > MOST_FDS {
         return Err(Error::Spawn(format!(
             "an argument holding {} descriptors (at most {} go to a fork server)",
@@ -121,7 +128,7 @@ pub(crate) fn start(briefing: Vec<u8>, handed: Vec<OwnedFd>) -> Result<Pid, Erro
             *server = Some(start_server()?);
         }
         let current = server.as_mut().expect("just started");
-        if !current.asked && ask(&current.socket).is_err() {
+        if !current.asked && ask(&current.socket, false).is_err() {
             *server = None; // gone: a new one, next time round
             continue;
         }
@@ -130,7 +137,7 @@ pub(crate) fn start(briefing: Vec<u8>, handed: Vec<OwnedFd>) -> Result<Pid, Erro
             Spare::Ready(pid, spare) => {
                 let taken = send_bytes(&spare, &packet, &fds);
                 // The next spare is forked while this one starts.
-                current.asked = ask(&current.socket).is_ok();
+                current.asked = ask(&current.socket, daemon && taken.is_ok()).is_ok();
                 if taken.is_ok() {
                     return Ok(pid);
                 }
@@ -208,9 +215,10 @@ fn pair() -> Result<(OwnedFd, OwnedFd), Errno> {
 }
 
 /// Ask the server for a spare: a packet of one byte (a packet must have
-/// one, or it reads as the end).
-fn ask(server: &OwnedFd) -> Result<(), Errno> {
-    send_bytes(server, &[0], &[])
+/// one, or it reads as the end), [`DAEMON`] if the spare last offered
+/// became a daemon.
+fn ask(server: &OwnedFd, daemon: bool) -> Result<(), Errno> {
+    send_bytes(server, &[if daemon { DAEMON } else { 0 }], &[])
 }
 
 fn send_bytes(socket: &OwnedFd, bytes: &[u8], fds: &[RawFd]) -> Result<(), Errno> {
@@ -280,36 +288,65 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
     let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGINT, ignore) };
     sys::unshield(); // blocked until now (`spawn_self`): its spares start unblocked
     sys::set_thread_name("ForkServer"); // what `ps` and `top` show
+    // The daemons among its spares' children, which die with the program
+    // (see `serve`'s doc), and the spare last offered, by pidfds.
+    let mut daemons: Vec<OwnedFd> = Vec::new();
     loop {
-        match pair() {
+        let offered = match pair() {
             // SAFETY: this server runs one thread (a fresh program that
             // starts none), so the spare may take any lock.
             Ok((spare, waits)) => match unsafe { sys::fork_as_sibling() } {
                 Ok(ForkResult::Child) => {
                     // Nothing of the server's is the spare's.
-                    drop((requests, spare));
+                    drop((requests, spare, daemons));
                     await_briefing(waits, read, run)
                 }
                 Ok(ForkResult::Parent { child }) => {
+                    // Opened before the program knows the pid: it cannot
+                    // have reaped it yet, so this is that process.
+                    let pidfd = sys::pidfd_open(child.as_raw()).ok();
                     let pid = child.as_raw().to_ne_bytes();
                     let _ = send_bytes(&requests, &pid, &[spare.as_raw_fd()]);
+                    pidfd
                 }
                 Err(errno) => refuse(&requests, errno),
             },
             Err(errno) => refuse(&requests, errno),
-        }
-        // Wait to be asked for the next; leave at the program's end.
-        match receive(&requests, &mut [0]) {
+        };
+        // Wait to be asked for the next, letting go of daemons that end.
+        let mut asked = [0u8];
+        let word = loop {
+            let mut watched = vec![requests.as_fd()];
+            watched.extend(daemons.iter().map(AsFd::as_fd));
+            let Ok(ready) = sys::wait_readable(&watched, Wait::Forever) else {
+                continue;
+            };
+            for &i in ready.iter().filter(|&&i| i > 0).rev() {
+                daemons.swap_remove(i - 1);
+            }
+            if ready.first() == Some(&0) {
+                break receive(&requests, &mut asked);
+            }
+        };
+        match word {
+            Ok((1, _)) if asked[0] == DAEMON => daemons.extend(offered),
             Ok((1, _)) => {}
-            _ => sys::exit_now(0),
+            // The program has ended (killed, say): so do its daemons.
+            _ => {
+                for daemon in &daemons {
+                    let _ = sys::pidfd_send_signal(daemon.as_fd(), Signal::SIGKILL);
+                }
+                sys::exit_now(0)
+            }
         }
     }
 }
 
 /// Say why no spare could be forked (no process or descriptor free, say):
 /// the parent's start says so.
-fn refuse(requests: &OwnedFd, errno: Errno) {
+fn refuse(requests: &OwnedFd, errno: Errno) -> Option<OwnedFd> {
     let _ = send_bytes(requests, &(-(errno as i32)).to_ne_bytes(), &[]);
+    None
 }
 
 /// A spare's life: wait for a briefing on `waits`, then become what it

@@ -472,7 +472,7 @@ pub(crate) fn forkserver_start(
 ) -> Result<Pid, Error> {
     let (briefing, fds) = brief(recipe, name, identity, daemon)?;
     current::flush_stdout(); // the child writes to the same stdout
-    forkserver::start(briefing, fds)
+    forkserver::start(briefing, daemon, fds)
 }
 
 /// How long a spawned child may take to take its task: a fresh program
@@ -558,7 +558,9 @@ fn run(briefing: Briefing, method: StartMethod, mut handed: Vec<OwnedFd>, real_p
         crate::logging::install_style(style);
     }
     sys::set_thread_name(&briefing.name);
-    if briefing.daemon {
+    // A fork server's daemons are killed by the server instead (see
+    // `forkserver.rs`).
+    if briefing.daemon && method != StartMethod::Forkserver {
         crate::process::child_side::die_with_parent(real_parent);
     }
     crate::process::child_side::capture_panics();
