@@ -854,23 +854,54 @@ pub(crate) fn keep_freed_memory() {
 
 /// Fork this process as a child of its parent, not of itself (`clone(2)`
 /// with `CLONE_PARENT`): the fork server's spares, which the program then
-/// reaps as its own children. It returns twice, as `fork` does, but runs
-/// no `pthread_atfork` handler except ours ([`count_forks`]'s), and leaves
-/// glibc's note of the thread id stale in the child: nothing here reads
-/// it (`raise` and `abort` ask the kernel for the id, as after `vfork`).
+/// reaps as its own children. It returns twice, as `fork` does, and does
+/// for glibc what its `fork` does (the child's thread id written where
+/// glibc keeps it, its list of robust mutexes registered again), but runs
+/// no `pthread_atfork` handler except ours ([`count_forks`]'s). `ENOSYS`
+/// on a kernel that will not say where glibc keeps the thread id
+/// (`PR_GET_TID_ADDRESS` needs `CONFIG_CHECKPOINT_RESTORE`, which the
+/// common distributions' kernels have).
 ///
 /// # Safety
 ///
 /// As for `fork`: the caller runs one thread, so the child may take any
 /// lock (the fork server is a fresh program that starts none).
 pub(crate) unsafe fn fork_as_sibling() -> Result<nix::unistd::ForkResult, Errno> {
-    let flags = (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong;
+    // glibc's own fork has the kernel write the child's thread id into the
+    // thread's descriptor (the address glibc gave `set_tid_address`, read
+    // back with PR_GET_TID_ADDRESS), and registers its robust-mutex list
+    // again in the child (the kernel clears it on fork): do the same.
+    let mut tid_at: *mut libc::c_int = std::ptr::null_mut();
+    // SAFETY: PR_GET_TID_ADDRESS writes one pointer to the address given.
+    let tid_known =
+        unsafe { libc::prctl(libc::PR_GET_TID_ADDRESS, &raw mut tid_at) } == 0 && !tid_at.is_null();
+    if !tid_known {
+        return Err(Errno::ENOSYS);
+    }
+    let (mut head, mut len): (*mut libc::c_void, libc::size_t) = (std::ptr::null_mut(), 0);
+    // SAFETY: get_robust_list writes a pointer and a length to the given addresses.
+    unsafe { libc::syscall(libc::SYS_get_robust_list, 0, &raw mut head, &raw mut len) };
+    let flags = (libc::CLONE_PARENT
+        | libc::CLONE_CHILD_SETTID
+        | libc::CLONE_CHILD_CLEARTID
+        | libc::SIGCHLD) as libc::c_ulong;
+    // No new stack, no parent's copy of the id, and glibc's field for the
+    // child's (x86-64 takes it before the TLS, the others after).
+    #[cfg(target_arch = "x86_64")]
+    let args: [usize; 4] = [0, 0, tid_at as usize, 0];
+    #[cfg(not(target_arch = "x86_64"))]
+    let args: [usize; 4] = [0, 0, 0, tid_at as usize];
     // SAFETY: `clone` with no new stack returns twice, in the caller and in
-    // a copy of it, exactly as `fork(2)` does; no pointer is passed.
-    let raw = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    // a copy of it, as `fork(2)` does; the kernel writes only the child's
+    // id, in the child, where glibc keeps it.
+    let raw = unsafe { libc::syscall(libc::SYS_clone, flags, args[0], args[1], args[2], args[3]) };
     match raw {
         -1 => Err(Errno::last()),
         0 => {
+            if !head.is_null() {
+                // SAFETY: the head glibc registered, at the same address in this copy.
+                unsafe { libc::syscall(libc::SYS_set_robust_list, head, len) };
+            }
             in_child();
             Ok(nix::unistd::ForkResult::Child)
         }

@@ -38,6 +38,27 @@ fn panic_now(_: ()) {
     panic!("on purpose")
 }
 
+/// Exit 0 if glibc knows this process as its own fork would have left it:
+/// its main thread by the right id (so that another thread can signal
+/// it), and a list of robust mutexes registered (so that one held by a
+/// process that dies is given up).
+fn glibc_knows_me(_: ()) -> Result<(), String> {
+    // SAFETY: pthread_self takes and returns plain values.
+    let main = unsafe { libc::pthread_self() } as usize;
+    let from_another = std::thread::spawn(move || {
+        // SAFETY: signal 0 only checks that the thread exists.
+        unsafe { libc::pthread_kill(main as libc::pthread_t, 0) }
+    });
+    let signalled = from_another.join().map_err(|_| "the thread panicked")?;
+    let (mut head, mut len): (*mut libc::c_void, libc::size_t) = (std::ptr::null_mut(), 0);
+    // SAFETY: get_robust_list writes a pointer and a length to these.
+    unsafe { libc::syscall(libc::SYS_get_robust_list, 0, &raw mut head, &raw mut len) };
+    match (signalled, head.is_null()) {
+        (0, false) => Ok(()),
+        seen => Err(format!("pthread_kill of the main thread, no robust list: {seen:?}")),
+    }
+}
+
 fn abort_now(_: ()) {
     std::process::abort()
 }
@@ -65,6 +86,11 @@ fn exit_codes_names_and_signals() {
 
     // `abort` raises SIGABRT on the child itself, though glibc's note of
     // its thread id is the server's (see `sys::fork_as_sibling`).
+    let mut p = forkserver().process(glibc_knows_me, ());
+    p.start().unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(0), "glibc's records of the child");
+
     let mut p = forkserver().process(abort_now, ());
     p.start().unwrap();
     p.join().unwrap();
