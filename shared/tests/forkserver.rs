@@ -55,7 +55,9 @@ fn glibc_knows_me(_: ()) -> Result<(), String> {
     unsafe { libc::syscall(libc::SYS_get_robust_list, 0, &raw mut head, &raw mut len) };
     match (signalled, head.is_null()) {
         (0, false) => Ok(()),
-        seen => Err(format!("pthread_kill of the main thread, no robust list: {seen:?}")),
+        seen => Err(format!(
+            "pthread_kill of the main thread, no robust list: {seen:?}"
+        )),
     }
 }
 
@@ -131,28 +133,62 @@ fn open_descriptors() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
-/// The fork server's pid: this process's child that runs with its marker.
-fn server() -> Option<u32> {
+/// This process's children: each one's pid, state (`R`, `S`, `Z`…) and
+/// name (`ForkServer`, `ForkServerSpare`…).
+fn children() -> Vec<(u32, char, String)> {
     let me = std::process::id();
-    std::fs::read_dir("/proc")
-        .ok()?
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
         .flatten()
-        .find_map(|entry| {
+        .filter_map(|entry| {
             let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let ppid: u32 = stat
-                .rsplit(')')
-                .next()?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()?;
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let marked = cmdline
-                .split(|&b| b == 0)
-                .any(|arg| arg == b"--multiprocessing-forkserver");
-            (ppid == me && marked).then_some(pid)
+            let mut fields = stat.rsplit(')').next()?.split_whitespace();
+            let state = fields.next()?.chars().next()?;
+            let ppid: u32 = fields.next()?.parse().ok()?;
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+            (ppid == me).then(|| (pid, state, name.trim_end().to_owned()))
         })
+        .collect()
+}
+
+/// The pid of this process's live child named `name`.
+fn child_named(name: &str) -> Option<u32> {
+    children()
+        .into_iter()
+        .find_map(|(pid, state, named)| (named == name && state != 'Z').then_some(pid))
+}
+
+/// The fork server's pid.
+fn server() -> Option<u32> {
+    child_named("ForkServer")
+}
+
+/// The spare waiting (killed while it waits, say) is passed over, and
+/// reaped by the next start: no zombie stays.
+fn a_killed_spare_is_passed_over_and_reaped() {
+    let mut p = forkserver().process(report, 0);
+    p.start().unwrap();
+    p.join().unwrap();
+    let spare = child_named("ForkServerSpare").expect("a spare waits");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(spare as i32), Signal::SIGKILL).unwrap();
+    let began = Instant::now();
+    while !children().contains(&(spare, 'Z', "ForkServerSpare".to_owned())) {
+        assert!(began.elapsed() < LIMIT, "the spare never died");
+        std::thread::yield_now();
+    }
+    for code in [7, 8] {
+        let mut p = forkserver().process(report, code);
+        p.start().unwrap();
+        p.join().unwrap();
+        assert_eq!(p.exitcode(), Some(code));
+    }
+    assert!(
+        !std::path::Path::new(&format!("/proc/{spare}")).exists(),
+        "the killed spare, still a zombie"
+    );
 }
 
 fn two_hundred_starts_leak_nothing() {
@@ -527,6 +563,7 @@ fn main() {
             two_hundred_starts_leak_nothing,
             a_sigint_does_not_end_the_server,
             a_killed_server_is_started_again,
+            a_killed_spare_is_passed_over_and_reaped,
             a_pool_of_the_fork_server,
             at_the_descriptor_limit_a_clear_error_then_it_works_again,
             beside_eight_threads_and_with_a_big_argument,

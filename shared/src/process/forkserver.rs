@@ -83,6 +83,8 @@ static SERVER: Mutex<Option<Server>> = Mutex::new(None);
 struct Server {
     /// The socket shared with the server: spares come in, requests go out.
     socket: OwnedFd,
+    /// The server itself, to kill should it stop answering.
+    pidfd: Option<OwnedFd>,
     /// A spare was asked for and not yet taken (its word may still be on
     /// its way).
     asked: bool,
@@ -120,6 +122,8 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
     let fds: Vec<RawFd> = (file.iter().map(AsRawFd::as_raw_fd))
         .chain(handed.iter().map(AsRawFd::as_raw_fd))
         .collect();
+    // Spares found dead at earlier starts, reaped (`reap_later`, below).
+    crate::process::parent_side::reap_ended_helpers();
     let mut server = SERVER.lock().unwrap_or_else(|p| p.into_inner());
     // A spare found dead (killed, say) is let go and the next one taken; a
     // server found dead is started again. A few of each, not for ever.
@@ -133,7 +137,19 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
             continue;
         }
         current.asked = false;
-        match next_spare(&current.socket)? {
+        let word = match next_spare(&current.socket) {
+            Ok(word) => word,
+            Err(e) => {
+                // It does not answer (stopped, say): killed, and the next
+                // start starts another, rather than count on its late word.
+                if let Some(pidfd) = &current.pidfd {
+                    let _ = sys::pidfd_send_signal(pidfd.as_fd(), Signal::SIGKILL);
+                }
+                *server = None;
+                return Err(e);
+            }
+        };
+        match word {
             Spare::Ready(pid, spare) => {
                 let taken = send_bytes(&spare, &packet, &fds);
                 // The next spare is forked while this one starts.
@@ -197,9 +213,11 @@ fn start_server() -> Result<Server, Error> {
     // It is nobody's child to join: a thread of its own would be one more
     // thread; instead the exit steps never list it, and it is reaped when
     // it ends (below, by whichever start comes next) or by init.
+    let pidfd = sys::pidfd_open(pid.as_raw()).ok(); // before it can be reaped
     crate::process::parent_side::reap_later(pid);
     Ok(Server {
         socket: ours,
+        pidfd,
         asked: true,
     })
 }
@@ -352,6 +370,7 @@ fn refuse(requests: &OwnedFd, errno: Errno) -> Option<OwnedFd> {
 /// A spare's life: wait for a briefing on `waits`, then become what it
 /// says; leave if the parent ends first.
 fn await_briefing<T>(waits: OwnedFd, read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> ! {
+    sys::set_thread_name("ForkServerSpare"); // what `ps` shows until it has a task
     warm_up();
     let mut packet = vec![0u8; 1 + INLINE];
     let (n, fds) = match receive(&waits, &mut packet) {
