@@ -103,12 +103,11 @@ fn parallel_capacity(iterations: u64) -> Result<f64, Error> {
 /// Microseconds for `Process::new(..)`, `start` and `join`; for the same
 /// while recording a timeline (into a temporary directory, removed after),
 /// what recording costs (every other figure is measured with it off, as a
-/// program runs unless asked); for the same by the fork server (started
-/// beforehand, untimed, as CPython's is); and for the floor under them, a
-/// bare `fork`, `_exit` and `waitpid`. Taken in turns, so that all four
-/// see the same machine (a fork's cost drifts as the machine does),
-/// medians of each.
-fn start_join_and_floor(repeats: usize) -> Result<[f64; 4], Error> {
+/// program runs unless asked); and for the floor under them, a bare
+/// `fork`, `_exit` and `waitpid`. Taken in turns, so that all three see
+/// the same machine (a fork's cost drifts as the machine does), medians
+/// of each.
+fn start_join_and_floor(repeats: usize) -> Result<[f64; 3], Error> {
     let dir = std::env::temp_dir().join(format!("benchmark-timeline-{}", std::process::id()));
     // SAFETY: the benchmark's one thread; nothing reads the environment now.
     unsafe { std::env::set_var("TIMELINE_DIR", &dir) };
@@ -119,28 +118,17 @@ fn start_join_and_floor(repeats: usize) -> Result<[f64; 4], Error> {
             p.join()
         })
     };
-    let forkserver = get_context(StartMethod::Forkserver);
-    let served = || {
-        seconds(|| {
-            let mut p = forkserver.process(nothing, ());
-            p.start()?;
-            p.join()
-        })
-    };
-    served()?;
     let (mut ours, mut recorded, mut floor) = (Vec::new(), Vec::new(), Vec::new());
-    let mut by_server = Vec::new();
     for _ in 0..repeats {
         floor.push(seconds(bare_fork_join)?);
         ours.push(start_join()?);
         shared::timeline::record()?;
         recorded.push(start_join());
         shared::timeline::stop();
-        by_server.push(served()?);
     }
     let _ = std::fs::remove_dir_all(&dir);
     let recorded: Vec<f64> = recorded.into_iter().collect::<Result<_, _>>()?;
-    Ok([ours, recorded, by_server, floor].map(|times| median(times) * 1e6))
+    Ok([ours, recorded, floor].map(|times| median(times) * 1e6))
 }
 
 /// Nanoseconds for one uncontended `acquire` and `release` of a `Lock`,
@@ -244,6 +232,23 @@ fn spawn_start_join_and_floor(repeats: usize) -> Result<(f64, f64), Error> {
 }
 
 fn nothing(_: ()) {}
+
+/// Microseconds to start a child through the fork server and join it
+/// (the server started beforehand, untimed, as CPython's is).
+fn forkserver_start_join(repeats: usize) -> Result<f64, Error> {
+    let forkserver = get_context(StartMethod::Forkserver);
+    let start_join = || {
+        let mut p = forkserver.process(nothing, ());
+        p.start()?;
+        p.join()
+    };
+    start_join()?;
+    let mut times = Vec::new();
+    for _ in 0..repeats {
+        times.push(seconds(start_join)?);
+    }
+    Ok(median(times) * 1e6)
+}
 
 /// Set for the floor's child, which then leaves before anything else.
 const EXIT_AT_ONCE: &str = "BENCHMARK_EXIT_AT_ONCE";
@@ -627,12 +632,7 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
         (64 * mib, 512 * mib, 100 * mib)
     };
     let capacity = parallel_capacity(if quick { 3_000_000 } else { 100_000_000 })?;
-    let [
-        start_join,
-        start_join_recorded,
-        forkserver_start_join,
-        floor,
-    ] = start_join_and_floor(starts)?;
+    let [start_join, start_join_recorded, floor] = start_join_and_floor(starts)?;
     let (spawn_start_join, exec_floor) = spawn_start_join_and_floor(starts)?;
     let mut figures = vec![
         ("parallel_capacity", capacity, "cores"),
@@ -641,7 +641,11 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
         ("process_start_join_timeline", start_join_recorded, "us"),
         ("floor_exec_wait", exec_floor, "us"),
         ("spawn_start_join", spawn_start_join, "us"),
-        ("forkserver_start_join", forkserver_start_join, "us"),
+        (
+            "forkserver_start_join",
+            forkserver_start_join(starts)?,
+            "us",
+        ),
         (
             "pool_map_default",
             pool_map(items, None, 2 * repeats + 1)?,

@@ -8,18 +8,19 @@
 //! threads and holds no lock), and each child is then *forked from the
 //! server*, cheaply, whatever the parent runs.
 //!
-//! **A spare, forked ahead.** The server does not wait to be asked: it
-//! forks a *spare* at once, which waits on a socket of its own, and tells
-//! the parent the spare's pid, handing it the other end of that socket
-//! (`SCM_RIGHTS`, over the `SOCK_SEQPACKET` pair the two share). To start
-//! a child, the parent sends the spare its briefing (what `spawn` writes:
-//! the function's distance from a fixed point, the encoded argument, the
+//! **Spares, forked ahead.** The server does not wait to be asked: it
+//! forks [`SPARES`] *spares* at once, each waiting on a socket of its own,
+//! and tells the parent each one's pid, handing it the other end of that
+//! socket (`SCM_RIGHTS`, over the `SOCK_SEQPACKET` pair the two share). To
+//! start a child, the parent asks the server for a spare to replace the
+//! next one, then sends that one its briefing (what `spawn` writes: the
+//! function's distance from a fixed point, the encoded argument, the
 //! name…), in the packet itself or, past [`INLINE`] bytes, in a sealed
 //! memory file, and the descriptors the argument holds; the spare becomes
-//! what the briefing says and runs it, as a spawned child does. The parent then asks the server for the next
-//! spare, which is forked while this child runs. So a start costs the
-//! parent one message and no wait: the fork happened earlier (CPython's
-//! server forks on request, and sends the pid back).
+//! what the briefing says and runs it, as a spawned child does. So a start
+//! costs the parent two messages and no wait: the fork happened earlier,
+//! and its replacement is forked while the child starts (CPython's server
+//! forks on request, and sends the pid back).
 //!
 //! **Whose child.** The server forks with `CLONE_PARENT`: each spare is a
 //! child of the program, not of the server (its sibling). So the program
@@ -29,12 +30,12 @@
 //!
 //! **Ends.** The server ends when the program does: its socket then reads
 //! as end-of-file, as does a spare's. It kills the program's daemonic
-//! children as it goes (the parent says which spare became one when it
-//! asks for the next), so that they die with a program that is killed, as
-//! forked daemons do by `PR_SET_PDEATHSIG`. That signal cannot serve here:
-//! it fires when the *thread* that is the child's parent ends, and a
-//! sibling of the server has for parent the thread that started the
-//! server, not the one that started it.
+//! children as it goes (the parent names the spare that became one when it
+//! asks for its replacement), so that they die with a program that is
+//! killed, as forked daemons do by `PR_SET_PDEATHSIG`. That signal cannot
+//! serve here: it fires when the *thread* that is the child's parent ends,
+//! and a sibling of the server has for parent the thread that started the
+//! server, not the thread that asked for the child.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -73,7 +74,12 @@ const INLINE: usize = 32 * 1024;
 const FOLLOWS: u8 = b'B';
 const IN_FILE: u8 = b'F';
 
-/// An ask's byte when the spare last offered became a daemon.
+/// How many spares wait, forked ahead: two, so that starts one after the
+/// other find one ready though the server has not yet forked the last
+/// one's replacement (a fork here takes a tenth of a millisecond or more).
+const SPARES: usize = 2;
+
+/// An ask's first byte when the spare it names became a daemon.
 const DAEMON: u8 = b'D';
 
 /// This process's server, once started.
@@ -85,9 +91,9 @@ struct Server {
     socket: OwnedFd,
     /// The server itself, to kill should it stop answering.
     pidfd: Option<OwnedFd>,
-    /// A spare was asked for and not yet taken (its word may still be on
-    /// its way).
-    asked: bool,
+    /// How many words on spares the server owes: asked for (or forked
+    /// unasked at its start), not yet read.
+    owed: usize,
 }
 
 /// What the server says of the spare it forked.
@@ -126,17 +132,28 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
     crate::process::parent_side::reap_ended_helpers();
     let mut server = SERVER.lock().unwrap_or_else(|p| p.into_inner());
     // A spare found dead (killed, say) is let go and the next one taken; a
-    // server found dead is started again. A few of each, not for ever.
-    for _ in 0..3 {
+    // server found dead is started again. A few of each, not for ever. A
+    // failed fork is this start's error only if it was asked for by this
+    // start: one asked for earlier may have failed when no process was
+    // free, and one may be now.
+    let mut earlier = server.as_ref().map_or(0, |current| current.owed);
+    for _ in 0..2 * SPARES + 2 {
         if server.is_none() {
             *server = Some(start_server()?);
+            earlier = 0; // its first spares are forked now
         }
         let current = server.as_mut().expect("just started");
-        if !current.asked && ask(&current.socket, false).is_err() {
+        // After a failed fork, no spare was asked for in its place.
+        while current.owed < SPARES && ask(&current.socket, 0, false).is_ok() {
+            current.owed += 1;
+        }
+        if current.owed == 0 {
             *server = None; // gone: a new one, next time round
             continue;
         }
-        current.asked = false;
+        current.owed -= 1;
+        let asked_earlier = earlier > 0;
+        earlier = earlier.saturating_sub(1);
         let word = match next_spare(&current.socket) {
             Ok(word) => word,
             Err(e) => {
@@ -151,15 +168,19 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
         };
         match word {
             Spare::Ready(pid, spare) => {
+                // Its replacement is forked while this one starts (asked
+                // first: the server then has a CPU before the child does).
+                if ask(&current.socket, pid.as_raw(), daemon).is_ok() {
+                    current.owed += 1;
+                }
                 let taken = send_bytes(&spare, &packet, &fds);
-                // The next spare is forked while this one starts.
-                current.asked = ask(&current.socket, daemon && taken.is_ok()).is_ok();
                 if taken.is_ok() {
                     return Ok(pid);
                 }
                 // It died waiting: reap it, and take the next.
                 crate::process::parent_side::reap_later(pid);
             }
+            Spare::Failed(_) if asked_earlier => {} // ask afresh (above)
             Spare::Failed(errno) => return Err(errno.into()),
             Spare::Gone => *server = None,
         }
@@ -218,7 +239,7 @@ fn start_server() -> Result<Server, Error> {
     Ok(Server {
         socket: ours,
         pidfd,
-        asked: true,
+        owed: SPARES,
     })
 }
 
@@ -232,11 +253,12 @@ fn pair() -> Result<(OwnedFd, OwnedFd), Errno> {
     )
 }
 
-/// Ask the server for a spare: a packet of one byte (a packet must have
-/// one, or it reads as the end), [`DAEMON`] if the spare last offered
-/// became a daemon.
-fn ask(server: &OwnedFd, daemon: bool) -> Result<(), Errno> {
-    send_bytes(server, &[if daemon { DAEMON } else { 0 }], &[])
+/// Ask the server for a spare, in place of spare `taken` (0: none), which
+/// becomes a `daemon` or not: a byte ([`DAEMON`] or not), then its pid.
+fn ask(server: &OwnedFd, taken: i32, daemon: bool) -> Result<(), Errno> {
+    let flag = if daemon { DAEMON } else { 0 };
+    let [a, b, c, d] = taken.to_ne_bytes();
+    send_bytes(server, &[flag, a, b, c, d], &[])
 }
 
 fn send_bytes(socket: &OwnedFd, bytes: &[u8], fds: &[RawFd]) -> Result<(), Errno> {
@@ -288,9 +310,9 @@ fn receive(socket: &OwnedFd, bytes: &mut [u8]) -> Result<(usize, Vec<OwnedFd>), 
     }
 }
 
-/// The server's life: fork a spare, tell the parent, and wait until it is
-/// taken (a packet: fork the next) or the parent has ended (end-of-file:
-/// leave). Never returns. A spare waits for its briefing, decodes it
+/// The server's life: fork [`SPARES`] spares, telling the parent of each,
+/// then one more each time the parent asks (a packet), until the parent
+/// has ended (end-of-file: leave). Never returns. A spare waits for its briefing, decodes it
 /// (`read`) and becomes what it says (`run`, given it and the descriptors
 /// handed over).
 pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> ! {
@@ -306,33 +328,39 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
     let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGINT, ignore) };
     sys::unshield(); // blocked until now (`spawn_self`): its spares start unblocked
     sys::set_thread_name("ForkServer"); // what `ps` and `top` show
-    // The daemons among its spares' children, which die with the program
-    // (see `serve`'s doc), and the spare last offered, by pidfds.
+    // The spares offered and not yet reported taken, and the daemons
+    // among their children, by pidfds: the daemons die with the program.
+    let mut offered: Vec<(i32, OwnedFd)> = Vec::new();
     let mut daemons: Vec<OwnedFd> = Vec::new();
+    let mut unasked = SPARES;
     loop {
-        let offered = match pair() {
+        let spare = match pair() {
             // SAFETY: this server runs one thread (a fresh program that
             // starts none), so the spare may take any lock.
             Ok((spare, waits)) => match unsafe { sys::fork_as_sibling() } {
                 Ok(ForkResult::Child) => {
                     // Nothing of the server's is the spare's.
-                    drop((requests, spare, daemons));
+                    drop((requests, spare, offered, daemons));
                     await_briefing(waits, read, run)
                 }
                 Ok(ForkResult::Parent { child }) => {
+                    let pid = child.as_raw();
+                    let _ = send_bytes(&requests, &pid.to_ne_bytes(), &[spare.as_raw_fd()]);
                     // Opened before the program knows the pid: it cannot
                     // have reaped it yet, so this is that process.
-                    let pidfd = sys::pidfd_open(child.as_raw()).ok();
-                    let pid = child.as_raw().to_ne_bytes();
-                    let _ = send_bytes(&requests, &pid, &[spare.as_raw_fd()]);
-                    pidfd
+                    sys::pidfd_open(pid).ok().map(|pidfd| (pid, pidfd))
                 }
                 Err(errno) => refuse(&requests, errno),
             },
             Err(errno) => refuse(&requests, errno),
         };
-        // Wait to be asked for the next, letting go of daemons that end.
-        let mut asked = [0u8];
+        offered.extend(spare);
+        if unasked > 1 {
+            unasked -= 1;
+            continue; // the first spares, forked unasked
+        }
+        // Wait to be asked for another, letting go of daemons that end.
+        let mut asked = [0u8; 5];
         let word = loop {
             let mut watched = vec![requests.as_fd()];
             watched.extend(daemons.iter().map(AsFd::as_fd));
@@ -346,15 +374,19 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
                 break receive(&requests, &mut asked);
             }
         };
-        match word {
-            Ok((1, _)) if asked[0] == DAEMON => daemons.extend(offered),
-            Ok((1, _)) => {}
+        if !matches!(word, Ok((5, _))) {
             // The program has ended (killed, say): so do its daemons.
-            _ => {
-                for daemon in &daemons {
-                    let _ = sys::pidfd_send_signal(daemon.as_fd(), Signal::SIGKILL);
-                }
-                sys::exit_now(0)
+            for daemon in &daemons {
+                let _ = sys::pidfd_send_signal(daemon.as_fd(), Signal::SIGKILL);
+            }
+            sys::exit_now(0)
+        }
+        // The spare it names is taken: its pidfd kept if it is a daemon.
+        let taken = i32::from_ne_bytes([asked[1], asked[2], asked[3], asked[4]]);
+        if let Some(at) = offered.iter().position(|&(pid, _)| pid == taken) {
+            let (_, pidfd) = offered.swap_remove(at);
+            if asked[0] == DAEMON {
+                daemons.push(pidfd);
             }
         }
     }
@@ -362,7 +394,7 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
 
 /// Say why no spare could be forked (no process or descriptor free, say):
 /// the parent's start says so.
-fn refuse(requests: &OwnedFd, errno: Errno) -> Option<OwnedFd> {
+fn refuse(requests: &OwnedFd, errno: Errno) -> Option<(i32, OwnedFd)> {
     let _ = send_bytes(requests, &(-(errno as i32)).to_ne_bytes(), &[]);
     None
 }
