@@ -226,7 +226,7 @@ pub(crate) fn forget_after_fork() {
 }
 
 /// Spawn the server: this program again, with the marker and its end of
-/// a fresh socket pair as its descriptor 3. It forks its first spare at
+/// a fresh socket pair as its descriptor 3. It forks its first spares at
 /// once, unasked.
 fn start_server() -> Result<Server, Error> {
     let (ours, theirs) = pair()?;
@@ -389,6 +389,11 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
                 daemons.push(pidfd);
             }
         }
+        // Spares that ended untaken (killed, or their socket lost on the
+        // way to a parent at its descriptor limit) are let go.
+        offered.retain(|(_, pidfd)| {
+            sys::wait_readable(&[pidfd.as_fd()], Wait::No).is_ok_and(|ended| ended.is_empty())
+        });
     }
 }
 
