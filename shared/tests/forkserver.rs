@@ -465,14 +465,20 @@ fn announce_then_sleep(started: shared::Event) {
     std::thread::sleep(Duration::from_secs(600));
 }
 
-/// A daemon the fork server started, whose program is then SIGKILLed.
-fn killed_parent() -> Result<(), Error> {
+/// A daemon of the fork server, started and seen running.
+fn sleeping_daemon() -> Result<Process, Error> {
     let started = shared::Event::new()?;
     let mut daemon = forkserver()
         .process(announce_then_sleep, started.clone())
         .daemon(true);
     daemon.start()?;
     assert!(started.wait_timeout(LIMIT));
+    Ok(daemon)
+}
+
+/// A daemon the fork server started, whose program is then SIGKILLed.
+fn killed_parent() -> Result<(), Error> {
+    let _daemon = sleeping_daemon()?;
     println!("daemon started");
     nix::sys::signal::raise(Signal::SIGKILL)?;
     unreachable!("killed")
@@ -505,12 +511,7 @@ fn thread_started_the_server() -> Result<(), Error> {
     while server().is_none() {
         std::thread::yield_now(); // the starter thread's server, once spawned
     }
-    let started = shared::Event::new()?;
-    let mut daemon = forkserver()
-        .process(announce_then_sleep, started.clone())
-        .daemon(true);
-    daemon.start()?;
-    assert!(started.wait_timeout(LIMIT));
+    let daemon = sleeping_daemon()?;
     drop(go); // the starter thread ends
     let tid = starter.join().expect("the starter thread")?;
     // Until the thread is gone from the kernel's list: its children's
