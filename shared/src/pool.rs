@@ -77,8 +77,8 @@
 //! is only safe from a process with one thread, and a replacement worker is
 //! forked whenever one dies, so a single-threaded parent keeps that safe.
 //! It is also why [`Pool`] is not `Send`: its workers are daemons, set to
-//! die with the thread that forked them (`PR_SET_PDEATHSIG`; with the fork
-//! server, the thread that first started it: see `process/forkserver.rs`).
+//! die with the thread that forked them (`PR_SET_PDEATHSIG`; the fork
+//! server's die with the program: see `process/forkserver.rs`).
 //!
 //! **One socket per worker**, from the message layer of [`crate::ipc`].
 //! The parent hands an idle worker a *batch* of chunks in one message, and

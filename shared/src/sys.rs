@@ -852,6 +852,14 @@ pub(crate) fn keep_freed_memory() {
     }
 }
 
+/// What [`fork_as_sibling`] returns in each copy.
+pub(crate) enum Sibling {
+    /// In the caller: the child's pid, and a pidfd of it, made with it.
+    Parent(i32, OwnedFd),
+    /// In the child.
+    Child,
+}
+
 /// Fork this process as a child of its parent, not of itself (`clone(2)`
 /// with `CLONE_PARENT`): the fork server's spares, which the program then
 /// reaps as its own children. It returns twice, as `fork` does, and does
@@ -860,13 +868,14 @@ pub(crate) fn keep_freed_memory() {
 /// no `pthread_atfork` handler except ours ([`count_forks`]'s). `ENOSYS`
 /// on a kernel that will not say where glibc keeps the thread id
 /// (`PR_GET_TID_ADDRESS` needs `CONFIG_CHECKPOINT_RESTORE`, which the
-/// common distributions' kernels have).
+/// common distributions' kernels have). The child's pidfd is made with it
+/// (`CLONE_PIDFD`): with no descriptor free, no child (`EMFILE`).
 ///
 /// # Safety
 ///
 /// As for `fork`: the caller runs one thread, so the child may take any
 /// lock (the fork server is a fresh program that starts none).
-pub(crate) unsafe fn fork_as_sibling() -> Result<nix::unistd::ForkResult, Errno> {
+pub(crate) unsafe fn fork_as_sibling() -> Result<Sibling, Errno> {
     // glibc's own fork has the kernel write the child's thread id into the
     // thread's descriptor (the address glibc gave `set_tid_address`, read
     // back with PR_GET_TID_ADDRESS), and registers its robust-mutex list
@@ -882,18 +891,23 @@ pub(crate) unsafe fn fork_as_sibling() -> Result<nix::unistd::ForkResult, Errno>
     // SAFETY: get_robust_list writes a pointer and a length to the given addresses.
     unsafe { libc::syscall(libc::SYS_get_robust_list, 0, &raw mut head, &raw mut len) };
     let flags = (libc::CLONE_PARENT
+        | libc::CLONE_PIDFD
         | libc::CLONE_CHILD_SETTID
         | libc::CLONE_CHILD_CLEARTID
         | libc::SIGCHLD) as libc::c_ulong;
-    // No new stack, no parent's copy of the id, and glibc's field for the
-    // child's (x86-64 takes it before the TLS, the others after).
+    // No new stack, where the child's pidfd goes (`CLONE_PIDFD`), and
+    // glibc's field for the child's id (x86-64 takes it before the TLS,
+    // the others after).
+    let mut pidfd: libc::c_int = -1;
+    let pidfd_at = &raw mut pidfd as usize;
     #[cfg(target_arch = "x86_64")]
-    let args: [usize; 4] = [0, 0, tid_at as usize, 0];
+    let args: [usize; 4] = [0, pidfd_at, tid_at as usize, 0];
     #[cfg(not(target_arch = "x86_64"))]
-    let args: [usize; 4] = [0, 0, 0, tid_at as usize];
+    let args: [usize; 4] = [0, pidfd_at, 0, tid_at as usize];
     // SAFETY: `clone` with no new stack returns twice, in the caller and in
     // a copy of it, as `fork(2)` does; the kernel writes only the child's
-    // id, in the child, where glibc keeps it.
+    // pidfd, in the caller, and the child's id, in the child, where glibc
+    // keeps it.
     let raw = unsafe { libc::syscall(libc::SYS_clone, flags, args[0], args[1], args[2], args[3]) };
     match raw {
         -1 => Err(Errno::last()),
@@ -903,11 +917,12 @@ pub(crate) unsafe fn fork_as_sibling() -> Result<nix::unistd::ForkResult, Errno>
                 unsafe { libc::syscall(libc::SYS_set_robust_list, head, len) };
             }
             in_child();
-            Ok(nix::unistd::ForkResult::Child)
+            Ok(Sibling::Child)
         }
-        pid => Ok(nix::unistd::ForkResult::Parent {
-            child: nix::unistd::Pid::from_raw(pid as i32),
-        }),
+        // SAFETY: the kernel made this descriptor for us, with the child.
+        pid => Ok(Sibling::Parent(pid as i32, unsafe {
+            OwnedFd::from_raw_fd(pidfd)
+        })),
     }
 }
 

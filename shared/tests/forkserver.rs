@@ -484,15 +484,49 @@ fn killed_parent() -> Result<(), Error> {
     unreachable!("killed")
 }
 
-/// The server, its spare and the daemon all end with a killed program (the
-/// daemon killed by the server: see `forkserver.rs`).
+/// Two daemons started, and the program SIGKILLed at once: the server may
+/// not have read yet that they are daemons (its words unread, the kernel
+/// says ECONNRESET first, then gives them).
+fn killed_at_once() -> Result<(), Error> {
+    for _ in 0..2 {
+        let mut daemon = forkserver().process(sleep_long, ()).daemon(true);
+        daemon.start()?;
+    }
+    nix::sys::signal::raise(Signal::SIGKILL)?;
+    unreachable!("killed")
+}
+
+/// A daemon started, its server SIGKILLed and another started by later
+/// starts, then the program SIGKILLed: the new server was handed the
+/// daemon.
+fn killed_server_then_parent() -> Result<(), Error> {
+    let _daemon = sleeping_daemon()?;
+    let old = server().expect("a fork server runs");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(old as i32), Signal::SIGKILL)?;
+    for code in [1, 2, 3] {
+        let mut p = forkserver().process(report, code);
+        p.start()?;
+        p.join()?;
+    }
+    assert!(server().is_some_and(|new| new != old), "a new server");
+    println!("daemon started");
+    nix::sys::signal::raise(Signal::SIGKILL)?;
+    unreachable!("killed")
+}
+
+/// The server, its spares and the daemons all end with a killed program
+/// (the daemons killed by the server: see `forkserver.rs`), however soon
+/// after their start, and after a new server took over.
 fn daemons_die_with_a_killed_parent() {
-    let run = testkit::scenario("killed_parent", LIMIT);
-    assert!(
-        !run.left_behind,
-        "a fork server's daemon outlived its SIGKILLed parent: {run:?}"
-    );
-    assert!(run.output.contains("daemon started"), "{run:?}");
+    for scenario in ["killed_parent", "killed_server_then_parent"] {
+        let run = testkit::scenario(scenario, LIMIT);
+        assert!(!run.left_behind, "a daemon outlived the program: {run:?}");
+        assert!(run.output.contains("daemon started"), "{run:?}");
+    }
+    for _ in 0..10 {
+        let run = testkit::scenario("killed_at_once", LIMIT);
+        assert!(!run.left_behind, "a daemon outlived the program: {run:?}");
+    }
 }
 
 /// A daemon running when the thread that started the server ends: with
@@ -548,6 +582,8 @@ fn a_daemon_outlives_the_thread_that_started_the_server() {
 fn run_scenario(name: &str) -> Result<(), Error> {
     match name {
         "killed_parent" => killed_parent(),
+        "killed_at_once" => killed_at_once(),
+        "killed_server_then_parent" => killed_server_then_parent(),
         "thread_started_the_server" => thread_started_the_server(),
         "sigchld_ignored" => sigchld_ignored(),
         "process_limit" => process_limit(),

@@ -49,10 +49,10 @@ use nix::sys::socket::{
     AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
     sendmsg, socketpair,
 };
-use nix::unistd::{ForkResult, Pid};
+use nix::unistd::Pid;
 
 use crate::Error;
-use crate::sys::{self, Wait};
+use crate::sys::{self, Sibling, Wait};
 
 /// The first argument of the fork server, as the spawned child's marker.
 pub(crate) const MARKER: &str = "--multiprocessing-forkserver";
@@ -81,6 +81,10 @@ const SPARES: usize = 2;
 
 /// An ask's first byte when the spare it names became a daemon.
 const DAEMON: u8 = b'D';
+
+/// The byte of a packet handing a new server the daemons an earlier one
+/// started.
+const ADOPT: u8 = b'A';
 
 /// This process's server, once started.
 static SERVER: Mutex<Option<Server>> = Mutex::new(None);
@@ -137,6 +141,7 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
     // start: one asked for earlier may have failed when no process was
     // free, and one may be now.
     let mut earlier = server.as_ref().map_or(0, |current| current.owed);
+    let mut last = None; // why the last spare could not be briefed
     for _ in 0..2 * SPARES + 2 {
         if server.is_none() {
             *server = Some(start_server()?);
@@ -179,15 +184,16 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
                 }
                 // It died waiting: reap it, and take the next.
                 crate::process::parent_side::reap_later(pid);
+                last = taken.err();
             }
             Spare::Failed(_) if asked_earlier => {} // ask afresh (above)
             Spare::Failed(errno) => return Err(errno.into()),
             Spare::Gone => *server = None,
         }
     }
-    Err(Error::Spawn(
-        "the fork server could not start the child: its spares or itself kept dying".into(),
-    ))
+    Err(Error::Spawn(format!(
+        "the fork server could not start the child: its spares or itself kept dying (last: {last:?})"
+    )))
 }
 
 /// Read the server's word on its spare, waiting at most a minute.
@@ -236,6 +242,17 @@ fn start_server() -> Result<Server, Error> {
     // it ends (below, by whichever start comes next) or by init.
     let pidfd = sys::pidfd_open(pid.as_raw()).ok(); // before it can be reaped
     crate::process::parent_side::reap_later(pid);
+    // Daemons an earlier server started (before it was killed, say): this
+    // one kills them at the end too. Unreaped, so their pids are theirs.
+    let daemons: Vec<OwnedFd> = crate::process::parent_side::alive()
+        .iter()
+        .filter(|child| child.daemon)
+        .filter_map(|child| sys::pidfd_open(child.status().pid?.as_raw()).ok())
+        .collect();
+    for some in daemons.chunks(MOST_FDS) {
+        let fds: Vec<RawFd> = some.iter().map(AsRawFd::as_raw_fd).collect();
+        let _ = send_bytes(&ours, &[ADOPT], &fds);
+    }
     Ok(Server {
         socket: ours,
         pidfd,
@@ -287,7 +304,10 @@ fn receive(socket: &OwnedFd, bytes: &mut [u8]) -> Result<(usize, Vec<OwnedFd>), 
         let mut iov = [IoSliceMut::new(bytes)];
         let flags = MsgFlags::MSG_CMSG_CLOEXEC;
         let got = match recvmsg::<()>(socket.as_raw_fd(), &mut iov, Some(&mut space), flags) {
-            Err(Errno::EINTR) => continue,
+            // A SOCK_SEQPACKET peer that closed with packets of ours
+            // unread sets ECONNRESET, which the kernel reports *before*
+            // the packets the peer sent us: read those (then end-of-file).
+            Err(Errno::EINTR | Errno::ECONNRESET) => continue,
             got => got?,
         };
         let mut fds = Vec::new();
@@ -338,17 +358,14 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
             // SAFETY: this server runs one thread (a fresh program that
             // starts none), so the spare may take any lock.
             Ok((spare, waits)) => match unsafe { sys::fork_as_sibling() } {
-                Ok(ForkResult::Child) => {
+                Ok(Sibling::Child) => {
                     // Nothing of the server's is the spare's.
                     drop((requests, spare, offered, daemons));
                     await_briefing(waits, read, run)
                 }
-                Ok(ForkResult::Parent { child }) => {
-                    let pid = child.as_raw();
+                Ok(Sibling::Parent(pid, pidfd)) => {
                     let _ = send_bytes(&requests, &pid.to_ne_bytes(), &[spare.as_raw_fd()]);
-                    // Opened before the program knows the pid: it cannot
-                    // have reaped it yet, so this is that process.
-                    sys::pidfd_open(pid).ok().map(|pidfd| (pid, pidfd))
+                    Some((pid, pidfd))
                 }
                 Err(errno) => refuse(&requests, errno),
             },
@@ -361,7 +378,7 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
         }
         // Wait to be asked for another, letting go of daemons that end.
         let mut asked = [0u8; 5];
-        let word = loop {
+        loop {
             let mut watched = vec![requests.as_fd()];
             watched.extend(daemons.iter().map(AsFd::as_fd));
             let Ok(ready) = sys::wait_readable(&watched, Wait::Forever) else {
@@ -370,17 +387,26 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
             for &i in ready.iter().filter(|&&i| i > 0).rev() {
                 daemons.swap_remove(i - 1);
             }
-            if ready.first() == Some(&0) {
-                break receive(&requests, &mut asked);
+            let news = ready.first() == Some(&0);
+            match news.then(|| receive(&requests, &mut asked)) {
+                Some(Ok((5, _))) => break,
+                // Daemons an earlier server started, handed over.
+                Some(Ok((1, adopted))) if asked[0] == ADOPT => daemons.extend(adopted),
+                None => {}
+                // The program has ended (killed, say): so do its daemons.
+                Some(_) => {
+                    for daemon in &daemons {
+                        let _ = sys::pidfd_send_signal(daemon.as_fd(), Signal::SIGKILL);
+                    }
+                    sys::exit_now(0)
+                }
             }
-        };
-        if !matches!(word, Ok((5, _))) {
-            // The program has ended (killed, say): so do its daemons.
-            for daemon in &daemons {
-                let _ = sys::pidfd_send_signal(daemon.as_fd(), Signal::SIGKILL);
-            }
-            sys::exit_now(0)
         }
+        // Spares that ended untaken (killed, or their socket lost on the
+        // way to a parent at its descriptor limit) are let go.
+        offered.retain(|(_, pidfd)| {
+            sys::wait_readable(&[pidfd.as_fd()], Wait::No).is_ok_and(|ended| ended.is_empty())
+        });
         // The spare it names is taken: its pidfd kept if it is a daemon.
         let taken = i32::from_ne_bytes([asked[1], asked[2], asked[3], asked[4]]);
         if let Some(at) = offered.iter().position(|&(pid, _)| pid == taken) {
@@ -389,11 +415,6 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
                 daemons.push(pidfd);
             }
         }
-        // Spares that ended untaken (killed, or their socket lost on the
-        // way to a parent at its descriptor limit) are let go.
-        offered.retain(|(_, pidfd)| {
-            sys::wait_readable(&[pidfd.as_fd()], Wait::No).is_ok_and(|ended| ended.is_empty())
-        });
     }
 }
 
