@@ -438,6 +438,15 @@ pub(crate) fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
         .map_err(|e| Errno::from_raw(e.raw_os_error()))
 }
 
+/// Whether the process `pidfd` names is still this process's child,
+/// unreaped (`waitid(P_PIDFD, …, WNOWAIT)`): a pidfd opened by pid after
+/// another thread reaped it may name a stranger that took the number.
+pub(crate) fn unreaped_child(pidfd: BorrowedFd<'_>) -> bool {
+    use rustix::process::{WaitId, WaitIdOptions, waitid};
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    waitid(WaitId::PidFd(pidfd), options).is_ok()
+}
+
 /// Send `signal` to the process `pidfd` names (`pidfd_send_signal(2)`):
 /// that process, never another that took its number once it was reaped.
 pub(crate) fn pidfd_send_signal(
@@ -919,6 +928,15 @@ pub(crate) unsafe fn fork_as_sibling() -> Result<Sibling, Errno> {
             in_child();
             Ok(Sibling::Child)
         }
+        // A kernel older than `CLONE_PIDFD` (Linux 5.2) ignores it: no
+        // pidfd, and no child kept.
+        pid if pidfd < 0 => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            Err(Errno::ENOSYS)
+        }
         // SAFETY: the kernel made this descriptor for us, with the child.
         pid => Ok(Sibling::Parent(pid as i32, unsafe {
             OwnedFd::from_raw_fd(pidfd)
@@ -957,6 +975,20 @@ pub(crate) fn at_exit(f: extern "C" fn()) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pidfd names a child that is still to be reaped, then, once it is
+    /// reaped, no child of ours (whoever takes its number next).
+    #[test]
+    fn unreaped_child_until_reaped() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pidfd = pidfd_open(child.id() as i32).unwrap();
+        assert!(
+            unreaped_child(pidfd.as_fd()),
+            "ended or not, not yet reaped"
+        );
+        child.wait().unwrap();
+        assert!(!unreaped_child(pidfd.as_fd()), "reaped");
+    }
 
     /// A stamp says what the system knows for certain: this process runs;
     /// a process with another start time under its number, or none at

@@ -141,7 +141,8 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
     // start: one asked for earlier may have failed when no process was
     // free, and one may be now.
     let mut earlier = server.as_ref().map_or(0, |current| current.owed);
-    let mut last = None; // why the last spare could not be briefed
+    // Why the last spare could not be briefed, if one could not.
+    let mut last = String::from("the server kept ending");
     for _ in 0..2 * SPARES + 2 {
         if server.is_none() {
             *server = Some(start_server()?);
@@ -178,13 +179,12 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
                 if ask(&current.socket, pid.as_raw(), daemon).is_ok() {
                     current.owed += 1;
                 }
-                let taken = send_bytes(&spare, &packet, &fds);
-                if taken.is_ok() {
+                let Err(errno) = send_bytes(&spare, &packet, &fds) else {
                     return Ok(pid);
-                }
+                };
                 // It died waiting: reap it, and take the next.
                 crate::process::parent_side::reap_later(pid);
-                last = taken.err();
+                last = errno.desc().to_owned();
             }
             Spare::Failed(_) if asked_earlier => {} // ask afresh (above)
             Spare::Failed(errno) => return Err(errno.into()),
@@ -192,7 +192,7 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
         }
     }
     Err(Error::Spawn(format!(
-        "the fork server could not start the child: its spares or itself kept dying (last: {last:?})"
+        "the fork server could not start the child: its spares or itself kept dying ({last})"
     )))
 }
 
@@ -248,6 +248,7 @@ fn start_server() -> Result<Server, Error> {
         .iter()
         .filter(|child| child.daemon)
         .filter_map(|child| sys::pidfd_open(child.status().pid?.as_raw()).ok())
+        .filter(|pidfd| sys::unreaped_child(pidfd.as_fd())) // not reaped meanwhile
         .collect();
     for some in daemons.chunks(MOST_FDS) {
         let fds: Vec<RawFd> = some.iter().map(AsRawFd::as_raw_fd).collect();
@@ -382,6 +383,7 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
             let mut watched = vec![requests.as_fd()];
             watched.extend(daemons.iter().map(AsFd::as_fd));
             let Ok(ready) = sys::wait_readable(&watched, Wait::Forever) else {
+                std::thread::sleep(Duration::from_millis(10)); // no memory, say
                 continue;
             };
             for &i in ready.iter().filter(|&&i| i > 0).rev() {
