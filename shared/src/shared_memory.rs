@@ -228,18 +228,17 @@ impl SharedMemory {
 
     /// The whole block, copied out (Python: `bytes(shm.buf)`).
     pub fn to_vec(&self) -> Vec<u8> {
-        // Word by word into a small buffer that stays in the cache, then
-        // on with the library's `memcpy`, whose wide stores into fresh
-        // memory are what make a big copy quick (it need not read the
-        // destination first, as one store of a word at a time does).
-        let mut out = Vec::with_capacity(self.words.len() * 8);
-        let mut staged = [0u8; 4096];
-        for words in self.words.chunks(staged.len() / 8) {
-            for (bytes, word) in staged.chunks_exact_mut(8).zip(words) {
-                bytes.copy_from_slice(&word.load(Ordering::Relaxed).to_ne_bytes());
-            }
-            out.extend_from_slice(&staged[..words.len() * 8]);
+        // Word by word (atomic loads: another process may write meanwhile),
+        // each straight into its place: one pass over the block.
+        let mut out: Vec<u8> = Vec::with_capacity(self.words.len() * 8);
+        let spare = out.spare_capacity_mut().as_mut_ptr().cast::<u64>();
+        for (i, word) in self.words.iter().enumerate() {
+            // SAFETY: word `i` is within the capacity asked for, and an
+            // unaligned write needs no alignment.
+            unsafe { spare.add(i).write_unaligned(word.load(Ordering::Relaxed)) };
         }
+        // SAFETY: every byte up to this length was written just above.
+        unsafe { out.set_len(self.words.len() * 8) };
         out.truncate(self.size);
         out
     }
