@@ -683,6 +683,27 @@ fn pidfs_inode(pidfd: &OwnedFd) -> Option<u64> {
 
 // ------------------------------------------------------------ memory files
 
+/// Write all of `bytes` to `file` with SIGXFSZ held off (blocked, and taken
+/// off if the write raised it): past the file-size limit the write is an
+/// `EFBIG` error, not the death of the process. For a file others write
+/// to as well, where looking at its size first cannot be enough.
+pub(crate) fn write_below_limit(file: &File, bytes: &[u8]) -> io::Result<()> {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+    let xfsz = SigSet::from(Signal::SIGXFSZ);
+    let mut before = SigSet::empty();
+    pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&xfsz), Some(&mut before))?;
+    let written = (&*file).write_all(bytes);
+    if written
+        .as_ref()
+        .is_err_and(|e| e.raw_os_error() == Some(libc::EFBIG))
+    {
+        // The kernel raised it for this thread before the error: waiting.
+        let _ = xfsz.wait();
+    }
+    pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&before), None)?;
+    written
+}
+
 /// `bytes` in a fresh memory file, sealed: its size (a reader maps it, and
 /// a mapped file that shrinks kills its reader with SIGBUS), and its bytes
 /// (`F_SEAL_WRITE`: nobody can change them under a reader's mapping).
@@ -975,6 +996,44 @@ pub(crate) fn at_exit(f: extern "C" fn()) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Past the file-size limit, a write with SIGXFSZ held off is `EFBIG`,
+    /// and the writer lives on (a plain write would be killed).
+    #[test]
+    fn a_write_past_the_size_limit_is_an_error() {
+        let file = tempfile_in_tmp();
+        // SAFETY: the child makes only async-signal-safe calls (setrlimit,
+        // sigprocmask, write, sigwait, _exit): the test harness runs threads.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let limit = libc::rlimit {
+                    rlim_cur: 10,
+                    rlim_max: libc::RLIM_INFINITY,
+                };
+                // SAFETY: a plain struct, read by the kernel.
+                unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &limit) };
+                let written = write_below_limit(&file, &[7; 100]);
+                let efbig = written.is_err_and(|e| e.raw_os_error() == Some(libc::EFBIG));
+                exit_now(if efbig { 0 } else { 1 })
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let status = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
+            }
+        }
+    }
+
+    fn tempfile_in_tmp() -> File {
+        let path = std::env::temp_dir().join(format!("sys-test-{}", std::process::id()));
+        let file = File::options()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        file
+    }
 
     /// A pidfd names a child that is still to be reaped, then, once it is
     /// reaped, no child of ours (whoever takes its number next).

@@ -332,8 +332,14 @@ fn event(at: Option<u64>, timed: bool, kind: impl FnOnce() -> Kind) {
     let Some(bytes) = (Record { pid, t, dur, kind }).to_bytes() else {
         return;
     };
-    if LIMIT.load(Ordering::Relaxed) != u64::MAX && at_the_limit(file) {
-        stop();
+    if LIMIT.load(Ordering::Relaxed) != u64::MAX {
+        // Other processes append too: one may write between this look and
+        // this write, which is then an error, not SIGXFSZ.
+        let refused = |e: io::Error| e.raw_os_error() == Some(libc::EFBIG);
+        if at_the_limit(file) || crate::sys::write_below_limit(file, &bytes).is_err_and(refused) {
+            at_the_limit(file); // said, by the main process
+            stop();
+        }
         return;
     }
     // One `write(2)`, again if interrupted; a record lost (a full disk) is
