@@ -333,9 +333,9 @@ fn receive(socket: &OwnedFd, bytes: &mut [u8]) -> Result<(usize, Vec<OwnedFd>), 
 
 /// The server's life: fork [`SPARES`] spares, telling the parent of each,
 /// then one more each time the parent asks (a packet), until the parent
-/// has ended (end-of-file: leave). Never returns. A spare waits for its briefing, decodes it
-/// (`read`) and becomes what it says (`run`, given it and the descriptors
-/// handed over).
+/// has ended (end-of-file: leave). Never returns. A spare waits for its
+/// briefing, decodes it (`read`) and becomes what it says (`run`, given it
+/// and the descriptors handed over).
 pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> ! {
     // SAFETY: `posix_spawn` put the socket at 3, and nothing else in this
     // fresh process owns it.
@@ -355,7 +355,7 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
     let mut daemons: Vec<OwnedFd> = Vec::new();
     let mut unasked = SPARES;
     loop {
-        let spare = match pair() {
+        let forked = match pair() {
             // SAFETY: this server runs one thread (a fresh program that
             // starts none), so the spare may take any lock.
             Ok((spare, waits)) => match unsafe { sys::fork_as_sibling() } {
@@ -372,7 +372,7 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
             },
             Err(errno) => refuse(&requests, errno),
         };
-        offered.extend(spare);
+        offered.extend(forked);
         if unasked > 1 {
             unasked -= 1;
             continue; // the first spares, forked unasked
