@@ -684,21 +684,38 @@ fn pidfs_inode(pidfd: &OwnedFd) -> Option<u64> {
 // ------------------------------------------------------------ memory files
 
 /// Write all of `bytes` to `file` with SIGXFSZ held off (blocked, and taken
-/// off if the write raised it): past the file-size limit the write is an
+/// off if this write raised it): past the file-size limit the write is an
 /// `EFBIG` error, not the death of the process. For a file others write
-/// to as well, where looking at its size first cannot be enough.
+/// to as well, where looking at its size first cannot be enough. A
+/// SIGXFSZ the program had pending already is left as it was.
 pub(crate) fn write_below_limit(file: &File, bytes: &[u8]) -> io::Result<()> {
     use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
     let xfsz = SigSet::from(Signal::SIGXFSZ);
     let mut before = SigSet::empty();
     pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&xfsz), Some(&mut before))?;
+    let pending = || {
+        // SAFETY: an all-zero set is a valid (empty) one; sigpending writes
+        // one set, to ours; sigismember reads it.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigpending(&mut set) == 0 && libc::sigismember(&set, libc::SIGXFSZ) == 1
+        }
+    };
+    let already = pending();
     let written = (&*file).write_all(bytes);
-    if written
+    let refused = written
         .as_ref()
-        .is_err_and(|e| e.raw_os_error() == Some(libc::EFBIG))
-    {
-        // The kernel raised it for this thread before the error: waiting.
-        let _ = xfsz.wait();
+        .is_err_and(|e| e.raw_os_error() == Some(libc::EFBIG));
+    // EFBIG comes without SIGXFSZ where the file system's own limit is the
+    // one reached: taken off only if it is there, without waiting.
+    if refused && !already && pending() {
+        let now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: takes off one pending SIGXFSZ (blocked here); no pointer
+        // is written but none given.
+        unsafe { libc::sigtimedwait(xfsz.as_ref(), std::ptr::null_mut(), &now) };
     }
     pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&before), None)?;
     written
@@ -1023,8 +1040,106 @@ mod tests {
         }
     }
 
+    /// A write that fails with EFBIG without the kernel raising SIGXFSZ
+    /// (past the file system's largest file: ext4's 16 TiB less 4 KiB;
+    /// FAT's 4 GiB, an NFS or FUSE server) is an error, not a hang.
+    #[test]
+    fn efbig_without_sigxfsz_does_not_hang() {
+        let file = tempfile_in_tmp();
+        let (mut lo, mut hi) = (0u64, i64::MAX as u64);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if file.set_len(mid).is_ok() {
+                lo = mid
+            } else {
+                hi = mid - 1
+            }
+        }
+        file.set_len(lo).unwrap();
+        // SAFETY: the child makes only plain syscalls and exits with _exit.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let limit = libc::rlimit {
+                    rlim_cur: 1 << 62,
+                    rlim_max: libc::RLIM_INFINITY,
+                };
+                // SAFETY: a plain struct, read by the kernel.
+                unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &limit) };
+                // SAFETY: alarm takes a number: SIGALRM ends a hang.
+                unsafe { libc::alarm(3) };
+                let append = File::options()
+                    .append(true)
+                    .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
+                    .unwrap();
+                let written = write_below_limit(&append, &[7; 64]);
+                let efbig = written.is_err_and(|e| e.raw_os_error() == Some(libc::EFBIG));
+                exit_now(if efbig { 0 } else { 1 })
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let status = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(
+                    status,
+                    nix::sys::wait::WaitStatus::Exited(child, 0),
+                    "hung in sigwait (killed by SIGALRM) or not EFBIG"
+                );
+            }
+        }
+    }
+
+    /// A SIGXFSZ the program had pending (it blocks SIGXFSZ itself, and its
+    /// own write past the limit raised it) is not taken by ours.
+    #[test]
+    fn the_programs_own_pending_sigxfsz_is_kept() {
+        use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+        let file = tempfile_in_tmp();
+        // SAFETY: as above.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let limit = libc::rlimit {
+                    rlim_cur: 10,
+                    rlim_max: libc::RLIM_INFINITY,
+                };
+                // SAFETY: a plain struct, read by the kernel.
+                unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &limit) };
+                let xfsz = SigSet::from(Signal::SIGXFSZ);
+                pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&xfsz), None).unwrap();
+                // The program's own write: 10 bytes, then EFBIG and SIGXFSZ pending.
+                let _ = (&file).write_all(&[1; 100]);
+                let pending_before = xfsz_pending();
+                let _ = write_below_limit(&file, &[7; 64]);
+                let pending_after = xfsz_pending();
+                exit_now(match (pending_before, pending_after) {
+                    (true, true) => 0,
+                    (true, false) => 2,
+                    _ => 3,
+                })
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let status = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(
+                    status,
+                    nix::sys::wait::WaitStatus::Exited(child, 0),
+                    "2: the program's pending SIGXFSZ was eaten"
+                );
+            }
+        }
+    }
+
+    fn xfsz_pending() -> bool {
+        // SAFETY: a plain sigset, filled by the kernel.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigpending(&mut set);
+            libc::sigismember(&set, libc::SIGXFSZ) == 1
+        }
+    }
+
+    /// A file of its own in the temporary folder, already unlinked.
     fn tempfile_in_tmp() -> File {
-        let path = std::env::temp_dir().join(format!("sys-test-{}", std::process::id()));
+        static MADE: AtomicU32 = AtomicU32::new(0);
+        let n = MADE.fetch_add(1, Ordering::Relaxed);
+        let name = format!("sys-test-{}-{n}", std::process::id());
+        let path = std::env::temp_dir().join(name);
         let file = File::options()
             .create(true)
             .truncate(true)

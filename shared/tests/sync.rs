@@ -237,6 +237,20 @@ fn test_condition_misuse_and_timeouts() {
     );
     assert!(began.elapsed() >= Duration::from_millis(200));
     assert!(cond.wait_for(|| true, Some(Duration::ZERO)).unwrap());
+    // As CPython 3.11's: a false predicate is waited on once, and checked
+    // again, however short the timeout (even one it outlasts itself).
+    for (timeout, slow) in [(Duration::ZERO, false), (Duration::from_millis(10), true)] {
+        let calls = std::cell::Cell::new(0);
+        let predicate = || {
+            calls.set(calls.get() + 1);
+            if slow {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            false
+        };
+        assert!(!cond.wait_for(predicate, Some(timeout)).unwrap());
+        assert_eq!(calls.get(), 2, "CPython: twice");
+    }
 }
 
 /// The last to arrive killed while its action runs (holding the barrier's

@@ -236,16 +236,21 @@ impl Condition {
 
     /// Wait until `predicate()` holds, checking it first and after each
     /// notification (Python: `wait_for(predicate, timeout)`); its last value.
+    /// As CPython's, the time starts after the first check, and a false
+    /// predicate is waited on once at least, however short the timeout.
     pub fn wait_for(
         &self,
         predicate: impl Fn() -> bool,
         timeout: Option<Duration>,
     ) -> Result<bool, Error> {
-        let wait = timeout.map_or(Wait::Forever, Wait::timeout);
         let mut holds = predicate();
-        while !holds && !wait.expired() {
+        let wait = timeout.map_or(Wait::Forever, Wait::timeout);
+        while !holds {
             self.wait_as(wait)?;
             holds = predicate();
+            if wait.expired() {
+                break;
+            }
         }
         Ok(holds)
     }
