@@ -1014,30 +1014,48 @@ pub(crate) fn at_exit(f: extern "C" fn()) {
 mod tests {
     use super::*;
 
+    /// Run `check` in a forked child under a file-size limit of `limit`
+    /// bytes (a limit is the whole process's: the test harness runs other
+    /// tests on threads beside this one); its exit code.
+    fn under_size_limit(limit: u64, check: impl FnOnce() -> i32) -> i32 {
+        // SAFETY: the child makes only async-signal-safe calls (setrlimit,
+        // alarm, sigprocmask, sigpending, write, sigtimedwait, _exit).
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let limit = libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: libc::RLIM_INFINITY,
+                };
+                // SAFETY: a plain struct, read by the kernel; alarm takes a
+                // number (SIGALRM ends a hang).
+                unsafe {
+                    libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+                    libc::alarm(10);
+                }
+                exit_now(check())
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                match nix::sys::wait::waitpid(child, None).unwrap() {
+                    nix::sys::wait::WaitStatus::Exited(_, code) => code,
+                    killed => panic!("the child: {killed:?} (SIGALRM: it hung)"),
+                }
+            }
+        }
+    }
+
+    fn is_efbig(written: io::Result<()>) -> bool {
+        written.is_err_and(|e| e.raw_os_error() == Some(libc::EFBIG))
+    }
+
     /// Past the file-size limit, a write with SIGXFSZ held off is `EFBIG`,
     /// and the writer lives on (a plain write would be killed).
     #[test]
     fn a_write_past_the_size_limit_is_an_error() {
         let file = tempfile_in_tmp();
-        // SAFETY: the child makes only async-signal-safe calls (setrlimit,
-        // sigprocmask, write, sigwait, _exit): the test harness runs threads.
-        match unsafe { nix::unistd::fork() }.unwrap() {
-            nix::unistd::ForkResult::Child => {
-                let limit = libc::rlimit {
-                    rlim_cur: 10,
-                    rlim_max: libc::RLIM_INFINITY,
-                };
-                // SAFETY: a plain struct, read by the kernel.
-                unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &limit) };
-                let written = write_below_limit(&file, &[7; 100]);
-                let efbig = written.is_err_and(|e| e.raw_os_error() == Some(libc::EFBIG));
-                exit_now(if efbig { 0 } else { 1 })
-            }
-            nix::unistd::ForkResult::Parent { child } => {
-                let status = nix::sys::wait::waitpid(child, None).unwrap();
-                assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
-            }
-        }
+        let code = under_size_limit(10, || {
+            i32::from(!is_efbig(write_below_limit(&file, &[7; 100])))
+        });
+        assert_eq!(code, 0, "not EFBIG");
     }
 
     /// A write that fails with EFBIG without the kernel raising SIGXFSZ
@@ -1056,34 +1074,15 @@ mod tests {
             }
         }
         file.set_len(lo).unwrap();
-        // SAFETY: the child makes only plain syscalls and exits with _exit.
-        match unsafe { nix::unistd::fork() }.unwrap() {
-            nix::unistd::ForkResult::Child => {
-                let limit = libc::rlimit {
-                    rlim_cur: 1 << 62,
-                    rlim_max: libc::RLIM_INFINITY,
-                };
-                // SAFETY: a plain struct, read by the kernel.
-                unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &limit) };
-                // SAFETY: alarm takes a number: SIGALRM ends a hang.
-                unsafe { libc::alarm(3) };
-                let append = File::options()
-                    .append(true)
-                    .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
-                    .unwrap();
-                let written = write_below_limit(&append, &[7; 64]);
-                let efbig = written.is_err_and(|e| e.raw_os_error() == Some(libc::EFBIG));
-                exit_now(if efbig { 0 } else { 1 })
-            }
-            nix::unistd::ForkResult::Parent { child } => {
-                let status = nix::sys::wait::waitpid(child, None).unwrap();
-                assert_eq!(
-                    status,
-                    nix::sys::wait::WaitStatus::Exited(child, 0),
-                    "hung in sigwait (killed by SIGALRM) or not EFBIG"
-                );
-            }
-        }
+        // Made here: the child must not allocate (another thread may have
+        // held the allocator's lock at the fork).
+        let path = format!("/proc/self/fd/{}", file.as_raw_fd());
+        let code = under_size_limit(1 << 62, || {
+            let at_the_end = File::options().append(true).open(&path);
+            let written = at_the_end.and_then(|file| write_below_limit(&file, &[7; 64]));
+            i32::from(!is_efbig(written))
+        });
+        assert_eq!(code, 0, "not EFBIG");
     }
 
     /// A SIGXFSZ the program had pending (it blocks SIGXFSZ itself, and its
@@ -1092,37 +1091,20 @@ mod tests {
     fn the_programs_own_pending_sigxfsz_is_kept() {
         use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
         let file = tempfile_in_tmp();
-        // SAFETY: as above.
-        match unsafe { nix::unistd::fork() }.unwrap() {
-            nix::unistd::ForkResult::Child => {
-                let limit = libc::rlimit {
-                    rlim_cur: 10,
-                    rlim_max: libc::RLIM_INFINITY,
-                };
-                // SAFETY: a plain struct, read by the kernel.
-                unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &limit) };
-                let xfsz = SigSet::from(Signal::SIGXFSZ);
-                pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&xfsz), None).unwrap();
-                // The program's own write: 10 bytes, then EFBIG and SIGXFSZ pending.
-                let _ = (&file).write_all(&[1; 100]);
-                let pending_before = xfsz_pending();
-                let _ = write_below_limit(&file, &[7; 64]);
-                let pending_after = xfsz_pending();
-                exit_now(match (pending_before, pending_after) {
-                    (true, true) => 0,
-                    (true, false) => 2,
-                    _ => 3,
-                })
+        let code = under_size_limit(10, || {
+            let xfsz = SigSet::from(Signal::SIGXFSZ);
+            let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&xfsz), None);
+            // The program's own write: 10 bytes, then EFBIG and SIGXFSZ pending.
+            let _ = (&file).write_all(&[1; 100]);
+            let before = xfsz_pending();
+            let _ = write_below_limit(&file, &[7; 64]);
+            match (before, xfsz_pending()) {
+                (true, true) => 0,
+                (true, false) => 2,
+                _ => 3,
             }
-            nix::unistd::ForkResult::Parent { child } => {
-                let status = nix::sys::wait::waitpid(child, None).unwrap();
-                assert_eq!(
-                    status,
-                    nix::sys::wait::WaitStatus::Exited(child, 0),
-                    "2: the program's pending SIGXFSZ was eaten"
-                );
-            }
-        }
+        });
+        assert_eq!(code, 0, "2: the program's pending SIGXFSZ was taken");
     }
 
     fn xfsz_pending() -> bool {
