@@ -8,19 +8,22 @@
 //! threads and holds no lock), and each child is then *forked from the
 //! server*, cheaply, whatever the parent runs.
 //!
-//! **Spares, forked ahead.** The server does not wait to be asked: it
-//! forks [`SPARES`] *spares* at once, each waiting on a socket of its own,
-//! and tells the parent each one's pid, handing it the other end of that
-//! socket (`SCM_RIGHTS`, over the `SOCK_SEQPACKET` pair the two share). To
-//! start a child, the parent asks the server for a spare to replace the
-//! next one, then sends that one its briefing (what `spawn` writes: the
-//! function's distance from a fixed point, the encoded argument, the
-//! name…), in the packet itself or, past [`INLINE`] bytes, in a sealed
-//! memory file, and the descriptors the argument holds; the spare becomes
-//! what the briefing says and runs it, as a spawned child does. So a start
-//! costs the parent two messages and no wait: the fork happened earlier,
-//! and its replacement is forked while the child starts (CPython's server
-//! forks on request, and sends the pid back).
+//! **Spares, forked ahead.** The parent keeps [`SPARES`] *spares* asked
+//! for: for each, it makes a socket pair, keeps one end and hands the
+//! server the other (`SCM_RIGHTS`, over the `SOCK_SEQPACKET` pair the two
+//! share); the server forks a spare that waits on it, and sends back its
+//! pid. To start a child, the parent sends the next spare its briefing
+//! (what `spawn` writes: the function's distance from a fixed point, the
+//! encoded argument, the name…), in the packet itself or, past [`INLINE`]
+//! bytes, in a sealed memory file, and the descriptors the argument holds;
+//! then it asks for a replacement. The spare becomes what the briefing
+//! says and runs it, as a spawned child does. So a start costs the parent
+//! two messages and no wait: the fork happened earlier, and its
+//! replacement is forked while the child starts (CPython's server forks
+//! on request, and sends the pid back). The pair is the parent's, not the
+//! server's, so that a socket is in flight only until the server reads
+//! its request: while one is, the kernel runs its collector of socket
+//! cycles at every socket closed.
 //!
 //! **Whose child.** The server forks with `CLONE_PARENT`: each spare is a
 //! child of the program, not of the server (its sibling). So the program
@@ -37,6 +40,7 @@
 //! and a sibling of the server has for parent the thread that started the
 //! server, not the thread that asked for the child.
 
+use std::collections::VecDeque;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
@@ -95,15 +99,15 @@ struct Server {
     socket: OwnedFd,
     /// The server itself, to kill should it stop answering.
     pidfd: Option<OwnedFd>,
-    /// How many words on spares the server owes: asked for (or forked
-    /// unasked at its start), not yet read.
-    owed: usize,
+    /// Our ends of the spares asked for, whose words are not yet read,
+    /// in the order asked.
+    pending: VecDeque<OwnedFd>,
 }
 
 /// What the server says of the spare it forked.
 enum Spare {
-    /// Its pid, and the socket it waits on for its briefing.
-    Ready(Pid, OwnedFd),
+    /// Its pid (it waits on the socket asked with).
+    Ready(Pid),
     /// Its fork failed (no process free, say).
     Failed(Errno),
     /// The server has ended, or sent what no server sends.
@@ -140,7 +144,7 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
     // failed fork is this start's error only if it was asked for by this
     // start: one asked for earlier may have failed when no process was
     // free, and one may be now.
-    let mut earlier = server.as_ref().map_or(0, |current| current.owed);
+    let mut earlier = server.as_ref().map_or(0, |current| current.pending.len());
     // Why the last spare could not be briefed, if one could not.
     let mut last = String::from("the server kept ending");
     for _ in 0..2 * SPARES + 2 {
@@ -150,14 +154,17 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
         }
         let current = server.as_mut().expect("just started");
         // After a failed fork, no spare was asked for in its place.
-        while current.owed < SPARES && ask(&current.socket, 0, false).is_ok() {
-            current.owed += 1;
+        while current.pending.len() < SPARES {
+            let (ours, theirs) = pair()?; // this process's limit: its error
+            if ask(&current.socket, 0, false, Some(&theirs)).is_err() {
+                break;
+            }
+            current.pending.push_back(ours);
         }
-        if current.owed == 0 {
+        let Some(spare) = current.pending.pop_front() else {
             *server = None; // gone: a new one, next time round
             continue;
-        }
-        current.owed -= 1;
+        };
         let asked_earlier = earlier > 0;
         earlier = earlier.saturating_sub(1);
         let word = match next_spare(&current.socket) {
@@ -173,13 +180,17 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
             }
         };
         match word {
-            Spare::Ready(pid, spare) => {
-                // Its replacement is forked while this one starts (asked
-                // first: the server then has a CPU before the child does).
-                if ask(&current.socket, pid.as_raw(), daemon).is_ok() {
-                    current.owed += 1;
+            Spare::Ready(pid) => {
+                let briefed = send_bytes(&spare, &packet, &fds);
+                drop(spare); // before the ask, which puts a socket in flight
+                // Its replacement is forked while this one starts; the
+                // server is told it is taken even if no pair can be made.
+                let next = pair().ok();
+                let theirs = next.as_ref().map(|(_, theirs)| theirs);
+                if ask(&current.socket, pid.as_raw(), daemon, theirs).is_ok() {
+                    current.pending.extend(next.map(|(ours, _)| ours));
                 }
-                let Err(errno) = send_bytes(&spare, &packet, &fds) else {
+                let Err(errno) = briefed else {
                     return Ok(pid);
                 };
                 // It died waiting: reap it, and take the next.
@@ -205,21 +216,15 @@ fn next_spare(socket: &OwnedFd) -> Result<Spare, Error> {
         ));
     }
     let mut word = [0u8; 4];
-    let (n, mut fds) = match receive(socket, &mut word) {
-        Ok(word) => word,
+    let n = match receive(socket, &mut word) {
+        Ok((n, _)) => n,
         Err(Errno::ECONNRESET) => return Ok(Spare::Gone),
         Err(errno) => return Err(errno.into()),
     };
-    let word = (n == 4).then_some(i32::from_ne_bytes(word)).ok_or(());
-    Ok(match (word, fds.pop()) {
-        (Ok(pid), Some(spare)) if pid > 0 => Spare::Ready(Pid::from_raw(pid), spare),
-        // Its socket lost on the way (this process at its descriptor
-        // limit): the spare reads end-of-file and leaves.
-        (Ok(pid), None) if pid > 0 => {
-            crate::process::parent_side::reap_later(Pid::from_raw(pid));
-            Spare::Failed(Errno::EMFILE)
-        }
-        (Ok(errno), None) if errno < 0 => Spare::Failed(Errno::from_raw(-errno)),
+    Ok(match i32::from_ne_bytes(word) {
+        _ if n != 4 => Spare::Gone,
+        pid if pid > 0 => Spare::Ready(Pid::from_raw(pid)),
+        errno if errno < 0 => Spare::Failed(Errno::from_raw(-errno)),
         _ => Spare::Gone,
     })
 }
@@ -232,8 +237,7 @@ pub(crate) fn forget_after_fork() {
 }
 
 /// Spawn the server: this program again, with the marker and its end of
-/// a fresh socket pair as its descriptor 3. It forks its first spares at
-/// once, unasked.
+/// a fresh socket pair as its descriptor 3.
 fn start_server() -> Result<Server, Error> {
     let (ours, theirs) = pair()?;
     let pid = sys::spawn_self(MARKER, &[theirs], true)?;
@@ -257,7 +261,7 @@ fn start_server() -> Result<Server, Error> {
     Ok(Server {
         socket: ours,
         pidfd,
-        owed: SPARES,
+        pending: VecDeque::new(),
     })
 }
 
@@ -271,12 +275,14 @@ fn pair() -> Result<(OwnedFd, OwnedFd), Errno> {
     )
 }
 
-/// Ask the server for a spare, in place of spare `taken` (0: none), which
-/// becomes a `daemon` or not: a byte ([`DAEMON`] or not), then its pid.
-fn ask(server: &OwnedFd, taken: i32, daemon: bool) -> Result<(), Errno> {
+/// Tell the server that spare `taken` (0: none) became a `daemon` or not,
+/// and ask it for a spare waiting on `waits`, if given: a byte ([`DAEMON`]
+/// or not), its pid, and whether a socket comes with it.
+fn ask(server: &OwnedFd, taken: i32, daemon: bool, waits: Option<&OwnedFd>) -> Result<(), Errno> {
     let flag = if daemon { DAEMON } else { 0 };
     let [a, b, c, d] = taken.to_ne_bytes();
-    send_bytes(server, &[flag, a, b, c, d], &[])
+    let waits: Vec<RawFd> = waits.iter().map(|fd| fd.as_raw_fd()).collect();
+    send_bytes(server, &[flag, a, b, c, d, waits.len() as u8], &waits)
 }
 
 fn send_bytes(socket: &OwnedFd, bytes: &[u8], fds: &[RawFd]) -> Result<(), Errno> {
@@ -331,9 +337,9 @@ fn receive(socket: &OwnedFd, bytes: &mut [u8]) -> Result<(usize, Vec<OwnedFd>), 
     }
 }
 
-/// The server's life: fork [`SPARES`] spares, telling the parent of each,
-/// then one more each time the parent asks (a packet), until the parent
-/// has ended (end-of-file: leave). Never returns. A spare waits for its
+/// The server's life: fork a spare each time the parent asks (a packet
+/// with the socket it is to wait on), telling the parent its pid, until
+/// the parent has ended (end-of-file: leave). Never returns. A spare waits for its
 /// briefing, decodes it (`read`) and becomes what it says (`run`, given it
 /// and the descriptors handed over).
 pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> ! {
@@ -353,33 +359,10 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
     // among their children, by pidfds: the daemons die with the program.
     let mut offered: Vec<(i32, OwnedFd)> = Vec::new();
     let mut daemons: Vec<OwnedFd> = Vec::new();
-    let mut unasked = SPARES;
     loop {
-        let forked = match pair() {
-            // SAFETY: this server runs one thread (a fresh program that
-            // starts none), so the spare may take any lock.
-            Ok((spare, waits)) => match unsafe { sys::fork_as_sibling() } {
-                Ok(Sibling::Child) => {
-                    // Nothing of the server's is the spare's.
-                    drop((requests, spare, offered, daemons));
-                    await_briefing(waits, read, run)
-                }
-                Ok(Sibling::Parent(pid, pidfd)) => {
-                    let _ = send_bytes(&requests, &pid.to_ne_bytes(), &[spare.as_raw_fd()]);
-                    Some((pid, pidfd))
-                }
-                Err(errno) => refuse(&requests, errno),
-            },
-            Err(errno) => refuse(&requests, errno),
-        };
-        offered.extend(forked);
-        if unasked > 1 {
-            unasked -= 1;
-            continue; // the first spares, forked unasked
-        }
-        // Wait to be asked for another, letting go of daemons that end.
-        let mut asked = [0u8; 5];
-        loop {
+        // Wait to be asked, letting go of daemons that end.
+        let mut asked = [0u8; 6];
+        let mut waits = loop {
             let mut watched = vec![requests.as_fd()];
             watched.extend(daemons.iter().map(AsFd::as_fd));
             let Ok(ready) = sys::wait_readable(&watched, Wait::Forever) else {
@@ -391,7 +374,7 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
             }
             let news = ready.first() == Some(&0);
             match news.then(|| receive(&requests, &mut asked)) {
-                Some(Ok((5, _))) => break,
+                Some(Ok((6, fds))) => break fds,
                 // Daemons an earlier server started, handed over.
                 Some(Ok((1, adopted))) if asked[0] == ADOPT => daemons.extend(adopted),
                 None => {}
@@ -403,9 +386,8 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
                     sys::exit_now(0)
                 }
             }
-        }
-        // Spares that ended untaken (killed, or their socket lost on the
-        // way to a parent at its descriptor limit) are let go.
+        };
+        // Spares that ended untaken (killed, say) are let go.
         offered.retain(|(_, pidfd)| {
             sys::wait_readable(&[pidfd.as_fd()], Wait::No).is_ok_and(|ended| ended.is_empty())
         });
@@ -417,6 +399,28 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
                 daemons.push(pidfd);
             }
         }
+        if asked[5] == 0 {
+            continue; // no spare asked for
+        }
+        let forked = match waits.pop() {
+            // SAFETY: this server runs one thread (a fresh program that
+            // starts none), so the spare may take any lock.
+            Some(spare) => match unsafe { sys::fork_as_sibling() } {
+                Ok(Sibling::Child) => {
+                    // Nothing of the server's is the spare's.
+                    drop((requests, offered, daemons, waits));
+                    await_briefing(spare, read, run)
+                }
+                Ok(Sibling::Parent(pid, pidfd)) => {
+                    let _ = send_bytes(&requests, &pid.to_ne_bytes(), &[]);
+                    Some((pid, pidfd))
+                }
+                Err(errno) => refuse(&requests, errno),
+            },
+            // Its socket lost on the way (this server at its descriptor limit).
+            None => refuse(&requests, Errno::EMFILE),
+        };
+        offered.extend(forked);
     }
 }
 
@@ -431,14 +435,18 @@ fn refuse(requests: &OwnedFd, errno: Errno) -> Option<(i32, OwnedFd)> {
 /// says; leave if the parent ends first.
 fn await_briefing<T>(waits: OwnedFd, read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> ! {
     sys::set_thread_name("ForkServerSpare"); // what `ps` shows until it has a task
-    warm_up();
-    let mut packet = vec![0u8; 1 + INLINE];
+    // A buffer the size of this briefing, not of the largest: every page
+    // it writes is the server's until then, and copied at a fault.
+    let mut packet = vec![0u8; next_size(&waits).clamp(1, 1 + INLINE)];
     let (n, fds) = match receive(&waits, &mut packet) {
         Ok((0, _)) => sys::exit_now(0), // never taken: the program has ended
         Ok(packet) => packet,
         Err(errno) => not_taken(errno),
     };
-    drop(waits);
+    // Closed only as it ends: closed now, most likely while the parent's
+    // ask for its replacement is in flight, it would set the kernel's
+    // collector running (see the module's docs).
+    std::mem::forget(waits);
     let mut fds = fds.into_iter();
     let briefing = match packet[0] {
         FOLLOWS => read(&packet[1..n]),
@@ -467,11 +475,14 @@ fn not_taken(errno: Errno) -> ! {
     sys::exit_now(1)
 }
 
-/// Write, before the wait, the pages a child writes first: the stack below
-/// this frame and the heap it allocates from. Each is the server's until
-/// written, then copied at a fault: better now than once taken.
-#[inline(never)]
-fn warm_up() {
-    std::hint::black_box([1u8; 32 * 1024]);
-    drop(std::hint::black_box(vec![1u8; 64 * 1024]));
+/// How long the next packet on `socket` is, once one comes (0 at
+/// end-of-file; the largest a start sends if it cannot tell).
+fn next_size(socket: &OwnedFd) -> usize {
+    let peek = MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC;
+    loop {
+        match nix::sys::socket::recv(socket.as_raw_fd(), &mut [], peek) {
+            Err(Errno::EINTR) => continue,
+            size => return size.unwrap_or(1 + INLINE),
+        }
+    }
 }
