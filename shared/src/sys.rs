@@ -14,8 +14,8 @@
 //! | `memfd_create`, seals, `mmap` of a file, `fstat` | a big message in memory, mapped by its reader; a spawned child's descriptors checked | [`sealed_memfd`], [`map_sealed`], [`is_sealed_memfd`], [`is_pipe`] |
 //! | `stat` of `/proc/self/task` | how many threads run | [`thread_count`]: no fork while others run (nor where it cannot count) |
 //! | `prctl(PR_SET_NAME)`, `mallopt` | a child's name in `ps`; freed memory kept for the next task | [`set_thread_name`], [`keep_freed_memory`] |
-//! | `pidfd_send_signal` | a signal to the process a pidfd names, never to one that took its number | [`pidfd_send_signal`]: the fork server's daemons at the program's end |
-//! | `clone(CLONE_PARENT)` | a fork whose child is the caller's parent's | [`fork_as_sibling`]: the fork server's children |
+//! | `pidfd_send_signal`, `waitid(WNOWAIT)` | a signal to the process a pidfd names, never to one that took its number; whether a child runs, reaping nothing | [`pidfd_send_signal`]: a fork server that stops answering; [`running_child`] |
+//! | `clone(CLONE_PARENT)`, `fcntl(F_SETSIG)` | a fork whose child is the caller's parent's; a signal when a pipe's last writer is gone | [`fork_as_sibling`]: the fork server's children; [`die_when_closed`]: its daemons die with the program |
 //! | `_exit`, `close`, `atexit` | a child's way out, the exit steps | [`exit_now`], [`close_all`], [`at_exit`] |
 
 use std::ffi::CStr;
@@ -438,13 +438,16 @@ pub(crate) fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
         .map_err(|e| Errno::from_raw(e.raw_os_error()))
 }
 
-/// Whether the process `pidfd` names is still this process's child,
-/// unreaped (`waitid(P_PIDFD, …, WNOWAIT)`): a pidfd opened by pid after
-/// another thread reaped it may name a stranger that took the number.
-pub(crate) fn unreaped_child(pidfd: BorrowedFd<'_>) -> bool {
-    use rustix::process::{WaitId, WaitIdOptions, waitid};
+/// Whether `pid` is a child of this process that has not ended
+/// (`waitid(P_PID, …, WNOWAIT)`, which reaps nothing). Once it is reaped,
+/// another child of ours may take its number, and be the one seen.
+pub(crate) fn running_child(pid: i32) -> bool {
+    use rustix::process::{Pid, WaitId, WaitIdOptions, waitid};
     let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
-    waitid(WaitId::PidFd(pidfd), options).is_ok()
+    let Some(pid) = Pid::from_raw(pid) else {
+        return false;
+    };
+    matches!(waitid(WaitId::Pid(pid), options), Ok(None))
 }
 
 /// Send `signal` to the process `pidfd` names (`pidfd_send_signal(2)`):
@@ -901,8 +904,8 @@ pub(crate) fn keep_freed_memory() {
 
 /// What [`fork_as_sibling`] returns in each copy.
 pub(crate) enum Sibling {
-    /// In the caller: the child's pid, and a pidfd of it, made with it.
-    Parent(i32, OwnedFd),
+    /// In the caller: the child's pid.
+    Parent(i32),
     /// In the child.
     Child,
 }
@@ -915,8 +918,7 @@ pub(crate) enum Sibling {
 /// no `pthread_atfork` handler except ours ([`count_forks`]'s). `ENOSYS`
 /// on a kernel that will not say where glibc keeps the thread id
 /// (`PR_GET_TID_ADDRESS` needs `CONFIG_CHECKPOINT_RESTORE`, which the
-/// common distributions' kernels have). The child's pidfd is made with it
-/// (`CLONE_PIDFD`): with no descriptor free, no child (`EMFILE`).
+/// common distributions' kernels have).
 ///
 /// # Safety
 ///
@@ -938,23 +940,18 @@ pub(crate) unsafe fn fork_as_sibling() -> Result<Sibling, Errno> {
     // SAFETY: get_robust_list writes a pointer and a length to the given addresses.
     unsafe { libc::syscall(libc::SYS_get_robust_list, 0, &raw mut head, &raw mut len) };
     let flags = (libc::CLONE_PARENT
-        | libc::CLONE_PIDFD
         | libc::CLONE_CHILD_SETTID
         | libc::CLONE_CHILD_CLEARTID
         | libc::SIGCHLD) as libc::c_ulong;
-    // No new stack, where the child's pidfd goes (`CLONE_PIDFD`), and
-    // glibc's field for the child's id (x86-64 takes it before the TLS,
-    // the others after).
-    let mut pidfd: libc::c_int = -1;
-    let pidfd_at = &raw mut pidfd as usize;
+    // No new stack, and glibc's field for the child's id (x86-64 takes it
+    // before the TLS, the others after).
     #[cfg(target_arch = "x86_64")]
-    let args: [usize; 4] = [0, pidfd_at, tid_at as usize, 0];
+    let args: [usize; 4] = [0, 0, tid_at as usize, 0];
     #[cfg(not(target_arch = "x86_64"))]
-    let args: [usize; 4] = [0, pidfd_at, 0, tid_at as usize];
+    let args: [usize; 4] = [0, 0, 0, tid_at as usize];
     // SAFETY: `clone` with no new stack returns twice, in the caller and in
     // a copy of it, as `fork(2)` does; the kernel writes only the child's
-    // pidfd, in the caller, and the child's id, in the child, where glibc
-    // keeps it.
+    // id, in the child, where glibc keeps it.
     let raw = unsafe { libc::syscall(libc::SYS_clone, flags, args[0], args[1], args[2], args[3]) };
     match raw {
         -1 => Err(Errno::last()),
@@ -966,20 +963,33 @@ pub(crate) unsafe fn fork_as_sibling() -> Result<Sibling, Errno> {
             in_child();
             Ok(Sibling::Child)
         }
-        // A kernel older than `CLONE_PIDFD` (Linux 5.2) ignores it: no
-        // pidfd, and no child kept.
-        pid if pidfd < 0 => {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            Err(Errno::ENOSYS)
-        }
-        // SAFETY: the kernel made this descriptor for us, with the child.
-        pid => Ok(Sibling::Parent(pid as i32, unsafe {
-            OwnedFd::from_raw_fd(pidfd)
-        })),
+        pid => Ok(Sibling::Parent(pid as i32)),
     }
+}
+
+/// Have the kernel send this process SIGKILL once every write end of the
+/// pipe whose read end is `lifeline` is closed (`O_ASYNC`, with
+/// `F_SETSIG`): a fork server's daemon dies so with its program, however
+/// the program ends. `Err` if they are closed already (no signal would
+/// come) or the kernel refuses. The read end stays open, for good.
+pub(crate) fn die_when_closed(lifeline: OwnedFd) -> io::Result<()> {
+    const F_SETSIG: libc::c_int = 10; // Linux's <fcntl.h>; the libc crate lacks it
+    let fd = lifeline.as_raw_fd();
+    // SAFETY: `fcntl` on a descriptor we own, with plain numbers.
+    let armed = unsafe {
+        libc::fcntl(fd, libc::F_SETOWN, libc::getpid()) == 0
+            && libc::fcntl(fd, F_SETSIG, libc::SIGKILL) == 0
+            && libc::fcntl(fd, libc::F_SETFL, libc::O_ASYNC) == 0
+    };
+    if !armed {
+        return Err(io::Error::last_os_error());
+    }
+    // Closed before the line above took effect: no signal comes.
+    if !wait_readable(&[lifeline.as_fd()], Wait::No)?.is_empty() {
+        return Err(Errno::EPIPE.into());
+    }
+    std::mem::forget(lifeline);
+    Ok(())
 }
 
 /// Leave the process at once with `code` (`_exit(2)`): no `atexit` work,
@@ -1132,18 +1142,22 @@ mod tests {
         file
     }
 
-    /// A pidfd names a child that is still to be reaped, then, once it is
-    /// reaped, no child of ours (whoever takes its number next).
+    /// A child runs until it ends, reaped or not; then it is no running
+    /// child of ours.
     #[test]
-    fn unreaped_child_until_reaped() {
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let pidfd = pidfd_open(child.id() as i32).unwrap();
-        assert!(
-            unreaped_child(pidfd.as_fd()),
-            "ended or not, not yet reaped"
-        );
+    fn running_child_until_it_ends() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        assert!(running_child(pid), "running");
+        child.kill().unwrap();
+        let pidfd = pidfd_open(pid).unwrap();
+        wait_readable(&[pidfd.as_fd()], Wait::Forever).unwrap();
+        assert!(!running_child(pid), "ended, not yet reaped");
         child.wait().unwrap();
-        assert!(!unreaped_child(pidfd.as_fd()), "reaped");
+        assert!(!running_child(pid), "reaped");
     }
 
     /// A stamp says what the system knows for certain: this process runs;

@@ -527,11 +527,73 @@ fn killed_server_then_parent() -> Result<(), Error> {
     unreachable!("killed")
 }
 
+/// A pidfd of process `pid`, which turns readable when it ends.
+fn pidfd(pid: u32) -> std::os::fd::OwnedFd {
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a pid");
+    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).expect("pidfd_open")
+}
+
+/// Wait until the process `pidfd` names has ended, at most 10 s;
+/// whether it had.
+fn ended(pidfd: &std::os::fd::OwnedFd) -> bool {
+    let mut polled = [nix::poll::PollFd::new(
+        pidfd.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    nix::poll::poll(&mut polled, nix::poll::PollTimeout::from(10_000u16)) == Ok(1)
+}
+
+/// A daemon started, its server SIGKILLed, then the program SIGKILLed
+/// before any other start: nobody runs to kill the daemon, which dies by
+/// its lifeline.
+fn killed_server_then_parent_at_once() -> Result<(), Error> {
+    let _daemon = sleeping_daemon()?;
+    let server = pidfd(server().expect("a fork server runs"));
+    let kill = rustix::process::pidfd_send_signal(&server, rustix::process::Signal::KILL);
+    assert!(kill.is_ok() && ended(&server), "the server killed");
+    println!("daemon started");
+    nix::sys::signal::raise(Signal::SIGKILL)?;
+    unreachable!("killed")
+}
+
+/// A daemon of the fork server, then a forked child (no daemon), then the
+/// program SIGKILLed: the forked child closed, as it started, its copy of
+/// the write end of the daemon's lifeline, so the daemon dies with the
+/// program. The forked child outlives the program, sees it, and says so.
+fn forked_child_then_killed_parent() -> Result<(), Error> {
+    let daemon = sleeping_daemon()?;
+    let daemon = daemon.pid().expect("started");
+    let program = std::process::id();
+    let watching = shared::Event::new()?;
+    let ready = watching.clone();
+    let mut watcher = Process::new(move || {
+        let (program, daemon) = (pidfd(program), pidfd(daemon));
+        ready.set();
+        let gone = ended(&program) && ended(&daemon);
+        println!("the daemon died with its program: {gone}");
+    });
+    watcher.start()?;
+    assert!(watching.wait_timeout(LIMIT));
+    nix::sys::signal::raise(Signal::SIGKILL)?;
+    unreachable!("killed")
+}
+
 /// The server, its spares and the daemons all end with a killed program
-/// (the daemons killed by the server: see `forkserver.rs`), however soon
-/// after their start, and after a new server took over.
+/// (the daemons by their lifelines: see `forkserver.rs`), however soon
+/// after their start, after a new server took over, with their server
+/// killed first, and beside a forked child that outlives the program.
 fn daemons_die_with_a_killed_parent() {
-    for scenario in ["killed_parent", "killed_server_then_parent"] {
+    let run = testkit::scenario("forked_child_then_killed_parent", LIMIT);
+    assert!(!run.left_behind, "a daemon outlived the program: {run:?}");
+    assert!(
+        run.output.contains("died with its program: true"),
+        "{run:?}"
+    );
+    for scenario in [
+        "killed_parent",
+        "killed_server_then_parent",
+        "killed_server_then_parent_at_once",
+    ] {
         let run = testkit::scenario(scenario, LIMIT);
         assert!(!run.left_behind, "a daemon outlived the program: {run:?}");
         assert!(run.output.contains("daemon started"), "{run:?}");
@@ -597,6 +659,8 @@ fn run_scenario(name: &str) -> Result<(), Error> {
         "killed_parent" => killed_parent(),
         "killed_at_once" => killed_at_once(),
         "killed_server_then_parent" => killed_server_then_parent(),
+        "killed_server_then_parent_at_once" => killed_server_then_parent_at_once(),
+        "forked_child_then_killed_parent" => forked_child_then_killed_parent(),
         "thread_started_the_server" => thread_started_the_server(),
         "sigchld_ignored" => sigchld_ignored(),
         "process_limit" => process_limit(),

@@ -32,13 +32,15 @@
 //! its children's parent: its server sends each exit code back).
 //!
 //! **Ends.** The server ends when the program does: its socket then reads
-//! as end-of-file, as does a spare's. It kills the program's daemonic
-//! children as it goes (the parent names the spare that became one when it
-//! asks for its replacement), so that they die with a program that is
-//! killed, as forked daemons do by `PR_SET_PDEATHSIG`. That signal cannot
-//! serve here: it fires when the *thread* that is the child's parent ends,
-//! and a sibling of the server has for parent the thread that started the
-//! server, not the thread that asked for the child.
+//! as end-of-file, as does a spare's. A daemon dies with the program
+//! however it ends, killed included, as a forked daemon does by
+//! `PR_SET_PDEATHSIG`. That signal cannot serve here: it fires when the
+//! *thread* that is the child's parent ends, and a sibling of the server
+//! has for parent the thread that started the server, not the thread that
+//! asked for the child. Instead each daemon is handed the read end of a
+//! pipe, its *lifeline*, whose write end only the program holds (closed
+//! on exec, and in its forked children), and asks the kernel for SIGKILL
+//! once every write end is closed: when the program ends, however it ends.
 
 use std::collections::VecDeque;
 use std::io::{IoSlice, IoSliceMut};
@@ -64,8 +66,8 @@ pub(crate) const MARKER: &str = "--multiprocessing-forkserver";
 /// Where the server finds its end of the socket it shares with the parent.
 const REQUESTS_FD: RawFd = 3;
 
-/// The most descriptors one start carries: the briefing and those the
-/// argument holds.
+/// The most descriptors one start carries: a daemon's lifeline, the
+/// briefing and those the argument holds.
 const MOST_FDS: usize = 64;
 
 /// The largest briefing sent in the packet itself: a spare keeps a buffer
@@ -73,8 +75,8 @@ const MOST_FDS: usize = 64;
 /// always does), which costs the parent a file and the spare a read.
 const INLINE: usize = 32 * 1024;
 
-/// A start's first byte: the briefing follows it, or is in the file sent
-/// first.
+/// A start's first byte: the briefing follows (after the second byte, 1
+/// if a lifeline comes first), or is in the file sent (after the lifeline).
 const FOLLOWS: u8 = b'B';
 const IN_FILE: u8 = b'F';
 
@@ -83,15 +85,12 @@ const IN_FILE: u8 = b'F';
 /// one's replacement (a fork here takes a tenth of a millisecond or more).
 const SPARES: usize = 2;
 
-/// An ask's first byte when the spare it names became a daemon.
-const DAEMON: u8 = b'D';
-
-/// The byte of a packet handing a new server the daemons an earlier one
-/// started.
-const ADOPT: u8 = b'A';
-
 /// This process's server, once started.
 static SERVER: Mutex<Option<Server>> = Mutex::new(None);
+
+/// The write ends of the lifelines of this process's daemons, by pid: held
+/// while each may run, and closed, killing it, when this process ends.
+static LIFELINES: Mutex<Vec<(Pid, OwnedFd)>> = Mutex::new(Vec::new());
 
 /// The parent's end of its server.
 struct Server {
@@ -118,26 +117,35 @@ enum Spare {
 /// says, holding `handed`: its pid. It is this process's own child
 /// (`CLONE_PARENT`), joined as a forked one is.
 pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Result<Pid, Error> {
-    if handed.len() + 1 > MOST_FDS {
+    if handed.len() + 2 > MOST_FDS {
         return Err(Error::Spawn(format!(
             "an argument holding {} descriptors (at most {} go to a fork server)",
             handed.len(),
-            MOST_FDS - 1
+            MOST_FDS - 2
         )));
     }
+    let lifeline = match daemon {
+        true => Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?),
+        false => None,
+    };
     let file = match briefing.len() > INLINE {
         true => Some(sys::sealed_memfd(&briefing)?),
         false => None,
     };
-    let packet = match file {
-        Some(_) => vec![IN_FILE],
-        None => [&[FOLLOWS][..], &briefing].concat(),
-    };
-    let fds: Vec<RawFd> = (file.iter().map(AsRawFd::as_raw_fd))
+    let mut packet = vec![FOLLOWS, u8::from(daemon)];
+    match file {
+        Some(_) => packet[0] = IN_FILE,
+        None => packet.extend_from_slice(&briefing),
+    }
+    let fds: Vec<RawFd> = (lifeline.iter().map(|(read, _)| read.as_raw_fd()))
+        .chain(file.iter().map(AsRawFd::as_raw_fd))
         .chain(handed.iter().map(AsRawFd::as_raw_fd))
         .collect();
-    // Spares found dead at earlier starts, reaped (`reap_later`, below).
+    // Spares found dead at earlier starts, reaped (`reap_later`, below);
+    // lifelines of daemons that have ended, closed.
     crate::process::parent_side::reap_ended_helpers();
+    let mut lifelines = LIFELINES.lock().unwrap_or_else(|p| p.into_inner());
+    lifelines.retain(|(pid, _)| sys::running_child(pid.as_raw()));
     let mut server = SERVER.lock().unwrap_or_else(|p| p.into_inner());
     // A spare found dead (killed, say) is let go and the next one taken; a
     // server found dead is started again. A few of each, not for ever. A
@@ -156,7 +164,7 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
         // After a failed fork, no spare was asked for in its place.
         while current.pending.len() < SPARES {
             let (ours, theirs) = pair()?; // this process's limit: its error
-            if ask(&current.socket, 0, false, Some(&theirs)).is_err() {
+            if ask(&current.socket, &theirs).is_err() {
                 break;
             }
             current.pending.push_back(ours);
@@ -183,14 +191,15 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
             Spare::Ready(pid) => {
                 let briefed = send_bytes(&spare, &packet, &fds);
                 drop(spare); // before the ask, which puts a socket in flight
-                // Its replacement is forked while this one starts; the
-                // server is told it is taken even if no pair can be made.
-                let next = pair().ok();
-                let theirs = next.as_ref().map(|(_, theirs)| theirs);
-                if ask(&current.socket, pid.as_raw(), daemon, theirs).is_ok() {
-                    current.pending.extend(next.map(|(ours, _)| ours));
+                // Its replacement, forked while this one starts (if no
+                // pair can be made here, the next start says so).
+                if let Ok((ours, theirs)) = pair()
+                    && ask(&current.socket, &theirs).is_ok()
+                {
+                    current.pending.push_back(ours);
                 }
                 let Err(errno) = briefed else {
+                    lifelines.extend(lifeline.map(|(_, write)| (pid, write)));
                     return Ok(pid);
                 };
                 // It died waiting: reap it, and take the next.
@@ -234,6 +243,10 @@ fn next_spare(socket: &OwnedFd) -> Result<Spare, Error> {
 pub(crate) fn forget_after_fork() {
     let mut server = SERVER.lock().unwrap_or_else(|p| p.into_inner());
     drop(server.take());
+    // Nor are the lifelines: held here, they would keep the daemons alive.
+    drop(std::mem::take(
+        &mut *LIFELINES.lock().unwrap_or_else(|p| p.into_inner()),
+    ));
 }
 
 /// Spawn the server: this program again, with the marker and its end of
@@ -246,18 +259,6 @@ fn start_server() -> Result<Server, Error> {
     // it ends (below, by whichever start comes next) or by init.
     let pidfd = sys::pidfd_open(pid.as_raw()).ok(); // before it can be reaped
     crate::process::parent_side::reap_later(pid);
-    // Daemons an earlier server started (before it was killed, say): this
-    // one kills them at the end too. Unreaped, so their pids are theirs.
-    let daemons: Vec<OwnedFd> = crate::process::parent_side::alive()
-        .iter()
-        .filter(|child| child.daemon)
-        .filter_map(|child| sys::pidfd_open(child.status().pid?.as_raw()).ok())
-        .filter(|pidfd| sys::unreaped_child(pidfd.as_fd())) // not reaped meanwhile
-        .collect();
-    for some in daemons.chunks(MOST_FDS) {
-        let fds: Vec<RawFd> = some.iter().map(AsRawFd::as_raw_fd).collect();
-        let _ = send_bytes(&ours, &[ADOPT], &fds);
-    }
     Ok(Server {
         socket: ours,
         pidfd,
@@ -275,14 +276,9 @@ fn pair() -> Result<(OwnedFd, OwnedFd), Errno> {
     )
 }
 
-/// Tell the server that spare `taken` (0: none) became a `daemon` or not,
-/// and ask it for a spare waiting on `waits`, if given: a byte ([`DAEMON`]
-/// or not), its pid, and whether a socket comes with it.
-fn ask(server: &OwnedFd, taken: i32, daemon: bool, waits: Option<&OwnedFd>) -> Result<(), Errno> {
-    let flag = if daemon { DAEMON } else { 0 };
-    let [a, b, c, d] = taken.to_ne_bytes();
-    let waits: Vec<RawFd> = waits.iter().map(|fd| fd.as_raw_fd()).collect();
-    send_bytes(server, &[flag, a, b, c, d, waits.len() as u8], &waits)
+/// Ask the server for a spare waiting on `waits`: a byte, and the socket.
+fn ask(server: &OwnedFd, waits: &OwnedFd) -> Result<(), Errno> {
+    send_bytes(server, b"S", &[waits.as_raw_fd()])
 }
 
 fn send_bytes(socket: &OwnedFd, bytes: &[u8], fds: &[RawFd]) -> Result<(), Errno> {
@@ -355,80 +351,30 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
     let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGINT, ignore) };
     sys::unshield(); // blocked until now (`spawn_self`): its spares start unblocked
     sys::set_thread_name("ForkServer"); // what `ps` and `top` show
-    // The spares offered and not yet reported taken, and the daemons
-    // among their children, by pidfds: the daemons die with the program.
-    let mut offered: Vec<(i32, OwnedFd)> = Vec::new();
-    let mut daemons: Vec<OwnedFd> = Vec::new();
     loop {
-        // Wait to be asked, letting go of daemons that end.
-        let mut asked = [0u8; 6];
-        let mut waits = loop {
-            let mut watched = vec![requests.as_fd()];
-            watched.extend(daemons.iter().map(AsFd::as_fd));
-            let Ok(ready) = sys::wait_readable(&watched, Wait::Forever) else {
-                std::thread::sleep(Duration::from_millis(10)); // no memory, say
-                continue;
-            };
-            for &i in ready.iter().filter(|&&i| i > 0).rev() {
-                daemons.swap_remove(i - 1);
-            }
-            let news = ready.first() == Some(&0);
-            match news.then(|| receive(&requests, &mut asked)) {
-                Some(Ok((6, fds))) => break fds,
-                // Daemons an earlier server started, handed over.
-                Some(Ok((1, adopted))) if asked[0] == ADOPT => daemons.extend(adopted),
-                None => {}
-                // The program has ended (killed, say): so do its daemons.
-                Some(_) => {
-                    for daemon in &daemons {
-                        let _ = sys::pidfd_send_signal(daemon.as_fd(), Signal::SIGKILL);
-                    }
-                    sys::exit_now(0)
-                }
-            }
+        let mut asked = [0u8; 1];
+        let mut waits = match receive(&requests, &mut asked) {
+            Ok((1, fds)) => fds,
+            Err(Errno::ENOMEM | Errno::ENOBUFS) => continue, // the kernel short of memory
+            // The program has ended (killed, say), or sent what it never sends.
+            _ => sys::exit_now(0),
         };
-        // Spares that ended untaken (killed, say) are let go.
-        offered.retain(|(_, pidfd)| {
-            sys::wait_readable(&[pidfd.as_fd()], Wait::No).is_ok_and(|ended| ended.is_empty())
-        });
-        // The spare it names is taken: its pidfd kept if it is a daemon.
-        let taken = i32::from_ne_bytes([asked[1], asked[2], asked[3], asked[4]]);
-        if let Some(at) = offered.iter().position(|&(pid, _)| pid == taken) {
-            let (_, pidfd) = offered.swap_remove(at);
-            if asked[0] == DAEMON {
-                daemons.push(pidfd);
-            }
-        }
-        if asked[5] == 0 {
-            continue; // no spare asked for
-        }
-        let forked = match waits.pop() {
+        let word = match waits.pop() {
             // SAFETY: this server runs one thread (a fresh program that
             // starts none), so the spare may take any lock.
             Some(spare) => match unsafe { sys::fork_as_sibling() } {
                 Ok(Sibling::Child) => {
-                    // Nothing of the server's is the spare's.
-                    drop((requests, offered, daemons, waits));
+                    drop((requests, waits)); // nothing of the server's is the spare's
                     await_briefing(spare, read, run)
                 }
-                Ok(Sibling::Parent(pid, pidfd)) => {
-                    let _ = send_bytes(&requests, &pid.to_ne_bytes(), &[]);
-                    Some((pid, pidfd))
-                }
-                Err(errno) => refuse(&requests, errno),
+                Ok(Sibling::Parent(pid)) => pid,
+                Err(errno) => -(errno as i32), // no process free, say
             },
             // Its socket lost on the way (this server at its descriptor limit).
-            None => refuse(&requests, Errno::EMFILE),
+            None => -(Errno::EMFILE as i32),
         };
-        offered.extend(forked);
+        let _ = send_bytes(&requests, &word.to_ne_bytes(), &[]);
     }
-}
-
-/// Say why no spare could be forked (no process or descriptor free, say):
-/// the parent's start says so.
-fn refuse(requests: &OwnedFd, errno: Errno) -> Option<(i32, OwnedFd)> {
-    let _ = send_bytes(requests, &(-(errno as i32)).to_ne_bytes(), &[]);
-    None
 }
 
 /// A spare's life: wait for a briefing on `waits`, then become what it
@@ -440,6 +386,7 @@ fn await_briefing<T>(waits: OwnedFd, read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedF
     let mut packet = vec![0u8; next_size(&waits).clamp(1, 1 + INLINE)];
     let (n, fds) = match receive(&waits, &mut packet) {
         Ok((0, _)) => sys::exit_now(0), // never taken: the program has ended
+        Ok((n, _)) if n < 2 => not_taken(Errno::EBADMSG),
         Ok(packet) => packet,
         Err(errno) => not_taken(errno),
     };
@@ -448,8 +395,14 @@ fn await_briefing<T>(waits: OwnedFd, read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedF
     // collector running (see the module's docs).
     std::mem::forget(waits);
     let mut fds = fds.into_iter();
+    if packet[1] == 1 {
+        let lifeline = fds.next().ok_or(Errno::EMFILE.into());
+        if let Err(e) = lifeline.and_then(sys::die_when_closed) {
+            not_taken(Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+        }
+    }
     let briefing = match packet[0] {
-        FOLLOWS => read(&packet[1..n]),
+        FOLLOWS => read(&packet[2..n]),
         _ => {
             let file = fds.next().unwrap_or_else(|| not_taken(Errno::EMFILE));
             let mut file = std::fs::File::from(file);

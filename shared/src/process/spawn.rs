@@ -558,7 +558,7 @@ fn run(briefing: Briefing, method: StartMethod, mut handed: Vec<OwnedFd>, real_p
         crate::logging::install_style(style);
     }
     sys::set_thread_name(&briefing.name);
-    // A fork server's daemons are killed by the server instead (see
+    // A fork server's daemons die by their lifeline instead (see
     // `forkserver.rs`).
     if briefing.daemon && method != StartMethod::Forkserver {
         crate::process::child_side::die_with_parent(real_parent);
