@@ -204,13 +204,19 @@ fn the_chart_reads_at_80_columns() {
     let last = chart.last().unwrap();
     let svg = events.with_extension("svg");
     assert!(last.contains(&svg.display().to_string()), "{last}");
-    // And a terminal's: as wide as asked, no wider (colours aside).
-    let t = timeline::read(&events).unwrap();
+    // And a terminal's: as wide as asked, no wider (colours aside), with
+    // a fork server's long names whole.
+    let mut t = timeline::read(&events).unwrap();
+    let long = "ForkServerPoolWorker-12";
+    t.lanes[1].name = long.into();
     for width in [60, 80, 132] {
-        for line in timeline::chart(&t, width, true).lines() {
+        let chart = timeline::chart(&t, width, true);
+        for line in chart.lines() {
             let plain = strip_colours(line);
             assert!(plain.chars().count() <= width, "{width}: {plain:?}");
         }
+        let whole = format!("{long} ");
+        assert!(chart.lines().any(|l| l.starts_with(&whole)), "{chart}");
     }
 }
 

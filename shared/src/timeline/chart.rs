@@ -25,15 +25,18 @@ const LEGEND: (&str, &str) = (
      - alive  [ ] start, exit  x killed  ? end unknown",
 );
 
-/// Columns of a row's name (cut to fit) and of its exit code.
-const NAME_WIDTH: usize = 18;
+/// Columns of a row's name: as many as the longest, between these (a
+/// longer one is cut: `ForkServerPoolWorker-NN` fits); of its exit code.
+const NAME_WIDTH: (usize, usize) = (18, 24);
 const CODE_WIDTH: usize = 5;
 
 /// The chart of a timeline at `width` columns: `fancy` for a terminal
 /// (block characters and colours), plain characters otherwise.
 pub fn chart(t: &Timeline, width: usize, fancy: bool) -> String {
+    let names = t.lanes.iter().map(|lane| lane.name.chars().count()).max();
+    let names = names.unwrap_or(0).clamp(NAME_WIDTH.0, NAME_WIDTH.1);
     // The name, a space, the row, a space, the code, and one column spare.
-    let columns = width.saturating_sub(NAME_WIDTH + CODE_WIDTH + 3).max(10);
+    let columns = width.saturating_sub(names + CODE_WIDTH + 3).max(10);
     let sections = t.sections();
     let longest = sections.iter().map(|(_, a, b)| b - a).max().unwrap_or(1);
     let per_column = longest.div_ceil(columns as u64).max(1);
@@ -87,9 +90,9 @@ pub fn chart(t: &Timeline, width: usize, fancy: bool) -> String {
                 }
                 _ => String::new(),
             };
-            let name: String = lane.name.chars().take(NAME_WIDTH).collect();
+            let name: String = lane.name.chars().take(names).collect();
             let row = row.concat();
-            let _ = writeln!(out, "{name:<NAME_WIDTH$} {row} {code:>CODE_WIDTH$}");
+            let _ = writeln!(out, "{name:<names$} {row} {code:>CODE_WIDTH$}");
         }
         out.push('\n');
     }
