@@ -8,7 +8,7 @@
 //! | `memfd_create` + `mmap(MAP_SHARED)` | memory every forked child shares, and a spawned one can map | [`SharedMem`], [`SharedSlice`]: a queue's counts, an event's flag, a lock, a shared value |
 //! | `futex` | sleep until a number in that memory changes | [`futex_wait`], [`futex_wake`], [`wait_until`] |
 //! | `poll` | sleep until a descriptor is ready | [`wait_readable`], [`wait_for`]: pipes, queues, joins with a timeout |
-//! | `pidfd_open` | a descriptor that turns readable when a process exits | [`pidfd_open`]: `join_timeout`, sentinels |
+//! | `pidfd_open`, `waitid(P_PIDFD)` | a descriptor that turns readable when a process exits; reaping by it | [`pidfd_open`]: `join_timeout`, sentinels; [`reap_if_ended`]: helpers |
 //! | `posix_spawn` | a fresh run of this program, handed descriptors | [`spawn_self`]: spawn, the fork server |
 //! | `/proc/<pid>/stat`, `/proc/self/ns/pid`, `getrandom` | who a thread is, and whether a process has ended | [`me`], [`fate`]: a lock's holder, a condition's waiter |
 //! | `memfd_create`, seals, `mmap` of a file, `fstat` | a big message in memory, mapped by its reader; a spawned child's descriptors checked | [`sealed_memfd`], [`map_sealed`], [`is_sealed_memfd`], [`is_pipe`] |
@@ -448,6 +448,14 @@ pub(crate) fn running_child(pid: i32) -> bool {
         return false;
     };
     matches!(waitid(WaitId::Pid(pid), options), Ok(None))
+}
+
+/// Reap the process `pidfd` names if it has ended (`waitid(P_PIDFD, …)`,
+/// without waiting); whether it is gone now (reaped, here or elsewhere).
+pub(crate) fn reap_if_ended(pidfd: BorrowedFd<'_>) -> bool {
+    use rustix::process::{WaitId, WaitIdOptions, waitid};
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG;
+    !matches!(waitid(WaitId::PidFd(pidfd), options), Ok(None))
 }
 
 /// Send `signal` to the process `pidfd` names (`pidfd_send_signal(2)`):

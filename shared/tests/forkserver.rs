@@ -452,6 +452,58 @@ fn at_the_process_limit_a_clear_error_then_it_works_again() {
     assert!(run.output.contains("starts children again"), "{run:?}");
 }
 
+/// The fork server killed and reaped by the program itself (a `waitpid`
+/// of its own), then a child of ours given the server's number (as root,
+/// by `ns_last_pid`) that exits with 7: the next start reaps the helpers
+/// it knows of by pidfd, never by that number, so `join` reads the code.
+fn helper_number_taken() -> Result<(), Error> {
+    // SAFETY: getuid takes and returns plain numbers.
+    if unsafe { libc::getuid() } != 0 {
+        println!("skipped: choosing a pid needs root");
+        return Ok(());
+    }
+    let mut p = forkserver().process(report, 0);
+    p.start()?;
+    p.join()?;
+    let server = nix::unistd::Pid::from_raw(server().expect("a fork server runs") as i32);
+    nix::sys::signal::kill(server, Signal::SIGKILL)?;
+    nix::sys::wait::waitpid(server, None)?;
+    for _ in 0..10 {
+        let before = (server.as_raw() - 1).to_string();
+        std::fs::write("/proc/sys/kernel/ns_last_pid", before)?;
+        let mut child = Process::new(|| -> () { shared::exit(7) });
+        child.start()?;
+        let taken = child.pid() == Some(server.as_raw() as u32);
+        let pid = child.pid().expect("started");
+        assert!(ended(&pidfd(pid)), "the child ended"); // unreaped
+        let mut p = forkserver().process(report, 0);
+        p.start()?; // reaps the helpers that ended, the killed server's pidfd among them
+        p.join()?;
+        child.join()?;
+        if taken {
+            println!(
+                "under the server's number: exit code {:?}",
+                child.exitcode()
+            );
+            return Ok(());
+        }
+    }
+    println!("skipped: other processes took the number first, ten times");
+    Ok(())
+}
+
+fn a_helper_is_reaped_by_pidfd_never_by_number() {
+    let run = testkit::scenario("helper_number_taken", LIMIT);
+    testkit::assert_clean(&run);
+    if run.output.starts_with("skipped:") {
+        return eprintln!("{}", run.output.trim());
+    }
+    assert_eq!(
+        run.output, "under the server's number: exit code Some(7)\n",
+        "{run:?}"
+    );
+}
+
 /// SIGCHLD ignored in the program: its children, the fork server's
 /// included, are reaped by the kernel, and `join` says their exit status
 /// is lost, as for a forked child (CPython's server, their parent there,
@@ -664,6 +716,7 @@ fn run_scenario(name: &str) -> Result<(), Error> {
         "thread_started_the_server" => thread_started_the_server(),
         "sigchld_ignored" => sigchld_ignored(),
         "process_limit" => process_limit(),
+        "helper_number_taken" => helper_number_taken(),
         other => panic!("no scenario {other}"),
     }
 }
@@ -683,6 +736,7 @@ fn main() {
             at_the_descriptor_limit_a_clear_error_then_it_works_again,
             beside_eight_threads_and_with_a_big_argument,
             at_the_process_limit_a_clear_error_then_it_works_again,
+            a_helper_is_reaped_by_pidfd_never_by_number,
             with_sigchld_ignored_the_exit_status_is_lost_as_for_fork,
             daemons_die_with_a_killed_parent,
             a_daemon_outlives_the_thread_that_started_the_server,

@@ -6,7 +6,7 @@
 //!
 //! [`Process`](crate::Process) is built on this; this knows nothing of it.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard, Once};
 use std::time::Duration;
 
@@ -272,25 +272,28 @@ pub(crate) fn exit_function() {
     log::debug!("running the remaining \"atexit\" finalizers");
 }
 
-/// Helpers this process started and nobody joins (a fork server, a
-/// resource tracker), not yet reaped.
-static HELPERS: Mutex<Vec<Pid>> = Mutex::new(Vec::new());
+/// Helpers this process started and nobody joins (a fork server, a spare
+/// found dead, a resource tracker), not yet reaped: by pidfd, never by
+/// number, as a number that someone else reaped may be one of our own
+/// children's by now, whose exit code a `waitpid` would take.
+static HELPERS: Mutex<Vec<OwnedFd>> = Mutex::new(Vec::new());
 
 /// Reap helper `pid` once it has ended, without ever waiting for it: at
-/// the next look (below), or by init if it outlives this process.
+/// the next look (below), or by init if it outlives this process (or if
+/// no descriptor is free for its pidfd now).
 pub(crate) fn reap_later(pid: Pid) {
     reap_ended_helpers();
-    HELPERS.lock().unwrap_or_else(|p| p.into_inner()).push(pid);
+    if let Ok(pidfd) = pidfd_open(pid.as_raw()) {
+        HELPERS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(pidfd);
+    }
 }
 
 /// Reap the helpers that have ended (killed, say): none stays a zombie
 /// past the next look.
 pub(crate) fn reap_ended_helpers() {
     let mut helpers = HELPERS.lock().unwrap_or_else(|p| p.into_inner());
-    helpers.retain(|&old| {
-        !matches!(
-            waitpid(old, Some(WaitPidFlag::WNOHANG)),
-            Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(_)
-        )
-    });
+    helpers.retain(|pidfd| !sys::reap_if_ended(pidfd.as_fd()));
 }
