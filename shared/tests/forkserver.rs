@@ -270,15 +270,23 @@ fn worker_name(_: ()) -> String {
 fn at_the_descriptor_limit_a_clear_error_then_it_works_again() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     use std::os::fd::AsRawFd;
+    let mut p = forkserver().process(report, 0); // the server runs, two spares wait
+    p.start().unwrap();
+    p.join().unwrap();
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
-    // The limit bounds descriptor numbers: at the lowest free one, no
-    // new descriptor can be made.
+    // The limit bounds descriptor numbers: a few above the lowest free
+    // one, every descriptor left is taken before each start.
     let lowest_free = std::fs::File::open("/dev/null").unwrap().as_raw_fd() as u64;
-    setrlimit(Resource::RLIMIT_NOFILE, lowest_free, hard).unwrap();
-    // The spares asked for before still start a child each (their sockets
-    // are open already); the next start needs a new pair, and is refused.
+    setrlimit(Resource::RLIMIT_NOFILE, lowest_free + 8, hard).unwrap();
+    let mut taken = Vec::new();
+    // The spares waiting start a child each (their sockets are open
+    // already, and a start closes ours); the next start needs a new pair,
+    // and is refused.
     let mut started = Vec::new();
     let refused = loop {
+        while let Ok(file) = std::fs::File::open("/dev/null") {
+            taken.push(file);
+        }
         let mut p = forkserver().process(report, 0);
         match p.start() {
             Ok(()) if started.len() < 2 => started.push(p),
@@ -286,9 +294,11 @@ fn at_the_descriptor_limit_a_clear_error_then_it_works_again() {
             Err(e) => break Ok(e),
         }
     };
+    drop(taken);
     setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
     let refused = refused.unwrap();
     assert!(refused.to_string().contains("Errno 24"), "{refused}");
+    assert_eq!(started.len(), 2, "each spare waiting started a child");
     for p in &started {
         p.join().unwrap();
         assert_eq!(p.exitcode(), Some(0));
@@ -504,6 +514,88 @@ fn a_helper_is_reaped_by_pidfd_never_by_number() {
     );
 }
 
+/// More descriptors in flight than the descriptor limit, as a user no
+/// other process runs as (root is exempt): the kernel refuses to send any
+/// more (`ETOOMANYREFS`), so no spare can be asked for. The spares waiting
+/// start a child each, then `start` says why it cannot; the server is kept
+/// (its daemon runs on), and once the descriptors have landed, the fork
+/// server starts children again.
+fn in_flight_limit() -> Result<(), Error> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    // SAFETY: as in `process_limit`.
+    if unsafe { libc::getuid() } != 0 {
+        println!("skipped: becoming a user of its own needs root");
+        return Ok(());
+    }
+    let lone = 3_000_000_000 + std::process::id(); // a uid nobody runs as
+    // SAFETY: as in `process_limit`.
+    unsafe {
+        assert_eq!(libc::setgroups(0, std::ptr::null()), 0, "setgroups");
+        assert_eq!(libc::setgid(lone), 0, "setgid");
+        assert_eq!(libc::setuid(lone), 0, "setuid");
+    }
+    let daemon = sleeping_daemon()?; // the server runs, two spares wait
+    let before = server();
+    let (a, b) = nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::SeqPacket,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )?;
+    let files: Vec<std::fs::File> = (0..200)
+        .map(|_| std::fs::File::open("/dev/null"))
+        .collect::<Result<_, _>>()?;
+    let raw: Vec<i32> = files.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
+    let iov = [std::io::IoSlice::new(b"x")];
+    let rights = [ControlMessage::ScmRights(&raw)];
+    sendmsg::<()>(
+        std::os::fd::AsRawFd::as_raw_fd(&a),
+        &iov,
+        &rights,
+        MsgFlags::empty(),
+        None,
+    )?;
+    drop(files);
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    setrlimit(Resource::RLIMIT_NOFILE, 100, hard)?;
+    let mut started = 0;
+    let refused = loop {
+        let mut p = forkserver().process(report, 0);
+        match p.start() {
+            Ok(()) => {
+                p.join()?;
+                started += 1;
+            }
+            Err(e) => break e,
+        }
+        assert!(started <= 2, "a start past the spares waiting");
+    };
+    println!("{started} started, then: {refused}");
+    let kept = server() == before && daemon.is_alive();
+    println!("server kept, daemon running: {kept}");
+    drop((a, b)); // the descriptors in flight land nowhere
+    setrlimit(Resource::RLIMIT_NOFILE, soft, hard)?;
+    let mut p = forkserver().process(report, 0);
+    p.start()?;
+    p.join()?;
+    println!("then exit code {:?}", p.exitcode());
+    daemon.terminate()?;
+    daemon.join()?;
+    Ok(())
+}
+
+fn past_the_descriptors_in_flight_a_clear_error_then_it_works_again() {
+    let run = testkit::scenario("in_flight_limit", LIMIT);
+    testkit::assert_clean(&run);
+    if run.output.starts_with("skipped:") {
+        return eprintln!("{}", run.output.trim());
+    }
+    let expected = "2 started, then: OSError: [Errno 109] Too many references: cannot splice\n\
+                    server kept, daemon running: true\nthen exit code Some(0)\n";
+    assert_eq!(run.output, expected, "{run:?}");
+}
+
 /// SIGCHLD ignored in the program: its children, the fork server's
 /// included, are reaped by the kernel, and `join` says their exit status
 /// is lost, as for a forked child (CPython's server, their parent there,
@@ -717,6 +809,7 @@ fn run_scenario(name: &str) -> Result<(), Error> {
         "sigchld_ignored" => sigchld_ignored(),
         "process_limit" => process_limit(),
         "helper_number_taken" => helper_number_taken(),
+        "in_flight_limit" => in_flight_limit(),
         other => panic!("no scenario {other}"),
     }
 }
@@ -737,6 +830,7 @@ fn main() {
             beside_eight_threads_and_with_a_big_argument,
             at_the_process_limit_a_clear_error_then_it_works_again,
             a_helper_is_reaped_by_pidfd_never_by_number,
+            past_the_descriptors_in_flight_a_clear_error_then_it_works_again,
             with_sigchld_ignored_the_exit_status_is_lost_as_for_fork,
             daemons_die_with_a_killed_parent,
             a_daemon_outlives_the_thread_that_started_the_server,

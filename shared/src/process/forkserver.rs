@@ -163,11 +163,17 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
         let current = server.as_mut().expect("just started");
         // After a failed fork, no spare was asked for in its place.
         while current.pending.len() < SPARES {
-            let (ours, theirs) = pair()?; // this process's limit: its error
-            if ask(&current.socket, &theirs).is_err() {
-                break;
+            let asked = pair().and_then(|(ours, theirs)| {
+                ask(&current.socket, &theirs)?;
+                Ok(ours)
+            });
+            match asked {
+                Ok(ours) => current.pending.push_back(ours),
+                Err(Errno::EPIPE | Errno::ECONNRESET | Errno::ENOTCONN) => break, // it has ended
+                Err(_) if !current.pending.is_empty() => break, // a spare waits all the same
+                // This process at its descriptor limit, say: the start's error.
+                Err(errno) => return Err(errno.into()),
             }
-            current.pending.push_back(ours);
         }
         let Some(spare) = current.pending.pop_front() else {
             *server = None; // gone: a new one, next time round
@@ -373,7 +379,10 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
             // Its socket lost on the way (this server at its descriptor limit).
             None => -(Errno::EMFILE as i32),
         };
-        let _ = send_bytes(&requests, &word.to_ne_bytes(), &[]);
+        // A word lost would pair every later spare with the wrong pid.
+        if send_bytes(&requests, &word.to_ne_bytes(), &[]).is_err() {
+            sys::exit_now(1)
+        }
     }
 }
 
