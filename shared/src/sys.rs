@@ -912,8 +912,8 @@ pub(crate) fn keep_freed_memory() {
 
 /// What [`fork_as_sibling`] returns in each copy.
 pub(crate) enum Sibling {
-    /// In the caller: the child's pid.
-    Parent(i32),
+    /// In the caller (the child says its pid itself, to whom it concerns).
+    Parent,
     /// In the child.
     Child,
 }
@@ -971,7 +971,7 @@ pub(crate) unsafe fn fork_as_sibling() -> Result<Sibling, Errno> {
             in_child();
             Ok(Sibling::Child)
         }
-        pid => Ok(Sibling::Parent(pid as i32)),
+        _ => Ok(Sibling::Parent),
     }
 }
 
@@ -979,13 +979,26 @@ pub(crate) unsafe fn fork_as_sibling() -> Result<Sibling, Errno> {
 /// pipe whose read end is `lifeline` is closed (`O_ASYNC`, with
 /// `F_SETSIG`): a fork server's daemon dies so with its program, however
 /// the program ends. `Err` if they are closed already (no signal would
-/// come) or the kernel refuses. The read end stays open, for good.
+/// come) or the kernel refuses. The read end stays open, for good, and
+/// across an `exec` (the daemon may become another program, which must
+/// die with ours all the same), at 512 or above if it can (out of the way
+/// of the low numbers a program reuses, with `dup2`, say); closing it (as
+/// a program that closes every descriptor it does not know does) lets
+/// the daemon outlive the program.
 pub(crate) fn die_when_closed(lifeline: OwnedFd) -> io::Result<()> {
     const F_SETSIG: libc::c_int = 10; // Linux's <fcntl.h>; the libc crate lacks it
+    // SAFETY: `fcntl` on a descriptor we own, with plain numbers; a
+    // descriptor it makes is ours alone.
+    let lifeline = match unsafe { libc::fcntl(lifeline.as_raw_fd(), libc::F_DUPFD, 512) } {
+        -1 => lifeline,
+        // SAFETY: as above (and F_DUPFD leaves it open across `exec`).
+        moved => unsafe { OwnedFd::from_raw_fd(moved) },
+    };
     let fd = lifeline.as_raw_fd();
-    // SAFETY: `fcntl` on a descriptor we own, with plain numbers.
+    // SAFETY: as above.
     let armed = unsafe {
-        libc::fcntl(fd, libc::F_SETOWN, libc::getpid()) == 0
+        libc::fcntl(fd, libc::F_SETFD, 0) == 0
+            && libc::fcntl(fd, libc::F_SETOWN, libc::getpid()) == 0
             && libc::fcntl(fd, F_SETSIG, libc::SIGKILL) == 0
             && libc::fcntl(fd, libc::F_SETFL, libc::O_ASYNC) == 0
     };

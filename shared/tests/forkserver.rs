@@ -65,6 +65,57 @@ fn abort_now(_: ()) {
     std::process::abort()
 }
 
+/// Exit with 0 if the argument is `len` bytes of 1.
+fn check_len((len, bytes): (usize, serde_bytes::ByteBuf)) -> Result<(), String> {
+    match bytes.len() == len && bytes.iter().all(|&b| b == 1) {
+        true => Ok(()),
+        false => Err(format!("saw {} bytes, not {len}", bytes.len())),
+    }
+}
+
+/// Arguments of every size about the largest briefing sent in the packet
+/// itself (32 KiB, the rest in a memory file), to daemons and not: each
+/// arrives whole.
+fn arguments_about_the_largest_inline_briefing_arrive_whole() {
+    for daemon in [false, true] {
+        for len in (32_600..32_800).step_by(3) {
+            let bytes = serde_bytes::ByteBuf::from(vec![1u8; len]);
+            let mut p = forkserver().process(check_len, (len, bytes)).daemon(daemon);
+            p.start().unwrap();
+            p.join().unwrap();
+            assert_eq!(p.exitcode(), Some(0), "{len} bytes, daemon {daemon}");
+        }
+    }
+}
+
+/// Become `sleep 600` (after saying so): a daemon that is another program.
+fn exec_sleep(started: shared::Event) -> Result<(), String> {
+    started.set();
+    let e =
+        std::os::unix::process::CommandExt::exec(std::process::Command::new("sleep").arg("600"));
+    Err(e.to_string())
+}
+
+/// A daemon that became another program (`exec`), then the program
+/// SIGKILLed: its lifeline went through the `exec`.
+fn exec_daemon_then_killed_parent() -> Result<(), Error> {
+    let started = shared::Event::new()?;
+    let mut daemon = forkserver()
+        .process(exec_sleep, started.clone())
+        .daemon(true);
+    daemon.start()?;
+    assert!(started.wait_timeout(LIMIT));
+    let comm = format!("/proc/{}/comm", daemon.pid().expect("started"));
+    let began = Instant::now();
+    while std::fs::read_to_string(&comm)? != "sleep\n" {
+        assert!(began.elapsed() < LIMIT, "the daemon never became sleep");
+        std::thread::yield_now();
+    }
+    println!("daemon started");
+    nix::sys::signal::raise(Signal::SIGKILL)?;
+    unreachable!("killed")
+}
+
 /// Exit with 0 if the argument is the 50 MiB it should be.
 fn check_big(bytes: serde_bytes::ByteBuf) -> Result<(), String> {
     let sum: u64 = bytes.iter().map(|&b| u64::from(b)).sum();
@@ -654,10 +705,9 @@ fn killed_at_once() -> Result<(), Error> {
 }
 
 /// A daemon started, its server SIGKILLed and another started by later
-/// starts, then the program SIGKILLed: the new server was handed the
-/// daemon.
+/// starts, then the program SIGKILLed, the daemon running until then.
 fn killed_server_then_parent() -> Result<(), Error> {
-    let _daemon = sleeping_daemon()?;
+    let daemon = sleeping_daemon()?;
     let old = server().expect("a fork server runs");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(old as i32), Signal::SIGKILL)?;
     for code in [1, 2, 3] {
@@ -666,6 +716,7 @@ fn killed_server_then_parent() -> Result<(), Error> {
         p.join()?;
     }
     assert!(server().is_some_and(|new| new != old), "a new server");
+    assert!(daemon.is_alive(), "the daemon runs");
     println!("daemon started");
     nix::sys::signal::raise(Signal::SIGKILL)?;
     unreachable!("killed")
@@ -737,6 +788,7 @@ fn daemons_die_with_a_killed_parent() {
         "killed_parent",
         "killed_server_then_parent",
         "killed_server_then_parent_at_once",
+        "exec_daemon_then_killed_parent",
     ] {
         let run = testkit::scenario(scenario, LIMIT);
         assert!(!run.left_behind, "a daemon outlived the program: {run:?}");
@@ -805,6 +857,7 @@ fn run_scenario(name: &str) -> Result<(), Error> {
         "killed_server_then_parent" => killed_server_then_parent(),
         "killed_server_then_parent_at_once" => killed_server_then_parent_at_once(),
         "forked_child_then_killed_parent" => forked_child_then_killed_parent(),
+        "exec_daemon_then_killed_parent" => exec_daemon_then_killed_parent(),
         "thread_started_the_server" => thread_started_the_server(),
         "sigchld_ignored" => sigchld_ignored(),
         "process_limit" => process_limit(),
@@ -828,6 +881,7 @@ fn main() {
             a_pool_of_the_fork_server,
             at_the_descriptor_limit_a_clear_error_then_it_works_again,
             beside_eight_threads_and_with_a_big_argument,
+            arguments_about_the_largest_inline_briefing_arrive_whole,
             at_the_process_limit_a_clear_error_then_it_works_again,
             a_helper_is_reaped_by_pidfd_never_by_number,
             past_the_descriptors_in_flight_a_clear_error_then_it_works_again,

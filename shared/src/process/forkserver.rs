@@ -11,8 +11,9 @@
 //! **Spares, forked ahead.** The parent keeps [`SPARES`] *spares* asked
 //! for: for each, it makes a socket pair, keeps one end and hands the
 //! server the other (`SCM_RIGHTS`, over the `SOCK_SEQPACKET` pair the two
-//! share); the server forks a spare that waits on it, and sends back its
-//! pid. To start a child, the parent sends the next spare its briefing
+//! share); the server forks a spare that waits on it, and that first says
+//! its pid on it (or the server says why it could not fork). To start a
+//! child, the parent sends the next spare its briefing
 //! (what `spawn` writes: the function's distance from a fixed point, the
 //! encoded argument, the name…), in the packet itself or, past [`INLINE`]
 //! bytes, in a sealed memory file, and the descriptors the argument holds;
@@ -79,6 +80,8 @@ const INLINE: usize = 32 * 1024;
 /// if a lifeline comes first), or is in the file sent (after the lifeline).
 const FOLLOWS: u8 = b'B';
 const IN_FILE: u8 = b'F';
+/// Those two bytes: the largest packet a start sends is this and [`INLINE`].
+const HEADER: usize = 2;
 
 /// How many spares wait, forked ahead: two, so that starts one after the
 /// other find one ready though the server has not yet forked the last
@@ -94,18 +97,17 @@ static LIFELINES: Mutex<Vec<(Pid, OwnedFd)>> = Mutex::new(Vec::new());
 
 /// The parent's end of its server.
 struct Server {
-    /// The socket shared with the server: spares come in, requests go out.
+    /// The socket shared with the server: asks for spares go out.
     socket: OwnedFd,
     /// The server itself, to kill should it stop answering.
     pidfd: Option<OwnedFd>,
-    /// Our ends of the spares asked for, whose words are not yet read,
-    /// in the order asked.
+    /// Our ends of the sockets of the spares asked for, in the order asked.
     pending: VecDeque<OwnedFd>,
 }
 
 /// What the server says of the spare it forked.
 enum Spare {
-    /// Its pid (it waits on the socket asked with).
+    /// Its pid: it waits for its briefing.
     Ready(Pid),
     /// Its fork failed (no process free, say).
     Failed(Errno),
@@ -124,6 +126,12 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
             MOST_FDS - 2
         )));
     }
+    // Spares found dead at earlier starts, reaped (`reap_later`, below);
+    // lifelines of daemons that have ended, closed: before this start
+    // makes descriptors of its own.
+    crate::process::parent_side::reap_ended_helpers();
+    let mut lifelines = LIFELINES.lock().unwrap_or_else(|p| p.into_inner());
+    lifelines.retain(|(pid, _)| sys::running_child(pid.as_raw()));
     let lifeline = match daemon {
         true => Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?),
         false => None,
@@ -141,11 +149,6 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
         .chain(file.iter().map(AsRawFd::as_raw_fd))
         .chain(handed.iter().map(AsRawFd::as_raw_fd))
         .collect();
-    // Spares found dead at earlier starts, reaped (`reap_later`, below);
-    // lifelines of daemons that have ended, closed.
-    crate::process::parent_side::reap_ended_helpers();
-    let mut lifelines = LIFELINES.lock().unwrap_or_else(|p| p.into_inner());
-    lifelines.retain(|(pid, _)| sys::running_child(pid.as_raw()));
     let mut server = SERVER.lock().unwrap_or_else(|p| p.into_inner());
     // A spare found dead (killed, say) is let go and the next one taken; a
     // server found dead is started again. A few of each, not for ever. A
@@ -181,7 +184,7 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
         };
         let asked_earlier = earlier > 0;
         earlier = earlier.saturating_sub(1);
-        let word = match next_spare(&current.socket) {
+        let word = match next_spare(&spare, current) {
             Ok(word) => word,
             Err(e) => {
                 // It does not answer (stopped, say): killed, and the next
@@ -208,8 +211,14 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
                     lifelines.extend(lifeline.map(|(_, write)| (pid, write)));
                     return Ok(pid);
                 };
-                // It died waiting: reap it, and take the next.
+                // It died waiting: reap it, and take the next. Otherwise
+                // (more descriptors in flight than the limit, say) the
+                // error is this start's, and the spare, its socket closed,
+                // leaves.
                 crate::process::parent_side::reap_later(pid);
+                if !matches!(errno, Errno::EPIPE | Errno::ECONNRESET | Errno::ENOTCONN) {
+                    return Err(errno.into());
+                }
                 last = errno.desc().to_owned();
             }
             Spare::Failed(_) if asked_earlier => {} // ask afresh (above)
@@ -222,22 +231,31 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
     )))
 }
 
-/// Read the server's word on its spare, waiting at most a minute.
-fn next_spare(socket: &OwnedFd) -> Result<Spare, Error> {
+/// Read the word on a spare asked for, on its own socket: its pid, said
+/// by the spare itself, or why the server could not fork it; waiting at
+/// most a minute.
+fn next_spare(spare: &OwnedFd, server: &Server) -> Result<Spare, Error> {
     let wait = Wait::timeout(Duration::from_secs(60));
-    if sys::wait_readable(&[socket.as_fd()], wait)?.is_empty() {
+    if sys::wait_readable(&[spare.as_fd()], wait)?.is_empty() {
         return Err(Error::Spawn(
             "the fork server did not answer within a minute".into(),
         ));
     }
     let mut word = [0u8; 4];
-    let n = match receive(socket, &mut word) {
+    let n = match receive(spare, &mut word) {
         Ok((n, _)) => n,
-        Err(Errno::ECONNRESET) => return Ok(Spare::Gone),
+        Err(Errno::ECONNRESET) => 0,
         Err(errno) => return Err(errno.into()),
     };
     Ok(match i32::from_ne_bytes(word) {
-        _ if n != 4 => Spare::Gone,
+        // Closed unsaid: the server ended, or, at its descriptor limit,
+        // never got the socket.
+        _ if n != 4 => match &server.pidfd {
+            Some(pidfd) if sys::wait_readable(&[pidfd.as_fd()], Wait::No)?.is_empty() => {
+                Spare::Failed(Errno::EMFILE)
+            }
+            _ => Spare::Gone,
+        },
         pid if pid > 0 => Spare::Ready(Pid::from_raw(pid)),
         errno if errno < 0 => Spare::Failed(Errno::from_raw(-errno)),
         _ => Spare::Gone,
@@ -340,8 +358,9 @@ fn receive(socket: &OwnedFd, bytes: &mut [u8]) -> Result<(usize, Vec<OwnedFd>), 
 }
 
 /// The server's life: fork a spare each time the parent asks (a packet
-/// with the socket it is to wait on), telling the parent its pid, until
-/// the parent has ended (end-of-file: leave). Never returns. A spare waits for its
+/// with the socket it is to wait on, on which the spare says its pid, or
+/// the server why it could not fork), until the parent has ended
+/// (end-of-file: leave). Never returns. A spare waits for its
 /// briefing, decodes it (`read`) and becomes what it says (`run`, given it
 /// and the descriptors handed over).
 pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> ! {
@@ -365,23 +384,19 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
             // The program has ended (killed, say), or sent what it never sends.
             _ => sys::exit_now(0),
         };
-        let word = match waits.pop() {
-            // SAFETY: this server runs one thread (a fresh program that
-            // starts none), so the spare may take any lock.
-            Some(spare) => match unsafe { sys::fork_as_sibling() } {
-                Ok(Sibling::Child) => {
-                    drop((requests, waits)); // nothing of the server's is the spare's
-                    await_briefing(spare, read, run)
-                }
-                Ok(Sibling::Parent(pid)) => pid,
-                Err(errno) => -(errno as i32), // no process free, say
-            },
-            // Its socket lost on the way (this server at its descriptor limit).
-            None => -(Errno::EMFILE as i32),
+        let Some(spare) = waits.pop() else {
+            continue; // its socket lost on the way (this server at its descriptor limit)
         };
-        // A word lost would pair every later spare with the wrong pid.
-        if send_bytes(&requests, &word.to_ne_bytes(), &[]).is_err() {
-            sys::exit_now(1)
+        // SAFETY: this server runs one thread (a fresh program that starts
+        // none), so the spare may take any lock.
+        match unsafe { sys::fork_as_sibling() } {
+            Ok(Sibling::Child) => {
+                drop((requests, waits)); // nothing of the server's is the spare's
+                await_briefing(spare, read, run)
+            }
+            Ok(Sibling::Parent) => {}
+            // No process free, say.
+            Err(errno) => drop(send_bytes(&spare, &(-(errno as i32)).to_ne_bytes(), &[])),
         }
     }
 }
@@ -389,13 +404,17 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
 /// A spare's life: wait for a briefing on `waits`, then become what it
 /// says; leave if the parent ends first.
 fn await_briefing<T>(waits: OwnedFd, read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> ! {
+    // Its pid, for the parent, which knows so every spare it may reap.
+    if send_bytes(&waits, &(std::process::id() as i32).to_ne_bytes(), &[]).is_err() {
+        sys::exit_now(0) // never taken: the program has ended
+    }
     sys::set_thread_name("ForkServerSpare"); // what `ps` shows until it has a task
     // A buffer the size of this briefing, not of the largest: every page
     // it writes is the server's until then, and copied at a fault.
-    let mut packet = vec![0u8; next_size(&waits).clamp(1, 1 + INLINE)];
+    let mut packet = vec![0u8; next_size(&waits).clamp(1, HEADER + INLINE)];
     let (n, fds) = match receive(&waits, &mut packet) {
         Ok((0, _)) => sys::exit_now(0), // never taken: the program has ended
-        Ok((n, _)) if n < 2 => not_taken(Errno::EBADMSG),
+        Ok((n, _)) if n < HEADER => not_taken(Errno::EBADMSG),
         Ok(packet) => packet,
         Err(errno) => not_taken(errno),
     };
@@ -411,7 +430,7 @@ fn await_briefing<T>(waits: OwnedFd, read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedF
         }
     }
     let briefing = match packet[0] {
-        FOLLOWS => read(&packet[2..n]),
+        FOLLOWS => read(&packet[HEADER..n]),
         _ => {
             let file = fds.next().unwrap_or_else(|| not_taken(Errno::EMFILE));
             let mut file = std::fs::File::from(file);
@@ -444,7 +463,7 @@ fn next_size(socket: &OwnedFd) -> usize {
     loop {
         match nix::sys::socket::recv(socket.as_raw_fd(), &mut [], peek) {
             Err(Errno::EINTR) => continue,
-            size => return size.unwrap_or(1 + INLINE),
+            size => return size.unwrap_or(HEADER + INLINE),
         }
     }
 }

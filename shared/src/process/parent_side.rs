@@ -275,25 +275,33 @@ pub(crate) fn exit_function() {
 /// Helpers this process started and nobody joins (a fork server, a spare
 /// found dead, a resource tracker), not yet reaped: by pidfd, never by
 /// number, as a number that someone else reaped may be one of our own
-/// children's by now, whose exit code a `waitpid` would take.
-static HELPERS: Mutex<Vec<OwnedFd>> = Mutex::new(Vec::new());
+/// children's by now, whose exit code a `waitpid` would take. (A number
+/// is kept only until a pidfd of it can be made: no descriptor was free.)
+static HELPERS: Mutex<Vec<(Pid, Option<OwnedFd>)>> = Mutex::new(Vec::new());
 
 /// Reap helper `pid` once it has ended, without ever waiting for it: at
-/// the next look (below), or by init if it outlives this process (or if
-/// no descriptor is free for its pidfd now).
+/// the next look (below), or by init if it outlives this process.
 pub(crate) fn reap_later(pid: Pid) {
+    HELPERS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((pid, None));
     reap_ended_helpers();
-    if let Ok(pidfd) = pidfd_open(pid.as_raw()) {
-        HELPERS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(pidfd);
-    }
 }
 
 /// Reap the helpers that have ended (killed, say): none stays a zombie
 /// past the next look.
 pub(crate) fn reap_ended_helpers() {
     let mut helpers = HELPERS.lock().unwrap_or_else(|p| p.into_inner());
-    helpers.retain(|pidfd| !sys::reap_if_ended(pidfd.as_fd()));
+    helpers.retain_mut(|(pid, pidfd)| {
+        let pidfd = match pidfd {
+            Some(pidfd) => pidfd,
+            None => match pidfd_open(pid.as_raw()) {
+                Ok(opened) => pidfd.insert(opened),
+                Err(Errno::ESRCH) => return false, // reaped elsewhere
+                Err(_) => return true,             // no descriptor free: next time
+            },
+        };
+        !sys::reap_if_ended(pidfd.as_fd())
+    });
 }
