@@ -105,9 +105,9 @@ fn parallel_capacity(iterations: u64) -> Result<f64, Error> {
 /// what recording costs (every other figure is measured with it off, as a
 /// program runs unless asked); and for the floor under them, a bare
 /// `fork`, `_exit` and `waitpid`. Taken in turns, so that all three see
-/// the same machine (a fork's cost drifts as the machine does), medians
-/// of each.
-fn start_join_and_floor(repeats: usize) -> Result<[f64; 3], Error> {
+/// the same machine (a fork's cost drifts as the machine does): medians
+/// of the first two, and the floor's times.
+fn start_join_and_floor(repeats: usize) -> Result<([f64; 2], Vec<f64>), Error> {
     let dir = std::env::temp_dir().join(format!("benchmark-timeline-{}", std::process::id()));
     // SAFETY: the benchmark's one thread; nothing reads the environment now.
     unsafe { std::env::set_var("TIMELINE_DIR", &dir) };
@@ -128,7 +128,7 @@ fn start_join_and_floor(repeats: usize) -> Result<[f64; 3], Error> {
     }
     let _ = std::fs::remove_dir_all(&dir);
     let recorded: Vec<f64> = recorded.into_iter().collect::<Result<_, _>>()?;
-    Ok([ours, recorded, floor].map(|times| median(times) * 1e6))
+    Ok(([ours, recorded].map(|times| median(times) * 1e6), floor))
 }
 
 /// Nanoseconds for one uncontended `acquire` and `release` of a `Lock`,
@@ -234,8 +234,13 @@ fn spawn_start_join_and_floor(repeats: usize) -> Result<(f64, f64), Error> {
 fn nothing(_: ()) {}
 
 /// Microseconds to start a child through the fork server and join it
-/// (the server started beforehand, untimed, as CPython's is).
-fn forkserver_start_join(repeats: usize) -> Result<f64, Error> {
+/// (the server started beforehand, untimed, as CPython's is), and more
+/// of the floor's times. The starts follow one another in blocks of
+/// [`BLOCK`], so that the server's fork of each replacement meets the
+/// next start, as in a program that starts children in a loop; each
+/// block comes after as many bare forks, so that the two see the same
+/// machine, as the floor and `process_start_join` do.
+fn forkserver_start_join(repeats: usize) -> Result<(f64, Vec<f64>), Error> {
     let forkserver = get_context(StartMethod::Forkserver);
     let start_join = || {
         let mut p = forkserver.process(nothing, ());
@@ -243,12 +248,21 @@ fn forkserver_start_join(repeats: usize) -> Result<f64, Error> {
         p.join()
     };
     start_join()?;
-    let mut times = Vec::new();
-    for _ in 0..repeats {
-        times.push(seconds(start_join)?);
+    let (mut times, mut floor) = (Vec::new(), Vec::new());
+    for _ in 0..repeats.div_ceil(BLOCK) {
+        for _ in 0..BLOCK {
+            floor.push(seconds(bare_fork_join)?);
+        }
+        for _ in 0..BLOCK {
+            times.push(seconds(start_join)?);
+        }
     }
-    Ok(median(times) * 1e6)
+    Ok((median(times) * 1e6, floor))
 }
+
+/// How many fork-server starts follow one another (and bare forks come
+/// before them) in [`forkserver_start_join`].
+const BLOCK: usize = 20;
 
 /// Set for the floor's child, which then leaves before anything else.
 const EXIT_AT_ONCE: &str = "BENCHMARK_EXIT_AT_ONCE";
@@ -632,8 +646,11 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
         (64 * mib, 512 * mib, 100 * mib)
     };
     let capacity = parallel_capacity(if quick { 3_000_000 } else { 100_000_000 })?;
-    let [start_join, start_join_recorded, floor] = start_join_and_floor(starts)?;
+    let ([start_join, start_join_recorded], mut floor) = start_join_and_floor(starts)?;
     let (spawn_start_join, exec_floor) = spawn_start_join_and_floor(starts)?;
+    let (forkserver_start_join, beside) = forkserver_start_join(starts)?;
+    floor.extend(beside);
+    let floor = median(floor) * 1e6;
     let mut figures = vec![
         ("parallel_capacity", capacity, "cores"),
         ("floor_fork_join", floor, "us"),
@@ -641,11 +658,7 @@ fn measure(quick: bool) -> Result<Vec<Figure>, Error> {
         ("process_start_join_timeline", start_join_recorded, "us"),
         ("floor_exec_wait", exec_floor, "us"),
         ("spawn_start_join", spawn_start_join, "us"),
-        (
-            "forkserver_start_join",
-            forkserver_start_join(starts)?,
-            "us",
-        ),
+        ("forkserver_start_join", forkserver_start_join, "us"),
         (
             "pool_map_default",
             pool_map(items, None, 2 * repeats + 1)?,
