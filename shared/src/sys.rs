@@ -912,8 +912,8 @@ pub(crate) fn keep_freed_memory() {
 
 /// What [`fork_as_sibling`] returns in each copy.
 pub(crate) enum Sibling {
-    /// In the caller (the child says its pid itself, to whom it concerns).
-    Parent,
+    /// In the caller: the child's pid.
+    Parent(i32),
     /// In the child.
     Child,
 }
@@ -971,7 +971,7 @@ pub(crate) unsafe fn fork_as_sibling() -> Result<Sibling, Errno> {
             in_child();
             Ok(Sibling::Child)
         }
-        _ => Ok(Sibling::Parent),
+        pid => Ok(Sibling::Parent(pid as i32)),
     }
 }
 

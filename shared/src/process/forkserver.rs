@@ -11,8 +11,9 @@
 //! **Spares, forked ahead.** The parent keeps [`SPARES`] *spares* asked
 //! for: for each, it makes a socket pair, keeps one end and hands the
 //! server the other (`SCM_RIGHTS`, over the `SOCK_SEQPACKET` pair the two
-//! share); the server forks a spare that waits on it, and that first says
-//! its pid on it (or the server says why it could not fork). To start a
+//! share); the server forks a spare that waits on it, and both say its
+//! pid on it (the spare, should the server die first; the server, should
+//! the spare), or the server says why it could not fork. To start a
 //! child, the parent sends the next spare its briefing
 //! (what `spawn` writes: the function's distance from a fixed point, the
 //! encoded argument, the name…), in the packet itself or, past [`INLINE`]
@@ -231,8 +232,9 @@ pub(crate) fn start(briefing: Vec<u8>, daemon: bool, handed: Vec<OwnedFd>) -> Re
     )))
 }
 
-/// Read the word on a spare asked for, on its own socket: its pid, said
-/// by the spare itself, or why the server could not fork it; waiting at
+/// Read the word on a spare asked for, on its own socket: its pid (said
+/// by the server and by the spare itself: the first to come counts, the
+/// other is never read), or why the server could not fork it; waiting at
 /// most a minute.
 fn next_spare(spare: &OwnedFd, server: &Server) -> Result<Spare, Error> {
     let wait = Wait::timeout(Duration::from_secs(60));
@@ -248,12 +250,11 @@ fn next_spare(spare: &OwnedFd, server: &Server) -> Result<Spare, Error> {
         Err(errno) => return Err(errno.into()),
     };
     Ok(match i32::from_ne_bytes(word) {
-        // Closed unsaid: the server ended, or, at its descriptor limit,
-        // never got the socket.
-        _ if n != 4 => match &server.pidfd {
-            Some(pidfd) if sys::wait_readable(&[pidfd.as_fd()], Wait::No)?.is_empty() => {
-                Spare::Failed(Errno::EMFILE)
-            }
+        // Closed unsaid: the server ended (its socket to us, which carries
+        // nothing our way, hung up: it is closed before the sockets it was
+        // handed), or, at its descriptor limit, never got the socket.
+        _ if n != 4 => match sys::wait_readable(&[server.socket.as_fd()], Wait::No)? {
+            hung_up if hung_up.is_empty() => Spare::Failed(Errno::EMFILE),
             _ => Spare::Gone,
         },
         pid if pid > 0 => Spare::Ready(Pid::from_raw(pid)),
@@ -394,7 +395,7 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
                 drop((requests, waits)); // nothing of the server's is the spare's
                 await_briefing(spare, read, run)
             }
-            Ok(Sibling::Parent) => {}
+            Ok(Sibling::Parent(pid)) => drop(send_bytes(&spare, &pid.to_ne_bytes(), &[])),
             // No process free, say.
             Err(errno) => drop(send_bytes(&spare, &(-(errno as i32)).to_ne_bytes(), &[])),
         }
@@ -404,10 +405,10 @@ pub(crate) fn serve<T>(read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> !
 /// A spare's life: wait for a briefing on `waits`, then become what it
 /// says; leave if the parent ends first.
 fn await_briefing<T>(waits: OwnedFd, read: fn(&[u8]) -> T, run: fn(T, Vec<OwnedFd>) -> !) -> ! {
-    // Its pid, for the parent, which knows so every spare it may reap.
-    if send_bytes(&waits, &(std::process::id() as i32).to_ne_bytes(), &[]).is_err() {
-        sys::exit_now(0) // never taken: the program has ended
-    }
+    // Its pid, for the parent, which knows so every spare it may reap. It
+    // may have the server's word already, and have briefed us and closed
+    // its end (the send then fails): the briefing is read all the same.
+    let _ = send_bytes(&waits, &(std::process::id() as i32).to_ne_bytes(), &[]);
     sys::set_thread_name("ForkServerSpare"); // what `ps` shows until it has a task
     // A buffer the size of this briefing, not of the largest: every page
     // it writes is the server's until then, and copied at a fault.
