@@ -298,8 +298,10 @@ pub(crate) fn reap_ended_helpers() {
             Some(pidfd) => pidfd,
             None => match pidfd_open(pid.as_raw()) {
                 Ok(opened) => pidfd.insert(opened),
-                Err(Errno::ESRCH) => return false, // reaped elsewhere
-                Err(_) => return true,             // no descriptor free: next time
+                // Reaped elsewhere; or a kernel without pidfds (before 5.3),
+                // where it stays a zombie rather than be waited on by number.
+                Err(Errno::ESRCH | Errno::ENOSYS) => return false,
+                Err(_) => return true, // no descriptor free: next time
             },
         };
         !sys::reap_if_ended(pidfd.as_fd())
