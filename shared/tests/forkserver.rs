@@ -435,21 +435,9 @@ fn a_join_in_one_thread_blocks_nobody_else() {
 /// would count against it), with no supplementary groups.
 fn process_limit() -> Result<(), Error> {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    // SAFETY: getuid, setgroups, setgid and setuid take and return plain
-    // numbers (setgroups reads no list when given none); this scenario
-    // process has one thread.
-    if unsafe { libc::getuid() } != 0 {
-        println!("skipped: becoming a user of its own needs root");
+    if !become_a_lone_user() {
         return Ok(());
     }
-    let lone = 3_000_000_000 + std::process::id(); // a uid nobody runs as
-    // SAFETY: as above.
-    let no_groups = unsafe { libc::setgroups(0, std::ptr::null()) };
-    assert_eq!(no_groups, 0, "setgroups");
-    // SAFETY: as above.
-    assert_eq!(unsafe { libc::setgid(lone) }, 0, "setgid");
-    // SAFETY: as above.
-    assert_eq!(unsafe { libc::setuid(lone) }, 0, "setuid");
     let (_, hard) = getrlimit(Resource::RLIMIT_NPROC)?;
     setrlimit(Resource::RLIMIT_NPROC, 16.min(hard), hard)?;
     let mut p = forkserver().process(report, 0);
@@ -501,6 +489,28 @@ fn process_limit() -> Result<(), Error> {
     assert!(shared::active_children().is_empty());
     println!("one ended: the fork server starts children again");
     Ok(())
+}
+
+/// Become, for good, a user no other process runs as, with no
+/// supplementary groups (root is exempt from the limits these scenarios
+/// reach, and another user's processes would count against them);
+/// `false`, having said it is skipped, where that needs root it has not.
+fn become_a_lone_user() -> bool {
+    // SAFETY: getuid, setgroups, setgid and setuid take and return plain
+    // numbers (setgroups reads no list when given none); a scenario
+    // process has one thread.
+    if unsafe { libc::getuid() } != 0 {
+        println!("skipped: becoming a user of its own needs root");
+        return false;
+    }
+    let lone = 3_000_000_000 + std::process::id(); // a uid nobody runs as
+    // SAFETY: as above.
+    unsafe {
+        assert_eq!(libc::setgroups(0, std::ptr::null()), 0, "setgroups");
+        assert_eq!(libc::setgid(lone), 0, "setgid");
+        assert_eq!(libc::setuid(lone), 0, "setuid");
+    }
+    true
 }
 
 fn at_the_process_limit_a_clear_error_then_it_works_again() {
@@ -574,17 +584,8 @@ fn a_helper_is_reaped_by_pidfd_never_by_number() {
 fn in_flight_limit() -> Result<(), Error> {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
-    // SAFETY: as in `process_limit`.
-    if unsafe { libc::getuid() } != 0 {
-        println!("skipped: becoming a user of its own needs root");
+    if !become_a_lone_user() {
         return Ok(());
-    }
-    let lone = 3_000_000_000 + std::process::id(); // a uid nobody runs as
-    // SAFETY: as in `process_limit`.
-    unsafe {
-        assert_eq!(libc::setgroups(0, std::ptr::null()), 0, "setgroups");
-        assert_eq!(libc::setgid(lone), 0, "setgid");
-        assert_eq!(libc::setuid(lone), 0, "setuid");
     }
     let daemon = sleeping_daemon()?; // the server runs, two spares wait
     let before = server();
