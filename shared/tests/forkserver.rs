@@ -513,12 +513,22 @@ fn become_a_lone_user() -> bool {
     true
 }
 
-fn at_the_process_limit_a_clear_error_then_it_works_again() {
-    let run = testkit::scenario("process_limit", LIMIT);
+/// Run scenario `name`, which needs root, and check it left nothing
+/// behind; `None`, said on stderr, where it was skipped.
+fn root_scenario(name: &str) -> Option<testkit::Run> {
+    let run = testkit::scenario(name, LIMIT);
     testkit::assert_clean(&run);
     if run.output.starts_with("skipped:") {
-        return eprintln!("{}", run.output.trim());
+        eprintln!("{}", run.output.trim());
+        return None;
     }
+    Some(run)
+}
+
+fn at_the_process_limit_a_clear_error_then_it_works_again() {
+    let Some(run) = root_scenario("process_limit") else {
+        return;
+    };
     assert!(run.output.contains("at the limit: Err(EAGAIN)"), "{run:?}");
     assert!(run.output.contains("starts children again"), "{run:?}");
 }
@@ -564,11 +574,9 @@ fn helper_number_taken() -> Result<(), Error> {
 }
 
 fn a_helper_is_reaped_by_pidfd_never_by_number() {
-    let run = testkit::scenario("helper_number_taken", LIMIT);
-    testkit::assert_clean(&run);
-    if run.output.starts_with("skipped:") {
-        return eprintln!("{}", run.output.trim());
-    }
+    let Some(run) = root_scenario("helper_number_taken") else {
+        return;
+    };
     assert_eq!(
         run.output, "under the server's number: exit code Some(7)\n",
         "{run:?}"
@@ -638,11 +646,9 @@ fn in_flight_limit() -> Result<(), Error> {
 }
 
 fn past_the_descriptors_in_flight_a_clear_error_then_it_works_again() {
-    let run = testkit::scenario("in_flight_limit", LIMIT);
-    testkit::assert_clean(&run);
-    if run.output.starts_with("skipped:") {
-        return eprintln!("{}", run.output.trim());
-    }
+    let Some(run) = root_scenario("in_flight_limit") else {
+        return;
+    };
     let expected = "2 started, then: OSError: [Errno 109] Too many references: cannot splice\n\
                     server kept, daemon running: true\nthen exit code Some(0)\n";
     assert_eq!(run.output, expected, "{run:?}");
