@@ -99,12 +99,7 @@ fn exec_sleep(started: shared::Event) -> Result<(), String> {
 /// A daemon that became another program (`exec`), then the program
 /// SIGKILLed: its lifeline went through the `exec`.
 fn exec_daemon_then_killed_parent() -> Result<(), Error> {
-    let started = shared::Event::new()?;
-    let mut daemon = forkserver()
-        .process(exec_sleep, started.clone())
-        .daemon(true);
-    daemon.start()?;
-    assert!(started.wait_timeout(LIMIT));
+    let daemon = announced_daemon(exec_sleep)?;
     let comm = format!("/proc/{}/comm", daemon.pid().expect("started"));
     let began = Instant::now();
     while std::fs::read_to_string(&comm)? != "sleep\n" {
@@ -680,15 +675,21 @@ fn announce_then_sleep(started: shared::Event) {
     std::thread::sleep(Duration::from_secs(600));
 }
 
-/// A daemon of the fork server, started and seen running.
-fn sleeping_daemon() -> Result<Process, Error> {
+/// A daemon of the fork server that runs `target`, started and seen
+/// running (it sets the event it is given).
+fn announced_daemon(
+    target: impl shared::process::spawn::Target<shared::Event>,
+) -> Result<Process, Error> {
     let started = shared::Event::new()?;
-    let mut daemon = forkserver()
-        .process(announce_then_sleep, started.clone())
-        .daemon(true);
+    let mut daemon = forkserver().process(target, started.clone()).daemon(true);
     daemon.start()?;
     assert!(started.wait_timeout(LIMIT));
     Ok(daemon)
+}
+
+/// A daemon of the fork server, started and seen running.
+fn sleeping_daemon() -> Result<Process, Error> {
+    announced_daemon(announce_then_sleep)
 }
 
 /// A daemon the fork server started, whose program is then SIGKILLed.
